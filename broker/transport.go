@@ -1,0 +1,38 @@
+package broker
+
+// Transport is a client connection as the broker sees it. netpoll implements
+// it over gnet; broker never imports netpoll.
+//
+// All methods are safe to call from any goroutine. Bytes handed to Write or to
+// a Stream are copied before the call returns. Everything written to one
+// Transport reaches the socket in the order of the calls, and the bytes of a
+// Stream reach it contiguously: writes made while a Stream is open are queued
+// behind it until it ends.
+type Transport interface {
+	// Write queues b for sending. It returns ErrClosed once the transport is
+	// closed (including after it was cut as a slow consumer).
+	Write(b []byte) error
+	// BeginStream opens an ordered slot for a message whose bytes arrive in
+	// pieces. The caller must End or Abort it.
+	BeginStream() (Stream, error)
+	// Close flushes what is queued (bounded by a short deadline) and closes
+	// the connection. reason is logged; it may be nil.
+	Close(reason error)
+	// Pending is the number of bytes queued and not yet written to the
+	// socket, in memory and staged on disk together.
+	Pending() int64
+	// RemoteAddr is the peer address as host:port.
+	RemoteAddr() string
+}
+
+// Stream is an open slot in a Transport's outbound queue.
+type Stream interface {
+	// Write appends a piece of the message.
+	Write(piece []byte) error
+	// End marks the message complete; queued writes behind it may proceed.
+	End()
+	// Abort abandons the message. If any of its bytes already reached the
+	// socket the peer has a partial message, so the transport is closed;
+	// otherwise the slot is dropped and nothing of it is sent.
+	Abort()
+}

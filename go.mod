@@ -1,0 +1,3 @@
+module github.com/bargemq/barge
+
+go 1.26
