@@ -1,0 +1,2 @@
+package broker
+type client struct{}
