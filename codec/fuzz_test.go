@@ -1,0 +1,83 @@
+package codec
+
+import (
+	"hash/fnv"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// FuzzParserPieces parses each input whole and again cut into pieces of
+// random sizes (the cuts are seeded from the input, so a failure
+// reproduces), and requires the same Handler log (adjacent payload pieces
+// coalesced) and the same error.
+func FuzzParserPieces(f *testing.F) {
+	for _, tc := range validCases {
+		f.Add([]byte(tc.in))
+	}
+	for _, tc := range errorCases {
+		f.Add([]byte(tc.in))
+	}
+	f.Add([]byte("CONNECT {\"echo\":false}\r\nSUB a.* q 1\r\nHPUB a.b r 22 25\r\nNATS/1.0\r\nK: v\r\n\r\n\r\nabc\r\nPING\r\n"))
+	f.Add([]byte("PUB a 70\r\n" + strings.Repeat("x", 70) + "\r\nUNSUB 1 5\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		wholeLog, wholeErr := parsePieces(in, []int{len(in)})
+		h := fnv.New64a()
+		h.Write(in)
+		rng := rand.New(rand.NewPCG(h.Sum64(), uint64(len(in))))
+		for round := 0; round < 4; round++ {
+			sizes := randomSizes(rng, len(in), round)
+			log, err := parsePieces(in, sizes)
+			if err != wholeErr {
+				t.Fatalf("pieces %v: error %v, whole %v", sizes, err, wholeErr)
+			}
+			if !reflect.DeepEqual(log, wholeLog) {
+				t.Fatalf("pieces %v: log\n%q\nwhole\n%q", sizes, log, wholeLog)
+			}
+		}
+		for _, e := range wholeLog {
+			if e == "EMPTY PIECE" {
+				t.Fatalf("empty payload piece: %q", wholeLog)
+			}
+		}
+	})
+}
+
+// randomSizes returns piece sizes summing to n: bytewise in round 0, small
+// pieces in round 1, and pieces of any size after.
+func randomSizes(rng *rand.Rand, n, round int) []int {
+	var sizes []int
+	for n > 0 {
+		var s int
+		switch round {
+		case 0:
+			s = 1
+		case 1:
+			s = 1 + rng.IntN(8)
+		default:
+			s = 1 + rng.IntN(n)
+		}
+		s = min(s, n)
+		sizes = append(sizes, s)
+		n -= s
+	}
+	return sizes
+}
+
+// parsePieces feeds in to a fresh Parser (with the small testOptions) in
+// pieces of the given sizes and returns the log and the first error.
+func parsePieces(in []byte, sizes []int) ([]string, error) {
+	r := &recorder{}
+	p := NewParser(r, testOptions)
+	off := 0
+	for _, s := range sizes {
+		// Copy each piece so that aliasing of a previous piece would show.
+		piece := append([]byte(nil), in[off:off+s]...)
+		off += s
+		if err := p.Parse(piece); err != nil {
+			return r.log, err
+		}
+	}
+	return r.log, nil
+}
