@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -36,12 +37,52 @@ func FuzzParserPieces(f *testing.F) {
 				t.Fatalf("pieces %v: log\n%q\nwhole\n%q", sizes, log, wholeLog)
 			}
 		}
-		for _, e := range wholeLog {
-			if e == "EMPTY PIECE" {
-				t.Fatalf("empty payload piece: %q", wholeLog)
-			}
+		if msg := checkMessageShapes(wholeLog); msg != "" {
+			t.Fatalf("%s: %q", msg, wholeLog)
 		}
 	})
+}
+
+// checkMessageShapes checks that every message in a recorder log has a
+// header block of hdrLen bytes (HPUB only) and, when it ended, a body of
+// size-hdrLen bytes, and that no empty piece was delivered.
+func checkMessageShapes(log []string) string {
+	for i := 0; i < len(log); i++ {
+		e := log[i]
+		if e == "EMPTY PIECE" {
+			return "empty payload piece"
+		}
+		if !strings.HasPrefix(e, "PUB ") {
+			continue
+		}
+		f := strings.Split(e, " ")
+		hdr, _ := strconv.Atoi(f[len(f)-2])
+		size, _ := strconv.Atoi(f[len(f)-1])
+		body := size
+		if hdr >= 0 {
+			body -= hdr
+			if i+1 < len(log) {
+				i++
+				if !strings.HasPrefix(log[i], "HDR ") || len(log[i])-4 != hdr {
+					return "bad header block"
+				}
+			}
+		}
+		got := 0
+		if i+1 < len(log) && strings.HasPrefix(log[i+1], "BODY ") {
+			i++
+			got = len(log[i]) - 5
+		}
+		if i+1 < len(log) {
+			i++
+			if log[i] != "END" || got != body {
+				return "bad body"
+			}
+		} else if got > body {
+			return "body too long"
+		}
+	}
+	return ""
 }
 
 // randomSizes returns piece sizes summing to n: bytewise in round 0, small
