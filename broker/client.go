@@ -1,0 +1,297 @@
+package broker
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bargemq/barge/codec"
+)
+
+// client is one client connection: the codec.Handler its parser reports to
+// and the Session netpoll feeds. Session and Handler methods run on the
+// connection's event loop only; fields other goroutines touch (publishers
+// delivering to this client, the keepalive timer, the monitoring calls) are
+// atomics or live under mu.
+type client struct {
+	srv    *Server
+	t      Transport
+	cid    uint64
+	host   string
+	port   int
+	start  time.Time
+	parser *codec.Parser
+
+	// Event-loop-only state.
+	opts codec.ConnectOptions
+	rng  *rand.Rand
+	pub  publish
+	// line is scratch for one control line being encoded.
+	line []byte
+
+	// headers is the CONNECT headers flag, read by publishers on other
+	// loops to choose MSG or HMSG for this receiver.
+	headers atomic.Bool
+	// closed is set once the connection is gone (or refused); deliveries
+	// and the keepalive skip it.
+	closed atomic.Bool
+	// pingsOut counts PINGs sent and not yet answered by a PONG.
+	pingsOut atomic.Int32
+
+	mu struct {
+		sync.Mutex
+		// subs are the live subscriptions by sid.
+		subs map[string]*Subscription
+		// name, lang and version come from CONNECT, for Connz.
+		name, lang, version string
+		// timer is the pending keepalive tick; nil once stopped.
+		timer Timer
+		// stopped is set when the keepalive must not be rearmed.
+		stopped bool
+	}
+
+	stats connStats
+}
+
+// connStats count one connection's traffic; publishers on any loop add to
+// the out counters.
+type connStats struct {
+	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
+}
+
+func newClient(s *Server, t Transport) *client {
+	c := &client{
+		srv:   s,
+		t:     t,
+		cid:   s.nextCID.Add(1),
+		start: s.opts.Clock.Now(),
+		opts:  codec.ConnectOptions{Echo: true},
+	}
+	c.host, c.port = splitHostPort(t.RemoteAddr())
+	c.mu.subs = make(map[string]*Subscription)
+	c.parser = codec.NewParser(c, codec.ParserOptions{
+		MaxControlLine: s.opts.MaxControlLine,
+		MaxPayload:     s.opts.MaxPayload,
+		MaxHeaderSize:  s.opts.MaxHeaderSize,
+	})
+	return c
+}
+
+// Data parses b, acting on every complete operation. A protocol error is
+// reported to the client as -ERR and returned, which makes netpoll close the
+// connection; errors the client survives (an invalid SUB subject) are
+// reported and swallowed. b is not retained.
+func (c *client) Data(b []byte) error {
+	if c.closed.Load() {
+		return ErrServerShutdown
+	}
+	err := c.parser.Parse(b)
+	if err == nil {
+		return nil
+	}
+	var pe *codec.ProtoError
+	if errors.As(err, &pe) {
+		c.sendErr(pe.Msg)
+	}
+	return err
+}
+
+// Closed releases everything the connection held: its subscriptions, its
+// keepalive timer and any message it was publishing (open streams to
+// receivers are aborted, a gathered small message is dropped). err is the
+// reason; a codec.ErrSlowConsumer counts in Varz.slow_consumers.
+func (c *client) Closed(err error) {
+	c.closed.Store(true)
+	c.stopKeepalive()
+	c.abortPublish()
+	c.mu.Lock()
+	subs := make([]*Subscription, 0, len(c.mu.subs))
+	for _, sub := range c.mu.subs {
+		subs = append(subs, sub)
+	}
+	clear(c.mu.subs)
+	c.mu.Unlock()
+	c.srv.sl.RemoveBatch(subs)
+	c.srv.removeClient(c)
+	if errors.Is(err, codec.ErrSlowConsumer) {
+		c.srv.stats.slowConsumers.Add(1)
+	}
+	c.srv.log.Debug("client closed", "cid", c.cid, "reason", err)
+}
+
+// write queues b on the connection; an error means the transport is closed,
+// and Closed will follow, so it is dropped.
+func (c *client) write(b []byte) { _ = c.t.Write(b) }
+
+// sendErr writes "-ERR '<msg>'". It may run on any goroutine.
+func (c *client) sendErr(msg string) { c.write(codec.AppendErr(nil, msg)) }
+
+func (c *client) sendOK() {
+	c.line = append(c.line[:0], codec.OKLine...)
+	c.write(c.line)
+}
+
+// Connect applies the client's CONNECT options.
+func (c *client) Connect(options []byte) error {
+	o, err := codec.ParseConnect(options)
+	if err != nil {
+		return err
+	}
+	if o.Protocol < 0 || o.Protocol > 1 {
+		return errBadProtocol
+	}
+	if o.NoResponders && !o.Headers {
+		return errNoRespondersNeedsHeaders
+	}
+	c.opts = o
+	c.headers.Store(o.Headers)
+	c.mu.Lock()
+	c.mu.name, c.mu.lang, c.mu.version = o.Name, o.Lang, o.Version
+	c.mu.Unlock()
+	if o.Verbose {
+		c.sendOK()
+	}
+	return nil
+}
+
+// Errors closing a connection at CONNECT, worded as nats-server sends them.
+var (
+	errBadProtocol              = &codec.ProtoError{Msg: "invalid client protocol", Fatal: true}
+	errNoRespondersNeedsHeaders = &codec.ProtoError{Msg: "no responders requires headers support", Fatal: true}
+)
+
+// Ping answers PONG.
+func (c *client) Ping() error {
+	c.line = append(c.line[:0], codec.PongLine...)
+	c.write(c.line)
+	return nil
+}
+
+// Pong clears the count of unanswered keepalive PINGs.
+func (c *client) Pong() error {
+	c.pingsOut.Store(0)
+	return nil
+}
+
+// Sub adds a subscription. An invalid subject or queue name is reported as
+// -ERR 'Invalid Subject' and the connection carries on; a sid already in use
+// is ignored, as nats-server does.
+func (c *client) Sub(subject, queue, sid []byte) error {
+	if !codec.ValidSubscribeSubject(subject) || (queue != nil && !codec.ValidQueueName(queue)) {
+		c.sendErr(codec.ErrInvalidSubject.Msg)
+		return nil
+	}
+	c.mu.Lock()
+	if _, dup := c.mu.subs[string(sid)]; dup {
+		c.mu.Unlock()
+	} else {
+		sub := &Subscription{
+			Subject: string(subject),
+			Queue:   string(queue),
+			client:  c,
+			sid:     bytes.Clone(sid),
+		}
+		c.mu.subs[string(sub.sid)] = sub
+		c.mu.Unlock()
+		if err := c.srv.sl.Insert(sub); err != nil {
+			// Unreachable after ValidSubscribeSubject; keep the maps
+			// consistent anyway.
+			c.mu.Lock()
+			delete(c.mu.subs, string(sub.sid))
+			c.mu.Unlock()
+			c.sendErr(codec.ErrInvalidSubject.Msg)
+			return nil
+		}
+	}
+	if c.opts.Verbose {
+		c.sendOK()
+	}
+	return nil
+}
+
+// Unsub removes the subscription sid now, or, when max is above the number
+// of messages it has already received, after its max-th message. An unknown
+// sid is ignored.
+func (c *client) Unsub(sid []byte, max int64) error {
+	c.mu.Lock()
+	sub := c.mu.subs[string(sid)]
+	c.mu.Unlock()
+	if sub != nil {
+		if max > 0 && max > sub.delivered.Load() {
+			sub.max.Store(max)
+			// A delivery may have passed max between the load and the
+			// store without seeing it.
+			if sub.delivered.Load() >= max {
+				c.unsubscribe(sub)
+			}
+		} else {
+			c.unsubscribe(sub)
+		}
+	}
+	if c.opts.Verbose {
+		c.sendOK()
+	}
+	return nil
+}
+
+// unsubscribe removes sub from the client and the sublist once, whichever
+// goroutine gets there first. It is safe from any goroutine.
+func (c *client) unsubscribe(sub *Subscription) {
+	c.mu.Lock()
+	owned := c.mu.subs[string(sub.sid)] == sub
+	if owned {
+		delete(c.mu.subs, string(sub.sid))
+	}
+	c.mu.Unlock()
+	if owned {
+		_ = c.srv.sl.Remove(sub)
+	}
+}
+
+// numSubs returns the number of live subscriptions.
+func (c *client) numSubs() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.mu.subs)
+}
+
+// startKeepalive arms the first keepalive tick.
+func (c *client) startKeepalive() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.mu.stopped {
+		c.mu.timer = c.srv.opts.Clock.AfterFunc(c.srv.opts.PingInterval, c.pingTick)
+	}
+}
+
+// stopKeepalive cancels the keepalive for good.
+func (c *client) stopKeepalive() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.stopped = true
+	if c.mu.timer != nil {
+		c.mu.timer.Stop()
+		c.mu.timer = nil
+	}
+}
+
+// pingTick runs on the clock's goroutine every PingInterval: it closes a
+// client with MaxPingsOut PINGs unanswered, or sends one more PING.
+func (c *client) pingTick() {
+	if c.closed.Load() {
+		return
+	}
+	if int(c.pingsOut.Load()) >= c.srv.opts.MaxPingsOut {
+		c.srv.stats.staleConns.Add(1)
+		c.sendErr(codec.ErrStaleConnection.Msg)
+		c.stopKeepalive()
+		c.t.Close(codec.ErrStaleConnection)
+		return
+	}
+	c.pingsOut.Add(1)
+	c.write(c.srv.lines.ping)
+	c.startKeepalive()
+}

@@ -1,0 +1,179 @@
+package broker
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bargemq/barge/codec"
+	"github.com/valyala/bytebufferpool"
+)
+
+// ErrServerShutdown is the reason given to Transport.Close for connections
+// closed by Server.Shutdown or accepted after it.
+var ErrServerShutdown = errors.New("broker: server shutdown")
+
+// Server routes core NATS messages between client sessions. It is safe for
+// concurrent use: every connection's Session runs on its own event loop and
+// they meet in the Sublist and in the receivers' Transports.
+type Server struct {
+	opts  Options
+	id    string
+	start time.Time
+	log   *slog.Logger
+	sl    *Sublist
+	// info is the INFO template; Accept copies it and fills the client
+	// fields.
+	info codec.Info
+	// bufs pools the buffers that gather small messages.
+	bufs bytebufferpool.Pool
+	// lines are fixed protocol lines; they are never modified (Transport
+	// copies what it is given).
+	lines struct{ ping, crlf []byte }
+
+	mu struct {
+		sync.Mutex
+		// clients are the live sessions by client id.
+		clients map[uint64]*client
+		// shutdown is set by Shutdown; later Accepts are refused.
+		shutdown bool
+		// rand is Options.Rand, which need not be safe for concurrent
+		// use.
+		rand rand.Source
+	}
+
+	nextCID atomic.Uint64
+	stats   serverStats
+}
+
+// serverStats are server-wide counters, updated with atomics from every
+// event loop.
+type serverStats struct {
+	totalConns    atomic.Int64
+	inMsgs        atomic.Int64
+	inBytes       atomic.Int64
+	outMsgs       atomic.Int64
+	outBytes      atomic.Int64
+	slowConsumers atomic.Int64
+	staleConns    atomic.Int64
+}
+
+// NewServer returns a Server with o's settings (zero fields take their
+// defaults). It does not listen: netpoll hands it connections via Accept.
+func NewServer(o Options) *Server {
+	o = o.withDefaults()
+	s := &Server{
+		opts: o,
+		log:  o.Logger,
+		sl:   NewSublist(o.SublistCacheSize),
+	}
+	s.start = o.Clock.Now()
+	s.lines.ping = []byte(codec.PingLine)
+	s.lines.crlf = []byte(crlf)
+	s.mu.clients = make(map[uint64]*client)
+	s.mu.rand = o.Rand
+	s.id = newServerID(o.Rand)
+	name := o.ServerName
+	if name == "" {
+		name = s.id
+	}
+	s.info = codec.Info{
+		ServerID:   s.id,
+		ServerName: name,
+		Version:    NATSVersion,
+		Proto:      1,
+		Go:         runtime.Version(),
+		Host:       o.Host,
+		Port:       o.Port,
+		Headers:    true,
+		MaxPayload: o.MaxPayload,
+		JetStream:  o.JetStream,
+	}
+	return s
+}
+
+// newServerID returns an id shaped like nats-server's (an 'N' and 55
+// base32 characters), drawn from src.
+func newServerID(src rand.Source) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	b := make([]byte, 56)
+	b[0] = 'N'
+	for i := 1; i < len(b); i++ {
+		b[i] = alphabet[src.Uint64()%uint64(len(alphabet))]
+	}
+	return string(b)
+}
+
+// ID returns the server id advertised in INFO.
+func (s *Server) ID() string { return s.id }
+
+// Sublist returns the server's subscription index (shared, safe for
+// concurrent use).
+func (s *Server) Sublist() *Sublist { return s.sl }
+
+// Accept registers a new client connection, sends it INFO and starts its
+// keepalive. The returned Session must be fed from t's event loop. After
+// Shutdown, t is closed with ErrServerShutdown and the Session returned
+// ignores its input. Accept does not retain t beyond the Session's life.
+func (s *Server) Accept(t Transport) Session {
+	c := newClient(s, t)
+	s.mu.Lock()
+	if s.mu.shutdown {
+		s.mu.Unlock()
+		c.closed.Store(true)
+		t.Close(ErrServerShutdown)
+		return c
+	}
+	c.rng = newConnRand(s.mu.rand)
+	s.mu.clients[c.cid] = c
+	s.mu.Unlock()
+	s.stats.totalConns.Add(1)
+
+	info := s.info
+	info.ClientID = c.cid
+	info.ClientIP = c.host
+	_ = t.Write(codec.AppendInfo(nil, &info))
+	c.startKeepalive()
+	s.log.Debug("client connected", "cid", c.cid, "addr", t.RemoteAddr())
+	return c
+}
+
+// Shutdown closes every client connection (each gets Transport.Close with
+// ErrServerShutdown; their Sessions are then Closed by the transport) and
+// refuses later Accepts. It does not wait for the Closed calls.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	s.mu.shutdown = true
+	clients := make([]*client, 0, len(s.mu.clients))
+	for _, c := range s.mu.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+	for _, c := range clients {
+		c.stopKeepalive()
+		c.t.Close(ErrServerShutdown)
+	}
+}
+
+// removeClient forgets c; called once from c.Closed.
+func (s *Server) removeClient(c *client) {
+	s.mu.Lock()
+	delete(s.mu.clients, c.cid)
+	s.mu.Unlock()
+}
+
+// splitHostPort splits a "host:port" address, tolerating anything else.
+func splitHostPort(addr string) (string, int) {
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	port, _ := strconv.Atoi(ps)
+	return host, port
+}

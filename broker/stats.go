@@ -1,0 +1,177 @@
+package broker
+
+import (
+	"cmp"
+	"runtime"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Varz is the server summary served at /varz. Field names and JSON tags are
+// nats-server's, so its tools read it unchanged.
+type Varz struct {
+	ID               string        `json:"server_id"`
+	Name             string        `json:"server_name"`
+	Version          string        `json:"version"`
+	BargeVersion     string        `json:"barge_version"`
+	Proto            int           `json:"proto"`
+	GoVersion        string        `json:"go"`
+	Host             string        `json:"host"`
+	Port             int           `json:"port"`
+	MaxControlLine   int           `json:"max_control_line"`
+	MaxPayload       int64         `json:"max_payload"`
+	PingInterval     time.Duration `json:"ping_interval"`
+	MaxPingsOut      int           `json:"ping_max"`
+	JetStream        bool          `json:"jetstream"`
+	Start            time.Time     `json:"start"`
+	Now              time.Time     `json:"now"`
+	Uptime           string        `json:"uptime"`
+	Cores            int           `json:"cores"`
+	Connections      int           `json:"connections"`
+	TotalConnections uint64        `json:"total_connections"`
+	InMsgs           int64         `json:"in_msgs"`
+	InBytes          int64         `json:"in_bytes"`
+	OutMsgs          int64         `json:"out_msgs"`
+	OutBytes         int64         `json:"out_bytes"`
+	SlowConsumers    int64         `json:"slow_consumers"`
+	StaleConnections int64         `json:"stale_connections"`
+	Subscriptions    uint32        `json:"subscriptions"`
+}
+
+// Connz lists the open client connections, as /connz does.
+type Connz struct {
+	ID       string      `json:"server_id"`
+	Now      time.Time   `json:"now"`
+	NumConns int         `json:"num_connections"`
+	Total    int         `json:"total"`
+	Offset   int         `json:"offset"`
+	Limit    int         `json:"limit"`
+	Conns    []*ConnInfo `json:"connections"`
+}
+
+// ConnInfo describes one client connection in Connz.
+type ConnInfo struct {
+	Cid      uint64    `json:"cid"`
+	Kind     string    `json:"kind,omitempty"`
+	Type     string    `json:"type,omitempty"`
+	IP       string    `json:"ip"`
+	Port     int       `json:"port"`
+	Start    time.Time `json:"start"`
+	Uptime   string    `json:"uptime"`
+	Pending  int64     `json:"pending_bytes"`
+	InMsgs   int64     `json:"in_msgs"`
+	OutMsgs  int64     `json:"out_msgs"`
+	InBytes  int64     `json:"in_bytes"`
+	OutBytes int64     `json:"out_bytes"`
+	NumSubs  uint32    `json:"subscriptions"`
+	Name     string    `json:"name,omitempty"`
+	Lang     string    `json:"lang,omitempty"`
+	Version  string    `json:"version,omitempty"`
+}
+
+// Varz returns a snapshot of the server's counters. Counters are read one
+// by one, so a snapshot taken under traffic is not a single instant.
+func (s *Server) Varz() Varz {
+	now := s.opts.Clock.Now()
+	s.mu.Lock()
+	conns := len(s.mu.clients)
+	s.mu.Unlock()
+	return Varz{
+		ID:               s.id,
+		Name:             s.info.ServerName,
+		Version:          NATSVersion,
+		BargeVersion:     Version,
+		Proto:            s.info.Proto,
+		GoVersion:        runtime.Version(),
+		Host:             s.opts.Host,
+		Port:             s.opts.Port,
+		MaxControlLine:   s.opts.MaxControlLine,
+		MaxPayload:       s.opts.MaxPayload,
+		PingInterval:     s.opts.PingInterval,
+		MaxPingsOut:      s.opts.MaxPingsOut,
+		JetStream:        s.opts.JetStream,
+		Start:            s.start,
+		Now:              now,
+		Uptime:           formatUptime(now.Sub(s.start)),
+		Cores:            runtime.NumCPU(),
+		Connections:      conns,
+		TotalConnections: uint64(s.stats.totalConns.Load()),
+		InMsgs:           s.stats.inMsgs.Load(),
+		InBytes:          s.stats.inBytes.Load(),
+		OutMsgs:          s.stats.outMsgs.Load(),
+		OutBytes:         s.stats.outBytes.Load(),
+		SlowConsumers:    s.stats.slowConsumers.Load(),
+		StaleConnections: s.stats.staleConns.Load(),
+		Subscriptions:    uint32(s.sl.Count()),
+	}
+}
+
+// Connz returns every open client connection, ordered by client id.
+func (s *Server) Connz() Connz {
+	now := s.opts.Clock.Now()
+	s.mu.Lock()
+	clients := make([]*client, 0, len(s.mu.clients))
+	for _, c := range s.mu.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(clients, func(a, b *client) int { return cmp.Compare(a.cid, b.cid) })
+	z := Connz{
+		ID:       s.id,
+		Now:      now,
+		NumConns: len(clients),
+		Total:    len(clients),
+		Limit:    len(clients),
+		Conns:    make([]*ConnInfo, 0, len(clients)),
+	}
+	for _, c := range clients {
+		z.Conns = append(z.Conns, c.connInfo(now))
+	}
+	return z
+}
+
+func (c *client) connInfo(now time.Time) *ConnInfo {
+	ci := &ConnInfo{
+		Cid:      c.cid,
+		Kind:     "Client",
+		Type:     "nats",
+		IP:       c.host,
+		Port:     c.port,
+		Start:    c.start,
+		Uptime:   formatUptime(now.Sub(c.start)),
+		Pending:  c.t.Pending(),
+		InMsgs:   c.stats.inMsgs.Load(),
+		OutMsgs:  c.stats.outMsgs.Load(),
+		InBytes:  c.stats.inBytes.Load(),
+		OutBytes: c.stats.outBytes.Load(),
+	}
+	c.mu.Lock()
+	ci.NumSubs = uint32(len(c.mu.subs))
+	ci.Name, ci.Lang, ci.Version = c.mu.name, c.mu.lang, c.mu.version
+	c.mu.Unlock()
+	return ci
+}
+
+// formatUptime writes d the way nats-server's monitoring does: "1y2d3h4m5s",
+// leaving out leading zero units, whole seconds only.
+func formatUptime(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	secs := int64(d / time.Second)
+	units := []struct {
+		suffix byte
+		size   int64
+	}{{'y', 365 * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}}
+	var b []byte
+	for _, u := range units {
+		if n := secs / u.size; n > 0 || len(b) > 0 {
+			b = strconv.AppendInt(b, n, 10)
+			b = append(b, u.suffix)
+			secs -= n * u.size
+		}
+	}
+	b = strconv.AppendInt(b, secs, 10)
+	return string(append(b, 's'))
+}

@@ -1,2 +1,0 @@
-package broker
-type client struct{}
