@@ -1,0 +1,163 @@
+// Command bargebench runs the side-by-side suite (barge vs nats-server) or,
+// with -profile, captures barge's pprof profiles under the standard
+// JetStream workloads. See benchmarks/README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bargemq/barge/benchmarks/internal/report"
+	"github.com/bargemq/barge/benchmarks/internal/runner"
+	"github.com/bargemq/barge/benchmarks/internal/units"
+	"github.com/bargemq/barge/benchmarks/internal/workload"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bargebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("bargebench", flag.ExitOnError)
+	quick := fs.Bool("quick", false, "small preset that runs in under two minutes (overrides sizes, reps, budgets unless given explicitly)")
+	servers := fs.String("servers", "nats,barge", "servers to run: nats, barge")
+	workloads := fs.String("workloads", strings.Join(workload.Names(), ","), "workloads: "+strings.Join(workload.Names(), ", "))
+	sizes := fs.String("sizes", "1KiB,64KiB,1MiB,8MiB,31MiB,256MiB,1GiB", "message sizes")
+	reps := fs.Int("reps", 3, "measured repetitions per point")
+	warmup := fs.Int("warmup", 1, "discarded warm-up repetitions per point")
+	msgs := fs.Int("msgs", 0, "fixed messages per repetition (0: from -bytes)")
+	bytesPerRep := fs.String("bytes", "1GiB", "payload per repetition (messages = bytes/size, clamped to -min-msgs..-max-msgs)")
+	minMsgs := fs.Int("min-msgs", 3, "minimum messages per repetition")
+	maxMsgs := fs.Int("max-msgs", 200000, "maximum messages per repetition")
+	maxObjs := fs.Int("max-objects", 2000, "maximum objects per repetition (Object Store workloads)")
+	window := fs.String("window", "64MiB", "bytes a publisher keeps in flight (at least 2 messages)")
+	latBps := fs.String("latency-load", "64MiB", "latency workload: offered bytes per second")
+	latRate := fs.Float64("latency-max-rate", 5000, "latency workload: at most this many messages per second")
+	latDur := fs.Duration("latency-dur", 10*time.Second, "latency workload: offered-load duration per repetition")
+	seed := fs.Uint64("seed", 1, "payload seed")
+	natsBin := fs.String("nats", "bin/natsd", "natsd executable (built from ./cmd/natsd)")
+	bargeBin := fs.String("barge", "../bin/barge", "barge executable (go build -o bin/barge ./cmd/barge at the repo root)")
+	natsSync := fs.String("nats-sync", "default", "nats-server JetStream sync: default (2m), always, or a duration")
+	natsMax := fs.String("nats-max-payload", "64MiB", "nats-server max_payload (64MiB is its ceiling)")
+	bargeMax := fs.String("barge-max-payload", "2GB", "barge max_payload")
+	bargeArgs := fs.String("barge-args", "", "extra barge flags, space-separated")
+	workDir := fs.String("work", "work", "store dirs and server logs (emptied per point)")
+	outDir := fs.String("out", "results", "report directory")
+	limitDur := fs.Duration("limit-dur", 2*time.Second, "loopback probe duration (0 skips the machine-limit probes)")
+	fsyncTotal := fs.String("fsync-total", "1GiB", "bytes the fsync probe writes")
+	fsyncEvery := fs.String("fsync-every", "4MiB", "fsync interval of the probe")
+	progress := fs.Duration("progress", 5*time.Second, "progress line interval within a repetition")
+	// Profile mode.
+	profile := fs.Bool("profile", false, "capture pprof profiles instead of running the suite")
+	profServer := fs.String("profile-server", "barge", "server to profile: barge or nats")
+	profSizes := fs.String("profile-sizes", "1KiB,256MiB", "message sizes to profile")
+	profSecs := fs.Int("profile-seconds", 20, "CPU profile window per size")
+	profBytes := fs.String("profile-bytes", "512MiB", "payload per publish+fetch round")
+	profOut := fs.String("profile-out", "../profiles", "profile directory")
+	_ = fs.Parse(os.Args[1:])
+
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *quick {
+		preset := map[string]string{"sizes": "1KiB,1MiB,8MiB", "reps": "2", "warmup": "1", "bytes": "24MiB",
+			"min-msgs": "3", "max-objects": "50", "latency-dur": "1s", "limit-dur": "500ms",
+			"fsync-total": "128MiB", "out": "results/quick", "progress": "3s"}
+		for k, v := range preset {
+			if !set[k] {
+				_ = fs.Set(k, v)
+			}
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	repo, _ := filepath.Abs("..")
+	sz := func(name, v string) int64 {
+		n, err := units.ParseSize(v)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bargebench: -%s: %v\n", name, err)
+			os.Exit(2)
+		}
+		return n
+	}
+
+	if *profile {
+		sizesList, err := units.ParseSizes(*profSizes)
+		if err != nil {
+			return err
+		}
+		pc := runner.ProfileConfig{Server: report.Barge, Bin: *bargeBin, MaxPayload: *bargeMax, Sizes: sizesList,
+			CPUSeconds: *profSecs, BytesPerRep: sz("profile-bytes", *profBytes), Window: sz("window", *window), Seed: *seed,
+			WorkDir: *workDir, OutDir: *profOut, RepoDir: repo, Log: os.Stderr, Timeout: 2 * time.Minute}
+		if *profServer == "nats" {
+			pc.Server, pc.Bin, pc.MaxPayload = report.NATS, *natsBin, *natsMax
+		}
+		files, err := runner.Profile(ctx, pc)
+		for _, f := range files {
+			fmt.Println(f)
+		}
+		return err
+	}
+
+	sizesList, err := units.ParseSizes(*sizes)
+	if err != nil {
+		return err
+	}
+	cfg := runner.Config{
+		Workloads: splitList(*workloads), Sizes: sizesList,
+		Reps: *reps, Warmup: *warmup, Msgs: *msgs, BytesPerRep: sz("bytes", *bytesPerRep),
+		MinMsgs: *minMsgs, MaxMsgs: *maxMsgs, MaxObjects: *maxObjs, Window: sz("window", *window),
+		LatencyBps: float64(sz("latency-load", *latBps)), LatencyRate: *latRate, LatencyDur: *latDur, Seed: *seed,
+		NatsBin: *natsBin, BargeBin: *bargeBin, NatsSync: *natsSync, NatsMaxPayload: *natsMax, BargeMaxPayload: *bargeMax,
+		BargeArgs: strings.Fields(*bargeArgs), WorkDir: *workDir, OutDir: *outDir, RepoDir: repo,
+		LimitDur: *limitDur, FsyncTotal: sz("fsync-total", *fsyncTotal), FsyncEvery: sz("fsync-every", *fsyncEvery),
+		Command: "bargebench " + strings.Join(os.Args[1:], " "), ProgressEvery: *progress, Log: os.Stderr,
+	}
+	for _, s := range splitList(*servers) {
+		switch s {
+		case "nats", "nats-server":
+			cfg.Servers = append(cfg.Servers, report.NATS)
+		case "barge":
+			if _, err := os.Stat(*bargeBin); err != nil {
+				fmt.Fprintf(os.Stderr, "bargebench: barge skipped: %s not found (cmd/barge not built yet)\n", *bargeBin)
+				continue
+			}
+			cfg.Servers = append(cfg.Servers, report.Barge)
+		default:
+			return fmt.Errorf("unknown server %q", s)
+		}
+	}
+	for _, w := range cfg.Workloads {
+		if _, err := workload.New(w); err != nil {
+			return err
+		}
+	}
+	if len(cfg.Servers) == 0 {
+		return fmt.Errorf("no server to run")
+	}
+	_, path, err := runner.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "report:", path)
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,85 @@
+// Command natsd runs nats-server (embedded as a library, v2.15.x from the Go
+// module proxy) as its own process, with the same flag spelling the suite uses
+// for barge, so both servers' CPU seconds and peak RSS are measured the same way
+// from /proc.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bargemq/barge/benchmarks/internal/units"
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+func main() {
+	fs := flag.NewFlagSet("natsd", flag.ExitOnError)
+	host := fs.String("a", "127.0.0.1", "client listen address")
+	port := fs.Int("p", 4222, "client port")
+	httpPort := fs.Int("m", 0, "monitoring port (/varz); 0 = off")
+	profPort := fs.Int("profport", 0, "pprof port (/debug/pprof); 0 = off")
+	js := fs.Bool("js", false, "enable JetStream")
+	storeDir := fs.String("sd", "", "JetStream store directory")
+	maxPayload := fs.String("max_payload", "64MiB", "max_payload (nats-server caps it at 64MiB = max_pending)")
+	sync := fs.String("sync", "default", "JetStream sync: default (every 2m), always (fsync each write) or a duration")
+	verbose := fs.Bool("V", false, "log to stderr")
+	_ = fs.Parse(os.Args[1:])
+
+	mp, err := units.ParseSize(*maxPayload)
+	if err != nil || mp <= 0 || mp > 1<<31-1 {
+		fail(fmt.Errorf("bad -max_payload %q", *maxPayload))
+	}
+	opts := &server.Options{
+		ServerName: "natsd-bench",
+		Host:       *host,
+		Port:       *port,
+		HTTPHost:   *host,
+		HTTPPort:   *httpPort,
+		ProfPort:   *profPort,
+		JetStream:  *js,
+		StoreDir:   *storeDir,
+		MaxPayload: int32(mp),
+		MaxPending: max(mp, 64<<20),
+		NoSigs:     true,
+		NoLog:      !*verbose,
+	}
+	switch s := strings.ToLower(*sync); s {
+	case "default", "":
+	case "always":
+		opts.SyncAlways = true
+	default:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			fail(fmt.Errorf("bad -sync %q", *sync))
+		}
+		opts.SyncInterval = d
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		fail(err)
+	}
+	if *verbose {
+		srv.ConfigureLogger()
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		fail(fmt.Errorf("not ready after 30s"))
+	}
+	fmt.Fprintf(os.Stderr, "natsd: nats-server %s listening on %s:%d\n", server.VERSION, *host, *port)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	srv.Shutdown()
+	srv.WaitForShutdown()
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "natsd:", err)
+	os.Exit(1)
+}

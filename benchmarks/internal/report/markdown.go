@@ -1,0 +1,315 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bargemq/barge/benchmarks/internal/units"
+)
+
+// Server names as they appear in points and reports.
+const (
+	NATS  = "nats-server"
+	Barge = "barge"
+)
+
+// describe says in one line what each workload measures.
+func describe(w string) string {
+	switch w {
+	case "core":
+		return "Core NATS: one publisher, one subscriber connection; the publisher keeps at most a window of undelivered bytes (≥ 2 messages) so a server that cuts slow consumers is measured at its sustainable rate."
+	case "js-pub":
+		return "JetStream async publish to a file-store R1 stream, a window of outstanding acks; MiB/s counts acknowledged payload."
+	case "js-fetch":
+		return "JetStream pull consumer reading a pre-filled stream with Fetch batches, explicit ack per message."
+	case "latency":
+		return "Publish (JetStream async, open loop at a fixed offered rate) and consume (pull iterator, explicit ack) at the same time; latency runs from the message's scheduled send time to its delivery."
+	case "obj-put":
+		return "Object Store put of one object per message size (nats.go chunks at 128 KiB and hashes with SHA-256)."
+	case "obj-get":
+		return "Object Store get of a stored object, streamed and digest-checked by nats.go."
+	case "js-pubfetch":
+		return "JetStream publish then fetch of the same messages, per repetition."
+	}
+	return ""
+}
+
+// Sizes returns the message sizes present in the run, ascending.
+func (r *Run) Sizes() []int64 {
+	var s []int64
+	for _, p := range r.Points {
+		if !slices.Contains(s, p.Size) {
+			s = append(s, p.Size)
+		}
+	}
+	slices.Sort(s)
+	return s
+}
+
+// Workloads returns the workloads present in the run, in first-seen order.
+func (r *Run) Workloads() []string {
+	var w []string
+	for _, p := range r.Points {
+		if !slices.Contains(w, p.Workload) {
+			w = append(w, p.Workload)
+		}
+	}
+	return w
+}
+
+// Servers returns the servers present in the run, nats-server first.
+func (r *Run) Servers() []string {
+	var s []string
+	for _, name := range []string{NATS, Barge} {
+		if slices.ContainsFunc(r.Points, func(p Point) bool { return p.Server == name }) {
+			s = append(s, name)
+		}
+	}
+	return s
+}
+
+// Ratio returns barge's median throughput over nats-server's for a workload
+// and size, and whether both were measured.
+func (r *Run) Ratio(workload string, size int64) (float64, bool) {
+	b, n := r.Find(Barge, workload, size), r.Find(NATS, workload, size)
+	if b == nil || n == nil || b.Status != StatusOK || n.Status != StatusOK || n.BytesPerSec.Median == 0 {
+		return 0, false
+	}
+	return b.BytesPerSec.Median / n.BytesPerSec.Median, true
+}
+
+// WriteMarkdown renders the report. plots maps a workload to the file names
+// of its SVG plots (relative to the report), which are linked under its table.
+func (r *Run) WriteMarkdown(w io.Writer, plots map[string][]string) error {
+	var b strings.Builder
+	pf := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	pf("# barge vs nats-server — %s (rev %s)\n\n", r.Date.Format("2006-01-02 15:04 MST"), r.Rev)
+	pf("Command: `%s`  \nRun took %s.\n\n", r.Command, r.Elapsed.Round(time.Second))
+
+	pf("## Machine\n\n| CPU | cores | memory | kernel | Go | store filesystem |\n|---|---|---|---|---|---|\n")
+	m := r.Machine
+	pf("| %s | %d | %s | %s | %s | %s |\n\n", m.CPU, m.Cores, bytesHuman(m.MemBytes), m.Kernel, m.GoVersion, m.StoreFS)
+
+	pf("## Servers\n\n| server | version | settings |\n|---|---|---|\n")
+	for _, s := range r.Servers() {
+		pf("| %s | %s | %s |\n", s, orDash(r.Versions[s]), orDash(r.Settings[s]))
+	}
+	pf("\n## Machine limits (measured in this run)\n\n| limit | bandwidth |\n|---|---|\n")
+	pf("| loopback TCP, one connection, 1 MiB writes | %s |\n", rate(r.Limits.LoopbackBps))
+	pf("| sequential write + fsync every %s (store dir's disk) | %s |\n\n", units.FormatSize(r.Limits.FsyncEvery), rate(r.Limits.DiskFsyncBps))
+	if len(r.Notes) > 0 {
+		pf("## Method\n\n")
+		for _, n := range r.Notes {
+			pf("- %s\n", n)
+		}
+		pf("\n")
+	}
+	sizes := r.Sizes()
+	r.summaryTables(pf, sizes)
+	for _, wl := range r.Workloads() {
+		r.workloadTable(pf, wl, sizes, plots[wl])
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
+	head := func(first string) {
+		pf("| %s |", first)
+		for _, s := range sizes {
+			pf(" %s |", units.FormatSize(s))
+		}
+		pf("\n|---|")
+		for range sizes {
+			pf("---|")
+		}
+		pf("\n")
+	}
+	if len(r.Servers()) == 2 {
+		pf("## barge ÷ nats-server (median MiB/s)\n\n")
+		head("workload")
+		for _, wl := range r.Workloads() {
+			pf("| %s |", wl)
+			for _, s := range sizes {
+				pf(" %s |", r.ratioCell(wl, s))
+			}
+			pf("\n")
+		}
+		pf("\n")
+	}
+	if r.Limits.LoopbackBps <= 0 && r.Limits.DiskFsyncBps <= 0 {
+		return
+	}
+	pf("## Fraction of the machine limit (median MiB/s ÷ limit)\n\n")
+	head("workload / server")
+	for _, wl := range r.Workloads() {
+		lim, label, ok := r.LimitFor(wl)
+		if !ok {
+			continue
+		}
+		for _, sv := range r.Servers() {
+			pf("| %s / %s (÷ %s) |", wl, sv, label)
+			for _, s := range sizes {
+				p := r.Find(sv, wl, s)
+				pf(" %s |", fracCell(p, lim))
+			}
+			pf("\n")
+		}
+	}
+	pf("\n")
+}
+
+func (r *Run) ratioCell(wl string, size int64) string {
+	if v, ok := r.Ratio(wl, size); ok {
+		return fmt.Sprintf("%.2f×", v)
+	}
+	b, n := r.Find(Barge, wl, size), r.Find(NATS, wl, size)
+	if b != nil && b.Status == StatusOK && n != nil && n.Status == StatusRefused {
+		return "barge only"
+	}
+	return "—"
+}
+
+func fracCell(p *Point, lim float64) string {
+	if p == nil {
+		return "—"
+	}
+	if p.Status != StatusOK {
+		return p.Status
+	}
+	return fmt.Sprintf("%.0f%%", 100*p.BytesPerSec.Median/lim)
+}
+
+func (r *Run) workloadTable(pf func(string, ...any), wl string, sizes []int64, plots []string) {
+	pf("## %s\n\n%s\n\n", wl, describe(wl))
+	for _, p := range plots {
+		pf("![%s](%s) ", p, p)
+	}
+	if len(plots) > 0 {
+		pf("\n\n")
+	}
+	lim, label, hasLim := r.LimitFor(wl)
+	isLat := wl == "latency"
+	pf("| size | server | msgs/rep | msgs/s | MiB/s median (min–max) |")
+	if hasLim {
+		pf(" of %s |", label)
+	}
+	if isLat {
+		pf(" offered msgs/s | p50 | p99 | p99.9 |")
+	}
+	pf(" server CPU s/rep | server peak RSS | errors | barge ÷ nats |\n|---|---|---|---|---|")
+	if hasLim {
+		pf("---|")
+	}
+	if isLat {
+		pf("---|---|---|---|")
+	}
+	pf("---|---|---|---|\n")
+	var notes []string
+	for _, s := range sizes {
+		for _, sv := range r.Servers() {
+			p := r.Find(sv, wl, s)
+			if p == nil {
+				continue
+			}
+			pf("| %s | %s | %d |", units.FormatSize(s), sv, p.Count)
+			if p.Status != StatusOK {
+				n := 3
+				if hasLim {
+					n++
+				}
+				if isLat {
+					n += 4
+				}
+				pf(" **%s** |%s", p.Status, strings.Repeat(" |", n))
+				pf(" %s | — |\n", note(&notes, p.Err))
+				continue
+			}
+			pf(" %.0f | %.1f (%.1f–%.1f) |", p.MsgsPerSec.Median, mib(p.BytesPerSec.Median), mib(p.BytesPerSec.Min), mib(p.BytesPerSec.Max))
+			if hasLim {
+				pf(" %s |", fracCell(p, lim))
+			}
+			if isLat {
+				l := p.Latency
+				pf(" %.3g | %s | %s | %s |", p.OfferedRate, dur(l.P50), dur(l.P99), dur(l.P999))
+			}
+			errs := fmt.Sprint(p.Errors)
+			if p.Errors > 0 && p.Err != "" {
+				errs += " " + note(&notes, p.Err)
+			}
+			ratio := "—"
+			if sv == Barge {
+				ratio = r.ratioCell(wl, s)
+			}
+			pf(" %.2f | %s | %s | %s |\n", p.CPUSeconds.Median, bytesHuman(p.PeakRSS), errs, ratio)
+		}
+	}
+	for i, n := range notes {
+		pf("\n[%d] %s", i+1, n)
+	}
+	if len(notes) > 0 {
+		pf("\n")
+	}
+	pf("\n")
+}
+
+// note files an error text under a numbered footnote and returns its marker.
+func note(notes *[]string, text string) string {
+	if text == "" {
+		return ""
+	}
+	text = strings.ReplaceAll(strings.TrimSpace(text), "\n", " ")
+	if len(text) > 300 {
+		text = text[:300] + "…"
+	}
+	i := slices.Index(*notes, text)
+	if i < 0 {
+		*notes = append(*notes, text)
+		i = len(*notes) - 1
+	}
+	return fmt.Sprintf("[%d]", i+1)
+}
+
+func mib(bps float64) float64 { return bps / units.MiB }
+
+func rate(bps float64) string {
+	if bps <= 0 {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.0f MiB/s (%.2f GB/s)", bps/units.MiB, bps/1e9)
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "—"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(d)/1e3)
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// bytesHuman spells a memory size with one decimal: "54.5 MiB", "1.2 GiB".
+func bytesHuman(n int64) string {
+	switch {
+	case n <= 0:
+		return "—"
+	case n >= units.GiB:
+		return fmt.Sprintf("%.2f GiB", float64(n)/units.GiB)
+	case n >= units.MiB:
+		return fmt.Sprintf("%.1f MiB", float64(n)/units.MiB)
+	}
+	return fmt.Sprintf("%.0f KiB", float64(n)/units.KiB)
+}

@@ -1,0 +1,338 @@
+// Package runner drives a suite run: it measures the machine's limits, then
+// for every message size, workload and server starts a fresh server process
+// on a fresh store directory, runs warm-up and measured repetitions through
+// the workload package, collects the server's CPU and peak RSS from /proc,
+// and writes the report.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/bargemq/barge/benchmarks/internal/limits"
+	"github.com/bargemq/barge/benchmarks/internal/proc"
+	"github.com/bargemq/barge/benchmarks/internal/report"
+	"github.com/bargemq/barge/benchmarks/internal/stats"
+	"github.com/bargemq/barge/benchmarks/internal/units"
+	"github.com/bargemq/barge/benchmarks/internal/workload"
+)
+
+// Config is one suite run. The zero value is not usable; cmd/bargebench
+// fills it from flags.
+type Config struct {
+	Servers   []string // report.NATS and/or report.Barge
+	Workloads []string // workload.Names()
+	Sizes     []int64  // payload bytes
+
+	Reps, Warmup int           // measured and discarded repetitions per point
+	Msgs         int           // fixed messages per repetition; 0: derive from BytesPerRep
+	BytesPerRep  int64         // payload bytes per repetition, clamped to [MinMsgs, MaxMsgs] messages
+	MinMsgs      int           // at least this many messages per repetition
+	MaxMsgs      int           // at most this many (objects: at most MaxObjects)
+	MaxObjects   int           // cap for the Object Store workloads
+	Window       int64         // bytes in flight per publisher
+	LatencyBps   float64       // latency workload: offered bytes per second...
+	LatencyRate  float64       // ...but at most this many messages per second
+	LatencyDur   time.Duration // latency workload: offered-load duration per repetition
+	Seed         uint64        // payload seed
+
+	NatsBin, BargeBin               string   // server executables
+	NatsSync                        string   // natsd -sync value
+	NatsMaxPayload, BargeMaxPayload string   // --max_payload values
+	BargeArgs                       []string // extra barge flags
+
+	WorkDir, OutDir string // store dirs and server logs; report output
+	RepoDir         string // for the git revision
+
+	LimitDur   time.Duration // loopback probe duration; 0 skips both probes
+	FsyncTotal int64         // bytes written by the fsync probe
+	FsyncEvery int64         // fsync interval of the probe
+
+	Command       string        // the command line, for the report
+	ProgressEvery time.Duration // how often a running repetition prints progress
+	Log           io.Writer     // progress lines
+}
+
+// Run measures everything cfg asks for and writes the report files. It
+// returns the run and the report's path; a failed point is recorded in the
+// report, not returned as an error.
+func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
+	start := time.Now()
+	r := &runner{cfg: cfg, start: start}
+	run := &report.Run{
+		Date:     start,
+		Rev:      gitRev(cfg.RepoDir),
+		Command:  cfg.Command,
+		Versions: map[string]string{},
+		Settings: map[string]string{},
+		Limits:   report.Limits{FsyncEvery: cfg.FsyncEvery},
+	}
+	r.run = run
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, "", err
+	}
+	run.Machine = describeMachine(cfg.WorkDir)
+	run.Notes = r.notes()
+	r.logf("bargebench: %d sizes × %d workloads × %d servers, %d warm-up + %d measured repetitions; work dir %s",
+		len(cfg.Sizes), len(cfg.Workloads), len(cfg.Servers), cfg.Warmup, cfg.Reps, cfg.WorkDir)
+	if cfg.LimitDur > 0 {
+		r.measureLimits()
+	}
+	total := len(cfg.Sizes) * len(cfg.Workloads) * len(cfg.Servers)
+	idx := 0
+	for _, size := range cfg.Sizes {
+		r.logf("generating %s payload (seed %d)", units.FormatSize(size), cfg.Seed)
+		payload := workload.Payload(size, cfg.Seed)
+		for _, wl := range cfg.Workloads {
+			for _, sv := range cfg.Servers {
+				idx++
+				if ctx.Err() != nil {
+					return nil, "", ctx.Err()
+				}
+				p := r.point(ctx, sv, wl, size, payload, fmt.Sprintf("%d/%d", idx, total))
+				run.Points = append(run.Points, p)
+			}
+		}
+	}
+	run.Elapsed = time.Since(start)
+	path, err := write(run, cfg.OutDir)
+	return run, path, err
+}
+
+type runner struct {
+	cfg   Config
+	start time.Time
+	run   *report.Run
+}
+
+func (r *runner) logf(format string, a ...any) {
+	el := time.Since(r.start).Round(time.Second)
+	fmt.Fprintf(r.cfg.Log, "%8s  %s\n", el, fmt.Sprintf(format, a...))
+}
+
+func (r *runner) notes() []string {
+	c := r.cfg
+	return []string{
+		fmt.Sprintf("Every point (server × workload × size) runs on a freshly started server with an empty store directory; %d warm-up repetition(s) are discarded, then %d measured; tables show the median and the min–max range.", c.Warmup, c.Reps),
+		fmt.Sprintf("Messages per repetition: %s of payload, clamped to %d–%d messages (Object Store: at most %d objects); latency: %v of offered load at min(%s/s, %.0f msgs/s).",
+			units.FormatSize(c.BytesPerRep), c.MinMsgs, c.MaxMsgs, c.MaxObjects, c.LatencyDur, units.FormatSize(int64(c.LatencyBps)), c.LatencyRate),
+		fmt.Sprintf("Publishers keep at most %s in flight (at least 2 messages). Payloads are random bytes from seed %d (incompressible).", units.FormatSize(c.Window), c.Seed),
+		"Client: nats.go v1.55.0 in one process on the same machine (and cores) as the server. Server CPU seconds are utime+stime from /proc/<pid>/stat over each measured repetition; peak RSS is VmHWM, reset through clear_refs before the measured repetitions.",
+		"Fractions compare a workload's payload MiB/s with the limit it is bound by: core, fetch and object get with loopback TCP; JetStream publish and object put with disk write+fsync. Core pub/sub crosses loopback twice (in and out) on the same cores.",
+		"A size a server will not take is recorded as refused with the reason (nats-server caps max_payload at 64 MiB, and its file store refuses JetStream messages of 32 MiB and more).",
+	}
+}
+
+func (r *runner) measureLimits() {
+	c := r.cfg
+	r.logf("measuring loopback TCP bandwidth (%v, 1 MiB writes)", c.LimitDur)
+	if bw, err := limits.Loopback(c.LimitDur, units.MiB); err != nil {
+		r.logf("loopback probe failed: %v", err)
+	} else {
+		r.run.Limits.LoopbackBps = bw
+		r.logf("loopback TCP: %.0f MiB/s", bw/units.MiB)
+	}
+	r.logf("measuring write+fsync bandwidth (%s, fsync every %s) in %s", units.FormatSize(c.FsyncTotal), units.FormatSize(c.FsyncEvery), c.WorkDir)
+	if bw, err := limits.DiskFsync(c.WorkDir, c.FsyncTotal, units.MiB, c.FsyncEvery); err != nil {
+		r.logf("fsync probe failed: %v", err)
+	} else {
+		r.run.Limits.DiskFsyncBps = bw
+		r.logf("write+fsync: %.0f MiB/s", bw/units.MiB)
+	}
+}
+
+// count decides how many messages one repetition of wl sends at size.
+func (r *runner) count(wl string, size int64) (n int, rate float64) {
+	c := r.cfg
+	if wl == "latency" {
+		rate = min(c.LatencyBps/float64(size), c.LatencyRate)
+		n = max(c.MinMsgs, int(rate*c.LatencyDur.Seconds()))
+		return n, rate
+	}
+	if c.Msgs > 0 {
+		return c.Msgs, 0
+	}
+	hi := c.MaxMsgs
+	if wl == "obj-put" || wl == "obj-get" {
+		hi = min(hi, c.MaxObjects)
+	}
+	return max(c.MinMsgs, min(int(c.BytesPerRep/size), hi)), 0
+}
+
+func (r *runner) spec(server, dir string, size int64, wl string) (proc.Spec, error) {
+	c := r.cfg
+	port, err := proc.FreePort("127.0.0.1")
+	if err != nil {
+		return proc.Spec{}, err
+	}
+	mport, err := proc.FreePort("127.0.0.1")
+	if err != nil {
+		return proc.Spec{}, err
+	}
+	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mport), "-js", "-sd", dir}
+	s := proc.Spec{Name: server, Host: "127.0.0.1", Port: port, HTTPPort: mport,
+		LogPath: filepath.Join(c.WorkDir, fmt.Sprintf("%s-%s-%s.log", server, wl, units.FormatSize(size)))}
+	switch server {
+	case report.NATS:
+		s.Bin = c.NatsBin
+		s.Args = append(args, "--max_payload", c.NatsMaxPayload, "-sync", c.NatsSync)
+		r.run.Settings[server] = fmt.Sprintf("JetStream file store, R1, max_payload %s (its ceiling), sync %s", c.NatsMaxPayload, natsSyncWords(c.NatsSync))
+	case report.Barge:
+		s.Bin = c.BargeBin
+		s.Args = append(append(args, "--max_payload", c.BargeMaxPayload), c.BargeArgs...)
+		r.run.Settings[server] = fmt.Sprintf("JetStream file store, R1, max_payload %s, sync: barge's default (PubAck after a group-commit fsync) unless overridden; extra flags: %v", c.BargeMaxPayload, c.BargeArgs)
+	default:
+		return proc.Spec{}, fmt.Errorf("unknown server %q", server)
+	}
+	return s, nil
+}
+
+func natsSyncWords(s string) string {
+	switch s {
+	case "default", "":
+		return "default (fsync every 2 min: PubAck before fsync — favours nats-server against a server that acks after fsync)"
+	case "always":
+		return "always (fsync after every write, no group commit)"
+	}
+	return "every " + s
+}
+
+// point measures one server × workload × size and never fails: problems end
+// up in the point's Status and Err.
+func (r *runner) point(ctx context.Context, server, wl string, size int64, payload []byte, tag string) report.Point {
+	c := r.cfg
+	n, rate := r.count(wl, size)
+	p := report.Point{Server: server, Workload: wl, Size: size, Count: n, OfferedRate: rate, Status: report.StatusOK}
+	label := fmt.Sprintf("[%s] %s %s size=%s", tag, server, wl, units.FormatSize(size))
+	fail := func(err error) report.Point {
+		p.Status, p.Err = report.StatusError, err.Error()
+		if workload.IsRefusal(err) {
+			p.Status = report.StatusRefused
+		}
+		r.logf("%s: %s: %v", label, p.Status, err)
+		return p
+	}
+	bin := c.NatsBin
+	if server == report.Barge {
+		bin = c.BargeBin
+	}
+	if _, err := os.Stat(bin); err != nil {
+		p.Status, p.Err = report.StatusSkipped, fmt.Sprintf("%s binary %s not found (cmd/barge not built yet?)", server, bin)
+		r.logf("%s: skipped: %s", label, p.Err)
+		return p
+	}
+	dir := filepath.Join(c.WorkDir, fmt.Sprintf("%s-%s-%s", server, wl, units.FormatSize(size)))
+	_ = os.RemoveAll(dir)
+	defer os.RemoveAll(dir)
+	spec, err := r.spec(server, dir, size, wl)
+	if err != nil {
+		return fail(err)
+	}
+	srv, err := proc.Start(ctx, spec, 30*time.Second)
+	if err != nil {
+		return fail(err)
+	}
+	defer func() {
+		if err := srv.Stop(30 * time.Second); err != nil {
+			r.logf("%s: %v", label, err)
+		}
+	}()
+	if _, ok := r.run.Versions[server]; !ok {
+		if v, err := srv.Varz(ctx); err == nil {
+			r.run.Versions[server] = fmt.Sprint(v["version"])
+		}
+	}
+	w, err := workload.New(wl)
+	if err != nil {
+		return fail(err)
+	}
+	defer w.Close()
+	var done atomic.Int64
+	env := &workload.Env{
+		URL: fmt.Sprintf("nats://127.0.0.1:%d", spec.Port), Size: size, Count: n, Window: c.Window,
+		Payload: payload, Idle: 30*time.Second + time.Duration(float64(size)/(10<<20)*float64(time.Second)),
+		Done: &done, LatencyRate: max(rate, 0.001),
+	}
+	r.logf("%s: %d msgs/rep, starting", label, n)
+	phase := atomic.Value{}
+	phase.Store("prepare")
+	stopProgress := r.progress(label, &phase, &done, int64(n))
+	defer stopProgress()
+	if err := w.Prepare(ctx, env); err != nil {
+		return fail(err)
+	}
+	for i := 0; i < c.Warmup; i++ {
+		phase.Store(fmt.Sprintf("warm-up %d/%d", i+1, c.Warmup))
+		done.Store(0)
+		if _, err := w.Rep(ctx, env, -1-i); err != nil {
+			return fail(err)
+		}
+	}
+	resetOK := srv.ResetPeakRSS() == nil
+	var mps, bps, cpu []float64
+	var lat []time.Duration
+	for i := 0; i < c.Reps; i++ {
+		phase.Store(fmt.Sprintf("rep %d/%d", i+1, c.Reps))
+		done.Store(0)
+		c0, _ := srv.CPUSeconds()
+		s, err := w.Rep(ctx, env, i)
+		c1, _ := srv.CPUSeconds()
+		if err != nil {
+			return fail(err)
+		}
+		secs := s.Elapsed.Seconds()
+		mps = append(mps, float64(s.Msgs)/secs)
+		bps = append(bps, float64(s.Bytes)/secs)
+		cpu = append(cpu, c1-c0)
+		lat = append(lat, s.Latency...)
+		p.Errors += s.Errors
+		if p.Err == "" && s.FirstErr != "" {
+			p.Err = s.FirstErr
+		}
+		r.logf("%s rep %d/%d: %.0f msgs/s, %.1f MiB/s, server CPU %.2fs, errors %d", label, i+1, c.Reps,
+			mps[len(mps)-1], bps[len(bps)-1]/units.MiB, c1-c0, s.Errors)
+		if srv.Exited() {
+			return fail(fmt.Errorf("server exited during the run; see %s", spec.LogPath))
+		}
+	}
+	p.PeakRSS, _ = srv.PeakRSS()
+	if !resetOK {
+		p.Err += " (peak RSS covers the server's whole life: clear_refs refused)"
+	}
+	p.MsgsPerSec, p.BytesPerSec, p.CPUSeconds = stats.Summarize(mps), stats.Summarize(bps), stats.Summarize(cpu)
+	p.Latency = stats.LatencyPercentiles(lat)
+	if wl == "latency" {
+		r.logf("%s: latency p50 %v p99 %v p99.9 %v", label, p.Latency.P50, p.Latency.P99, p.Latency.P999)
+	}
+	return p
+}
+
+// progress prints, every ProgressEvery, how far the running phase has got.
+// The returned func stops it.
+func (r *runner) progress(label string, phase *atomic.Value, done *atomic.Int64, n int64) func() {
+	if r.cfg.ProgressEvery <= 0 {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(r.cfg.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				r.logf("%s: %s … %d/%d msgs", label, phase.Load(), done.Load(), n)
+			}
+		}
+	}()
+	return func() { close(stop); <-finished }
+}

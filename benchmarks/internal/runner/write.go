@@ -1,0 +1,56 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/bargemq/barge/benchmarks/internal/report"
+)
+
+// write stores the run under dir as <date>-<rev>.md with its .json and SVG
+// plots beside it, and copies the Markdown to latest.md (same directory, so
+// its relative plot links still work). It returns the report's path.
+func write(run *report.Run, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	base := fmt.Sprintf("%s-%s", run.Date.Format("2006-01-02-1504"), run.Rev)
+	plots := map[string][]string{}
+	for _, wl := range run.Workloads() {
+		tp, rss := run.Plots(wl)
+		for _, c := range []struct {
+			kind  string
+			chart *report.Chart
+		}{{"throughput", tp}, {"rss", rss}} {
+			name := fmt.Sprintf("%s-%s-%s.svg", base, wl, c.kind)
+			var b bytes.Buffer
+			if err := c.chart.WriteSVG(&b); err != nil {
+				return "", err
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {
+				return "", err
+			}
+			plots[wl] = append(plots[wl], name)
+		}
+	}
+	js, err := json.MarshalIndent(run, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, base+".json"), js, 0o644); err != nil {
+		return "", err
+	}
+	var md bytes.Buffer
+	if err := run.WriteMarkdown(&md, plots); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, base+".md")
+	if err := os.WriteFile(path, md.Bytes(), 0o644); err != nil {
+		return "", err
+	}
+	latest := append([]byte(fmt.Sprintf("<!-- copy of %s.md -->\n", base)), md.Bytes()...)
+	return path, os.WriteFile(filepath.Join(dir, "latest.md"), latest, 0o644)
+}
