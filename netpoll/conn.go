@@ -1,0 +1,427 @@
+package netpoll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/bargemq/barge/broker"
+)
+
+// conn is one client connection: it implements broker.Transport. Methods
+// without a Locked suffix are safe from any goroutine; those documented as
+// loop-only run on the connection's gnet event loop.
+type conn struct {
+	s      *Server
+	gc     gnet.Conn      // loop-only methods except Fd/EventLoop
+	el     gnet.EventLoop // goroutine-safe Execute
+	fd     int            // the socket, written directly on the fast path
+	remote string
+	task   gnet.RunnableFunc // cached c.run, so scheduling allocates no closure
+
+	// Loop-only state.
+	session broker.Session
+	batch   []take   // drain scratch: what one round took from the queue
+	iov     [][]byte // drain scratch: what one round hands to gnet
+	release []*chunk // drain scratch: chunks to recycle after the hand-off
+
+	mu struct {
+		sync.Mutex
+		q deque // the outbound queue (main list; slots hold their own)
+		// Byte counts. mem: in queued chunks. spilled: in the spill file.
+		// ext: in caller files (WriteFile). inflight: taken by the drain and
+		// not yet handed to gnet. gnetOut: gnet's OutboundBuffered as last
+		// read on the loop; gnet only shrinks it between reads, so it errs
+		// high.
+		mem, spilled, ext, inflight, gnetOut int64
+		// scheduled: a run task is queued on the loop and not yet started.
+		scheduled bool
+		// midUnit: bytes handed to the socket so far end inside a Write call
+		// or an unfinished stream, so an -ERR line now would corrupt it.
+		midUnit  bool
+		spill    *os.File // created lazily, unlinked at once
+		spillEnd int64    // append offset in spill
+		// closing: no more writes are accepted. closeNow: the next run task
+		// closes without flushing. errLine: the run task sends the slow-
+		// consumer line first. deadline: when a flushing close gives up
+		// (zero: never). reason: handed to Session.Closed.
+		closing, closeNow, errLine bool
+		deadline                   time.Time
+		reason                     error
+		reasonSet                  bool
+		// gone: gnet has closed the connection; fd may be reused.
+		gone bool
+		// watched: the conn is in the Server's ticker set.
+		watched bool
+	}
+}
+
+var _ broker.Transport = (*conn)(nil)
+
+// Write copies b into the outbound queue (or sends it at once, see the package
+// doc) and returns; b may be reused as soon as it returns. Bytes reach the
+// socket in call order, after any open stream. It returns ErrClosed once the
+// transport is closed or closing, ErrSlowConsumer if b would push the queue
+// past MaxPending (the connection is then cut), or a wrapped spill-file error
+// (the connection is then closed).
+func (c *conn) Write(b []byte) error {
+	c.mu.Lock()
+	sched, err := c.enqueueLocked(&c.mu.q, nil, b, true)
+	c.mu.Unlock()
+	if sched {
+		c.schedule()
+	}
+	return err
+}
+
+// WriteFile queues the n bytes of f at offset off, read with pread when the
+// socket is ready for them. f is not closed by netpoll and must stay open
+// until the bytes are sent (Pending drops by n) or the connection is closed;
+// a read error closes the connection. These bytes count in Pending but not
+// against MaxPending. Errors as for Write.
+func (c *conn) WriteFile(f *os.File, off, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	if c.mu.closing {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.mu.q.push(item{kind: itemFile, unitEnd: true, f: f, foff: off, n: n})
+	c.mu.ext += n
+	sched := c.needScheduleLocked()
+	c.mu.Unlock()
+	if sched {
+		c.schedule()
+	}
+	return nil
+}
+
+// BeginStream opens a slot at the tail of the queue; see Stream. It returns
+// ErrClosed once the transport is closing. The caller must End or Abort it.
+func (c *conn) BeginStream() (broker.Stream, error) {
+	sl := &slot{c: c}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.closing {
+		return nil, ErrClosed
+	}
+	c.mu.q.push(item{kind: itemSlot, slot: sl})
+	return sl, nil
+}
+
+// Close stops accepting writes, flushes what is queued for at most
+// FlushTimeout, then closes the connection. reason is handed to
+// Session.Closed (nil for a clean close). Calls after the first are no-ops.
+func (c *conn) Close(reason error) {
+	c.beginClose(reason, c.s.opts.Now().Add(c.s.opts.FlushTimeout))
+}
+
+// Pending returns the bytes queued and not yet written to the socket: queued
+// chunks, staged bytes, WriteFile extents, and gnet's outbound buffer as last
+// seen by the loop (which may lag by one DrainInterval).
+func (c *conn) Pending() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.mem + c.mu.spilled + c.mu.ext + c.mu.inflight + c.mu.gnetOut
+}
+
+// RemoteAddr returns the peer's host:port.
+func (c *conn) RemoteAddr() string { return c.remote }
+
+// enqueueLocked queues b on list q (the main queue when sl is nil, else the
+// slot's). unitEnd marks b's end as a message boundary. It reports whether a
+// run task must be scheduled.
+func (c *conn) enqueueLocked(q *deque, sl *slot, b []byte, unitEnd bool) (bool, error) {
+	if c.mu.closing {
+		return false, ErrClosed
+	}
+	if len(b) == 0 {
+		return false, nil
+	}
+	if c.budgetLocked()+int64(len(b)) > c.s.opts.MaxPending {
+		c.cutLocked()
+		return c.needScheduleLocked(), ErrSlowConsumer
+	}
+	if q.len() == 0 && c.mu.inflight == 0 && c.mu.gnetOut == 0 &&
+		(sl == nil && c.mu.q.len() == 0 || sl != nil && c.atHeadLocked(sl)) {
+		n, err := c.writeDirectLocked(b)
+		if err != nil {
+			c.failLocked(fmt.Errorf("netpoll: write: %w", err))
+			return c.needScheduleLocked(), ErrClosed
+		}
+		if n > 0 && sl != nil {
+			sl.started = true
+		}
+		if n == len(b) {
+			c.mu.midUnit = !unitEnd
+			return false, nil
+		}
+		c.mu.midUnit = c.mu.midUnit || n > 0
+		b = b[n:]
+	}
+	var err error
+	if c.mu.spilled == 0 && c.mu.mem+c.mu.inflight+c.mu.gnetOut+int64(len(b)) <= int64(c.s.opts.WriteWatermark) {
+		c.appendMemLocked(q, b, unitEnd)
+	} else if err = c.appendSpillLocked(q, b, unitEnd); err != nil {
+		c.failLocked(fmt.Errorf("netpoll: staging outbound bytes: %w", err))
+		return c.needScheduleLocked(), err
+	}
+	return c.needScheduleLocked(), nil
+}
+
+// writeDirectLocked performs one non-blocking write(2) of b on the socket. It
+// returns how many bytes the kernel took; EAGAIN is not an error.
+func (c *conn) writeDirectLocked(b []byte) (int, error) {
+	for {
+		n, err := unix.Write(c.fd, b)
+		switch {
+		case err == nil:
+			return n, nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			return 0, nil
+		default:
+			return 0, err
+		}
+	}
+}
+
+// atHeadLocked reports whether sl is the first item of the main queue.
+func (c *conn) atHeadLocked(sl *slot) bool {
+	f := c.mu.q.front()
+	return f != nil && f.kind == itemSlot && f.slot == sl
+}
+
+// budgetLocked is what counts against MaxPending.
+func (c *conn) budgetLocked() int64 {
+	return c.mu.mem + c.mu.spilled + c.mu.inflight + c.mu.gnetOut
+}
+
+// needScheduleLocked marks a run task as scheduled and reports whether the
+// caller must schedule it (false when one is queued and not yet started: that
+// one reads the state when it starts, so it will see what the caller set).
+func (c *conn) needScheduleLocked() bool {
+	if c.mu.scheduled || c.mu.gone {
+		return false
+	}
+	c.mu.scheduled = true
+	return true
+}
+
+// appendMemLocked copies b into pooled chunks at the tail of q, filling the
+// tail chunk first.
+func (c *conn) appendMemLocked(q *deque, b []byte, unitEnd bool) {
+	c.mu.mem += int64(len(b))
+	if t := q.back(); t != nil && t.kind == itemMem && len(t.ch.b) < chunkSize {
+		n := min(len(b), chunkSize-len(t.ch.b))
+		t.ch.b = append(t.ch.b, b[:n]...)
+		b = b[n:]
+		t.unitEnd = unitEnd && len(b) == 0
+	}
+	for len(b) > 0 {
+		ch := c.s.chunks.get()
+		n := min(len(b), chunkSize)
+		ch.b = append(ch.b, b[:n]...)
+		b = b[n:]
+		q.push(item{kind: itemMem, ch: ch, unitEnd: unitEnd && len(b) == 0})
+	}
+}
+
+// appendSpillLocked appends b to the spill file, creating it on first use,
+// and queues (or extends) the matching extent at the tail of q.
+func (c *conn) appendSpillLocked(q *deque, b []byte, unitEnd bool) error {
+	if c.mu.spill == nil {
+		f, err := os.CreateTemp(c.s.opts.SpillDir, "barge-spill-*")
+		if err != nil {
+			return err
+		}
+		if err := os.Remove(f.Name()); err != nil {
+			_ = f.Close()
+			return err
+		}
+		c.mu.spill = f
+		c.mu.spillEnd = 0
+	}
+	if _, err := c.mu.spill.WriteAt(b, c.mu.spillEnd); err != nil {
+		return err
+	}
+	n := int64(len(b))
+	if t := q.back(); t != nil && t.kind == itemSpill && t.foff+t.n == c.mu.spillEnd {
+		t.n += n
+		t.unitEnd = unitEnd
+	} else {
+		q.push(item{kind: itemSpill, unitEnd: unitEnd, f: c.mu.spill, foff: c.mu.spillEnd, n: n})
+	}
+	c.mu.spillEnd += n
+	c.mu.spilled += n
+	return nil
+}
+
+// dropLocked empties the queue, returning chunks to the pool and zeroing the
+// counters of what it held. Bytes taken by a running drain are its own.
+func (c *conn) dropLocked() {
+	for c.mu.q.len() > 0 {
+		it := c.mu.q.popFront()
+		if it.kind == itemSlot {
+			sl := it.slot
+			sl.done = true
+			for sl.q.len() > 0 {
+				p := sl.q.popFront()
+				c.freeItemLocked(&p)
+			}
+			continue
+		}
+		c.freeItemLocked(&it)
+	}
+}
+
+// freeItemLocked releases one non-slot item and uncounts its bytes.
+func (c *conn) freeItemLocked(it *item) {
+	switch it.kind {
+	case itemMem:
+		c.mu.mem -= it.size()
+		c.s.chunks.put(it.ch)
+	case itemSpill:
+		c.mu.spilled -= it.n
+	case itemFile:
+		c.mu.ext -= it.n
+	}
+	*it = item{}
+}
+
+// cutLocked cuts the connection as a slow consumer: drop the queue, tell the
+// peer if that cannot corrupt a message, close once gnet has flushed.
+func (c *conn) cutLocked() {
+	pending := c.budgetLocked()
+	c.dropLocked()
+	c.mu.errLine = !c.mu.midUnit
+	c.closeLocked(ErrSlowConsumer, c.s.opts.Now().Add(c.s.opts.FlushTimeout))
+	c.s.log.Warn("netpoll: slow consumer cut", "remote", c.remote,
+		"pending", pending, "max_pending", c.s.opts.MaxPending, "told", c.mu.errLine)
+}
+
+// failLocked closes the connection at once for reason.
+func (c *conn) failLocked(reason error) {
+	c.dropLocked()
+	c.closeLocked(reason, time.Time{})
+	c.mu.closeNow = true
+}
+
+// closeLocked marks the connection closing with reason (the first reason
+// wins) and a flush deadline, and puts it on the ticker's watch list.
+func (c *conn) closeLocked(reason error, deadline time.Time) {
+	if c.mu.closing {
+		return
+	}
+	c.mu.closing = true
+	c.mu.deadline = deadline
+	if !c.mu.reasonSet {
+		c.mu.reason, c.mu.reasonSet = reason, true
+	}
+	c.watchLocked()
+}
+
+// beginClose is Close with an explicit deadline (zero: flush for as long as
+// it takes).
+func (c *conn) beginClose(reason error, deadline time.Time) {
+	c.mu.Lock()
+	c.closeLocked(reason, deadline)
+	sched := c.needScheduleLocked()
+	c.mu.Unlock()
+	if sched {
+		c.schedule()
+	}
+}
+
+// forceClose closes the connection without flushing, keeping an earlier
+// reason if there is one.
+func (c *conn) forceClose(reason error) {
+	c.mu.Lock()
+	c.closeLocked(reason, time.Time{})
+	c.mu.closeNow = true
+	sched := c.needScheduleLocked()
+	c.mu.Unlock()
+	if sched {
+		c.schedule()
+	}
+}
+
+// watchLocked adds the connection to the ticker's set (lock order: conn.mu
+// before Server.mu).
+func (c *conn) watchLocked() {
+	if c.mu.watched || c.mu.gone {
+		return
+	}
+	c.mu.watched = true
+	c.s.watch(c)
+}
+
+// unwatchLocked removes the connection from the ticker's set.
+func (c *conn) unwatchLocked() {
+	if !c.mu.watched {
+		return
+	}
+	c.mu.watched = false
+	c.s.unwatch(c)
+}
+
+// schedule queues a run task on the connection's loop. If the engine is
+// stopping the task cannot be queued; the engine closes the connection.
+func (c *conn) schedule() {
+	if err := c.el.Execute(context.Background(), c.task); err != nil {
+		c.mu.Lock()
+		c.mu.scheduled = false
+		c.mu.Unlock()
+	}
+}
+
+// run is the loop task: close if asked, send the slow-consumer line if owed,
+// drain, and close once a flushing close has flushed. Loop-only.
+func (c *conn) run(context.Context) error {
+	c.mu.Lock()
+	if c.mu.gone {
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.scheduled = false
+	now, errLine := c.mu.closeNow, c.mu.errLine
+	c.mu.errLine = false
+	c.mu.Unlock()
+	if now {
+		return c.el.Close(c.gc)
+	}
+	if errLine {
+		_, _ = c.gc.Write([]byte(slowConsumerLine))
+	}
+	if c.drain() {
+		return c.el.Close(c.gc)
+	}
+	return nil
+}
+
+// tick is the ticker's visit: give up a flush past its deadline, else drain.
+func (c *conn) tick(now time.Time) {
+	c.mu.Lock()
+	if c.mu.gone {
+		c.unwatchLocked()
+		c.mu.Unlock()
+		return
+	}
+	if c.mu.closing && !c.mu.closeNow && !c.mu.deadline.IsZero() && now.After(c.mu.deadline) {
+		c.mu.closeNow = true
+	}
+	sched := c.needScheduleLocked()
+	c.mu.Unlock()
+	if sched {
+		c.schedule()
+	}
+}

@@ -1,0 +1,79 @@
+// Package netpoll is barge's network transport: the only importer of gnet. It
+// accepts client connections, feeds what they send to a broker.Session, and
+// implements broker.Transport, the ordered outbound queue the broker writes
+// into from any goroutine.
+//
+// # Thread model
+//
+// gnet runs a fixed number of event loops (Options.Loops). Every connection
+// belongs to one loop; its open, traffic and close callbacks, every call into
+// its broker.Session, and every call into gnet's non-goroutine-safe Conn
+// methods (Write, Writev, OutboundBuffered) happen on that loop. Other
+// goroutines reach a loop only through EventLoop().Execute, which runs a task
+// on the loop later (gnet allocates a little for each such hop).
+//
+// Writers (broker goroutines, or the loop itself while the session handles
+// input) call Transport.Write / Stream.Write under the connection's mutex. One
+// more goroutine per Server, the ticker, revisits connections that have a
+// backlog every Options.DrainInterval: gnet tells the application nothing when
+// a socket becomes writable again, so a periodic drain is the only way to
+// refill gnet's outbound buffer once it has flushed.
+//
+// # The outbound queue
+//
+//	Write / Stream.Write            drain (on the loop)              socket
+//	────────────────────► [ queue ] ────────────────────► [ gnet outbound ] ──►
+//	    copy into pooled     items:    only while gnet's       gnet's own
+//	    chunks, or append    mem chunk  OutboundBuffered()      buffer, flushed
+//	    to the spill file    file extent  < WriteWatermark      on EPOLLOUT
+//	                         stream slot
+//
+// The queue is an ordered list of items. An item is a run of bytes in a pooled
+// 64 KiB chunk (small writes coalesce into the tail chunk), a file extent
+// (*os.File, offset, length: staged bytes in the connection's spill file, or a
+// caller's file handed to WriteFile) read back with pread at drain time, or a
+// stream slot. A slot, opened by BeginStream, holds its own list of items; the
+// drain does not go past a slot until it has ended, so everything written
+// after BeginStream — to the Transport or to a later Stream — waits behind it.
+//
+// Fast path: when the queue is empty, no drain is handing bytes to gnet and
+// gnet's outbound buffer is known empty, Write performs one non-blocking
+// write(2) on the socket straight from the caller's goroutine, still under the
+// connection mutex, and queues only what the socket did not take. The loop
+// records "gnet outbound empty" only after it has checked it, and gnet closes
+// the descriptor only after our close callback has marked the connection gone
+// under that same mutex, so such a write can neither overtake queued bytes nor
+// reach a recycled descriptor. This keeps a small Write to an idle connection
+// free of allocations and of a loop hop.
+//
+// # Watermarks and staging
+//
+// WriteWatermark bounds in-memory outbound per connection. A write is copied
+// into memory only while no bytes are staged and memory (queued chunks + bytes
+// being handed to gnet + gnet's outbound, as last seen by the loop) stays within
+// the watermark; otherwise it is appended to the connection's spill file,
+// created lazily in SpillDir and unlinked at once, so it vanishes with the
+// process. Once anything is staged, later writes are staged too until the
+// spill empties, so memory never sits behind disk. The drain hands bytes to
+// gnet only while gnet's OutboundBuffered() is below the watermark, reading
+// staged extents back into pooled chunks as it goes; ranges read back are
+// hole-punched and the file is truncated whenever it empties, so disk use
+// follows the backlog. In-memory outbound therefore stays near WriteWatermark
+// per connection (at most about twice it when a stream slot holds back
+// in-memory writes queued behind it), whatever the size of the messages.
+//
+// MaxPending bounds everything queued (memory + staged; caller files given to
+// WriteFile are not counted, they cost us nothing). A write that would pass it
+// cuts the connection as a slow consumer: the queue is dropped, "-ERR 'Slow
+// Consumer'" is sent if the bytes already handed to gnet end on a write or
+// stream boundary (so the line cannot land inside a message), and the
+// connection closes once gnet has flushed, or at FlushTimeout.
+//
+// # Closing
+//
+// Transport.Close and a Session.Data error flush what is queued, bounded by
+// FlushTimeout, then close. Aborting a stream some of whose bytes already
+// reached gnet closes at once: the peer holds a partial message. Session.Closed
+// is called exactly once per connection, on its loop, after which the spill
+// file is closed and every pooled chunk is back in its pool.
+package netpoll
