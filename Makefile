@@ -25,9 +25,21 @@ test: vet
 fuzz:
 	$(GO) test ./codec -run '^$$' -fuzz '^FuzzParserPieces$$' -fuzztime $(FUZZTIME)
 
-# Micro-benchmarks beside the code.
+# Side-by-side suite, barge vs nats-server 2.15.2 (benchmarks/README.md); the full run is long.
+# Extra runner flags go in BENCHFLAGS, e.g. BENCHFLAGS='-workloads core -sizes 16B,16KiB,1MiB'.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench: cmd/barge does not build: barge is skipped"; }
+	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench $(BENCHFLAGS)
+
+# The same suite, small: under two minutes; report in benchmarks/results/quick/.
+bench-quick:
+	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-quick: cmd/barge does not build: barge is skipped"; }
+	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -quick $(BENCHFLAGS)
+
+# pprof captures of barge under the 1 KiB and 256 MiB JetStream publish+fetch workloads, into profiles/.
+profile:
+	$(GO) build -o $(BIN) ./cmd/barge
+	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -profile $(PROFILEFLAGS)
 
 clean:
 	rm -rf bin data
