@@ -296,7 +296,13 @@ func setupPublish(tb testing.TB, o Options, subs int) (Session, []*discardTransp
 	for i := range subs {
 		tr := &discardTransport{}
 		s := h.srv.Accept(tr)
-		if err := s.Data(fmt.Appendf(nil, "CONNECT {}\r\nSUB bench.subject %d\r\n", i+1)); err != nil {
+		// Every other subscriber takes headers, so HPUB exercises both
+		// the HMSG and the stripped MSG deliveries.
+		connect := "{}"
+		if i%2 == 0 {
+			connect = `{"headers":true}`
+		}
+		if err := s.Data(fmt.Appendf(nil, "CONNECT %s\r\nSUB bench.subject %d\r\n", connect, i+1)); err != nil {
 			tb.Fatal(err)
 		}
 		trs = append(trs, tr)
@@ -312,23 +318,40 @@ func TestPublishSmallAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items at random under the race detector")
 	}
-	pub, trs := setupPublish(t, Options{}, 1)
-	msg := []byte("PUB bench.subject reply.x 11\r\nhello world\r\n")
-	for range 10 {
-		if err := pub.Data(msg); err != nil {
-			t.Fatal(err)
-		}
+	hdr := "NATS/1.0\r\nK: v\r\n\r\n"
+	cases := []struct {
+		name string
+		subs int
+		msg  string
+	}{
+		{"pub/subs=1", 1, "PUB bench.subject 11\r\nhello world\r\n"},
+		{"pub-reply/subs=1", 1, "PUB bench.subject reply.x 11\r\nhello world\r\n"},
+		{"pub/subs=5", 5, "PUB bench.subject 5\r\nhello\r\n"},
+		{"hpub/subs=3", 3, fmt.Sprintf("HPUB bench.subject %d %d\r\n%shello\r\n", len(hdr), len(hdr)+5, hdr)},
 	}
-	n := testing.AllocsPerRun(1000, func() {
-		if err := pub.Data(msg); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if n != 0 {
-		t.Fatalf("publishing a small message allocates %v times", n)
-	}
-	if trs[0].n.Load() == 0 {
-		t.Fatal("nothing delivered")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pub, trs := setupPublish(t, Options{}, tc.subs)
+			msg := []byte(tc.msg)
+			for range 10 {
+				if err := pub.Data(msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := testing.AllocsPerRun(1000, func() {
+				if err := pub.Data(msg); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if n != 0 {
+				t.Fatalf("publishing allocates %v times per message", n)
+			}
+			for i, tr := range trs {
+				if tr.n.Load() == 0 {
+					t.Fatalf("subscriber %d got nothing", i)
+				}
+			}
+		})
 	}
 }
 

@@ -1,0 +1,52 @@
+// Package broker owns barge's message routing: subjects and subscriptions,
+// client sessions, and (in later files) streams and consumers.
+//
+// # Core NATS
+//
+// netpoll accepts a connection and calls Server.Accept with its Transport;
+// the returned Session is fed every read. A session parses with
+// codec.Parser and acts on each operation as it completes:
+//
+//	netpoll read ─▶ Session.Data ─▶ codec.Parser ─▶ client (codec.Handler)
+//	                                                   │ PubStart: Sublist.Match once
+//	                                                   ▼
+//	                              receivers' Transport.Write / Transport.BeginStream
+//
+// Subjects are indexed in a Sublist, a token trie with '*' and '>'
+// wildcards and a bounded cache of match results per literal subject; a
+// cached Match allocates nothing, so neither does publishing a small message
+// to known subscribers.
+//
+// Decisions, where nats-server left a choice or barge departs from it:
+//
+//   - INFO advertises version NATSVersion ("2.11.0") so nats.go and the nats
+//     CLI use their modern API forms; barge's own release is Version, also
+//     reported as barge_version in Varz.
+//   - A payload of at most Options.StreamThreshold (64 KiB) is gathered into
+//     a pooled buffer and written to each receiver with one Transport.Write
+//     (line, payload and CRLF together, the payload not copied per
+//     receiver). A larger one is forwarded piece by piece through one
+//     Transport.Stream per receiver, opened at the control line, so no
+//     message is ever held whole in memory.
+//   - A publisher that disconnects mid-payload aborts every open stream
+//     (receivers that already got part of it are cut by the transport,
+//     as their protocol stream is corrupt) and delivers nothing it gathered.
+//   - A message with headers is delivered to a client that did not ask for
+//     headers as MSG with the body only, as nats-server does.
+//   - A pedantic client's PUB to an invalid subject gets
+//     -ERR 'Invalid Publish Subject' and the message is dropped (nats-server
+//     sends the error but still delivers it).
+//   - No responders: a PUB with a reply subject that reached nobody, from a
+//     client with headers and no_responders, gets
+//     "HMSG <reply> <sid> n n\r\nNATS/1.0 503\r\nNats-Subject: <subject>\r\n\r\n"
+//     on the first of its own subscriptions matching the reply subject, the
+//     exact form nats-server sends and nats.go turns into ErrNoResponders.
+//   - Keepalive: a PING every PingInterval; at the tick after MaxPingsOut
+//     unanswered PINGs the client gets -ERR 'Stale Connection' and is
+//     closed. Unlike nats-server, recent inbound traffic does not delay the
+//     PING.
+//   - Queue groups: one member per group per message, chosen uniformly by a
+//     per-connection generator seeded from Options.Rand; with echo false the
+//     publisher's own members are left out. Groups of the same name under
+//     different subjects count as one group, as in nats-server.
+package broker
