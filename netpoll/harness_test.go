@@ -64,7 +64,13 @@ type harness struct {
 // the test ends.
 func startServer(t testing.TB, o Options) *harness {
 	t.Helper()
-	h := &harness{accepted: make(chan *testSession, 64)}
+	return startServerData(t, o, nil)
+}
+
+// startServerData is startServer with an onData hook for every session.
+func startServerData(t testing.TB, o Options, onData func(ts *testSession, b []byte) error) *harness {
+	t.Helper()
+	h := &harness{accepted: make(chan *testSession, 64), onData: onData}
 	o.Addr = "127.0.0.1:0"
 	if o.Loops == 0 {
 		o.Loops = 2

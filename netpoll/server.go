@@ -117,12 +117,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	var deadline time.Time
-	if d, ok := ctx.Deadline(); ok {
-		deadline = d
-	}
 	for _, c := range conns {
-		c.beginClose(ErrServerShutdown, deadline)
+		// No per-connection deadline: ctx bounds the whole flush.
+		c.beginClose(ErrServerShutdown, time.Time{})
 	}
 	var err error
 	select {

@@ -1,0 +1,52 @@
+package netpoll
+
+import (
+	"io"
+	"testing"
+)
+
+// A small Write to a connection whose queue is empty allocates nothing once
+// warm: it is one non-blocking write(2) under the connection's mutex.
+func TestSmallWriteAllocatesNothing(t *testing.T) {
+	h := startServer(t, Options{})
+	nc, ts := h.dial(t)
+	go func() { _, _ = io.Copy(io.Discard, nc) }()
+	msg := []byte("MSG foo.bar 1 5\r\nhello\r\n")
+	for range 100 {
+		must(t, ts.tr.Write(msg))
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := ts.tr.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("small Write allocates %.2f times per call, want 0", allocs)
+	}
+}
+
+// Pushing and popping queue items reuses the deque's slice.
+func TestDequeAllocatesNothing(t *testing.T) {
+	var d deque
+	for range 64 {
+		d.push(item{kind: itemFile, n: 1})
+	}
+	for d.len() > 0 {
+		d.popFront()
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		for range 32 {
+			d.push(item{kind: itemFile, n: 1})
+		}
+		for range 31 {
+			d.popFront()
+		}
+		d.push(item{kind: itemFile, n: 1})
+		for d.len() > 0 {
+			d.popFront()
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("deque allocates %.2f times per cycle, want 0", allocs)
+	}
+}
