@@ -124,7 +124,7 @@ loop:
 			cpuErr = <-cpuDone
 			break
 		}
-		logf("  round %d: %d msgs, %.1f MiB/s publish+fetch, errors %d", rounds, s.Msgs, float64(2*s.Bytes)/s.Elapsed.Seconds()/units.MiB, s.Errors)
+		logf("  round %d: %d msgs, %.1f MiB/s publish+fetch, errors %d %s", rounds, s.Msgs, float64(2*s.Bytes)/s.Elapsed.Seconds()/units.MiB, s.Errors, s.FirstErr)
 	}
 	var files []string
 	if cpuErr != nil {

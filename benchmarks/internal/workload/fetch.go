@@ -48,7 +48,7 @@ func (w *jsFetch) Rep(ctx context.Context, e *Env, rep int) (Sample, error) {
 	// Long enough for a whole batch to arrive at a slow 20 MiB/s.
 	maxWait := 5*time.Second + time.Duration(float64(int64(batch)*e.Size)/(20<<20)*float64(time.Second))
 	before := w.c.errs.n.Load()
-	var got, bad int64
+	var got, bad, fetchErrs int64
 	start := time.Now()
 	last, lastMove := start, start
 	for got < w.stored {
@@ -61,10 +61,17 @@ func (w *jsFetch) Rep(ctx context.Context, e *Env, rep int) (Sample, error) {
 		}
 		b, err := cons.Fetch(min(batch, int(w.stored-got)), jetstream.FetchMaxWait(maxWait))
 		if err != nil {
-			if got == 0 && time.Since(start) > e.Idle {
-				return Sample{}, err
+			// Count a failing request once, not once per retry.
+			if fetchErrs++; fetchErrs == 1 {
+				w.c.errs.add(fmt.Errorf("fetch request: %w", err))
 			}
-			w.c.errs.add(err)
+			if w.c.nc.IsClosed() {
+				break
+			}
+			select {
+			case <-time.After(10 * time.Millisecond):
+			case <-ctx.Done():
+			}
 			continue
 		}
 		for m := range b.Messages() {

@@ -1,0 +1,55 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bargemq/barge/benchmarks/internal/stats"
+)
+
+func fakeRun() *Run {
+	ok := func(server string, size int64, mibps float64) Point {
+		return Point{Server: server, Workload: "js-pub", Size: size, Count: 3, Status: StatusOK,
+			BytesPerSec: stats.Summary{Median: mibps * (1 << 20), Min: mibps * (1 << 20), Max: mibps * (1 << 20), N: 1},
+			PeakRSS:     64 << 20}
+	}
+	return &Run{
+		Date: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), Rev: "abc1234", Command: "bargebench -quick",
+		Limits: Limits{LoopbackBps: 2000 << 20, DiskFsyncBps: 700 << 20, FsyncEvery: 4 << 20},
+		Points: []Point{
+			ok(NATS, 1<<20, 200), ok(Barge, 1<<20, 300),
+			{Server: NATS, Workload: "js-pub", Size: 256 << 20, Status: StatusRefused, Err: "nats: maximum payload exceeded"},
+			ok(Barge, 256<<20, 350),
+		},
+	}
+}
+
+func TestMarkdownHasRatiosAndRefusals(t *testing.T) {
+	r := fakeRun()
+	var b bytes.Buffer
+	if err := r.WriteMarkdown(&b, map[string][]string{"js-pub": {"x.svg"}}); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"1.50×", "barge only", "**refused**", "nats: maximum payload exceeded", "50%", "![x.svg](x.svg)"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestSVGIsWellFormed(t *testing.T) {
+	tp, rss := fakeRun().Plots("js-pub")
+	for _, c := range []*Chart{tp, rss} {
+		var b bytes.Buffer
+		if err := c.WriteSVG(&b); err != nil {
+			t.Fatal(err)
+		}
+		s := b.String()
+		if !strings.HasPrefix(s, "<svg") || !strings.HasSuffix(strings.TrimSpace(s), "</svg>") || strings.Contains(s, "NaN") {
+			t.Errorf("bad svg:\n%s", s)
+		}
+	}
+}

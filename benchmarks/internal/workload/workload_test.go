@@ -1,0 +1,77 @@
+package workload
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// startNATS runs nats-server in process with JetStream on a temp dir.
+func startNATS(t *testing.T, maxPayload int32) string {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: t.TempDir(), MaxPayload: maxPayload, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	return s.ClientURL()
+}
+
+func TestEveryWorkloadAgainstNATS(t *testing.T) {
+	for _, name := range append(Names(), "js-pubfetch") {
+		t.Run(name, func(t *testing.T) {
+			url := startNATS(t, 1<<20) // fresh server per workload, as in the runner
+			w, err := New(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			var done atomic.Int64
+			e := &Env{URL: url, Size: 4096, Count: 20, Window: 64 << 10, Payload: Payload(4096, 1),
+				Idle: 10 * time.Second, Done: &done, LatencyRate: 2000}
+			ctx := context.Background()
+			if err := w.Prepare(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			for rep := 0; rep < 2; rep++ {
+				done.Store(0)
+				s, err := w.Rep(ctx, e, rep)
+				if err != nil {
+					t.Fatalf("rep %d: %v", rep, err)
+				}
+				if s.Msgs != 20 || s.Bytes != 20*4096 || s.Errors != 0 || s.Elapsed <= 0 {
+					t.Fatalf("rep %d: %+v", rep, s)
+				}
+				if name == "latency" && len(s.Latency) != 20 {
+					t.Fatalf("latency samples = %d", len(s.Latency))
+				}
+			}
+		})
+	}
+}
+
+func TestRefusalIsReported(t *testing.T) {
+	for _, name := range []string{"core", "js-pub"} {
+		url := startNATS(t, 64<<10)
+		w, _ := New(name)
+		var done atomic.Int64
+		e := &Env{URL: url, Size: 128 << 10, Count: 3, Window: 1 << 20, Payload: Payload(128<<10, 1),
+			Idle: 5 * time.Second, Done: &done}
+		if err := w.Prepare(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		_, err := w.Rep(context.Background(), e, 0)
+		if !IsRefusal(err) {
+			t.Errorf("%s: want a refusal, got %v", name, err)
+		}
+		w.Close()
+	}
+}
