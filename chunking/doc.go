@@ -25,17 +25,17 @@
 //	| data crc32c   | header crc32c |  data ...  (len bytes)
 //	+---------------+---------------+------------...
 //
-// - Magic is 0xC4B7 (HeaderMagic); Ver is 1 (Version).
-// - Flags bit 0 (FlagLast) marks the final chunk of the message; the other
-//   bits must be zero.
-// - Chunk index counts from 0 within one message id.
-// - Chunk count is the number of chunks when it was known while cutting
-//   (the payload size was given up front) and 0 otherwise; the last-chunk
-//   flag is authoritative either way.
-// - The data crc32c is CRC-32C (Castagnoli) of the data bytes; the header
-//   crc32c is CRC-32C of header bytes 0..27, so a flipped bit in the
-//   header (a wrong length, a wrong index) is caught before the length is
-//   trusted.
+//   - Magic is 0xC4B7 (HeaderMagic); Ver is 1 (Version).
+//   - Flags bit 0 (FlagLast) marks the final chunk of the message; the other
+//     bits must be zero.
+//   - Chunk index counts from 0 within one message id.
+//   - Chunk count is the number of chunks when it was known while cutting
+//     (the payload size was given up front) and 0 otherwise; the last-chunk
+//     flag is authoritative either way.
+//   - The data crc32c is CRC-32C (Castagnoli) of the data bytes; the header
+//     crc32c is CRC-32C of header bytes 0..27, so a flipped bit in the
+//     header (a wrong length, a wrong index) is caught before the length is
+//     trusted.
 //
 // A message of zero bytes is one chunk of zero length with FlagLast set.
 package chunking

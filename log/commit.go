@@ -1,0 +1,297 @@
+package log
+
+import (
+	"fmt"
+	"slices"
+)
+
+type opKind uint8
+
+const (
+	opMsg    opKind = iota + 1 // a message committed (msg or commit record)
+	opDelete                   // a tombstone
+	opPurge                    // a purge record
+	opExpire                   // MaxAge timer fired (no record)
+	opConfig                   // limits changed (no record)
+)
+
+// op is one state change on its way through the group commit: written to
+// the segment (in file order, under l.w), then synced and applied to the
+// index in the same order by whichever waiter leads the batch.
+type op struct {
+	kind    opKind
+	seq     uint64 // opMsg: assigned; opDelete: target; opPurge: last sequence removed
+	subject string // opMsg: subject; opPurge: filter ("" = all)
+	e       entry  // opMsg
+	cfg     Config // opConfig
+	record  bool   // a record was written: the batch must be synced
+	n       uint64 // opPurge: messages removed
+	err     error  // result, set by the leader
+	done    bool   // guarded by l.sq
+}
+
+// enqueue adds o behind every operation written before it. Callers that
+// wrote a record hold l.w, so queue order is file order.
+func (l *Log) enqueue(o *op) {
+	l.sq.Lock()
+	l.sq.queue = append(l.sq.queue, o)
+	l.sq.Unlock()
+}
+
+// await blocks until o is applied (or failed) and returns its error. The
+// first waiter to find no batch in progress leads: it takes every queued
+// operation, syncs once (SyncAlways), applies them in order, and wakes all
+// the waiters. Waiters that arrive during a sync form the next batch: one
+// fsync completes everyone who was waiting at that moment.
+func (l *Log) await(o *op) error {
+	l.sq.Lock()
+	for !o.done {
+		if l.sq.leading {
+			l.sq.cond.Wait()
+			continue
+		}
+		l.leadLocked()
+	}
+	err := o.err
+	l.sq.Unlock()
+	return err
+}
+
+// drain applies everything queued (used by Close).
+func (l *Log) drain() {
+	l.sq.Lock()
+	for l.sq.leading || len(l.sq.queue) > 0 {
+		if l.sq.leading {
+			l.sq.cond.Wait()
+			continue
+		}
+		l.leadLocked()
+	}
+	l.sq.Unlock()
+}
+
+// leadLocked runs one batch. l.sq is held on entry and exit, released
+// during the sync and the apply.
+func (l *Log) leadLocked() {
+	l.sq.leading = true
+	batch := l.sq.queue
+	l.sq.queue = l.sq.spare[:0]
+	l.sq.Unlock()
+
+	var err error
+	needSync := false
+	for _, o := range batch {
+		needSync = needSync || o.record
+	}
+	if needSync {
+		if l.opts.Sync == SyncAlways {
+			if s := l.activeSeg.Load(); s != nil {
+				if serr := s.f.Sync(); serr != nil {
+					l.w.Lock()
+					err = l.failLocked(fmt.Errorf("log: sync segment %d: %w", s.id, serr))
+					l.w.Unlock()
+				}
+			}
+		}
+		if err == nil {
+			// A write or sync error anywhere since these records were
+			// written means they may not be durable: fail them.
+			err = l.sticky()
+		}
+	}
+	l.applyBatch(batch, err)
+
+	l.sq.Lock()
+	for _, o := range batch {
+		o.done = true
+	}
+	clear(batch)
+	l.sq.spare = batch[:0]
+	l.sq.leading = false
+	l.sq.cond.Broadcast()
+}
+
+// applyBatch applies the operations to the index in order; operations that
+// wrote a record fail with syncErr when it is set.
+func (l *Log) applyBatch(batch []*op, syncErr error) {
+	now := l.opts.Clock.Now().UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, o := range batch {
+		if o.kind == opMsg {
+			l.pendingMsgs.Add(-1)
+			l.pendingBytes.Add(-int64(len(o.subject)) - int64(o.e.hdrLen) - o.e.size)
+		}
+		if o.record && syncErr != nil {
+			o.err = syncErr
+			if o.kind == opMsg {
+				o.e.first.live.Add(-1)
+			}
+			continue
+		}
+		switch o.kind {
+		case opMsg:
+			l.applyMsgLocked(o.seq, o.e, o.subject, now)
+		case opDelete:
+			if _, ok := l.removeLocked(o.seq); !ok {
+				o.err = ErrDeleted
+			}
+		case opPurge:
+			o.n = l.purgeLocked(o.subject, o.seq)
+		case opExpire:
+			l.applyLimitsLocked(now, false)
+		case opConfig:
+			l.mu.cfg = o.cfg
+			l.applyLimitsLocked(now, true)
+		}
+	}
+	l.dropPrefixLocked()
+	l.scheduleExpiryLocked()
+	close(l.mu.changed)
+	l.mu.changed = make(chan struct{})
+}
+
+// applyMsgLocked indexes a committed message (its first segment is already
+// pinned for it) and enforces the limits it may break. Recovery replays
+// through here too, so a log rebuilt from its segments matches the one
+// that wrote them.
+func (l *Log) applyMsgLocked(seq uint64, e entry, subject string, now int64) {
+	x := &l.mu.idx
+	if seq <= x.last {
+		// Already indexed (a duplicate record): release the pin.
+		e.first.live.Add(-1)
+		return
+	}
+	x.add(seq, e, subject)
+	if max := l.mu.cfg.MaxMsgsPerSubject; max > 0 {
+		id := x.subjects[subject]
+		for int64(len(x.subjs[id].seqs)) > max {
+			l.removeLocked(x.subjs[id].seqs[0])
+		}
+	}
+	l.applyLimitsLocked(now, false)
+}
+
+// applyLimitsLocked drops the oldest messages past MaxMsgs, MaxBytes and
+// MaxAge, and when perSubject is set, every subject's excess over
+// MaxMsgsPerSubject.
+func (l *Log) applyLimitsLocked(now int64, perSubject bool) {
+	x := &l.mu.idx
+	cfg := &l.mu.cfg
+	if perSubject && cfg.MaxMsgsPerSubject > 0 {
+		for id := range x.subjs {
+			for int64(len(x.subjs[id].seqs)) > cfg.MaxMsgsPerSubject {
+				l.removeLocked(x.subjs[id].seqs[0])
+			}
+		}
+	}
+	for cfg.MaxMsgs > 0 && x.msgs > uint64(cfg.MaxMsgs) {
+		l.removeLocked(x.base)
+	}
+	for cfg.MaxBytes > 0 && x.bytes > uint64(cfg.MaxBytes) && x.msgs > 0 {
+		l.removeLocked(x.base)
+	}
+	if cfg.MaxAge > 0 {
+		cutoff := now - int64(cfg.MaxAge)
+		for x.msgs > 0 && x.ents[0].ts <= cutoff {
+			l.removeLocked(x.base)
+		}
+	}
+}
+
+// removeLocked removes a live message and unpins its first segment.
+func (l *Log) removeLocked(seq uint64) (entry, bool) {
+	e, ok := l.mu.idx.remove(seq)
+	if ok {
+		e.first.live.Add(-1)
+	}
+	return e, ok
+}
+
+// purgeLocked removes the live messages with sequence <= upTo whose subject
+// matches filter ("" matches all) and returns how many.
+func (l *Log) purgeLocked(filter string, upTo uint64) uint64 {
+	x := &l.mu.idx
+	var n uint64
+	if filter == "" || filter == ">" {
+		for x.msgs > 0 && x.base <= upTo {
+			if _, ok := l.removeLocked(x.base); ok {
+				n++
+			}
+		}
+		if x.msgs == 0 && upTo > x.last {
+			x.pad(upTo)
+		}
+		return n
+	}
+	if !hasWildcard(filter) {
+		id, ok := x.subjects[filter]
+		if !ok {
+			return 0
+		}
+		for len(x.subjs[id].seqs) > 0 && x.subjs[id].seqs[0] <= upTo {
+			seq := x.subjs[id].seqs[0]
+			l.removeLocked(seq)
+			n++
+			if _, still := x.subjects[filter]; !still {
+				break
+			}
+		}
+		return n
+	}
+	var victims []uint64
+	for id := range x.subjs {
+		s := &x.subjs[id]
+		if len(s.seqs) == 0 || !subjectMatch(filter, s.name) {
+			continue
+		}
+		for _, seq := range s.seqs {
+			if seq > upTo {
+				break
+			}
+			victims = append(victims, seq)
+		}
+	}
+	slices.Sort(victims)
+	for _, seq := range victims {
+		if _, ok := l.removeLocked(seq); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// scheduleExpiryLocked arms the MaxAge timer for the oldest message.
+func (l *Log) scheduleExpiryLocked() {
+	x := &l.mu.idx
+	maxAge := l.mu.cfg.MaxAge
+	if maxAge <= 0 || x.msgs == 0 {
+		return
+	}
+	at := x.ents[0].ts + int64(maxAge)
+	l.bg.Lock()
+	defer l.bg.Unlock()
+	if l.bg.closed || (l.bg.expiry != nil && l.bg.expiryAt <= at) {
+		return
+	}
+	if l.bg.expiry != nil {
+		l.bg.expiry.Stop()
+	}
+	l.bg.expiryAt = at
+	d := max(at-l.opts.Clock.Now().UnixNano(), 0)
+	l.bg.expiry = l.opts.Clock.AfterFunc(timeDuration(d)+1, l.expire)
+}
+
+// expire runs when the oldest message may have reached MaxAge.
+func (l *Log) expire() {
+	l.bg.Lock()
+	l.bg.expiry = nil
+	closed := l.bg.closed
+	l.bg.Unlock()
+	if closed {
+		return
+	}
+	o := &op{kind: opExpire}
+	l.enqueue(o)
+	l.await(o)
+}

@@ -1,0 +1,144 @@
+package log
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Discard chooses what happens when MaxMsgs or MaxBytes is reached.
+type Discard uint8
+
+const (
+	// DiscardOld drops the oldest messages to make room (the default).
+	DiscardOld Discard = iota
+	// DiscardNew rejects the new message with ErrMaxMsgs or ErrMaxBytes.
+	DiscardNew
+)
+
+// Compression chooses how payloads are stored at rest.
+type Compression uint8
+
+const (
+	// CompressionNone stores payloads as they came (zero-copy reads).
+	CompressionNone Compression = iota
+	// CompressionS2 compresses each payload or chunk with s2 (block format).
+	// Loaded messages then carry Compressed extents: read them with
+	// ReadPayload, not by sending the extents.
+	CompressionS2
+)
+
+// Storage chooses where the log lives.
+type Storage uint8
+
+const (
+	// FileStorage keeps segments in the stream directory (the default).
+	FileStorage Storage = iota
+	// MemoryStorage keeps the same segments in process memory; nothing
+	// survives Close. Same API, same behaviour otherwise.
+	MemoryStorage
+)
+
+// Config is the per-stream part: limits, compression, storage kind. Zero or
+// negative limits mean unlimited. It can change with UpdateConfig (except
+// Storage).
+type Config struct {
+	MaxMsgs           int64         // messages kept; oldest dropped (DiscardOld) or new rejected
+	MaxBytes          int64         // bytes kept, counted as len(subject)+len(hdr)+len(payload)
+	MaxAge            time.Duration // messages older than this are dropped
+	MaxMsgsPerSubject int64         // per-subject cap; always drops that subject's oldest
+	MaxMsgSize        int64         // largest len(hdr)+len(payload) accepted
+	Discard           Discard
+	Compression       Compression
+	Storage           Storage
+}
+
+// SyncPolicy chooses when a commit is durable.
+type SyncPolicy uint8
+
+const (
+	// SyncAlways: Commit returns only after the record is fsynced; one fsync
+	// completes every writer waiting at that moment (group commit).
+	SyncAlways SyncPolicy = iota
+	// SyncInterval: Commit returns once the record is written to the OS; a
+	// background flush fsyncs every Options.SyncInterval. A crash can lose
+	// that window.
+	SyncInterval
+)
+
+// Clock is the injected time source. AfterFunc runs f on its own goroutine
+// after d, like time.AfterFunc.
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is what Clock.AfterFunc returns.
+type Timer interface {
+	Stop() bool
+}
+
+// SystemClock is the real clock (time.Now, time.AfterFunc).
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// AfterFunc calls time.AfterFunc.
+func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// Options are the process-side settings: seams and tuning. The zero value is
+// valid: OS file system, system clock, no logging, SyncAlways.
+type Options struct {
+	FS           FS            // file system seam; nil = the OS
+	Clock        Clock         // time source; nil = SystemClock
+	Logger       *slog.Logger  // recovery reports and I/O errors; nil = discard
+	Sync         SyncPolicy    // default SyncAlways
+	SyncInterval time.Duration // for SyncInterval; default 1s
+	SegmentSize  int64         // roll threshold; default 64 MiB
+	ChunkSize    int           // large payloads are stored in chunks of this size; default 1 MiB
+}
+
+// Defaults.
+const (
+	DefaultSegmentSize  = 64 << 20
+	DefaultChunkSize    = 1 << 20
+	DefaultSyncInterval = time.Second
+	minChunkSize        = 4 << 10
+	maxChunkSize        = 64 << 20
+)
+
+func (o *Options) fill(storage Storage) error {
+	if storage == MemoryStorage {
+		o.FS = NewMemFS()
+	} else if o.FS == nil {
+		o.FS = OSFS{}
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = DefaultSyncInterval
+	}
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = DefaultChunkSize
+	}
+	if o.ChunkSize < minChunkSize || o.ChunkSize > maxChunkSize {
+		return fmt.Errorf("%w: chunk size %d outside [%d, %d]", ErrConfig, o.ChunkSize, minChunkSize, maxChunkSize)
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	if c.Discard > DiscardNew || c.Compression > CompressionS2 || c.Storage > MemoryStorage {
+		return fmt.Errorf("%w: unknown discard, compression or storage value", ErrConfig)
+	}
+	return nil
+}

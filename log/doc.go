@@ -1,0 +1,87 @@
+// Package log is the storage engine under a stream: an append-only,
+// segmented, checksummed log of messages with group-commit durability,
+// limits, and recovery from a crash at any byte.
+//
+// # API in brief
+//
+//	Open(dir, cfg, opts)            recover and open; Close
+//	Append(subj, hdr, size)         an Appender: Write pieces, then Commit or Abort
+//	AppendMsg(subj, hdr, payload)   a small message in one call
+//	LoadMsg(seq, *StoredMsg)        metadata + payload extents (zero-copy); ReadPayload
+//	LoadNext(seq, filter, *StoredMsg), LastSeqForSubject, SeqAtTime, SubjectsState
+//	Delete(seq), Purge(PurgeRequest), UpdateConfig(cfg), State()
+//	Wait(ctx, seq), Changed()       block until a sequence exists, no polling
+//
+// Sequences start at 1 and are contiguous; LastSeq never goes back, even
+// after a purge. Timestamps are unix nanoseconds from the injected clock,
+// never less than the previous commit's.
+//
+// # Layout
+//
+// A log is a directory of segment files named %020d.seg. The number is the
+// segment id: at least the first sequence that can be committed in it, and
+// increasing with file order. Segments are only appended to; a new one is
+// started when the next record would pass Options.SegmentSize. Space is
+// reclaimed by removing whole segments from the front once no live message
+// has a record in them (the newest segment is never removed).
+//
+// # Record format (version 1)
+//
+// A segment is a run of records. All integers are little-endian; every
+// constant in record.go marked "format" is part of it.
+//
+//	0       4      5       6          8       12
+//	+-------+------+-------+----------+-------+------------------+
+//	|  crc  | type | flags | reserved |  len  |  body (len bytes)|
+//	+-------+------+-------+----------+-------+------------------+
+//
+// crc is CRC-32C (Castagnoli) of header bytes 4..11 followed by the body,
+// except that the payload of msg and chunk records is left out and carries
+// its own CRC-32C in the record's meta (so a payload is checksummed exactly
+// once while it is written, and the small metadata can be verified on every
+// load without reading the payload). flags bit 0 = payload is s2 compressed.
+// Bodies by type:
+//
+//	1 segment  "BARGESEG" | version u32 | segment id u64 | last seq u64 | last ts i64
+//	2 msg      seq u64 | ts i64 | payload crc u32 | subj len u16 | hdr len u32 |
+//	           size u64 | subject | hdr | payload
+//	3 chunk    txn u64 | index u32 | data crc u32 | data
+//	4 commit   seq u64 | ts i64 | subj len u16 | hdr len u32 | size u64 | txn u64 |
+//	           nchunks u32 | subject | hdr | nchunks × (segment u64 | data offset u64 |
+//	           data len u32 | data crc u32)
+//	5 delete   seq u64
+//	6 purge    last seq removed u64 | subj len u16 | subject filter ("" = all)
+//
+// A message of at most ChunkSize bytes is one msg record. A larger one is
+// written as chunk records while its payload arrives (chunks of concurrent
+// appenders interleave; txn ties them to their message) and becomes a
+// message only when its commit record, which lists where every chunk is, is
+// written. An abandoned message leaves only unreferenced chunks.
+//
+// # Durability
+//
+// With SyncAlways (default) Commit, Delete and Purge return only after
+// their record is fsynced. Writers enqueue their written records in file
+// order; the first waiter to find no sync in progress leads a batch: it
+// fsyncs once for everyone queued, applies the batch to the index in order,
+// and wakes them (group commit). A record becomes visible to readers only
+// then. Before a new segment is used the previous one is fsynced and the
+// directory too. Any write or sync error sticks: the log refuses writes
+// until reopened, and what was committed stays readable.
+//
+// # Recovery
+//
+// Open replays every segment in order through the same apply code the
+// writer uses, so limits and purges come out the same. A record that does
+// not verify is skipped up to the next valid record; if none follows in the
+// last segment, it is a torn tail and the file is truncated there. A
+// committed sequence whose record (or one of its chunks) is corrupt is
+// reported in State().Lost and to the logger, and LoadMsg returns
+// ErrCorrupt for it: corrupt bytes are never returned as data.
+//
+// Known limits of this version: recovery reads every segment in full (no
+// persisted per-segment index yet); limits evictions are not logged, so
+// raising a limit before the evicted data's segment is reclaimed can bring
+// those messages back after a restart; segments are reclaimed only from the
+// front (no compaction of a segment in the middle).
+package log

@@ -1,0 +1,234 @@
+package log
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Log is the store of one stream: a directory of segments, an in-memory
+// index rebuilt from them at Open, and a group-commit writer.
+//
+// Concurrency: every method is safe for concurrent use. Appenders are
+// independent until Commit, which orders them: chunk records of different
+// messages interleave in the segments, and the commit (or whole-message)
+// record assigns the sequence. A committed message becomes visible to
+// readers (LoadMsg, State, Wait) only once it is durable per the sync policy,
+// and in sequence order.
+//
+// Lock order: w, then mu; sq is never held together with mu.
+type Log struct {
+	dir  string
+	opts Options
+	fs   FS
+
+	// w serializes writes to the active segment.
+	w struct {
+		sync.Mutex
+		active  *segment // segment being appended to
+		off     int64    // end of valid data in active
+		nextSeq uint64   // sequence the next commit gets
+		lastTs  int64    // timestamp of the last commit (timestamps never go back)
+		nextTxn uint64   // id for the next chunked message
+		closed  bool
+		cfg     Config // copy of mu.cfg for the writers' checks
+	}
+	werr      atomic.Pointer[errBox]  // sticky write error
+	activeSeg atomic.Pointer[segment] // w.active, for the syncing leader
+
+	// mu guards what readers see.
+	mu struct {
+		sync.RWMutex
+		closed  bool
+		cfg     Config
+		idx     index
+		segs    []*segment    // all segments, by id; the last is the active one
+		changed chan struct{} // closed and replaced whenever LastSeq or the index changes
+	}
+
+	// sq is the group-commit queue: operations whose records are written
+	// (in file order) but not yet synced and applied to the index.
+	sq struct {
+		sync.Mutex
+		cond    sync.Cond
+		queue   []*op
+		spare   []*op
+		leading bool // a goroutine is syncing and applying a batch
+	}
+
+	// bg guards the background timers.
+	bg struct {
+		sync.Mutex
+		closed   bool
+		flush    Timer // SyncInterval flusher
+		expiry   Timer // MaxAge expiry
+		expiryAt int64 // when expiry fires (unix ns)
+	}
+
+	pendingMsgs  atomic.Int64 // committed records not yet applied (DiscardNew checks)
+	pendingBytes atomic.Int64
+	bufs         sync.Pool // *[]byte chunk buffers
+}
+
+// Open opens (creating if needed) the log in dir and recovers it: every
+// segment is scanned, a torn tail is truncated, records whose checksum fails
+// are reported (State().Lost and the logger) and never served, and the
+// indexes are rebuilt. With MemoryStorage dir only names the log and
+// nothing is read. cfg is validated (ErrConfig).
+func Open(dir string, cfg Config, opts Options) (*Log, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := opts.fill(cfg.Storage); err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, opts: opts, fs: opts.FS}
+	l.sq.cond.L = &l.sq.Mutex
+	l.mu.cfg = cfg
+	l.w.cfg = cfg
+	l.mu.idx = newIndex()
+	l.mu.changed = make(chan struct{})
+	l.bufs.New = func() any { b := make([]byte, 0, l.bufCap()); return &b }
+	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("log: %w", err)
+	}
+	if err := l.recover(); err != nil {
+		l.closeFiles()
+		return nil, err
+	}
+	l.w.Lock()
+	var err error
+	if l.w.active == nil {
+		err = l.createSegmentLocked()
+	}
+	l.w.Unlock()
+	if err != nil {
+		l.closeFiles()
+		return nil, err
+	}
+	l.mu.Lock()
+	l.applyLimitsLocked(l.opts.Clock.Now().UnixNano(), true)
+	l.dropPrefixLocked()
+	l.scheduleExpiryLocked()
+	l.mu.Unlock()
+	if opts.Sync == SyncInterval {
+		l.bg.Lock()
+		l.bg.flush = opts.Clock.AfterFunc(opts.SyncInterval, l.flush)
+		l.bg.Unlock()
+	}
+	return l, nil
+}
+
+// bufCap is the capacity of pooled buffers: a chunk, or a small message
+// with a generous subject and header.
+func (l *Log) bufCap() int { return l.opts.ChunkSize + recHeaderSize + msgMetaSize + 64<<10 }
+
+// flush is the SyncInterval flusher.
+func (l *Log) flush() {
+	if s := l.activeSeg.Load(); s != nil && l.sticky() == nil {
+		if err := s.f.Sync(); err != nil {
+			l.w.Lock()
+			l.failLocked(fmt.Errorf("log: interval sync: %w", err))
+			l.w.Unlock()
+		}
+	}
+	l.bg.Lock()
+	if !l.bg.closed {
+		l.bg.flush = l.opts.Clock.AfterFunc(l.opts.SyncInterval, l.flush)
+	}
+	l.bg.Unlock()
+}
+
+// Close applies and syncs whatever is committed, stops the background
+// work, and closes the files. Appenders still open fail with ErrClosed;
+// Wait returns ErrClosed. Close returns the sticky write error, if any;
+// closing twice returns nil.
+func (l *Log) Close() error {
+	l.w.Lock()
+	if l.w.closed {
+		l.w.Unlock()
+		return nil
+	}
+	l.w.closed = true
+	l.w.Unlock()
+	l.bg.Lock()
+	l.bg.closed = true
+	for _, t := range []Timer{l.bg.flush, l.bg.expiry} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	l.bg.Unlock()
+	l.drain()
+	err := l.sticky()
+	if s := l.activeSeg.Load(); s != nil && err == nil {
+		if serr := s.f.Sync(); serr != nil {
+			err = fmt.Errorf("log: final sync: %w", serr)
+		}
+	}
+	l.mu.Lock()
+	l.mu.closed = true
+	close(l.mu.changed)
+	l.mu.Unlock()
+	l.closeFiles()
+	return err
+}
+
+func (l *Log) closeFiles() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.mu.segs {
+		s.f.Close()
+	}
+}
+
+// State is a snapshot of the log.
+type State struct {
+	FirstSeq    uint64 // first live sequence; LastSeq+1 when empty
+	LastSeq     uint64 // last sequence assigned (survives purges); 0 when never written
+	FirstTime   int64  // unix ns of FirstSeq's message; 0 when empty
+	LastTime    int64  // unix ns of the last commit; 0 when never written
+	Msgs        uint64
+	Bytes       uint64 // sum of len(subject)+len(hdr)+len(payload)
+	NumSubjects int
+	NumDeleted  uint64   // interior sequences with no message (deleted, lost)
+	Lost        []uint64 // sequences whose records failed their checksum at recovery
+	Segments    int
+}
+
+// State returns a snapshot. Lost is a fresh slice the caller owns.
+func (l *Log) State() State {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	x := &l.mu.idx
+	st := State{FirstSeq: x.firstSeq(), LastSeq: x.last, LastTime: x.lastTs, Msgs: x.msgs, Bytes: x.bytes,
+		NumSubjects: len(x.subjects), Segments: len(l.mu.segs)}
+	if x.msgs > 0 {
+		st.FirstTime = x.ents[0].ts
+		st.NumDeleted = x.last - x.base + 1 - x.msgs
+	}
+	st.Lost = append([]uint64(nil), x.lost...)
+	return st
+}
+
+// UpdateConfig changes the limits and compression (new writes only) and
+// enforces the new limits at once. Changing Storage is ErrConfig.
+func (l *Log) UpdateConfig(cfg Config) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	l.w.Lock()
+	if err := l.writableLocked(); err != nil {
+		l.w.Unlock()
+		return err
+	}
+	if cfg.Storage != l.w.cfg.Storage {
+		l.w.Unlock()
+		return fmt.Errorf("%w: storage cannot change", ErrConfig)
+	}
+	l.w.cfg = cfg
+	o := &op{kind: opConfig, cfg: cfg}
+	l.enqueue(o)
+	l.w.Unlock()
+	return l.await(o)
+}

@@ -1,0 +1,202 @@
+package log
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+)
+
+// Record format constants (format: changing any changes the bytes on disk).
+const (
+	recHeaderSize = 12         // crc u32 | type u8 | flags u8 | reserved u16 | len u32
+	maxRecordBody = 256 << 20  // sanity bound on a record body while scanning
+	segMagic      = "BARGESEG" // opens every segment's first record
+	segVersion    = 1
+
+	recSegment byte = 1 // segment header
+	recMsg     byte = 2 // a whole small message
+	recChunk   byte = 3 // one chunk of a large message
+	recCommit  byte = 4 // commits a large message from its chunks
+	recDelete  byte = 5 // tombstone for one sequence
+	recPurge   byte = 6 // removes messages (optionally of a subject) up to a sequence
+
+	flagS2 byte = 1 << 0 // payload bytes are s2-compressed (msg, chunk)
+
+	segBodySize   = 8 + 4 + 8 + 8 + 8 // magic, version, id, last seq, last ts
+	msgMetaSize   = 8 + 8 + 4 + 2 + 4 + 8
+	commitMetaSz  = 8 + 8 + 2 + 4 + 8 + 8 + 4
+	chunkMetaSize = 8 + 4 + 4
+	chunkRefSize  = 8 + 8 + 4 + 4
+	deleteBodySz  = 8
+	purgeMetaSize = 8 + 2
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func crc32c(p []byte) uint32                 { return crc32.Checksum(p, castagnoli) }
+func crc32cUpdate(c uint32, p []byte) uint32 { return crc32.Update(c, castagnoli, p) }
+
+var le = binary.LittleEndian
+
+// recHeader is a decoded record header.
+type recHeader struct {
+	crc   uint32
+	typ   byte
+	flags byte
+	len   uint32 // body length
+}
+
+// putRecHeader writes the header for a body of n bytes into b[:12] with the
+// crc left zero; sealRecord fills it.
+func putRecHeader(b []byte, typ, flags byte, n int) {
+	le.PutUint32(b[0:], 0)
+	b[4] = typ
+	b[5] = flags
+	le.PutUint16(b[6:], 0)
+	le.PutUint32(b[8:], uint32(n))
+}
+
+// sealRecord computes the record crc over header bytes 4..11 and covered
+// (the body bytes the crc protects: all of it, or all but the payload for
+// msg and chunk records, whose payload has its own crc in the meta).
+func sealRecord(hdr []byte, covered []byte) {
+	c := crc32c(hdr[4:recHeaderSize])
+	c = crc32cUpdate(c, covered)
+	le.PutUint32(hdr[0:], c)
+}
+
+func parseRecHeader(b []byte) recHeader {
+	return recHeader{crc: le.Uint32(b[0:]), typ: b[4], flags: b[5], len: le.Uint32(b[8:])}
+}
+
+// plausible is the cheap filter used when looking for the next record after
+// a corrupt one.
+func (h recHeader) plausible(b []byte) bool {
+	return h.typ >= recSegment && h.typ <= recPurge && h.flags&^flagS2 == 0 && le.Uint16(b[6:]) == 0 &&
+		h.len <= maxRecordBody
+}
+
+// coveredLen returns how many body bytes the record crc covers, or -1 when
+// the meta contradicts the body length.
+func coveredLen(typ byte, body []byte) int {
+	switch typ {
+	case recMsg:
+		if len(body) < msgMetaSize {
+			return -1
+		}
+		n := msgMetaSize + int(le.Uint16(body[20:])) + int(le.Uint32(body[22:]))
+		if n > len(body) {
+			return -1
+		}
+		return n
+	case recChunk:
+		if len(body) < chunkMetaSize {
+			return -1
+		}
+		return chunkMetaSize
+	case recSegment:
+		if len(body) != segBodySize {
+			return -1
+		}
+	case recCommit:
+		if len(body) < commitMetaSz {
+			return -1
+		}
+		n := commitMetaSz + int(le.Uint16(body[16:])) + int(le.Uint32(body[18:])) + chunkRefSize*int(le.Uint32(body[38:]))
+		if n != len(body) {
+			return -1
+		}
+	case recDelete:
+		if len(body) != deleteBodySz {
+			return -1
+		}
+	case recPurge:
+		if len(body) < purgeMetaSize || len(body) != purgeMetaSize+int(le.Uint16(body[8:])) {
+			return -1
+		}
+	default:
+		return -1
+	}
+	return len(body)
+}
+
+// verifyRecord checks a whole record (header + body): the record crc and,
+// for msg and chunk records, the payload crc.
+func verifyRecord(h recHeader, hdr, body []byte) bool {
+	n := coveredLen(h.typ, body)
+	if n < 0 {
+		return false
+	}
+	c := crc32cUpdate(crc32c(hdr[4:recHeaderSize]), body[:n])
+	if c != h.crc {
+		return false
+	}
+	switch h.typ {
+	case recMsg:
+		return crc32c(body[n:]) == le.Uint32(body[16:])
+	case recChunk:
+		return crc32c(body[n:]) == le.Uint32(body[12:])
+	}
+	return true
+}
+
+// msgMeta is the decoded fixed part of a msg or commit record.
+type msgMeta struct {
+	seq     uint64
+	ts      int64
+	crc     uint32 // payload crc (msg records)
+	subjLen int
+	hdrLen  int
+	size    int64  // payload length, uncompressed
+	txn     uint64 // commit records
+	nchunks int    // commit records
+}
+
+func putMsgMeta(b []byte, m msgMeta) {
+	le.PutUint64(b[0:], m.seq)
+	le.PutUint64(b[8:], uint64(m.ts))
+	le.PutUint32(b[16:], m.crc)
+	le.PutUint16(b[20:], uint16(m.subjLen))
+	le.PutUint32(b[22:], uint32(m.hdrLen))
+	le.PutUint64(b[26:], uint64(m.size))
+}
+
+func getMsgMeta(b []byte) msgMeta {
+	return msgMeta{seq: le.Uint64(b[0:]), ts: int64(le.Uint64(b[8:])), crc: le.Uint32(b[16:]),
+		subjLen: int(le.Uint16(b[20:])), hdrLen: int(le.Uint32(b[22:])), size: int64(le.Uint64(b[26:]))}
+}
+
+func putCommitMeta(b []byte, m msgMeta) {
+	le.PutUint64(b[0:], m.seq)
+	le.PutUint64(b[8:], uint64(m.ts))
+	le.PutUint16(b[16:], uint16(m.subjLen))
+	le.PutUint32(b[18:], uint32(m.hdrLen))
+	le.PutUint64(b[22:], uint64(m.size))
+	le.PutUint64(b[30:], m.txn)
+	le.PutUint32(b[38:], uint32(m.nchunks))
+}
+
+func getCommitMeta(b []byte) msgMeta {
+	return msgMeta{seq: le.Uint64(b[0:]), ts: int64(le.Uint64(b[8:])), subjLen: int(le.Uint16(b[16:])),
+		hdrLen: int(le.Uint32(b[18:])), size: int64(le.Uint64(b[22:])), txn: le.Uint64(b[30:]), nchunks: int(le.Uint32(b[38:]))}
+}
+
+// chunkRef locates one chunk's stored data: in segment seg, at byte off
+// (the data itself, past the chunk record's header and meta), n bytes whose
+// crc32c is crc.
+type chunkRef struct {
+	seg uint64
+	off int64
+	n   uint32
+	crc uint32
+}
+
+func putChunkRef(b []byte, r chunkRef) {
+	le.PutUint64(b[0:], r.seg)
+	le.PutUint64(b[8:], uint64(r.off))
+	le.PutUint32(b[16:], r.n)
+	le.PutUint32(b[20:], r.crc)
+}
+
+func getChunkRef(b []byte) chunkRef {
+	return chunkRef{seg: le.Uint64(b[0:]), off: int64(le.Uint64(b[8:])), n: le.Uint32(b[16:]), crc: le.Uint32(b[20:])}
+}

@@ -1,0 +1,305 @@
+package log
+
+import (
+	"fmt"
+	"os"
+	"path"
+)
+
+// scanner reads a segment through a window buffer, so small records cost no
+// system call each.
+type scanner struct {
+	f    File
+	size int64
+	buf  []byte
+	at   int64 // file offset of buf[0]
+}
+
+const scanWindow = 1 << 20
+
+// window returns the n bytes at off, valid until the next call.
+func (s *scanner) window(off int64, n int) ([]byte, error) {
+	if off >= s.at && off+int64(n) <= s.at+int64(len(s.buf)) {
+		return s.buf[off-s.at : off-s.at+int64(n)], nil
+	}
+	want := int64(max(n, scanWindow))
+	want = min(want, s.size-off)
+	if int64(cap(s.buf)) < want {
+		s.buf = make([]byte, want)
+	}
+	s.buf = s.buf[:want]
+	if _, err := s.f.ReadAt(s.buf, off); err != nil {
+		s.buf = s.buf[:0]
+		return nil, err
+	}
+	s.at = off
+	return s.buf[:n], nil
+}
+
+// record returns the valid record at off, or ok=false when the bytes there
+// are not one (torn, corrupt, or past the end).
+func (s *scanner) record(off int64) (h recHeader, rec []byte, ok bool, err error) {
+	if off+recHeaderSize > s.size {
+		return h, nil, false, nil
+	}
+	b, err := s.window(off, recHeaderSize)
+	if err != nil {
+		return h, nil, false, err
+	}
+	h = parseRecHeader(b)
+	if !h.plausible(b) || off+recHeaderSize+int64(h.len) > s.size {
+		return h, nil, false, nil
+	}
+	rec, err = s.window(off, recHeaderSize+int(h.len))
+	if err != nil {
+		return h, nil, false, err
+	}
+	return h, rec, verifyRecord(h, rec[:recHeaderSize], rec[recHeaderSize:]), nil
+}
+
+// resync finds the next valid record at or after off, or -1.
+func (s *scanner) resync(off int64) (int64, error) {
+	for ; off+recHeaderSize <= s.size; off++ {
+		b, err := s.window(off, recHeaderSize)
+		if err != nil {
+			return -1, err
+		}
+		if h := parseRecHeader(b); !h.plausible(b) {
+			continue
+		}
+		if _, _, ok, err := s.record(off); err != nil {
+			return -1, err
+		} else if ok {
+			return off, nil
+		}
+	}
+	return -1, nil
+}
+
+type chunkKey struct {
+	seg uint64
+	off int64
+}
+
+type chunkInfo struct {
+	txn   uint64
+	index uint32
+	n     uint32
+	crc   uint32
+}
+
+// replay is the state of one recovery pass.
+type replay struct {
+	chunks  map[chunkKey]chunkInfo
+	now     int64
+	maxTxn  uint64
+	lastTs  int64
+	started bool // a segment header has set the sequence floor
+}
+
+// recover rebuilds the index from the segments in l.dir (see Open). Called
+// before the Log is shared, but takes the locks its helpers expect.
+func (l *Log) recover() error {
+	if l.mu.cfg.Storage == MemoryStorage {
+		l.w.nextSeq, l.w.nextTxn = 1, 1
+		return nil
+	}
+	names, err := l.fs.List(l.dir)
+	if err != nil {
+		return fmt.Errorf("log: list %s: %w", l.dir, err)
+	}
+	var ids []uint64
+	for _, n := range names {
+		if id, ok := parseSegName(n); ok {
+			ids = append(ids, id)
+		}
+	}
+	r := &replay{chunks: make(map[chunkKey]chunkInfo), now: l.opts.Clock.Now().UnixNano()}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var end int64
+	for i, id := range ids {
+		last := i == len(ids)-1
+		p := path.Join(l.dir, segName(id))
+		f, err := l.fs.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("log: open %s: %w", p, err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("log: stat %s: %w", p, err)
+		}
+		s := &segment{id: id, path: p, f: f}
+		l.mu.segs = append(l.mu.segs, s)
+		end, err = l.scanSegment(r, s, fi.Size(), last)
+		if err != nil {
+			return err
+		}
+		if last && end == 0 {
+			// Nothing valid at all: a segment whose creation was torn.
+			l.mu.segs = l.mu.segs[:len(l.mu.segs)-1]
+			f.Close()
+			if err := l.fs.Remove(p); err != nil {
+				return fmt.Errorf("log: remove empty segment: %w", err)
+			}
+		}
+	}
+	x := &l.mu.idx
+	l.w.nextSeq = x.last + 1
+	l.w.lastTs = max(x.lastTs, r.lastTs)
+	l.w.nextTxn = r.maxTxn + 1
+	if n := len(l.mu.segs); n > 0 {
+		l.w.active = l.mu.segs[n-1]
+		l.w.off = end
+		l.activeSeg.Store(l.w.active)
+	}
+	if len(x.lost) > 0 {
+		l.opts.Logger.Warn("log: messages lost to corruption", "dir", l.dir, "seqs", x.lost)
+	}
+	return nil
+}
+
+// scanSegment replays one segment and returns the offset where valid data
+// ends. In the last segment a torn tail is truncated; elsewhere, and for
+// corrupt records followed by valid ones, the damage is reported.
+func (l *Log) scanSegment(r *replay, s *segment, size int64, last bool) (int64, error) {
+	sc := &scanner{f: s.f, size: size}
+	off := int64(0)
+	for off < size {
+		h, rec, ok, err := sc.record(off)
+		if err != nil {
+			return 0, fmt.Errorf("log: read %s: %w", s.path, err)
+		}
+		if !ok {
+			next, err := sc.resync(off + 1)
+			if err != nil {
+				return 0, fmt.Errorf("log: read %s: %w", s.path, err)
+			}
+			if next < 0 {
+				if last {
+					l.opts.Logger.Warn("log: truncating torn tail", "segment", s.path, "offset", off, "bytes", size-off)
+					if err := s.f.Truncate(off); err != nil {
+						return 0, fmt.Errorf("log: truncate %s: %w", s.path, err)
+					}
+				} else {
+					l.opts.Logger.Error("log: corrupt segment tail", "segment", s.path, "offset", off, "bytes", size-off)
+				}
+				return off, nil
+			}
+			l.opts.Logger.Error("log: corrupt record skipped", "segment", s.path, "offset", off, "bytes", next-off)
+			off = next
+			continue
+		}
+		l.replayRecordLocked(r, s, off, h, rec[recHeaderSize:])
+		off += recHeaderSize + int64(h.len)
+	}
+	return off, nil
+}
+
+// replayRecordLocked applies one valid record found at off in s.
+func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, body []byte) {
+	x := &l.mu.idx
+	switch h.typ {
+	case recSegment:
+		if string(body[:8]) != segMagic || le.Uint32(body[8:]) != segVersion {
+			l.opts.Logger.Error("log: unknown segment format", "segment", s.path)
+			return
+		}
+		floor := le.Uint64(body[20:])
+		r.lastTs = max(r.lastTs, int64(le.Uint64(body[28:])))
+		if !r.started {
+			x.pad(floor) // older sequences went with removed segments
+			r.started = true
+		} else {
+			l.lostUpToLocked(floor)
+		}
+	case recChunk:
+		txn := le.Uint64(body[0:])
+		r.maxTxn = max(r.maxTxn, txn)
+		r.chunks[chunkKey{s.id, off + recHeaderSize + chunkMetaSize}] = chunkInfo{txn: txn, index: le.Uint32(body[8:]),
+			n: h.len - chunkMetaSize, crc: le.Uint32(body[12:])}
+	case recMsg:
+		m := getMsgMeta(body)
+		if !l.replaySeqLocked(m.seq) {
+			return
+		}
+		name := l.subjectName(body[msgMetaSize : msgMetaSize+m.subjLen])
+		s.live.Add(1)
+		l.applyMsgLocked(m.seq, entry{seg: s, first: s, off: off, ts: m.ts, size: m.size, hdrLen: uint32(m.hdrLen),
+			mlen: uint32(recHeaderSize + msgMetaSize + m.subjLen + m.hdrLen)}, name, r.now)
+	case recCommit:
+		m := getCommitMeta(body)
+		if !l.replaySeqLocked(m.seq) {
+			return
+		}
+		var first *segment
+		refs := body[commitMetaSz+m.subjLen+m.hdrLen:]
+		for i := 0; i < m.nchunks; i++ {
+			ref := getChunkRef(refs[i*chunkRefSize:])
+			k := chunkKey{ref.seg, ref.off}
+			c, ok := r.chunks[k]
+			if !ok || c.txn != m.txn || c.index != uint32(i) || c.n != ref.n || c.crc != ref.crc {
+				l.opts.Logger.Error("log: message lost: chunk missing or corrupt", "seq", m.seq, "chunk", i, "segment", ref.seg)
+				x.pad(m.seq)
+				x.markLost(m.seq)
+				return
+			}
+			if i == 0 {
+				first = findSeg(l.mu.segs, ref.seg)
+			}
+		}
+		for i := 0; i < m.nchunks; i++ {
+			ref := getChunkRef(refs[i*chunkRefSize:])
+			delete(r.chunks, chunkKey{ref.seg, ref.off})
+		}
+		if first == nil {
+			first = s
+		}
+		name := l.subjectName(body[commitMetaSz : commitMetaSz+m.subjLen])
+		first.live.Add(1)
+		l.applyMsgLocked(m.seq, entry{seg: s, first: first, off: off, ts: m.ts, size: m.size, hdrLen: uint32(m.hdrLen),
+			mlen: uint32(recHeaderSize + len(body))}, name, r.now)
+	case recDelete:
+		l.removeLocked(le.Uint64(body))
+	case recPurge:
+		n := int(le.Uint16(body[8:]))
+		l.purgeLocked(string(body[purgeMetaSize:purgeMetaSize+n]), le.Uint64(body))
+	}
+}
+
+// replaySeqLocked checks a committed sequence against the index: sequences
+// skipped since the last one were lost to corruption; a sequence at or
+// below the last is a duplicate and is ignored.
+func (l *Log) replaySeqLocked(seq uint64) bool {
+	x := &l.mu.idx
+	if seq <= x.last {
+		l.opts.Logger.Warn("log: duplicate sequence ignored", "seq", seq)
+		return false
+	}
+	l.lostUpToLocked(seq - 1)
+	return true
+}
+
+// lostUpToLocked marks every sequence after the last one seen, up to and
+// including seq, as lost.
+func (l *Log) lostUpToLocked(seq uint64) {
+	x := &l.mu.idx
+	from := x.last + 1
+	if seq < from {
+		return
+	}
+	x.pad(seq)
+	for s := from; s <= seq; s++ {
+		x.markLost(s)
+	}
+}
+
+// subjectName returns the interned string for b when the subject is known,
+// else a new string.
+func (l *Log) subjectName(b []byte) string {
+	if id, ok := l.mu.idx.subjects[string(b)]; ok {
+		return l.mu.idx.subjs[id].name
+	}
+	return string(b)
+}

@@ -1,0 +1,160 @@
+package log
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+const segSuffix = ".seg"
+
+// segment is one file of the log. Its id (the number in its name) is at
+// least the first sequence that can be committed in it, and ids increase
+// with file order.
+type segment struct {
+	id   uint64
+	path string
+	f    File
+	// live counts live messages whose first record is in this segment plus
+	// appenders (and commits in flight) that wrote into it; the segment is
+	// removed only when it and every older one reach zero.
+	live atomic.Int64
+}
+
+func segName(id uint64) string { return fmt.Sprintf("%020d%s", id, segSuffix) }
+
+func parseSegName(name string) (uint64, bool) {
+	if !strings.HasSuffix(name, segSuffix) || len(name) != 20+len(segSuffix) {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(strings.TrimSuffix(name, segSuffix), 10, 64)
+	return id, err == nil
+}
+
+// findSeg returns the segment with id among segs (sorted by id), or nil.
+func findSeg(segs []*segment, id uint64) *segment {
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].id >= id })
+	if i < len(segs) && segs[i].id == id {
+		return segs[i]
+	}
+	return nil
+}
+
+// createSegmentLocked makes a new active segment: it syncs the current one
+// (so nothing in a later segment can outlive what it depends on), creates
+// the file, writes its header record, syncs the directory, and publishes it.
+// l.w must be held.
+func (l *Log) createSegmentLocked() error {
+	id := l.w.nextSeq
+	if a := l.w.active; a != nil {
+		if err := a.f.Sync(); err != nil {
+			return l.failLocked(fmt.Errorf("log: sync segment %d before roll: %w", a.id, err))
+		}
+		id = max(id, a.id+1)
+	}
+	p := path.Join(l.dir, segName(id))
+	f, err := l.fs.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return l.failLocked(fmt.Errorf("log: create segment: %w", err))
+	}
+	s := &segment{id: id, path: p, f: f}
+	var rec [recHeaderSize + segBodySize]byte
+	putRecHeader(rec[:], recSegment, 0, segBodySize)
+	b := rec[recHeaderSize:]
+	copy(b, segMagic)
+	le.PutUint32(b[8:], segVersion)
+	le.PutUint64(b[12:], id)
+	le.PutUint64(b[20:], l.w.nextSeq-1)
+	le.PutUint64(b[28:], uint64(l.w.lastTs))
+	sealRecord(rec[:], b)
+	if _, err := f.WriteAt(rec[:], 0); err != nil {
+		f.Close()
+		return l.failLocked(fmt.Errorf("log: write segment header: %w", err))
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		f.Close()
+		return l.failLocked(fmt.Errorf("log: sync dir: %w", err))
+	}
+	l.mu.Lock()
+	l.mu.segs = append(l.mu.segs, s)
+	l.mu.Unlock()
+	l.w.active = s
+	l.w.off = int64(len(rec))
+	l.activeSeg.Store(s)
+	return nil
+}
+
+// writeLocked appends one record, given as up to two byte slices that are
+// written back to back, to the active segment, rolling first when the
+// record would pass the segment size. It returns the segment and the
+// record's offset. Any I/O error sticks. l.w must be held.
+func (l *Log) writeLocked(a, b []byte) (*segment, int64, error) {
+	if err := l.writableLocked(); err != nil {
+		return nil, 0, err
+	}
+	n := int64(len(a) + len(b))
+	if l.w.off+n > l.opts.SegmentSize && l.w.off > recHeaderSize+segBodySize {
+		if err := l.createSegmentLocked(); err != nil {
+			return nil, 0, err
+		}
+	}
+	s, off := l.w.active, l.w.off
+	if _, err := s.f.WriteAt(a, off); err != nil {
+		return nil, 0, l.failLocked(fmt.Errorf("log: write segment %d: %w", s.id, err))
+	}
+	if len(b) > 0 {
+		if _, err := s.f.WriteAt(b, off+int64(len(a))); err != nil {
+			return nil, 0, l.failLocked(fmt.Errorf("log: write segment %d: %w", s.id, err))
+		}
+	}
+	l.w.off += n
+	return s, off, nil
+}
+
+// writableLocked returns why the log cannot take writes, or nil. l.w held.
+func (l *Log) writableLocked() error {
+	if l.w.closed {
+		return ErrClosed
+	}
+	return l.sticky()
+}
+
+// failLocked records err as the sticky write error and returns it.
+func (l *Log) failLocked(err error) error {
+	if l.werr.CompareAndSwap(nil, &errBox{err}) {
+		l.opts.Logger.Error("log: write error, log is read-only until reopened", "dir", l.dir, "err", err)
+	}
+	return l.sticky()
+}
+
+type errBox struct{ err error }
+
+// sticky returns the sticky write error, or nil.
+func (l *Log) sticky() error {
+	if b := l.werr.Load(); b != nil {
+		return b.err
+	}
+	return nil
+}
+
+// dropPrefixLocked removes segments from the front while nothing live uses
+// them; the newest segment is never removed. l.mu must be held.
+func (l *Log) dropPrefixLocked() {
+	n := 0
+	for n < len(l.mu.segs)-1 && l.mu.segs[n].live.Load() == 0 {
+		s := l.mu.segs[n]
+		s.f.Close()
+		if err := l.fs.Remove(s.path); err != nil {
+			l.opts.Logger.Warn("log: remove segment", "path", s.path, "err", err)
+		}
+		n++
+	}
+	if n > 0 {
+		clear(l.mu.segs[:n])
+		l.mu.segs = l.mu.segs[n:]
+	}
+}
