@@ -227,8 +227,8 @@ func TestConsumerInfoRoundTripNATS(t *testing.T) {
 	last := t1
 	ci := ConsumerInfo{
 		Stream: "ORDERS", Name: "C", Created: t0, Config: &cfg,
-		Delivered: SequenceInfo{Consumer: 10, Stream: 20, Last: &last},
-		AckFloor:  SequenceInfo{Consumer: 8, Stream: 18},
+		Delivered:     SequenceInfo{Consumer: 10, Stream: 20, Last: &last},
+		AckFloor:      SequenceInfo{Consumer: 8, Stream: 18},
 		NumAckPending: 2, NumRedelivered: 1, NumWaiting: 3, NumPending: 100,
 		PushBound: true, Paused: true, PauseRemaining: time.Minute, TimeStamp: t1,
 		PriorityGroups: []PriorityGroupState{{Group: "g", PinnedClientID: "id", PinnedTS: t0}},
@@ -248,9 +248,9 @@ func TestConsumerInfoRoundTripNATS(t *testing.T) {
 func TestCreateConsumerRequestFromNATS(t *testing.T) {
 	// The body nats.go sends to CONSUMER.CREATE: stream_name, config, action.
 	in := struct {
-		Stream string                   `json:"stream_name"`
+		Stream string                    `json:"stream_name"`
 		Config *jetstream.ConsumerConfig `json:"config"`
-		Action string                   `json:"action"`
+		Action string                    `json:"action"`
 	}{"ORDERS", &jetstream.ConsumerConfig{
 		Durable: "C", DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: 5,
 		AckPolicy: jetstream.AckNonePolicy, ReplayPolicy: jetstream.ReplayInstantPolicy,
