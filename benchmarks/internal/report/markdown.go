@@ -228,7 +228,7 @@ func (r *Run) workloadTable(pf func(string, ...any), wl string, sizes []int64, p
 				pf(" %s | — |\n", note(&notes, p.Err))
 				continue
 			}
-			pf(" %.0f | %.1f (%.1f–%.1f) |", p.MsgsPerSec.Median, mib(p.BytesPerSec.Median), mib(p.BytesPerSec.Min), mib(p.BytesPerSec.Max))
+			pf(" %s | %.1f (%.1f–%.1f) |", msgRate(p.MsgsPerSec.Median), mib(p.BytesPerSec.Median), mib(p.BytesPerSec.Min), mib(p.BytesPerSec.Max))
 			if hasLim {
 				pf(" %s |", fracCell(p, lim))
 			}
@@ -312,4 +312,12 @@ func bytesHuman(n int64) string {
 		return fmt.Sprintf("%.1f MiB", float64(n)/units.MiB)
 	}
 	return fmt.Sprintf("%.0f KiB", float64(n)/units.KiB)
+}
+
+// msgRate prints whole messages per second, or three digits below 100.
+func msgRate(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
 }

@@ -44,12 +44,30 @@ func (w *objStore) Prepare(ctx context.Context, e *Env) error {
 	}
 	if w.get {
 		for i := 0; i < e.Count; i++ {
-			if _, err := w.put(ctx, e, i); err != nil {
+			if err := w.putRetry(ctx, e, i); err != nil {
 				return fmt.Errorf("storing object %d: %w", i, err)
 			}
 		}
 	}
 	return nil
+}
+
+// putRetry stores object i for the get workload, retrying a few times when
+// the server pushes back (nats-server answers 429 "too many requests" once
+// its stream ingest queue passes 128 MiB); the timed put never retries.
+func (w *objStore) putRetry(ctx context.Context, e *Env, i int) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		if _, err = w.put(ctx, e, i); err == nil || IsRefusal(err) {
+			return err
+		}
+		select {
+		case <-time.After(time.Duration(try+1) * 500 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return err
 }
 
 func (w *objStore) put(ctx context.Context, e *Env, i int) (*jetstream.ObjectInfo, error) {
