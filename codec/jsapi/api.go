@@ -121,15 +121,16 @@ type StreamNamesRequest struct {
 	Subject string `json:"subject,omitempty"`
 }
 
-// StreamNamesResponse answers $JS.API.STREAM.NAMES. Streams is written as
-// null when nil, as nats-server does; nats.go accepts both.
+// StreamNamesResponse answers $JS.API.STREAM.NAMES. With no streams
+// nats-server writes "streams":null (a nil slice); nats.go accepts it.
 type StreamNamesResponse struct {
 	APIResponse
 	APIPaged
 	Streams []string `json:"streams"`
 }
 
-// StreamListResponse answers $JS.API.STREAM.LIST.
+// StreamListResponse answers $JS.API.STREAM.LIST. nats-server writes
+// "streams":[] when empty: set a non-nil empty slice.
 type StreamListResponse struct {
 	APIResponse
 	APIPaged
@@ -226,6 +227,7 @@ type ConsumerNamesRequest struct {
 }
 
 // ConsumerNamesResponse answers $JS.API.CONSUMER.NAMES.<stream>.
+// nats-server writes "consumers":[] when empty: set a non-nil empty slice.
 type ConsumerNamesResponse struct {
 	APIResponse
 	APIPaged
@@ -233,6 +235,7 @@ type ConsumerNamesResponse struct {
 }
 
 // ConsumerListResponse answers $JS.API.CONSUMER.LIST.<stream>.
+// nats-server writes "consumers":[] when empty: set a non-nil empty slice.
 type ConsumerListResponse struct {
 	APIResponse
 	APIPaged

@@ -165,3 +165,12 @@ func TestAllocsPubAckAndErrors(t *testing.T) {
 		t.Fatalf("%v allocations per run", n)
 	}
 }
+
+func BenchmarkPubAck(b *testing.B) {
+	buf := make([]byte, 0, 128)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(AppendPubAck(nil, "ORDERS", 123456789, "", false))))
+	for b.Loop() {
+		buf = AppendPubAck(buf[:0], "ORDERS", 123456789, "", false)
+	}
+}
