@@ -25,6 +25,8 @@
 //	| data crc32c   | header crc32c |  data ...  (len bytes)
 //	+---------------+---------------+------------...
 //
+// Fields:
+//
 //   - Magic is 0xC4B7 (HeaderMagic); Ver is 1 (Version).
 //   - Flags bit 0 (FlagLast) marks the final chunk of the message; the other
 //     bits must be zero.

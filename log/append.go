@@ -295,7 +295,11 @@ func (a *Appender) commitRecord() []byte {
 		a.cbuf = make([]byte, n)
 	}
 	b := a.cbuf[:n]
-	putRecHeader(b, recCommit, 0, body)
+	flags := byte(0)
+	if a.s2 {
+		flags = flagS2 // all of its chunks are compressed
+	}
+	putRecHeader(b, recCommit, flags, body)
 	putCommitMeta(b[recHeaderSize:], msgMeta{subjLen: len(a.subject), hdrLen: len(a.hdr), size: a.size, txn: a.txn, nchunks: len(a.refs)})
 	p := recHeaderSize + commitMetaSz
 	p += copy(b[p:], a.subject)

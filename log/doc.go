@@ -39,7 +39,8 @@
 // except that the payload of msg and chunk records is left out and carries
 // its own CRC-32C in the record's meta (so a payload is checksummed exactly
 // once while it is written, and the small metadata can be verified on every
-// load without reading the payload). flags bit 0 = payload is s2 compressed.
+// load without reading the payload). flags bit 0 = payload (for a commit
+// record: every chunk) is s2 compressed.
 // Bodies by type:
 //
 //	1 segment  "BARGESEG" | version u32 | segment id u64 | last seq u64 | last ts i64

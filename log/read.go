@@ -105,7 +105,6 @@ func (l *Log) loadLocked(seq uint64, sm *StoredMsg) error {
 		sm.Extents = append(sm.Extents, Extent{R: e.seg.f, Off: e.off + recHeaderSize + int64(p), Len: stored, CRC: m.crc})
 		return nil
 	}
-	sm.Compressed = false
 	for i := 0; i < m.nchunks; i++ {
 		r := getChunkRef(body[p+i*chunkRefSize:])
 		s := findSeg(l.mu.segs, r.seg)
@@ -114,21 +113,7 @@ func (l *Log) loadLocked(seq uint64, sm *StoredMsg) error {
 		}
 		sm.Extents = append(sm.Extents, Extent{R: s.f, Off: r.off, Len: int64(r.n), CRC: r.crc})
 	}
-	// Chunk compression is recorded per chunk record; the log compresses
-	// all chunks of a message or none, so one look tells.
-	if len(sm.Extents) > 0 {
-		sm.Compressed = l.chunkCompressedLocked(sm.Extents[0])
-	}
 	return nil
-}
-
-// chunkCompressedLocked reads the flags of the chunk record holding ext.
-func (l *Log) chunkCompressedLocked(ext Extent) bool {
-	var h [recHeaderSize]byte
-	if _, err := ext.R.ReadAt(h[:], ext.Off-chunkMetaSize-recHeaderSize); err != nil {
-		return false
-	}
-	return h[5]&flagS2 != 0
 }
 
 // ReadPayload appends sm's payload to dst and returns the extended slice,
