@@ -34,6 +34,11 @@ type publish struct {
 	// buf gathers a small message; off is where its payload starts.
 	buf *bytebufferpool.ByteBuffer
 	off int
+	// capture takes the message into a stream; nil when none does.
+	capture Capture
+	// internal: some target is an internal subscription, which needs the
+	// message whole.
+	internal bool
 }
 
 // target is one receiver of the message being published.
@@ -67,11 +72,14 @@ func (c *client) PubStart(subject, reply []byte, hdrLen, size int) error {
 		return nil
 	}
 	c.resolveTargets()
+	if cp := c.srv.capturer; cp != nil {
+		p.capture = cp.Capture(p.subject, p.reply, hdrLen, size)
+	}
 	if len(p.targets) == 0 {
 		return nil
 	}
 	th := c.srv.opts.StreamThreshold
-	if th < 0 || size > th {
+	if (th < 0 || size > th) && !(p.internal && size <= MaxInternalMsg) {
 		c.openStreams()
 		return nil
 	}
@@ -87,17 +95,30 @@ func (c *client) resolveTargets() {
 	r := c.srv.sl.Match(p.subject)
 	for _, sub := range r.Psubs {
 		if c.eligible(sub) && admit(sub) {
-			p.targets = append(p.targets, target{sub: sub, headers: sub.client.headers.Load()})
+			c.addTarget(sub)
 		}
 	}
 	for _, group := range r.Qsubs {
 		if sub := c.pickMember(group); sub != nil {
-			p.targets = append(p.targets, target{sub: sub, headers: sub.client.headers.Load()})
+			c.addTarget(sub)
 		}
 	}
 }
 
+func (c *client) addTarget(sub *Subscription) {
+	p := &c.pub
+	if sub.handler != nil {
+		p.internal = true
+		p.targets = append(p.targets, target{sub: sub, headers: true})
+		return
+	}
+	p.targets = append(p.targets, target{sub: sub, headers: sub.client.headers.Load()})
+}
+
 func (c *client) eligible(sub *Subscription) bool {
+	if sub.handler != nil {
+		return true
+	}
 	return sub.client != nil && !sub.client.closed.Load() && (c.opts.Echo || sub.client != c)
 }
 
@@ -141,7 +162,7 @@ func (c *client) pickMember(group []*Subscription) *Subscription {
 func admit(sub *Subscription) bool {
 	n := sub.delivered.Add(1)
 	max := sub.max.Load()
-	if max <= 0 {
+	if max <= 0 || sub.client == nil {
 		return true
 	}
 	if n >= max {
@@ -169,6 +190,9 @@ func (c *client) openStreams() {
 	p.streaming = true
 	for i := range p.targets {
 		t := &p.targets[i]
+		if t.sub.handler != nil {
+			continue // internal receivers take messages whole only
+		}
 		s, err := t.sub.client.t.BeginStream()
 		if err != nil {
 			continue
@@ -194,6 +218,9 @@ func (c *client) startGather() {
 	p := &c.pub
 	maxSid := 0
 	for _, t := range p.targets {
+		if t.sub.handler != nil {
+			continue
+		}
 		maxSid = max(maxSid, len(t.sub.sid))
 	}
 	// "HMSG " subject ' ' sid ' ' reply ' ' hdrLen ' ' total CRLF, with
@@ -206,6 +233,9 @@ func (c *client) startGather() {
 // PubHeaders forwards or gathers the header block of an HPUB.
 func (c *client) PubHeaders(hdr []byte) error {
 	p := &c.pub
+	if p.capture != nil {
+		p.capture.Headers(hdr)
+	}
 	if p.streaming {
 		for i := range p.targets {
 			if t := &p.targets[i]; t.headers {
@@ -221,6 +251,9 @@ func (c *client) PubHeaders(hdr []byte) error {
 // PubPayload forwards or gathers the next piece of the body.
 func (c *client) PubPayload(piece []byte) error {
 	p := &c.pub
+	if p.capture != nil {
+		p.capture.Write(piece)
+	}
 	if p.streaming {
 		for i := range p.targets {
 			c.streamWrite(&p.targets[i], piece)
@@ -242,6 +275,11 @@ func (c *client) PubEnd() error {
 		c.srv.stats.inMsgs.Add(1)
 		c.srv.stats.inBytes.Add(int64(p.size))
 		delivered := 0
+		if p.capture != nil {
+			p.capture.End()
+			p.capture = nil
+			delivered++
+		}
 		if p.streaming {
 			delivered = c.endStreams()
 		} else if p.buf != nil {
@@ -297,6 +335,13 @@ func (c *client) deliverGathered() int {
 			if (p.hdrLen >= 0 && !t.headers) != strip {
 				continue
 			}
+			if t.sub.handler != nil {
+				if !strip {
+					c.deliverInternal(t, b[p.off:len(b)-len(crlf)])
+					n++
+				}
+				continue
+			}
 			line := c.lineFor(t)
 			at := start - len(line)
 			copy(b[at:], line)
@@ -349,6 +394,10 @@ func (c *client) abortPublish() {
 	if !p.active {
 		return
 	}
+	if p.capture != nil {
+		p.capture.Abort()
+		p.capture = nil
+	}
 	for i := range p.targets {
 		if t := &p.targets[i]; t.stream != nil {
 			t.stream.Abort()
@@ -368,5 +417,17 @@ func (c *client) resetPublish() {
 	}
 	clear(p.targets)
 	p.targets = p.targets[:0]
-	p.active, p.drop, p.streaming = false, false, false
+	p.active, p.drop, p.streaming, p.internal = false, false, false, false
+	p.capture = nil
+}
+
+// deliverInternal hands a gathered message (headers then body) to an
+// internal subscription.
+func (c *client) deliverInternal(t *target, payload []byte) {
+	p := &c.pub
+	m := InternalMsg{Subject: p.subject, Reply: p.reply, Data: payload}
+	if p.hdrLen >= 0 {
+		m.Hdr, m.Data = payload[:p.hdrLen], payload[p.hdrLen:]
+	}
+	t.sub.handler(&m)
 }

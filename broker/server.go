@@ -48,6 +48,10 @@ type Server struct {
 		rand rand.Source
 	}
 
+	// capturer takes published messages into streams; nil without
+	// JetStream. Set before clients are accepted.
+	capturer Capturer
+
 	nextCID atomic.Uint64
 	stats   serverStats
 }

@@ -42,6 +42,9 @@ type Subscription struct {
 	// before insertion and never change.
 	client *client
 	sid    []byte
+	// handler is set instead of client for an internal subscription
+	// (SubscribeInternal).
+	handler InternalHandler
 
 	// max is the UNSUB auto-unsubscribe limit (0: none); delivered counts
 	// messages handed to the subscription. Publishers on any event loop
