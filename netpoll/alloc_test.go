@@ -50,3 +50,42 @@ func TestDequeAllocatesNothing(t *testing.T) {
 		t.Fatalf("deque allocates %.2f times per cycle, want 0", allocs)
 	}
 }
+
+// The deque keeps FIFO order across compaction and slot removal.
+func TestDequeOrderCompactionAndRemoval(t *testing.T) {
+	var d deque
+	next, want := int64(0), int64(0)
+	slots := map[int64]*slot{}
+	for round := range 50 {
+		for range 7 + round%5 {
+			it := item{kind: itemFile, n: next}
+			if next%5 == 0 {
+				sl := &slot{}
+				slots[next] = sl
+				it = item{kind: itemSlot, slot: sl, n: next}
+			}
+			d.push(it)
+			next++
+		}
+		if sl, ok := slots[next-1]; ok && round%2 == 0 {
+			if !d.removeSlot(sl) {
+				t.Fatal("slot not found")
+			}
+			delete(slots, next-1)
+			next--
+		}
+		for range 5 {
+			if d.len() == 0 {
+				break
+			}
+			it := d.popFront()
+			if it.n != want {
+				t.Fatalf("popped %d, want %d", it.n, want)
+			}
+			want++
+		}
+	}
+	if d.removeSlot(&slot{}) {
+		t.Fatal("removed a slot that was never queued")
+	}
+}

@@ -66,7 +66,9 @@ var _ broker.Transport = (*conn)(nil)
 
 // Write copies b into the outbound queue (or sends it at once, see the package
 // doc) and returns; b may be reused as soon as it returns. Bytes reach the
-// socket in call order, after any open stream. It returns ErrClosed once the
+// socket in call order, after any open stream. Each call is one unit for the
+// slow-consumer cut: its -ERR line is only sent on a unit boundary, so a
+// message written in several calls belongs in a Stream. It returns ErrClosed once the
 // transport is closed or closing, ErrSlowConsumer if b would push the queue
 // past MaxPending (the connection is then cut), or a wrapped spill-file error
 // (the connection is then closed).
@@ -81,27 +83,38 @@ func (c *conn) Write(b []byte) error {
 }
 
 // WriteFile queues the n bytes of f at offset off, read with pread when the
-// socket is ready for them. f is not closed by netpoll and must stay open
-// until the bytes are sent (Pending drops by n) or the connection is closed;
-// a read error closes the connection. These bytes count in Pending but not
-// against MaxPending. Errors as for Write.
+// socket is ready for them (or sent with sendfile(2) when gnet's outbound is
+// empty); the extent is one message boundary unit, like a Write. f is not
+// closed by netpoll; it must stay open, and the extent's bytes unchanged,
+// until they are sent (Pending drops by n and a little after: sendfile hands
+// pages to the kernel by reference) or the connection is closed. Unlinking f
+// is fine. A read error closes the connection. These bytes count in Pending but not against MaxPending.
+// It returns ErrClosed once the transport is closing.
 func (c *conn) WriteFile(f *os.File, off, n int64) error {
-	if n <= 0 {
-		return nil
-	}
 	c.mu.Lock()
-	if c.mu.closing {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	c.mu.q.push(item{kind: itemFile, unitEnd: true, f: f, foff: off, n: n})
-	c.mu.ext += n
-	sched := c.needScheduleLocked()
+	sched, err := c.enqueueFileLocked(&c.mu.q, f, off, n, true)
 	c.mu.Unlock()
 	if sched {
 		c.schedule()
 	}
-	return nil
+	return err
+}
+
+// enqueueFileLocked queues a file extent on list q and reports whether a run
+// task must be scheduled.
+func (c *conn) enqueueFileLocked(q *deque, f *os.File, off, n int64, unitEnd bool) (bool, error) {
+	if c.mu.closing {
+		return false, ErrClosed
+	}
+	if n <= 0 {
+		return false, nil
+	}
+	if f == nil || off < 0 {
+		return false, fmt.Errorf("netpoll: WriteFile: bad extent (file %v, offset %d)", f != nil, off)
+	}
+	q.push(item{kind: itemFile, unitEnd: unitEnd, f: f, foff: off, n: n})
+	c.mu.ext += n
+	return c.needScheduleLocked(), nil
 }
 
 // BeginStream opens a slot at the tail of the queue; see Stream. It returns

@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -44,6 +45,10 @@ func (c *conn) drain() (closeNow bool) {
 		if budget := int64(c.s.opts.WriteWatermark) - c.mu.gnetOut; budget > 0 && round < maxRounds {
 			taken = c.takeLocked(budget)
 		}
+		// With gnet's outbound empty the loop owns the socket, so a
+		// WriteFile extent at the head of the batch may go out with
+		// sendfile(2).
+		zeroCopy := c.mu.gnetOut == 0
 		if taken == 0 {
 			c.truncateSpillLocked()
 			closeNow = c.settleLocked()
@@ -52,7 +57,7 @@ func (c *conn) drain() (closeNow bool) {
 		}
 		c.mu.Unlock()
 
-		err := c.handOff()
+		err := c.handOff(zeroCopy)
 
 		c.mu.Lock()
 		c.mu.inflight -= taken
@@ -139,18 +144,28 @@ func (c *conn) takeLocked(budget int64) int64 {
 }
 
 // handOff reads back the file extents in c.batch and hands everything to
-// gnet in one Write/Writev, then recycles the chunks. On a read error it
+// gnet in one Write/Writev, then recycles the chunks. If zeroCopy (gnet's
+// outbound was empty) and the batch starts with a WriteFile extent, as much
+// of it as the socket takes is sent with sendfile(2) first. On a read error it
 // hands over the bytes before the failure and returns the error; the caller
 // must close the connection. Loop-only, without the lock.
-func (c *conn) handOff() error {
+func (c *conn) handOff(zeroCopy bool) error {
 	var readErr error
-	for _, t := range c.batch {
+	for i, t := range c.batch {
 		if t.ch != nil {
 			c.iov = append(c.iov, t.data)
 			c.release = append(c.release, t.ch)
 			continue
 		}
 		off, n := t.off, t.n
+		// Not for spill extents: sendfile hands page-cache pages to the
+		// socket by reference, and punching holes (or reusing the file)
+		// before they are transmitted would change bytes already "sent".
+		if i == 0 && zeroCopy && !t.spill {
+			sent := sendFile(c.fd, t.f, off, n)
+			off += sent
+			n -= sent
+		}
 		for n > 0 && readErr == nil {
 			ch := c.s.chunks.get()
 			k := min(n, chunkSize)
@@ -187,6 +202,32 @@ func (c *conn) handOff() error {
 	clear(c.batch)
 	c.iov, c.release, c.batch = c.iov[:0], c.release[:0], c.batch[:0]
 	return readErr
+}
+
+// sendFile sends up to n bytes of f at off on the non-blocking socket fd
+// with sendfile(2) and returns how many went out. It stops at EAGAIN; other
+// errors also just stop it, leaving the rest to the copying path (which
+// reports a dead socket through gnet).
+func sendFile(fd int, f *os.File, off, n int64) int64 {
+	in := int(f.Fd())
+	var sent int64
+	for sent < n {
+		o := off + sent
+		k, err := unix.Sendfile(fd, in, &o, int(min(n-sent, 1<<30)))
+		if k > 0 {
+			sent += int64(k)
+		}
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			break
+		}
+		if k == 0 {
+			break
+		}
+	}
+	return sent
 }
 
 // punchHole frees the disk blocks wholly inside [off, off+n) of the spill

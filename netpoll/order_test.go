@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -108,6 +106,9 @@ func TestStreamSlotOrdering(t *testing.T) {
 	h := startServer(t, Options{})
 	nc, ts := h.dial(t)
 	tr := ts.tr
+	if tr.RemoteAddr() != nc.LocalAddr().String() {
+		t.Fatalf("RemoteAddr() = %q, want %q", tr.RemoteAddr(), nc.LocalAddr())
+	}
 
 	s1, err := tr.BeginStream()
 	if err != nil {
@@ -284,12 +285,77 @@ func TestWriteFileOrdered(t *testing.T) {
 	waitFor(t, "queue to drain", func() bool { return tr.Pending() == 0 })
 }
 
+// A large extent inside a stream, sent to a reader that starts late, goes out
+// partly by sendfile and partly through gnet, byte for byte and in place.
+func TestStreamWriteFileLargeSlowReader(t *testing.T) {
+	h := startServer(t, Options{WriteWatermark: 512 << 10})
+	nc, ts := h.dial(t)
+	_ = nc.SetReadBuffer(32 << 10)
+	c := ts.c
+
+	pw := newPatternWriter(5)
+	var content []byte
+	for len(content) < 16<<20 {
+		content = append(content, pw.next(1<<20)...)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "segment"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.BeginStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, c.Write([]byte("after")))
+	must(t, st.Write([]byte("MSG x 1 16777216\r\n")))
+	sf := st.(*slot)
+	must(t, sf.WriteFile(f, 0, int64(len(content))))
+	must(t, st.Write([]byte("\r\n")))
+	st.End()
+	if err := sf.WriteFile(f, 0, 1); !errors.Is(err, ErrStreamDone) {
+		t.Fatalf("WriteFile after End: %v, want ErrStreamDone", err)
+	}
+	want := "MSG x 1 16777216\r\n" + string(content) + "\r\nafter"
+	if got := readN(t, nc, len(want)); !bytes.Equal(got, []byte(want)) {
+		t.Fatal("content differs")
+	}
+	if peak := c.memBytes(); peak > 512<<10+chunkSize {
+		t.Fatalf("in-memory outbound %d over the watermark", peak)
+	}
+	waitFor(t, "queue to drain", func() bool { return c.Pending() == 0 })
+}
+
+// Ending a stream whose pieces are all out pops its slot at once, so the
+// next Write takes the fast path instead of queueing.
+func TestStreamEndPopsFinishedSlot(t *testing.T) {
+	h := startServer(t, Options{})
+	nc, ts := h.dial(t)
+	c := ts.c
+	st, err := c.BeginStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, st.Write([]byte("one")))
+	st.End()
+	c.mu.Lock()
+	queued := c.mu.q.len()
+	c.mu.Unlock()
+	if queued != 0 {
+		t.Fatalf("%d items still queued after End", queued)
+	}
+	must(t, c.Write([]byte("two")))
+	if got := string(readN(t, nc, 6)); got != "onetwo" {
+		t.Fatalf("got %q", got)
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
-
-var _ = fmt.Sprintf
-var _ = io.EOF

@@ -1,6 +1,10 @@
 package netpoll
 
-import "github.com/bargemq/barge/broker"
+import (
+	"os"
+
+	"github.com/bargemq/barge/broker"
+)
 
 var _ broker.Stream = (*slot)(nil)
 
@@ -24,6 +28,24 @@ func (sl *slot) Write(piece []byte) error {
 	return err
 }
 
+// WriteFile queues the n bytes of f at offset off as the next part of the
+// stream's message (for example a payload held in a log segment), with the
+// same ownership rules as Transport's WriteFile. Errors as for Write.
+func (sl *slot) WriteFile(f *os.File, off, n int64) error {
+	c := sl.c
+	c.mu.Lock()
+	if sl.done && !c.mu.closing {
+		c.mu.Unlock()
+		return ErrStreamDone
+	}
+	sched, err := c.enqueueFileLocked(&sl.q, f, off, n, false)
+	c.mu.Unlock()
+	if sched {
+		c.schedule()
+	}
+	return err
+}
+
 // End completes the message: once its pieces are sent, what was queued behind
 // the slot proceeds. Calls after the first End or Abort are no-ops.
 func (sl *slot) End() {
@@ -36,11 +58,17 @@ func (sl *slot) End() {
 	sl.done, sl.ended = true, true
 	sched := false
 	if c.atHeadLocked(sl) {
-		if sl.q.len() == 0 && sl.started {
-			// Every piece is already out: the peer is on a boundary.
-			c.mu.midUnit = false
+		if sl.q.len() == 0 {
+			// Every piece is already out: pop the slot now so writes
+			// behind it (and new ones) can take the fast path.
+			if sl.started {
+				c.mu.midUnit = false
+			}
+			c.mu.q.popFront()
+			sched = c.mu.q.len() > 0 && c.needScheduleLocked()
+		} else {
+			sched = c.needScheduleLocked()
 		}
-		sched = c.needScheduleLocked()
 	}
 	c.mu.Unlock()
 	if sched {
