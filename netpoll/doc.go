@@ -44,7 +44,11 @@
 // the descriptor only after our close callback has marked the connection gone
 // under that same mutex, so such a write can neither overtake queued bytes nor
 // reach a recycled descriptor. This keeps a small Write to an idle connection
-// free of allocations and of a loop hop.
+// free of allocations and of a loop hop. For the same reason (the loop owns
+// the socket while gnet's outbound buffer is empty) a WriteFile extent at the
+// head of a drain goes out with sendfile(2) as far as the socket takes it;
+// the spill file never does, since its pages are punched or reused while the
+// kernel could still hold them by reference.
 //
 // # Watermarks and staging
 //
