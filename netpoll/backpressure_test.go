@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bargemq/barge/broker"
 )
 
 // patternWriter produces a deterministic pseudo-random byte stream in
@@ -281,5 +283,33 @@ func TestDataErrorFlushesThenCloses(t *testing.T) {
 	}
 	if err := ts.waitClosed(t); !errors.Is(err, errBad) {
 		t.Fatalf("Closed(%v), want the Data error", err)
+	}
+}
+
+// Close gives up flushing after FlushTimeout when the peer does not read.
+func TestCloseFlushTimeout(t *testing.T) {
+	h := startServer(t, Options{WriteWatermark: 256 << 10, FlushTimeout: 50 * time.Millisecond})
+	nc, ts := h.dial(t)
+	_ = nc.SetReadBuffer(32 << 10)
+	pw := newPatternWriter(6)
+	for pw.sent < 8<<20 {
+		must(t, ts.tr.Write(pw.next(256<<10)))
+	}
+	reason := errors.New("done here")
+	ts.tr.Close(reason)
+	if err := ts.waitClosed(t); !errors.Is(err, reason) {
+		t.Fatalf("Closed(%v), want the Close reason", err)
+	}
+	if p := ts.tr.Pending(); p != 0 {
+		t.Fatalf("Pending() = %d after close, want 0", p)
+	}
+}
+
+// Listen reports a port that is already taken.
+func TestListenBusyPort(t *testing.T) {
+	h := startServer(t, Options{})
+	_, err := Listen(Options{Addr: h.s.Addr().String(), Loops: 1}, func(broker.Transport) broker.Session { return nil })
+	if err == nil {
+		t.Fatal("Listen on a busy port succeeded")
 	}
 }

@@ -307,6 +307,7 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.mu.Lock()
 	c.mu.gone, c.mu.closing = true, true
 	c.dropLocked()
+	c.mu.gnetOut = 0 // gnet has released its outbound buffer
 	reason := c.mu.reason
 	if !c.mu.reasonSet {
 		reason = err
