@@ -61,6 +61,7 @@ func run() error {
 	profile := fs.Bool("profile", false, "capture pprof profiles instead of running the suite")
 	profServer := fs.String("profile-server", "barge", "server to profile: barge or nats")
 	profSizes := fs.String("profile-sizes", "1KiB,256MiB", "message sizes to profile")
+	profWorkload := fs.String("profile-workload", "js-pubfetch", "workload looped while profiling (js-pubfetch, core, ...)")
 	profSecs := fs.Int("profile-seconds", 20, "CPU profile window per size")
 	profBytes := fs.String("profile-bytes", "512MiB", "payload per publish+fetch round")
 	profOut := fs.String("profile-out", "../profiles", "profile directory")
@@ -69,8 +70,8 @@ func run() error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *quick {
-		preset := map[string]string{"sizes": "1KiB,1MiB,8MiB", "reps": "2", "warmup": "1", "bytes": "24MiB",
-			"min-msgs": "3", "max-objects": "50", "latency-dur": "1s", "limit-dur": "500ms",
+		preset := map[string]string{"sizes": "1KiB,1MiB,8MiB", "reps": "3", "warmup": "1", "bytes": "48MiB",
+			"min-msgs": "3", "max-objects": "100", "latency-dur": "1s", "limit-dur": "500ms",
 			"fsync-total": "128MiB", "out": "results/quick", "progress": "3s"}
 		for k, v := range preset {
 			if !set[k] {
@@ -95,7 +96,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		pc := runner.ProfileConfig{Server: report.Barge, Bin: *bargeBin, MaxPayload: *bargeMax, Sizes: sizesList,
+		pc := runner.ProfileConfig{Server: report.Barge, Workload: *profWorkload, Bin: *bargeBin, MaxPayload: *bargeMax, Sizes: sizesList,
 			CPUSeconds: *profSecs, BytesPerRep: sz("profile-bytes", *profBytes), Window: sz("window", *window), Seed: *seed,
 			WorkDir: *workDir, OutDir: *profOut, RepoDir: repo, Log: os.Stderr, Timeout: 2 * time.Minute}
 		if *profServer == "nats" {

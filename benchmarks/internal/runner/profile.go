@@ -18,10 +18,12 @@ import (
 	"github.com/bargemq/barge/benchmarks/internal/workload"
 )
 
-// ProfileConfig is a `make profile` run: the server under the JetStream
-// publish+fetch workload at each size while pprof captures are taken.
+// ProfileConfig is a `make profile` run: the server under a looped workload
+// (JetStream publish+fetch by default) at each size while pprof captures are
+// taken.
 type ProfileConfig struct {
 	Server      string        // report.Barge or report.NATS
+	Workload    string        // looped workload, "js-pubfetch" by default
 	Bin         string        // its executable
 	MaxPayload  string        // --max_payload
 	Sizes       []int64       // message sizes, one capture set each
@@ -89,7 +91,14 @@ func profileSize(ctx context.Context, c ProfileConfig, rev string, size int64) (
 	}
 	defer srv.Stop(30 * time.Second)
 
-	w, _ := workload.New("js-pubfetch")
+	wl := c.Workload
+	if wl == "" {
+		wl = "js-pubfetch"
+	}
+	w, err := workload.New(wl)
+	if err != nil {
+		return nil, err
+	}
 	defer w.Close()
 	var done atomic.Int64
 	n := max(2, int(c.BytesPerRep/size))
@@ -98,7 +107,7 @@ func profileSize(ctx context.Context, c ProfileConfig, rev string, size int64) (
 	if err := w.Prepare(ctx, env); err != nil {
 		return nil, fmt.Errorf("profile %s: %w", units.FormatSize(size), err)
 	}
-	base := filepath.Join(c.OutDir, fmt.Sprintf("%s-%s-js-pubfetch-%s", rev, c.Server, units.FormatSize(size)))
+	base := filepath.Join(c.OutDir, fmt.Sprintf("%s-%s-%s-%s", rev, c.Server, wl, units.FormatSize(size)))
 	url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/", pprofPort)
 
 	// The CPU capture runs in the background while the workload loops.
@@ -107,7 +116,7 @@ func profileSize(ctx context.Context, c ProfileConfig, rev string, size int64) (
 		cpuDone <- fetch(ctx, fmt.Sprintf("%sprofile?seconds=%d", url, c.CPUSeconds), base+"-cpu.pprof",
 			time.Duration(c.CPUSeconds)*time.Second+c.Timeout)
 	}()
-	logf("profile %s %s: %d msgs per publish+fetch round, CPU window %ds", c.Server, units.FormatSize(size), n, c.CPUSeconds)
+	logf("profile %s %s %s: %d msgs per round, CPU window %ds", c.Server, wl, units.FormatSize(size), n, c.CPUSeconds)
 	var cpuErr error
 	rounds := 0
 loop:
@@ -124,7 +133,7 @@ loop:
 			cpuErr = <-cpuDone
 			break
 		}
-		logf("  round %d: %d msgs, %.1f MiB/s publish+fetch, errors %d %s", rounds, s.Msgs, float64(2*s.Bytes)/s.Elapsed.Seconds()/units.MiB, s.Errors, s.FirstErr)
+		logf("  round %d: %d msgs, %.1f MiB/s, errors %d %s", rounds, s.Msgs, float64(s.Bytes)/s.Elapsed.Seconds()/units.MiB, s.Errors, s.FirstErr)
 	}
 	var files []string
 	if cpuErr != nil {
