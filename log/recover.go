@@ -94,7 +94,8 @@ type replay struct {
 	now     int64
 	maxTxn  uint64
 	lastTs  int64
-	started bool // a segment header has set the sequence floor
+	started bool  // a segment header has set the sequence floor
+	maxJump int64 // largest believable sequence gap: every lost sequence was a record of >= 12 bytes
 }
 
 // recover rebuilds the index from the segments in l.dir (see Open). Called
@@ -119,6 +120,9 @@ func (l *Log) recover() error {
 	defer l.mu.Unlock()
 	var end int64
 	for i, id := range ids {
+		if i == 0 {
+			r.maxJump = l.totalSize(ids)/recHeaderSize + 1
+		}
 		last := i == len(ids)-1
 		p := path.Join(l.dir, segName(id))
 		f, err := l.fs.OpenFile(p, os.O_RDWR, 0)
@@ -207,11 +211,16 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 			return
 		}
 		floor := le.Uint64(body[20:])
+		if floor >= s.id {
+			// A segment's id is above every sequence before it.
+			l.opts.Logger.Error("log: segment header contradicts its name", "segment", s.path, "last", floor)
+			return
+		}
 		r.lastTs = max(r.lastTs, int64(le.Uint64(body[28:])))
 		if !r.started {
 			x.pad(floor) // older sequences went with removed segments
 			r.started = true
-		} else {
+		} else if l.believableLocked(r, floor) {
 			l.lostUpToLocked(floor)
 		}
 	case recChunk:
@@ -221,7 +230,7 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 			n: h.len - chunkMetaSize, crc: le.Uint32(body[12:])}
 	case recMsg:
 		m := getMsgMeta(body)
-		if !l.replaySeqLocked(m.seq) {
+		if !l.believableLocked(r, m.seq) || !l.replaySeqLocked(m.seq) {
 			return
 		}
 		name := l.subjectName(body[msgMetaSize : msgMetaSize+m.subjLen])
@@ -230,7 +239,7 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 			mlen: uint32(recHeaderSize + msgMetaSize + m.subjLen + m.hdrLen)}, name, r.now)
 	case recCommit:
 		m := getCommitMeta(body)
-		if !l.replaySeqLocked(m.seq) {
+		if !l.believableLocked(r, m.seq) || !l.replaySeqLocked(m.seq) {
 			return
 		}
 		var first *segment
@@ -266,6 +275,34 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 		n := int(le.Uint16(body[8:]))
 		l.purgeLocked(string(body[purgeMetaSize:purgeMetaSize+n]), le.Uint64(body))
 	}
+}
+
+// believableLocked rejects a sequence further past the last one than the
+// segments have room for lost records (only a forged or garbage record can
+// claim it, and indexing the gap would be unbounded work).
+func (l *Log) believableLocked(r *replay, seq uint64) bool {
+	last := l.mu.idx.last
+	if seq > last && seq-last > uint64(r.maxJump) {
+		l.opts.Logger.Error("log: record with an impossible sequence ignored", "seq", seq, "last", last)
+		return false
+	}
+	return true
+}
+
+// totalSize sums the sizes of the segment files.
+func (l *Log) totalSize(ids []uint64) int64 {
+	var n int64
+	for _, id := range ids {
+		f, err := l.fs.OpenFile(path.Join(l.dir, segName(id)), os.O_RDONLY, 0)
+		if err != nil {
+			continue
+		}
+		if fi, err := f.Stat(); err == nil {
+			n += fi.Size()
+		}
+		f.Close()
+	}
+	return n
 }
 
 // replaySeqLocked checks a committed sequence against the index: sequences
