@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -363,5 +364,34 @@ func TestSyncErrorFailsCommit(t *testing.T) {
 	defer rl.Close()
 	if got := recovered(t, rl); len(got) != 1 {
 		t.Fatalf("recovered %d", len(got))
+	}
+}
+
+// TestLargeAppendHeapBounded appends a 64 MiB message to the OS file
+// system in 64 KiB pieces: the heap allocated must stay far below the
+// payload (one chunk buffer plus the chunk list).
+func TestLargeAppendHeapBounded(t *testing.T) {
+	l := mustOpen(t, t.TempDir(), Config{}, Options{ChunkSize: 1 << 20})
+	defer l.Close()
+	piece := payloadFor("p", 64<<10)
+	const size = 64 << 20
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	a, err := l.Append("big", nil, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range size / len(piece) {
+		if _, err := a.Write(piece); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&m1)
+	if got := m1.TotalAlloc - m0.TotalAlloc; got > 4<<20 {
+		t.Fatalf("appending 64 MiB allocated %d bytes", got)
 	}
 }
