@@ -76,7 +76,8 @@ func TestVerbose(t *testing.T) {
 	c.send("SUB foo 1\r\n")
 	c.expect("+OK\r\n")
 	c.send("PUB foo 2\r\nhi\r\n")
-	c.expect("MSG foo 1 2\r\nhi\r\n+OK\r\n")
+	// nats-server acknowledges before delivering (client.go, processInboundClientMsg).
+	c.expect("+OK\r\nMSG foo 1 2\r\nhi\r\n")
 	c.send("UNSUB 1\r\n")
 	c.expect("+OK\r\n")
 	c.send("PING\r\n")

@@ -57,6 +57,19 @@ func (t *testTransport) Write(b []byte) error {
 	return nil
 }
 
+// WriteExtents reads the extents at once and writes the unit like Write.
+func (t *testTransport) WriteExtents(head []byte, ext []Extent, tail []byte) error {
+	b := bytes.Clone(head)
+	for _, e := range ext {
+		p := make([]byte, e.Len)
+		if _, err := e.R.ReadAt(p, e.Off); err != nil {
+			return err
+		}
+		b = append(b, p...)
+	}
+	return t.Write(append(b, tail...))
+}
+
 func (t *testTransport) BeginStream() (Stream, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -274,6 +274,11 @@ func (c *client) PubEnd() error {
 		c.stats.inBytes.Add(int64(p.size))
 		c.srv.stats.inMsgs.Add(1)
 		c.srv.stats.inBytes.Add(int64(p.size))
+		// As nats-server does, +OK goes out before the message is
+		// delivered (the publisher may be one of its receivers).
+		if c.opts.Verbose {
+			c.sendOK()
+		}
 		delivered := 0
 		if p.capture != nil {
 			p.capture.End()
@@ -287,9 +292,6 @@ func (c *client) PubEnd() error {
 		}
 		if delivered == 0 && len(p.reply) > 0 && c.opts.NoResponders {
 			c.sendNoResponders()
-		}
-		if c.opts.Verbose {
-			c.sendOK()
 		}
 	}
 	c.resetPublish()

@@ -278,9 +278,17 @@ type discardTransport struct{ n atomic.Int64 }
 
 func (d *discardTransport) Write(b []byte) error         { d.n.Add(int64(len(b))); return nil }
 func (d *discardTransport) BeginStream() (Stream, error) { return discardStream{d}, nil }
-func (d *discardTransport) Close(error)                  {}
-func (d *discardTransport) Pending() int64               { return 0 }
-func (d *discardTransport) RemoteAddr() string           { return "127.0.0.1:4000" }
+func (d *discardTransport) WriteExtents(head []byte, ext []Extent, tail []byte) error {
+	n := int64(len(head) + len(tail))
+	for _, e := range ext {
+		n += e.Len
+	}
+	d.n.Add(n)
+	return nil
+}
+func (d *discardTransport) Close(error)        {}
+func (d *discardTransport) Pending() int64     { return 0 }
+func (d *discardTransport) RemoteAddr() string { return "127.0.0.1:4000" }
 
 type discardStream struct{ d *discardTransport }
 

@@ -28,8 +28,8 @@ type Server struct {
 	start time.Time
 	log   *slog.Logger
 	sl    *Sublist
-	// info is the INFO template; Accept copies it and fills the client
-	// fields.
+	// info is the INFO template, guarded by mu; Accept copies it and fills
+	// the client fields.
 	info codec.Info
 	// bufs pools the buffers that gather small messages.
 	bufs bytebufferpool.Pool
@@ -136,16 +136,24 @@ func (s *Server) Accept(t Transport) Session {
 	}
 	c.rng = newConnRand(s.mu.rand)
 	s.mu.clients[c.cid] = c
+	info := s.info
 	s.mu.Unlock()
 	s.stats.totalConns.Add(1)
 
-	info := s.info
 	info.ClientID = c.cid
 	info.ClientIP = c.host
 	_ = t.Write(codec.AppendInfo(nil, &info))
 	c.startKeepalive()
 	s.log.Debug("client connected", "cid", c.cid, "addr", t.RemoteAddr())
 	return c
+}
+
+// SetListenAddr records the address clients reached the server on, for the
+// host and port fields of INFO (the listener may have picked the port).
+func (s *Server) SetListenAddr(host string, port int) {
+	s.mu.Lock()
+	s.info.Host, s.info.Port = host, port
+	s.mu.Unlock()
 }
 
 // Shutdown closes every client connection (each gets Transport.Close with

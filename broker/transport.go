@@ -1,5 +1,7 @@
 package broker
 
+import "io"
+
 // Transport is a client connection as the broker sees it. netpoll implements
 // it over gnet; broker never imports netpoll.
 //
@@ -9,9 +11,18 @@ package broker
 // Stream reach it contiguously: writes made while a Stream is open are queued
 // behind it until it ends.
 type Transport interface {
-	// Write queues b for sending. It returns ErrClosed once the transport is
-	// closed (including after it was cut as a slow consumer).
+	// Write queues b for sending. It returns an error once the transport is closed
+	// (including after it was cut as a slow consumer); the error wraps
+	// codec.ErrSlowConsumer in that case.
 	Write(b []byte) error
+	// WriteExtents queues one message made of head, then the bytes of each
+	// extent read at send time, then tail, as a single unit: nothing else
+	// written to the transport lands inside it. head and tail are copied;
+	// each extent's reader must stay readable until the bytes are sent or
+	// the transport is closed (a read error closes the transport). Extent
+	// bytes already sit on disk, so they count in Pending but not against
+	// the memory watermark.
+	WriteExtents(head []byte, ext []Extent, tail []byte) error
 	// BeginStream opens an ordered slot for a message whose bytes arrive in
 	// pieces. The caller must End or Abort it.
 	BeginStream() (Stream, error)
@@ -35,4 +46,12 @@ type Stream interface {
 	// socket the peer has a partial message, so the transport is closed;
 	// otherwise the slot is dropped and nothing of it is sent.
 	Abort()
+}
+
+// Extent is a run of stored bytes: Len bytes at Off in R. When R is an
+// *os.File the transport may send it without copying it through user space.
+type Extent struct {
+	R   io.ReaderAt
+	Off int64
+	Len int64
 }

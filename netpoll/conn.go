@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -100,16 +101,49 @@ func (c *conn) WriteFile(f *os.File, off, n int64) error {
 	return err
 }
 
+// WriteExtents queues head, the extents' bytes (read at send time; sent with
+// sendfile(2) when an extent's reader is an *os.File and gnet's outbound is
+// empty) and tail as one unit, under one lock so nothing else lands inside
+// it. Ownership and errors are as for Write (head, tail) and WriteFile
+// (extents); on an error part of the unit may be queued, and the connection
+// is then closing.
+func (c *conn) WriteExtents(head []byte, ext []broker.Extent, tail []byte) error {
+	c.mu.Lock()
+	sched, err := c.enqueueLocked(&c.mu.q, nil, head, len(ext) == 0 && len(tail) == 0)
+	for i := 0; err == nil && i < len(ext); i++ {
+		e := ext[i]
+		var s bool
+		s, err = c.enqueueFileLocked(&c.mu.q, e.R, e.Off, e.Len, i == len(ext)-1 && len(tail) == 0)
+		sched = sched || s
+	}
+	if err == nil {
+		var s bool
+		s, err = c.enqueueLocked(&c.mu.q, nil, tail, true)
+		sched = sched || s
+	}
+	c.mu.Unlock()
+	if sched {
+		c.schedule()
+	}
+	return err
+}
+
+// isNilFile reports an *os.File typed nil hiding in an io.ReaderAt.
+func isNilFile(r io.ReaderAt) bool {
+	f, ok := r.(*os.File)
+	return ok && f == nil
+}
+
 // enqueueFileLocked queues a file extent on list q and reports whether a run
 // task must be scheduled.
-func (c *conn) enqueueFileLocked(q *deque, f *os.File, off, n int64, unitEnd bool) (bool, error) {
+func (c *conn) enqueueFileLocked(q *deque, f io.ReaderAt, off, n int64, unitEnd bool) (bool, error) {
 	if c.mu.closing {
 		return false, ErrClosed
 	}
 	if n <= 0 {
 		return false, nil
 	}
-	if f == nil || off < 0 {
+	if f == nil || off < 0 || (isNilFile(f)) {
 		return false, fmt.Errorf("netpoll: WriteFile: bad extent (file %v, offset %d)", f != nil, off)
 	}
 	q.push(item{kind: itemFile, unitEnd: unitEnd, f: f, foff: off, n: n})

@@ -3,6 +3,7 @@ package netpoll
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -24,7 +25,7 @@ const (
 type take struct {
 	ch    *chunk
 	data  []byte
-	f     *os.File
+	f     io.ReaderAt
 	off   int64
 	n     int64
 	spill bool
@@ -161,8 +162,8 @@ func (c *conn) handOff(zeroCopy bool) error {
 		// Not for spill extents: sendfile hands page-cache pages to the
 		// socket by reference, and punching holes (or reusing the file)
 		// before they are transmitted would change bytes already "sent".
-		if i == 0 && zeroCopy && !t.spill {
-			sent := sendFile(c.fd, t.f, off, n)
+		if f, ok := t.f.(*os.File); ok && i == 0 && zeroCopy && !t.spill {
+			sent := sendFile(c.fd, f, off, n)
 			off += sent
 			n -= sent
 		}
@@ -184,7 +185,7 @@ func (c *conn) handOff(zeroCopy bool) error {
 			break
 		}
 		if t.spill {
-			punchHole(t.f, t.off, t.n)
+			punchHole(t.f.(*os.File), t.off, t.n)
 		}
 	}
 	switch len(c.iov) {

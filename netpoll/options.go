@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"time"
+
+	"github.com/bargemq/barge/codec"
 )
 
 // Options configures a Server. Zero fields take the documented defaults.
@@ -86,7 +88,8 @@ var (
 	// ErrSlowConsumer is returned by the write that pushed a connection past
 	// MaxPending (later writes get ErrClosed) and is the reason handed to
 	// Session.Closed. errors.Is(ErrSlowConsumer, ErrClosed) holds.
-	ErrSlowConsumer = fmt.Errorf("%w: slow consumer", ErrClosed)
+	// It also wraps codec.ErrSlowConsumer, which the broker counts.
+	ErrSlowConsumer = fmt.Errorf("%w: %w", ErrClosed, codec.ErrSlowConsumer)
 	// ErrStreamAborted is the reason handed to Session.Closed when a stream
 	// was aborted after some of its bytes had reached the socket.
 	ErrStreamAborted = fmt.Errorf("%w: stream aborted mid-message", ErrClosed)

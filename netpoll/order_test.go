@@ -7,8 +7,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/bargemq/barge/broker"
 )
 
 // record is a self-checking frame: [writer u8][seq u32][len u32][payload],
@@ -358,4 +361,59 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// WriteExtents sends head, extents from a file and from any io.ReaderAt, and
+// tail as one unit, in place among concurrent writes.
+func TestWriteExtentsOneUnit(t *testing.T) {
+	h := startServer(t, Options{WriteWatermark: 256 << 10})
+	nc, ts := h.dial(t)
+	tr := ts.tr.(*conn)
+
+	content := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	f, err := os.Create(filepath.Join(t.TempDir(), "segment"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	mem := bytes.NewReader(content)
+	const units = 20
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < units; i++ {
+			ext := []broker.Extent{{R: f, Off: 3, Len: 500000}, {R: mem, Off: 7, Len: 300000}}
+			must(t, tr.WriteExtents([]byte("["), ext, []byte("]")))
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < units; i++ {
+			must(t, tr.Write([]byte("()")))
+		}
+	}()
+	unit := "[" + string(content[3:3+500000]) + string(content[7:7+300000]) + "]"
+	got := string(readN(t, nc, units*(len(unit)+2)))
+	wg.Wait()
+	units2, pairs := 0, 0
+	for len(got) > 0 {
+		switch {
+		case strings.HasPrefix(got, "()"):
+			pairs++
+			got = got[2:]
+		case strings.HasPrefix(got, unit):
+			units2++
+			got = got[len(unit):]
+		default:
+			t.Fatalf("unit torn after %d units and %d writes", units2, pairs)
+		}
+	}
+	if units2 != units || pairs != units {
+		t.Fatalf("got %d units and %d writes", units2, pairs)
+	}
+	waitFor(t, "queue to drain", func() bool { return tr.Pending() == 0 })
 }

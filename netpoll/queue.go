@@ -1,7 +1,7 @@
 package netpoll
 
 import (
-	"os"
+	"io"
 	"sync"
 )
 
@@ -46,11 +46,11 @@ type item struct {
 	// Write call (or of WriteFile's extent): handing the whole item to gnet
 	// leaves the peer on a message boundary.
 	unitEnd bool
-	ch      *chunk // itemMem
-	off     int    // itemMem: first unsent byte in ch.b
-	f       *os.File
-	foff, n int64 // itemSpill, itemFile: unsent extent [foff, foff+n)
-	slot    *slot // itemSlot
+	ch      *chunk      // itemMem
+	off     int         // itemMem: first unsent byte in ch.b
+	f       io.ReaderAt // itemSpill (the spill *os.File), itemFile
+	foff, n int64       // itemSpill, itemFile: unsent extent [foff, foff+n)
+	slot    *slot       // itemSlot
 }
 
 // size is the number of unsent bytes the item holds itself (a slot's pieces

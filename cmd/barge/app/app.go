@@ -1,0 +1,155 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/netpoll"
+)
+
+// Version is barge's own release version.
+const Version = broker.Version
+
+// ProtocolVersion is the nats-server version barge advertises in INFO, so
+// clients enable the features it has.
+const ProtocolVersion = broker.NATSVersion
+
+// LevelTrace is the slog level of protocol tracing (-V).
+const LevelTrace = slog.Level(-8)
+
+// App is a running barge server.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	logFile io.Closer
+	broker  *broker.Server
+	net     *netpoll.Server
+	http    *http.Server
+	httpLn  net.Listener
+	started time.Time
+}
+
+// Start builds and starts a server from cfg: the broker, the client listener
+// and, unless HTTPPort is 0, the monitoring endpoint. It returns once both
+// listen.
+func Start(cfg Config) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, started: time.Now()}
+	if err := a.openLog(); err != nil {
+		return nil, err
+	}
+	spill := ""
+	if cfg.StoreDir != "" {
+		spill = filepath.Join(cfg.StoreDir, "staging")
+		if err := os.MkdirAll(spill, 0o755); err != nil {
+			a.closeLog()
+			return nil, fmt.Errorf("store_dir: %w", err)
+		}
+	}
+	a.broker = broker.NewServer(broker.Options{
+		ServerName:     cfg.ServerName,
+		Host:           cfg.Host,
+		Port:           cfg.Port,
+		MaxPayload:     cfg.MaxPayload,
+		MaxControlLine: cfg.MaxControlLine,
+		PingInterval:   cfg.PingInterval,
+		MaxPingsOut:    cfg.MaxPingsOut,
+		JetStream:      cfg.JetStream,
+		Logger:         a.log,
+	})
+	ns, err := netpoll.Listen(netpoll.Options{
+		Addr:           net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
+		WriteWatermark: cfg.WriteWatermark,
+		MaxPending:     cfg.MaxPending,
+		SpillDir:       spill,
+		Logger:         a.log,
+	}, a.broker.Accept)
+	if err != nil {
+		a.broker.Shutdown()
+		a.closeLog()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	a.net = ns
+	a.broker.SetListenAddr(ns.Addr().IP.String(), ns.Addr().Port)
+	if cfg.HTTPPort != 0 {
+		if err := a.startMonitor(); err != nil {
+			_ = a.Shutdown(context.Background())
+			return nil, err
+		}
+	}
+	a.log.Info("barge ready", "version", Version, "addr", ns.Addr().String(),
+		"max_payload", cfg.MaxPayload, "jetstream", cfg.JetStream, "store_dir", cfg.StoreDir)
+	return a, nil
+}
+
+func (a *App) openLog() error {
+	var w io.Writer = os.Stderr
+	if a.cfg.LogFile != "" {
+		f, err := os.OpenFile(a.cfg.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("log file: %w", err)
+		}
+		w, a.logFile = f, f
+	}
+	level := slog.LevelInfo
+	if a.cfg.Debug {
+		level = slog.LevelDebug
+	}
+	if a.cfg.Trace {
+		level = LevelTrace
+	}
+	a.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return nil
+}
+
+func (a *App) closeLog() {
+	if a.logFile != nil {
+		_ = a.logFile.Close()
+	}
+}
+
+// Logger is the server's logger.
+func (a *App) Logger() *slog.Logger { return a.log }
+
+// Broker is the server's broker, for tests and embedding.
+func (a *App) Broker() *broker.Server { return a.broker }
+
+// ClientURL is the nats:// URL clients connect to.
+func (a *App) ClientURL() string { return "nats://" + a.net.Addr().String() }
+
+// MonitorURL is the http:// base URL of the monitoring endpoint, or "" when
+// it is disabled.
+func (a *App) MonitorURL() string {
+	if a.httpLn == nil {
+		return ""
+	}
+	return "http://" + a.httpLn.Addr().String()
+}
+
+// Shutdown stops accepting, flushes every connection's queued output within
+// ctx, closes connections and stores, and stops the monitoring endpoint.
+func (a *App) Shutdown(ctx context.Context) error {
+	var errs []error
+	if a.http != nil {
+		errs = append(errs, a.http.Shutdown(ctx))
+	}
+	if a.net != nil {
+		errs = append(errs, a.net.Shutdown(ctx))
+	}
+	a.broker.Shutdown()
+	a.log.Info("barge stopped")
+	a.closeLog()
+	return errors.Join(errs...)
+}

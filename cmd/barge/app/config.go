@@ -1,0 +1,216 @@
+// Package app assembles a barge server from its parts: configuration, the
+// broker, the network transport and the monitoring endpoint. cmd/barge's
+// main is flags and signals around it; tests start the same App in-process.
+package app
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything a barge server is started with. The zero value is not
+// useful: start from Defaults and override.
+type Config struct {
+	Host           string        // client listen host
+	Port           int           // client listen port; 0 picks a free one
+	HTTPPort       int           // monitoring port; 0 disables, -1 picks a free one
+	ServerName     string        // advertised server_name; defaults to the server id
+	MaxPayload     int64         // largest message a client may publish, bytes
+	MaxPending     int64         // per-connection outbound budget (memory + staged on disk) before Slow Consumer
+	WriteWatermark int           // per-connection in-memory outbound before staging to disk
+	MaxControlLine int           // longest protocol line
+	PingInterval   time.Duration // server PING interval
+	MaxPingsOut    int           // unanswered PINGs before 'Stale Connection'
+	JetStream      bool          // JetStream enabled
+	StoreDir       string        // JetStream data and staging folder
+	LogFile        string        // log destination; empty is stderr
+	Debug          bool          // debug logging
+	Trace          bool          // protocol trace logging
+}
+
+// Defaults returns the embedded defaults `make run` relies on.
+func Defaults() Config {
+	return Config{
+		Host:           "127.0.0.1",
+		Port:           4222,
+		HTTPPort:       8222,
+		MaxPayload:     1 << 30,
+		MaxPending:     4 << 30,
+		WriteWatermark: 8 << 20,
+		MaxControlLine: 4096,
+		PingInterval:   2 * time.Minute,
+		MaxPingsOut:    2,
+		JetStream:      true,
+		StoreDir:       "./data",
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.Port < 0 || c.Port > 65535:
+		return fmt.Errorf("port %d out of range", c.Port)
+	case c.HTTPPort < -1 || c.HTTPPort > 65535:
+		return fmt.Errorf("http_port %d out of range", c.HTTPPort)
+	case c.MaxPayload <= 0:
+		return fmt.Errorf("max_payload must be positive")
+	case c.MaxPending <= 0:
+		return fmt.Errorf("max_pending must be positive")
+	case c.WriteWatermark <= 0:
+		return fmt.Errorf("write_watermark must be positive")
+	case c.MaxControlLine < 256:
+		return fmt.Errorf("max_control_line must be at least 256")
+	case c.PingInterval <= 0:
+		return fmt.Errorf("ping_interval must be positive")
+	case c.MaxPingsOut <= 0:
+		return fmt.Errorf("ping_max must be positive")
+	case c.JetStream && c.StoreDir == "":
+		return fmt.Errorf("jetstream needs a store_dir")
+	}
+	return nil
+}
+
+// ParseSize reads a byte count such as "1048576", "64MB", "64MiB", "1GB" or
+// "512k". As in nats-server, K/M/G/T units are powers of 1024 with or without
+// the "i" and the trailing "B".
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	if t == "" {
+		return 0, fmt.Errorf("empty size")
+	}
+	t = strings.TrimSuffix(t, "B")
+	t = strings.TrimSuffix(t, "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult != 1 {
+			t = strings.TrimSpace(t[:n-1])
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	if v > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q too large", s)
+	}
+	return v * mult, nil
+}
+
+// LoadFile applies a configuration file to c. The format is one setting per
+// line, `key: value` or `key = value`, with `#` or `//` comments and optional
+// quotes around values; keys are the long flag names (port, http_port,
+// max_payload, store_dir, ...). Unknown keys are an error, so a typo is not
+// silently ignored.
+func (c *Config) LoadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return c.load(f, path)
+}
+
+func (c *Config) load(r io.Reader, name string) error {
+	sc := bufio.NewScanner(r)
+	line := 0
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if i := strings.Index(s, "#"); i >= 0 {
+			s = strings.TrimSpace(s[:i])
+		}
+		if strings.HasPrefix(s, "//") || s == "" {
+			continue
+		}
+		i := strings.IndexAny(s, ":=")
+		if i <= 0 {
+			return fmt.Errorf("%s:%d: expected `key: value`", name, line)
+		}
+		key := strings.TrimSpace(s[:i])
+		val := strings.Trim(strings.TrimSpace(s[i+1:]), `"'`)
+		if err := c.Set(key, val); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+	}
+	return sc.Err()
+}
+
+// Set applies one setting by its long flag name.
+func (c *Config) Set(key, val string) error {
+	var err error
+	switch strings.ToLower(key) {
+	case "addr", "host", "net":
+		c.Host = val
+	case "port":
+		c.Port, err = strconv.Atoi(val)
+	case "http_port":
+		c.HTTPPort, err = strconv.Atoi(val)
+	case "server_name", "name":
+		c.ServerName = val
+	case "max_payload":
+		c.MaxPayload, err = ParseSize(val)
+	case "max_pending":
+		c.MaxPending, err = ParseSize(val)
+	case "write_watermark":
+		var v int64
+		v, err = ParseSize(val)
+		c.WriteWatermark = int(v)
+	case "max_control_line":
+		var v int64
+		v, err = ParseSize(val)
+		c.MaxControlLine = int(v)
+	case "ping_interval":
+		c.PingInterval, err = parseDuration(val)
+	case "ping_max":
+		c.MaxPingsOut, err = strconv.Atoi(val)
+	case "jetstream", "js":
+		c.JetStream, err = parseBool(val)
+	case "store_dir", "sd":
+		c.StoreDir = val
+	case "log", "log_file":
+		c.LogFile = val
+	case "debug":
+		c.Debug, err = parseBool(val)
+	case "trace":
+		c.Trace, err = parseBool(val)
+	default:
+		return fmt.Errorf("unknown setting %q", key)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "true", "on", "yes", "enabled", "1":
+		return true, nil
+	case "false", "off", "no", "disabled", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("invalid boolean %q", s)
+}
+
+// parseDuration accepts Go durations ("2m", "500ms") and bare seconds ("120").
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(s)
+}

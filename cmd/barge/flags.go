@@ -1,0 +1,130 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/bargemq/barge/cmd/barge/app"
+)
+
+// setting is a flag that records its value for Config.Set, so a flag given on
+// the command line is applied after the config file and wins over it.
+type setting struct {
+	key    string
+	isBool bool
+	sets   *[]kv
+}
+
+type kv struct{ key, val string }
+
+func (s *setting) String() string   { return "" }
+func (s *setting) IsBoolFlag() bool { return s.isBool }
+func (s *setting) Set(v string) error {
+	*s.sets = append(*s.sets, kv{s.key, v})
+	return nil
+}
+
+type options struct {
+	cfg         app.Config
+	configFile  string
+	showVersion bool
+}
+
+// flagDoc lists every setting flag: names (short first), config key, bool, help.
+var flagDoc = []struct {
+	names  []string
+	key    string
+	isBool bool
+	help   string
+}{
+	{[]string{"a", "addr", "net"}, "host", false, "client listen host (default 127.0.0.1)"},
+	{[]string{"p", "port"}, "port", false, "client listen port (default 4222; 0 picks a free port)"},
+	{[]string{"m", "http_port"}, "http_port", false, "monitoring HTTP port for /healthz /varz /connz /debug/pprof (default 8222; 0 disables)"},
+	{[]string{"n", "name", "server_name"}, "server_name", false, "server name advertised in INFO (default: the server id)"},
+	{[]string{"max_payload"}, "max_payload", false, "largest message a client may publish, e.g. 64MB, 2GiB (default 1GB)"},
+	{[]string{"max_pending"}, "max_pending", false, "per-connection outbound budget, memory plus staged on disk, before a subscriber is cut as a slow consumer (default 4GB)"},
+	{[]string{"write_watermark"}, "write_watermark", false, "per-connection outbound held in memory before the rest is staged on disk (default 8MB)"},
+	{[]string{"max_control_line"}, "max_control_line", false, "longest protocol control line (default 4KB)"},
+	{[]string{"ping_interval"}, "ping_interval", false, "interval of server PINGs, e.g. 2m or 120 (default 2m)"},
+	{[]string{"ping_max"}, "ping_max", false, "unanswered PINGs before the connection is closed as stale (default 2)"},
+	{[]string{"js", "jetstream"}, "jetstream", true, "enable JetStream (default true; -js=false disables)"},
+	{[]string{"sd", "store_dir"}, "store_dir", false, "folder for JetStream data and staged outbound bytes (default ./data)"},
+	{[]string{"l", "log"}, "log_file", false, "log to this file instead of stderr"},
+	{[]string{"D", "debug"}, "debug", true, "debug logging"},
+	{[]string{"V", "trace"}, "trace", true, "protocol trace logging"},
+}
+
+// parseFlags reads args into options: defaults, then the config file named by
+// -c, then every other flag given, in order.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	var sets []kv
+	fs := flag.NewFlagSet("barge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, d := range flagDoc {
+		s := &setting{key: d.key, isBool: d.isBool, sets: &sets}
+		for _, n := range d.names {
+			fs.Var(s, n, d.help)
+		}
+	}
+	dv := &setting{key: "debug+trace", isBool: true, sets: &sets}
+	fs.Var(dv, "DV", "debug and trace logging")
+	fs.StringVar(&o.configFile, "c", "", "configuration file (see README: `key: value` per line)")
+	fs.StringVar(&o.configFile, "config", "", "configuration file")
+	fs.BoolVar(&o.showVersion, "v", false, "print the version and exit")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	fs.Usage = func() { usage(fs.Output()) }
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	o.cfg = app.Defaults()
+	if o.configFile != "" {
+		if err := o.cfg.LoadFile(o.configFile); err != nil {
+			return o, err
+		}
+	}
+	for _, s := range sets {
+		if s.key == "debug+trace" {
+			if s.val == "true" {
+				o.cfg.Debug, o.cfg.Trace = true, true
+			}
+			continue
+		}
+		if err := o.cfg.Set(s.key, s.val); err != nil {
+			return o, err
+		}
+	}
+	return o, o.cfg.Validate()
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: barge [options]\n\n")
+	fmt.Fprintf(w, "barge is a NATS-protocol message broker for large messages.\n\n")
+	fmt.Fprintf(w, "Options (long forms take one or two dashes: -port, --port):\n")
+	for _, d := range flagDoc {
+		names := ""
+		for i, n := range d.names {
+			if i > 0 {
+				names += ", "
+			}
+			if len(n) <= 2 || n == "sd" || n == "js" {
+				names += "-" + n
+			} else {
+				names += "--" + n
+			}
+		}
+		arg := " <value>"
+		if d.isBool {
+			arg = ""
+		}
+		fmt.Fprintf(w, "  %-38s %s\n", names+arg, d.help)
+	}
+	fmt.Fprintf(w, "  %-38s %s\n", "-DV", "debug and trace logging")
+	fmt.Fprintf(w, "  %-38s %s\n", "-c, --config <file>", "configuration file: `key: value` per line, keys are the long flag names; flags win")
+	fmt.Fprintf(w, "  %-38s %s\n", "-v, --version", "print the version and exit")
+	fmt.Fprintf(w, "  %-38s %s\n", "-h, --help", "show this help")
+}
