@@ -151,6 +151,68 @@ func (s *Server) deliverTo(sub *Subscription, buf *bytebufferpool.ByteBuffer, su
 	return true
 }
 
+// DeliverExtents is Deliver for a payload held in storage: hdr, then body,
+// then the bytes of ext (read when the receiver's connection is ready for
+// them, so a large stored message costs no memory). Internal subscriptions
+// receive it only when it has no extents. size is len(hdr)+len(body)+the
+// extents' total, passed by the caller who already knows it. It returns the
+// number of receivers.
+func (s *Server) DeliverExtents(subject, reply, hdr, body []byte, ext []Extent, size int64) int {
+	if len(ext) == 0 {
+		return s.Deliver(subject, reply, hdr, body)
+	}
+	r := s.sl.Match(subject)
+	if r.Empty() {
+		return 0
+	}
+	buf := s.bufs.Get()
+	defer s.bufs.Put(buf)
+	n := 0
+	for _, sub := range r.Psubs {
+		if s.deliverExtentsTo(sub, buf, subject, reply, hdr, body, ext, size) {
+			n++
+		}
+	}
+	for _, group := range r.Qsubs {
+		if len(group) == 0 {
+			continue
+		}
+		start := s.randN(len(group))
+		for i := range group {
+			if s.deliverExtentsTo(group[(start+i)%len(group)], buf, subject, reply, hdr, body, ext, size) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+func (s *Server) deliverExtentsTo(sub *Subscription, buf *bytebufferpool.ByteBuffer, subject, reply, hdr, body []byte, ext []Extent, size int64) bool {
+	c := sub.client
+	if sub.handler != nil || c == nil || c.closed.Load() || !admit(sub) {
+		return false
+	}
+	b := buf.B[:0]
+	if hdr != nil && c.headers.Load() {
+		b = codec.AppendHMsg(b, subject, sub.sid, reply, len(hdr), int(size))
+		b = append(b, hdr...)
+	} else {
+		size -= int64(len(hdr))
+		b = codec.AppendMsg(b, subject, sub.sid, reply, int(size))
+	}
+	b = append(b, body...)
+	buf.B = b
+	if c.t.WriteExtents(b, ext, s.lines.crlf) != nil {
+		return false
+	}
+	c.stats.outMsgs.Add(1)
+	c.stats.outBytes.Add(size)
+	s.stats.outMsgs.Add(1)
+	s.stats.outBytes.Add(size)
+	return true
+}
+
 // randN draws from the server's generator, which is not safe for concurrent
 // use by itself.
 func (s *Server) randN(n int) int {
