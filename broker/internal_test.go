@@ -50,7 +50,7 @@ func (r *recordingCapture) Capture(subject, reply []byte, hdrLen, size int) Capt
 	r.add("start " + string(subject))
 	return r
 }
-func (r *recordingCapture) add(s string) { r.mu.Lock(); r.events = append(r.events, s); r.mu.Unlock() }
+func (r *recordingCapture) add(s string)     { r.mu.Lock(); r.events = append(r.events, s); r.mu.Unlock() }
 func (r *recordingCapture) Headers(h []byte) { r.add("hdr " + string(h)) }
 func (r *recordingCapture) Write(p []byte)   { r.add("data " + string(p)) }
 func (r *recordingCapture) End()             { r.add("end") }
