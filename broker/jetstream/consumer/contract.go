@@ -1,0 +1,65 @@
+package consumer
+
+import (
+	"log/slog"
+
+	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
+)
+
+// Stream is what consumers need from the stream they read. The jetstream
+// package's stream implements it; consumers never see its other parts.
+type Stream interface {
+	// Name is the stream's name.
+	Name() string
+	// Log holds the stream's messages: LoadMsg/LoadNext to read,
+	// Changed/Wait to learn of new ones, SeqAtTime/LastSeqForSubject for
+	// deliver policies, State for num_pending.
+	Log() *log.Log
+	// Config is the stream's current configuration (retention, subjects).
+	Config() jsapi.StreamConfig
+	// Remove deletes seq from the stream. Consumers call it under interest
+	// and workqueue retention once every consumer that must acknowledge seq
+	// has done so. Removing an already removed message is not an error.
+	Remove(seq uint64) error
+}
+
+// Env is the server side a consumer set works in.
+type Env struct {
+	// Server routes deliveries (Deliver, DeliverExtents) and takes the
+	// internal subscriptions of acks and flow-control replies.
+	Server *broker.Server
+	// Clock drives ack_wait, backoff, expiry of pull requests, idle
+	// heartbeats and inactive_threshold; tests inject a fake one.
+	Clock broker.Clock
+	// Logger reports consumer state errors.
+	Logger *slog.Logger
+}
+
+// The Set API the jetstream package calls. Set is one stream's consumers;
+// its methods are safe for concurrent use. API errors are *jsapi.APIError
+// values with nats-server's codes.
+//
+//	func NewSet(env Env, st Stream, dir string) (*Set, error)
+//	    dir is <stream dir>/consumers; durable consumers found there are
+//	    loaded with their state and resume delivering.
+//	func (s *Set) Create(req *jsapi.CreateConsumerRequest, subjectName, subjectFilter string) (*jsapi.ConsumerInfo, *jsapi.APIError)
+//	    CONSUMER.CREATE.<stream>[.<name>[.<filter>]] and
+//	    CONSUMER.DURABLE.CREATE.<stream>.<durable>; subjectName and
+//	    subjectFilter are the names from the API subject ("" if absent).
+//	func (s *Set) Info(name string) (*jsapi.ConsumerInfo, *jsapi.APIError)
+//	func (s *Set) Delete(name string) *jsapi.APIError
+//	func (s *Set) Names() []string
+//	func (s *Set) List() []*jsapi.ConsumerInfo
+//	func (s *Set) Count() int
+//	func (s *Set) Next(name string, reply []byte, body []byte)
+//	    CONSUMER.MSG.NEXT.<stream>.<name>: a pull request; messages and
+//	    status replies go to reply.
+//	func (s *Set) StreamChanged()
+//	    The stream was purged, a message deleted, or its config updated:
+//	    re-check pending counts and waiting requests.
+//	func (s *Set) Close()
+//	    Stop every consumer, keep their state on disk (server shutdown).
+//	func (s *Set) DeleteAll()
+//	    Stop every consumer and remove their state (stream deleted).
