@@ -206,59 +206,11 @@ func (a *Appender) writeChunk(framed, data []byte) error {
 // ErrMaxMsgs/ErrMaxBytes; I/O errors stick to the log. On error nothing of
 // the message becomes visible. The Appender is finished either way.
 func (a *Appender) Commit() (seq uint64, ts int64, err error) {
-	if a.err == nil && a.n != a.size {
-		a.err = ErrSize
-	}
-	if a.err == nil && a.chunked && a.fill > 0 {
-		a.flushBuf()
-	}
-	if err := a.err; err != nil {
-		a.finish()
-		return 0, 0, err
-	}
-	l := a.l
-	var rec, tail []byte
-	var mlen int
-	if a.chunked {
-		rec = a.commitRecord()
-		mlen = len(rec)
-	} else {
-		rec, tail = a.msgRecord()
-		mlen = recHeaderSize + msgMetaSize + len(a.subject) + len(a.hdr)
-	}
-	o := &a.op
-	l.w.Lock()
-	if err := l.checkDiscardNew(l.w.cfg, int64(len(a.subject)+len(a.hdr))+a.size, false); err != nil {
-		l.w.Unlock()
-		a.finish()
-		return 0, 0, err
-	}
-	seq, ts = l.w.nextSeq, max(l.opts.Clock.Now().UnixNano(), l.w.lastTs)
-	le.PutUint64(rec[recHeaderSize:], seq)
-	le.PutUint64(rec[recHeaderSize+8:], uint64(ts))
-	sealRecord(rec, rec[recHeaderSize:mlen])
-	seg, off, err := l.writeLocked(rec, tail)
+	o, seq, ts, err := a.begin()
 	if err != nil {
-		l.w.Unlock()
-		a.finish()
 		return 0, 0, err
 	}
-	first := a.pinned
-	if first == nil {
-		seg.live.Add(1)
-		first = seg
-	}
-	a.pinned = nil // the pin now belongs to the entry
-	l.w.nextSeq++
-	l.w.lastTs = ts
-	*o = op{kind: opMsg, seq: seq, subject: a.subject, record: true,
-		e: entry{seg: seg, first: first, off: off, ts: ts, size: a.size, hdrLen: uint32(len(a.hdr)), mlen: uint32(mlen)}}
-	l.pendingMsgs.Add(1)
-	l.pendingBytes.Add(int64(len(a.subject)+len(a.hdr)) + a.size)
-	l.enqueue(o)
-	l.w.Unlock()
-	a.finish()
-	if err := l.await(o); err != nil {
+	if err := a.l.await(o); err != nil {
 		return 0, 0, err
 	}
 	return seq, ts, nil
