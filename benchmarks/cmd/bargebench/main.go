@@ -40,7 +40,7 @@ func run() error {
 	minMsgs := fs.Int("min-msgs", 3, "minimum messages per repetition")
 	maxMsgs := fs.Int("max-msgs", 200000, "maximum messages per repetition")
 	maxObjs := fs.Int("max-objects", 2000, "maximum objects per repetition (Object Store workloads)")
-	window := fs.String("window", "64MiB", "bytes a publisher keeps in flight (at least 2 messages)")
+	window := fs.String("window", "32MiB", "bytes a publisher keeps in flight and a fetch asks for (at least 2 messages); nats-server cuts a client past 64MiB pending")
 	latBps := fs.String("latency-load", "64MiB", "latency workload: offered bytes per second")
 	latRate := fs.Float64("latency-max-rate", 5000, "latency workload: at most this many messages per second")
 	latDur := fs.Duration("latency-dur", 10*time.Second, "latency workload: offered-load duration per repetition")

@@ -270,8 +270,12 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 	for i := 0; i < c.Warmup; i++ {
 		phase.Store(fmt.Sprintf("warm-up %d/%d", i+1, c.Warmup))
 		done.Store(0)
-		if _, err := w.Rep(ctx, env, -1-i); err != nil {
+		s, err := w.Rep(ctx, env, -1-i)
+		if err != nil {
 			return fail(err)
+		}
+		if s.Errors > 0 {
+			r.logf("%s warm-up %d: %d errors, first: %s", label, i+1, s.Errors, s.FirstErr)
 		}
 	}
 	resetOK := srv.ResetPeakRSS() == nil

@@ -30,6 +30,9 @@ func (w *corePubSub) Prepare(_ context.Context, e *Env) error {
 }
 
 func (w *corePubSub) Rep(ctx context.Context, e *Env, rep int) (Sample, error) {
+	if err := alive(&w.errs, w.pub, w.sub); err != nil {
+		return Sample{}, err
+	}
 	subj := fmt.Sprintf("bench.core.%d", rep)
 	tokens := make(chan struct{}, windowMsgs(e, 2, 100000))
 	done := make(chan struct{})

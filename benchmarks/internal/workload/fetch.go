@@ -32,6 +32,9 @@ func (w *jsFetch) Prepare(ctx context.Context, e *Env) error {
 }
 
 func (w *jsFetch) Rep(ctx context.Context, e *Env, rep int) (Sample, error) {
+	if err := alive(&w.c.errs, w.c.nc); err != nil {
+		return Sample{}, err
+	}
 	name := fmt.Sprintf("fetch%d", rep)
 	cons, err := w.c.js.CreateOrUpdateConsumer(ctx, streamName, jetstream.ConsumerConfig{
 		Durable:       name,

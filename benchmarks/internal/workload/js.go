@@ -150,6 +150,9 @@ func (w *jsPublish) Prepare(ctx context.Context, e *Env) error {
 }
 
 func (w *jsPublish) Rep(ctx context.Context, e *Env, _ int) (Sample, error) {
+	if err := alive(&w.c.errs, w.c.nc); err != nil {
+		return Sample{}, err
+	}
 	if err := w.c.purge(ctx); err != nil {
 		return Sample{}, err
 	}

@@ -30,6 +30,9 @@ func (w *latency) Prepare(ctx context.Context, e *Env) error {
 }
 
 func (w *latency) Rep(ctx context.Context, e *Env, rep int) (Sample, error) {
+	if err := alive(&w.c.errs, w.c.nc); err != nil {
+		return Sample{}, err
+	}
 	if err := w.c.purge(ctx); err != nil {
 		return Sample{}, err
 	}

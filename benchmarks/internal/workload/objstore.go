@@ -77,6 +77,9 @@ func (w *objStore) put(ctx context.Context, e *Env, i int) (*jetstream.ObjectInf
 }
 
 func (w *objStore) Rep(ctx context.Context, e *Env, _ int) (Sample, error) {
+	if err := alive(&w.errs, w.nc); err != nil {
+		return Sample{}, err
+	}
 	before := w.errs.n.Load()
 	var ok int64
 	start := time.Now()

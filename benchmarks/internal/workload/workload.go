@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -122,7 +123,19 @@ type errLog struct {
 	mu struct {
 		sync.Mutex
 		first string // text of the first error recorded
+		cause string // why the connection closed, if it did; reported first
 	}
+}
+
+// setCause records why a connection closed; first() prefers it, since the
+// errors that follow a disconnect only say "connection closed".
+func (l *errLog) setCause(err error) {
+	l.n.Add(1)
+	l.mu.Lock()
+	if l.mu.cause == "" {
+		l.mu.cause = err.Error()
+	}
+	l.mu.Unlock()
 }
 
 func (l *errLog) add(err error) {
@@ -140,6 +153,9 @@ func (l *errLog) add(err error) {
 func (l *errLog) first() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.mu.cause != "" {
+		return l.mu.cause
+	}
 	return l.mu.first
 }
 
@@ -152,7 +168,25 @@ func connect(e *Env, name string, errs *errLog) (*nats.Conn, error) {
 		nats.Timeout(10*time.Second),
 		nats.FlusherTimeout(10*time.Minute),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs.add(err) }),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			// A server that cuts a slow consumer just closes the socket; say so.
+			if err == nil || errors.Is(err, io.EOF) {
+				err = errors.New("the server closed the connection (nats-server does this to a client past max_pending, 64 MiB)")
+			}
+			errs.setCause(fmt.Errorf("disconnected: %w", err))
+		}),
 	)
+}
+
+// alive returns nil while every connection is open, or an error carrying the
+// first asynchronous error (the disconnect's reason) once one has closed.
+func alive(errs *errLog, conns ...*nats.Conn) error {
+	for _, c := range conns {
+		if c == nil || c.IsClosed() {
+			return fmt.Errorf("connection closed earlier: %s", errs.first())
+		}
+	}
+	return nil
 }
 
 // windowMsgs turns the byte window into a message count in [lo, hi].
