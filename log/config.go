@@ -98,6 +98,10 @@ type Options struct {
 	SyncInterval time.Duration // for SyncInterval; default 1s
 	SegmentSize  int64         // roll threshold; default 64 MiB
 	ChunkSize    int           // large payloads are stored in chunks of this size; default 1 MiB
+	// Replica marks the log of a stream replica: it is written only through
+	// the Apply methods (replica.go), and recovery keeps exactly what the
+	// last applied marker covers. It must be the same at every Open.
+	Replica bool
 }
 
 // Defaults.

@@ -52,6 +52,8 @@
 //	           data len u32 | data crc u32)
 //	5 delete   seq u64
 //	6 purge    last seq removed u64 | subj len u16 | subject filter ("" = all)
+//	7 applied  raft index u64 | npending u32 | npending × message id u64
+//	           (replicated logs only: see replica.go)
 //
 // A message of at most ChunkSize bytes is one msg record. A larger one is
 // written as chunk records while its payload arrives (chunks of concurrent

@@ -65,6 +65,8 @@ type Log struct {
 		expiryAt int64 // when expiry fires (unix ns)
 	}
 
+	rep replicaState // Options.Replica: the apply path's state (replica.go)
+
 	pendingMsgs  atomic.Int64 // committed records not yet applied (DiscardNew checks)
 	pendingBytes atomic.Int64
 	bufs         sync.Pool // *[]byte chunk buffers

@@ -18,6 +18,7 @@ const (
 	recCommit  byte = 4 // commits a large message from its chunks
 	recDelete  byte = 5 // tombstone for one sequence
 	recPurge   byte = 6 // removes messages (optionally of a subject) up to a sequence
+	recApplied byte = 7 // replicated logs: raft index applied up to here (replica.go)
 
 	flagS2 byte = 1 << 0 // payload bytes are s2-compressed (msg, chunk)
 
@@ -71,7 +72,7 @@ func parseRecHeader(b []byte) recHeader {
 // plausible is the cheap filter used when looking for the next record after
 // a corrupt one.
 func (h recHeader) plausible(b []byte) bool {
-	return h.typ >= recSegment && h.typ <= recPurge && h.flags&^flagS2 == 0 && le.Uint16(b[6:]) == 0 &&
+	return h.typ >= recSegment && h.typ <= recApplied && h.flags&^flagS2 == 0 && le.Uint16(b[6:]) == 0 &&
 		h.len <= maxRecordBody
 }
 
@@ -111,6 +112,10 @@ func coveredLen(typ byte, body []byte) int {
 		}
 	case recPurge:
 		if len(body) < purgeMetaSize || len(body) != purgeMetaSize+int(le.Uint16(body[8:])) {
+			return -1
+		}
+	case recApplied:
+		if len(body) < appliedMetaSize || len(body) != appliedMetaSize+8*int(le.Uint32(body[8:])) {
 			return -1
 		}
 	default:

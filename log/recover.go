@@ -115,6 +115,11 @@ func (l *Log) recover() error {
 			ids = append(ids, id)
 		}
 	}
+	if l.opts.Replica {
+		if ids, err = l.trimToMarker(ids); err != nil {
+			return err
+		}
+	}
 	r := &replay{chunks: make(map[chunkKey]chunkInfo), now: l.opts.Clock.Now().UnixNano()}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -160,6 +165,9 @@ func (l *Log) recover() error {
 	}
 	if len(x.lost) > 0 {
 		l.opts.Logger.Warn("log: messages lost to corruption", "dir", l.dir, "seqs", x.lost)
+	}
+	if l.opts.Replica {
+		l.restorePendingLocked(r)
 	}
 	return nil
 }
