@@ -50,6 +50,7 @@ var flagDoc = []struct {
 	{[]string{"ping_max"}, "ping_max", false, "unanswered PINGs before the connection is closed as stale (default 2)"},
 	{[]string{"js", "jetstream"}, "jetstream", true, "enable JetStream (default true; -js=false disables)"},
 	{[]string{"sd", "store_dir"}, "store_dir", false, "folder for JetStream data and staged outbound bytes (default ./data)"},
+	{[]string{"sync"}, "sync", false, "JetStream durability: always (fsync before each PubAck, default) or an interval such as 1s (fsync that often; a crash can lose the window)"},
 	{[]string{"l", "log"}, "log_file", false, "log to this file instead of stderr"},
 	{[]string{"D", "debug"}, "debug", true, "debug logging"},
 	{[]string{"V", "trace"}, "trace", true, "protocol trace logging"},

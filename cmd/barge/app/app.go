@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/broker/jetstream"
+	"github.com/bargemq/barge/log"
 	"github.com/bargemq/barge/netpoll"
 )
 
@@ -33,6 +35,7 @@ type App struct {
 	log     *slog.Logger
 	logFile io.Closer
 	broker  *broker.Server
+	js      *jetstream.Engine // nil without JetStream
 	net     *netpoll.Server
 	http    *http.Server
 	httpLn  net.Listener
@@ -69,6 +72,13 @@ func Start(cfg Config) (*App, error) {
 		JetStream:      cfg.JetStream,
 		Logger:         a.log,
 	})
+	if cfg.JetStream {
+		if err := a.startJetStream(); err != nil {
+			a.broker.Shutdown()
+			a.closeLog()
+			return nil, err
+		}
+	}
 	ns, err := netpoll.Listen(netpoll.Options{
 		Addr:           net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		WriteWatermark: cfg.WriteWatermark,
@@ -77,6 +87,7 @@ func Start(cfg Config) (*App, error) {
 		Logger:         a.log,
 	}, a.broker.Accept)
 	if err != nil {
+		a.closeJetStream()
 		a.broker.Shutdown()
 		a.closeLog()
 		return nil, fmt.Errorf("listen: %w", err)
@@ -148,8 +159,38 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.net != nil {
 		errs = append(errs, a.net.Shutdown(ctx))
 	}
+	errs = append(errs, a.closeJetStream())
 	a.broker.Shutdown()
 	a.log.Info("barge stopped")
 	a.closeLog()
 	return errors.Join(errs...)
+}
+
+// startJetStream loads the streams from store_dir and subscribes the
+// JetStream API, before any client can connect.
+func (a *App) startJetStream() error {
+	o := jetstream.Options{
+		StoreDir:   a.cfg.StoreDir,
+		Logger:     a.log,
+		MaxPayload: a.cfg.MaxPayload,
+	}
+	if a.cfg.SyncInterval > 0 {
+		o.Sync, o.SyncInterval = log.SyncInterval, a.cfg.SyncInterval
+	}
+	js, err := jetstream.New(a.broker, o)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	a.js = js
+	return nil
+}
+
+// closeJetStream closes the streams (their logs sync what is committed).
+func (a *App) closeJetStream() error {
+	if a.js == nil {
+		return nil
+	}
+	err := a.js.Close()
+	a.js = nil
+	return err
 }

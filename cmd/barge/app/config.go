@@ -28,6 +28,7 @@ type Config struct {
 	MaxPingsOut    int           // unanswered PINGs before 'Stale Connection'
 	JetStream      bool          // JetStream enabled
 	StoreDir       string        // JetStream data and staging folder
+	SyncInterval   time.Duration // JetStream durability: 0 = fsync before every PubAck ("always"), else fsync every interval
 	LogFile        string        // log destination; empty is stderr
 	Debug          bool          // debug logging
 	Trace          bool          // protocol trace logging
@@ -69,6 +70,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("ping_interval must be positive")
 	case c.MaxPingsOut <= 0:
 		return fmt.Errorf("ping_max must be positive")
+	case c.SyncInterval < 0:
+		return fmt.Errorf("sync interval must be positive")
 	case c.JetStream && c.StoreDir == "":
 		return fmt.Errorf("jetstream needs a store_dir")
 	}
@@ -182,6 +185,8 @@ func (c *Config) Set(key, val string) error {
 		c.JetStream, err = parseBool(val)
 	case "store_dir", "sd":
 		c.StoreDir = val
+	case "sync":
+		c.SyncInterval, err = parseSync(val)
 	case "log", "log_file":
 		c.LogFile = val
 	case "debug":
@@ -213,4 +218,18 @@ func parseDuration(s string) (time.Duration, error) {
 		return time.Duration(n) * time.Second, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// parseSync reads the sync setting: "always" (fsync before every PubAck,
+// the default) or an interval such as "1s" or "200ms" (fsync in the
+// background that often; a crash can lose that window).
+func parseSync(s string) (time.Duration, error) {
+	if strings.EqualFold(s, "always") {
+		return 0, nil
+	}
+	d, err := parseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("want always or a positive interval, got %q", s)
+	}
+	return d, nil
 }

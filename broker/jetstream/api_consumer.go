@@ -1,0 +1,126 @@
+package jetstream
+
+import (
+	"github.com/bargemq/barge/codec/jsapi"
+)
+
+// The CONSUMER.* operations are routed to the stream's consumer.Set (see
+// consumer/contract.go); this file only finds the stream, decodes the
+// request and encodes the answer.
+
+// consumerCreate answers CONSUMER.CREATE.<stream>[.<name>[.<filter>]] and
+// CONSUMER.DURABLE.CREATE.<stream>.<durable>.
+func (e *Engine) consumerCreate(r *apiReq, s jsapi.APISubject) {
+	typ := jsapi.TypeConsumerCreateResponse
+	var req jsapi.CreateConsumerRequest
+	if apiErr := decode(r.data, &req, false); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	name := string(s.Stream)
+	if req.Stream != "" && req.Stream != name {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamMismatch))
+		return
+	}
+	st := e.lookup(name)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	cname, filter := string(s.Consumer), string(s.Subject)
+	if s.Op == jsapi.OpDurableCreate && req.Config.Durable == "" {
+		// The legacy durable API names the consumer only in the subject.
+		req.Config.Durable = cname
+	}
+	info, apiErr := st.cons.Create(&req, cname, filter)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.ConsumerCreateResponse{APIResponse: jsapi.APIResponse{Type: typ}, ConsumerInfo: info})
+}
+
+// consumerInfo answers CONSUMER.INFO.<stream>.<consumer>.
+func (e *Engine) consumerInfo(r *apiReq, stream, name string) {
+	typ := jsapi.TypeConsumerInfoResponse
+	st := e.lookup(stream)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	info, apiErr := st.cons.Info(name)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.ConsumerInfoResponse{APIResponse: jsapi.APIResponse{Type: typ}, ConsumerInfo: info})
+}
+
+// consumerDelete answers CONSUMER.DELETE.<stream>.<consumer>.
+func (e *Engine) consumerDelete(r *apiReq, stream, name string) {
+	typ := jsapi.TypeConsumerDeleteResponse
+	st := e.lookup(stream)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	if apiErr := st.cons.Delete(name); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.ConsumerDeleteResponse{APIResponse: jsapi.APIResponse{Type: typ}, Success: true})
+}
+
+// consumerNames answers CONSUMER.NAMES.<stream>.
+func (e *Engine) consumerNames(r *apiReq, stream string) {
+	typ := jsapi.TypeConsumerNamesResponse
+	var req jsapi.ConsumerNamesRequest
+	if apiErr := decode(r.data, &req, true); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	st := e.lookup(stream)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	names := st.cons.Names()
+	lo, hi := page(len(names), req.Offset, jsapi.NamesLimit)
+	e.respond(r.reply, &jsapi.ConsumerNamesResponse{APIResponse: jsapi.APIResponse{Type: typ},
+		APIPaged:  jsapi.APIPaged{Total: len(names), Offset: lo, Limit: jsapi.NamesLimit},
+		Consumers: append([]string{}, names[lo:hi]...)})
+}
+
+// consumerList answers CONSUMER.LIST.<stream>.
+func (e *Engine) consumerList(r *apiReq, stream string) {
+	typ := jsapi.TypeConsumerListResponse
+	var req jsapi.ConsumerNamesRequest
+	if apiErr := decode(r.data, &req, true); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	st := e.lookup(stream)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	list := st.cons.List()
+	lo, hi := page(len(list), req.Offset, jsapi.ListLimit)
+	e.respond(r.reply, &jsapi.ConsumerListResponse{APIResponse: jsapi.APIResponse{Type: typ},
+		APIPaged:  jsapi.APIPaged{Total: len(list), Offset: lo, Limit: jsapi.ListLimit},
+		Consumers: append([]*jsapi.ConsumerInfo{}, list[lo:hi]...)})
+}
+
+// consumerNext routes CONSUMER.MSG.NEXT.<stream>.<consumer> (a pull
+// request) to the stream's consumers; without the stream the requester gets
+// a 503, as from a server with no such subscription.
+func (e *Engine) consumerNext(r *apiReq, stream, name string) {
+	st := e.lookup(stream)
+	if st == nil {
+		if len(r.reply) > 0 {
+			e.sendStatus(r.reply, jsapi.AppendNoResponders(nil))
+		}
+		return
+	}
+	st.cons.Next(name, r.reply, r.data)
+}

@@ -1,0 +1,167 @@
+package jetstream
+
+import (
+	"errors"
+	"time"
+
+	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
+)
+
+// findMsg selects the message of a MSG.GET / DIRECT.GET request: by seq,
+// last on a subject, or next at or after seq on a subject. It fills sm.
+func findMsg(l *log.Log, req *jsapi.MsgGetRequest, sm *log.StoredMsg) error {
+	switch {
+	case req.LastFor != "":
+		seq, err := l.LastSeqForSubject(req.LastFor)
+		if err != nil {
+			return err
+		}
+		return l.LoadMsg(seq, sm)
+	case req.NextFor != "":
+		_, err := l.LoadNext(max(req.Seq, 1), req.NextFor, sm)
+		return err
+	default:
+		return l.LoadMsg(req.Seq, sm)
+	}
+}
+
+// validGet reports whether exactly one selector is set (next_by_subj may
+// come with seq).
+func validGet(req *jsapi.MsgGetRequest) bool {
+	n := 0
+	if req.Seq > 0 && req.NextFor == "" {
+		n++
+	}
+	if req.LastFor != "" {
+		n++
+	}
+	if req.NextFor != "" {
+		n++
+	}
+	return n == 1
+}
+
+// msgGet answers STREAM.MSG.GET.<stream>. The payload is base64 in the
+// JSON reply (as in nats-server), so the message is read whole: use direct
+// get or a consumer for large messages.
+func (e *Engine) msgGet(r *apiReq, name string) {
+	typ := jsapi.TypeMsgGetResponse
+	var req jsapi.MsgGetRequest
+	if apiErr := decode(r.data, &req, false); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	st := e.lookup(name)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	if !validGet(&req) {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeBadRequest))
+		return
+	}
+	var sm log.StoredMsg
+	if err := findMsg(st.log, &req, &sm); err != nil {
+		e.respondErr(r.reply, typ, getError(err))
+		return
+	}
+	data, err := sm.ReadPayload(nil)
+	if err != nil {
+		e.respondErr(r.reply, typ, getError(err))
+		return
+	}
+	msg := &jsapi.StoredMsg{Subject: sm.Subject, Sequence: sm.Seq, Data: data,
+		Time: time.Unix(0, sm.Time).UTC()}
+	if len(sm.Hdr) > 0 {
+		msg.Header = append([]byte(nil), sm.Hdr...)
+	}
+	e.respond(r.reply, &jsapi.MsgGetResponse{APIResponse: jsapi.APIResponse{Type: typ}, Message: msg})
+}
+
+// getError maps a load error: a missing, deleted or corrupt message is
+// "no message found" (corrupt bytes are never served).
+func getError(err error) *jsapi.APIError {
+	if errors.Is(err, log.ErrNotFound) || errors.Is(err, log.ErrDeleted) || errors.Is(err, log.ErrCorrupt) {
+		return jsapi.NewAPIError(jsapi.ErrCodeNoMessageFound)
+	}
+	return jsapi.NewAPIError(jsapi.ErrCodeStreamGeneral, err.Error())
+}
+
+// msgDelete answers STREAM.MSG.DELETE.<stream>.
+func (e *Engine) msgDelete(r *apiReq, name string) {
+	typ := jsapi.TypeMsgDeleteResponse
+	var req jsapi.MsgDeleteRequest
+	if apiErr := decode(r.data, &req, false); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	st := e.lookup(name)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	if apiErr := st.deleteMsg(req.Seq); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.MsgDeleteResponse{APIResponse: jsapi.APIResponse{Type: typ}, Success: true})
+}
+
+// directGet answers DIRECT.GET.<stream> (JSON body) and, with lastSubj set,
+// DIRECT.GET.<stream>.<subject> (ADR-31): the message itself with
+// Nats-Stream/-Subject/-Sequence/-Time-Stamp headers, or a status: 404
+// Message Not Found, 408 for an empty or malformed request, 503 (no
+// responders, as nats-server has no subscription) when the stream is absent
+// or does not allow direct gets. An uncompressed stored payload is sent
+// from its extents, so a large message is never read into memory.
+func (e *Engine) directGet(r *apiReq, name, lastSubj string) {
+	if len(r.reply) == 0 {
+		return
+	}
+	st := e.lookup(name)
+	if st == nil || !st.Config().AllowDirect {
+		e.sendStatus(r.reply, jsapi.AppendNoResponders(nil))
+		return
+	}
+	var req jsapi.MsgGetRequest
+	if lastSubj != "" {
+		req.LastFor = lastSubj
+	} else {
+		if len(r.data) == 0 {
+			e.sendStatus(r.reply, jsapi.AppendStatus(nil, 408, "Empty Request"))
+			return
+		}
+		if decode(r.data, &req, false) != nil || !validGet(&req) {
+			e.sendStatus(r.reply, jsapi.AppendStatus(nil, 408, "Malformed Request"))
+			return
+		}
+	}
+	var sm log.StoredMsg
+	if err := findMsg(st.log, &req, &sm); err != nil {
+		e.sendStatus(r.reply, jsapi.AppendMessageNotFound(nil))
+		return
+	}
+	hdr := jsapi.AppendDirectGetHeader(nil, sm.Hdr, st.name, sm.Subject, sm.Seq, time.Unix(0, sm.Time))
+	if sm.Compressed || sm.Size <= 64<<10 {
+		data, err := sm.ReadPayload(nil)
+		if err != nil {
+			e.sendStatus(r.reply, jsapi.AppendMessageNotFound(nil))
+			return
+		}
+		e.srv.Deliver(r.reply, nil, hdr, data)
+		return
+	}
+	ext := make([]broker.Extent, len(sm.Extents))
+	for i, x := range sm.Extents {
+		ext[i] = broker.Extent{R: x.R, Off: x.Off, Len: x.Len}
+	}
+	e.srv.DeliverExtents(r.reply, nil, hdr, nil, ext, int64(len(hdr))+sm.Size)
+}
+
+// sendStatus sends a header-only status message to reply.
+func (e *Engine) sendStatus(reply, hdr []byte) {
+	e.srv.Deliver(reply, nil, hdr, nil)
+}
+

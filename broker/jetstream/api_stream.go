@@ -1,0 +1,276 @@
+package jetstream
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+
+	"github.com/bargemq/barge/codec/jsapi"
+)
+
+// streamCreate answers STREAM.CREATE.<stream>: an identical config for an
+// existing stream returns its info (idempotent create); a different one is
+// 10058.
+func (e *Engine) streamCreate(r *apiReq, name string) {
+	typ := jsapi.TypeStreamCreateResponse
+	var req jsapi.StreamConfig
+	if apiErr := decode(r.data, &req, false); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	if req.Name != name {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamMismatch))
+		return
+	}
+	if strings.ContainsAny(name, `\/`) {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNameContainsPathSeparators))
+		return
+	}
+	cfg, apiErr := checkConfig(&req, e.o.MaxPayload)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	if cfg.Sealed {
+		e.respondErr(r.reply, typ, invalidConfig("stream configuration for create can not be sealed"))
+		return
+	}
+	st, created, apiErr := e.createStream(cfg)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.StreamCreateResponse{APIResponse: jsapi.APIResponse{Type: typ},
+		StreamInfo: st.info(nil), DidCreate: created})
+}
+
+// createStream creates the stream for a checked config, or returns the
+// existing one when its config is the same.
+func (e *Engine) createStream(cfg jsapi.StreamConfig) (*stream, bool, *jsapi.APIError) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.mu.closed {
+		return nil, false, jsapi.NewAPIError(jsapi.ErrCodeNotEnabled)
+	}
+	if old := e.mu.streams[cfg.Name]; old != nil {
+		if reflect.DeepEqual(old.Config(), cfg) {
+			return old, false, nil
+		}
+		return nil, false, jsapi.NewAPIError(jsapi.ErrCodeStreamNameExist)
+	}
+	if e.overlapLocked(cfg.Name, cfg.Subjects) {
+		return nil, false, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap)
+	}
+	limit := e.o.MaxStore
+	if cfg.Storage == jsapi.MemoryStorage {
+		limit = e.o.MaxMemory
+	}
+	if limit > 0 && cfg.MaxBytes > limit {
+		return nil, false, jsapi.NewAPIError(jsapi.ErrCodeStreamMaxStreamBytesExceeded)
+	}
+	dir := filepath.Join(e.dir, cfg.Name)
+	now := e.o.Clock.Now().UTC()
+	fail := func(err error) (*stream, bool, *jsapi.APIError) {
+		os.RemoveAll(dir)
+		return nil, false, jsapi.NewAPIError(jsapi.ErrCodeStreamCreate, err.Error())
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	if err := writeMeta(dir, &streamMeta{Config: cfg, Created: now}); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(e.dir); err != nil {
+		return fail(err)
+	}
+	st, err := e.openStream(dir, cfg, now)
+	if err != nil {
+		return fail(err)
+	}
+	if err := e.registerLocked(st); err != nil {
+		st.close()
+		return fail(err)
+	}
+	return st, true, nil
+}
+
+// streamUpdate answers STREAM.UPDATE.<stream>.
+func (e *Engine) streamUpdate(r *apiReq, name string) {
+	typ := jsapi.TypeStreamUpdateResponse
+	var req jsapi.StreamConfig
+	if apiErr := decode(r.data, &req, false); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	cfg, apiErr := checkConfig(&req, e.o.MaxPayload)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	if cfg.Name != name {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamMismatch))
+		return
+	}
+	st, apiErr := e.updateStream(cfg)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.StreamUpdateResponse{APIResponse: jsapi.APIResponse{Type: typ}, StreamInfo: st.info(nil)})
+}
+
+// updateStream applies a checked config to an existing stream. The engine
+// lock is held throughout so the subject index and overlap checks see one
+// consistent set of streams.
+func (e *Engine) updateStream(cfg jsapi.StreamConfig) (*stream, *jsapi.APIError) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.mu.streams[cfg.Name]
+	if st == nil {
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound)
+	}
+	old := st.Config()
+	cfg, apiErr := checkUpdate(old, cfg)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	if e.overlapLocked(cfg.Name, cfg.Subjects) {
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap)
+	}
+	if apiErr := st.update(cfg); apiErr != nil {
+		return nil, apiErr
+	}
+	if !reflect.DeepEqual(old.Subjects, cfg.Subjects) {
+		e.unregisterLocked(st)
+		if err := e.registerLocked(st); err != nil {
+			e.log.Error("jetstream: re-index stream subjects", "stream", st.name, "err", err)
+		}
+	}
+	return st, nil
+}
+
+// streamInfo answers STREAM.INFO.<stream>.
+func (e *Engine) streamInfo(r *apiReq, name string) {
+	typ := jsapi.TypeStreamInfoResponse
+	var req jsapi.StreamInfoRequest
+	if apiErr := decode(r.data, &req, true); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	st := e.lookup(name)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	si := st.info(&req)
+	resp := &jsapi.StreamInfoResponse{APIResponse: jsapi.APIResponse{Type: typ}, StreamInfo: si}
+	if n := len(si.State.Subjects); n > 0 {
+		resp.APIPaged = jsapi.APIPaged{Total: n, Offset: 0, Limit: n}
+	}
+	e.respond(r.reply, resp)
+}
+
+// streamDelete answers STREAM.DELETE.<stream>: the consumers and every
+// stored message go.
+func (e *Engine) streamDelete(r *apiReq, name string) {
+	typ := jsapi.TypeStreamDeleteResponse
+	e.mu.Lock()
+	st := e.mu.streams[name]
+	if st != nil {
+		e.unregisterLocked(st)
+	}
+	e.mu.Unlock()
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	if err := st.destroy(); err != nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamDelete, err.Error()))
+		return
+	}
+	e.respond(r.reply, &jsapi.StreamDeleteResponse{APIResponse: jsapi.APIResponse{Type: typ}, Success: true})
+}
+
+// streamPurge answers STREAM.PURGE.<stream> (filter, seq, keep).
+func (e *Engine) streamPurge(r *apiReq, name string) {
+	typ := jsapi.TypeStreamPurgeResponse
+	var req jsapi.StreamPurgeRequest
+	if apiErr := decode(r.data, &req, true); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	st := e.lookup(name)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	n, apiErr := st.purge(&req)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.StreamPurgeResponse{APIResponse: jsapi.APIResponse{Type: typ}, Success: true, Purged: n})
+}
+
+// filteredStreams applies a names/list request: streams listening on a
+// subject colliding with req.Subject, sorted, with the page's offset.
+func (e *Engine) filteredStreams(req *jsapi.StreamNamesRequest) []*stream {
+	all := e.sortedStreams()
+	if req.Subject == "" {
+		return all
+	}
+	out := all[:0]
+	for _, st := range all {
+		for _, subj := range st.Config().Subjects {
+			if subjectsCollide(subj, req.Subject) {
+				out = append(out, st)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// page returns the [offset, offset+limit) window bounds of n items.
+func page(n, offset, limit int) (int, int) {
+	offset = min(max(offset, 0), n)
+	return offset, min(offset+limit, n)
+}
+
+// streamNames answers STREAM.NAMES.
+func (e *Engine) streamNames(r *apiReq) {
+	typ := jsapi.TypeStreamNamesResponse
+	var req jsapi.StreamNamesRequest
+	if apiErr := decode(r.data, &req, true); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	streams := e.filteredStreams(&req)
+	lo, hi := page(len(streams), req.Offset, jsapi.NamesLimit)
+	resp := &jsapi.StreamNamesResponse{APIResponse: jsapi.APIResponse{Type: typ},
+		APIPaged: jsapi.APIPaged{Total: len(streams), Offset: lo, Limit: jsapi.NamesLimit}}
+	for _, st := range streams[lo:hi] {
+		resp.Streams = append(resp.Streams, st.name)
+	}
+	e.respond(r.reply, resp)
+}
+
+// streamList answers STREAM.LIST.
+func (e *Engine) streamList(r *apiReq) {
+	typ := jsapi.TypeStreamListResponse
+	var req jsapi.StreamNamesRequest
+	if apiErr := decode(r.data, &req, true); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	streams := e.filteredStreams(&req)
+	lo, hi := page(len(streams), req.Offset, jsapi.ListLimit)
+	resp := &jsapi.StreamListResponse{APIResponse: jsapi.APIResponse{Type: typ},
+		APIPaged: jsapi.APIPaged{Total: len(streams), Offset: lo, Limit: jsapi.ListLimit},
+		Streams:  []*jsapi.StreamInfo{}}
+	for _, st := range streams[lo:hi] {
+		resp.Streams = append(resp.Streams, st.info(nil))
+	}
+	e.respond(r.reply, resp)
+}

@@ -1,0 +1,213 @@
+package jetstream
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
+)
+
+// Defaults and bounds of stream configs (nats-server's values).
+const (
+	// defaultDuplicateWindow is the duplicate_window of a stream that sets none.
+	defaultDuplicateWindow = 2 * time.Minute
+	// maxReplicas is the largest num_replicas accepted at all.
+	maxReplicas = 5
+	// minWindow is the smallest max_age and duplicate_window.
+	minWindow = 100 * time.Millisecond
+)
+
+func invalidConfig(format string, args ...any) *jsapi.APIError {
+	return jsapi.NewAPIError(jsapi.ErrCodeStreamInvalidConfig, fmt.Sprintf(format, args...))
+}
+
+// checkConfig validates a stream config as nats-server's checkStreamCfg does
+// and returns it with defaults filled in: unlimited limits as -1, file
+// storage, one replica, a duplicate window of two minutes (or max_age when
+// shorter), the stream's name as its subject when it lists none.
+// maxPayload is the server's max_payload (0: unchecked).
+func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, *jsapi.APIError) {
+	if !validName(in.Name) {
+		return jsapi.StreamConfig{}, invalidConfig("stream name is required and can not contain '.', '*', '>', '\\', '/'")
+	}
+	if len(in.Name) > jsapi.MaxNameLen {
+		return jsapi.StreamConfig{}, invalidConfig("stream name is too long, maximum allowed is %d", jsapi.MaxNameLen)
+	}
+	if len(in.Description) > jsapi.MaxDescriptionLen {
+		return jsapi.StreamConfig{}, invalidConfig("stream description is too long, maximum allowed is %d", jsapi.MaxDescriptionLen)
+	}
+	md := 0
+	for k, v := range in.Metadata {
+		md += len(k) + len(v)
+	}
+	if md > jsapi.MaxMetadataLen {
+		return jsapi.StreamConfig{}, invalidConfig("stream metadata exceeds maximum size of %d bytes", jsapi.MaxMetadataLen)
+	}
+	cfg := *in
+	cfg.Subjects = append([]string(nil), in.Subjects...)
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Replicas > maxReplicas {
+		return cfg, invalidConfig("maximum replicas is %d", maxReplicas)
+	}
+	if cfg.Replicas < 0 {
+		return cfg, jsapi.NewAPIError(jsapi.ErrCodeReplicasCountNegative)
+	}
+	if cfg.Replicas > 1 {
+		// Until replication lands, as a single nats-server answers.
+		return cfg, jsapi.NewAPIError(jsapi.ErrCodeStreamReplicasNotSupported)
+	}
+	for _, p := range []*int64{&cfg.MaxMsgs, &cfg.MaxMsgsPer, &cfg.MaxBytes} {
+		if *p == 0 || *p < -1 {
+			*p = -1
+		}
+	}
+	if cfg.MaxMsgSize == 0 || cfg.MaxMsgSize < -1 {
+		cfg.MaxMsgSize = -1
+	}
+	if cfg.MaxConsumers == 0 || cfg.MaxConsumers < -1 {
+		cfg.MaxConsumers = -1
+	}
+	if cfg.MaxAge < 0 {
+		return cfg, invalidConfig("max age can not be negative")
+	}
+	if cfg.MaxAge != 0 && cfg.MaxAge < minWindow {
+		return cfg, invalidConfig("max age needs to be >= 100ms")
+	}
+	if cfg.Duplicates == 0 && cfg.Mirror == nil && len(cfg.Sources) == 0 {
+		cfg.Duplicates = defaultDuplicateWindow
+		if cfg.MaxAge != 0 && cfg.MaxAge < defaultDuplicateWindow {
+			cfg.Duplicates = cfg.MaxAge
+		}
+	}
+	if cfg.Duplicates < 0 {
+		return cfg, invalidConfig("duplicates window can not be negative")
+	}
+	if cfg.MaxAge != 0 && cfg.Duplicates > cfg.MaxAge {
+		return cfg, invalidConfig("duplicates window can not be larger then max age")
+	}
+	if cfg.Duplicates > 0 && cfg.Duplicates < minWindow {
+		return cfg, invalidConfig("duplicates window needs to be >= 100ms")
+	}
+	if cfg.DenyPurge && cfg.AllowRollup {
+		return cfg, invalidConfig("roll-ups require the purge permission")
+	}
+	if cfg.DiscardNewPer {
+		if cfg.Discard != jsapi.DiscardNew {
+			return cfg, invalidConfig("discard new per subject requires discard new policy to be set")
+		}
+		if cfg.MaxMsgsPer <= 0 {
+			return cfg, invalidConfig("discard new per subject requires max msgs per subject > 0")
+		}
+	}
+	if maxPayload > 0 && int64(cfg.MaxMsgSize) > maxPayload {
+		return cfg, invalidConfig("max message size %d can not be larger than the server's max payload %d", cfg.MaxMsgSize, maxPayload)
+	}
+	if cfg.Mirror != nil || len(cfg.Sources) > 0 {
+		return cfg, invalidConfig("mirrors and sources are not supported")
+	}
+	if cfg.SubjectTransform != nil || cfg.RePublish != nil {
+		return cfg, invalidConfig("subject transforms and republish are not supported")
+	}
+	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules ||
+		cfg.AllowAtomicPublish || cfg.AllowBatchPublish {
+		return cfg, invalidConfig("per-message TTL, counters, schedules and batch publish are not supported")
+	}
+	if len(cfg.Subjects) == 0 {
+		cfg.Subjects = []string{cfg.Name}
+	}
+	seen := make(map[string]bool, len(cfg.Subjects))
+	for i, subj := range cfg.Subjects {
+		if !codec.ValidSubscribeSubject([]byte(subj)) {
+			return cfg, invalidConfig("invalid subject")
+		}
+		if seen[subj] {
+			return cfg, invalidConfig("duplicate subjects detected")
+		}
+		seen[subj] = true
+		if subj == ">" && !cfg.NoAck {
+			return cfg, invalidConfig("capturing all subjects requires no-ack to be true")
+		}
+		if !cfg.NoAck && (subjectsCollide(subj, "$JS.>") || subjectsCollide(subj, "$JSC.>") || subjectsCollide(subj, "$NRG.>")) &&
+			!subjectMatchesPattern(subj, "$JS.EVENT.>") {
+			return cfg, invalidConfig("subjects that overlap with jetstream api require no-ack to be true")
+		}
+		if !cfg.NoAck && subjectsCollide(subj, "$SYS.>") && !subjectMatchesPattern(subj, "$SYS.ACCOUNT.>") {
+			return cfg, invalidConfig("subjects that overlap with system api require no-ack to be true")
+		}
+		for _, other := range cfg.Subjects[i+1:] {
+			if subjectsCollide(subj, other) {
+				return cfg, invalidConfig("subject %q overlaps with %q", subj, other)
+			}
+		}
+	}
+	return cfg, nil
+}
+
+// subjectMatchesPattern reports whether every subject that sub matches is
+// also matched by pattern (sub is a subset of pattern).
+func subjectMatchesPattern(sub, pattern string) bool {
+	// Wildcards in sub must be covered by wildcards in pattern; matching
+	// sub's tokens as literals does exactly that for '*' and '>'.
+	return subjectMatches(pattern, sub)
+}
+
+// checkUpdate validates cfg (already through checkConfig) as an update of
+// old, as nats-server's configUpdateCheck does, and returns the config to
+// store: sealing forces discard new, no max_age, deny delete and purge.
+func checkUpdate(old, cfg jsapi.StreamConfig) (jsapi.StreamConfig, *jsapi.APIError) {
+	switch {
+	case cfg.Name != old.Name:
+		return cfg, invalidConfig("stream configuration name must match original")
+	case cfg.Storage != old.Storage:
+		return cfg, invalidConfig("stream configuration update can not change storage type")
+	case cfg.Retention != old.Retention && (old.Retention == jsapi.WorkQueuePolicy || cfg.Retention == jsapi.WorkQueuePolicy):
+		return cfg, invalidConfig("stream configuration update can not change retention policy to/from workqueue")
+	case !cfg.Sealed && old.Sealed:
+		return cfg, invalidConfig("stream configuration update can not unseal a sealed stream")
+	case !cfg.DenyDelete && old.DenyDelete:
+		return cfg, invalidConfig("stream configuration update can not cancel deny message deletes")
+	case !cfg.DenyPurge && old.DenyPurge:
+		return cfg, invalidConfig("stream configuration update can not cancel deny purge")
+	case cfg.Mirror != nil && !reflect.DeepEqual(cfg.Mirror, old.Mirror):
+		return cfg, jsapi.NewAPIError(jsapi.ErrCodeStreamMirrorNotUpdatable)
+	case cfg.Replicas != old.Replicas:
+		return cfg, jsapi.NewAPIError(jsapi.ErrCodeStreamReplicasNotUpdatable)
+	}
+	if cfg.Sealed {
+		cfg.MaxAge = 0
+		cfg.Discard = jsapi.DiscardNew
+		cfg.DenyDelete, cfg.DenyPurge = true, true
+		cfg.AllowRollup = false
+	}
+	return cfg, nil
+}
+
+// logConfig maps a stream config to its log's limits. max_msgs_per_subject
+// with discard_new_per_subject is enforced by the stream (the log always
+// drops a subject's oldest).
+func logConfig(cfg *jsapi.StreamConfig) log.Config {
+	lc := log.Config{
+		MaxMsgs:    cfg.MaxMsgs,
+		MaxBytes:   cfg.MaxBytes,
+		MaxAge:     cfg.MaxAge,
+		MaxMsgSize: int64(cfg.MaxMsgSize),
+	}
+	if !cfg.DiscardNewPer {
+		lc.MaxMsgsPerSubject = cfg.MaxMsgsPer
+	}
+	if cfg.Discard == jsapi.DiscardNew {
+		lc.Discard = log.DiscardNew
+	}
+	if cfg.Compression == jsapi.S2Compression {
+		lc.Compression = log.CompressionS2
+	}
+	if cfg.Storage == jsapi.MemoryStorage {
+		lc.Storage = log.MemoryStorage
+	}
+	return lc
+}

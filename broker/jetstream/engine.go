@@ -1,0 +1,275 @@
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
+)
+
+// Options configure an Engine. StoreDir is required; the rest have defaults.
+type Options struct {
+	// StoreDir is the server's store_dir; streams live in
+	// <StoreDir>/jetstream/<stream>/.
+	StoreDir string
+	// Sync is the durability policy of every stream's log: log.SyncAlways
+	// (default: a PubAck means fsynced) or log.SyncInterval.
+	Sync log.SyncPolicy
+	// SyncInterval is the flush period under log.SyncInterval (default 1s).
+	SyncInterval time.Duration
+	// Clock drives max_age, the duplicate window and consumer timers
+	// (default broker.SystemClock).
+	Clock broker.Clock
+	// Logger receives stream errors and recovery reports (default: discard).
+	Logger *slog.Logger
+	// MaxMemory and MaxStore are the account limits reported by $JS.API.INFO
+	// and checked when a stream is created with max_bytes; <= 0 is unlimited.
+	MaxMemory int64
+	MaxStore  int64
+	// MaxPayload is the server's max_payload: a stream's max_msg_size may
+	// not exceed it (0: not checked).
+	MaxPayload int64
+	// SegmentSize and ChunkSize tune the logs (0: the log's defaults).
+	SegmentSize int64
+	ChunkSize   int
+}
+
+// Engine is JetStream on one server: the streams, the $JS.API handlers and
+// the capture of published messages into streams.
+type Engine struct {
+	srv *broker.Server
+	o   Options
+	dir string
+	log *slog.Logger
+	api *apiQueue
+
+	// subjects indexes every stream subject; a match names the stream that
+	// captures a published subject (overlaps are refused, so at most one).
+	subjects *broker.Sublist
+
+	mu struct {
+		sync.RWMutex
+		streams map[string]*stream
+		// bySub maps each subjects entry to its stream.
+		bySub  map[*broker.Subscription]*stream
+		closed bool
+	}
+	apiSub *broker.Subscription
+
+	pubs      sync.Pool // *pub
+	bufs      sync.Pool // *replyBuf
+	apiTotal  atomic.Uint64
+	apiErrors atomic.Uint64
+}
+
+// New loads every stream (and its consumers) from
+// <StoreDir>/jetstream, subscribes the JetStream API on srv and installs
+// the stream capturer. It must run before srv accepts clients. A stream
+// that fails to load is logged and skipped, not fatal.
+func New(srv *broker.Server, o Options) (*Engine, error) {
+	if o.StoreDir == "" {
+		return nil, errors.New("jetstream: no store dir")
+	}
+	if o.Clock == nil {
+		o.Clock = broker.SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	e := &Engine{srv: srv, o: o, dir: filepath.Join(o.StoreDir, "jetstream"), log: o.Logger,
+		subjects: broker.NewSublist(0)}
+	e.mu.streams = make(map[string]*stream)
+	e.mu.bySub = make(map[*broker.Subscription]*stream)
+	e.pubs.New = func() any { return &pub{} }
+	if err := os.MkdirAll(e.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := e.load(); err != nil {
+		return nil, err
+	}
+	e.api = newAPIQueue(e)
+	sub, err := srv.SubscribeInternal(jsapi.APIWildcard, "", e.api.enqueue)
+	if err != nil {
+		e.closeStreams()
+		e.api.close()
+		return nil, fmt.Errorf("jetstream: subscribe api: %w", err)
+	}
+	e.apiSub = sub
+	srv.SetCapturer(e)
+	return e, nil
+}
+
+// load opens every stream directory under e.dir.
+func (e *Engine) load() error {
+	ents, err := os.ReadDir(e.dir)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	for _, de := range ents {
+		if !de.IsDir() {
+			continue
+		}
+		dir := filepath.Join(e.dir, de.Name())
+		if strings.HasSuffix(de.Name(), deletingSuffix) {
+			os.RemoveAll(dir) // a delete interrupted by a crash
+			continue
+		}
+		m, err := readMeta(dir)
+		if err != nil {
+			e.log.Error("jetstream: stream not loaded", "dir", dir, "err", err)
+			continue
+		}
+		st, err := e.openStream(dir, m.Config, m.Created)
+		if err != nil {
+			e.log.Error("jetstream: stream not loaded", "stream", m.Config.Name, "err", err)
+			continue
+		}
+		if err := e.registerLocked(st); err != nil {
+			st.close()
+			e.log.Error("jetstream: stream not loaded", "stream", m.Config.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+// registerLocked adds st to the registry and its subjects to the capture
+// index. e.mu must be held (or the engine not yet shared).
+func (e *Engine) registerLocked(st *stream) error {
+	cfg := st.Config()
+	var added []*broker.Subscription
+	for _, subj := range cfg.Subjects {
+		sub := &broker.Subscription{Subject: subj}
+		if err := e.subjects.Insert(sub); err != nil {
+			e.subjects.RemoveBatch(added)
+			return err
+		}
+		added = append(added, sub)
+		e.mu.bySub[sub] = st
+	}
+	e.mu.streams[st.name] = st
+	return nil
+}
+
+// unregisterLocked removes st's subjects from the capture index and st from
+// the registry.
+func (e *Engine) unregisterLocked(st *stream) {
+	var subs []*broker.Subscription
+	for sub, s := range e.mu.bySub {
+		if s == st {
+			subs = append(subs, sub)
+			delete(e.mu.bySub, sub)
+		}
+	}
+	e.subjects.RemoveBatch(subs)
+	delete(e.mu.streams, st.name)
+}
+
+// streamFor returns the stream that captures subject, or nil.
+func (e *Engine) streamFor(subject []byte) *stream {
+	r := e.subjects.Match(subject)
+	if len(r.Psubs) == 0 {
+		return nil
+	}
+	e.mu.RLock()
+	st := e.mu.bySub[r.Psubs[0]]
+	e.mu.RUnlock()
+	return st
+}
+
+// lookup returns the stream named name, or nil.
+func (e *Engine) lookup(name string) *stream {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.mu.streams[name]
+}
+
+// sortedStreams returns the streams sorted by name.
+func (e *Engine) sortedStreams() []*stream {
+	e.mu.RLock()
+	out := make([]*stream, 0, len(e.mu.streams))
+	for _, st := range e.mu.streams {
+		out = append(out, st)
+	}
+	e.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// overlapLocked reports whether subjects collide with a stream other than
+// self's.
+func (e *Engine) overlapLocked(self string, subjects []string) bool {
+	for name, st := range e.mu.streams {
+		if name == self {
+			continue
+		}
+		for _, a := range st.Config().Subjects {
+			for _, b := range subjects {
+				if subjectsCollide(a, b) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Close unsubscribes the API, stops capturing, and closes every stream
+// (consumers keep their state; logs apply and sync what is committed).
+// Publishes already captured finish with an error reply. Closing twice is a
+// no-op.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.mu.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.mu.closed = true
+	e.mu.Unlock()
+	if e.apiSub != nil {
+		e.srv.UnsubscribeInternal(e.apiSub)
+	}
+	e.api.close()
+	return e.closeStreams()
+}
+
+func (e *Engine) closeStreams() error {
+	e.mu.Lock()
+	streams := e.mu.streams
+	e.mu.streams = make(map[string]*stream)
+	e.mu.bySub = make(map[*broker.Subscription]*stream)
+	e.mu.Unlock()
+	var errs []error
+	for _, st := range streams {
+		if err := st.close(); err != nil {
+			errs = append(errs, fmt.Errorf("stream %s: %w", st.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// usage sums the streams' bytes by storage kind, and counts streams and
+// consumers, for $JS.API.INFO.
+func (e *Engine) usage() (mem, store uint64, streams, consumers int) {
+	for _, st := range e.sortedStreams() {
+		st2 := st.log.State()
+		if st.Config().Storage == jsapi.MemoryStorage {
+			mem += st2.Bytes
+		} else {
+			store += st2.Bytes
+		}
+		streams++
+		consumers += st.cons.Count()
+	}
+	return
+}

@@ -1,0 +1,296 @@
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/broker/jetstream/consumer"
+	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
+)
+
+// stream is one JetStream stream: its config, its log and its consumers. It
+// implements consumer.Stream.
+//
+// Lock order: Engine.mu, then stream.mu, then the log's own locks. stream.mu
+// is never held across an fsync wait: publishes hold it only while their
+// sequence is assigned (Appender.CommitAsync), API calls only to read or
+// swap the config.
+type stream struct {
+	e       *Engine
+	name    string
+	dir     string
+	created time.Time
+	log     *log.Log
+	cons    *consumer.Set
+
+	mu struct {
+		sync.Mutex
+		cfg       jsapi.StreamConfig
+		lastSeq   uint64 // last sequence assigned, durable or in flight
+		lastMsgID string // Nats-Msg-Id of the last message assigned ("" if none)
+		dedup     dedupTable
+		// pendingSubj maps a subject to the sequence of its newest message
+		// that is assigned but not yet visible in the log, so that
+		// Nats-Expected-Last-Subject-Sequence sees in-flight messages.
+		pendingSubj map[string]uint64
+		closed      bool
+	}
+}
+
+var _ consumer.Stream = (*stream)(nil)
+
+// Name is the stream's name.
+func (s *stream) Name() string { return s.name }
+
+// Log is the stream's message log.
+func (s *stream) Log() *log.Log { return s.log }
+
+// Config returns a copy of the current config (its slices and maps are
+// shared and must not be modified).
+func (s *stream) Config() jsapi.StreamConfig {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.cfg
+}
+
+// Remove deletes seq (interest and workqueue retention). Removing a message
+// that is already gone is not an error; other log errors are returned.
+func (s *stream) Remove(seq uint64) error {
+	err := s.log.Delete(seq)
+	if err == nil || errors.Is(err, log.ErrDeleted) || errors.Is(err, log.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// openStream opens (or creates) the stream in dir with cfg and loads its
+// consumers. For a new stream meta must already be written.
+func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Time) (*stream, error) {
+	st := &stream{e: e, name: cfg.Name, dir: dir, created: created}
+	st.mu.cfg = cfg
+	st.mu.pendingSubj = make(map[string]uint64)
+	lopts := log.Options{
+		Clock:        logClock{e.o.Clock},
+		Logger:       e.log.With("stream", cfg.Name),
+		Sync:         e.o.Sync,
+		SyncInterval: e.o.SyncInterval,
+		SegmentSize:  e.o.SegmentSize,
+		ChunkSize:    e.o.ChunkSize,
+	}
+	l, err := log.Open(filepath.Join(dir, msgsDir), logConfig(&cfg), lopts)
+	if err != nil {
+		return nil, err
+	}
+	st.log = l
+	st.rebuildPublishState()
+	set, err := consumer.NewSet(consumer.Env{Server: e.srv, Clock: e.o.Clock, Logger: e.log.With("stream", cfg.Name)},
+		st, filepath.Join(dir, consumersDir))
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("consumers: %w", err)
+	}
+	st.cons = set
+	return st, nil
+}
+
+// rebuildPublishState restores what publishing checks against after a
+// restart: the last sequence, the last message's Nats-Msg-Id, and the ids
+// within the duplicate window (read from the headers of the window's
+// messages, so dedup survives a restart without a separate file).
+func (s *stream) rebuildPublishState() {
+	st := s.log.State()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.lastSeq = st.LastSeq
+	var sm log.StoredMsg
+	if st.Msgs > 0 && s.log.LoadMsg(st.LastSeq, &sm) == nil {
+		s.mu.lastMsgID = headerString(sm.Hdr, jsapi.HdrMsgID)
+	}
+	window := s.mu.cfg.Duplicates
+	if window <= 0 || st.Msgs == 0 {
+		return
+	}
+	seq := s.log.SeqAtTime(s.e.o.Clock.Now().Add(-window))
+	for {
+		got, err := s.log.LoadNext(seq, "", &sm)
+		if err != nil {
+			return
+		}
+		if id := headerString(sm.Hdr, jsapi.HdrMsgID); id != "" {
+			s.mu.dedup.add(id, got, sm.Time, false)
+		}
+		seq = got + 1
+	}
+}
+
+// headerString returns the value of key in a NATS/1.0 header block as a
+// new string, or "".
+func headerString(hdr []byte, key string) string {
+	if len(hdr) == 0 {
+		return ""
+	}
+	v, ok := codec.HeaderValue(hdr, key)
+	if !ok {
+		return ""
+	}
+	return string(v)
+}
+
+// info describes the stream. With req, subjects_filter adds per-subject
+// counts and deleted_details the deleted sequences.
+func (s *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
+	cfg := s.Config()
+	si := &jsapi.StreamInfo{
+		Config:    cfg,
+		Created:   s.created.UTC(),
+		State:     s.state(),
+		TimeStamp: s.e.o.Clock.Now().UTC(),
+	}
+	if req != nil && req.SubjectsFilter != "" {
+		subs := s.log.SubjectsState(req.SubjectsFilter)
+		if len(subs) > 0 {
+			si.State.Subjects = make(map[string]uint64, len(subs))
+			for k, v := range subs {
+				si.State.Subjects[k] = v.Msgs
+			}
+		}
+	}
+	if req != nil && req.DeletedDetails {
+		si.State.Deleted = s.log.Deleted(0)
+	}
+	return si
+}
+
+// state is the stream's message counts in JetStream form.
+func (s *stream) state() jsapi.StreamState {
+	ls := s.log.State()
+	ss := jsapi.StreamState{
+		Msgs:        ls.Msgs,
+		Bytes:       ls.Bytes,
+		FirstSeq:    ls.FirstSeq,
+		LastSeq:     ls.LastSeq,
+		NumSubjects: ls.NumSubjects,
+		NumDeleted:  int(ls.NumDeleted),
+		Consumers:   s.cons.Count(),
+	}
+	if ls.LastSeq == 0 {
+		ss.FirstSeq = 0
+	}
+	if ls.FirstTime != 0 {
+		ss.FirstTime = time.Unix(0, ls.FirstTime).UTC()
+	}
+	if ls.LastTime != 0 {
+		ss.LastTime = time.Unix(0, ls.LastTime).UTC()
+	}
+	if len(ls.Lost) > 0 {
+		ss.Lost = &jsapi.LostStreamData{Msgs: ls.Lost}
+	}
+	return ss
+}
+
+// update applies a checked config: limits to the log, the rest to the
+// stream; meta.json is rewritten first so a crash keeps one of the two.
+func (s *stream) update(cfg jsapi.StreamConfig) *jsapi.APIError {
+	if err := writeMeta(s.dir, &streamMeta{Config: cfg, Created: s.created}); err != nil {
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error())
+	}
+	if err := s.log.UpdateConfig(logConfig(&cfg)); err != nil {
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error())
+	}
+	s.mu.Lock()
+	s.mu.cfg = cfg
+	s.mu.Unlock()
+	s.cons.StreamChanged()
+	return nil
+}
+
+// purge removes messages as a STREAM.PURGE request asks.
+func (s *stream) purge(req *jsapi.StreamPurgeRequest) (uint64, *jsapi.APIError) {
+	cfg := s.Config()
+	if cfg.Sealed {
+		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamSealed)
+	}
+	if cfg.DenyPurge {
+		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, "stream purge not permitted")
+	}
+	if req.Sequence > 0 && req.Keep > 0 {
+		return 0, jsapi.NewAPIError(jsapi.ErrCodeBadRequest)
+	}
+	if req.Subject != "" && !codec.ValidSubscribeSubject([]byte(req.Subject)) {
+		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, "invalid subject filter")
+	}
+	n, err := s.log.Purge(log.PurgeRequest{Subject: req.Subject, Seq: req.Sequence, Keep: req.Keep})
+	if err != nil {
+		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, err.Error())
+	}
+	s.cons.StreamChanged()
+	return n, nil
+}
+
+// deleteMsg removes one message (MSG.DELETE; no_erase is treated as erase:
+// the record stays in its segment until the segment is reclaimed either way).
+func (s *stream) deleteMsg(seq uint64) *jsapi.APIError {
+	cfg := s.Config()
+	if cfg.Sealed {
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamSealed)
+	}
+	if cfg.DenyDelete {
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamMsgDeleteFailed, "message delete not permitted")
+	}
+	err := s.log.Delete(seq)
+	switch {
+	case err == nil:
+	case errors.Is(err, log.ErrDeleted), errors.Is(err, log.ErrNotFound):
+		return jsapi.NewAPIError(jsapi.ErrCodeSequenceNotFound, fmt.Sprint(seq))
+	default:
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamMsgDeleteFailed, err.Error())
+	}
+	s.cons.StreamChanged()
+	return nil
+}
+
+// close stops the consumers (keeping their state) and closes the log.
+func (s *stream) close() error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.closed = true
+	s.mu.Unlock()
+	s.cons.Close()
+	return s.log.Close()
+}
+
+// destroy removes the stream and everything it stored.
+func (s *stream) destroy() error {
+	s.cons.DeleteAll()
+	s.mu.Lock()
+	s.mu.closed = true
+	s.mu.Unlock()
+	s.log.Close()
+	gone := s.dir + deletingSuffix
+	if err := os.Rename(s.dir, gone); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(s.dir)); err != nil {
+		return err
+	}
+	return os.RemoveAll(gone)
+}
+
+// logClock adapts the broker's clock to the log's Clock interface.
+type logClock struct{ c broker.Clock }
+
+// Now is the broker clock's time.
+func (c logClock) Now() time.Time { return c.c.Now() }
+
+// AfterFunc schedules f on the broker clock.
+func (c logClock) AfterFunc(d time.Duration, f func()) log.Timer { return c.c.AfterFunc(d, f) }
