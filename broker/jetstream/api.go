@@ -206,7 +206,6 @@ func decode(data []byte, v any, optional bool) *jsapi.APIError {
 // replyBuf is a pooled scratch buffer for encoded replies.
 type replyBuf struct{ b []byte }
 
-
 func (e *Engine) srvBuf() *replyBuf {
 	if v := e.bufs.Get(); v != nil {
 		return v.(*replyBuf)

@@ -164,4 +164,3 @@ func (e *Engine) directGet(r *apiReq, name, lastSubj string) {
 func (e *Engine) sendStatus(reply, hdr []byte) {
 	e.srv.Deliver(reply, nil, hdr, nil)
 }
-
