@@ -69,7 +69,7 @@ func (q *apiQueue) run() {
 		for {
 			q.mu.Lock()
 			batch := q.mu.q
-			q.mu.q = q.mu.spare[:0]
+			q.mu.q, q.mu.spare = q.mu.spare[:0], nil // never let q and spare share an array
 			closed := q.mu.closed
 			q.mu.Unlock()
 			if len(batch) == 0 {
