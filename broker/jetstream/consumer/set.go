@@ -1,61 +1,526 @@
 package consumer
 
 import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync"
+
+	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec/jsapi"
 )
 
 // Set is the consumers of one stream. See contract.go for the API the
-// jetstream package relies on.
+// jetstream package relies on; every method is safe for concurrent use.
 //
-// This is the initial stub of the contract so both sides compile while they
-// are built; every operation answers "not implemented" until the real
-// consumers replace it.
+// Lock order: Set.mu, then a consumer's mu; ret is never held with either.
 type Set struct {
-	env Env
-	st  Stream
-	dir string
+	env  Env
+	st   Stream
+	dir  string // "" when no consumer state is kept on disk
+	log  *slog.Logger
+	name string // the stream's name
+
+	ackSub, fcSub *broker.Subscription
+
+	retKick chan struct{}
+	retStop chan struct{}
+	retDone chan struct{}
+
+	// mu guards the consumer map and the cached stream config.
+	mu struct {
+		sync.Mutex
+		consumers map[string]*consumer
+		scfg      jsapi.StreamConfig
+		closed    bool
+		rnd       *rand.Rand // names of ephemerals, flow-control reply ids
+	}
+	// ret guards the retention worker's queue.
+	ret struct {
+		sync.Mutex
+		queue []uint64
+		all   bool
+	}
 }
 
-// NewSet returns the consumer set of st, loading durable consumers from dir.
+// NewSet returns the consumer set of st. dir is <stream dir>/consumers
+// ("" keeps nothing on disk); durable consumers found there are loaded with
+// their state and resume delivering. It subscribes to the stream's ack and
+// flow-control subjects.
 func NewSet(env Env, st Stream, dir string) (*Set, error) {
-	return &Set{env: env, st: st, dir: dir}, nil
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	if env.Clock == nil {
+		env.Clock = broker.SystemClock{}
+	}
+	s := &Set{env: env, st: st, dir: dir, log: env.Logger, name: st.Name(),
+		retKick: make(chan struct{}, 1), retStop: make(chan struct{}), retDone: make(chan struct{})}
+	s.mu.consumers = make(map[string]*consumer)
+	s.mu.scfg = st.Config()
+	now := env.Clock.Now()
+	s.mu.rnd = rand.New(rand.NewPCG(uint64(now.UnixNano()), uint64(len(s.name))<<32|0x9e3779b9))
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.ackSub, err = env.Server.SubscribeInternal(jsapi.AckPrefix+s.name+".>", "", s.onAck); err != nil {
+		return nil, err
+	}
+	if s.fcSub, err = env.Server.SubscribeInternal(jsapi.FlowControlPrefix+s.name+".>", "", s.onFlowControl); err != nil {
+		_ = env.Server.UnsubscribeInternal(s.ackSub)
+		return nil, err
+	}
+	go s.retentionLoop()
+	for _, c := range s.mu.consumers {
+		c.start()
+	}
+	return s, nil
 }
 
-func notImplemented() *jsapi.APIError {
-	return jsapi.NewAPIError(jsapi.ErrCodeBadRequest)
+// load reopens the durable consumers kept in dir.
+func (s *Set) load() error {
+	if !s.persistent() {
+		return nil
+	}
+	ents, err := os.ReadDir(s.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	l := s.st.Log()
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		meta, saved, err := readConsumerDir(filepath.Join(s.dir, e.Name()))
+		if err != nil {
+			s.log.Error("consumer: cannot load", "stream", s.name, "consumer", e.Name(), "err", err)
+			continue
+		}
+		c := newConsumer(s, e.Name(), meta.Config, meta.Created, true)
+		c.mu.Lock()
+		c.mu.filters = effectiveFilters(&c.mu.cfg, &s.mu.scfg)
+		if saved != nil {
+			c.restoreLocked(saved)
+			c.recountLocked(l)
+		} else {
+			c.initPositionLocked(l)
+		}
+		c.mu.Unlock()
+		s.mu.consumers[c.name] = c
+	}
+	return nil
 }
 
-// Create adds or updates a consumer.
+// persistent reports whether durable consumers are kept on disk.
+func (s *Set) persistent() bool {
+	return s.dir != "" && s.mu.scfg.Storage == jsapi.FileStorage
+}
+
+// Create adds consumer or updates an existing one: CONSUMER.CREATE.<stream>
+// [.<name>[.<filter>]] and CONSUMER.DURABLE.CREATE.<stream>.<durable>, with
+// subjectName and subjectFilter the tokens from the API subject ("" when
+// absent). req is not retained. It returns the consumer's info, or an API
+// error with nats-server's code.
 func (s *Set) Create(req *jsapi.CreateConsumerRequest, subjectName, subjectFilter string) (*jsapi.ConsumerInfo, *jsapi.APIError) {
-	return nil, notImplemented()
+	if req == nil {
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeConsumerConfigRequired)
+	}
+	r := *req
+	name, aerr := resolveName(&r, s.name, subjectName, subjectFilter)
+	if aerr != nil {
+		return nil, aerr
+	}
+	cfg := r.Config
+	s.mu.Lock()
+	scfg := s.mu.scfg
+	s.mu.Unlock()
+	applyDefaults(&cfg, &scfg)
+	if aerr := checkConfig(&cfg, &scfg); aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound)
+	}
+	if c := s.mu.consumers[name]; name != "" && c != nil {
+		s.mu.Unlock()
+		return s.update(c, &cfg, r.Action)
+	}
+	if r.Action == jsapi.ActionUpdate {
+		s.mu.Unlock()
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeConsumerDoesNotExist)
+	}
+	if mc := scfg.MaxConsumers; mc > 0 && len(s.mu.consumers) >= mc {
+		s.mu.Unlock()
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeMaximumConsumersLimit)
+	}
+	if aerr := s.checkWorkQueueLocked(&cfg, &scfg, ""); aerr != nil {
+		s.mu.Unlock()
+		return nil, aerr
+	}
+	if name == "" {
+		name = s.newNameLocked()
+		cfg.Name = name
+	}
+	persist := s.persistent() && cfg.Durable != "" && !cfg.MemoryStorage
+	now := s.env.Clock.Now()
+	c := newConsumer(s, name, cfg, now, persist)
+	c.mu.Lock()
+	c.mu.filters = effectiveFilters(&cfg, &scfg)
+	c.initPositionLocked(s.st.Log())
+	c.mu.Unlock()
+	if persist {
+		if err := writeMeta(c.dir, &consumerMeta{Created: now.UTC(), Config: cfg}); err != nil {
+			s.mu.Unlock()
+			return nil, jsapi.NewAPIError(jsapi.ErrCodeConsumerStoreFailed, err.Error())
+		}
+		c.mu.Lock()
+		c.markDirtyLocked()
+		c.mu.Unlock()
+	}
+	s.mu.consumers[name] = c
+	c.start()
+	s.mu.Unlock()
+	return c.info(), nil
 }
 
-// Info describes consumer name.
+// update applies cfg to an existing consumer.
+func (s *Set) update(c *consumer, cfg *jsapi.ConsumerConfig, action jsapi.ConsumerAction) (*jsapi.ConsumerInfo, *jsapi.APIError) {
+	c.mu.Lock()
+	old := c.mu.cfg
+	bound := old.DeliverSubject != "" && c.hasInterestLocked()
+	c.mu.Unlock()
+	same := reflect.DeepEqual(&old, cfg)
+	if action == jsapi.ActionCreate && !same {
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeConsumerAlreadyExists)
+	}
+	if same {
+		return c.info(), nil
+	}
+	if aerr := checkUpdate(&old, cfg, bound); aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	scfg := s.mu.scfg
+	aerr := s.checkWorkQueueLocked(cfg, &scfg, c.name)
+	s.mu.Unlock()
+	if aerr != nil {
+		return nil, aerr
+	}
+	if c.dir != "" {
+		if err := writeMeta(c.dir, &consumerMeta{Created: c.created.UTC(), Config: *cfg}); err != nil {
+			return nil, jsapi.NewAPIError(jsapi.ErrCodeConsumerStoreFailed, err.Error())
+		}
+	}
+	c.mu.Lock()
+	c.mu.cfg = *cfg
+	filters := effectiveFilters(cfg, &scfg)
+	if !slices.Equal(filters, c.mu.filters) {
+		c.mu.filters = filters
+		c.recountLocked(s.st.Log())
+	}
+	c.mu.scan = true
+	c.mu.Unlock()
+	c.wake()
+	return c.info(), nil
+}
+
+// checkWorkQueueLocked applies workqueue retention's rules to a new or
+// updated consumer (self is its name when updating).
+func (s *Set) checkWorkQueueLocked(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig, self string) *jsapi.APIError {
+	if scfg.Retention != jsapi.WorkQueuePolicy || cfg.Direct {
+		return nil
+	}
+	if cfg.AckPolicy != jsapi.AckExplicit {
+		return jsapi.NewAPIError(jsapi.ErrCodeConsumerWQRequiresExplicitAck)
+	}
+	if cfg.DeliverPolicy != jsapi.DeliverAll {
+		return jsapi.NewAPIError(jsapi.ErrCodeConsumerWQConsumerNotDeliverAll)
+	}
+	mine := configFilters(cfg)
+	for name, o := range s.mu.consumers {
+		if name == self {
+			continue
+		}
+		o.mu.Lock()
+		theirs := configFilters(&o.mu.cfg)
+		o.mu.Unlock()
+		if len(mine) == 0 || len(theirs) == 0 {
+			if len(mine) == 0 && len(theirs) == 0 {
+				return jsapi.NewAPIError(jsapi.ErrCodeConsumerWQMultipleUnfiltered)
+			}
+			return jsapi.NewAPIError(jsapi.ErrCodeConsumerWQConsumerNotUnique)
+		}
+		for _, a := range mine {
+			for _, b := range theirs {
+				if subjectsOverlap(a, b) {
+					return jsapi.NewAPIError(jsapi.ErrCodeConsumerWQConsumerNotUnique)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// newNameLocked draws an unused 8-character name for an ephemeral.
+func (s *Set) newNameLocked() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	for {
+		var b [8]byte
+		for i := range b {
+			b[i] = alphabet[s.mu.rnd.IntN(len(alphabet))]
+		}
+		if _, taken := s.mu.consumers[string(b[:])]; !taken {
+			return string(b[:])
+		}
+	}
+}
+
+// randUint64 draws from the set's generator.
+func (s *Set) randUint64() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.rnd.Uint64()
+}
+
+// retention is the stream's retention policy.
+func (s *Set) retention() jsapi.RetentionPolicy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.scfg.Retention
+}
+
+// lookup returns consumer name, or nil.
+func (s *Set) lookup(name []byte) *consumer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.consumers[string(name)]
+}
+
+// snapshotConsumers appends the live consumers to dst.
+func (s *Set) snapshotConsumers(dst []*consumer) []*consumer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.mu.consumers {
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// Info describes consumer name, or ErrCodeConsumerNotFound.
 func (s *Set) Info(name string) (*jsapi.ConsumerInfo, *jsapi.APIError) {
-	return nil, notImplemented()
+	c := s.lookup([]byte(name))
+	if c == nil {
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeConsumerNotFound)
+	}
+	return c.info(), nil
 }
 
-// Delete removes consumer name and its state.
-func (s *Set) Delete(name string) *jsapi.APIError { return notImplemented() }
+// Delete removes consumer name and its state on disk; waiting pull
+// requests get 409 Consumer Deleted. ErrCodeConsumerNotFound if absent.
+func (s *Set) Delete(name string) *jsapi.APIError {
+	s.mu.Lock()
+	c := s.mu.consumers[name]
+	if c != nil {
+		delete(s.mu.consumers, name)
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return jsapi.NewAPIError(jsapi.ErrCodeConsumerNotFound)
+	}
+	s.remove(c, true)
+	return nil
+}
+
+// deleteInactive removes c after its inactive_threshold passed, unless it
+// was replaced or removed meanwhile.
+func (s *Set) deleteInactive(c *consumer) {
+	s.mu.Lock()
+	if s.mu.consumers[c.name] != c {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.mu.consumers, c.name)
+	s.mu.Unlock()
+	s.remove(c, true)
+}
+
+// remove stops c and drops its files; tell sends 409 Consumer Deleted to
+// its waiting pull requests.
+func (s *Set) remove(c *consumer, tell bool) {
+	waiting := c.halt(true)
+	if tell {
+		st := jsapi.AppendConsumerDeleted(nil)
+		for _, wr := range waiting {
+			s.env.Server.Deliver(wr.reply, nil, st, nil)
+		}
+	}
+	if c.dir != "" {
+		if err := os.RemoveAll(c.dir); err != nil {
+			s.log.Error("consumer: removing state", "stream", s.name, "consumer", c.name, "err", err)
+		}
+	}
+	s.sweepAll()
+}
 
 // Names lists the consumers' names, sorted.
-func (s *Set) Names() []string { return nil }
+func (s *Set) Names() []string {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.mu.consumers))
+	for n := range s.mu.consumers {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	slices.Sort(names)
+	return names
+}
 
 // List describes every consumer, sorted by name.
-func (s *Set) List() []*jsapi.ConsumerInfo { return nil }
+func (s *Set) List() []*jsapi.ConsumerInfo {
+	out := make([]*jsapi.ConsumerInfo, 0)
+	for _, n := range s.Names() {
+		if in, err := s.Info(n); err == nil {
+			out = append(out, in)
+		}
+	}
+	return out
+}
 
 // Count is the number of consumers.
-func (s *Set) Count() int { return 0 }
+func (s *Set) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.mu.consumers)
+}
 
-// Next serves a pull request for consumer name; replies go to reply.
-func (s *Set) Next(name string, reply []byte, body []byte) {}
+// Next serves a pull request (CONSUMER.MSG.NEXT.<stream>.<name>): messages
+// and status replies go to reply. An unknown consumer is answered with 503
+// (no responders), as nats-server's missing subscription would be. reply
+// and body are only read during the call.
+func (s *Set) Next(name string, reply []byte, body []byte) {
+	if len(reply) == 0 {
+		return
+	}
+	c := s.lookup([]byte(name))
+	if c == nil {
+		s.env.Server.Deliver(reply, nil, jsapi.AppendNoResponders(nil), nil)
+		return
+	}
+	c.request(reply, body)
+}
 
-// StreamChanged tells the consumers the stream was purged, a message
-// deleted or its config updated.
-func (s *Set) StreamChanged() {}
+// StreamChanged re-reads the stream's config and state: after a purge,
+// message delete or config update, consumers drop pending entries below
+// the first message, recount num_pending and wake up.
+func (s *Set) StreamChanged() {
+	scfg := s.st.Config()
+	s.mu.Lock()
+	s.mu.scfg = scfg
+	cs := make([]*consumer, 0, len(s.mu.consumers))
+	for _, c := range s.mu.consumers {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	l := s.st.Log()
+	for _, c := range cs {
+		first := l.State().FirstSeq
+		now := s.env.Clock.Now()
+		c.mu.Lock()
+		c.mu.filters = effectiveFilters(&c.mu.cfg, &scfg)
+		for seq := range c.mu.pending {
+			if seq < first {
+				delete(c.mu.pending, seq)
+			}
+		}
+		if c.mu.sseq < first && len(c.mu.lss) == 0 {
+			c.mu.sseq = first
+		}
+		c.advanceFloorLocked(now.UnixNano())
+		c.recountLocked(l)
+		c.mu.scan = true
+		c.markDirtyLocked()
+		c.mu.Unlock()
+		c.wake()
+	}
+	s.sweepAll()
+}
 
-// Close stops every consumer and keeps their state.
-func (s *Set) Close() {}
+// Close stops every consumer and keeps their state on disk (server
+// shutdown): the last state of each durable is written before it returns.
+func (s *Set) Close() { s.shutdown(false) }
 
-// DeleteAll stops every consumer and removes their state.
-func (s *Set) DeleteAll() {}
+// DeleteAll stops every consumer and removes their state (stream deleted).
+func (s *Set) DeleteAll() { s.shutdown(true) }
+
+func (s *Set) shutdown(drop bool) {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.mu.closed = true
+	cs := s.mu.consumers
+	s.mu.consumers = make(map[string]*consumer)
+	s.mu.Unlock()
+	_ = s.env.Server.UnsubscribeInternal(s.ackSub)
+	_ = s.env.Server.UnsubscribeInternal(s.fcSub)
+	close(s.retStop)
+	<-s.retDone
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Go(func() {
+			w := c.halt(true)
+			if drop {
+				st := jsapi.AppendConsumerDeleted(nil)
+				for _, wr := range w {
+					s.env.Server.Deliver(wr.reply, nil, st, nil)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if drop && s.dir != "" {
+		if err := os.RemoveAll(s.dir); err != nil {
+			s.log.Error("consumer: removing state", "stream", s.name, "err", err)
+		}
+	}
+}
+
+// onAck routes an ack ($JS.ACK.<stream>.<consumer>...) to its consumer. It
+// runs on the acking client's event loop and does not block.
+func (s *Set) onAck(m *broker.InternalMsg) {
+	r, err := jsapi.ParseAckReply(m.Subject)
+	if err != nil || string(r.Stream) != s.name {
+		return
+	}
+	if c := s.lookup(r.Consumer); c != nil {
+		c.processAck(&r, m.Data, m.Reply)
+	}
+}
+
+// onFlowControl routes a flow-control reply ($JS.FC.<stream>.<consumer>.<id>).
+func (s *Set) onFlowControl(m *broker.InternalMsg) {
+	rest := m.Subject[len(jsapi.FlowControlPrefix):]
+	i := bytes.IndexByte(rest, '.')
+	if i < 0 || string(rest[:i]) != s.name {
+		return
+	}
+	rest = rest[i+1:]
+	j := bytes.IndexByte(rest, '.')
+	if j < 0 {
+		return
+	}
+	if c := s.lookup(rest[:j]); c != nil {
+		c.flowControlReply(string(m.Subject))
+	}
+}

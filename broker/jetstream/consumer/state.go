@@ -1,0 +1,206 @@
+package consumer
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/bargemq/barge/codec/jsapi"
+)
+
+// On-disk files of a durable consumer, in <set dir>/<consumer name>/:
+//
+//	meta.json   {"created": RFC 3339, "config": ConsumerConfig}
+//	state       the delivery state (binary, below)
+//
+// Both are replaced atomically: written to <name>.tmp, fsynced, renamed
+// over the old file, and the directory fsynced. A crash leaves either the
+// old or the new file, never a torn one.
+//
+// State file (version 1), little-endian; "format" constants are part of it:
+//
+//	0          8      12     16
+//	+----------+------+------+------------------------------------------+
+//	| BRGCONS1 | crc  | len  | body (len bytes)                         |
+//	+----------+------+------+------------------------------------------+
+//
+//	body: next seq u64 | delivered cseq u64 | delivered sseq u64 |
+//	      delivered at i64 | ack floor cseq u64 | ack floor sseq u64 |
+//	      ack floor at i64 | npending u32 |
+//	      npending × (sseq u64 | first cseq u64 | delivered at i64 | count u32)
+//
+// crc is CRC-32C of the body. next seq is the stream sequence the consumer
+// looks at next for a first delivery; pending entries are delivered and not
+// yet acknowledged messages with their delivery count (redeliveries are
+// count-1). Times are unix nanoseconds.
+const (
+	stateMagic    = "BRGCONS1" // format
+	stateHdrSize  = 16         // format
+	stateBodyFix  = 8*7 + 4    // format: fixed part of the body
+	statePendSize = 8*3 + 4    // format: one pending entry
+	stateFile     = "state"
+	metaFile      = "meta.json"
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// errBadState reports a state file that does not verify.
+var errBadState = errors.New("consumer: state file corrupt")
+
+// pendingRec is one pending entry as stored.
+type pendingRec struct {
+	sseq, cseq uint64
+	ts         int64
+	dc         uint32
+}
+
+// savedState is the decoded state file.
+type savedState struct {
+	next         uint64
+	dcseq, dsseq uint64
+	dts          int64
+	acseq, asseq uint64
+	ats          int64
+	pending      []pendingRec
+}
+
+// appendState encodes st to dst.
+func appendState(dst []byte, st *savedState) []byte {
+	body := stateBodyFix + statePendSize*len(st.pending)
+	dst = slices.Grow(dst, stateHdrSize+body)
+	dst = append(dst, stateMagic...)
+	dst = binary.LittleEndian.AppendUint32(dst, 0)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(body))
+	start := len(dst)
+	le := binary.LittleEndian
+	dst = le.AppendUint64(dst, st.next)
+	dst = le.AppendUint64(dst, st.dcseq)
+	dst = le.AppendUint64(dst, st.dsseq)
+	dst = le.AppendUint64(dst, uint64(st.dts))
+	dst = le.AppendUint64(dst, st.acseq)
+	dst = le.AppendUint64(dst, st.asseq)
+	dst = le.AppendUint64(dst, uint64(st.ats))
+	dst = le.AppendUint32(dst, uint32(len(st.pending)))
+	for _, p := range st.pending {
+		dst = le.AppendUint64(dst, p.sseq)
+		dst = le.AppendUint64(dst, p.cseq)
+		dst = le.AppendUint64(dst, uint64(p.ts))
+		dst = le.AppendUint32(dst, p.dc)
+	}
+	le.PutUint32(dst[start-8:], crc32.Checksum(dst[start:], crcTable))
+	return dst
+}
+
+// decodeState parses a state file; errBadState when it does not verify.
+func decodeState(b []byte) (*savedState, error) {
+	le := binary.LittleEndian
+	if len(b) < stateHdrSize || string(b[:8]) != stateMagic {
+		return nil, errBadState
+	}
+	n := int(le.Uint32(b[12:]))
+	body := b[stateHdrSize:]
+	if n != len(body) || n < stateBodyFix || crc32.Checksum(body, crcTable) != le.Uint32(b[8:]) {
+		return nil, errBadState
+	}
+	st := &savedState{
+		next: le.Uint64(body), dcseq: le.Uint64(body[8:]), dsseq: le.Uint64(body[16:]),
+		dts: int64(le.Uint64(body[24:])), acseq: le.Uint64(body[32:]), asseq: le.Uint64(body[40:]),
+		ats: int64(le.Uint64(body[48:])),
+	}
+	np := int(le.Uint32(body[56:]))
+	if n != stateBodyFix+np*statePendSize {
+		return nil, errBadState
+	}
+	st.pending = make([]pendingRec, np)
+	for i := range st.pending {
+		p := body[stateBodyFix+i*statePendSize:]
+		st.pending[i] = pendingRec{sseq: le.Uint64(p), cseq: le.Uint64(p[8:]), ts: int64(le.Uint64(p[16:])), dc: le.Uint32(p[24:])}
+	}
+	return st, nil
+}
+
+// consumerMeta is meta.json.
+type consumerMeta struct {
+	Created time.Time            `json:"created"`
+	Config  jsapi.ConsumerConfig `json:"config"`
+}
+
+// writeFileAtomic replaces dir/name with data crash-safely (see above).
+func writeFileAtomic(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeMeta writes meta.json for a durable consumer, creating its dir.
+func writeMeta(dir string, m *consumerMeta) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(dir, metaFile, b); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+// readConsumerDir loads meta.json and state from dir. A missing state file
+// is a consumer that never persisted any: st is nil.
+func readConsumerDir(dir string) (*consumerMeta, *savedState, error) {
+	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	var m consumerMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", metaFile, err)
+	}
+	b, err = os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return &m, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := decodeState(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &m, st, nil
+}
