@@ -1,0 +1,90 @@
+// Package jetstream is barge's JetStream: streams stored on the log
+// package, the $JS.API handlers, and the capture of published messages into
+// streams. Consumers live in the consumer subpackage; this package routes
+// CONSUMER.* requests to each stream's consumer.Set and implements
+// consumer.Stream for it.
+//
+// # Engine
+//
+// New(srv, Options) loads every stream from <store_dir>/jetstream/<name>/
+// (meta.json: config and creation time, written to a temporary file,
+// fsynced, renamed and the directory fsynced; msgs/: the log; consumers/:
+// the consumer Set's directory), subscribes $JS.API.> as an internal
+// subscription, and installs itself as the server's Capturer. Close stops
+// both and closes every stream; their logs apply and sync what was
+// committed.
+//
+// # API
+//
+// The internal subscription's handler runs on the requester's event loop,
+// so it only copies the request into a queue; one worker goroutine serves
+// requests in arrival order (stream create/update/delete are therefore
+// serialized, and a purge's fsync never blocks an event loop). Replies use
+// codec/jsapi's types and nats-server's error codes; an unparsable request
+// gets 10025 (invalid JSON) or 10003 (bad request) and changes nothing.
+// DIRECT.GET answers with the message and ADR-31 headers; an uncompressed
+// payload larger than 64 KiB is sent from its log extents, never read into
+// memory. STREAM.MSG.GET answers base64 JSON as nats-server does, so it
+// reads the payload whole: large messages should be read by direct get or
+// by a consumer.
+//
+// # Publishing and ordering
+//
+// Capture is called at the control line of every PUB/HPUB. A broker.Sublist
+// of the streams' subjects (overlaps between streams are refused, 10065)
+// names the one stream that takes the subject. The capture then, all on the
+// publisher's event loop:
+//
+//  1. at the header block (or the first body piece of a PUB) parses the
+//     JetStream headers and runs the checks that depend only on the config
+//     and the message (sealed 10109, Nats-Expected-Stream 10060,
+//     max_msg_size 10054, rollup permission/value 10111), looks the
+//     Nats-Msg-Id up in the duplicate window, and opens a log Appender;
+//  2. writes each body piece to the Appender as it arrives: a large payload
+//     goes to disk chunk by chunk, never whole in memory; a refused or
+//     duplicate message's body is dropped as it arrives;
+//  3. at the end takes the stream lock, repeats the dedup lookup, checks
+//     Nats-Expected-Last-Sequence / -Last-Subject-Sequence (10071) and
+//     -Last-Msg-Id (10070) against every message assigned so far
+//     (including those still waiting for their fsync), and calls
+//     Appender.CommitAsync, which writes the commit record and assigns the
+//     sequence before returning. Checks and assignment happen under one
+//     lock, so they are decided in sequence order.
+//
+// CommitAsync reports durability on another goroutine; only then is the
+// PubAck {"stream","seq"} sent (with sync: always, after the fsync that
+// group commit shares among every publisher waiting at that moment). A
+// Nats-Rollup purge runs before the PubAck. A duplicate of a message that
+// is not yet durable waits for it and is answered {"duplicate":true} with
+// the original's sequence once it is; if the original fails, so does the
+// duplicate. A publisher that disconnects mid-payload aborts the Appender:
+// nothing is stored.
+//
+// # Durability decisions
+//
+//   - The PubAck means "fsynced" under sync: always (the default); under
+//     sync: <interval> it means "written to the OS", as nats-server's
+//     default does.
+//   - The duplicate window survives a restart without its own file: it is
+//     rebuilt from the Nats-Msg-Id headers of the messages stored within
+//     the window (metadata reads only).
+//   - A memory stream's config survives a restart (meta.json), its
+//     messages do not.
+//   - A stream delete renames the directory to <name>.deleting before
+//     removing it, so a crash never leaves a half-deleted stream that would
+//     load again.
+//   - Interest retention: a message stored while the stream has no
+//     consumer is removed at once (nobody will ever acknowledge it); with
+//     consumers, the consumer Set removes messages through Stream.Remove.
+//   - num_replicas > 1 is refused with 10074 until replication lands.
+//     Mirrors, sources, subject transforms, republish, per-message TTL,
+//     counters, schedules and batch publish are refused as invalid config
+//     (10052).
+//
+// # Locks
+//
+// Engine.mu guards the stream registry and the subject index's mapping;
+// stream.mu guards a stream's config and its publish state (last sequence,
+// last msg id, dedup window, in-flight subjects). Order: Engine.mu, then
+// stream.mu, then the log's locks. Neither is held across an fsync wait.
+package jetstream
