@@ -1,0 +1,274 @@
+package raft
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/lni/dragonboat/v3"
+	"github.com/lni/dragonboat/v3/config"
+)
+
+// Timing defaults. Dragonboat counts time in ticks of RTT; with 10 ms ticks
+// a leader heartbeats every 100 ms and a follower waits 1 to 2 s (randomized
+// from ElectionRTT) before it stands for election. A 1 MiB chunk entry takes
+// about 1 ms on loopback and a few ms through the fsync of a loaded disk, so
+// even a full in-flight window (MaxInFlight chunks queued ahead of a
+// heartbeat on the same connection) stays an order of magnitude under the
+// election timeout.
+const (
+	DefaultRTT                = 10 * time.Millisecond
+	DefaultHeartbeatRTT       = 10
+	DefaultElectionRTT        = 100
+	DefaultSnapshotEntries    = 4096 // applied entries between (metadata) snapshots
+	DefaultCompactionOverhead = 1024 // entries kept behind a snapshot for slow followers
+	DefaultMaxInMemLogSize    = 256 << 20
+	DefaultProposalTimeout    = 10 * time.Second
+	DefaultMaxInFlight        = 8
+)
+
+// Config configures a NodeHost. Zero fields take the defaults above.
+type Config struct {
+	NodeID       uint64 // this host's replica id in every shard it runs (> 0)
+	RaftAddress  string // host:port the host listens on and peers reach it at
+	DataDir      string // Dragonboat's log store and snapshots; shards' data go where StartStreamShard says
+	DeploymentID uint64 // hosts talk only to hosts of the same deployment
+
+	RTT                time.Duration // tick; default DefaultRTT
+	HeartbeatRTT       uint64        // ticks between heartbeats
+	ElectionRTT        uint64        // ticks before a follower stands for election
+	SnapshotEntries    uint64
+	CompactionOverhead uint64
+	MaxInMemLogSize    uint64 // per shard; past it proposals get ErrSystemBusy (retried)
+
+	ProposalTimeout time.Duration // one attempt of one proposal
+	MaxInFlight     int           // chunk proposals of one message in flight
+
+	Logger *slog.Logger // the library's own logs; nil = discard (see InstallLogger for Dragonboat's)
+	Rand   io.Reader    // message ids; nil = crypto/rand
+	// Now is the leader-side clock that stamps messages (the state machine
+	// never reads a clock); nil = time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) fill() error {
+	if c.NodeID == 0 || c.RaftAddress == "" || c.DataDir == "" {
+		return errors.New("raft: NodeID, RaftAddress and DataDir are required")
+	}
+	if c.RTT <= 0 {
+		c.RTT = DefaultRTT
+	}
+	if c.HeartbeatRTT == 0 {
+		c.HeartbeatRTT = DefaultHeartbeatRTT
+	}
+	if c.ElectionRTT == 0 {
+		c.ElectionRTT = DefaultElectionRTT
+	}
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = DefaultSnapshotEntries
+	}
+	if c.CompactionOverhead == 0 {
+		c.CompactionOverhead = DefaultCompactionOverhead
+	}
+	if c.MaxInMemLogSize == 0 {
+		c.MaxInMemLogSize = DefaultMaxInMemLogSize
+	}
+	if c.ProposalTimeout <= 0 {
+		c.ProposalTimeout = DefaultProposalTimeout
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// NodeHost is one process's membership in the cluster: a Dragonboat
+// NodeHost and the shards it runs. Safe for concurrent use.
+type NodeHost struct {
+	cfg Config
+	nh  *dragonboat.NodeHost
+}
+
+// NewNodeHost starts a NodeHost listening on cfg.RaftAddress, with the small
+// LogDB preset (16 MiB write buffers; the default "large" preset wants about
+// 8 GiB). It restarts from cfg.DataDir when that holds a previous run's
+// state.
+func NewNodeHost(cfg Config) (*NodeHost, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	expert := config.GetDefaultExpertConfig()
+	expert.LogDB = config.GetSmallMemLogDBConfig()
+	nhc := config.NodeHostConfig{
+		DeploymentID:   cfg.DeploymentID,
+		NodeHostDir:    filepath.Join(cfg.DataDir, "nodehost"),
+		WALDir:         filepath.Join(cfg.DataDir, "wal"),
+		RTTMillisecond: uint64(max(cfg.RTT/time.Millisecond, 1)),
+		RaftAddress:    cfg.RaftAddress,
+		Expert:         expert,
+	}
+	nh, err := dragonboat.NewNodeHost(nhc)
+	if err != nil {
+		return nil, fmt.Errorf("raft: start node host %s: %w", cfg.RaftAddress, err)
+	}
+	return &NodeHost{cfg: cfg, nh: nh}, nil
+}
+
+// Close stops every shard and the host. Proposals in flight fail.
+func (h *NodeHost) Close() { h.nh.Stop() }
+
+// NodeID returns this host's replica id.
+func (h *NodeHost) NodeID() uint64 { return h.cfg.NodeID }
+
+// RaftAddress returns the address peers reach this host at.
+func (h *NodeHost) RaftAddress() string { return h.cfg.RaftAddress }
+
+// shardConfig is the Dragonboat config of one shard on this host.
+func (h *NodeHost) shardConfig(shardID uint64) config.Config {
+	return config.Config{
+		NodeID:             h.cfg.NodeID,
+		ClusterID:          shardID,
+		CheckQuorum:        true, // a leader cut off from a quorum steps down
+		ElectionRTT:        h.cfg.ElectionRTT,
+		HeartbeatRTT:       h.cfg.HeartbeatRTT,
+		SnapshotEntries:    h.cfg.SnapshotEntries,
+		CompactionOverhead: h.cfg.CompactionOverhead,
+		MaxInMemLogSize:    h.cfg.MaxInMemLogSize,
+	}
+}
+
+// Leader returns the shard's leader as this host knows it; ok is false
+// while there is none (an election is on, or the shard is not running
+// here).
+func (h *NodeHost) Leader(shardID uint64) (leader uint64, ok bool) {
+	id, valid, err := h.nh.GetLeaderID(shardID)
+	return id, err == nil && valid && id != 0
+}
+
+// TransferLeader asks the shard's leader to hand over to target (0: any
+// other member, picked by the caller's hint being absent: the first other
+// member). It returns once the request is sent; poll Leader to see it done.
+// Called on a host that is not the leader it is forwarded by Dragonboat.
+func (h *NodeHost) TransferLeader(ctx context.Context, shardID, target uint64) error {
+	if target == 0 {
+		m, err := h.Members(ctx, shardID)
+		if err != nil {
+			return err
+		}
+		cur, _ := h.Leader(shardID)
+		for id := range m {
+			if id != cur && (target == 0 || id < target) {
+				target = id
+			}
+		}
+		if target == 0 {
+			return errors.New("raft: no other member to transfer to")
+		}
+	}
+	return h.nh.RequestLeaderTransfer(shardID, target)
+}
+
+// Members returns the shard's voting members: replica id -> raft address.
+// It is linearizable (read through the leader).
+func (h *NodeHost) Members(ctx context.Context, shardID uint64) (map[uint64]string, error) {
+	var out map[uint64]string
+	err := retry(ctx, h.cfg.ProposalTimeout, func(ctx context.Context) error {
+		m, err := h.nh.SyncGetClusterMembership(ctx, shardID)
+		if err == nil {
+			out = m.Nodes
+		}
+		return err
+	})
+	return out, err
+}
+
+// AddReplica adds replica id at address addr to the shard (the new host then
+// starts the shard with join=true and catches up from the log or a
+// snapshot).
+func (h *NodeHost) AddReplica(ctx context.Context, shardID, id uint64, addr string) error {
+	return retry(ctx, h.cfg.ProposalTimeout, func(ctx context.Context) error {
+		return h.nh.SyncRequestAddNode(ctx, shardID, id, addr, 0)
+	})
+}
+
+// RemoveReplica removes replica id from the shard.
+func (h *NodeHost) RemoveReplica(ctx context.Context, shardID, id uint64) error {
+	return retry(ctx, h.cfg.ProposalTimeout, func(ctx context.Context) error {
+		return h.nh.SyncRequestDeleteNode(ctx, shardID, id, 0)
+	})
+}
+
+// StopShard stops the shard's replica on this host; its data stay.
+func (h *NodeHost) StopShard(shardID uint64) error { return h.nh.StopCluster(shardID) }
+
+// newID returns a random message id (never 0).
+func (h *NodeHost) newID() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := io.ReadFull(h.cfg.Rand, b[:]); err != nil {
+			return 0, fmt.Errorf("raft: message id: %w", err)
+		}
+		if id := binary.LittleEndian.Uint64(b[:]); id != 0 {
+			return id, nil
+		}
+	}
+}
+
+// retryable reports whether a Dragonboat error means the request did not
+// take effect and may be sent again: the shard is busy, not ready (no
+// leader yet), or the attempt timed out (the entry may still commit: the
+// state machines drop the duplicate).
+func retryable(err error) bool {
+	return errors.Is(err, dragonboat.ErrSystemBusy) || errors.Is(err, dragonboat.ErrClusterNotReady) ||
+		errors.Is(err, dragonboat.ErrTimeout) || errors.Is(err, dragonboat.ErrClusterNotInitialized) ||
+		errors.Is(err, dragonboat.ErrClusterNotFound) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// retry runs op with a per-attempt timeout until it succeeds, fails for a
+// reason retrying cannot fix, or ctx ends, backing off from 5 ms to 500 ms
+// between attempts.
+func retry(ctx context.Context, attempt time.Duration, op func(ctx context.Context) error) error {
+	backoff := 5 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		err := op(actx)
+		cancel()
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("raft: %w (last attempt: %v)", ctx.Err(), err)
+		}
+		if err := wait(ctx, backoff); err != nil {
+			return err
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+// wait blocks for d or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,300 @@
+package raft
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/lni/dragonboat/v3"
+	"github.com/lni/dragonboat/v3/client"
+	sm "github.com/lni/dragonboat/v3/statemachine"
+
+	"github.com/bargemq/barge/chunking"
+	"github.com/bargemq/barge/log"
+)
+
+// StreamShard is this host's replica of one replicated stream: a Dragonboat
+// shard whose state machine applies entries to a replica log.Log. Any
+// replica can publish (Dragonboat forwards proposals to the leader) and
+// read. Safe for concurrent use.
+type StreamShard struct {
+	h         *NodeHost
+	id        uint64
+	chunkSize int
+	session   *client.Session // NO-OP session: on-disk state machines take no others
+}
+
+// StreamOptions are a stream shard's storage settings: the log's Config
+// (limits; Compression is ignored by replicas) and Options (ChunkSize is
+// also the proposal chunk size, default 1 MiB; Replica is forced on).
+type StreamOptions struct {
+	Config log.Config
+	Log    log.Options
+}
+
+// StartStreamShard starts this host's replica of shard shardID with its log
+// in dir. members maps replica ids to raft addresses for a new shard (every
+// initial member passes the same map and join=false); a replica added later
+// with AddReplica starts with join=true and no members. A restarted replica
+// passes the same arguments again: its log and raft state resume from disk.
+func (h *NodeHost) StartStreamShard(shardID uint64, members map[uint64]string, join bool, dir string, so StreamOptions) (*StreamShard, error) {
+	if so.Log.ChunkSize <= 0 {
+		so.Log.ChunkSize = log.DefaultChunkSize
+	}
+	if so.Log.Logger == nil {
+		so.Log.Logger = h.cfg.Logger
+	}
+	so.Config.Compression = log.CompressionNone
+	create := func(cluster, node uint64) sm.IOnDiskStateMachine {
+		return &streamSM{dir: dir, cfg: so.Config, opts: so.Log, logger: h.cfg.Logger}
+	}
+	if join {
+		members = nil
+	}
+	if err := h.nh.StartOnDiskCluster(members, join, create, h.shardConfig(shardID)); err != nil {
+		return nil, fmt.Errorf("raft: start stream shard %d: %w", shardID, err)
+	}
+	return &StreamShard{h: h, id: shardID, chunkSize: so.Log.ChunkSize, session: h.nh.GetNoOPSession(shardID)}, nil
+}
+
+// ID returns the shard id.
+func (s *StreamShard) ID() uint64 { return s.id }
+
+// Message is what Publish stores.
+type Message struct {
+	Subject string
+	Hdr     []byte    // not retained after Publish returns
+	Body    io.Reader // exactly Size bytes are read
+	Size    int64
+	// CheckLastSeq: publish only if the stream's last sequence, in raft
+	// order, is LastSeq (ErrLastSeq otherwise).
+	CheckLastSeq bool
+	LastSeq      uint64
+}
+
+// Publish replicates m and returns its sequence and timestamp. The payload
+// is read from m.Body a chunk at a time and proposed as chunk entries (at
+// most MaxInFlight at once, each at most a chunk plus 33 bytes), then one
+// commit entry; Publish returns only when the commit is applied on this
+// replica, so the message is durable on a quorum. Busy, leaderless and
+// timed-out attempts are retried with backoff until ctx ends; a proposal
+// retried after a timeout that had in fact committed is dropped by the
+// state machine as a duplicate, so a message is never stored twice. Any
+// error means the message was not stored (ErrLastSeq, ErrLimit,
+// ErrRejected, a read error of Body, or ctx's error when it may still be
+// committed later: retrying it then stores it twice, as with any client).
+func (s *StreamShard) Publish(ctx context.Context, m *Message) (seq uint64, ts int64, err error) {
+	id, err := s.h.newID()
+	if err != nil {
+		return 0, 0, err
+	}
+	c := &log.Commit{ID: id, Time: s.h.cfg.Now().UnixNano(), Subject: m.Subject, Hdr: m.Hdr, Size: m.Size,
+		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq}
+	if err := s.proposeChunks(ctx, id, m, c); err != nil {
+		s.abort(id)
+		return 0, 0, err
+	}
+	c.Time = max(c.Time, s.h.cfg.Now().UnixNano())
+	res, err := s.propose(ctx, appendCommit(nil, c))
+	if err != nil {
+		s.abort(id)
+		return 0, 0, err
+	}
+	if err := errOf(res.Data[0]); err != nil {
+		return 0, 0, err
+	}
+	return res.Value, int64(le.Uint64(res.Data[1:])), nil
+}
+
+// PublishBytes publishes a payload held in memory.
+func (s *StreamShard) PublishBytes(ctx context.Context, subject string, hdr, payload []byte) (uint64, int64, error) {
+	return s.Publish(ctx, &Message{Subject: subject, Hdr: hdr, Body: bytesReader(payload), Size: int64(len(payload))})
+}
+
+// proposeChunks cuts the payload into chunk entries and proposes them with
+// up to MaxInFlight outstanding, filling c's chunk count and digest.
+func (s *StreamShard) proposeChunks(ctx context.Context, id uint64, m *Message, c *log.Commit) error {
+	count := (m.Size + int64(s.chunkSize) - 1) / int64(s.chunkSize)
+	if count == 0 {
+		count = 1
+	}
+	if count > 1<<24 {
+		return fmt.Errorf("%w: message of %d bytes", ErrLimit, m.Size)
+	}
+	type flight struct {
+		rs  *dragonboat.RequestState
+		cmd []byte
+	}
+	window := make([]flight, 0, s.h.cfg.MaxInFlight)
+	var free [][]byte
+	settle := func(f flight) error {
+		defer func() { free = append(free, f.cmd[:0]) }()
+		res, err := s.await(ctx, f.rs, f.cmd)
+		if err != nil {
+			return err
+		}
+		return errOf(res.Data[0])
+	}
+	left := m.Size
+	for i := int64(0); i < count; i++ {
+		n := min(left, int64(s.chunkSize))
+		left -= n
+		var buf []byte
+		if k := len(free); k > 0 {
+			buf, free = free[k-1], free[:k-1]
+		} else {
+			buf = make([]byte, 0, 1+chunking.HeaderSize+s.chunkSize)
+		}
+		buf = buf[:1+chunking.HeaderSize+int(n)]
+		if _, err := io.ReadFull(m.Body, buf[1+chunking.HeaderSize:]); err != nil {
+			return fmt.Errorf("raft: read payload: %w", err)
+		}
+		data := buf[1+chunking.HeaderSize:]
+		h := chunking.Header{MsgID: id, Index: uint32(i), Count: uint32(count), Last: i == count-1, Len: uint32(n), CRC: chunking.Checksum(data)}
+		buf[0] = kindChunk
+		chunking.AppendHeader(buf[1:1], h)
+		c.Chunks++
+		c.Digest = log.ChunkDigest(c.Digest, h.CRC)
+		rs, err := s.start(ctx, buf)
+		if err != nil {
+			return err
+		}
+		window = append(window, flight{rs, buf})
+		if len(window) == cap(window) {
+			if err := settle(window[0]); err != nil {
+				return err
+			}
+			window = append(window[:0], window[1:]...)
+		}
+	}
+	for _, f := range window {
+		if err := settle(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// start proposes cmd, retrying while the shard is busy or has no leader.
+func (s *StreamShard) start(ctx context.Context, cmd []byte) (*dragonboat.RequestState, error) {
+	var rs *dragonboat.RequestState
+	err := retry(ctx, s.h.cfg.ProposalTimeout, func(context.Context) error {
+		var err error
+		rs, err = s.h.nh.Propose(s.session, cmd, s.h.cfg.ProposalTimeout)
+		return err
+	})
+	return rs, err
+}
+
+// await waits for a proposal's outcome; one that timed out or was dropped
+// is proposed again (the state machine ignores a second copy).
+func (s *StreamShard) await(ctx context.Context, rs *dragonboat.RequestState, cmd []byte) (sm.Result, error) {
+	for {
+		var r dragonboat.RequestResult
+		select {
+		case r = <-rs.ResultC():
+			rs.Release()
+		case <-ctx.Done():
+			return sm.Result{}, ctx.Err()
+		}
+		switch {
+		case r.Completed():
+			res := r.GetResult()
+			if len(res.Data) != 9 {
+				return res, fmt.Errorf("%w: short result", ErrRejected)
+			}
+			return res, nil
+		case r.Timeout(), r.Dropped():
+		case r.Terminated():
+			return sm.Result{}, fmt.Errorf("raft: shard %d stopped", s.id)
+		default:
+			return sm.Result{}, fmt.Errorf("%w: proposal aborted or rejected", ErrRejected)
+		}
+		if err := wait(ctx, 5*time.Millisecond); err != nil {
+			return sm.Result{}, err
+		}
+		var err error
+		if rs, err = s.start(ctx, cmd); err != nil {
+			return sm.Result{}, err
+		}
+	}
+}
+
+// propose proposes cmd and waits for it to be applied here.
+func (s *StreamShard) propose(ctx context.Context, cmd []byte) (sm.Result, error) {
+	rs, err := s.start(ctx, cmd)
+	if err != nil {
+		return sm.Result{}, err
+	}
+	return s.await(ctx, rs, cmd)
+}
+
+// abort tells the replicas to drop a message's chunks (best effort: a lost
+// abort leaves chunks that only cost disk until their segments go).
+func (s *StreamShard) abort(id uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.h.cfg.ProposalTimeout)
+	defer cancel()
+	if _, err := s.propose(ctx, appendU64Entry(nil, kindAbort, id)); err != nil {
+		s.h.cfg.Logger.Warn("raft: abort proposal failed", "shard", s.id, "msg", id, "err", err)
+	}
+}
+
+// Delete removes message seq on every replica. ErrNotFound when it is not
+// there.
+func (s *StreamShard) Delete(ctx context.Context, seq uint64) error {
+	res, err := s.propose(ctx, appendU64Entry(nil, kindDelete, seq))
+	if err != nil {
+		return err
+	}
+	return errOf(res.Data[0])
+}
+
+// Purge purges on every replica as log.Purge does and returns how many
+// messages went.
+func (s *StreamShard) Purge(ctx context.Context, req log.PurgeRequest) (uint64, error) {
+	res, err := s.propose(ctx, appendPurge(nil, req))
+	if err != nil {
+		return 0, err
+	}
+	return res.Value, errOf(res.Data[0])
+}
+
+// Read runs fn on this replica's log after it has caught up with the
+// leader's commit index (a linearizable read). fn must not keep l.
+func (s *StreamShard) Read(ctx context.Context, fn func(l *log.Log) (any, error)) (any, error) {
+	var out any
+	err := retry(ctx, s.h.cfg.ProposalTimeout, func(ctx context.Context) error {
+		v, err := s.h.nh.SyncRead(ctx, s.id, fn)
+		out = v
+		return err
+	})
+	return out, err
+}
+
+// ReadLocal runs fn on this replica's log as it is now, which may lag the
+// leader (a stale read; no network).
+func (s *StreamShard) ReadLocal(fn func(l *log.Log) (any, error)) (any, error) {
+	return s.h.nh.StaleRead(s.id, fn)
+}
+
+// Leader returns the shard's leader as this host knows it.
+func (s *StreamShard) Leader() (uint64, bool) { return s.h.Leader(s.id) }
+
+// sliceReader is an io.Reader over a byte slice.
+type sliceReader struct{ b []byte }
+
+func bytesReader(b []byte) io.Reader { return &sliceReader{b} }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
