@@ -109,6 +109,7 @@ func newConsumer(s *Set, name string, cfg jsapi.ConsumerConfig, created time.Tim
 	c.mu.cfg = cfg
 	c.mu.pending = make(map[uint64]*pendingMsg)
 	c.mu.lastActive = created
+	c.mu.scan = true // the first loop pass arms heartbeats and inactivity
 	if cfg.FlowControl {
 		c.mu.maxpb = FlowControlMaxPending / 16
 	}
