@@ -286,9 +286,9 @@ func (c *client) PubEnd() error {
 			delivered++
 		}
 		if p.streaming {
-			delivered = c.endStreams()
+			delivered += c.endStreams()
 		} else if p.buf != nil {
-			delivered = c.deliverGathered()
+			delivered += c.deliverGathered()
 		}
 		if delivered == 0 && len(p.reply) > 0 && c.opts.NoResponders {
 			c.sendNoResponders()
