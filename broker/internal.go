@@ -2,7 +2,6 @@ package broker
 
 import (
 	"errors"
-	"slices"
 
 	"github.com/bargemq/barge/codec"
 	"github.com/valyala/bytebufferpool"
@@ -81,22 +80,47 @@ type Capture interface {
 // clients; it is not synchronized with publishers.
 func (s *Server) SetCapturer(c Capturer) { s.capturer = c }
 
-// Deliver sends a server-originated message (JetStream deliveries, API
-// replies, acknowledgements) to every subscriber of subject and to one member
-// of each queue group, as if published by a client without echo concerns.
-// The payload is hdr (a NATS/1.0 block, or nil) followed by body. It returns
-// the number of receivers, so a caller can tell that nobody was listening.
-// Safe for concurrent use.
-func (s *Server) Deliver(subject, reply, hdr, body []byte) int {
-	r := s.sl.Match(subject)
+// Delivery is a server-originated message (JetStream deliveries, API
+// replies, acknowledgements) for Server.Send.
+type Delivery struct {
+	// To is the subject the message is routed by: its subscribers receive
+	// it, one member per queue group.
+	To []byte
+	// Subject is the subject on the MSG line; To when nil. JetStream
+	// delivers a stored message to a consumer's deliver subject or pull
+	// inbox under the subject it was published on.
+	Subject []byte
+	Reply   []byte
+	// Hdr is a NATS/1.0 header block or nil; Body follows it.
+	Hdr, Body []byte
+	// Ext are stored bytes that follow Body, read when each receiver's
+	// connection is ready for them (a large stored message costs no
+	// memory); Size is then len(Hdr)+len(Body)+the extents' total.
+	Ext  []Extent
+	Size int64
+}
+
+// Send delivers d to every subscriber of d.To and to one member of each
+// queue group, as if published by a client without echo concerns, and
+// returns the number of receivers, so a caller can tell that nobody was
+// listening. Internal subscriptions receive it only when it has no extents
+// and fits MaxInternalMsg. Safe for concurrent use.
+func (s *Server) Send(d *Delivery) int {
+	r := s.sl.Match(d.To)
 	if r.Empty() {
 		return 0
+	}
+	if d.Subject == nil {
+		d.Subject = d.To
+	}
+	if len(d.Ext) == 0 {
+		d.Size = int64(len(d.Hdr) + len(d.Body))
 	}
 	buf := s.bufs.Get()
 	defer s.bufs.Put(buf)
 	n := 0
 	for _, sub := range r.Psubs {
-		if s.deliverTo(sub, buf, subject, reply, hdr, body) {
+		if s.sendTo(sub, buf, d) {
 			n++
 		}
 	}
@@ -106,7 +130,7 @@ func (s *Server) Deliver(subject, reply, hdr, body []byte) int {
 		}
 		start := s.randN(len(group))
 		for i := range group {
-			if s.deliverTo(group[(start+i)%len(group)], buf, subject, reply, hdr, body) {
+			if s.sendTo(group[(start+i)%len(group)], buf, d) {
 				n++
 				break
 			}
@@ -115,95 +139,51 @@ func (s *Server) Deliver(subject, reply, hdr, body []byte) int {
 	return n
 }
 
-// deliverTo writes one server-originated message to sub, reporting whether
-// it was taken.
-func (s *Server) deliverTo(sub *Subscription, buf *bytebufferpool.ByteBuffer, subject, reply, hdr, body []byte) bool {
+// Deliver is Send for a message held in memory, routed and delivered under
+// subject.
+func (s *Server) Deliver(subject, reply, hdr, body []byte) int {
+	return s.Send(&Delivery{To: subject, Reply: reply, Hdr: hdr, Body: body})
+}
+
+// DeliverExtents is Send for a stored message routed and delivered under
+// subject; size is len(hdr)+len(body)+the extents' total.
+func (s *Server) DeliverExtents(subject, reply, hdr, body []byte, ext []Extent, size int64) int {
+	return s.Send(&Delivery{To: subject, Reply: reply, Hdr: hdr, Body: body, Ext: ext, Size: size})
+}
+
+// sendTo writes one server-originated message to sub, reporting whether it
+// was taken.
+func (s *Server) sendTo(sub *Subscription, buf *bytebufferpool.ByteBuffer, d *Delivery) bool {
 	if sub.handler != nil {
-		if len(hdr)+len(body) > MaxInternalMsg {
+		if len(d.Ext) > 0 || d.Size > MaxInternalMsg {
 			return false
 		}
-		sub.handler(&InternalMsg{Subject: subject, Reply: reply, Hdr: hdr, Data: body})
+		sub.handler(&InternalMsg{Subject: d.Subject, Reply: d.Reply, Hdr: d.Hdr, Data: d.Body})
 		return true
 	}
 	c := sub.client
 	if c == nil || c.closed.Load() || !admit(sub) {
 		return false
 	}
-	size := len(hdr) + len(body)
+	size := d.Size
 	b := buf.B[:0]
-	if hdr != nil && c.headers.Load() {
-		b = codec.AppendHMsg(b, subject, sub.sid, reply, len(hdr), size)
-		b = append(b, hdr...)
+	if d.Hdr != nil && c.headers.Load() {
+		b = codec.AppendHMsg(b, d.Subject, sub.sid, d.Reply, len(d.Hdr), int(size))
+		b = append(b, d.Hdr...)
 	} else {
-		size = len(body)
-		b = codec.AppendMsg(b, subject, sub.sid, reply, size)
+		size -= int64(len(d.Hdr))
+		b = codec.AppendMsg(b, d.Subject, sub.sid, d.Reply, int(size))
 	}
-	b = slices.Grow(b, len(body)+len(crlf))
-	b = append(append(b, body...), crlf...)
-	buf.B = b
-	if c.t.Write(b) != nil {
-		return false
-	}
-	c.stats.outMsgs.Add(1)
-	c.stats.outBytes.Add(int64(size))
-	s.stats.outMsgs.Add(1)
-	s.stats.outBytes.Add(int64(size))
-	return true
-}
-
-// DeliverExtents is Deliver for a payload held in storage: hdr, then body,
-// then the bytes of ext (read when the receiver's connection is ready for
-// them, so a large stored message costs no memory). Internal subscriptions
-// receive it only when it has no extents. size is len(hdr)+len(body)+the
-// extents' total, passed by the caller who already knows it. It returns the
-// number of receivers.
-func (s *Server) DeliverExtents(subject, reply, hdr, body []byte, ext []Extent, size int64) int {
-	if len(ext) == 0 {
-		return s.Deliver(subject, reply, hdr, body)
-	}
-	r := s.sl.Match(subject)
-	if r.Empty() {
-		return 0
-	}
-	buf := s.bufs.Get()
-	defer s.bufs.Put(buf)
-	n := 0
-	for _, sub := range r.Psubs {
-		if s.deliverExtentsTo(sub, buf, subject, reply, hdr, body, ext, size) {
-			n++
-		}
-	}
-	for _, group := range r.Qsubs {
-		if len(group) == 0 {
-			continue
-		}
-		start := s.randN(len(group))
-		for i := range group {
-			if s.deliverExtentsTo(group[(start+i)%len(group)], buf, subject, reply, hdr, body, ext, size) {
-				n++
-				break
-			}
-		}
-	}
-	return n
-}
-
-func (s *Server) deliverExtentsTo(sub *Subscription, buf *bytebufferpool.ByteBuffer, subject, reply, hdr, body []byte, ext []Extent, size int64) bool {
-	c := sub.client
-	if sub.handler != nil || c == nil || c.closed.Load() || !admit(sub) {
-		return false
-	}
-	b := buf.B[:0]
-	if hdr != nil && c.headers.Load() {
-		b = codec.AppendHMsg(b, subject, sub.sid, reply, len(hdr), int(size))
-		b = append(b, hdr...)
+	b = append(b, d.Body...)
+	var err error
+	if len(d.Ext) == 0 {
+		b = append(b, crlf...)
+		err = c.t.Write(b)
 	} else {
-		size -= int64(len(hdr))
-		b = codec.AppendMsg(b, subject, sub.sid, reply, int(size))
+		err = c.t.WriteExtents(b, d.Ext, s.lines.crlf)
 	}
-	b = append(b, body...)
 	buf.B = b
-	if c.t.WriteExtents(b, ext, s.lines.crlf) != nil {
+	if err != nil {
 		return false
 	}
 	c.stats.outMsgs.Add(1)

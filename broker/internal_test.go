@@ -102,3 +102,15 @@ func TestDeliverAndDeliverExtents(t *testing.T) {
 		t.Fatalf("Deliver to no one reached %d", n)
 	}
 }
+
+func TestSendUnderOriginalSubject(t *testing.T) {
+	h := newHarness(t, Options{})
+	c := h.connect(`{}`)
+	c.send("SUB _INBOX.abc 4\r\nPING\r\n")
+	c.expect("PONG\r\n")
+	n := h.srv.Send(&Delivery{To: []byte("_INBOX.abc"), Subject: []byte("orders.eu"), Reply: []byte("$JS.ACK.x"), Body: []byte("hey")})
+	if n != 1 {
+		t.Fatalf("Send reached %d", n)
+	}
+	c.expect("MSG orders.eu 4 $JS.ACK.x 3\r\nhey\r\n")
+}
