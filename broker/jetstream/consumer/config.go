@@ -30,7 +30,7 @@ const (
 // ephemeral to be named by the server) and fills cfg.Name.
 func resolveName(req *jsapi.CreateConsumerRequest, streamName, subjectName, subjectFilter string) (string, *jsapi.APIError) {
 	cfg := &req.Config
-	if req.Stream != streamName {
+	if req.Stream != "" && req.Stream != streamName {
 		return "", jsapi.NewAPIError(jsapi.ErrCodeStreamMismatch)
 	}
 	if subjectName == "" {

@@ -36,6 +36,7 @@ type deliverer struct {
 	payload []byte
 	ext     []broker.Extent
 	dsubj   []byte
+	out     broker.Delivery
 	retain  []uint64 // sequences to check for retention after unlocking
 	closed  bool     // the log is closed: stop watching it
 }
@@ -103,8 +104,6 @@ func (c *consumer) stepLocked(now time.Time, d *deliverer) bool {
 		}
 		return false
 	}
-	subject := d.sm.Subject
-	d.subj = append(d.subj[:0], subject...)
 	d.ack = jsapi.AppendAckReply(d.ack[:0], c.set.st.Name(), c.name, dc, seq, c.mu.dseq+1, d.sm.Time, c.pendingAfterLocked(seq, src))
 	hdr := d.sm.Hdr
 	payload := d.sm.Size
@@ -115,7 +114,10 @@ func (c *consumer) stepLocked(now time.Time, d *deliverer) bool {
 	if len(hdr) == 0 {
 		hdr = nil
 	}
-	sz := len(subject) + len(d.ack) + len(hdr) + int(payload)
+	// A delivery's size is what the client counts (nats.go's Msg.Size):
+	// the stored subject it arrives under, the reply, header and payload.
+	d.subj = append(d.subj[:0], d.sm.Subject...)
+	sz := len(d.subj) + len(d.ack) + len(hdr) + int(payload)
 	if push {
 		n, err := c.sendLocked(d, c.deliverSubjectLocked(d), hdr, payload)
 		if err != nil {
@@ -239,26 +241,29 @@ func (c *consumer) pendingAfterLocked(seq uint64, src int) uint64 {
 	return n
 }
 
-// sendLocked delivers d's loaded message to subject with reply d.ack.
-func (c *consumer) sendLocked(d *deliverer, subject, hdr []byte, payload int64) (int, error) {
-	srv := c.set.env.Server
-	if payload == 0 {
-		return srv.Deliver(subject, d.ack, hdr, nil), nil
-	}
+// sendLocked delivers d's loaded message, under its stored subject and
+// with reply d.ack, to the subscribers of to (a deliver subject or a pull
+// request's inbox).
+func (c *consumer) sendLocked(d *deliverer, to, hdr []byte, payload int64) (int, error) {
+	d.out = broker.Delivery{To: to, Subject: d.subj, Reply: d.ack, Hdr: hdr}
 	sm := &d.sm
-	if sm.Compressed || payload <= smallMsg {
+	switch {
+	case payload == 0:
+	case sm.Compressed || payload <= smallMsg:
 		var err error
 		d.payload, err = sm.ReadPayload(d.payload[:0])
 		if err != nil {
 			return 0, err
 		}
-		return srv.Deliver(subject, d.ack, hdr, d.payload), nil
+		d.out.Body = d.payload
+	default:
+		d.ext = d.ext[:0]
+		for _, x := range sm.Extents {
+			d.ext = append(d.ext, broker.Extent{R: x.R, Off: x.Off, Len: x.Len})
+		}
+		d.out.Ext, d.out.Size = d.ext, int64(len(hdr))+payload
 	}
-	d.ext = d.ext[:0]
-	for _, x := range sm.Extents {
-		d.ext = append(d.ext, broker.Extent{R: x.R, Off: x.Off, Len: x.Len})
-	}
-	return srv.DeliverExtents(subject, d.ack, hdr, nil, d.ext, int64(len(hdr))+payload), nil
+	return c.set.env.Server.Send(&d.out), nil
 }
 
 // dropBrokenLocked skips a message that cannot be read (corrupt or gone).

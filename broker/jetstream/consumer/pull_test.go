@@ -20,6 +20,9 @@ func TestPullBatchAckAndInfo(t *testing.T) {
 		if data(got) != "a b" {
 			t.Fatalf("got %q", data(got))
 		}
+		if got[0].Subject != "s.x" {
+			t.Fatalf("delivered under %q, want the stored subject", got[0].Subject)
+		}
 		m := got[1].meta(t)
 		if m.Delivered != 1 || m.StreamSeq != 2 || m.ConsumerSeq != 2 || m.Pending != 1 || string(m.Consumer) != "D" || string(m.Stream) != "S" {
 			t.Fatalf("meta %+v", m)
