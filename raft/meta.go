@@ -217,7 +217,7 @@ func (m *MetaShard) propose(ctx context.Context, c metaCmd) (sm.Result, error) {
 		return sm.Result{}, err
 	}
 	var res sm.Result
-	err = retry(ctx, m.h.cfg.ProposalTimeout, func(ctx context.Context) error {
+	err = retry(ctx, m.h.cfg, func(ctx context.Context) error {
 		var err error
 		res, err = m.h.nh.SyncPropose(ctx, m.session, cmd)
 		return err
@@ -246,7 +246,7 @@ func (m *MetaShard) List(ctx context.Context, prefix string) ([]Doc, error) {
 
 func (m *MetaShard) read(ctx context.Context, q any) (any, error) {
 	var out any
-	err := retry(ctx, m.h.cfg.ProposalTimeout, func(ctx context.Context) error {
+	err := retry(ctx, m.h.cfg, func(ctx context.Context) error {
 		v, err := m.h.nh.SyncRead(ctx, m.id, q)
 		out = v
 		return err

@@ -187,7 +187,7 @@ func (h *NodeHost) TransferLeader(ctx context.Context, shardID, target uint64) e
 // It is linearizable (read through the leader).
 func (h *NodeHost) Members(ctx context.Context, shardID uint64) (map[uint64]string, error) {
 	var out map[uint64]string
-	err := retry(ctx, h.cfg.ProposalTimeout, func(ctx context.Context) error {
+	err := retry(ctx, h.cfg, func(ctx context.Context) error {
 		m, err := h.nh.SyncGetClusterMembership(ctx, shardID)
 		if err == nil {
 			out = m.Nodes
@@ -201,14 +201,14 @@ func (h *NodeHost) Members(ctx context.Context, shardID uint64) (map[uint64]stri
 // starts the shard with join=true and catches up from the log or a
 // snapshot).
 func (h *NodeHost) AddReplica(ctx context.Context, shardID, id uint64, addr string) error {
-	return retry(ctx, h.cfg.ProposalTimeout, func(ctx context.Context) error {
+	return retry(ctx, h.cfg, func(ctx context.Context) error {
 		return h.nh.SyncRequestAddNode(ctx, shardID, id, addr, 0)
 	})
 }
 
 // RemoveReplica removes replica id from the shard.
 func (h *NodeHost) RemoveReplica(ctx context.Context, shardID, id uint64) error {
-	return retry(ctx, h.cfg.ProposalTimeout, func(ctx context.Context) error {
+	return retry(ctx, h.cfg, func(ctx context.Context) error {
 		return h.nh.SyncRequestDeleteNode(ctx, shardID, id, 0)
 	})
 }
@@ -239,18 +239,19 @@ func retryable(err error) bool {
 		errors.Is(err, dragonboat.ErrClusterNotFound) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// retry runs op with a per-attempt timeout until it succeeds, fails for a
-// reason retrying cannot fix, or ctx ends, backing off from 5 ms to 500 ms
-// between attempts.
-func retry(ctx context.Context, attempt time.Duration, op func(ctx context.Context) error) error {
+// retry runs op with a per-attempt timeout (cfg.ProposalTimeout) until it
+// succeeds, fails for a reason retrying cannot fix, or ctx ends, backing off
+// from 5 ms to 500 ms between attempts. Each retry is logged at Debug.
+func retry(ctx context.Context, cfg Config, op func(ctx context.Context) error) error {
 	backoff := 5 * time.Millisecond
 	for {
-		actx, cancel := context.WithTimeout(ctx, attempt)
+		actx, cancel := context.WithTimeout(ctx, cfg.ProposalTimeout)
 		err := op(actx)
 		cancel()
 		if err == nil || !retryable(err) {
 			return err
 		}
+		cfg.Logger.Debug("raft: retrying", "err", err, "backoff", backoff)
 		if ctx.Err() != nil {
 			return fmt.Errorf("raft: %w (last attempt: %v)", ctx.Err(), err)
 		}

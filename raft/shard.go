@@ -144,7 +144,7 @@ func (s *StreamShard) proposeChunks(ctx context.Context, id uint64, m *Message, 
 		if k := len(free); k > 0 {
 			buf, free = free[k-1], free[:k-1]
 		} else {
-			buf = make([]byte, 0, 1+chunking.HeaderSize+s.chunkSize)
+			buf = make([]byte, 0, 1+chunking.HeaderSize+int(min(m.Size, int64(s.chunkSize))))
 		}
 		buf = buf[:1+chunking.HeaderSize+int(n)]
 		if _, err := io.ReadFull(m.Body, buf[1+chunking.HeaderSize:]); err != nil {
@@ -179,7 +179,7 @@ func (s *StreamShard) proposeChunks(ctx context.Context, id uint64, m *Message, 
 // start proposes cmd, retrying while the shard is busy or has no leader.
 func (s *StreamShard) start(ctx context.Context, cmd []byte) (*dragonboat.RequestState, error) {
 	var rs *dragonboat.RequestState
-	err := retry(ctx, s.h.cfg.ProposalTimeout, func(context.Context) error {
+	err := retry(ctx, s.h.cfg, func(context.Context) error {
 		var err error
 		rs, err = s.h.nh.Propose(s.session, cmd, s.h.cfg.ProposalTimeout)
 		return err
@@ -264,7 +264,7 @@ func (s *StreamShard) Purge(ctx context.Context, req log.PurgeRequest) (uint64, 
 // leader's commit index (a linearizable read). fn must not keep l.
 func (s *StreamShard) Read(ctx context.Context, fn func(l *log.Log) (any, error)) (any, error) {
 	var out any
-	err := retry(ctx, s.h.cfg.ProposalTimeout, func(ctx context.Context) error {
+	err := retry(ctx, s.h.cfg, func(ctx context.Context) error {
 		v, err := s.h.nh.SyncRead(ctx, s.id, fn)
 		out = v
 		return err
