@@ -1,0 +1,76 @@
+// Package consumer is the consumer half of barge's JetStream: durable and
+// ephemeral consumers of one stream, pull and push, with acks, redelivery,
+// flow control, heartbeats, interest/workqueue retention and durable state.
+// The jetstream package owns streams and routes every CONSUMER.* API
+// request and CONSUMER.MSG.NEXT to a stream's Set (contract.go).
+//
+// # Model
+//
+// A consumer tracks, under its mutex:
+//
+//	sseq        next stream sequence to look at for a first delivery
+//	dseq        last consumer (delivery) sequence handed out; every
+//	            delivery, redeliveries included, takes the next one
+//	ack floor   (consumer seq, stream seq) below which all is settled
+//	pending     delivered, unacked messages by stream seq: first cseq,
+//	            last delivery time, delivery count, redelivery deadline
+//	rdq         stream seqs due for redelivery, oldest first
+//	waiting     pull requests (ADR-13), oldest first
+//
+// Delivered messages carry $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.
+// <cseq>.<ts>.<pending> and arrive under their stored subject, routed to the
+// deliver subject (push) or the request's inbox (pull) by broker.Send.
+//
+// # Delivery loop
+//
+// Each consumer runs one goroutine, the only one that sends messages, so a
+// consumer's deliveries and its pull requests' status replies are ordered.
+// It loops: count new messages (filtered num_pending), walk deadlines when
+// a timer fired, then make one delivery: a due redelivery first, else (below
+// max_ack_pending) the next matching message from the log (LoadNext per
+// filter). A message up to 64 KiB, or an s2-compressed one, is read and
+// checksummed into a reused buffer; a larger one is handed to the transport
+// as extents of the segment files, so it streams from disk as the client's
+// socket drains and never sits whole in memory. State changes only after
+// the broker reports a receiver: an inbox nobody listens on drops its
+// request, a push consumer without subscribers waits (re-checking every
+// 250ms). A pull request's max_bytes counts the stored subject, reply,
+// header and payload, as nats.go does: a message that does not fit ends
+// the request with 409 Message Size Exceeds MaxBytes, so a request never
+// receives more bytes than it asked for. When nothing can be delivered the
+// loop waits on the log's Changed channel, a kick (ack, pull request,
+// flow-control reply, timer) or stop. Time comes from Env.Clock: one timer
+// per consumer wakes it at the earliest deadline (ack wait and backoff,
+// NAK delays, request expiry, idle heartbeats, inactive_threshold).
+//
+// Acks arrive on an internal subscription to $JS.ACK.<stream>.> and run on
+// the acking client's event loop: they update the state under the mutex and
+// kick the loop, nothing more. Retention removals (an fsynced log delete)
+// are queued to the set's retention worker, which removes a message once no
+// consumer needs it (interest), or once its consumer acked it (workqueue).
+//
+// # Durability
+//
+// A durable consumer of a file-backed stream keeps dir/<name>/meta.json
+// (config, created) and dir/<name>/state (see state.go for the byte
+// layout: position, ack floor, and every pending message with its delivery
+// count). A persister goroutine per consumer rewrites state whenever it
+// changed, coalescing all changes made during the previous write; each
+// write goes to a temp file, is fsynced, renamed over the old one, and the
+// directory fsynced, so a crash leaves the old or the new state, never a
+// torn one. A double ack (an ack with a reply subject) is answered only
+// after a write that includes it. Plain acks and deliveries become durable
+// within one write cycle; after kill -9 the consumer resumes from the last
+// written state: at-least-once, with acked-but-unwritten messages
+// redelivered and redelivery counts kept. Ephemeral and mem_storage
+// consumers keep their state in memory only.
+//
+// # Departures from nats-server
+//
+// replay_policy original is accepted but replays instantly; rate limits,
+// sampling, priority groups and pause are not implemented. A
+// last_per_subject consumer that restarts before finishing its initial list
+// continues from its position with every message. num_pending of an
+// unfiltered consumer is estimated from the log's counts (exact unless
+// messages were deleted inside the range).
+package consumer
