@@ -18,7 +18,8 @@ func (c *consumer) processAck(r *jsapi.AckReply, body, reply []byte) {
 		return
 	}
 	now := c.now()
-	var retain []uint64
+	var rbuf [8]uint64
+	retain := rbuf[:0]
 	c.mu.Lock()
 	if c.mu.stopped {
 		c.mu.Unlock()

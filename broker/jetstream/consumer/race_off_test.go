@@ -1,5 +1,5 @@
 //go:build !race
 
-package consumer_test
+package consumer
 
-const raceEnabled = false
+const raceOn = false
