@@ -39,6 +39,10 @@ type StreamOptions struct {
 // with AddReplica starts with join=true and no members. A restarted replica
 // passes the same arguments again: its log and raft state resume from disk.
 func (h *NodeHost) StartStreamShard(shardID uint64, members map[uint64]string, join bool, dir string, so StreamOptions) (*StreamShard, error) {
+	if so.Config.Storage != log.FileStorage {
+		// A replica must find its applied data again after a restart.
+		return nil, fmt.Errorf("raft: stream shard %d: replicas need file storage", shardID)
+	}
 	if so.Log.ChunkSize <= 0 {
 		so.Log.ChunkSize = log.DefaultChunkSize
 	}

@@ -37,11 +37,13 @@ func benchCluster(b *testing.B, tune func(*Config)) *StreamShard {
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for c.leader(1) == 0 {
 		if time.Now().After(deadline) {
 			b.Fatal("no leader")
 		}
-		time.Sleep(10 * time.Millisecond) // benchmark setup only, not a test
+		<-tick.C
 	}
 	return shards[c.leader(1)]
 }
