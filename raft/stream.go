@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -208,5 +207,3 @@ func (s *streamSM) Close() error {
 	err := s.mu.l.Close()
 	return err
 }
-
-var errStopped = errors.New("raft: stopped")
