@@ -113,10 +113,15 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.SubjectTransform != nil || cfg.RePublish != nil {
 		return cfg, invalidConfig("subject transforms and republish are not supported")
 	}
-	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules ||
-		cfg.AllowAtomicPublish || cfg.AllowBatchPublish {
-		return cfg, invalidConfig("per-message TTL, counters, schedules and batch publish are not supported")
+	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
+		return cfg, invalidConfig("per-message TTL, counters and schedules are not supported")
 	}
+	// Batch publishing is not supported either, but tools such as
+	// `nats bench js pub` ask for it on every stream they create without
+	// using it: the request is accepted with both permissions off, so the
+	// stream's info tells the truth and a batch publish is answered with
+	// nats-server's "atomic publish is disabled".
+	cfg.AllowAtomicPublish, cfg.AllowBatchPublish = false, false
 	if len(cfg.Subjects) == 0 {
 		cfg.Subjects = []string{cfg.Name}
 	}

@@ -66,6 +66,7 @@ type pubHeaders struct {
 	expSubjSeqSubj string
 	expLastMsgID   string
 	rollup         string
+	batch          bool // Nats-Batch-Id: an atomic batch publish
 }
 
 // Headers receives the whole header block of an HPUB.
@@ -176,6 +177,8 @@ func (p *pub) precheckLocked() *jsapi.APIError {
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreClosed)
 	case cfg.Sealed:
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamSealed)
+	case p.h.batch:
+		return jsapi.NewAPIError(jsapi.ErrCodeAtomicPublishDisabled)
 	case p.h.expStream != "" && p.h.expStream != cfg.Name:
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamNotMatch)
 	case cfg.MaxMsgSize > 0 && p.size > int(cfg.MaxMsgSize):
@@ -462,6 +465,7 @@ func (h *pubHeaders) parse(hdr []byte) *jsapi.APIError {
 	h.expStream = str(jsapi.HdrExpectedStream)
 	h.expLastMsgID = str(jsapi.HdrExpectedLastMsgID)
 	h.rollup = str(jsapi.HdrRollup)
+	_, h.batch = codec.HeaderValue(hdr, "Nats-Batch-Id")
 	h.expSubjSeqSubj = str(jsapi.HdrExpectedLastSubjSeqSubj)
 	if h.expLastSeq, h.hasExpLastSeq, err = num(jsapi.HdrExpectedLastSeq); err != nil {
 		return err

@@ -109,6 +109,12 @@ const (
 	ErrCodeMessageTTLInvalid ErrCode = 10165 // 400 invalid per-message TTL
 	// ErrCodeMessageTTLDisabled: Nats-TTL on a stream without allow_msg_ttl.
 	ErrCodeMessageTTLDisabled ErrCode = 10166 // 400 per-message TTL is disabled
+	// ErrCodeAtomicPublishDisabled: Nats-Batch-Id on a stream without
+	// allow_atomic.
+	ErrCodeAtomicPublishDisabled ErrCode = 10174 // 400 atomic publish is disabled
+	// ErrCodeBatchPublishDisabled: a fast-batch publish on a stream without
+	// allow_batched.
+	ErrCodeBatchPublishDisabled ErrCode = 10205 // 400 batch publish is disabled
 	// ErrCodeStreamExpectedLastSeqPerSubjectInvalid: subject given without a sequence.
 	ErrCodeStreamExpectedLastSeqPerSubjectInvalid ErrCode = 10193 // 400 missing sequence for expected last sequence per subject
 )

@@ -158,6 +158,10 @@ func (c ErrCode) template() (status int, desc string, ok bool) {
 		return 400, "wrong last sequence", true
 	case ErrCodeMessageTTLInvalid:
 		return 400, "invalid per-message TTL", true
+	case ErrCodeAtomicPublishDisabled:
+		return 400, "atomic publish is disabled", true
+	case ErrCodeBatchPublishDisabled:
+		return 400, "batch publish is disabled", true
 	case ErrCodeMessageTTLDisabled:
 		return 400, "per-message TTL is disabled", true
 	case ErrCodeStreamExpectedLastSeqPerSubjectInvalid:
