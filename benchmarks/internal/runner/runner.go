@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,18 @@ func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
 		return nil, "", err
 	}
 	run.Machine = describeMachine(cfg.WorkDir)
+	if slices.Contains(cfg.Servers, report.Barge) {
+		// bin/barge is shared with everyone who runs `make build`: measure a
+		// private copy so the binary cannot change in the middle of a run.
+		snap := filepath.Join(cfg.WorkDir, "barge-under-test")
+		if err := copyFile(cfg.BargeBin, snap); err != nil {
+			return nil, "", fmt.Errorf("snapshot of %s: %w", cfg.BargeBin, err)
+		}
+		if fi, err := os.Stat(cfg.BargeBin); err == nil {
+			r.bargeBuilt = fi.ModTime().UTC().Format("2006-01-02 15:04:05Z")
+		}
+		r.cfg.BargeBin = snap
+	}
 	run.Notes = r.notes()
 	r.logf("bargebench: %d sizes × %d workloads × %d servers, %d warm-up + %d measured repetitions; work dir %s",
 		len(cfg.Sizes), len(cfg.Workloads), len(cfg.Servers), cfg.Warmup, cfg.Reps, cfg.WorkDir)
@@ -106,9 +119,32 @@ func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
 }
 
 type runner struct {
-	cfg   Config
-	start time.Time
-	run   *report.Run
+	cfg        Config
+	start      time.Time
+	run        *report.Run
+	bargeBuilt string // modification time of the barge binary that was copied
+}
+
+// copyFile copies an executable to dst (mode 0755), replacing dst.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
 }
 
 func (r *runner) logf(format string, a ...any) {
@@ -186,7 +222,7 @@ func (r *runner) spec(server, dir string, size int64, wl string) (proc.Spec, err
 	case report.Barge:
 		s.Bin = c.BargeBin
 		s.Args = append(append(args, "--max_payload", c.BargeMaxPayload), c.BargeArgs...)
-		r.run.Settings[server] = fmt.Sprintf("JetStream file store, R1, max_payload %s, sync: barge's default (PubAck after a group-commit fsync) unless overridden; extra flags: %v", c.BargeMaxPayload, c.BargeArgs)
+		r.run.Settings[server] = fmt.Sprintf("JetStream file store, R1, max_payload %s, sync: barge's default (PubAck after a group-commit fsync) unless overridden; extra flags: %v; binary built %s, copied at the start of the run", c.BargeMaxPayload, c.BargeArgs, r.bargeBuilt)
 	default:
 		return proc.Spec{}, fmt.Errorf("unknown server %q", server)
 	}
