@@ -237,7 +237,7 @@ func (e *Engine) accountInfo(r *apiReq) {
 				MemoryMaxStreamBytes: -1, StoreMaxStreamBytes: -1,
 			},
 		},
-		API: jsapi.APIStats{Level: jsapi.NATSServerAPILevel, Total: e.apiTotal.Load(), Errors: e.apiErrors.Load()},
+		API: jsapi.APIStats{Level: jsapi.BargeAPILevel, Total: e.apiTotal.Load(), Errors: e.apiErrors.Load()},
 	}
 	e.respond(r.reply, &jsapi.AccountInfoResponse{APIResponse: jsapi.APIResponse{Type: jsapi.TypeAccountInfoResponse}, AccountInfo: info})
 }

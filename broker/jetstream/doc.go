@@ -79,7 +79,11 @@
 //   - num_replicas > 1 is refused with 10074 until replication lands.
 //     Mirrors, sources, subject transforms, republish, per-message TTL,
 //     counters, schedules and batch publish are refused as invalid config
-//     (10052).
+//     (10052); a Nats-TTL header is refused with 10166 (TTL disabled).
+//   - $JS.API.INFO reports API level 0 (jsapi.BargeAPILevel): clients gate
+//     2.11+ features on it, so nats.go refuses a KV bucket with
+//     LimitMarkerTTL itself rather than asking for per-message TTL and
+//     subject delete markers.
 //
 // # Locks
 //

@@ -440,7 +440,8 @@ func storeError(err error) *jsapi.APIError {
 }
 
 // parse reads the JetStream headers of hdr. A malformed number in an
-// expected-sequence header is a bad request, as in nats-server.
+// expected-sequence header is a bad request, as in nats-server; a Nats-TTL
+// header is 10166 (per-message TTL disabled).
 func (h *pubHeaders) parse(hdr []byte) *jsapi.APIError {
 	str := func(key string) string {
 		v, ok := codec.HeaderValue(hdr, key)
@@ -459,6 +460,12 @@ func (h *pubHeaders) parse(hdr []byte) *jsapi.APIError {
 			return 0, false, jsapi.NewAPIError(jsapi.ErrCodeBadRequest)
 		}
 		return n, true, nil
+	}
+	if _, ok := codec.HeaderValue(hdr, jsapi.HdrTTL); ok {
+		// No stream allows per-message TTL (allow_msg_ttl is refused), so
+		// a Nats-TTL is refused as nats-server refuses it on such a stream
+		// rather than stored and silently never expired.
+		return jsapi.NewAPIError(jsapi.ErrCodeMessageTTLDisabled)
 	}
 	var err *jsapi.APIError
 	h.msgID = str(jsapi.HdrMsgID)

@@ -118,7 +118,7 @@ func TestJetStreamPackageStreams(t *testing.T) {
 	}
 	ai, err := js.AccountInfo(ctx)
 	must(t, err)
-	if ai.Streams != 1 || ai.API.Level == 0 {
+	if ai.Streams != 1 || ai.API.Level != 0 { // barge reports level 0: see jsapi.BargeAPILevel
 		t.Fatalf("account %+v", ai)
 	}
 	// Publishing to a subject no stream takes: no responders.

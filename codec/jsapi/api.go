@@ -51,6 +51,14 @@ const (
 	// reports in api.level (ADR-44: 0 is 2.10, 1 is 2.11, ...). A server
 	// that implements less of the API should report a lower level.
 	NATSServerAPILevel = 5
+	// BargeAPILevel is the level barge reports: 0 (2.10's API). barge
+	// implements no 2.11+ feature (per-message TTL and subject delete
+	// markers, pause, priority groups, counters, batch publish), and
+	// clients gate those on the level: nats.go refuses a KV bucket with
+	// LimitMarkerTTL (ErrLimitMarkerTTLNotSupported) and the nats CLI
+	// explains which server version a feature needs, instead of asking
+	// and failing on a config error.
+	BargeAPILevel = 0
 )
 
 // APIResponse is the common head of every API response. Type is one of
