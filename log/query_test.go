@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/bargemq/barge/internal/synctime"
 )
 
 func TestQueries(t *testing.T) {
@@ -116,19 +118,17 @@ func TestMaxAgeExpires(t *testing.T) {
 				l, _ := k.open(t, "", Config{MaxAge: time.Minute}, Options{})
 				defer l.Close()
 				l.AppendMsg("a", nil, []byte("1"))
-				time.Sleep(30 * time.Second) // fake time inside the bubble
+				synctime.Advance(30 * time.Second)
 				l.AppendMsg("a", nil, []byte("2"))
 				synctest.Wait()
 				if st := l.State(); st.Msgs != 2 {
 					t.Fatalf("early expiry %+v", st)
 				}
-				time.Sleep(31 * time.Second)
-				synctest.Wait()
+				synctime.Advance(31 * time.Second)
 				if st := l.State(); st.Msgs != 1 || st.FirstSeq != 2 {
 					t.Fatalf("first should expire %+v", st)
 				}
-				time.Sleep(30 * time.Second)
-				synctest.Wait()
+				synctime.Advance(30 * time.Second)
 				if st := l.State(); st.Msgs != 0 || st.FirstSeq != 3 {
 					t.Fatalf("all should expire %+v", st)
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/internal/synctime"
 	"github.com/bargemq/barge/log"
 )
 
@@ -256,10 +257,7 @@ func run(t *testing.T, f func(t *testing.T)) {
 	synctest.Test(t, f)
 }
 
-func sleep(d time.Duration) {
-	time.Sleep(d)
-	synctest.Wait()
-}
+func sleep(d time.Duration) { synctime.Advance(d) }
 
 func synctestWait() { synctest.Wait() }
 
