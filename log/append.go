@@ -206,7 +206,7 @@ func (a *Appender) writeChunk(framed, data []byte) error {
 // ErrMaxMsgs/ErrMaxBytes; I/O errors stick to the log. On error nothing of
 // the message becomes visible. The Appender is finished either way.
 func (a *Appender) Commit() (seq uint64, ts int64, err error) {
-	o, seq, ts, err := a.begin()
+	o, seq, ts, err := a.begin(nil)
 	if err != nil {
 		return 0, 0, err
 	}

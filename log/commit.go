@@ -28,6 +28,9 @@ type op struct {
 	n       uint64 // opPurge: messages removed
 	err     error  // result, set by the leader
 	done    bool   // guarded by l.sq
+	// async is CommitAsync's callback (opMsg only): the leader hands the
+	// finished op to the notifier instead of waking a waiter.
+	async func(seq uint64, ts int64, err error)
 }
 
 // enqueue adds o behind every operation written before it. Callers that
@@ -102,8 +105,18 @@ func (l *Log) leadLocked() {
 	l.applyBatch(batch, err)
 
 	l.sq.Lock()
+	notify := false
 	for _, o := range batch {
 		o.done = true
+		if o.async != nil {
+			l.sq.done = append(l.sq.done, o)
+			notify = true
+		}
+	}
+	if notify && !l.sq.notifying {
+		l.sq.notifying = true
+		l.async.Add(1)
+		go l.notifyAsync()
 	}
 	clear(batch)
 	l.sq.spare = batch[:0]

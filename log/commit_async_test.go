@@ -2,6 +2,7 @@ package log
 
 import (
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -117,4 +118,49 @@ func TestDeleted(t *testing.T) {
 	if d := l.Deleted(1); len(d) != 1 {
 		t.Fatalf("deleted(1) %v", d)
 	}
+}
+
+// TestCommitAsyncBurst: a burst of async commits is called back in commit
+// order, by the log's notifier rather than a goroutine per message, and
+// Close returns only after every callback has returned.
+func TestCommitAsyncBurst(t *testing.T) {
+	forKinds(t, func(t *testing.T, k kind) {
+		l, _ := k.open(t, "", Config{}, Options{})
+		const n = 2000
+		var got []uint64 // appended by the notifier only; read after Close
+		before := runtime.NumGoroutine()
+		peak := 0
+		for i := 0; i < n; i++ {
+			a, err := l.Append("s", nil, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Write(make([]byte, 8)); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := a.CommitAsync(func(seq uint64, _ int64, err error) {
+				if err != nil {
+					t.Errorf("done %d: %v", seq, err)
+				}
+				got = append(got, seq)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			peak = max(peak, runtime.NumGoroutine()-before)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n {
+			t.Fatalf("%d callbacks before Close returned, want %d", len(got), n)
+		}
+		for i, s := range got {
+			if s != uint64(i+1) {
+				t.Fatalf("callback %d for seq %d: not in commit order", i, s)
+			}
+		}
+		if peak > 4 {
+			t.Fatalf("%d extra goroutines during a burst of async commits", peak)
+		}
+	})
 }

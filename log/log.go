@@ -54,7 +54,18 @@ type Log struct {
 		queue   []*op
 		spare   []*op
 		leading bool // a goroutine is syncing and applying a batch
+		// runner: a committer goroutine (runAsync) is leading batches for
+		// CommitAsync; it exits once nothing is queued or being led.
+		runner bool
+		// done holds CommitAsync operations whose batch is finished, in
+		// commit order, for the notifier goroutine to call back.
+		done []*op
+		// notifying: a notifier goroutine (notifyAsync) is draining done.
+		notifying bool
 	}
+	// async counts the runner and notifier goroutines, so Close can wait
+	// until every CommitAsync callback has run.
+	async sync.WaitGroup
 
 	// bg guards the background timers.
 	bg struct {
@@ -162,6 +173,7 @@ func (l *Log) Close() error {
 	}
 	l.bg.Unlock()
 	l.drain()
+	l.async.Wait()
 	err := l.sticky()
 	if s := l.activeSeg.Load(); s != nil && err == nil {
 		if serr := s.f.Sync(); serr != nil {
