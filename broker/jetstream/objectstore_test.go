@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -284,4 +285,62 @@ func mustRead(t testing.TB, r io.Reader) []byte {
 	b, err := io.ReadAll(r)
 	must(t, err)
 	return b
+}
+
+// TestObjectStoreHuge round-trips a 1 GiB object through both nats.go
+// APIs with SHA-256 equal. Too slow for `make test` under -race: it runs
+// only with BARGE_HUGE=1, e.g.
+//
+//	BARGE_HUGE=1 go test ./broker/jetstream -run TestObjectStoreHuge -v -timeout 10m
+func TestObjectStoreHuge(t *testing.T) {
+	if os.Getenv("BARGE_HUGE") == "" {
+		t.Skip("set BARGE_HUGE=1 to round-trip 1 GiB objects")
+	}
+	const size = 1 << 30
+	a := startServer(t, "", nil)
+	sum := patternSum(t, size, 7)
+	check := func(what string, r io.Reader) {
+		t.Helper()
+		hw := newHashWriter()
+		if _, err := io.CopyBuffer(hw, r, make([]byte, 1<<20)); err != nil {
+			t.Fatalf("%s: get: %v", what, err)
+		}
+		if hw.n != size || hw.sum() != sum {
+			t.Fatalf("%s: %d bytes, digest mismatch", what, hw.n)
+		}
+	}
+
+	_, ljs := legacy(t, a)
+	lobs, err := ljs.CreateObjectStore(&nats.ObjectStoreConfig{Bucket: "huge-legacy"})
+	must(t, err)
+	start := time.Now()
+	info, err := lobs.Put(&nats.ObjectMeta{Name: "big"}, newPatternReader(size, 7))
+	must(t, err)
+	t.Logf("legacy put 1 GiB: %v", time.Since(start))
+	if info.Size != size || info.Chunks != size/(128<<10) {
+		t.Fatalf("legacy info %+v", info)
+	}
+	start = time.Now()
+	res, err := lobs.Get("big")
+	must(t, err)
+	check("legacy", res)
+	res.Close()
+	t.Logf("legacy get 1 GiB: %v", time.Since(start))
+	must(t, ljs.DeleteObjectStore("huge-legacy"))
+
+	js := newJS(t, a.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "huge"})
+	must(t, err)
+	start = time.Now()
+	_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: "big"}, newPatternReader(size, 7))
+	must(t, err)
+	t.Logf("jetstream put 1 GiB: %v", time.Since(start))
+	start = time.Now()
+	jres, err := obs.Get(ctx, "big")
+	must(t, err)
+	check("jetstream", jres)
+	jres.Close()
+	t.Logf("jetstream get 1 GiB: %v", time.Since(start))
 }
