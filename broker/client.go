@@ -38,6 +38,13 @@ type client struct {
 	// closed is set once the connection is gone (or refused); deliveries
 	// and the keepalive skip it.
 	closed atomic.Bool
+	// asyncInfo is set when CONNECT said protocol 1: the client takes an
+	// INFO at any time (cluster membership changes).
+	asyncInfo atomic.Bool
+	// route marks the client that delivers a route's messages (see
+	// newRouteClient): it has no Transport and publishes to local
+	// subscribers only. Fixed at creation.
+	route bool
 	// pingsOut counts PINGs sent and not yet answered by a PONG.
 	pingsOut atomic.Int32
 
@@ -80,6 +87,25 @@ func newClient(s *Server, t Transport) *client {
 	return c
 }
 
+// newRouteClient returns the client through which a route's messages reach
+// local subscribers: it is not registered with the server, has no
+// Transport and is driven by the route's reading goroutine only.
+func newRouteClient(s *Server, remote string) *client {
+	c := &client{
+		srv:   s,
+		cid:   s.nextCID.Add(1),
+		start: s.opts.Clock.Now(),
+		opts:  codec.ConnectOptions{Echo: true, Headers: true},
+		route: true,
+	}
+	c.host, c.port = splitHostPort(remote)
+	c.mu.subs = make(map[string]*Subscription)
+	s.mu.Lock()
+	c.rng = newConnRand(s.mu.rand)
+	s.mu.Unlock()
+	return c
+}
+
 // Data parses b, acting on every complete operation. A protocol error is
 // reported to the client as -ERR and returned, which makes netpoll close the
 // connection; errors the client survives (an invalid SUB subject) are
@@ -115,6 +141,9 @@ func (c *client) Closed(err error) {
 	clear(c.mu.subs)
 	c.mu.Unlock()
 	c.srv.sl.RemoveBatch(subs)
+	if cl := c.srv.cluster; cl != nil {
+		cl.localUnsub(subs...)
+	}
 	c.srv.removeClient(c)
 	if errors.Is(err, codec.ErrSlowConsumer) {
 		c.srv.stats.slowConsumers.Add(1)
@@ -148,6 +177,7 @@ func (c *client) Connect(options []byte) error {
 	}
 	c.opts = o
 	c.headers.Store(o.Headers)
+	c.asyncInfo.Store(o.Protocol >= 1)
 	c.mu.Lock()
 	c.mu.name, c.mu.lang, c.mu.version = o.Name, o.Lang, o.Version
 	c.mu.Unlock()
@@ -205,6 +235,9 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 			c.sendErr(codec.ErrInvalidSubject.Msg)
 			return nil
 		}
+		if cl := c.srv.cluster; cl != nil {
+			cl.localSub(sub)
+		}
 	}
 	if c.opts.Verbose {
 		c.sendOK()
@@ -246,8 +279,10 @@ func (c *client) unsubscribe(sub *Subscription) {
 		delete(c.mu.subs, string(sub.sid))
 	}
 	c.mu.Unlock()
-	if owned {
-		_ = c.srv.sl.Remove(sub)
+	if owned && c.srv.sl.Remove(sub) == nil {
+		if cl := c.srv.cluster; cl != nil {
+			cl.localUnsub(sub)
+		}
 	}
 }
 

@@ -39,6 +39,12 @@ type publish struct {
 	// internal: some target is an internal subscription, which needs the
 	// message whole.
 	internal bool
+	// routes are the cluster peers the message is forwarded to, one
+	// routed message each (route_publish.go); reused across messages.
+	routes []routeTarget
+	// rqueues, for a message a route brought (route client only), names
+	// the queue groups it is meant for; valid during PubStart only.
+	rqueues [][]byte
 }
 
 // target is one receiver of the message being published.
@@ -72,10 +78,10 @@ func (c *client) PubStart(subject, reply []byte, hdrLen, size int) error {
 		return nil
 	}
 	c.resolveTargets()
-	if cp := c.srv.capturer; cp != nil {
+	if cp := c.srv.capturer; cp != nil && !c.route {
 		p.capture = cp.Capture(p.subject, p.reply, hdrLen, size)
 	}
-	if len(p.targets) == 0 {
+	if len(p.targets) == 0 && len(p.routes) == 0 {
 		return nil
 	}
 	th := c.srv.opts.StreamThreshold
@@ -89,18 +95,33 @@ func (c *client) PubStart(subject, reply []byte, hdrLen, size int) error {
 
 // resolveTargets fills p.targets from the sublist: every plain subscription
 // and one member of each queue group, leaving out this client's own
-// subscriptions when it asked for echo false and closed clients.
+// subscriptions when it asked for echo false and closed clients. Peers
+// with interest go to p.routes, once each; a queue group goes to a peer
+// only when no local member is eligible. A route client (a message from a
+// peer) resolves local client subscriptions only, and only the queue
+// groups the message names.
 func (c *client) resolveTargets() {
 	p := &c.pub
 	r := c.srv.sl.Match(p.subject)
 	for _, sub := range r.Psubs {
+		if sub.peer != nil {
+			if !c.route {
+				c.addRoute(sub.peer, "")
+			}
+			continue
+		}
 		if c.eligible(sub) && admit(sub) {
 			c.addTarget(sub)
 		}
 	}
 	for _, group := range r.Qsubs {
+		if c.route && !c.wantsQueue(group[0].Queue) {
+			continue
+		}
 		if sub := c.pickMember(group); sub != nil {
 			c.addTarget(sub)
+		} else if !c.route {
+			c.pickRemote(group)
 		}
 	}
 }
@@ -116,8 +137,11 @@ func (c *client) addTarget(sub *Subscription) {
 }
 
 func (c *client) eligible(sub *Subscription) bool {
+	if sub.peer != nil {
+		return false
+	}
 	if sub.handler != nil {
-		return true
+		return !c.route
 	}
 	return sub.client != nil && !sub.client.closed.Load() && (c.opts.Echo || sub.client != c)
 }
@@ -188,6 +212,7 @@ func (c *client) lineFor(t *target) []byte {
 func (c *client) openStreams() {
 	p := &c.pub
 	p.streaming = true
+	c.openRouteStreams()
 	for i := range p.targets {
 		t := &p.targets[i]
 		if t.sub.handler != nil {
@@ -226,6 +251,9 @@ func (c *client) startGather() {
 	// "HMSG " subject ' ' sid ' ' reply ' ' hdrLen ' ' total CRLF, with
 	// room for two 20-digit numbers.
 	p.off = len(p.subject) + len(p.reply) + maxSid + 64
+	if n := c.routeHeadroom(); n > p.off {
+		p.off = n
+	}
 	p.buf = c.srv.bufs.Get()
 	p.buf.B = slices.Grow(p.buf.B[:0], p.off+p.size+len(crlf))[:p.off]
 }
@@ -237,6 +265,7 @@ func (c *client) PubHeaders(hdr []byte) error {
 		p.capture.Headers(hdr)
 	}
 	if p.streaming {
+		c.routeFrame(hdr)
 		for i := range p.targets {
 			if t := &p.targets[i]; t.headers {
 				c.streamWrite(t, hdr)
@@ -255,6 +284,7 @@ func (c *client) PubPayload(piece []byte) error {
 		p.capture.Write(piece)
 	}
 	if p.streaming {
+		c.routeFrame(piece)
 		for i := range p.targets {
 			c.streamWrite(&p.targets[i], piece)
 		}
@@ -300,7 +330,7 @@ func (c *client) PubEnd() error {
 
 func (c *client) endStreams() int {
 	p := &c.pub
-	n := 0
+	n := c.endRouteStreams(false)
 	for i := range p.targets {
 		t := &p.targets[i]
 		c.streamWrite(t, c.srv.lines.crlf)
@@ -322,7 +352,7 @@ func (c *client) deliverGathered() int {
 	p := &c.pub
 	b := append(p.buf.B, crlf...)
 	p.buf.B = b
-	n := 0
+	n := c.deliverRoutes(b)
 	for pass := 0; pass < 2; pass++ {
 		strip := pass == 1
 		if strip && p.hdrLen < 0 {
@@ -400,6 +430,7 @@ func (c *client) abortPublish() {
 		p.capture.Abort()
 		p.capture = nil
 	}
+	c.endRouteStreams(true)
 	for i := range p.targets {
 		if t := &p.targets[i]; t.stream != nil {
 			t.stream.Abort()
@@ -419,6 +450,7 @@ func (c *client) resetPublish() {
 	}
 	clear(p.targets)
 	p.targets = p.targets[:0]
+	c.resetRoutes()
 	p.active, p.drop, p.streaming, p.internal = false, false, false, false
 	p.capture = nil
 }

@@ -51,6 +51,9 @@ type Server struct {
 	// capturer takes published messages into streams; nil without
 	// JetStream. Set before clients are accepted.
 	capturer Capturer
+	// cluster joins the server to its cluster's other members; nil when
+	// not clustered. Set by NewCluster before clients are accepted.
+	cluster *Cluster
 
 	nextCID atomic.Uint64
 	stats   serverStats

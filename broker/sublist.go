@@ -45,6 +45,9 @@ type Subscription struct {
 	// handler is set instead of client for an internal subscription
 	// (SubscribeInternal).
 	handler InternalHandler
+	// peer is set instead of client for a cluster peer's interest, learned
+	// from its RS+; messages for it are forwarded over the route.
+	peer *peer
 
 	// max is the UNSUB auto-unsubscribe limit (0: none); delivered counts
 	// messages handed to the subscription. Publishers on any event loop

@@ -37,6 +37,8 @@ type App struct {
 	broker  *broker.Server
 	js      *jetstream.Engine // nil without JetStream
 	net     *netpoll.Server
+	cluster *broker.Cluster // nil when standalone
+	routes  *netpoll.Server // the route listener; nil when standalone
 	http    *http.Server
 	httpLn  net.Listener
 	started time.Time
@@ -79,6 +81,14 @@ func Start(cfg Config) (*App, error) {
 			return nil, err
 		}
 	}
+	if cfg.Cluster != "" {
+		if err := a.startRoutes(spill); err != nil {
+			a.closeJetStream()
+			a.broker.Shutdown()
+			a.closeLog()
+			return nil, err
+		}
+	}
 	ns, err := netpoll.Listen(netpoll.Options{
 		Addr:           net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		WriteWatermark: cfg.WriteWatermark,
@@ -90,10 +100,14 @@ func Start(cfg Config) (*App, error) {
 		a.closeJetStream()
 		a.broker.Shutdown()
 		a.closeLog()
+		a.stopRoutes(context.Background())
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	a.net = ns
 	a.broker.SetListenAddr(ns.Addr().IP.String(), ns.Addr().Port)
+	if a.cluster != nil {
+		a.cluster.Start()
+	}
 	if cfg.HTTPPort != 0 {
 		if err := a.startMonitor(); err != nil {
 			_ = a.Shutdown(context.Background())
@@ -156,6 +170,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.http != nil {
 		errs = append(errs, a.http.Shutdown(ctx))
 	}
+	errs = append(errs, a.stopRoutes(ctx))
 	if a.net != nil {
 		errs = append(errs, a.net.Shutdown(ctx))
 	}

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -32,6 +33,13 @@ type Config struct {
 	LogFile        string        // log destination; empty is stderr
 	Debug          bool          // debug logging
 	Trace          bool          // protocol trace logging
+
+	// Cluster settings; Cluster empty means a standalone server.
+	Cluster          string   // route listen address, host:port (nats://host:port accepted)
+	Routes           []string // seed route URLs to dial; may include this server itself
+	ClusterName      string   // cluster name; routes from another cluster are refused
+	ClusterAdvertise string   // route host:port advertised to peers (default: the listen address)
+	RaftAddr         string   // raft listen address, advertised to peers for replicated streams
 }
 
 // Defaults returns the embedded defaults `make run` relies on.
@@ -74,8 +82,35 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sync interval must be positive")
 	case c.JetStream && c.StoreDir == "":
 		return fmt.Errorf("jetstream needs a store_dir")
+	case c.Cluster == "" && len(c.Routes) > 0:
+		return fmt.Errorf("routes need a cluster listen address (--cluster)")
+	}
+	if c.Cluster != "" {
+		if _, _, err := net.SplitHostPort(hostPort(c.Cluster)); err != nil {
+			return fmt.Errorf("cluster: want host:port, got %q", c.Cluster)
+		}
+	}
+	for _, r := range c.Routes {
+		if _, _, err := net.SplitHostPort(hostPort(r)); err != nil {
+			return fmt.Errorf("routes: want host:port or nats://host:port, got %q", r)
+		}
 	}
 	return nil
+}
+
+// hostPort strips a URL scheme ("nats://", "nats-route://") and a trailing
+// slash from a route address.
+func hostPort(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	}
+	return strings.TrimSuffix(s, "/")
+}
+
+// splitList splits a comma- or space-separated list, dropping empty items.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
 // ParseSize reads a byte count such as "1048576", "64MB", "64MiB", "1GB" or
@@ -193,6 +228,16 @@ func (c *Config) Set(key, val string) error {
 		c.Debug, err = parseBool(val)
 	case "trace":
 		c.Trace, err = parseBool(val)
+	case "cluster", "cluster_listen":
+		c.Cluster = hostPort(val)
+	case "routes":
+		c.Routes = splitList(val)
+	case "cluster_name":
+		c.ClusterName = val
+	case "cluster_advertise":
+		c.ClusterAdvertise = hostPort(val)
+	case "raft", "raft_addr":
+		c.RaftAddr = hostPort(val)
 	default:
 		return fmt.Errorf("unknown setting %q", key)
 	}

@@ -42,6 +42,9 @@ func (a *App) startMonitor() error {
 	mux.HandleFunc("/connz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.broker.Connz())
 	})
+	mux.HandleFunc("/routez", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, a.routez())
+	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
