@@ -41,5 +41,10 @@ profile:
 	$(GO) build -o $(BIN) ./cmd/barge
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -profile $(PROFILEFLAGS)
 
+# Three local cluster members (clients 4222-4224, routes 6222-6224, monitoring 8222-8224,
+# data ./data/n1..n3); prints the client URLs; Ctrl-C stops them.
+cluster: build
+	./scripts/cluster.sh
+
 clean:
 	rm -rf bin data
