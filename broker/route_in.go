@@ -32,7 +32,7 @@ type routeIn struct {
 	// INFO; other goroutines read it only under Cluster.mu.
 	peer *peer
 
-	// wmu serializes writes to conn (CONNECT, PONG).
+	// wmu serializes writes to conn (CONNECT, PING, PONG).
 	wmu    sync.Mutex
 	closed atomic.Bool
 
@@ -40,6 +40,8 @@ type routeIn struct {
 		sync.Mutex
 		// subs is the peer's interest, by subject and queue.
 		subs map[interestKey]*Subscription
+		// timer is the pending keepalive PING; nil once stopped.
+		timer Timer
 	}
 }
 
@@ -66,6 +68,7 @@ func (ri *routeIn) run() error {
 	}
 	ri.cl.mu.ins[ri] = struct{}{}
 	ri.cl.mu.Unlock()
+	ri.armKeepalive()
 	err := ri.readLoop()
 	ri.close()
 	ri.pc.closed.Store(true)
@@ -106,11 +109,37 @@ func (ri *routeIn) readLoop() error {
 	}
 }
 
-// close closes the connection; run then returns. Safe from any goroutine.
+// close closes the connection and stops the keepalive; run then returns.
+// Safe from any goroutine.
 func (ri *routeIn) close() {
 	if !ri.closed.Swap(true) {
 		_ = ri.conn.Close()
 	}
+	ri.mu.Lock()
+	if ri.mu.timer != nil {
+		ri.mu.timer.Stop()
+		ri.mu.timer = nil
+	}
+	ri.mu.Unlock()
+}
+
+// armKeepalive schedules the next PING. The dialer PINGs the acceptor
+// because that direction never carries data: the acceptor's own PINGs can
+// wait behind a large message in its outbound queue, so it takes our PINGs
+// as the sign that we are alive. We judge the acceptor by what we read.
+func (ri *routeIn) armKeepalive() {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	if ri.closed.Load() {
+		return
+	}
+	ri.mu.timer = ri.cl.srv.opts.Clock.AfterFunc(ri.cl.opts.PingInterval, func() {
+		if ri.closed.Load() {
+			return
+		}
+		ri.write([]byte(codec.PingLine))
+		ri.armKeepalive()
+	})
 }
 
 // write sends b to the peer with a short deadline; a failure closes the

@@ -101,8 +101,12 @@ func (ro *routeOut) Connect(js []byte) error {
 	return nil
 }
 
-// Ping answers PONG.
-func (ro *routeOut) Ping() error { return ro.t.Write([]byte(codec.PongLine)) }
+// Ping answers PONG and, as the dialer's keepalive, proves it alive: our
+// own PINGs may be queued behind a large message, its PINGs never are.
+func (ro *routeOut) Ping() error {
+	ro.pingsOut.Store(0)
+	return ro.t.Write([]byte(codec.PongLine))
+}
 
 // Pong clears the unanswered PINGs.
 func (ro *routeOut) Pong() error {

@@ -275,3 +275,27 @@ func BenchmarkRouteForward(b *testing.B) {
 		})
 	}
 }
+
+// TestRouteKeepalive: the acceptor closes a route whose dialer neither
+// answers its PINGs nor sends its own, and keeps one whose dialer PINGs
+// (its own PINGs may be stuck behind a large message).
+func TestRouteKeepalive(t *testing.T) {
+	ch := newClusterHarness(t, Options{}, nil)
+	ch.routeLines()
+	tick := DefaultRoutePingInterval
+	for range 2 * DefaultRouteMaxPingsOut {
+		ch.clock.Advance(tick)
+		if err := ch.ro.Data([]byte("PING\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if closed, _ := ch.out.closed(); closed {
+		t.Fatal("route closed although the dialer kept PINGing")
+	}
+	for range DefaultRouteMaxPingsOut + 1 {
+		ch.clock.Advance(tick)
+	}
+	if closed, reason := ch.out.closed(); !closed || reason != errRouteStale {
+		t.Fatalf("silent route not closed as stale: %v %v", closed, reason)
+	}
+}
