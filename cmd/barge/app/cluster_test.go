@@ -231,4 +231,3 @@ func TestClusterRequestReplyAndNoResponders(t *testing.T) {
 		t.Fatalf("request with no responder anywhere: %v, want ErrNoResponders", err)
 	}
 }
-
