@@ -109,6 +109,9 @@ type ClusterOptions struct {
 	// RaftAddr is this server's raft listen address, advertised to peers
 	// for replicated streams; the cluster itself does not use it.
 	RaftAddr string
+	// NodeID is this server's stable numeric id (its raft replica id, > 0
+	// when set), advertised to peers; 0 when not configured.
+	NodeID uint64
 	// Dialer opens outbound routes (default: net.Dialer with
 	// DefaultRouteDialTimeout).
 	Dialer Dialer
@@ -305,6 +308,17 @@ func (c *Cluster) Name() string { return c.opts.Name }
 // RaftAddr is this server's advertised raft address.
 func (c *Cluster) RaftAddr() string { return c.opts.RaftAddr }
 
+// NodeID is this server's configured node id (0 when none).
+func (c *Cluster) NodeID() uint64 { return c.opts.NodeID }
+
+// checkNodeIDLocked warns about a peer that claims this server's node id:
+// replicated streams would confuse the two.
+func (c *Cluster) checkNodeIDLocked(info *codec.RouteInfo) {
+	if c.opts.NodeID != 0 && info.NodeID == c.opts.NodeID {
+		c.log.Error("peer has this server's node id", "node_id", info.NodeID, "peer", info.Name, "id", info.ID)
+	}
+}
+
 // selfInfoLocked is the RouteInfo this server sends in INFO and CONNECT.
 func (c *Cluster) selfInfoLocked() *codec.RouteInfo {
 	ri := &codec.RouteInfo{
@@ -315,6 +329,7 @@ func (c *Cluster) selfInfoLocked() *codec.RouteInfo {
 		RouteURL:   c.mu.routeURL,
 		ClientURL:  c.mu.clientURL,
 		RaftAddr:   c.opts.RaftAddr,
+		NodeID:     c.opts.NodeID,
 		MaxPayload: c.srv.opts.MaxPayload,
 	}
 	for _, pe := range c.mu.peers {
@@ -346,6 +361,7 @@ func (c *Cluster) registerIn(ri *routeIn, info *codec.RouteInfo) error {
 	}
 	pe.in, pe.info = ri, *info
 	ri.peer = pe
+	c.checkNodeIDLocked(info)
 	return nil
 }
 

@@ -15,6 +15,7 @@ type Routez struct {
 	Now         time.Time    `json:"now"`
 	RouteURL    string       `json:"route_url"`
 	RaftAddr    string       `json:"raft_addr,omitempty"`
+	NodeID      uint64       `json:"node_id,omitempty"`
 	ConnectURLs []string     `json:"connect_urls"`
 	NumRoutes   int          `json:"num_routes"`
 	Routes      []*RouteInfo `json:"routes"`
@@ -29,6 +30,7 @@ type RouteInfo struct {
 	RouteURL   string    `json:"route_url"`
 	ClientURL  string    `json:"client_url,omitempty"`
 	RaftAddr   string    `json:"raft_addr,omitempty"`
+	NodeID     uint64    `json:"node_id,omitempty"`
 	IP         string    `json:"ip"`
 	Port       int       `json:"port"`
 	Start      time.Time `json:"start"`
@@ -55,6 +57,7 @@ type PeerInfo struct {
 	RouteURL  string
 	ClientURL string
 	RaftAddr  string
+	NodeID    uint64 // the peer's stable node id, 0 when not configured
 	// Inbound and Outbound say which of the two route connections is up;
 	// messages flow both ways only when both are.
 	Inbound, Outbound bool
@@ -72,6 +75,7 @@ func (c *Cluster) Peers() []PeerInfo {
 			RouteURL:  pe.info.RouteURL,
 			ClientURL: pe.info.ClientURL,
 			RaftAddr:  pe.info.RaftAddr,
+			NodeID:    pe.info.NodeID,
 			Inbound:   pe.in != nil,
 			Outbound:  pe.out.Load() != nil,
 		})
@@ -94,6 +98,7 @@ func (c *Cluster) Routez() Routez {
 		Now:         now,
 		RouteURL:    c.mu.routeURL,
 		RaftAddr:    c.opts.RaftAddr,
+		NodeID:      c.opts.NodeID,
 		ConnectURLs: slices.Clone(c.mu.connectURLs),
 		Routes:      []*RouteInfo{},
 	}
@@ -114,6 +119,7 @@ func (c *Cluster) Routez() Routez {
 			RouteURL:   pe.info.RouteURL,
 			ClientURL:  pe.info.ClientURL,
 			RaftAddr:   pe.info.RaftAddr,
+			NodeID:     pe.info.NodeID,
 			DidSolicit: e.in != nil,
 		}
 	}

@@ -22,6 +22,9 @@ type RouteInfo struct {
 	// RaftAddr is the sender's raft listen address (host:port), carried for
 	// replicated streams.
 	RaftAddr string `json:"raft_addr,omitempty"`
+	// NodeID is the sender's stable numeric node id (its raft replica id),
+	// 0 when not configured. Unlike ID it survives restarts.
+	NodeID uint64 `json:"node_id,omitempty"`
 	// Routes are the route URLs of the members the sender is connected to;
 	// a receiver dials those it lacks, so every server ends up connected to
 	// every other.

@@ -28,7 +28,7 @@ for i in 1 2 3; do
 	mkdir -p "$DATA/n$i"
 	"$BIN" -js -n "n$i" -p $((4221 + i)) -m $((8221 + i)) -sd "$DATA/n$i" \
 		--cluster "127.0.0.1:$((6221 + i))" --cluster_name barge --routes "$ROUTES" \
-		--raft "127.0.0.1:$((7221 + i))" -l "$DATA/n$i/barge.log" &
+		--raft "127.0.0.1:$((7221 + i))" --node_id "$i" -l "$DATA/n$i/barge.log" &
 	pids+=($!)
 done
 

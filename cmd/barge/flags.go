@@ -56,6 +56,7 @@ var flagDoc = []struct {
 	{[]string{"cluster_name"}, "cluster_name", false, "cluster name; routes from servers of another cluster are refused"},
 	{[]string{"cluster_advertise"}, "cluster_advertise", false, "route host:port advertised to the other members (default: the --cluster address)"},
 	{[]string{"raft"}, "raft", false, "raft listen address host:port, advertised to the other members for replicated streams"},
+	{[]string{"node_id"}, "node_id", false, "this node's stable numeric id in the cluster (its raft replica id, > 0), advertised to the other members"},
 	{[]string{"l", "log"}, "log_file", false, "log to this file instead of stderr"},
 	{[]string{"D", "debug"}, "debug", true, "debug logging"},
 	{[]string{"V", "trace"}, "trace", true, "protocol trace logging"},

@@ -20,6 +20,7 @@ func (a *App) startRoutes(spill string) error {
 		Name:     cfg.ClusterName,
 		Seeds:    cfg.Routes,
 		RaftAddr: cfg.RaftAddr,
+		NodeID:   cfg.NodeID,
 	})
 	rs, err := netpoll.Listen(netpoll.Options{
 		Addr:           cfg.Cluster,
@@ -47,7 +48,7 @@ func (a *App) startRoutes(spill string) error {
 	}
 	a.cluster.SetRouteURL(adv)
 	a.log.Info("cluster", "name", cfg.ClusterName, "listen", rs.Addr().String(),
-		"advertise", adv, "routes", cfg.Routes, "raft", cfg.RaftAddr)
+		"advertise", adv, "routes", cfg.Routes, "raft", cfg.RaftAddr, "node_id", cfg.NodeID)
 	return nil
 }
 

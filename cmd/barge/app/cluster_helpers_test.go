@@ -30,6 +30,7 @@ func startClusterNode(t testing.TB, i int, others []*app.App, mod func(i int, c 
 		c.Cluster = "127.0.0.1:0"
 		c.ClusterName = "test"
 		c.RaftAddr = "127.0.0.1:1000" + string(rune('1'+i))
+		c.NodeID = uint64(i + 1)
 		if len(others) > 0 {
 			c.Routes = []string{"nats://" + others[0].RouteURL()}
 		}

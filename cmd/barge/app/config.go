@@ -40,6 +40,7 @@ type Config struct {
 	ClusterName      string   // cluster name; routes from another cluster are refused
 	ClusterAdvertise string   // route host:port advertised to peers (default: the listen address)
 	RaftAddr         string   // raft listen address, advertised to peers for replicated streams
+	NodeID           uint64   // stable numeric node id (raft replica id), advertised to peers; 0 = unset
 }
 
 // Defaults returns the embedded defaults `make run` relies on.
@@ -238,6 +239,8 @@ func (c *Config) Set(key, val string) error {
 		c.ClusterAdvertise = hostPort(val)
 	case "raft", "raft_addr":
 		c.RaftAddr = hostPort(val)
+	case "node_id":
+		c.NodeID, err = strconv.ParseUint(val, 10, 64)
 	default:
 		return fmt.Errorf("unknown setting %q", key)
 	}
