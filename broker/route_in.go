@@ -14,6 +14,21 @@ import (
 // allocated when it connects.
 const routeReadBuffer = 256 << 10
 
+// routeParserOptions are the limits of a route's parser. A routed message
+// was already checked against the publishing server's limits, which may
+// differ from ours, so the payload and header limits only guard against
+// nonsense; a control line carries a subject, a reply and up to
+// codec.MaxRouteQueues queue names, each bounded by some member's client
+// control line, hence the generous line limit (its buffer is allocated
+// once per route).
+func routeParserOptions() codec.ParserOptions {
+	return codec.ParserOptions{
+		MaxControlLine: 256 << 10,
+		MaxPayload:     1 << 62,
+		MaxHeaderSize:  64 << 20,
+	}
+}
+
 // routeIn is the dialing side of a route connection: the peer sends us its
 // interest and the messages our subscribers want; we answer only CONNECT
 // and PONG. One goroutine (run) reads, parses and delivers; close may come
@@ -47,11 +62,7 @@ type routeIn struct {
 
 func newRouteIn(cl *Cluster, url string, conn net.Conn) *routeIn {
 	ri := &routeIn{cl: cl, url: url, conn: conn, rid: cl.nextRID.Add(1), start: cl.srv.opts.Clock.Now()}
-	ri.parser = codec.NewRouteParser(ri, codec.ParserOptions{
-		MaxControlLine: max(cl.srv.opts.MaxControlLine, codec.DefaultMaxControlLine),
-		MaxPayload:     cl.srv.opts.MaxPayload,
-		MaxHeaderSize:  cl.srv.opts.MaxHeaderSize,
-	})
+	ri.parser = codec.NewRouteParser(ri, routeParserOptions())
 	ri.pc = newRouteClient(cl.srv, conn.RemoteAddr().String())
 	ri.mu.subs = make(map[interestKey]*Subscription)
 	return ri

@@ -41,7 +41,7 @@ type routeOut struct {
 // Shutdown the connection is closed at once.
 func (c *Cluster) AcceptRoute(t Transport) Session {
 	ro := &routeOut{cl: c, t: t, rid: c.nextRID.Add(1), start: c.srv.opts.Clock.Now()}
-	ro.parser = codec.NewRouteParser(ro, codec.ParserOptions{MaxControlLine: c.srv.opts.MaxControlLine})
+	ro.parser = codec.NewRouteParser(ro, routeParserOptions())
 	c.mu.Lock()
 	if c.mu.closed {
 		c.mu.Unlock()
