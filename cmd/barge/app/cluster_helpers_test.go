@@ -40,7 +40,8 @@ func startClusterNode(t testing.TB, i int, others []*app.App, mod func(i int, c 
 	})
 }
 
-// waitMesh waits until each app has a route up both ways to every other.
+// waitMesh waits until each app has a route up both ways to every other
+// and advertises every member in connect_urls.
 func waitMesh(t testing.TB, apps ...*app.App) {
 	t.Helper()
 	eventually(t, 15*time.Second, "full mesh", func() bool {
@@ -51,7 +52,7 @@ func waitMesh(t testing.TB, apps ...*app.App) {
 					full++
 				}
 			}
-			if full < len(apps)-1 {
+			if full < len(apps)-1 || len(a.Broker().ConnectURLs()) < len(apps) {
 				return false
 			}
 		}
