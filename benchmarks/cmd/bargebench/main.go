@@ -65,7 +65,15 @@ func run() error {
 	profSecs := fs.Int("profile-seconds", 20, "CPU profile window per size")
 	profBytes := fs.String("profile-bytes", "512MiB", "payload per publish+fetch round")
 	profOut := fs.String("profile-out", "../profiles", "profile directory")
+	render := fs.String("render", "", "rewrite the report and plots of a stored run (<date>-<rev>.json) into -out, then exit")
 	_ = fs.Parse(os.Args[1:])
+	if *render != "" {
+		path, err := runner.Render(*render, *outDir)
+		if err == nil {
+			fmt.Fprintln(os.Stderr, "report:", path)
+		}
+		return err
+	}
 
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

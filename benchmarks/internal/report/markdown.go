@@ -129,7 +129,7 @@ func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 		pf("\n")
 	}
 	if len(r.Servers()) == 2 {
-		pf("## barge ÷ nats-server (median MiB/s)\n\n")
+		pf("## barge ÷ nats-server (median MiB/s; latency: p99 ratio, lower is better)\n\n")
 		head("workload")
 		for _, wl := range r.Workloads() {
 			pf("| %s |", wl)
@@ -163,6 +163,13 @@ func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 }
 
 func (r *Run) ratioCell(wl string, size int64) string {
+	if wl == "latency" {
+		// Both run at the same offered load: compare p99 (lower is better).
+		b, n := r.Find(Barge, wl, size), r.Find(NATS, wl, size)
+		if b != nil && n != nil && b.Status == StatusOK && n.Status == StatusOK && n.Latency.P99 > 0 {
+			return fmt.Sprintf("p99 %.2f×", float64(b.Latency.P99)/float64(n.Latency.P99))
+		}
+	}
 	if v, ok := r.Ratio(wl, size); ok {
 		return fmt.Sprintf("%.2f×", v)
 	}

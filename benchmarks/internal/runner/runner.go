@@ -258,7 +258,8 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 	if server == report.Barge {
 		bin = c.BargeBin
 	}
-	if _, err := os.Stat(bin); err != nil {
+	var err error
+	if _, err = os.Stat(bin); err != nil {
 		p.Status, p.Err = report.StatusSkipped, fmt.Sprintf("%s binary %s not found (cmd/barge not built yet?)", server, bin)
 		r.logf("%s: skipped: %s", label, p.Err)
 		return p
@@ -266,13 +267,21 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 	dir := filepath.Join(c.WorkDir, fmt.Sprintf("%s-%s-%s", server, wl, units.FormatSize(size)))
 	_ = os.RemoveAll(dir)
 	defer os.RemoveAll(dir)
-	spec, err := r.spec(server, dir, size, wl)
-	if err != nil {
-		return fail(err)
-	}
-	srv, err := proc.Start(ctx, spec, 30*time.Second)
-	if err != nil {
-		return fail(err)
+	// A free port can be taken by another process before the server binds
+	// it (the machine is shared): try a few times with fresh ports.
+	var spec proc.Spec
+	var srv *proc.Server
+	for try := 0; ; try++ {
+		if spec, err = r.spec(server, dir, size, wl); err != nil {
+			return fail(err)
+		}
+		if srv, err = proc.Start(ctx, spec, 30*time.Second); err == nil {
+			break
+		}
+		if try == 2 || ctx.Err() != nil {
+			return fail(err)
+		}
+		r.logf("%s: start failed (%v), retrying with new ports", label, err)
 	}
 	defer func() {
 		if err := srv.Stop(30 * time.Second); err != nil {

@@ -54,3 +54,18 @@ func write(run *report.Run, dir string) (string, error) {
 	latest := append([]byte(fmt.Sprintf("<!-- copy of %s.md -->\n", base)), md.Bytes()...)
 	return path, os.WriteFile(filepath.Join(dir, "latest.md"), latest, 0o644)
 }
+
+// Render rewrites the Markdown report and plots of a stored run (its .json)
+// into dir, e.g. after the report's layout changed. It returns the report's
+// path.
+func Render(jsonPath, dir string) (string, error) {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return "", err
+	}
+	var run report.Run
+	if err := json.Unmarshal(b, &run); err != nil {
+		return "", err
+	}
+	return write(&run, dir)
+}
