@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bargemq/barge/broker"
 )
@@ -416,4 +418,22 @@ func TestWriteExtentsOneUnit(t *testing.T) {
 		t.Fatalf("got %d units and %d writes", units2, pairs)
 	}
 	waitFor(t, "queue to drain", func() bool { return tr.Pending() == 0 })
+}
+
+// A server can listen again on the port of one that just closed with
+// connections open (the old sockets sit in TIME_WAIT).
+func TestRelistenOnSamePort(t *testing.T) {
+	h := startServer(t, Options{})
+	nc, _ := h.dial(t)
+	addr := h.s.Addr().String()
+	must(t, nc.SetDeadline(time.Now().Add(5*time.Second)))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	must(t, h.s.Shutdown(ctx))
+	nc.Close()
+	s2, err := Listen(Options{Addr: addr}, func(broker.Transport) broker.Session { return &testSession{} })
+	if err != nil {
+		t.Fatalf("relisten on %s: %v", addr, err)
+	}
+	must(t, s2.Shutdown(ctx))
 }

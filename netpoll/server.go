@@ -69,6 +69,9 @@ func Listen(o Options, accept func(t broker.Transport) broker.Session) (*Server,
 		s.runErr = gnet.Run(h, "tcp://"+o.Addr,
 			gnet.WithNumEventLoop(o.Loops),
 			gnet.WithReusePort(false),
+			// A restarted server can bind its port while old connections sit
+			// in TIME_WAIT.
+			gnet.WithReuseAddr(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(gnetLogger{o.Logger}),
 		)
