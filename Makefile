@@ -4,7 +4,7 @@ BIN       := bin/barge
 PKGS      := ./...
 FUZZTIME  ?= 15s
 
-.PHONY: all build run test test-short vet fuzz bench bench-quick profile cluster clean
+.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick profile cluster clean
 
 all: build
 
@@ -21,13 +21,23 @@ vet:
 test: vet
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 
-# Short fuzz runs of the wire parser and of log recovery.
+# Short fuzz runs: the wire parser, chunk assembly and log recovery (whose
+# first interesting inputs are large, hence the short minimisation budget).
 fuzz:
 	$(GO) test ./codec -run '^$$' -fuzz '^FuzzParserPieces$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./chunking -run '^$$' -fuzz '^FuzzAssembler$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./log -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s
+
+# Micro-benchmarks beside the code (parser, sublist, netpoll, log append/load with its
+# raw write+fsync ratio, consumer delivery), then the side-by-side suite.
+bench: bench-micro bench-suite
+
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 # Side-by-side suite, barge vs nats-server 2.15.2 (benchmarks/README.md); the full run is long.
 # Extra runner flags go in BENCHFLAGS, e.g. BENCHFLAGS='-workloads core -sizes 16B,16KiB,1MiB'.
-bench:
+bench-suite:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench: cmd/barge does not build: barge is skipped"; }
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench $(BENCHFLAGS)
 
