@@ -17,8 +17,10 @@ import (
 // delivering to this client, the keepalive timer, the monitoring calls) are
 // atomics or live under mu.
 type client struct {
-	srv    *Server
-	t      Transport
+	srv *Server
+	t   Transport
+	// dt is t when it can defer writes (see Deferrer), else nil. Fixed.
+	dt     Deferrer
 	cid    uint64
 	host   string
 	port   int
@@ -31,6 +33,11 @@ type client struct {
 	pub  publish
 	// line is scratch for one control line being encoded.
 	line []byte
+	// inData is set while Data parses a read: deliveries to receivers that
+	// implement Deferrer are then queued and flushed once per receiver when
+	// the read is done (dirty lists them, at most maxDirty).
+	inData bool
+	dirty  []Deferrer
 
 	// headers is the CONNECT headers flag, read by publishers on other
 	// loops to choose MSG or HMSG for this receiver.
@@ -78,6 +85,7 @@ func newClient(s *Server, t Transport) *client {
 		opts:  codec.ConnectOptions{Echo: true},
 	}
 	c.host, c.port = splitHostPort(t.RemoteAddr())
+	c.dt, _ = t.(Deferrer)
 	c.mu.subs = make(map[string]*Subscription)
 	c.parser = codec.NewParser(c, codec.ParserOptions{
 		MaxControlLine: s.opts.MaxControlLine,
@@ -114,7 +122,10 @@ func (c *client) Data(b []byte) error {
 	if c.closed.Load() {
 		return ErrServerShutdown
 	}
+	c.inData = true
 	err := c.parser.Parse(b)
+	c.inData = false
+	c.flushDirty()
 	if err == nil {
 		return nil
 	}
@@ -149,6 +160,43 @@ func (c *client) Closed(err error) {
 		c.srv.stats.slowConsumers.Add(1)
 	}
 	c.srv.log.Debug("client closed", "cid", c.cid, "reason", err)
+}
+
+// maxDirty bounds the receivers one read's deliveries are deferred to; past
+// it the list is flushed early.
+const maxDirty = 32
+
+// writeTo queues b on receiver rc's connection. While Data parses a read
+// (loop-only) it defers the write and remembers rc, so the receiver gets one
+// read's messages in one system call; otherwise it writes at once. The
+// error is the receiver transport's.
+func (c *client) writeTo(rc *client, b []byte) error {
+	if !c.inData || rc.dt == nil {
+		return rc.t.Write(b)
+	}
+	found := false
+	for _, d := range c.dirty {
+		if d == rc.dt {
+			found = true
+			break
+		}
+	}
+	if !found {
+		if len(c.dirty) == maxDirty {
+			c.flushDirty()
+		}
+		c.dirty = append(c.dirty, rc.dt)
+	}
+	return rc.dt.WriteDeferred(b)
+}
+
+// flushDirty flushes every receiver deferred to since the last flush.
+func (c *client) flushDirty() {
+	for _, d := range c.dirty {
+		d.Flush()
+	}
+	clear(c.dirty)
+	c.dirty = c.dirty[:0]
 }
 
 // write queues b on the connection; an error means the transport is closed,

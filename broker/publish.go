@@ -377,7 +377,7 @@ func (c *client) deliverGathered() int {
 			line := c.lineFor(t)
 			at := start - len(line)
 			copy(b[at:], line)
-			if t.sub.client.t.Write(b[at:]) == nil {
+			if c.writeTo(t.sub.client, b[at:]) == nil {
 				c.countOut(t)
 				n++
 			}

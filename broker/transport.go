@@ -36,6 +36,17 @@ type Transport interface {
 	RemoteAddr() string
 }
 
+// Deferrer is an optional extension of a Transport for coalescing small
+// writes. WriteDeferred queues a copy of b exactly like Write (same order,
+// same errors) but does not send it: the bytes wait until Flush, which hands
+// everything queued to the socket at once (one writev instead of one write
+// per message). A caller that uses WriteDeferred must call Flush when its
+// batch is done. Both are safe from any goroutine.
+type Deferrer interface {
+	WriteDeferred(b []byte) error
+	Flush()
+}
+
 // Stream is an open slot in a Transport's outbound queue.
 type Stream interface {
 	// Write appends a piece of the message.

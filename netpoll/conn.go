@@ -60,6 +60,8 @@ type conn struct {
 		gone bool
 		// watched: the conn is in the Server's ticker set.
 		watched bool
+		// iov: Flush's scratch for one writev(2), kept to stay allocation-free.
+		iov []unix.Iovec
 	}
 }
 

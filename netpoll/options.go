@@ -35,6 +35,10 @@ type Options struct {
 	// DrainInterval is how often connections with a backlog are revisited
 	// to refill gnet's outbound buffer. Default 1ms.
 	DrainInterval time.Duration
+	// ReadBufferCap is the most bytes gnet reads from a socket per read(2)
+	// (rounded up to a power of two; one buffer per event loop). Large
+	// payloads need fewer reads with a larger one. Default 1 MiB.
+	ReadBufferCap int
 	// Now is the clock used for flush deadlines. Default time.Now.
 	Now func() time.Time
 	// Logger receives connection-level events (slow consumers, spill
@@ -47,6 +51,7 @@ const (
 	defaultMaxPending    = 1 << 30
 	defaultFlushTimeout  = 2 * time.Second
 	defaultDrainInterval = time.Millisecond
+	defaultReadBufferCap = 1 << 20
 )
 
 // withDefaults returns o with every zero field set to its default.
@@ -71,6 +76,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DrainInterval <= 0 {
 		o.DrainInterval = defaultDrainInterval
+	}
+	if o.ReadBufferCap <= 0 {
+		o.ReadBufferCap = defaultReadBufferCap
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -73,6 +73,7 @@ func Listen(o Options, accept func(t broker.Transport) broker.Session) (*Server,
 			// in TIME_WAIT.
 			gnet.WithReuseAddr(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithReadBufferCap(o.ReadBufferCap),
 			gnet.WithLogger(gnetLogger{o.Logger}),
 		)
 	}()
