@@ -1,6 +1,9 @@
 package jetstream_test
 
 import (
+	patternpkg "github.com/bargemq/barge/internal/pattern"
+	"github.com/bargemq/barge/internal/procmem"
+
 	"bufio"
 	"bytes"
 	"crypto/sha256"
@@ -19,14 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// pattern fills p with a deterministic byte stream continuing at offset off.
-func pattern(p []byte, off int64) {
-	for i := range p {
-		x := uint64(off + int64(i))
-		x ^= x >> 7
-		p[i] = byte(x*0x9E3779B97F4A7C15>>56) ^ byte(off+int64(i))
-	}
-}
+var pattern = patternpkg.Fill
 
 // TestLargePublishBoundedMemory publishes one large message into a stream
 // over a raw connection (so the test's own memory is a small buffer), waits
@@ -171,24 +167,22 @@ func TestLargeMessageNatsGo(t *testing.T) {
 	}
 }
 
-func rss(t testing.TB) int64     { return statusKB(t, "VmRSS:") << 10 }
-func peakRSS(t testing.TB) int64 { return statusKB(t, "VmHWM:") << 10 }
-
-// resetPeakRSS makes VmHWM start again from the current RSS (Linux >= 4.0).
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-func statusKB(t testing.TB, key string) int64 {
+func rss(t testing.TB) int64 {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
+	n, err := procmem.RSS()
 	if err != nil {
-		t.Skip("no /proc/self/status")
+		t.Skip(err)
 	}
-	for l := range strings.SplitSeq(string(b), "\n") {
-		if strings.HasPrefix(l, key) {
-			v, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(l, key), "kB")), 10, 64)
-			return v
-		}
-	}
-	t.Skip("no " + key)
-	return 0
+	return n
 }
+
+func peakRSS(t testing.TB) int64 {
+	t.Helper()
+	n, err := procmem.Peak()
+	if err != nil {
+		t.Skip(err)
+	}
+	return n
+}
+
+func resetPeakRSS() { _ = procmem.ResetPeak() }

@@ -1,9 +1,9 @@
 package consumer_test
 
 import (
+	"github.com/bargemq/barge/internal/procmem"
+
 	"context"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,20 +96,8 @@ func nextMsgs(t testing.TB, sub *nats.Subscription, n int) []string {
 
 func join(s []string) string { return strings.Join(s, " ") }
 
-// vmKB reads a VmRSS/VmHWM line of this process (Linux), 0 elsewhere.
-func vmKB(key string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, key) {
-			f := strings.Fields(l)
-			if len(f) >= 2 {
-				n, _ := strconv.ParseInt(f[1], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
+// rssKB is this process's resident set size in KiB, 0 where unknown.
+func rssKB() int64 {
+	n, _ := procmem.RSS()
+	return n >> 10
 }

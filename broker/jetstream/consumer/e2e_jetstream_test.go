@@ -216,7 +216,7 @@ func TestLargeMessagePull(t *testing.T) {
 	// The client keeps its own copy of what it reads: measure the server
 	// side by what the process gains beyond the one received payload.
 	payload = nil
-	before := vmKB("VmRSS:")
+	before := rssKB()
 	b, err = cons.FetchBytes(size+1<<20, jetstream.FetchMaxWait(3*time.Second))
 	must(t, err)
 	n := 0
@@ -227,7 +227,7 @@ func TestLargeMessagePull(t *testing.T) {
 		}
 		must(t, m.Ack())
 	}
-	after := vmKB("VmRSS:")
+	after := rssKB()
 	if n != 1 {
 		t.Fatalf("got %d messages (%v)", n, b.Error())
 	}

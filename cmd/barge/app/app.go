@@ -39,6 +39,7 @@ type App struct {
 	net     *netpoll.Server
 	cluster *broker.Cluster // nil when standalone
 	routes  *netpoll.Server // the route listener; nil when standalone
+	jsc     *jsCluster      // raft host and meta shard; nil without cluster_size
 	http    *http.Server
 	httpLn  net.Listener
 	started time.Time
@@ -107,6 +108,12 @@ func Start(cfg Config) (*App, error) {
 	a.broker.SetListenAddr(ns.Addr().IP.String(), ns.Addr().Port)
 	if a.cluster != nil {
 		a.cluster.Start()
+		if cfg.ClusterSize > 0 {
+			if err := a.startRaft(); err != nil {
+				_ = a.Shutdown(context.Background())
+				return nil, err
+			}
+		}
 	}
 	if cfg.HTTPPort != 0 {
 		if err := a.startMonitor(); err != nil {
@@ -174,6 +181,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.net != nil {
 		errs = append(errs, a.net.Shutdown(ctx))
 	}
+	a.stopRaft()
 	errs = append(errs, a.closeJetStream())
 	a.broker.Shutdown()
 	a.log.Info("barge stopped")

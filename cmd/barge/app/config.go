@@ -41,6 +41,10 @@ type Config struct {
 	ClusterAdvertise string   // route host:port advertised to peers (default: the listen address)
 	RaftAddr         string   // raft listen address, advertised to peers for replicated streams
 	NodeID           uint64   // stable numeric node id (raft replica id), advertised to peers; 0 = unset
+	// ClusterSize is the number of members that bootstrap the JetStream
+	// meta shard (jscluster.go); 0 runs no raft at all. It needs Cluster,
+	// RaftAddr, NodeID and JetStream.
+	ClusterSize int
 }
 
 // Defaults returns the embedded defaults `make run` relies on.
@@ -85,6 +89,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("jetstream needs a store_dir")
 	case c.Cluster == "" && len(c.Routes) > 0:
 		return fmt.Errorf("routes need a cluster listen address (--cluster)")
+	case c.ClusterSize < 0:
+		return fmt.Errorf("cluster_size must not be negative")
+	case c.ClusterSize > 0 && (c.Cluster == "" || c.RaftAddr == "" || c.NodeID == 0 || !c.JetStream):
+		return fmt.Errorf("cluster_size needs --cluster, --raft, --node_id and JetStream")
 	}
 	if c.Cluster != "" {
 		if _, _, err := net.SplitHostPort(hostPort(c.Cluster)); err != nil {
@@ -241,6 +249,8 @@ func (c *Config) Set(key, val string) error {
 		c.RaftAddr = hostPort(val)
 	case "node_id":
 		c.NodeID, err = strconv.ParseUint(val, 10, 64)
+	case "cluster_size", "jetstream_cluster_size":
+		c.ClusterSize, err = strconv.Atoi(val)
 	default:
 		return fmt.Errorf("unknown setting %q", key)
 	}

@@ -1,6 +1,9 @@
 package app_test
 
 import (
+	patternpkg "github.com/bargemq/barge/internal/pattern"
+	"github.com/bargemq/barge/internal/procmem"
+
 	"bufio"
 	"crypto/sha256"
 	"fmt"
@@ -18,14 +21,7 @@ import (
 	"github.com/bargemq/barge/cmd/barge/app"
 )
 
-// pattern fills p with a deterministic byte stream continuing at offset off.
-func pattern(p []byte, off int64) {
-	for i := range p {
-		x := uint64(off + int64(i))
-		x ^= x >> 7
-		p[i] = byte(x*0x9E3779B97F4A7C15>>56) ^ byte(off+int64(i))
-	}
-}
+var pattern = patternpkg.Fill
 
 // TestLargePayloadFanOutBoundedMemory publishes one large message to two
 // subscribers and checks both receive it intact while the server's resident
@@ -156,25 +152,22 @@ func receiveOne(addr, subject string, size int64, subscribed func()) ([32]byte, 
 	return sum, nil
 }
 
-func rss(t *testing.T) int64 { return statusKB(t, "VmRSS:") << 10 }
-
-func peakRSS(t *testing.T) int64 { return statusKB(t, "VmHWM:") << 10 }
-
-// resetPeakRSS makes VmHWM start again from the current RSS (Linux >= 4.0).
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-func statusKB(t *testing.T, key string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
+func rss(t testing.TB) int64 {
+	t.Helper()
+	n, err := procmem.RSS()
 	if err != nil {
-		t.Skip("no /proc/self/status")
+		t.Skip(err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, key) {
-			f := strings.Fields(l)
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			return n
-		}
-	}
-	t.Skipf("no %s in /proc/self/status", key)
-	return 0
+	return n
 }
+
+func peakRSS(t testing.TB) int64 {
+	t.Helper()
+	n, err := procmem.Peak()
+	if err != nil {
+		t.Skip(err)
+	}
+	return n
+}
+
+func resetPeakRSS() { _ = procmem.ResetPeak() }

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/bargemq/barge/internal/procmem"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,11 +63,12 @@ func (a *App) startMonitor() error {
 }
 
 func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
+	rss, _ := procmem.RSS()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	extra := Varz{
 		Version:    Version,
-		Mem:        rssBytes(),
+		Mem:        rss,
 		HeapInuse:  ms.HeapInuse,
 		Cores:      runtime.NumCPU(),
 		GoRoutines: runtime.NumGoroutine(),
