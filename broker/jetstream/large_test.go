@@ -22,7 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-var pattern = patternpkg.Fill
+func pattern(p []byte, off int64) { patternpkg.Fill(p, off) }
 
 // TestLargePublishBoundedMemory publishes one large message into a stream
 // over a raw connection (so the test's own memory is a small buffer), waits

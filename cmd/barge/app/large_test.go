@@ -21,7 +21,7 @@ import (
 	"github.com/bargemq/barge/cmd/barge/app"
 )
 
-var pattern = patternpkg.Fill
+func pattern(p []byte, off int64) { patternpkg.Fill(p, off) }
 
 // TestLargePayloadFanOutBoundedMemory publishes one large message to two
 // subscribers and checks both receive it intact while the server's resident
