@@ -1,0 +1,112 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/bargemq/barge/cmd/barge/app"
+	"github.com/bargemq/barge/raft"
+)
+
+// freeAddr returns a 127.0.0.1 host:port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startRaftCluster starts n members with cluster_size n, each with its own
+// raft address and store dir (kept in dirs/raft for restarts).
+func startRaftCluster(t *testing.T, n int) (apps []*app.App, raftAddrs, dirs []string) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		raftAddrs = append(raftAddrs, freeAddr(t))
+		dirs = append(dirs, t.TempDir())
+	}
+	apps = startCluster(t, n, func(i int, c *app.Config) {
+		c.ClusterSize = n
+		c.RaftAddr = raftAddrs[i]
+		c.StoreDir = dirs[i]
+		c.LogFile = dirs[i] + "/barge.log"
+	})
+	return apps, raftAddrs, dirs
+}
+
+func metaOf(t *testing.T, a *app.App) *raft.MetaShard {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := a.MetaShard(ctx)
+	if err != nil {
+		t.Fatalf("meta shard: %v", err)
+	}
+	return m
+}
+
+// TestJSClusterMetaShard: three members with cluster_size 3 form one meta
+// shard from their route INFO; a document put through one member is read
+// on every member; a restarted member starts its replica from its own raft
+// log (no peers needed to bootstrap again) and catches up on what it
+// missed.
+func TestJSClusterMetaShard(t *testing.T) {
+	apps, raftAddrs, dirs := startRaftCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := metaOf(t, apps[1]).Put(ctx, "stream/A", json.RawMessage(`{"name":"A"}`), 0); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	for i, a := range apps {
+		d, err := metaOf(t, a).Get(ctx, "stream/A")
+		if err != nil || string(d.Value) != `{"name":"A"}` {
+			t.Fatalf("node %d: get = %q, %v", i+1, d.Value, err)
+		}
+	}
+
+	stopApp(t, apps[2])
+	if _, err := metaOf(t, apps[0]).Put(ctx, "stream/B", json.RawMessage(`{"name":"B"}`), 0); err != nil {
+		t.Fatalf("put with a member down: %v", err)
+	}
+	// Restart the third member alone (no seeds): its replica starts from
+	// its raft log, then the routes bring it back.
+	apps[2] = startServer(t, func(c *app.Config) {
+		c.ServerName = "n3"
+		c.Cluster = "127.0.0.1:0"
+		c.ClusterName = "test"
+		c.Routes = []string{"nats://" + apps[0].RouteURL()}
+		c.RaftAddr = raftAddrs[2]
+		c.NodeID = 3
+		c.ClusterSize = 3
+		c.StoreDir = dirs[2]
+		c.LogFile = dirs[2] + "/barge2.log"
+	})
+	m3 := metaOf(t, apps[2])
+	eventually(t, 20*time.Second, "restarted member catches up", func() bool {
+		docs, err := m3.List(ctx, "stream/")
+		return err == nil && len(docs) == 2
+	})
+}
+
+// TestJSClusterSizeRefusals: cluster_size needs the cluster, raft and
+// node id settings.
+func TestJSClusterSizeRefusals(t *testing.T) {
+	c := app.Defaults()
+	c.ClusterSize = 3
+	if err := c.Validate(); err == nil {
+		t.Fatal("cluster_size without --cluster accepted")
+	}
+	c.Cluster, c.RaftAddr, c.NodeID = "127.0.0.1:0", "127.0.0.1:7222", 1
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid cluster_size refused: %v", err)
+	}
+	c.ClusterSize = -1
+	if err := c.Validate(); err == nil {
+		t.Fatal("negative cluster_size accepted")
+	}
+}
