@@ -37,7 +37,7 @@ type client struct {
 	// implement Deferrer are then queued and flushed once per receiver when
 	// the read is done (dirty lists them, at most maxDirty).
 	inData bool
-	dirty  []Deferrer
+	dirty  OutBatch
 
 	// headers is the CONNECT headers flag, read by publishers on other
 	// loops to choose MSG or HMSG for this receiver.
@@ -174,30 +174,12 @@ func (c *client) writeTo(rc *client, b []byte) error {
 	if !c.inData || rc.dt == nil {
 		return rc.t.Write(b)
 	}
-	found := false
-	for _, d := range c.dirty {
-		if d == rc.dt {
-			found = true
-			break
-		}
-	}
-	if !found {
-		if len(c.dirty) == maxDirty {
-			c.flushDirty()
-		}
-		c.dirty = append(c.dirty, rc.dt)
-	}
+	c.dirty.add(rc.dt)
 	return rc.dt.WriteDeferred(b)
 }
 
 // flushDirty flushes every receiver deferred to since the last flush.
-func (c *client) flushDirty() {
-	for _, d := range c.dirty {
-		d.Flush()
-	}
-	clear(c.dirty)
-	c.dirty = c.dirty[:0]
-}
+func (c *client) flushDirty() { c.dirty.Flush() }
 
 // write queues b on the connection; an error means the transport is closed,
 // and Closed will follow, so it is dropped.

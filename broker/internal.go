@@ -105,7 +105,40 @@ type Delivery struct {
 // returns the number of receivers, so a caller can tell that nobody was
 // listening. Internal subscriptions receive it only when it has no extents
 // and fits MaxInternalMsg. Safe for concurrent use.
-func (s *Server) Send(d *Delivery) int {
+func (s *Server) Send(d *Delivery) int { return s.SendIn(nil, d) }
+
+// OutBatch collects the connections that SendIn deferred writes to, so a
+// burst of small server messages (the PubAcks of one group commit) leaves
+// in one system call per connection. The zero value is ready; it is not
+// safe for concurrent use: one goroutine owns it and calls Flush.
+type OutBatch struct{ dirty []Deferrer }
+
+// Flush sends everything deferred through b and empties it.
+func (b *OutBatch) Flush() {
+	for _, d := range b.dirty {
+		d.Flush()
+	}
+	clear(b.dirty)
+	b.dirty = b.dirty[:0]
+}
+
+// add remembers d for the next Flush (flushing early past maxDirty).
+func (b *OutBatch) add(d Deferrer) {
+	for _, x := range b.dirty {
+		if x == d {
+			return
+		}
+	}
+	if len(b.dirty) == maxDirty {
+		b.Flush()
+	}
+	b.dirty = append(b.dirty, d)
+}
+
+// SendIn is Send, except that a small message to a connection that can
+// defer writes is only queued and the connection remembered in ob, which
+// the caller must Flush; ob nil is Send.
+func (s *Server) SendIn(ob *OutBatch, d *Delivery) int {
 	r := s.sl.Match(d.To)
 	if r.Empty() {
 		return 0
@@ -120,7 +153,7 @@ func (s *Server) Send(d *Delivery) int {
 	defer s.bufs.Put(buf)
 	n := 0
 	for _, sub := range r.Psubs {
-		if s.sendTo(sub, buf, d) {
+		if s.sendTo(ob, sub, buf, d) {
 			n++
 		}
 	}
@@ -130,7 +163,7 @@ func (s *Server) Send(d *Delivery) int {
 		}
 		start := s.randN(len(group))
 		for i := range group {
-			if s.sendTo(group[(start+i)%len(group)], buf, d) {
+			if s.sendTo(ob, group[(start+i)%len(group)], buf, d) {
 				n++
 				break
 			}
@@ -145,6 +178,11 @@ func (s *Server) Deliver(subject, reply, hdr, body []byte) int {
 	return s.Send(&Delivery{To: subject, Reply: reply, Hdr: hdr, Body: body})
 }
 
+// DeliverIn is Deliver through SendIn: the caller must Flush ob.
+func (s *Server) DeliverIn(ob *OutBatch, subject, reply, hdr, body []byte) int {
+	return s.SendIn(ob, &Delivery{To: subject, Reply: reply, Hdr: hdr, Body: body})
+}
+
 // DeliverExtents is Send for a stored message routed and delivered under
 // subject; size is len(hdr)+len(body)+the extents' total.
 func (s *Server) DeliverExtents(subject, reply, hdr, body []byte, ext []Extent, size int64) int {
@@ -153,7 +191,7 @@ func (s *Server) DeliverExtents(subject, reply, hdr, body []byte, ext []Extent, 
 
 // sendTo writes one server-originated message to sub, reporting whether it
 // was taken.
-func (s *Server) sendTo(sub *Subscription, buf *bytebufferpool.ByteBuffer, d *Delivery) bool {
+func (s *Server) sendTo(ob *OutBatch, sub *Subscription, buf *bytebufferpool.ByteBuffer, d *Delivery) bool {
 	if sub.handler != nil {
 		if len(d.Ext) > 0 || d.Size > MaxInternalMsg {
 			return false
@@ -178,7 +216,12 @@ func (s *Server) sendTo(sub *Subscription, buf *bytebufferpool.ByteBuffer, d *De
 	var err error
 	if len(d.Ext) == 0 {
 		b = append(b, crlf...)
-		err = c.t.Write(b)
+		if ob != nil && c.dt != nil {
+			ob.add(c.dt)
+			err = c.dt.WriteDeferred(b)
+		} else {
+			err = c.t.Write(b)
+		}
 	} else {
 		err = c.t.WriteExtents(b, d.Ext, s.lines.crlf)
 	}

@@ -83,6 +83,9 @@ func (l *Log) notifyAsync() {
 				done(seq, ts, nil)
 			}
 		}
+		if f := l.opts.AsyncBatchDone; f != nil {
+			f()
+		}
 	}
 }
 

@@ -164,3 +164,44 @@ func TestCommitAsyncBurst(t *testing.T) {
 		}
 	})
 }
+
+// TestAsyncBatchDoneAfterCallbacks: the batch hook runs after done
+// callbacks, on the same goroutine, so every done has run by the last call.
+func TestAsyncBatchDoneAfterCallbacks(t *testing.T) {
+	forKinds(t, func(t *testing.T, k kind) {
+		var dones, seen int // notifier goroutine only
+		hook := make(chan int, 64)
+		l, _ := k.open(t, "", Config{}, Options{AsyncBatchDone: func() {
+			if dones == seen {
+				t.Error("AsyncBatchDone called with no new done callback")
+			}
+			seen = dones
+			hook <- dones
+		}})
+		defer l.Close()
+		const n = 20
+		for range n {
+			a, err := l.Append("s", nil, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Write([]byte("abcd")); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := a.CommitAsync(func(uint64, int64, error) { dones++ }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case d := <-hook:
+				if d == n {
+					return
+				}
+			case <-deadline:
+				t.Fatal("AsyncBatchDone never saw every done callback")
+			}
+		}
+	})
+}

@@ -102,6 +102,11 @@ type Options struct {
 	// the Apply methods (replica.go), and recovery keeps exactly what the
 	// last applied marker covers. It must be the same at every Open.
 	Replica bool
+	// AsyncBatchDone, if set, is called on the notifier goroutine after the
+	// done callbacks of one group commit's CommitAsync ops have all
+	// returned (a caller that queued their PubAcks without sending flushes
+	// them here, one write per client per fsync). It must not block.
+	AsyncBatchDone func()
 }
 
 // Defaults.

@@ -397,22 +397,28 @@ func (c *commitDone) done(_ uint64, _ int64, err error) {
 		st.cons.StreamChanged()
 	}
 	if len(c.reply) > 0 {
-		c.e.sendPubAck(c.reply, st, seq, false)
+		c.e.sendPubAckIn(&st.acks, c.reply, st, seq, false)
 	}
 	for _, r := range waiters {
-		c.e.sendPubAck(r, st, dseq, true)
+		c.e.sendPubAckIn(&st.acks, r, st, dseq, true)
 	}
 }
 
 // sendPubAck sends {"stream","seq"[,"duplicate"]} to reply (nothing when
 // reply is empty or the stream is no_ack).
 func (e *Engine) sendPubAck(reply []byte, st *stream, seq uint64, dup bool) {
+	e.sendPubAckIn(nil, reply, st, seq, dup)
+}
+
+// sendPubAckIn is sendPubAck deferred into ob (see broker.OutBatch), which
+// the caller flushes; ob nil sends at once.
+func (e *Engine) sendPubAckIn(ob *broker.OutBatch, reply []byte, st *stream, seq uint64, dup bool) {
 	if len(reply) == 0 {
 		return
 	}
 	buf := e.srvBuf()
 	buf.b = jsapi.AppendPubAck(buf.b[:0], st.name, seq, "", dup)
-	e.srv.Deliver(reply, nil, nil, buf.b)
+	e.srv.DeliverIn(ob, reply, nil, nil, buf.b)
 	e.putBuf(buf)
 }
 

@@ -29,6 +29,9 @@ type stream struct {
 	created time.Time
 	log     *log.Log
 	cons    *consumer.Set
+	// acks collects the PubAcks of one group commit; only the log's
+	// notifier goroutine touches it (commitDone.done, then AsyncBatchDone).
+	acks broker.OutBatch
 
 	mu struct {
 		sync.Mutex
@@ -83,6 +86,8 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 		SyncInterval: e.o.SyncInterval,
 		SegmentSize:  e.o.SegmentSize,
 		ChunkSize:    e.o.ChunkSize,
+		// One write per client per group commit for the PubAcks.
+		AsyncBatchDone: st.acks.Flush,
 	}
 	l, err := log.Open(filepath.Join(dir, msgsDir), logConfig(&cfg), lopts)
 	if err != nil {

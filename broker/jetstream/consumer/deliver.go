@@ -39,7 +39,15 @@ type deliverer struct {
 	out     broker.Delivery
 	retain  []uint64 // sequences to check for retention after unlocking
 	closed  bool     // the log is closed: stop watching it
+	// ob defers small deliveries so a run of them leaves in one write per
+	// connection; deferred counts those not yet flushed.
+	ob       broker.OutBatch
+	deferred int
 }
+
+// flushEvery bounds how many small deliveries wait for one flush, so the
+// first of a long batch is not held back behind the rest.
+const flushEvery = 32
 
 // run is the delivery loop: it delivers while it can, then waits for a
 // new message, a kick (ack, pull request, flow-control reply, timer) or
@@ -48,6 +56,7 @@ func (c *consumer) run() {
 	defer close(c.done)
 	l := c.set.st.Log()
 	d := &deliverer{}
+	defer d.ob.Flush()
 	for {
 		var changed <-chan struct{}
 		if !d.closed {
@@ -71,6 +80,10 @@ func (c *consumer) run() {
 		}
 		more := c.stepLocked(now, d)
 		c.mu.Unlock()
+		if !more || d.deferred >= flushEvery {
+			d.ob.Flush()
+			d.deferred = 0
+		}
 		if len(d.retain) > 0 {
 			c.set.retain(d.retain)
 			d.retain = d.retain[:0]
@@ -263,7 +276,8 @@ func (c *consumer) sendLocked(d *deliverer, to, hdr []byte, payload int64) (int,
 		}
 		d.out.Ext, d.out.Size = d.ext, int64(len(hdr))+payload
 	}
-	return c.set.env.Server.Send(&d.out), nil
+	d.deferred++
+	return c.set.env.Server.SendIn(&d.ob, &d.out), nil
 }
 
 // dropBrokenLocked skips a message that cannot be read (corrupt or gone).
