@@ -87,6 +87,12 @@ func (l *Log) leadLocked() {
 		needSync = needSync || o.record
 	}
 	if needSync {
+		// The batch's records may still sit in the small-record buffer:
+		// they reach the file before the sync and before anyone can read
+		// them.
+		l.w.Lock()
+		_ = l.flushPendLocked() // an error sticks; sticky() below fails the batch
+		l.w.Unlock()
 		if l.opts.Sync == SyncAlways {
 			if s := l.activeSeg.Load(); s != nil {
 				if serr := s.f.Sync(); serr != nil {

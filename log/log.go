@@ -32,6 +32,11 @@ type Log struct {
 		nextTxn uint64   // id for the next chunked message
 		closed  bool
 		cfg     Config // copy of mu.cfg for the writers' checks
+		// pend holds small records written at pendOff.. in active but not
+		// yet in the file (see writeLocked); the group commit leader writes
+		// them out with one pwrite before it syncs or publishes anything.
+		pend    []byte
+		pendOff int64
 	}
 	werr      atomic.Pointer[errBox]  // sticky write error
 	activeSeg atomic.Pointer[segment] // w.active, for the syncing leader
@@ -138,6 +143,9 @@ func (l *Log) bufCap() int { return l.opts.ChunkSize + recHeaderSize + msgMetaSi
 
 // flush is the SyncInterval flusher.
 func (l *Log) flush() {
+	l.w.Lock()
+	_ = l.flushPendLocked()
+	l.w.Unlock()
 	if s := l.activeSeg.Load(); s != nil && l.sticky() == nil {
 		if err := s.f.Sync(); err != nil {
 			l.w.Lock()
