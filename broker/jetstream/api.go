@@ -158,6 +158,8 @@ func (e *Engine) handle(r *apiReq) {
 		e.consumerList(r, stream)
 	case jsapi.OpConsumerNext:
 		e.consumerNext(r, stream, string(s.Consumer))
+	case jsapi.OpStreamLeaderStepDown:
+		e.stepDown(r, stream)
 	default:
 		// Snapshots, restores, leader step-downs, pause, unpin, reset:
 		// not offered by this server.

@@ -27,6 +27,10 @@ func (e *Engine) streamCreate(r *apiReq, name string) {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNameContainsPathSeparators))
 		return
 	}
+	if cs := e.cl.Load(); cs != nil && req.Replicas > 1 && req.Replicas <= maxReplicas {
+		e.createReplicated(r, cs, &req)
+		return
+	}
 	cfg, apiErr := checkConfig(&req, e.o.MaxPayload)
 	if apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
@@ -175,6 +179,10 @@ func (e *Engine) streamInfo(r *apiReq, name string) {
 // stored message go.
 func (e *Engine) streamDelete(r *apiReq, name string) {
 	typ := jsapi.TypeStreamDeleteResponse
+	if st := e.lookup(name); st != nil && st.repl != nil {
+		e.deleteReplicated(r, e.cl.Load(), st)
+		return
+	}
 	e.mu.Lock()
 	st := e.mu.streams[name]
 	if st != nil {

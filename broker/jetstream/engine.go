@@ -66,6 +66,8 @@ type Engine struct {
 		closed bool
 	}
 	apiSub *broker.Subscription
+	// cl is the clustered side (SetCluster); nil when standalone.
+	cl atomic.Pointer[clusterState]
 
 	pubs      sync.Pool // *pub
 	bufs      sync.Pool // *replyBuf
@@ -129,6 +131,9 @@ func (e *Engine) load() error {
 		if err != nil {
 			e.log.Error("jetstream: stream not loaded", "dir", dir, "err", err)
 			continue
+		}
+		if m.Replicated {
+			continue // started by the cluster's meta shard (cluster.go)
 		}
 		st, err := e.openStream(dir, m.Config, m.Created)
 		if err != nil {
@@ -240,6 +245,7 @@ func (e *Engine) Close() error {
 		e.srv.UnsubscribeInternal(e.apiSub)
 	}
 	e.api.close()
+	e.stopCluster()
 	return e.closeStreams()
 }
 

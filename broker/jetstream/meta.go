@@ -31,6 +31,9 @@ const (
 type streamMeta struct {
 	Config  jsapi.StreamConfig `json:"config"`
 	Created time.Time          `json:"created"`
+	// Replicated marks a raft replica's directory (cluster.go): load skips
+	// it, the meta shard decides whether it runs here.
+	Replicated bool `json:"replicated,omitempty"`
 }
 
 // writeMeta stores m in dir atomically: a reader (or a restart after a

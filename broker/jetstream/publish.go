@@ -23,6 +23,9 @@ func (e *Engine) Capture(subject, reply []byte, hdrLen, size int) broker.Capture
 	if st == nil {
 		return nil
 	}
+	if st.repl != nil {
+		return e.captureReplicated(st, subject, reply, hdrLen, size)
+	}
 	p := e.pubs.Get().(*pub)
 	p.e, p.st = e, st
 	p.subject = string(subject)

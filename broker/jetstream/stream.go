@@ -29,6 +29,9 @@ type stream struct {
 	created time.Time
 	log     *log.Log
 	cons    *consumer.Set
+	// repl is the raft replica of a replicated stream (replica.go), which
+	// owns log; nil for R1.
+	repl Replica
 	// acks collects the PubAcks of one group commit; only the log's
 	// notifier goroutine touches it (commitDone.done, then AsyncBatchDone).
 	acks broker.OutBatch
@@ -167,6 +170,9 @@ func (s *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 			}
 		}
 	}
+	if s.repl != nil {
+		si.Cluster = s.clusterInfo()
+	}
 	if req != nil && req.DeletedDetails {
 		si.State.Deleted = s.log.Deleted(0)
 	}
@@ -271,6 +277,9 @@ func (s *stream) close() error {
 	s.mu.closed = true
 	s.mu.Unlock()
 	s.cons.Close()
+	if s.repl != nil {
+		return s.repl.Close()
+	}
 	return s.log.Close()
 }
 
@@ -280,7 +289,11 @@ func (s *stream) destroy() error {
 	s.mu.Lock()
 	s.mu.closed = true
 	s.mu.Unlock()
-	s.log.Close()
+	if s.repl != nil {
+		s.repl.Close()
+	} else {
+		s.log.Close()
+	}
 	gone := s.dir + deletingSuffix
 	if err := os.Rename(s.dir, gone); err != nil {
 		return err

@@ -181,8 +181,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.net != nil {
 		errs = append(errs, a.net.Shutdown(ctx))
 	}
-	a.stopRaft()
+	a.stopBootstrap()
 	errs = append(errs, a.closeJetStream())
+	a.stopRaft()
 	a.broker.Shutdown()
 	a.log.Info("barge stopped")
 	a.closeLog()

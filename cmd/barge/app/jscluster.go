@@ -114,6 +114,9 @@ func (jc *jsCluster) bootstrap(ctx context.Context, a *App, dir string) {
 	close(jc.mu.ready)
 	jc.mu.Unlock()
 	jc.log.Info("meta shard started", "members", members)
+	if a.js != nil {
+		a.js.SetCluster(&jsRaft{a: a, host: jc.host, meta: meta})
+	}
 }
 
 // waitMembers polls the route peers until cluster_size members (this node
@@ -171,14 +174,21 @@ func writeMarker(path string) error {
 	return errors.Join(f.Sync(), f.Close())
 }
 
-// stopRaft stops the bootstrap loop and the NodeHost (every shard).
+// stopBootstrap ends the bootstrap loop, so that it hands no cluster to a
+// JetStream engine being closed.
+func (a *App) stopBootstrap() {
+	if jc := a.jsc; jc != nil {
+		jc.cancel()
+		<-jc.done
+	}
+}
+
+// stopRaft stops the NodeHost (every shard); JetStream is closed first.
 func (a *App) stopRaft() {
 	jc := a.jsc
 	if jc == nil {
 		return
 	}
-	jc.cancel()
-	<-jc.done
 	jc.host.Close()
 	a.jsc = nil
 }

@@ -1,0 +1,333 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
+)
+
+// Cluster is what the engine needs from a clustered server's raft side
+// (cmd/barge/app implements it over package raft): the meta shard, which
+// holds replicated streams' definitions, and stream replicas. Methods are
+// safe for concurrent use; ctx bounds every call that waits on raft.
+type Cluster interface {
+	// NodeID is this node's raft replica id.
+	NodeID() uint64
+	// Members returns the meta shard's members: node id → raft address.
+	Members(ctx context.Context) (map[uint64]string, error)
+	// NodeName names a node for stream info ("" if unknown).
+	NodeName(id uint64) string
+	// MetaPut stores value under key; create makes it fail with
+	// ErrMetaExists when the key is present.
+	MetaPut(ctx context.Context, key string, value []byte, create bool) error
+	// MetaList returns the values stored under keys with prefix.
+	MetaList(ctx context.Context, prefix string) ([][]byte, error)
+	// MetaDelete removes key (absent is not an error).
+	MetaDelete(ctx context.Context, key string) error
+	// StartReplica starts (or restarts) this node's replica of a stream
+	// shard with its log in dir; members are the shard's initial members.
+	StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config) (Replica, error)
+}
+
+// Replica is this node's replica of one replicated stream.
+type Replica interface {
+	// Publish replicates one message, reading exactly size bytes of body,
+	// and returns its sequence once a quorum has it durably and this
+	// replica has applied it. Any replica may publish (proposals go to the
+	// leader). An error means it was not stored, except ctx's error.
+	Publish(ctx context.Context, subject string, hdr []byte, body io.Reader, size int64) (seq uint64, err error)
+	// Log is the replica's log, changed only by raft's apply path; callers
+	// read it and must not write it.
+	Log() *log.Log
+	// Leader is the shard's current leader, if known.
+	Leader() (id uint64, ok bool)
+	// StepDown hands leadership to another replica.
+	StepDown(ctx context.Context) error
+	// Close stops this node's replica (the shard goes on elsewhere).
+	Close() error
+}
+
+// ErrMetaExists is MetaPut's answer to a create of a present key.
+var ErrMetaExists = errorString("jetstream: meta key exists")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// streamKeyPrefix prefixes replicated streams' definitions in the meta shard.
+const streamKeyPrefix = "stream/"
+
+// clusterPoll is how often a node reads the meta shard for streams placed
+// on it or deleted.
+const clusterPoll = 100 * time.Millisecond
+
+// replDef is a replicated stream's definition in the meta shard.
+type replDef struct {
+	Config  jsapi.StreamConfig `json:"config"`
+	Created time.Time          `json:"created"`
+	ShardID uint64             `json:"shard_id"`
+	Members map[uint64]string  `json:"members"`
+}
+
+// clusterState is the engine's clustered side, set once by SetCluster.
+type clusterState struct {
+	c      Cluster
+	cancel context.CancelFunc
+	done   chan struct{}
+	// mu serializes syncs of the meta shard's definitions into the local
+	// registry (the poll loop and API calls).
+	mu sync.Mutex
+}
+
+// SetCluster makes the engine clustered: streams with num_replicas > 1
+// are defined in c's meta shard and stored as raft replicas, and a loop
+// reads the meta shard every 100 ms to start the replicas placed here and
+// remove deleted ones. Call it once; Close stops the loop.
+func (e *Engine) SetCluster(c Cluster) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cs := &clusterState{c: c, cancel: cancel, done: make(chan struct{})}
+	e.cl.Store(cs)
+	go func() {
+		defer close(cs.done)
+		tick := time.NewTicker(clusterPoll)
+		defer tick.Stop()
+		for {
+			e.syncReplicated(ctx, cs)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+}
+
+// stopCluster ends the meta poll loop.
+func (e *Engine) stopCluster() {
+	if cs := e.cl.Load(); cs != nil {
+		cs.cancel()
+		<-cs.done
+	}
+}
+
+// syncReplicated starts the replicas the meta shard places on this node
+// and destroys local replicated streams it no longer defines.
+func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	vals, err := cs.c.MetaList(rctx, streamKeyPrefix)
+	if err != nil {
+		return // no meta leader yet; try again
+	}
+	self := cs.c.NodeID()
+	defined := make(map[string]bool, len(vals))
+	for _, v := range vals {
+		var d replDef
+		if json.Unmarshal(v, &d) != nil {
+			continue
+		}
+		defined[d.Config.Name] = true
+		if _, ok := d.Members[self]; !ok || e.lookup(d.Config.Name) != nil {
+			continue
+		}
+		if err := e.startReplicated(cs, &d); err != nil {
+			e.log.Error("jetstream: replica not started", "stream", d.Config.Name, "err", err)
+		}
+	}
+	for _, st := range e.sortedStreams() {
+		if st.repl == nil || defined[st.name] {
+			continue
+		}
+		e.mu.Lock()
+		e.unregisterLocked(st)
+		e.mu.Unlock()
+		if err := st.destroy(); err != nil {
+			e.log.Error("jetstream: replica not removed", "stream", st.name, "err", err)
+		}
+	}
+}
+
+// startReplicated opens this node's replica of d and registers it.
+func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
+	dir := filepath.Join(e.dir, d.Config.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// meta.json marks the directory as a replicated stream's: load skips
+	// it (the meta shard decides what runs), but a restart finds the data.
+	if err := writeMeta(dir, &streamMeta{Config: d.Config, Created: d.Created, Replicated: true}); err != nil {
+		return err
+	}
+	repl, err := cs.c.StartReplica(d.ShardID, d.Members, filepath.Join(dir, msgsDir), logConfig(&d.Config))
+	if err != nil {
+		return err
+	}
+	st, err := e.openReplicaStream(dir, d.Config, d.Created, repl)
+	if err != nil {
+		repl.Close()
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.registerLocked(st); err != nil {
+		st.close()
+		return err
+	}
+	return nil
+}
+
+// shardIDFor derives a stream's shard id from its name (ids 0 and 1 are
+// not used: 1 is the meta shard).
+func shardIDFor(name string) uint64 {
+	f := fnv.New64a()
+	f.Write([]byte(name))
+	return f.Sum64() | 1<<63
+}
+
+// placement picks n members for a new stream: the meta members by node id,
+// starting at an offset derived from the shard id so streams spread.
+func placement(members map[uint64]string, n int, shardID uint64) map[uint64]string {
+	ids := make([]uint64, 0, len(members))
+	for id := range members {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := make(map[uint64]string, n)
+	for i := 0; i < n; i++ {
+		id := ids[(int(shardID%uint64(len(ids)))+i)%len(ids)]
+		out[id] = members[id]
+	}
+	return out
+}
+
+// createReplicated answers STREAM.CREATE for num_replicas > 1: the
+// definition goes into the meta shard (create-only), every member starts
+// its replica, and the reply waits until this node has it (when it is a
+// member).
+func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.StreamConfig) {
+	typ := jsapi.TypeStreamCreateResponse
+	r1 := *req
+	r1.Replicas = 1
+	cfg, apiErr := checkConfig(&r1, e.o.MaxPayload)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	cfg.Replicas = req.Replicas
+	if cfg.Storage == jsapi.MemoryStorage {
+		e.respondErr(r.reply, typ, invalidConfig("replicated streams need file storage"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	members, err := cs.c.Members(ctx)
+	if err != nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
+		return
+	}
+	if cfg.Replicas > len(members) {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeClusterNoPeers, "insufficient resources"))
+		return
+	}
+	if old := e.lookup(cfg.Name); old != nil && old.repl == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNameExist))
+		return
+	}
+	e.mu.RLock()
+	overlap := e.overlapLocked(cfg.Name, cfg.Subjects)
+	e.mu.RUnlock()
+	if overlap {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap))
+		return
+	}
+	sid := shardIDFor(cfg.Name)
+	d := replDef{Config: cfg, Created: e.o.Clock.Now().UTC(), ShardID: sid, Members: placement(members, cfg.Replicas, sid)}
+	b, _ := json.Marshal(&d)
+	created := true
+	if err := cs.c.MetaPut(ctx, streamKeyPrefix+cfg.Name, b, true); err != nil {
+		if err != ErrMetaExists {
+			e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamCreate, err.Error()))
+			return
+		}
+		created = false
+	}
+	st := e.waitLocal(ctx, cs, cfg.Name)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
+		return
+	}
+	if !created && !reflect.DeepEqual(st.Config(), cfg) {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNameExist))
+		return
+	}
+	e.respond(r.reply, &jsapi.StreamCreateResponse{APIResponse: jsapi.APIResponse{Type: typ},
+		StreamInfo: st.info(nil), DidCreate: created})
+}
+
+// waitLocal syncs the meta shard until this node has the stream name, or
+// ctx ends (nil then).
+func (e *Engine) waitLocal(ctx context.Context, cs *clusterState, name string) *stream {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		e.syncReplicated(ctx, cs)
+		if st := e.lookup(name); st != nil {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// deleteReplicated answers STREAM.DELETE of a replicated stream: its
+// definition leaves the meta shard and every member removes its replica.
+func (e *Engine) deleteReplicated(r *apiReq, cs *clusterState, st *stream) {
+	typ := jsapi.TypeStreamDeleteResponse
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cs.c.MetaDelete(ctx, streamKeyPrefix+st.name); err != nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
+		return
+	}
+	e.syncReplicated(ctx, cs)
+	e.respond(r.reply, &jsapi.StreamDeleteResponse{APIResponse: jsapi.APIResponse{Type: typ}, Success: true})
+}
+
+// stepDown answers $JS.API.STREAM.LEADER.STEPDOWN.<stream>.
+func (e *Engine) stepDown(r *apiReq, name string) {
+	typ := jsapi.TypeStreamLeaderStepDownResponse
+	st := e.lookup(name)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	if st.repl == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeClusterNotActive))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := st.repl.StepDown(ctx); err != nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
+		return
+	}
+	e.respond(r.reply, &struct {
+		jsapi.APIResponse
+		Success bool `json:"success"`
+	}{jsapi.APIResponse{Type: typ}, true})
+}

@@ -1,0 +1,131 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/bargemq/barge/broker/jetstream"
+	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/raft"
+)
+
+// jsRaft implements jetstream.Cluster over this node's raft host and meta
+// shard.
+type jsRaft struct {
+	a    *App
+	host *raft.NodeHost
+	meta *raft.MetaShard
+}
+
+var _ jetstream.Cluster = (*jsRaft)(nil)
+
+// NodeID is this node's raft replica id.
+func (j *jsRaft) NodeID() uint64 { return j.host.NodeID() }
+
+// Members returns the meta shard's voting members.
+func (j *jsRaft) Members(ctx context.Context) (map[uint64]string, error) {
+	return j.host.Members(ctx, MetaShardID)
+}
+
+// NodeName is the server name of node id: this server's, or a route peer's
+// from its INFO; "" when unknown.
+func (j *jsRaft) NodeName(id uint64) string {
+	if id == j.host.NodeID() {
+		if j.a.cfg.ServerName != "" {
+			return j.a.cfg.ServerName
+		}
+		return j.a.broker.ID()
+	}
+	for _, p := range j.a.cluster.Peers() {
+		if p.NodeID == id {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+// MetaPut stores value under key (create: only when absent).
+func (j *jsRaft) MetaPut(ctx context.Context, key string, value []byte, create bool) error {
+	var ifRev uint64
+	if create {
+		ifRev = raft.MustNotExist
+	}
+	_, err := j.meta.Put(ctx, key, value, ifRev)
+	if errors.Is(err, raft.ErrRevision) {
+		return jetstream.ErrMetaExists
+	}
+	return err
+}
+
+// MetaList returns the values under prefix.
+func (j *jsRaft) MetaList(ctx context.Context, prefix string) ([][]byte, error) {
+	docs, err := j.meta.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(docs))
+	for i, d := range docs {
+		out[i] = d.Value
+	}
+	return out, nil
+}
+
+// MetaDelete removes key.
+func (j *jsRaft) MetaDelete(ctx context.Context, key string) error {
+	err := j.meta.Delete(ctx, key, 0)
+	if errors.Is(err, raft.ErrNoDoc) {
+		return nil
+	}
+	return err
+}
+
+// StartReplica starts this node's replica of a stream shard and waits
+// (up to 10 s) until its log is open.
+func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config) (jetstream.Replica, error) {
+	sh, err := j.host.StartStreamShard(shardID, members, false, dir, raft.StreamOptions{Config: cfg})
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		v, err := sh.ReadLocal(func(l *log.Log) (any, error) { return l, nil })
+		if err == nil {
+			if l, ok := v.(*log.Log); ok && l != nil {
+				return &jsReplica{host: j.host, sh: sh, l: l}, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = j.host.StopShard(shardID)
+			return nil, errors.New("app: stream replica did not open")
+		}
+		<-tick.C
+	}
+}
+
+// jsReplica is a jetstream.Replica over a raft.StreamShard. l is the
+// replica's log as opened; a snapshot install reopens the log under the
+// shard, which this wrapper does not follow (see the README).
+type jsReplica struct {
+	host *raft.NodeHost
+	sh   *raft.StreamShard
+	l    *log.Log
+}
+
+func (r *jsReplica) Publish(ctx context.Context, subject string, hdr []byte, body io.Reader, size int64) (uint64, error) {
+	seq, _, err := r.sh.Publish(ctx, &raft.Message{Subject: subject, Hdr: hdr, Body: body, Size: size})
+	return seq, err
+}
+
+func (r *jsReplica) Log() *log.Log { return r.l }
+
+func (r *jsReplica) Leader() (uint64, bool) { return r.sh.Leader() }
+
+func (r *jsReplica) StepDown(ctx context.Context) error {
+	return r.host.TransferLeader(ctx, r.sh.ID(), 0)
+}
+
+func (r *jsReplica) Close() error { return r.host.StopShard(r.sh.ID()) }

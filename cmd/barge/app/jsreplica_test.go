@@ -1,0 +1,140 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestJSClusterReplicatedStream: an R3 stream created through one member
+// runs on all three; a client on a non-leader member publishes (acked after
+// the quorum applies) and consumes; stream info names the leader; after
+// the leader shuts down a new one is elected and every acknowledged
+// message, old and new, is readable in order.
+func TestJSClusterReplicatedStream(t *testing.T) {
+	apps, _, _ := startRaftCluster(t, 3)
+	for _, a := range apps {
+		metaOf(t, a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	js1, err := jetstream.New(connect(t, apps[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js1.CreateStream(ctx, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3.>"}, Replicas: 3})
+	if err != nil {
+		t.Fatalf("create R3: %v", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil || info.Cluster == nil || info.Config.Replicas != 3 {
+		t.Fatalf("info: %+v, %v", info, err)
+	}
+	leader := ""
+	eventually(t, 15*time.Second, "a stream leader", func() bool {
+		info, err := s.Info(ctx)
+		if err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
+			leader = info.Cluster.Leader
+			return len(info.Cluster.Replicas) == 2
+		}
+		return false
+	})
+	li := int(leader[1] - '1') // members are named n1..n3
+	pi := (li + 1) % 3
+	js, err := jetstream.New(connect(t, apps[pi], nats.MaxReconnects(-1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("x"), 3<<20+5)
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			data := []byte(fmt.Sprintf("m%03d", i))
+			if i%10 == 3 {
+				data = append(data, big...)
+			}
+			ack, err := js.Publish(ctx, fmt.Sprintf("r3.%d", i), data)
+			if err != nil {
+				t.Fatalf("publish %d: %v", i, err)
+			}
+			if ack.Sequence != uint64(i+1) || ack.Stream != "R3" {
+				t.Fatalf("publish %d: ack %+v", i, ack)
+			}
+		}
+	}
+	publish(0, 20)
+
+	// The leader goes; the survivors elect another and take publishes.
+	stopApp(t, apps[li])
+	publish(20, 30)
+
+	cons, err := js.CreateOrUpdateConsumer(ctx, "R3", jetstream.ConsumerConfig{Durable: "C", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatalf("consumer: %v", err)
+	}
+	for i := 0; i < 30; {
+		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			want := fmt.Sprintf("m%03d", i)
+			if !bytes.HasPrefix(m.Data(), []byte(want)) || (i%10 == 3) != (len(m.Data()) > 1<<20) {
+				t.Fatalf("message %d: %q... (%d bytes)", i, m.Data()[:4], len(m.Data()))
+			}
+			if err := m.Ack(); err != nil {
+				t.Fatal(err)
+			}
+			i++
+		}
+		if err := batch.Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err = s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 30 || info.State.LastSeq != 30 || info.Cluster.Leader == leader {
+		t.Fatalf("after failover: state %+v leader %q (was %q)", info.State, info.Cluster.Leader, leader)
+	}
+}
+
+// TestJSClusterStepDown: STREAM.LEADER.STEPDOWN moves the stream's
+// leadership to another member.
+func TestJSClusterStepDown(t *testing.T) {
+	apps, _, _ := startRaftCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	metaOf(t, apps[0])
+	nc := connect(t, apps[0])
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "SD", Subjects: []string{"sd"}, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaderOf := func() string {
+		info, err := s.Info(ctx)
+		if err != nil || info.Cluster == nil {
+			return ""
+		}
+		return info.Cluster.Leader
+	}
+	var before string
+	eventually(t, 15*time.Second, "a leader", func() bool { before = leaderOf(); return before != "" })
+	msg, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.SD", nil, 10*time.Second)
+	if err != nil || !bytes.Contains(msg.Data, []byte(`"success":true`)) {
+		t.Fatalf("stepdown: %v %s", err, msg.Data)
+	}
+	eventually(t, 15*time.Second, "another leader", func() bool { l := leaderOf(); return l != "" && l != before })
+	if _, err := js.Publish(ctx, "sd", []byte("after")); err != nil {
+		t.Fatalf("publish after stepdown: %v", err)
+	}
+}
