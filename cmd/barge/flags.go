@@ -41,6 +41,7 @@ var flagDoc = []struct {
 	{[]string{"a", "addr", "net"}, "host", false, "client listen host (default 127.0.0.1)"},
 	{[]string{"p", "port"}, "port", false, "client listen port (default 4222; 0 picks a free port)"},
 	{[]string{"m", "http_port"}, "http_port", false, "monitoring HTTP port for /healthz /varz /connz /debug/pprof (default 8222; 0 disables)"},
+	{[]string{"profile_rate"}, "profile_rate", false, "fill /debug/pprof's mutex and block profiles: sample 1 in N contended locks and one block event per N ns blocked (default 0: off)"},
 	{[]string{"n", "name", "server_name"}, "server_name", false, "server name advertised in INFO (default: the server id)"},
 	{[]string{"max_payload"}, "max_payload", false, "largest message a client may publish, e.g. 64MB, 2GiB (default 1GB)"},
 	{[]string{"max_pending"}, "max_pending", false, "per-connection outbound budget, memory plus staged on disk, before a subscriber is cut as a slow consumer (default 4GB)"},

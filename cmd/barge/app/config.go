@@ -33,6 +33,11 @@ type Config struct {
 	LogFile        string        // log destination; empty is stderr
 	Debug          bool          // debug logging
 	Trace          bool          // protocol trace logging
+	// ProfileRate turns on the mutex and block profiles served on
+	// /debug/pprof: one mutex contention event in ProfileRate is sampled,
+	// and one blocking event per ProfileRate nanoseconds spent blocked. 0
+	// (default) leaves both off; they are process-wide runtime settings.
+	ProfileRate int
 
 	// Cluster settings; Cluster empty means a standalone server.
 	Cluster          string   // route listen address, host:port (nats://host:port accepted)
@@ -237,6 +242,11 @@ func (c *Config) Set(key, val string) error {
 		c.Debug, err = parseBool(val)
 	case "trace":
 		c.Trace, err = parseBool(val)
+	case "profile_rate":
+		c.ProfileRate, err = strconv.Atoi(val)
+		if err == nil && c.ProfileRate < 0 {
+			err = fmt.Errorf("must not be negative")
+		}
 	case "cluster", "cluster_listen":
 		c.Cluster = hostPort(val)
 	case "routes":

@@ -36,6 +36,11 @@ func (a *App) startMonitor() error {
 		return fmt.Errorf("http_port: %w", err)
 	}
 	a.httpLn = ln
+	if r := a.cfg.ProfileRate; r > 0 {
+		// Without these the mutex and block profiles are empty.
+		runtime.SetMutexProfileFraction(r)
+		runtime.SetBlockProfileRate(r)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]string{"status": "ok"})
