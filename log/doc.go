@@ -82,9 +82,24 @@
 // reported in State().Lost and to the logger, and LoadMsg returns
 // ErrCorrupt for it: corrupt bytes are never returned as data.
 //
+// # Evictions
+//
+// Messages removed by the limits (MaxMsgs, MaxBytes, MaxAge,
+// MaxMsgsPerSubject) are logged too (evict.go), because replay applies the
+// limits of the Config the log is opened with: a limit raised since would
+// otherwise bring evicted messages back. Front evictions are written as a
+// purge record (empty filter, up to FirstSeq-1), interior ones
+// (MaxMsgsPerSubject) as delete records; both replay idempotently. They are
+// written right after the batch that evicted, by one on-demand goroutine,
+// and join the next group commit. UpdateConfig makes the evictions under
+// the old limits durable before the new ones apply, and those under the new
+// ones before it returns; Open logs what it evicts under a lowered limit
+// before it returns; Close logs what is pending. Window: a crash between an
+// evicting batch and the fsync of its eviction records, followed by an Open
+// with a higher limit than the writer had, can keep that batch's evicted
+// messages (an Open with the same limits evicts them again by replay).
+//
 // Known limits of this version: recovery reads every segment in full (no
-// persisted per-segment index yet); limits evictions are not logged, so
-// raising a limit before the evicted data's segment is reclaimed can bring
-// those messages back after a restart; segments are reclaimed only from the
+// persisted per-segment index yet); segments are reclaimed only from the
 // front (no compaction of a segment in the middle).
 package log

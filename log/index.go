@@ -42,6 +42,10 @@ type index struct {
 	subjs    []subject
 	free     []uint32 // recycled subject ids
 	lost     []uint64 // sequences found corrupt at recovery, ascending
+	// track makes remove note every removal in removed, for the eviction
+	// log (evict.go).
+	track   bool
+	removed []removal
 }
 
 func newIndex() index {
@@ -135,6 +139,9 @@ func (x *index) remove(seq uint64) (entry, bool) {
 		return entry{}, false
 	}
 	out := *e
+	if x.track {
+		x.removed = append(x.removed, removal{seq: seq, subj: x.subjs[e.subj].name})
+	}
 	e.live = false
 	x.msgs--
 	x.bytes -= x.entryBytes(e)

@@ -49,6 +49,7 @@ type Log struct {
 		idx     index
 		segs    []*segment    // all segments, by id; the last is the active one
 		changed chan struct{} // closed and replaced whenever LastSeq or the index changes
+		ev      evictLog      // limit evictions not yet logged (evict.go)
 	}
 
 	// sq is the group-commit queue: operations whose records are written
@@ -129,6 +130,16 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 	l.dropPrefixLocked()
 	l.scheduleExpiryLocked()
 	l.mu.Unlock()
+	// Evictions made by recovery under cfg (a lowered limit) are logged
+	// before the log is shared, so a later Open with a higher limit keeps
+	// them evicted.
+	if err := l.flushEvictions(); err != nil {
+		l.closeFiles()
+		return nil, err
+	}
+	l.mu.Lock()
+	l.mu.ev.auto = l.mu.ev.on
+	l.mu.Unlock()
 	if opts.Sync == SyncInterval {
 		l.bg.Lock()
 		l.bg.flush = opts.Clock.AfterFunc(opts.SyncInterval, l.flush)
@@ -180,8 +191,20 @@ func (l *Log) Close() error {
 		}
 	}
 	l.bg.Unlock()
+	l.mu.Lock()
+	l.mu.ev.auto = false
+	l.mu.Unlock()
 	l.drain()
 	l.async.Wait()
+	// Log the evictions still pending; the final sync below makes them
+	// durable. writeLocked refuses a closed log, so reopen it for this one
+	// write (l.w is held throughout: no other writer sees it open).
+	l.w.Lock()
+	l.w.closed = false
+	l.writeEvictionsLocked(false)
+	l.w.closed = true
+	l.w.Unlock()
+	l.drain()
 	err := l.sticky()
 	if s := l.activeSeg.Load(); s != nil && err == nil {
 		if serr := s.f.Sync(); serr != nil {
@@ -234,23 +257,39 @@ func (l *Log) State() State {
 }
 
 // UpdateConfig changes the limits and compression (new writes only) and
-// enforces the new limits at once. Changing Storage is ErrConfig.
+// enforces the new limits at once. Evictions made under the old limits are
+// made durable first, and those made by the new ones before it returns, so
+// no restart (with either config) brings evicted messages back. Changing
+// Storage is ErrConfig; also ErrClosed and the sticky write error.
 func (l *Log) UpdateConfig(cfg Config) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	l.w.Lock()
-	if err := l.writableLocked(); err != nil {
+	for {
+		// Apply everything queued, so every eviction under the old
+		// limits is known, and hold l.w so nothing new is queued.
+		l.drain()
+		l.w.Lock()
+		if err := l.writableLocked(); err != nil {
+			l.w.Unlock()
+			return err
+		}
+		if l.queueEmpty() {
+			break
+		}
 		l.w.Unlock()
-		return err
 	}
 	if cfg.Storage != l.w.cfg.Storage {
 		l.w.Unlock()
 		return fmt.Errorf("%w: storage cannot change", ErrConfig)
 	}
+	l.writeEvictionsLocked(false) // synced before the config op applies
 	l.w.cfg = cfg
 	o := &op{kind: opConfig, cfg: cfg}
 	l.enqueue(o)
 	l.w.Unlock()
-	return l.await(o)
+	if err := l.await(o); err != nil {
+		return err
+	}
+	return l.flushEvictions()
 }

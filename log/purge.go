@@ -82,10 +82,12 @@ func (l *Log) Purge(req PurgeRequest) (uint64, error) {
 		l.w.Unlock()
 		return 0, err
 	}
+	unmark := l.markPurge(req.Subject, upTo) // its removals need no tombstones
 	o := &op{kind: opPurge, seq: upTo, subject: req.Subject, record: true}
 	l.enqueue(o)
 	l.w.Unlock()
 	err := l.await(o)
+	unmark()
 	return o.n, err
 }
 

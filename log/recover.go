@@ -96,6 +96,10 @@ type replay struct {
 	lastTs  int64
 	started bool  // a segment header has set the sequence floor
 	maxJump int64 // largest believable sequence gap: every lost sequence was a record of >= 12 bytes
+	// tombs are the sequences whose delete record found them already
+	// removed by replay's limits: that eviction is logged already.
+	tombs map[uint64]struct{}
+	front uint64 // highest purge-all bound replayed (evictions logged up to there)
 }
 
 // recover rebuilds the index from the segments in l.dir (see Open). Called
@@ -120,9 +124,13 @@ func (l *Log) recover() error {
 			return err
 		}
 	}
-	r := &replay{chunks: make(map[chunkKey]chunkInfo), now: l.opts.Clock.Now().UnixNano()}
+	r := &replay{chunks: make(map[chunkKey]chunkInfo), now: l.opts.Clock.Now().UnixNano(), tombs: make(map[uint64]struct{})}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// Removals by the limits during replay are tracked: those not already
+	// logged (the limits may be lower than the writer's) get logged at Open.
+	l.mu.ev.on = !l.opts.Replica
+	l.mu.idx.track = l.mu.ev.on
 	var end int64
 	for i, id := range ids {
 		if i == 0 {
@@ -166,6 +174,7 @@ func (l *Log) recover() error {
 	if len(x.lost) > 0 {
 		l.opts.Logger.Warn("log: messages lost to corruption", "dir", l.dir, "seqs", x.lost)
 	}
+	l.forgetLoggedEvictionsLocked(r)
 	if l.opts.Replica {
 		l.restorePendingLocked(r)
 	}
@@ -278,11 +287,41 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 		l.applyMsgLocked(m.seq, entry{seg: s, first: first, off: off, ts: m.ts, size: m.size, hdrLen: uint32(m.hdrLen),
 			mlen: uint32(recHeaderSize + len(body))}, name, r.now)
 	case recDelete:
-		l.removeLocked(le.Uint64(body))
+		seq := le.Uint64(body)
+		if e := x.get(seq); e != nil && !e.live && !e.lost && x.track {
+			r.tombs[seq] = struct{}{}
+		}
+		track := x.track
+		x.track = false // a logged removal
+		l.removeLocked(seq)
+		x.track = track
 	case recPurge:
 		n := int(le.Uint16(body[8:]))
-		l.purgeLocked(string(body[purgeMetaSize:purgeMetaSize+n]), le.Uint64(body))
+		filter, upTo := string(body[purgeMetaSize:purgeMetaSize+n]), le.Uint64(body)
+		if filter == "" {
+			r.front = max(r.front, upTo)
+		}
+		track := x.track
+		x.track = false
+		l.purgeLocked(filter, upTo)
+		x.track = track
 	}
+}
+
+// forgetLoggedEvictionsLocked drops, from the removals replay tracked, those
+// a replayed record shows were logged already, and notes how far the front
+// is logged, so Open writes records only for evictions that are new.
+func (l *Log) forgetLoggedEvictionsLocked(r *replay) {
+	x := &l.mu.idx
+	l.mu.ev.logged = r.front
+	kept := x.removed[:0]
+	for _, rm := range x.removed {
+		if _, ok := r.tombs[rm.seq]; !ok && rm.seq > r.front {
+			kept = append(kept, rm)
+		}
+	}
+	clear(x.removed[len(kept):])
+	x.removed = kept
 }
 
 // believableLocked rejects a sequence further past the last one than the

@@ -192,8 +192,11 @@ func (l *Log) sticky() error {
 }
 
 // dropPrefixLocked removes segments from the front while nothing live uses
-// them; the newest segment is never removed. l.mu must be held.
+// them; the newest segment is never removed. It runs after every applied
+// batch, so it also hands the batch's evictions to the eviction log
+// (evict.go). l.mu must be held.
 func (l *Log) dropPrefixLocked() {
+	l.noteEvictionsLocked()
 	n := 0
 	for n < len(l.mu.segs)-1 && l.mu.segs[n].live.Load() == 0 {
 		s := l.mu.segs[n]
