@@ -205,6 +205,9 @@ func (l *Log) Close() error {
 	l.w.closed = true
 	l.w.Unlock()
 	l.drain()
+	l.w.Lock()
+	_ = l.flushPendLocked() // anything buffered reaches the file before the final sync
+	l.w.Unlock()
 	err := l.sticky()
 	if s := l.activeSeg.Load(); s != nil && err == nil {
 		if serr := s.f.Sync(); serr != nil {
