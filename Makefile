@@ -4,7 +4,7 @@ BIN       := bin/barge
 PKGS      := ./...
 FUZZTIME  ?= 15s
 
-.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick profile cluster clean
+.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick profile cluster faults clean
 
 all: build
 
@@ -55,6 +55,15 @@ profile:
 # data ./data/n1..n3); prints the client URLs; Ctrl-C stops them.
 cluster: build
 	./scripts/cluster.sh
+
+# The fault run's long form: three barge processes, an R3 stream, acked
+# 1 KiB and 1 MiB publishes while the stream leader is killed -9 and
+# restarted and a node is paused; reports acked messages lost (must be 0),
+# duplicates, gaps and the longest unavailability. The short form is
+# TestFaultsShort in `make test`. FAULTS_DURATION sets the publishing time.
+FAULTS_DURATION ?= 60s
+faults: build
+	$(GO) run ./cmd/barge-faults -bin $(BIN) -duration $(FAULTS_DURATION)
 
 clean:
 	rm -rf bin data

@@ -6,7 +6,9 @@
 #   n2    4223    6223    8223        7223               $DATA/n2
 #   n3    4224    6224    8224        7224               $DATA/n3
 # Every node is given all three route URLs; a node skips the one that is
-# itself. Logs go to $DATA/nN/barge.log.
+# itself. --cluster_size 3 starts raft: the three form the JetStream meta
+# shard, so streams with num_replicas 3 are replicated. Logs go to
+# $DATA/nN/barge.log.
 set -euo pipefail
 BIN=${BIN:-bin/barge}
 DATA=${DATA:-./data}
@@ -28,7 +30,7 @@ for i in 1 2 3; do
 	mkdir -p "$DATA/n$i"
 	"$BIN" -js -n "n$i" -p $((4221 + i)) -m $((8221 + i)) -sd "$DATA/n$i" \
 		--cluster "127.0.0.1:$((6221 + i))" --cluster_name barge --routes "$ROUTES" \
-		--raft "127.0.0.1:$((7221 + i))" --node_id "$i" -l "$DATA/n$i/barge.log" &
+		--raft "127.0.0.1:$((7221 + i))" --node_id "$i" --cluster_size 3 -l "$DATA/n$i/barge.log" &
 	pids+=($!)
 done
 

@@ -51,6 +51,10 @@ type Replica interface {
 	Log() *log.Log
 	// Leader is the shard's current leader, if known.
 	Leader() (id uint64, ok bool)
+	// Delete removes seq on every replica (log.ErrNotFound when absent).
+	Delete(ctx context.Context, seq uint64) error
+	// Purge purges on every replica as log.Purge does; returns the count.
+	Purge(ctx context.Context, req log.PurgeRequest) (uint64, error)
 	// StepDown hands leadership to another replica.
 	StepDown(ctx context.Context) error
 	// Close stops this node's replica (the shard goes on elsewhere).

@@ -15,6 +15,7 @@ import (
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/broker/jetstream/consumer"
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
 )
 
 // replSpillAt is the size past which a replicated publish's body is spooled
@@ -182,4 +183,25 @@ func (p *rpub) publish() {
 	}
 	p.st.cons.StreamChanged()
 	p.e.sendPubAck(p.reply, p.st, seq, false)
+}
+
+// logDelete removes seq: through raft on every replica for a replicated
+// stream, from the local log for R1.
+func (s *stream) logDelete(seq uint64) error {
+	if s.repl == nil {
+		return s.log.Delete(seq)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.repl.Delete(ctx, seq)
+}
+
+// logPurge purges through raft for a replicated stream, locally for R1.
+func (s *stream) logPurge(req log.PurgeRequest) (uint64, error) {
+	if s.repl == nil {
+		return s.log.Purge(req)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.repl.Purge(ctx, req)
 }

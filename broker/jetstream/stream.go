@@ -69,7 +69,7 @@ func (s *stream) Config() jsapi.StreamConfig {
 // Remove deletes seq (interest and workqueue retention). Removing a message
 // that is already gone is not an error; other log errors are returned.
 func (s *stream) Remove(seq uint64) error {
-	err := s.log.Delete(seq)
+	err := s.logDelete(seq)
 	if err == nil || errors.Is(err, log.ErrDeleted) || errors.Is(err, log.ErrNotFound) {
 		return nil
 	}
@@ -237,7 +237,7 @@ func (s *stream) purge(req *jsapi.StreamPurgeRequest) (uint64, *jsapi.APIError) 
 	if req.Subject != "" && !codec.ValidSubscribeSubject([]byte(req.Subject)) {
 		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, "invalid subject filter")
 	}
-	n, err := s.log.Purge(log.PurgeRequest{Subject: req.Subject, Seq: req.Sequence, Keep: req.Keep})
+	n, err := s.logPurge(log.PurgeRequest{Subject: req.Subject, Seq: req.Sequence, Keep: req.Keep})
 	if err != nil {
 		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, err.Error())
 	}
@@ -255,7 +255,7 @@ func (s *stream) deleteMsg(seq uint64) *jsapi.APIError {
 	if cfg.DenyDelete {
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamMsgDeleteFailed, "message delete not permitted")
 	}
-	err := s.log.Delete(seq)
+	err := s.logDelete(seq)
 	switch {
 	case err == nil:
 	case errors.Is(err, log.ErrDeleted), errors.Is(err, log.ErrNotFound):

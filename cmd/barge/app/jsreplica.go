@@ -124,6 +124,18 @@ func (r *jsReplica) Log() *log.Log { return r.l }
 
 func (r *jsReplica) Leader() (uint64, bool) { return r.sh.Leader() }
 
+func (r *jsReplica) Delete(ctx context.Context, seq uint64) error {
+	err := r.sh.Delete(ctx, seq)
+	if errors.Is(err, raft.ErrNotFound) {
+		return log.ErrNotFound
+	}
+	return err
+}
+
+func (r *jsReplica) Purge(ctx context.Context, req log.PurgeRequest) (uint64, error) {
+	return r.sh.Purge(ctx, req)
+}
+
 func (r *jsReplica) StepDown(ctx context.Context) error {
 	return r.host.TransferLeader(ctx, r.sh.ID(), 0)
 }

@@ -134,7 +134,30 @@ func TestJSClusterStepDown(t *testing.T) {
 		t.Fatalf("stepdown: %v %s", err, msg.Data)
 	}
 	eventually(t, 15*time.Second, "another leader", func() bool { l := leaderOf(); return l != "" && l != before })
-	if _, err := js.Publish(ctx, "sd", []byte("after")); err != nil {
-		t.Fatalf("publish after stepdown: %v", err)
+	for i := 0; i < 3; i++ {
+		if _, err := js.Publish(ctx, "sd", []byte("after")); err != nil {
+			t.Fatalf("publish after stepdown: %v", err)
+		}
+	}
+	// Message delete and purge go through raft: every replica sees them.
+	if err := s.DeleteMsg(ctx, 2); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeKeep(1)); err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	for _, a := range apps {
+		js2, err := jetstream.New(connect(t, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "purge on every replica", func() bool {
+			s2, err := js2.Stream(ctx, "SD")
+			if err != nil {
+				return false
+			}
+			info := s2.CachedInfo()
+			return info.State.Msgs == 1 && info.State.LastSeq == 3
+		})
 	}
 }
