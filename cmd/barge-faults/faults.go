@@ -31,15 +31,15 @@ type Options struct {
 
 // Report is what a run measured.
 type Report struct {
-	Published      int           // publish attempts
-	Acked          int           // publishes answered with a PubAck
-	AckedLost      int           // acked messages missing or wrong afterwards (must be 0)
-	Duplicates     int           // messages stored more than once
-	Gaps           int           // sequences missing between first and last
-	OutOfOrder     int           // acked messages stored out of publish order
-	Unacked        int           // stored messages whose publish got no ack (allowed)
-	LongestOutage  time.Duration // longest time between two acks while publishing
-	Faults         []string      // what was done, in order
+	Published     int           // publish attempts
+	Acked         int           // publishes answered with a PubAck
+	AckedLost     int           // acked messages missing or wrong afterwards (must be 0)
+	Duplicates    int           // messages stored more than once
+	Gaps          int           // sequences missing between first and last
+	OutOfOrder    int           // acked messages stored out of publish order
+	Unacked       int           // stored messages whose publish got no ack (allowed)
+	LongestOutage time.Duration // longest time between two acks while publishing
+	Faults        []string      // what was done, in order
 }
 
 func (r *Report) String() string {
