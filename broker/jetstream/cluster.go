@@ -41,11 +41,12 @@ type Cluster interface {
 
 // Replica is this node's replica of one replicated stream.
 type Replica interface {
-	// Publish replicates one message, reading exactly size bytes of body,
-	// and returns its sequence once a quorum has it durably and this
-	// replica has applied it. Any replica may publish (proposals go to the
-	// leader). An error means it was not stored, except ctx's error.
-	Publish(ctx context.Context, subject string, hdr []byte, body io.Reader, size int64) (seq uint64, err error)
+	// Publish replicates one message, reading exactly m.Size bytes of
+	// m.Body, and returns its sequence once a quorum has it durably and
+	// this replica has applied it. Any replica may publish (proposals go to
+	// the leader). m.CheckLastSeq is decided at apply time, in raft order
+	// (ErrWrongLastSeq). An error means it was not stored, except ctx's.
+	Publish(ctx context.Context, m *ReplicaMsg) (seq uint64, err error)
 	// Log is the replica's log, changed only by raft's apply path; callers
 	// read it and must not write it.
 	Log() *log.Log
@@ -60,6 +61,20 @@ type Replica interface {
 	// Close stops this node's replica (the shard goes on elsewhere).
 	Close() error
 }
+
+// ReplicaMsg is one message for Replica.Publish; Hdr is not retained.
+type ReplicaMsg struct {
+	Subject string
+	Hdr     []byte
+	Body    io.Reader
+	Size    int64
+	// CheckLastSeq: store only if the stream's last sequence is LastSeq.
+	CheckLastSeq bool
+	LastSeq      uint64
+}
+
+// ErrWrongLastSeq is Publish's answer when CheckLastSeq failed.
+var ErrWrongLastSeq = errorString("jetstream: wrong last sequence")
 
 // ErrMetaExists is MetaPut's answer to a create of a present key.
 var ErrMetaExists = errorString("jetstream: meta key exists")

@@ -150,11 +150,42 @@ func (p *rpub) cleanup() {
 	}
 }
 
+// check runs the header checks a replicated stream supports: the
+// expected stream, max_msg_size and the expected last sequence (decided
+// at apply time, in raft order). Checks that need the leader's in-flight
+// state (Nats-Expected-Last-Subject-Sequence, -Last-Msg-Id, rollups,
+// batches) are refused rather than ignored; Nats-Msg-Id is stored but not
+// deduplicated.
+func (p *rpub) check(m *ReplicaMsg) *jsapi.APIError {
+	var h pubHeaders
+	if len(p.hdr) > 0 {
+		if apiErr := h.parse(p.hdr); apiErr != nil {
+			return apiErr
+		}
+	}
+	cfg := p.st.Config()
+	switch {
+	case h.expStream != "" && h.expStream != p.st.name:
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamNotMatch)
+	case cfg.MaxMsgSize >= 0 && int64(p.size) > int64(cfg.MaxMsgSize):
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamMessageExceedsMaximum)
+	case h.hasExpSubjSeq || h.expLastMsgID != "" || h.rollup != "" || h.batch:
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, "header not supported on replicated streams yet")
+	}
+	m.CheckLastSeq, m.LastSeq = h.hasExpLastSeq, h.expLastSeq
+	return nil
+}
+
 // publish replicates the message and sends the PubAck or the error.
 func (p *rpub) publish() {
 	defer p.cleanup()
 	if p.err != nil {
 		p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, p.err.Error()))
+		return
+	}
+	m := &ReplicaMsg{Subject: p.subject, Hdr: p.hdr}
+	if apiErr := p.check(m); apiErr != nil {
+		p.e.sendPubAckError(p.reply, p.st, apiErr)
 		return
 	}
 	var body io.Reader = bytes.NewReader(p.mem)
@@ -172,10 +203,16 @@ func (p *rpub) publish() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), replPublishTimeout)
 	defer cancel()
-	seq, err := p.st.repl.Publish(ctx, p.subject, p.hdr, body, size)
+	m.Body, m.Size = body, size
+	seq, err := p.st.repl.Publish(ctx, m)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
 			p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
+			return
+		case errors.Is(err, ErrWrongLastSeq):
+			p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeStreamWrongLastSequence,
+				fmt.Sprint(p.st.log.State().LastSeq)))
 			return
 		}
 		p.e.sendPubAckError(p.reply, p.st, storeError(err))

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"io"
 	"time"
 
 	"github.com/bargemq/barge/broker/jetstream"
@@ -115,8 +114,12 @@ type jsReplica struct {
 	l    *log.Log
 }
 
-func (r *jsReplica) Publish(ctx context.Context, subject string, hdr []byte, body io.Reader, size int64) (uint64, error) {
-	seq, _, err := r.sh.Publish(ctx, &raft.Message{Subject: subject, Hdr: hdr, Body: body, Size: size})
+func (r *jsReplica) Publish(ctx context.Context, m *jetstream.ReplicaMsg) (uint64, error) {
+	seq, _, err := r.sh.Publish(ctx, &raft.Message{Subject: m.Subject, Hdr: m.Hdr, Body: m.Body, Size: m.Size,
+		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq})
+	if errors.Is(err, raft.ErrLastSeq) {
+		return 0, jetstream.ErrWrongLastSeq
+	}
 	return seq, err
 }
 

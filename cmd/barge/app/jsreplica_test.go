@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,6 +140,17 @@ func TestJSClusterStepDown(t *testing.T) {
 			t.Fatalf("publish after stepdown: %v", err)
 		}
 	}
+	// Nats-Expected-Last-Sequence is decided in raft order.
+	if _, err := js.Publish(ctx, "sd", []byte("x"), jetstream.WithExpectLastSequence(1)); err == nil ||
+		!strings.Contains(err.Error(), "wrong last sequence") {
+		t.Fatalf("wrong expected last sequence: %v", err)
+	}
+	if _, err := js.Publish(ctx, "sd", []byte("x"), jetstream.WithExpectLastMsgID("a")); err == nil {
+		t.Fatal("Nats-Expected-Last-Msg-Id accepted on a replicated stream")
+	}
+	if ack, err := js.Publish(ctx, "sd", []byte("x"), jetstream.WithExpectLastSequence(3)); err != nil || ack.Sequence != 4 {
+		t.Fatalf("right expected last sequence: %+v %v", ack, err)
+	}
 	// Message delete and purge go through raft: every replica sees them.
 	if err := s.DeleteMsg(ctx, 2); err != nil {
 		t.Fatalf("delete: %v", err)
@@ -157,7 +169,7 @@ func TestJSClusterStepDown(t *testing.T) {
 				return false
 			}
 			info := s2.CachedInfo()
-			return info.State.Msgs == 1 && info.State.LastSeq == 3
+			return info.State.Msgs == 1 && info.State.LastSeq == 4
 		})
 	}
 }
