@@ -23,7 +23,10 @@
 // increasing with file order. Segments are only appended to; a new one is
 // started when the next record would pass Options.SegmentSize. Space is
 // reclaimed by removing whole segments from the front once no live message
-// has a record in them (the newest segment is never removed).
+// has a record in them (the newest segment is never removed), and by
+// Compact, which rewrites a sealed segment whose live data fell below a
+// threshold with only the records recovery still needs, replacing the file
+// atomically (compact.go; a stray %020d.seg.compact is removed at Open).
 //
 // # Record format (version 1)
 //
@@ -54,6 +57,8 @@
 //	6 purge    last seq removed u64 | subj len u16 | subject filter ("" = all)
 //	7 applied  raft index u64 | npending u32 | npending × message id u64
 //	           (replicated logs only: see replica.go)
+//	8 skip     first seq u64 | last seq u64: messages first..last existed
+//	           and were removed; compaction dropped their records
 //
 // A message of at most ChunkSize bytes is one msg record. A larger one is
 // written as chunk records while its payload arrives (chunks of concurrent
@@ -99,7 +104,15 @@
 // with a higher limit than the writer had, can keep that batch's evicted
 // messages (an Open with the same limits evicts them again by replay).
 //
+// A commit whose chunks are missing is reported lost, unless a later
+// delete or purge record removes it: compaction drops the chunks of
+// removed messages even when their commit record sits in a segment that is
+// not rewritten.
+//
 // Known limits of this version: recovery reads every segment in full (no
-// persisted per-segment index yet); segments are reclaimed only from the
-// front (no compaction of a segment in the middle).
+// persisted per-segment index yet); Compact runs only when called (nothing
+// schedules it), keeps every delete and purge record, and skips a segment
+// pinned by an appender or holding chunks of a live message committed in a
+// later segment; the files it replaces stay open until Close; replica logs
+// are not compacted.
 package log

@@ -18,8 +18,11 @@ type FS interface {
 	List(dir string) ([]string, error)
 	// MkdirAll creates dir and its parents.
 	MkdirAll(dir string, perm os.FileMode) error
-	// SyncDir makes the creation and removal of dir's entries durable.
+	// SyncDir makes the creation, removal and renaming of dir's entries
+	// durable.
 	SyncDir(dir string) error
+	// Rename atomically replaces newname with oldname (os.Rename).
+	Rename(oldname, newname string) error
 }
 
 // File is an open file. *os.File satisfies it, so extents on the OS file
@@ -60,6 +63,9 @@ func (OSFS) List(dir string) ([]string, error) {
 	sort.Strings(names)
 	return names, err
 }
+
+// Rename calls os.Rename.
+func (OSFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
 
 // MkdirAll calls os.MkdirAll.
 func (OSFS) MkdirAll(dir string, perm os.FileMode) error { return os.MkdirAll(dir, perm) }

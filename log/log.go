@@ -50,7 +50,16 @@ type Log struct {
 		segs    []*segment    // all segments, by id; the last is the active one
 		changed chan struct{} // closed and replaced whenever LastSeq or the index changes
 		ev      evictLog      // limit evictions not yet logged (evict.go)
+		// retired are the files of segments replaced by compaction, kept
+		// open until Close for extents loaded before (compact.go).
+		retired []File
 	}
+
+	// compacting serializes Compact runs.
+	compacting sync.Mutex
+	// testHook, when set by a test, is called at the named steps of a
+	// compaction (crash-point tests).
+	testHook func(step string)
 
 	// sq is the group-commit queue: operations whose records are written
 	// (in file order) but not yet synced and applied to the index.
@@ -228,6 +237,10 @@ func (l *Log) closeFiles() {
 	for _, s := range l.mu.segs {
 		s.f.Close()
 	}
+	for _, f := range l.mu.retired {
+		f.Close()
+	}
+	l.mu.retired = nil
 }
 
 // State is a snapshot of the log.

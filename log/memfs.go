@@ -24,12 +24,14 @@ const memBlock = 256 << 10
 // The crash model assumes what the log does: files are written by appending
 // (a write below the synced length counts as synced) and truncated only to
 // drop a torn tail. Creating a file is durable only after SyncDir of its
-// directory; removing one is durable at once. Safe for concurrent use.
+// directory; removing one is durable at once; a rename is atomic and
+// durable after SyncDir (a crash before it finds the names as they were).
+// Safe for concurrent use.
 type MemFS struct {
 	mu struct {
 		sync.Mutex
 		files   map[string]*memFile // current namespace
-		durable map[string]bool     // names that survive a crash
+		durable map[string]*memFile // names that survive a crash, and their files
 	}
 }
 
@@ -46,7 +48,7 @@ type memFile struct {
 func NewMemFS() *MemFS {
 	m := &MemFS{}
 	m.mu.files = make(map[string]*memFile)
-	m.mu.durable = make(map[string]bool)
+	m.mu.durable = make(map[string]*memFile)
 	return m
 }
 
@@ -113,9 +115,24 @@ func (m *MemFS) SyncDir(dir string) error {
 	defer m.mu.Unlock()
 	for name := range m.mu.files {
 		if path.Dir(name) == dir {
-			m.mu.durable[name] = true
+			m.mu.durable[name] = m.mu.files[name]
 		}
 	}
+	return nil
+}
+
+// Rename moves oldname to newname, replacing it; the change is durable
+// after SyncDir.
+func (m *MemFS) Rename(oldname, newname string) error {
+	oldname, newname = path.Clean(oldname), path.Clean(newname)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.mu.files[oldname]
+	if !ok {
+		return &fs.PathError{Op: "rename", Path: oldname, Err: fs.ErrNotExist}
+	}
+	delete(m.mu.files, oldname)
+	m.mu.files[newname] = f
 	return nil
 }
 
@@ -128,10 +145,7 @@ func (m *MemFS) CrashClone(keep func(name string, unsynced int64) int64) *MemFS 
 	c := NewMemFS()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for name, f := range m.mu.files {
-		if !m.mu.durable[name] {
-			continue
-		}
+	for name, f := range m.mu.durable {
 		f.mu.RLock()
 		n := f.mu.synced
 		if extra := f.mu.size - f.mu.synced; extra > 0 && keep != nil {
@@ -142,7 +156,7 @@ func (m *MemFS) CrashClone(keep func(name string, unsynced int64) int64) *MemFS 
 		nf.mu.synced = n
 		f.mu.RUnlock()
 		c.mu.files[name] = nf
-		c.mu.durable[name] = true
+		c.mu.durable[name] = nf
 	}
 	return c
 }

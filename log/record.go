@@ -19,6 +19,7 @@ const (
 	recDelete  byte = 5 // tombstone for one sequence
 	recPurge   byte = 6 // removes messages (optionally of a subject) up to a sequence
 	recApplied byte = 7 // replicated logs: raft index applied up to here (replica.go)
+	recSkip    byte = 8 // compaction removed the (dead) messages first..last here (compact.go)
 
 	flagS2 byte = 1 << 0 // payload bytes are s2-compressed (msg, chunk)
 
@@ -29,6 +30,7 @@ const (
 	chunkRefSize  = 8 + 8 + 4 + 4
 	deleteBodySz  = 8
 	purgeMetaSize = 8 + 2
+	skipBodySize  = 8 + 8 // first seq, last seq
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -72,7 +74,7 @@ func parseRecHeader(b []byte) recHeader {
 // plausible is the cheap filter used when looking for the next record after
 // a corrupt one.
 func (h recHeader) plausible(b []byte) bool {
-	return h.typ >= recSegment && h.typ <= recApplied && h.flags&^flagS2 == 0 && le.Uint16(b[6:]) == 0 &&
+	return h.typ >= recSegment && h.typ <= recSkip && h.flags&^flagS2 == 0 && le.Uint16(b[6:]) == 0 &&
 		h.len <= maxRecordBody
 }
 
@@ -112,6 +114,10 @@ func coveredLen(typ byte, body []byte) int {
 		}
 	case recPurge:
 		if len(body) < purgeMetaSize || len(body) != purgeMetaSize+int(le.Uint16(body[8:])) {
+			return -1
+		}
+	case recSkip:
+		if len(body) != skipBodySize {
 			return -1
 		}
 	case recApplied:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 )
 
 // scanner reads a segment through a window buffer, so small records cost no
@@ -100,6 +101,11 @@ type replay struct {
 	// removed by replay's limits: that eviction is logged already.
 	tombs map[uint64]struct{}
 	front uint64 // highest purge-all bound replayed (evictions logged up to there)
+	// chunkless are the sequences marked lost because a chunk of their
+	// commit is missing, with their subjects: when a later record removes
+	// one, the writer had removed it (compaction drops the chunks of dead
+	// messages), so it is not reported.
+	chunkless map[uint64]string
 }
 
 // recover rebuilds the index from the segments in l.dir (see Open). Called
@@ -117,6 +123,12 @@ func (l *Log) recover() error {
 	for _, n := range names {
 		if id, ok := parseSegName(n); ok {
 			ids = append(ids, id)
+		} else if isCompactTemp(n) {
+			// A compaction that crashed before its rename: the
+			// segment it was rewriting is intact.
+			if err := l.fs.Remove(path.Join(l.dir, n)); err != nil {
+				return fmt.Errorf("log: remove %s: %w", n, err)
+			}
 		}
 	}
 	if l.opts.Replica {
@@ -266,7 +278,12 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 			k := chunkKey{ref.seg, ref.off}
 			c, ok := r.chunks[k]
 			if !ok || c.txn != m.txn || c.index != uint32(i) || c.n != ref.n || c.crc != ref.crc {
-				l.opts.Logger.Error("log: message lost: chunk missing or corrupt", "seq", m.seq, "chunk", i, "segment", ref.seg)
+				if m.seq > x.last {
+					if r.chunkless == nil {
+						r.chunkless = make(map[uint64]string)
+					}
+					r.chunkless[m.seq] = string(body[commitMetaSz : commitMetaSz+m.subjLen])
+				}
 				x.pad(m.seq)
 				x.markLost(m.seq)
 				return
@@ -295,6 +312,11 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 		x.track = false // a logged removal
 		l.removeLocked(seq)
 		x.track = track
+		if _, ok := r.chunkless[seq]; ok {
+			l.unloseLocked(r, seq)
+		}
+	case recSkip:
+		l.replaySkipLocked(r, le.Uint64(body), le.Uint64(body[8:]))
 	case recPurge:
 		n := int(le.Uint16(body[8:]))
 		filter, upTo := string(body[purgeMetaSize:purgeMetaSize+n]), le.Uint64(body)
@@ -305,6 +327,21 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 		x.track = false
 		l.purgeLocked(filter, upTo)
 		x.track = track
+		for seq, subj := range r.chunkless {
+			if seq <= upTo && (filter == "" || subjectMatch(filter, subj)) {
+				l.unloseLocked(r, seq)
+			}
+		}
+	}
+}
+
+// unloseLocked takes seq off the lost list: a record shows the writer had
+// removed it before its chunks went.
+func (l *Log) unloseLocked(r *replay, seq uint64) {
+	delete(r.chunkless, seq)
+	x := &l.mu.idx
+	if i, found := slices.BinarySearch(x.lost, seq); found {
+		x.lost = slices.Delete(x.lost, i, i+1)
 	}
 }
 
