@@ -48,7 +48,9 @@ type Replica interface {
 	// (ErrWrongLastSeq). An error means it was not stored, except ctx's.
 	Publish(ctx context.Context, m *ReplicaMsg) (seq uint64, err error)
 	// Log is the replica's log, changed only by raft's apply path; callers
-	// read it and must not write it.
+	// read it and must not write it. Installing a raft snapshot replaces
+	// the log: a later call returns the new one (the engine reopens the
+	// stream over it).
 	Log() *log.Log
 	// Leader is the shard's current leader, if known.
 	Leader() (id uint64, ok bool)
@@ -166,7 +168,13 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 		}
 	}
 	for _, st := range e.sortedStreams() {
-		if st.repl == nil || defined[st.name] {
+		if st.repl == nil {
+			continue
+		}
+		if defined[st.name] {
+			if l := st.repl.Log(); l != nil && l != st.log {
+				e.reopenReplicated(st)
+			}
 			continue
 		}
 		e.mu.Lock()
@@ -205,6 +213,25 @@ func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 		return err
 	}
 	return nil
+}
+
+// reopenReplicated rebuilds st over its replica's new log (a raft snapshot
+// was installed): consumers stop and reload from their directory.
+func (e *Engine) reopenReplicated(st *stream) {
+	st.cons.Close()
+	nst, err := e.openReplicaStream(st.dir, st.Config(), st.created, st.repl)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.unregisterLocked(st)
+	if err != nil {
+		e.log.Error("jetstream: replica not reopened", "stream", st.name, "err", err)
+		return
+	}
+	if err := e.registerLocked(nst); err != nil {
+		e.log.Error("jetstream: replica not reopened", "stream", st.name, "err", err)
+		return
+	}
+	e.log.Info("jetstream: replica reopened over a raft snapshot", "stream", st.name)
 }
 
 // shardIDFor derives a stream's shard id from its name (ids 0 and 1 are

@@ -50,6 +50,11 @@ type Config struct {
 	// meta shard (jscluster.go); 0 runs no raft at all. It needs Cluster,
 	// RaftAddr, NodeID and JetStream.
 	ClusterSize int
+	// RaftSnapshotEntries and RaftCompactionOverhead tune raft snapshots
+	// (entries between snapshots, entries kept behind one); 0 takes the
+	// raft package's defaults. No flag: tests lower them.
+	RaftSnapshotEntries    uint64
+	RaftCompactionOverhead uint64
 }
 
 // Defaults returns the embedded defaults `make run` relies on.

@@ -67,6 +67,9 @@ func (a *App) startRaft() error {
 		DataDir:      dir,
 		DeploymentID: deploymentID(cfg.ClusterName),
 		Logger:       a.log.With("component", "raft"),
+
+		SnapshotEntries:    cfg.RaftSnapshotEntries,
+		CompactionOverhead: cfg.RaftCompactionOverhead,
 	})
 	if err != nil {
 		return err

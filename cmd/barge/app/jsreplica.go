@@ -105,13 +105,11 @@ func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir str
 	}
 }
 
-// jsReplica is a jetstream.Replica over a raft.StreamShard. l is the
-// replica's log as opened; a snapshot install reopens the log under the
-// shard, which this wrapper does not follow (see the README).
+// jsReplica is a jetstream.Replica over a raft.StreamShard.
 type jsReplica struct {
 	host *raft.NodeHost
 	sh   *raft.StreamShard
-	l    *log.Log
+	l    *log.Log // the log found at start; Log looks again
 }
 
 func (r *jsReplica) Publish(ctx context.Context, m *jetstream.ReplicaMsg) (uint64, error) {
@@ -123,7 +121,15 @@ func (r *jsReplica) Publish(ctx context.Context, m *jetstream.ReplicaMsg) (uint6
 	return seq, err
 }
 
-func (r *jsReplica) Log() *log.Log { return r.l }
+// Log returns the replica's current log (a snapshot install replaces it),
+// or the last one seen while the shard cannot answer.
+func (r *jsReplica) Log() *log.Log {
+	v, err := r.sh.ReadLocal(func(l *log.Log) (any, error) { return l, nil })
+	if l, ok := v.(*log.Log); err == nil && ok && l != nil {
+		return l
+	}
+	return r.l
+}
 
 func (r *jsReplica) Leader() (uint64, bool) { return r.sh.Leader() }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bargemq/barge/cmd/barge/app"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -171,5 +172,72 @@ func TestJSClusterStepDown(t *testing.T) {
 			info := s2.CachedInfo()
 			return info.State.Msgs == 1 && info.State.LastSeq == 4
 		})
+	}
+}
+
+// TestJSClusterCatchUpFromSnapshot: a member that was down while the
+// others took raft snapshots every 16 entries and compacted their logs
+// (keeping 4 behind) catches up, through a streamed snapshot of the
+// segments where the log it needs is gone, and its clients read every
+// message.
+func TestJSClusterCatchUpFromSnapshot(t *testing.T) {
+	var raftAddrs, dirs []string
+	for i := 0; i < 3; i++ {
+		raftAddrs = append(raftAddrs, freeAddr(t))
+		dirs = append(dirs, t.TempDir())
+	}
+	tune := func(i int, c *app.Config) {
+		c.ClusterSize = 3
+		c.RaftAddr = raftAddrs[i]
+		c.StoreDir = dirs[i]
+		c.LogFile = fmt.Sprintf("%s/barge-%d.log", dirs[i], time.Now().UnixNano())
+		c.RaftSnapshotEntries = 16
+		c.RaftCompactionOverhead = 4
+	}
+	apps := startCluster(t, 3, tune)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	metaOf(t, apps[0])
+	js, err := jetstream.New(connect(t, apps[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "SN", Subjects: []string{"sn"}, Replicas: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "sn", []byte("0")); err != nil {
+		t.Fatal(err)
+	}
+	stopApp(t, apps[2])
+	const n = 60
+	for i := 1; i < n; i++ {
+		if _, err := js.Publish(ctx, "sn", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	apps[2] = startClusterNode(t, 2, apps[:2], tune)
+	js3, err := jetstream.New(connect(t, apps[2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the restarted member has every message", func() bool {
+		s, err := js3.Stream(ctx, "SN")
+		return err == nil && s.CachedInfo().State.Msgs == n
+	})
+	cons, err := js3.OrderedConsumer(ctx, "SN", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; {
+		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			if string(m.Data()) != fmt.Sprint(i) {
+				t.Fatalf("message %d: %q", i, m.Data())
+			}
+			i++
+		}
 	}
 }
