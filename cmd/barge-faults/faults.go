@@ -39,12 +39,15 @@ type Report struct {
 	OutOfOrder    int           // acked messages stored out of publish order
 	Unacked       int           // stored messages whose publish got no ack (allowed)
 	LongestOutage time.Duration // longest time between two acks while publishing
+	Consumed      int           // distinct messages the live durable consumer received
+	Redelivered   int           // messages it received more than once (at-least-once)
+	NotConsumed   int           // acked messages it never received (must be 0)
 	Faults        []string      // what was done, in order
 }
 
 func (r *Report) String() string {
-	return fmt.Sprintf("published=%d acked=%d acked_lost=%d duplicates=%d gaps=%d out_of_order=%d unacked_stored=%d longest_unavailability=%v faults=%q",
-		r.Published, r.Acked, r.AckedLost, r.Duplicates, r.Gaps, r.OutOfOrder, r.Unacked, r.LongestOutage.Round(time.Millisecond), r.Faults)
+	return fmt.Sprintf("published=%d acked=%d acked_lost=%d duplicates=%d gaps=%d out_of_order=%d unacked_stored=%d longest_unavailability=%v consumed=%d redelivered=%d not_consumed=%d faults=%q",
+		r.Published, r.Acked, r.AckedLost, r.Duplicates, r.Gaps, r.OutOfOrder, r.Unacked, r.LongestOutage.Round(time.Millisecond), r.Consumed, r.Redelivered, r.NotConsumed, r.Faults)
 }
 
 // node is one barge process.
@@ -247,7 +250,9 @@ func (r *run) exercise(ctx context.Context, js jetstream.JetStream, s jetstream.
 		}
 	}()
 
-	step := r.o.Duration / 5
+	live := r.startLive(ctx)
+
+	step := r.o.Duration / 7
 	pause := func() bool {
 		select {
 		case <-time.After(step):
@@ -285,11 +290,23 @@ func (r *run) exercise(ctx context.Context, js jetstream.JetStream, s jetstream.
 			r.signal(victim, syscall.SIGCONT)
 		}
 	}
+	if pause() {
+		n1 := r.nodes[0]
+		fault("restart %s (SIGTERM), the live consumer's node", n1.name)
+		r.signal(n1, syscall.SIGTERM)
+		if err := r.start(n1); err != nil {
+			return nil, err
+		}
+	}
 	pause()
 	close(stop)
 	<-pubDone
 	r.logf("published %d, acked %d", rep.Published, rep.Acked)
-	return rep, r.verify(ctx, js, acked, rep)
+	if err := r.verify(ctx, js, acked, rep); err != nil {
+		return rep, err
+	}
+	live.finish(ctx, acked, rep)
+	return rep, nil
 }
 
 // verify reads the whole stream through a fresh consumer and checks every
@@ -365,4 +382,96 @@ func (r *run) verify(ctx context.Context, js jetstream.JetStream, acked map[uint
 		}
 	}
 	return nil
+}
+
+// liveConsumer is a durable pull consumer on node 1 that fetches and acks
+// while the faults run; its node is restarted, and it must resume.
+type liveConsumer struct {
+	mu   sync.Mutex
+	seen map[uint64]int // message number → deliveries
+	stop chan struct{}
+	done chan struct{}
+}
+
+// startLive connects to node 1 only and consumes the stream F through the
+// durable "live" until finish.
+func (r *run) startLive(ctx context.Context) *liveConsumer {
+	lc := &liveConsumer{seen: make(map[uint64]int), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(lc.done)
+		nc, err := connectRetry(ctx, "nats://"+r.nodes[0].client)
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return
+		}
+		var cons jetstream.Consumer
+		for {
+			select {
+			case <-lc.stop:
+				return
+			default:
+			}
+			if cons == nil {
+				cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				cons, err = js.CreateOrUpdateConsumer(cctx, "F", jetstream.ConsumerConfig{Durable: "live",
+					AckPolicy: jetstream.AckExplicitPolicy, AckWait: 5 * time.Second})
+				cancel()
+				if err != nil {
+					cons = nil
+					time.Sleep(200 * time.Millisecond)
+					continue
+				}
+			}
+			batch, err := cons.Fetch(50, jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				cons = nil // the node may have restarted: look the durable up again
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			for m := range batch.Messages() {
+				if len(m.Data()) >= 8 {
+					lc.mu.Lock()
+					lc.seen[binary.BigEndian.Uint64(m.Data())]++
+					lc.mu.Unlock()
+				}
+				_ = m.Ack()
+			}
+		}
+	}()
+	return lc
+}
+
+// finish waits (up to 30 s) until the live consumer has every acked
+// message, stops it and reports.
+func (lc *liveConsumer) finish(ctx context.Context, acked map[uint64]uint64, rep *Report) {
+	missing := func() int {
+		lc.mu.Lock()
+		defer lc.mu.Unlock()
+		n := 0
+		for k := range acked {
+			if lc.seen[k] == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for missing() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(lc.stop)
+	<-lc.done
+	rep.NotConsumed = missing()
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	rep.Consumed = len(lc.seen)
+	for _, c := range lc.seen {
+		if c > 1 {
+			rep.Redelivered++
+		}
+	}
 }

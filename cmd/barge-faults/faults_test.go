@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// TestFaultsShort is the short form of the fault run: 10 s of publishing
-// with the leader killed and restarted and a node paused. No acked message
-// may be lost, none stored out of order, no sequence missing.
+// TestFaultsShort is the short form of the fault run: 14 s of publishing
+// with the leader killed and restarted, a node paused and the live
+// consumer's node restarted. No acked message may be lost, none stored out
+// of order, no sequence missing, and the live consumer must get them all.
 func TestFaultsShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds barge and runs three processes")
@@ -22,12 +23,12 @@ func TestFaultsShort(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, Options{Bin: bin, Dir: dir, Duration: 10 * time.Second, Log: testWriter{t}})
+	rep, err := Run(ctx, Options{Bin: bin, Dir: dir, Duration: 14 * time.Second, Log: testWriter{t}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log(rep)
-	if rep.Acked == 0 || rep.AckedLost != 0 || rep.Gaps != 0 || rep.OutOfOrder != 0 {
+	if rep.Acked == 0 || rep.AckedLost != 0 || rep.Gaps != 0 || rep.OutOfOrder != 0 || rep.NotConsumed != 0 {
 		t.Fatalf("fault run failed: %v", rep)
 	}
 }

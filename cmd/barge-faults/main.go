@@ -1,9 +1,10 @@
 // Command barge-faults runs a three-node barge cluster as processes on
 // loopback, publishes 1 KiB and 1 MiB messages with acks into an R3 stream
 // while it kills -9 the stream leader, restarts it, and pauses the new
-// leader (SIGSTOP/SIGCONT), then reads the stream back and reports acked
-// messages lost (must be 0), duplicates, gaps and the longest
-// unavailability. `make faults` runs the long form; its test runs a short
+// leader (SIGSTOP/SIGCONT) and restarts the node of a live durable
+// consumer, then reads the stream back and reports acked messages lost
+// (must be 0), duplicates, gaps, the longest unavailability, and what the
+// live consumer received (every acked message, redeliveries counted). `make faults` runs the long form; its test runs a short
 // one in `make test`.
 package main
 
@@ -38,7 +39,7 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println(rep)
-	if rep.AckedLost != 0 || rep.Gaps != 0 || rep.OutOfOrder != 0 {
+	if rep.AckedLost != 0 || rep.Gaps != 0 || rep.OutOfOrder != 0 || rep.NotConsumed != 0 {
 		os.Exit(1)
 	}
 }
