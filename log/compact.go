@@ -1,6 +1,7 @@
 package log
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -82,6 +83,44 @@ func (l *Log) Compact(threshold float64) (CompactStats, error) {
 		}
 	}
 	return st, nil
+}
+
+// kickCompact starts a background compaction (Options.CompactThreshold > 0)
+// unless one runs (it then runs once more), or the log is closing. Close waits for
+// it.
+func (l *Log) kickCompact() {
+	th := l.opts.CompactThreshold
+	if th <= 0 || l.opts.Replica {
+		return
+	}
+	th = min(th, 1)
+	l.bg.Lock()
+	defer l.bg.Unlock()
+	if l.bg.closed {
+		return
+	}
+	if l.bg.compacting {
+		l.bg.compactAgain = true
+		return
+	}
+	l.bg.compacting = true
+	l.async.Add(1)
+	go func() {
+		defer l.async.Done()
+		for {
+			if _, err := l.Compact(th); err != nil && !errors.Is(err, ErrClosed) {
+				l.opts.Logger.Warn("log: background compaction", "dir", l.dir, "err", err)
+			}
+			l.bg.Lock()
+			again := l.bg.compactAgain && !l.bg.closed
+			l.bg.compactAgain = false
+			l.bg.compacting = again
+			l.bg.Unlock()
+			if !again {
+				return
+			}
+		}
+	}()
 }
 
 // compactCandidates picks the segments to rewrite, under the read lock.

@@ -13,6 +13,29 @@ import (
 // segments and chunked messages.
 func compactOpts(fs FS) Options { return Options{FS: fs, SegmentSize: 32 << 10, ChunkSize: 4096} }
 
+// TestAutoCompact: with CompactThreshold set, segment rolls compact in the
+// background, so a KV stream whose first message never changes stays small.
+func TestAutoCompact(t *testing.T) {
+	mfs := NewMemFS()
+	opts := Options{FS: mfs, SegmentSize: 32 << 10, ChunkSize: 4096, CompactThreshold: DefaultCompactThreshold}
+	l := mustOpen(t, "/s", Config{MaxMsgsPerSubject: 1}, opts)
+	kvWorkload(t, l, rand.New(rand.NewPCG(3, 4)), 600)
+	want := snapshotLive(t, l)
+	if err := l.Close(); err != nil { // waits for the background compaction
+		t.Fatal(err)
+	}
+	t.Logf("on disk: %d", dirSize(t, mfs, "/s"))
+	if n := dirSize(t, mfs, "/s"); n > 300<<10 {
+		t.Fatalf("%d bytes on disk after auto compaction", n)
+	}
+	rl := mustOpen(t, "/s", Config{}, opts)
+	defer rl.Close()
+	sameLive(t, "reopened", snapshotLive(t, rl), want)
+	if st := rl.State(); len(st.Lost) != 0 {
+		t.Fatalf("lost %v", st.Lost)
+	}
+}
+
 // kvWorkload writes one long-lived message, then updates of a few keys
 // (MaxMsgsPerSubject 1 drops older versions), some large enough to be
 // chunked, and deletes a few: the first segment stays pinned by the

@@ -98,6 +98,11 @@ type Options struct {
 	SyncInterval time.Duration // for SyncInterval; default 1s
 	SegmentSize  int64         // roll threshold; default 64 MiB
 	ChunkSize    int           // large payloads are stored in chunks of this size; default 1 MiB
+	// CompactThreshold > 0 turns on background compaction: after each
+	// segment roll, sealed segments whose live data is below this fraction
+	// of their size (at most 1) are rewritten (see Log.Compact). 0 = off:
+	// only explicit Compact calls reclaim interior segments.
+	CompactThreshold float64
 	// Replica marks the log of a stream replica: it is written only through
 	// the Apply methods (replica.go), and recovery keeps exactly what the
 	// last applied marker covers. It must be the same at every Open.

@@ -89,6 +89,9 @@ type Log struct {
 		flush    Timer // SyncInterval flusher
 		expiry   Timer // MaxAge expiry
 		expiryAt int64 // when expiry fires (unix ns)
+		// compacting: a background compaction (kickCompact) runs;
+		// compactAgain: a segment was sealed meanwhile, run once more.
+		compacting, compactAgain bool
 	}
 
 	rep replicaState // Options.Replica: the apply path's state (replica.go)

@@ -85,9 +85,13 @@ func (l *Log) createSegmentLocked() error {
 	l.mu.Lock()
 	l.mu.segs = append(l.mu.segs, s)
 	l.mu.Unlock()
+	rolled := l.w.active != nil
 	l.w.active = s
 	l.w.off = int64(len(rec))
 	l.activeSeg.Store(s)
+	if rolled {
+		l.kickCompact() // a segment was sealed: there may be one to compact
+	}
 	return nil
 }
 
