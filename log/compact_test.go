@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // compactOpts: small segments and chunks, so a few hundred KiB make many
@@ -21,12 +23,29 @@ func TestAutoCompact(t *testing.T) {
 	l := mustOpen(t, "/s", Config{MaxMsgsPerSubject: 1}, opts)
 	kvWorkload(t, l, rand.New(rand.NewPCG(3, 4)), 600)
 	want := snapshotLive(t, l)
-	if err := l.Close(); err != nil { // waits for the background compaction
-		t.Fatal(err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.bg.Lock()
+		busy := l.bg.compacting
+		l.bg.Unlock()
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("background compaction still running")
+		}
+		runtime.Gosched()
 	}
-	t.Logf("on disk: %d", dirSize(t, mfs, "/s"))
-	if n := dirSize(t, mfs, "/s"); n > 300<<10 {
-		t.Fatalf("%d bytes on disk after auto compaction", n)
+	// About 1 MB was written (980 KB stay without compaction); how much
+	// the background runs reclaim depends on where they found a commit in
+	// flight, so the bound is loose.
+	n := dirSize(t, mfs, "/s")
+	t.Logf("on disk after background compaction: %d bytes", n)
+	if n > 500<<10 {
+		t.Fatalf("%d bytes on disk after background compaction", n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
 	rl := mustOpen(t, "/s", Config{}, opts)
 	defer rl.Close()

@@ -161,6 +161,7 @@ func (l *Log) recover() error {
 		}
 		s := &segment{id: id, path: p, f: f}
 		l.mu.segs = append(l.mu.segs, s)
+		prevEnd := end
 		end, err = l.scanSegment(r, s, fi.Size(), last)
 		if err != nil {
 			return err
@@ -171,6 +172,18 @@ func (l *Log) recover() error {
 			f.Close()
 			if err := l.fs.Remove(p); err != nil {
 				return fmt.Errorf("log: remove empty segment: %w", err)
+			}
+			// The previous segment is the active one again: appends go
+			// at its valid end (not at 0, over its header), and
+			// whatever follows that end is cut as a torn tail would be.
+			end = prevEnd
+			if n := len(l.mu.segs); n > 0 {
+				prev := l.mu.segs[n-1]
+				if pfi, err := prev.f.Stat(); err == nil && pfi.Size() > end {
+					if err := prev.f.Truncate(end); err != nil {
+						return fmt.Errorf("log: truncate %s: %w", prev.path, err)
+					}
+				}
 			}
 		}
 	}
