@@ -85,12 +85,15 @@ func (l *Log) Compact(threshold float64) (CompactStats, error) {
 	return st, nil
 }
 
-// kickCompact starts a background compaction (Options.CompactThreshold > 0)
+// kickCompact starts a background compaction (Options.CompactThreshold >= 0)
 // unless one runs (it then runs once more), or the log is closing. Close waits for
 // it.
 func (l *Log) kickCompact() {
 	th := l.opts.CompactThreshold
-	if th <= 0 || l.opts.Replica {
+	if th == 0 {
+		th = DefaultCompactThreshold
+	}
+	if th < 0 || l.opts.Replica {
 		return
 	}
 	th = min(th, 1)

@@ -13,13 +13,16 @@ import (
 
 // compactOpts: small segments and chunks, so a few hundred KiB make many
 // segments and chunked messages.
-func compactOpts(fs FS) Options { return Options{FS: fs, SegmentSize: 32 << 10, ChunkSize: 4096} }
+// Compaction is explicit in these tests (no background runs).
+func compactOpts(fs FS) Options {
+	return Options{FS: fs, SegmentSize: 32 << 10, ChunkSize: 4096, CompactThreshold: -1}
+}
 
-// TestAutoCompact: with CompactThreshold set, segment rolls compact in the
+// TestAutoCompact: by default, segment rolls compact in the
 // background, so a KV stream whose first message never changes stays small.
 func TestAutoCompact(t *testing.T) {
 	mfs := NewMemFS()
-	opts := Options{FS: mfs, SegmentSize: 32 << 10, ChunkSize: 4096, CompactThreshold: DefaultCompactThreshold}
+	opts := Options{FS: mfs, SegmentSize: 32 << 10, ChunkSize: 4096}
 	l := mustOpen(t, "/s", Config{MaxMsgsPerSubject: 1}, opts)
 	kvWorkload(t, l, rand.New(rand.NewPCG(3, 4)), 600)
 	want := snapshotLive(t, l)

@@ -98,10 +98,10 @@ type Options struct {
 	SyncInterval time.Duration // for SyncInterval; default 1s
 	SegmentSize  int64         // roll threshold; default 64 MiB
 	ChunkSize    int           // large payloads are stored in chunks of this size; default 1 MiB
-	// CompactThreshold > 0 turns on background compaction: after each
-	// segment roll, sealed segments whose live data is below this fraction
-	// of their size (at most 1) are rewritten (see Log.Compact). 0 = off:
-	// only explicit Compact calls reclaim interior segments.
+	// CompactThreshold: after each segment roll, sealed segments whose
+	// live data is below this fraction of their size (at most 1) are
+	// rewritten in the background (see Log.Compact). 0 =
+	// DefaultCompactThreshold; < 0 = never (only explicit Compact calls).
 	CompactThreshold float64
 	// Replica marks the log of a stream replica: it is written only through
 	// the Apply methods (replica.go), and recovery keeps exactly what the

@@ -110,9 +110,9 @@
 // not rewritten.
 //
 // Known limits of this version: recovery reads every segment in full (no
-// persisted per-segment index yet); Compact runs when called, or after
-// segment rolls when Options.CompactThreshold > 0 (off by default); it keeps
-// every delete and purge record, and skips a segment
+// persisted per-segment index yet); Compact runs in the background after
+// segment rolls (Options.CompactThreshold) or when called; it keeps every
+// delete and purge record, and skips a segment
 // pinned by an appender or holding chunks of a live message committed in a
 // later segment; the files it replaces stay open until Close; replica logs
 // are not compacted.
