@@ -85,15 +85,17 @@ func (l *Log) Compact(threshold float64) (CompactStats, error) {
 	return st, nil
 }
 
-// kickCompact starts a background compaction (Options.CompactThreshold >= 0)
-// unless one runs (it then runs once more), or the log is closing. Close waits for
+// kickCompact starts the background work after a roll: a compaction
+// (unless Options.CompactThreshold < 0), then index sidecars for sealed
+// segments lacking one. If it runs already, it runs once more; not once the
+// log is closing. Close waits for
 // it.
 func (l *Log) kickCompact() {
 	th := l.opts.CompactThreshold
 	if th == 0 {
 		th = DefaultCompactThreshold
 	}
-	if th < 0 || l.opts.Replica {
+	if l.opts.Replica {
 		return
 	}
 	th = min(th, 1)
@@ -111,8 +113,13 @@ func (l *Log) kickCompact() {
 	go func() {
 		defer l.async.Done()
 		for {
-			if _, err := l.Compact(th); err != nil && !errors.Is(err, ErrClosed) {
-				l.opts.Logger.Warn("log: background compaction", "dir", l.dir, "err", err)
+			if th > 0 {
+				if _, err := l.Compact(th); err != nil && !errors.Is(err, ErrClosed) {
+					l.opts.Logger.Warn("log: background compaction", "dir", l.dir, "err", err)
+				}
+			}
+			if err := l.writeIndexFiles(); err != nil {
+				l.opts.Logger.Warn("log: writing index sidecars", "dir", l.dir, "err", err)
 			}
 			l.bg.Lock()
 			again := l.bg.compactAgain && !l.bg.closed
@@ -262,6 +269,10 @@ func (l *Log) swapCompacted(c candidate, f File, tmp string, w *compactWriter) (
 		l.fs.Remove(tmp)
 		return 0, nil
 	}
+	// The old index sidecar describes the old file: remove it first (a
+	// stale one would not match the new size anyway).
+	s.indexed.Store(false)
+	l.fs.Remove(idxPath(s.path))
 	if err := l.fs.Rename(tmp, s.path); err != nil {
 		f.Close()
 		l.fs.Remove(tmp)

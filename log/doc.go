@@ -80,7 +80,12 @@
 // # Recovery
 //
 // Open replays every segment in order through the same apply code the
-// writer uses, so limits and purges come out the same. A record that does
+// writer uses, so limits and purges come out the same. A sealed segment
+// with a valid index sidecar (%020d.idx: every record's offset, header and
+// checksummed metadata, written in the background after a roll; see
+// index_file.go) is replayed from it without reading its payloads, whose
+// own checksums are then checked on read; any mismatch falls back to a
+// scan. A record that does
 // not verify is skipped up to the next valid record; if none follows in the
 // last segment, it is a torn tail and the file is truncated there. A
 // committed sequence whose record (or one of its chunks) is corrupt is
@@ -109,8 +114,9 @@
 // removed messages even when their commit record sits in a segment that is
 // not rewritten.
 //
-// Known limits of this version: recovery reads every segment in full (no
-// persisted per-segment index yet); Compact runs in the background after
+// Known limits of this version: the newest segment, and sealed ones whose
+// sidecar is missing (not yet written, or a compaction rewrote them since),
+// are scanned in full at Open; Compact runs in the background after
 // segment rolls (Options.CompactThreshold) or when called; it keeps every
 // delete and purge record, and skips a segment
 // pinned by an appender or holding chunks of a live message committed in a

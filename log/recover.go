@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strings"
 )
 
 // scanner reads a segment through a window buffer, so small records cost no
@@ -120,10 +121,13 @@ func (l *Log) recover() error {
 		return fmt.Errorf("log: list %s: %w", l.dir, err)
 	}
 	var ids []uint64
+	var idxs []string
 	for _, n := range names {
 		if id, ok := parseSegName(n); ok {
 			ids = append(ids, id)
-		} else if isCompactTemp(n) {
+		} else if _, ok := isIdxFile(n); ok {
+			idxs = append(idxs, n)
+		} else if isCompactTemp(n) || strings.HasSuffix(n, idxSuffix+".tmp") {
 			// A compaction that crashed before its rename: the
 			// segment it was rewriting is intact.
 			if err := l.fs.Remove(path.Join(l.dir, n)); err != nil {
@@ -134,6 +138,14 @@ func (l *Log) recover() error {
 	if l.opts.Replica {
 		if ids, err = l.trimToMarker(ids); err != nil {
 			return err
+		}
+	}
+	// Index sidecars are used for sealed segments only: the newest
+	// segment's (from before a torn roll was undone) and orphans go.
+	for _, n := range idxs {
+		id, _ := isIdxFile(n)
+		if l.opts.Replica || len(ids) == 0 || id == ids[len(ids)-1] || !slices.Contains(ids, id) {
+			l.fs.Remove(path.Join(l.dir, n))
 		}
 	}
 	r := &replay{chunks: make(map[chunkKey]chunkInfo), now: l.opts.Clock.Now().UnixNano(), tombs: make(map[uint64]struct{})}
@@ -162,6 +174,10 @@ func (l *Log) recover() error {
 		s := &segment{id: id, path: p, f: f}
 		l.mu.segs = append(l.mu.segs, s)
 		prevEnd := end
+		if !last && !l.opts.Replica && l.replayIndexFile(r, s, fi.Size()) {
+			end = fi.Size()
+			continue
+		}
 		end, err = l.scanSegment(r, s, fi.Size(), last)
 		if err != nil {
 			return err
@@ -179,6 +195,8 @@ func (l *Log) recover() error {
 			end = prevEnd
 			if n := len(l.mu.segs); n > 0 {
 				prev := l.mu.segs[n-1]
+				prev.indexed.Store(false)
+				l.fs.Remove(idxPath(prev.path))
 				if pfi, err := prev.f.Stat(); err == nil && pfi.Size() > end {
 					if err := prev.f.Truncate(end); err != nil {
 						return fmt.Errorf("log: truncate %s: %w", prev.path, err)

@@ -23,6 +23,9 @@ type segment struct {
 	// appenders (and commits in flight) that wrote into it; the segment is
 	// removed only when it and every older one reach zero.
 	live atomic.Int64
+	// indexed: the segment's index sidecar is known to be written and
+	// current (index_file.go).
+	indexed atomic.Bool
 }
 
 func segName(id uint64) string { return fmt.Sprintf("%020d%s", id, segSuffix) }
@@ -208,6 +211,7 @@ func (l *Log) dropPrefixLocked() {
 		if err := l.fs.Remove(s.path); err != nil {
 			l.opts.Logger.Warn("log: remove segment", "path", s.path, "err", err)
 		}
+		l.fs.Remove(idxPath(s.path)) // its index sidecar, if any
 		n++
 	}
 	if n > 0 {
