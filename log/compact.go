@@ -16,8 +16,9 @@ import (
 // lost. The new file is written beside the old one (%020d.seg.compact),
 // fsynced, renamed over it and the directory fsynced: a crash leaves either
 // the old segment or the new one (a stray .compact file is removed at
-// Open). The old file handle stays open until Close, so extents loaded
-// before the compaction stay readable.
+// Open). The old file handle stays open (until Close, or until maxRetired
+// newer compactions), so extents loaded before the compaction stay
+// readable.
 //
 // A segment is not compacted while it (or an older one) is pinned by an
 // appender or a commit in flight, nor when it holds chunks of a live
@@ -25,6 +26,10 @@ import (
 // points at them), nor when it has a record that does not verify.
 
 const compactSuffix = ".seg.compact"
+
+// maxRetired bounds the replaced segment files kept open for extents loaded
+// before their compaction.
+const maxRetired = 64
 
 // DefaultCompactThreshold is Compact's default: a segment is rewritten when
 // its live data is below half its size.
@@ -184,10 +189,17 @@ func (l *Log) compactCandidates(threshold float64) ([]candidate, error) {
 		}
 		out = append(out, candidate{s: s, size: fi.Size(), live: make(map[int64]uint64)})
 	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	bySeg := make(map[*segment]map[int64]uint64, len(out))
 	for _, c := range out {
-		for i := range x.ents {
-			if e := &x.ents[i]; e.live && e.seg == c.s {
-				c.live[e.off] = x.base + uint64(i)
+		bySeg[c.s] = c.live
+	}
+	for i := range x.ents {
+		if e := &x.ents[i]; e.live {
+			if live, ok := bySeg[e.seg]; ok {
+				live[e.off] = x.base + uint64(i)
 			}
 		}
 	}
@@ -292,6 +304,12 @@ func (l *Log) swapCompacted(c candidate, f File, tmp string, w *compactWriter) (
 		}
 	}
 	l.mu.retired = append(l.mu.retired, s.f)
+	if len(l.mu.retired) > maxRetired {
+		// Bound the open files: an extent loaded maxRetired compactions
+		// ago now fails with os.ErrClosed, as one of a removed segment does.
+		l.mu.retired[0].Close()
+		l.mu.retired = append(l.mu.retired[:0], l.mu.retired[1:]...)
+	}
 	s.f = f
 	return c.size - w.pos, err
 }

@@ -120,6 +120,8 @@
 // segment rolls (Options.CompactThreshold) or when called; it keeps every
 // delete and purge record, and skips a segment
 // pinned by an appender or holding chunks of a live message committed in a
-// later segment; the files it replaces stay open until Close; replica logs
+// later segment; the files it replaces stay open until Close or until 64
+// newer compactions (an Extent older than that fails with os.ErrClosed, as
+// one of a removed segment does); replica logs
 // are not compacted.
 package log
