@@ -50,7 +50,7 @@ type Replica interface {
 	// Log is the replica's log, changed only by raft's apply path; callers
 	// read it and must not write it. Installing a raft snapshot replaces
 	// the log: a later call returns the new one (the engine reopens the
-	// stream over it).
+	// stream over it); nil while the replica cannot answer.
 	Log() *log.Log
 	// Leader is the shard's current leader, if known.
 	Leader() (id uint64, ok bool)
@@ -106,8 +106,11 @@ type clusterState struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	// mu serializes syncs of the meta shard's definitions into the local
-	// registry (the poll loop and API calls).
+	// registry (the poll loop and API calls), and guards lastSeq.
 	mu sync.Mutex
+	// lastSeq is each replicated stream's last sequence at the previous
+	// poll: when raft applied more since, the consumers are told.
+	lastSeq map[string]uint64
 }
 
 // SetCluster makes the engine clustered: streams with num_replicas > 1
@@ -116,7 +119,7 @@ type clusterState struct {
 // remove deleted ones. Call it once; Close stops the loop.
 func (e *Engine) SetCluster(c Cluster) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cs := &clusterState{c: c, cancel: cancel, done: make(chan struct{})}
+	cs := &clusterState{c: c, cancel: cancel, done: make(chan struct{}), lastSeq: make(map[string]uint64)}
 	e.cl.Store(cs)
 	go func() {
 		defer close(cs.done)
@@ -174,9 +177,15 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 		if defined[st.name] {
 			if l := st.repl.Log(); l != nil && l != st.log {
 				e.reopenReplicated(st)
+			} else if last := st.log.State().LastSeq; last != cs.lastSeq[st.name] {
+				// Messages applied by raft on a member that did not
+				// propose them: make sure waiting consumers look.
+				cs.lastSeq[st.name] = last
+				st.cons.StreamChanged()
 			}
 			continue
 		}
+		delete(cs.lastSeq, st.name)
 		e.mu.Lock()
 		e.unregisterLocked(st)
 		e.mu.Unlock()
@@ -216,17 +225,18 @@ func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 }
 
 // reopenReplicated rebuilds st over its replica's new log (a raft snapshot
-// was installed): consumers stop and reload from their directory.
+// was installed): consumers stop and reload from their directory. If that
+// fails st stays registered (without consumers) and the next poll retries.
 func (e *Engine) reopenReplicated(st *stream) {
 	st.cons.Close()
 	nst, err := e.openReplicaStream(st.dir, st.Config(), st.created, st.repl)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.unregisterLocked(st)
 	if err != nil {
 		e.log.Error("jetstream: replica not reopened", "stream", st.name, "err", err)
 		return
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.unregisterLocked(st)
 	if err := e.registerLocked(nst); err != nil {
 		e.log.Error("jetstream: replica not reopened", "stream", st.name, "err", err)
 		return

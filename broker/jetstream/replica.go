@@ -30,7 +30,11 @@ const replPublishTimeout = 2 * time.Minute
 // openReplicaStream builds a stream over a raft replica's log: the same
 // stream type, consumers and reads as R1, with repl owning the log.
 func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created time.Time, repl Replica) (*stream, error) {
-	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, repl: repl, log: repl.Log()}
+	l := repl.Log()
+	if l == nil {
+		return nil, errors.New("jetstream: replica log not open")
+	}
+	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, repl: repl, log: l}
 	st.mu.cfg = cfg
 	st.mu.pendingSubj = make(map[string]uint64)
 	st.rebuildPublishState()

@@ -43,11 +43,12 @@ type Report struct {
 	Redelivered   int           // messages it received more than once (at-least-once)
 	NotConsumed   int           // acked messages it never received (must be 0)
 	Faults        []string      // what was done, in order
+	Notes         []string      // diagnostics of a failed check
 }
 
 func (r *Report) String() string {
 	return fmt.Sprintf("published=%d acked=%d acked_lost=%d duplicates=%d gaps=%d out_of_order=%d unacked_stored=%d longest_unavailability=%v consumed=%d redelivered=%d not_consumed=%d faults=%q",
-		r.Published, r.Acked, r.AckedLost, r.Duplicates, r.Gaps, r.OutOfOrder, r.Unacked, r.LongestOutage.Round(time.Millisecond), r.Consumed, r.Redelivered, r.NotConsumed, r.Faults)
+		r.Published, r.Acked, r.AckedLost, r.Duplicates, r.Gaps, r.OutOfOrder, r.Unacked, r.LongestOutage.Round(time.Millisecond), r.Consumed, r.Redelivered, r.NotConsumed, r.Faults) + notes(r.Notes)
 }
 
 // node is one barge process.
@@ -384,19 +385,64 @@ func (r *run) verify(ctx context.Context, js jetstream.JetStream, acked map[uint
 	return nil
 }
 
+func notes(ns []string) string {
+	if len(ns) == 0 {
+		return ""
+	}
+	return " notes=" + fmt.Sprintf("%q", ns)
+}
+
+// describe reports the live consumer's and the stream's state as node 1
+// sees them.
+func (lc *liveConsumer) describe(ctx context.Context) string {
+	nc, err := nats.Connect(lc.url)
+	if err != nil {
+		return err.Error()
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err.Error()
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(cctx, "F")
+	if err != nil {
+		return err.Error()
+	}
+	c, err := s.Consumer(cctx, "live")
+	if err != nil {
+		return err.Error()
+	}
+	ci := c.CachedInfo()
+	return fmt.Sprintf("stream last_seq=%d msgs=%d leader=%v; consumer delivered=%d ack_floor=%d pending=%d ack_pending=%d waiting=%d",
+		s.CachedInfo().State.LastSeq, s.CachedInfo().State.Msgs, s.CachedInfo().Cluster.Leader,
+		ci.Delivered.Stream, ci.AckFloor.Stream, ci.NumPending, ci.NumAckPending, ci.NumWaiting)
+}
+
 // liveConsumer is a durable pull consumer on node 1 that fetches and acks
 // while the faults run; its node is restarted, and it must resume.
 type liveConsumer struct {
 	mu   sync.Mutex
 	seen map[uint64]int // message number → deliveries
+	url  string         // node 1's client URL
+	errs map[string]int // distinct client errors, counted
 	stop chan struct{}
 	done chan struct{}
+}
+
+// note counts a client error.
+func (lc *liveConsumer) note(s string) {
+	lc.mu.Lock()
+	lc.errs[s]++
+	lc.mu.Unlock()
 }
 
 // startLive connects to node 1 only and consumes the stream F through the
 // durable "live" until finish.
 func (r *run) startLive(ctx context.Context) *liveConsumer {
-	lc := &liveConsumer{seen: make(map[uint64]int), stop: make(chan struct{}), done: make(chan struct{})}
+	lc := &liveConsumer{seen: make(map[uint64]int), stop: make(chan struct{}), done: make(chan struct{}),
+		url: "nats://" + r.nodes[0].client, errs: make(map[string]int)}
 	go func() {
 		defer close(lc.done)
 		nc, err := connectRetry(ctx, "nats://"+r.nodes[0].client)
@@ -419,6 +465,10 @@ func (r *run) startLive(ctx context.Context) *liveConsumer {
 				cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 				cons, err = js.CreateOrUpdateConsumer(cctx, "F", jetstream.ConsumerConfig{Durable: "live",
 					AckPolicy: jetstream.AckExplicitPolicy, AckWait: 5 * time.Second})
+				if err != nil {
+					lc.note("create or update the durable: " + err.Error())
+					cons, err = js.Consumer(cctx, "F", "live")
+				}
 				cancel()
 				if err != nil {
 					cons = nil
@@ -428,6 +478,7 @@ func (r *run) startLive(ctx context.Context) *liveConsumer {
 			}
 			batch, err := cons.Fetch(50, jetstream.FetchMaxWait(time.Second))
 			if err != nil {
+				lc.note("fetch: " + err.Error())
 				cons = nil // the node may have restarted: look the durable up again
 				time.Sleep(100 * time.Millisecond)
 				continue
@@ -466,6 +517,18 @@ func (lc *liveConsumer) finish(ctx context.Context, acked map[uint64]uint64, rep
 	close(lc.stop)
 	<-lc.done
 	rep.NotConsumed = missing()
+	if rep.NotConsumed > 0 {
+		lc.mu.Lock()
+		var first uint64
+		for k := range acked {
+			if lc.seen[k] == 0 && (first == 0 || k < first) {
+				first = k
+			}
+		}
+		lc.mu.Unlock()
+		rep.Notes = append(rep.Notes, fmt.Sprintf("first message the live consumer missed: %d (seq %d); node 1 then: %s; client errors: %v",
+			first, acked[first], lc.describe(ctx), lc.errs))
+	}
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	rep.Consumed = len(lc.seen)

@@ -91,11 +91,9 @@ func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir str
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		v, err := sh.ReadLocal(func(l *log.Log) (any, error) { return l, nil })
-		if err == nil {
-			if l, ok := v.(*log.Log); ok && l != nil {
-				return &jsReplica{host: j.host, sh: sh, l: l}, nil
-			}
+		r := &jsReplica{host: j.host, sh: sh}
+		if r.Log() != nil {
+			return r, nil
 		}
 		if time.Now().After(deadline) {
 			_ = j.host.StopShard(shardID)
@@ -109,7 +107,6 @@ func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir str
 type jsReplica struct {
 	host *raft.NodeHost
 	sh   *raft.StreamShard
-	l    *log.Log // the log found at start; Log looks again
 }
 
 func (r *jsReplica) Publish(ctx context.Context, m *jetstream.ReplicaMsg) (uint64, error) {
@@ -122,13 +119,13 @@ func (r *jsReplica) Publish(ctx context.Context, m *jetstream.ReplicaMsg) (uint6
 }
 
 // Log returns the replica's current log (a snapshot install replaces it),
-// or the last one seen while the shard cannot answer.
+// or nil while the shard cannot answer (a snapshot is being installed).
 func (r *jsReplica) Log() *log.Log {
 	v, err := r.sh.ReadLocal(func(l *log.Log) (any, error) { return l, nil })
-	if l, ok := v.(*log.Log); err == nil && ok && l != nil {
+	if l, ok := v.(*log.Log); err == nil && ok {
 		return l
 	}
-	return r.l
+	return nil
 }
 
 func (r *jsReplica) Leader() (uint64, bool) { return r.sh.Leader() }
