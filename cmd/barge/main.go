@@ -32,13 +32,15 @@ func run(args []string) int {
 		fmt.Printf("barge %s (NATS protocol %s)\n", app.Version, app.ProtocolVersion)
 		return 0
 	}
+	// Signals are caught before the server announces itself, so a SIGTERM
+	// sent as soon as "barge ready" appears is a graceful shutdown.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	a, err := app.Start(o.cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "barge:", err)
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
 	a.Logger().Info("shutting down", "signal", s.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
