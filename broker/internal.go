@@ -98,6 +98,9 @@ type Delivery struct {
 	// memory); Size is then len(Hdr)+len(Body)+the extents' total.
 	Ext  []Extent
 	Size int64
+	// Once says To is used for this message only (a PubAck's reply
+	// inbox): its subscription match is not cached (Sublist.MatchOnce).
+	Once bool
 }
 
 // Send delivers d to every subscriber of d.To and to one member of each
@@ -139,7 +142,12 @@ func (b *OutBatch) add(d Deferrer) {
 // defer writes is only queued and the connection remembered in ob, which
 // the caller must Flush; ob nil is Send.
 func (s *Server) SendIn(ob *OutBatch, d *Delivery) int {
-	r := s.sl.Match(d.To)
+	var r *SublistResult
+	if d.Once {
+		r = s.sl.MatchOnce(d.To)
+	} else {
+		r = s.sl.Match(d.To)
+	}
 	if r.Empty() {
 		return 0
 	}

@@ -350,7 +350,18 @@ func (l *level) drop(t string) {
 // subject is not retained. The result is shared and must not be modified. A
 // subject already in the cache costs a map lookup under the read lock and
 // allocates nothing. An invalid literal subject (empty token) matches nothing.
-func (s *Sublist) Match(subject []byte) *SublistResult {
+func (s *Sublist) Match(subject []byte) *SublistResult { return s.match(subject, true) }
+
+// MatchOnce is Match for a subject that is used once, such as the unique
+// reply inbox of a PubAck: a cached result is used, but a miss is not added
+// to the cache, where it would only evict subjects that recur (every nats.go
+// async publish has its own inbox, and inserting them made the cache evict
+// on every few hundred PubAcks). The result is shared and must not be
+// modified.
+func (s *Sublist) MatchOnce(subject []byte) *SublistResult { return s.match(subject, false) }
+
+// match looks subject up, adding a miss to the cache when store is set.
+func (s *Sublist) match(subject []byte, store bool) *SublistResult {
 	s.matches.Add(1)
 	s.mu.RLock()
 	if r, ok := s.mu.cache[string(subject)]; ok {
@@ -369,7 +380,7 @@ func (s *Sublist) Match(subject []byte) *SublistResult {
 	gen := s.mu.gen
 	s.mu.RUnlock()
 
-	if s.cacheMax <= 0 {
+	if s.cacheMax <= 0 || !store {
 		return r
 	}
 	s.mu.Lock()

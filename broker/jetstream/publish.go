@@ -421,7 +421,8 @@ func (e *Engine) sendPubAckIn(ob *broker.OutBatch, reply []byte, st *stream, seq
 	}
 	buf := e.srvBuf()
 	buf.b = jsapi.AppendPubAck(buf.b[:0], st.name, seq, "", dup)
-	e.srv.DeliverIn(ob, reply, nil, nil, buf.b)
+	// A PubAck inbox is used once: do not let it evict cached subjects.
+	e.srv.SendIn(ob, &broker.Delivery{To: reply, Body: buf.b, Once: true})
 	e.putBuf(buf)
 }
 
