@@ -483,13 +483,21 @@ func (r *run) startLive(ctx context.Context) *liveConsumer {
 				time.Sleep(100 * time.Millisecond)
 				continue
 			}
+			got := 0
 			for m := range batch.Messages() {
+				got++
 				if len(m.Data()) >= 8 {
 					lc.mu.Lock()
 					lc.seen[binary.BigEndian.Uint64(m.Data())]++
 					lc.mu.Unlock()
 				}
 				_ = m.Ack()
+			}
+			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+				lc.note("fetch batch: " + err.Error())
+			}
+			if got == 0 {
+				cons = nil // an empty batch: look the durable up again
 			}
 		}
 	}()
