@@ -49,13 +49,8 @@ func validGet(req *jsapi.MsgGetRequest) bool {
 func (e *Engine) msgGet(r *apiReq, name string) {
 	typ := jsapi.TypeMsgGetResponse
 	var req jsapi.MsgGetRequest
-	if apiErr := decode(r.data, &req, false); apiErr != nil {
-		e.respondErr(r.reply, typ, apiErr)
-		return
-	}
-	st := e.lookup(name)
+	st := e.streamRequest(r, typ, name, &req, false)
 	if st == nil {
-		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
 		return
 	}
 	if !validGet(&req) {
@@ -93,13 +88,8 @@ func getError(err error) *jsapi.APIError {
 func (e *Engine) msgDelete(r *apiReq, name string) {
 	typ := jsapi.TypeMsgDeleteResponse
 	var req jsapi.MsgDeleteRequest
-	if apiErr := decode(r.data, &req, false); apiErr != nil {
-		e.respondErr(r.reply, typ, apiErr)
-		return
-	}
-	st := e.lookup(name)
+	st := e.streamRequest(r, typ, name, &req, false)
 	if st == nil {
-		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
 		return
 	}
 	if apiErr := st.deleteMsg(req.Seq); apiErr != nil {

@@ -158,17 +158,27 @@ func (e *Engine) updateStream(cfg jsapi.StreamConfig) (*stream, *jsapi.APIError)
 	return st, nil
 }
 
-// streamInfo answers STREAM.INFO.<stream>.
-func (e *Engine) streamInfo(r *apiReq, name string) {
-	typ := jsapi.TypeStreamInfoResponse
-	var req jsapi.StreamInfoRequest
-	if apiErr := decode(r.data, &req, true); apiErr != nil {
+// streamRequest decodes a request for stream name into req (an empty body
+// is allowed when emptyOK) and finds the stream. When either fails it has
+// already answered with the error and returns nil.
+func (e *Engine) streamRequest(r *apiReq, typ, name string, req any, emptyOK bool) *stream {
+	if apiErr := decode(r.data, req, emptyOK); apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
-		return
+		return nil
 	}
 	st := e.lookup(name)
 	if st == nil {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+	}
+	return st
+}
+
+// streamInfo answers STREAM.INFO.<stream>.
+func (e *Engine) streamInfo(r *apiReq, name string) {
+	typ := jsapi.TypeStreamInfoResponse
+	var req jsapi.StreamInfoRequest
+	st := e.streamRequest(r, typ, name, &req, true)
+	if st == nil {
 		return
 	}
 	si := st.info(&req)
@@ -208,13 +218,8 @@ func (e *Engine) streamDelete(r *apiReq, name string) {
 func (e *Engine) streamPurge(r *apiReq, name string) {
 	typ := jsapi.TypeStreamPurgeResponse
 	var req jsapi.StreamPurgeRequest
-	if apiErr := decode(r.data, &req, true); apiErr != nil {
-		e.respondErr(r.reply, typ, apiErr)
-		return
-	}
-	st := e.lookup(name)
+	st := e.streamRequest(r, typ, name, &req, true)
 	if st == nil {
-		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
 		return
 	}
 	n, apiErr := st.purge(&req)
