@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	"bufio"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -62,29 +60,7 @@ func TestClusterLargeMessageBoundedMemory(t *testing.T) {
 	base := rss(t)
 	resetPeakRSS()
 
-	pc, err := net.Dial("tcp", strings.TrimPrefix(apps[0].ClientURL(), "nats://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	want := sha256.New()
-	bw := bufio.NewWriterSize(pc, 256<<10)
-	fmt.Fprintf(bw, "CONNECT {\"verbose\":false}\r\nPUB big.cross %d\r\n", size)
-	buf := make([]byte, 256<<10)
-	for off := int64(0); off < size; off += int64(len(buf)) {
-		n := min(int64(len(buf)), size-off)
-		pattern(buf[:n], off)
-		want.Write(buf[:n])
-		if _, err := bw.Write(buf[:n]); err != nil {
-			t.Fatalf("publish: %v", err)
-		}
-	}
-	bw.WriteString("\r\nPING\r\n")
-	if err := bw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	var wantSum [32]byte
-	copy(wantSum[:], want.Sum(nil))
+	wantSum := publishPattern(t, strings.TrimPrefix(apps[0].ClientURL(), "nats://"), "big.cross", size)
 	for range 2 {
 		select {
 		case r := <-results:

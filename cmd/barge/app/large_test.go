@@ -58,29 +58,7 @@ func TestLargePayloadFanOutBoundedMemory(t *testing.T) {
 	base := rss(t)
 	resetPeakRSS()
 
-	pc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	want := sha256.New()
-	bw := bufio.NewWriterSize(pc, 256<<10)
-	fmt.Fprintf(bw, "CONNECT {\"verbose\":false}\r\nPUB big %d\r\n", size)
-	buf := make([]byte, 256<<10)
-	for off := int64(0); off < size; off += int64(len(buf)) {
-		n := min(int64(len(buf)), size-off)
-		pattern(buf[:n], off)
-		want.Write(buf[:n])
-		if _, err := bw.Write(buf[:n]); err != nil {
-			t.Fatalf("publish: %v", err)
-		}
-	}
-	bw.WriteString("\r\nPING\r\n")
-	if err := bw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	var wantSum [32]byte
-	copy(wantSum[:], want.Sum(nil))
+	wantSum := publishPattern(t, addr, "big", size)
 	for i := 0; i < 2; i++ {
 		select {
 		case r := <-results:
@@ -171,3 +149,34 @@ func peakRSS(t testing.TB) int64 {
 }
 
 func resetPeakRSS() { _ = procmem.ResetPeak() }
+
+// publishPattern sends one PUB of size bytes of the pattern stream on a raw
+// connection to addr, in 256 KiB writes (the test never holds the message),
+// and returns the payload's sha256.
+func publishPattern(t *testing.T, addr, subject string, size int64) [32]byte {
+	t.Helper()
+	pc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	want := sha256.New()
+	bw := bufio.NewWriterSize(pc, 256<<10)
+	fmt.Fprintf(bw, "CONNECT {\"verbose\":false}\r\nPUB %s %d\r\n", subject, size)
+	buf := make([]byte, 256<<10)
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		n := min(int64(len(buf)), size-off)
+		pattern(buf[:n], off)
+		want.Write(buf[:n])
+		if _, err := bw.Write(buf[:n]); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	bw.WriteString("\r\nPING\r\n")
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	copy(sum[:], want.Sum(nil))
+	return sum
+}
