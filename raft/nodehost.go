@@ -40,6 +40,10 @@ type Config struct {
 	DataDir      string // Dragonboat's log store and snapshots; shards' data go where StartStreamShard says
 	DeploymentID uint64 // hosts talk only to hosts of the same deployment
 
+	// ListenAddress is where the host listens when peers reach it at
+	// RaftAddress through something in between (a proxy); "" = RaftAddress.
+	ListenAddress string
+
 	RTT                time.Duration // tick; default DefaultRTT
 	HeartbeatRTT       uint64        // ticks between heartbeats
 	ElectionRTT        uint64        // ticks before a follower stands for election
@@ -120,6 +124,7 @@ func NewNodeHost(cfg Config) (*NodeHost, error) {
 		WALDir:         filepath.Join(cfg.DataDir, "wal"),
 		RTTMillisecond: uint64(max(cfg.RTT/time.Millisecond, 1)),
 		RaftAddress:    cfg.RaftAddress,
+		ListenAddress:  cfg.ListenAddress,
 		Expert:         expert,
 	}
 	nh, err := dragonboat.NewNodeHost(nhc)

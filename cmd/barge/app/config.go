@@ -45,6 +45,7 @@ type Config struct {
 	ClusterName      string   // cluster name; routes from another cluster are refused
 	ClusterAdvertise string   // route host:port advertised to peers (default: the listen address)
 	RaftAddr         string   // raft listen address, advertised to peers for replicated streams
+	RaftListen       string   // raft listen address when it differs from RaftAddr (a proxy in between); "" = RaftAddr
 	NodeID           uint64   // stable numeric node id (raft replica id), advertised to peers; 0 = unset
 	// ClusterSize is the number of members that bootstrap the JetStream
 	// meta shard (jscluster.go); 0 runs no raft at all. It needs Cluster,
@@ -262,6 +263,8 @@ func (c *Config) Set(key, val string) error {
 		c.ClusterAdvertise = hostPort(val)
 	case "raft", "raft_addr":
 		c.RaftAddr = hostPort(val)
+	case "raft_listen":
+		c.RaftListen = hostPort(val)
 	case "node_id":
 		c.NodeID, err = strconv.ParseUint(val, 10, 64)
 	case "cluster_size", "jetstream_cluster_size":

@@ -62,11 +62,12 @@ func (a *App) startRaft() error {
 		return fmt.Errorf("raft: %w", err)
 	}
 	h, err := raft.NewNodeHost(raft.Config{
-		NodeID:       cfg.NodeID,
-		RaftAddress:  cfg.RaftAddr,
-		DataDir:      dir,
-		DeploymentID: deploymentID(cfg.ClusterName),
-		Logger:       a.log.With("component", "raft"),
+		NodeID:        cfg.NodeID,
+		RaftAddress:   cfg.RaftAddr,
+		ListenAddress: cfg.RaftListen,
+		DataDir:       dir,
+		DeploymentID:  deploymentID(cfg.ClusterName),
+		Logger:        a.log.With("component", "raft"),
 
 		SnapshotEntries:    cfg.RaftSnapshotEntries,
 		CompactionOverhead: cfg.RaftCompactionOverhead,
