@@ -78,7 +78,8 @@ type replicaState struct {
 		freeMsgs   []*pendingMsg          // recycled pending messages
 		buf        []byte                 // record scratch
 		idsLoaded  bool
-		pendingIDs []uint64 // scratch for markers
+		pendingIDs []uint64   // scratch for markers
+		msgIDs     msgIDTable // Nats-Msg-Id dedup (replica_checks.go)
 	}
 }
 
@@ -190,6 +191,8 @@ type Commit struct {
 	// be LastSeq, else ErrLastSeq.
 	CheckLastSeq bool
 	LastSeq      uint64
+	// Checks are the other order-dependent publish checks (see Checks).
+	Checks Checks
 }
 
 // ChunkDigest folds the CRC-32C of the next chunk into a message digest
@@ -205,16 +208,29 @@ func ChunkDigest(digest, chunkCRC uint32) uint32 {
 // ApplyCommit commits pending message c.ID as the next sequence with
 // timestamp max(c.Time, previous) and returns both. The record is written at
 // once; the message becomes durable and visible with the next ApplySync.
-// Errors, all decided from the log's contents alone (so every replica
-// decides alike): ErrDuplicate (already committed; seq is the original),
-// ErrNotFound (no chunks for c.ID: unknown or aborted), ErrCorrupt (chunks
-// missing, or size or digest wrong), ErrLastSeq, ErrMaxMsgSize, ErrMaxMsgs
-// and ErrMaxBytes (DiscardNew); on these the pending message is dropped.
-// ErrBadRequest, ErrClosed and the sticky write error can also come back.
+// Errors, all decided from the log's contents and c alone (so every
+// replica decides alike): ErrDuplicate (already committed; seq is the
+// original), ErrDupMsgID (c.Checks dedup; seq is the original), ErrNotFound
+// (no chunks for c.ID: unknown or aborted), ErrCorrupt (chunks missing, or
+// size or digest wrong), a *CheckError wrapping ErrLastSeq or ErrLastMsgID,
+// ErrMaxMsgSize, ErrMaxMsgs and ErrMaxBytes (DiscardNew); on these the
+// pending message is dropped. ErrBadRequest, ErrClosed and the sticky write
+// error can also come back. A rollup (c.Checks.Rollup) purges below the new
+// message before ApplyCommit returns.
 func (l *Log) ApplyCommit(c *Commit) (seq uint64, ts int64, err error) {
 	rs := &l.rep
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	seq, ts, err = l.applyCommitLocked(c)
+	if err == nil && c.Checks.Rollup != RollupNone {
+		err = l.rollupLocked(c, seq)
+	}
+	return seq, ts, err
+}
+
+// applyCommitLocked is ApplyCommit without the rollup. rep.mu held.
+func (l *Log) applyCommitLocked(c *Commit) (seq uint64, ts int64, err error) {
+	rs := &l.rep
 	if err := l.replicaLocked(); err != nil {
 		return 0, 0, err
 	}
@@ -233,6 +249,12 @@ func (l *Log) ApplyCommit(c *Commit) (seq uint64, ts int64, err error) {
 		l.dropLocked(c.ID)
 		return 0, 0, err
 	}
+	if orig, err := l.checksLocked(c); err != nil {
+		if errors.Is(err, ErrDupMsgID) || errors.Is(err, ErrLastSeq) || errors.Is(err, ErrLastMsgID) {
+			l.dropLocked(c.ID)
+		}
+		return orig, 0, err
+	}
 	l.w.Lock()
 	defer l.w.Unlock()
 	if err := l.writableLocked(); err != nil {
@@ -241,7 +263,7 @@ func (l *Log) ApplyCommit(c *Commit) (seq uint64, ts int64, err error) {
 	cfg := l.w.cfg
 	switch {
 	case c.CheckLastSeq && l.w.nextSeq-1 != c.LastSeq:
-		err = fmt.Errorf("%w: last is %d, expected %d", ErrLastSeq, l.w.nextSeq-1, c.LastSeq)
+		err = &CheckError{Err: ErrLastSeq, Seq: l.w.nextSeq - 1}
 	case cfg.MaxMsgSize > 0 && int64(len(c.Hdr))+c.Size > cfg.MaxMsgSize:
 		err = ErrMaxMsgSize
 	default:
@@ -266,6 +288,7 @@ func (l *Log) ApplyCommit(c *Commit) (seq uint64, ts int64, err error) {
 	delete(rs.mu.pending, c.ID)
 	l.recyclePendingLocked(p)
 	rs.mu.ids[c.ID] = seq
+	l.noteMsgIDLocked(c.Hdr, seq, ts)
 	l.pendingMsgs.Add(1)
 	l.pendingBytes.Add(int64(len(c.Subject)+len(c.Hdr)) + c.Size)
 	l.enqueue(o)
