@@ -3,6 +3,7 @@ package raft
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -345,7 +346,7 @@ func TestStreamDuplicateProposalsApplyOnce(t *testing.T) {
 		}
 	}
 	// Expected last sequence is decided in log order.
-	if _, _, err := s.Publish(ctx, &Message{Subject: "x", Body: bytesReader(nil), CheckLastSeq: true, LastSeq: 7}); err != ErrLastSeq {
+	if _, _, err := s.Publish(ctx, &Message{Subject: "x", Body: bytesReader(nil), CheckLastSeq: true, LastSeq: 7}); !errors.Is(err, ErrLastSeq) {
 		t.Fatalf("expected last seq: %v", err)
 	}
 	if seq, _, err := s.Publish(ctx, &Message{Subject: "x", Body: bytesReader(nil), CheckLastSeq: true, LastSeq: 1}); err != nil || seq != 2 {

@@ -24,8 +24,15 @@
 // chunk checksums; no entry is larger than a chunk plus 33 bytes, and no
 // node holds a large message whole. Sequence numbers are assigned when the
 // commit is applied, in raft order, so every replica assigns the same;
-// timestamps come from the proposer (raised to stay monotonic); an
-// expected-last-sequence check is decided at apply time, in log order.
+// timestamps come from the proposer (raised to stay monotonic). The
+// publish checks (expected last sequence, Nats-Msg-Id dedup within the
+// duplicate window, expected last subject sequence and message id, and
+// rollups) travel in the commit entry (kind 6) and are decided at apply
+// time, in log order, from the log and the entry's timestamp alone
+// (log.Checks); the decision comes back to the proposer as the entry's
+// result. A config entry (kind 7) changes the limits at one point of the
+// log on every replica (UpdateConfig), and report entries (kind 8) carry
+// each replica's applied index for stream info (see progress.go).
 //
 // # Retries and duplicates
 //

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
+
+	sm "github.com/lni/dragonboat/v3/statemachine"
 
 	"github.com/bargemq/barge/chunking"
 	"github.com/bargemq/barge/log"
@@ -19,24 +22,46 @@ import (
 //	3 delete  seq u64
 //	4 purge   seq u64 | keep u64 | subj len u16 | subject
 //	5 abort   id u64
+//	6 commit with checks: kind 2's layout, then
+//	          dup window i64 | subj seq u64 | filter len u16 | filter |
+//	          last msg id len u16 | last msg id
+//	          (flags bit 1: check subject seq, bit 2: check last msg id,
+//	          bits 3-4: rollup, 1 subject 2 all; see log.Checks)
+//	7 config  max msgs i64 | max bytes i64 | max age i64 ns |
+//	          max msgs per subject i64 | max msg size i64 | discard u8
+//	8 report  node u64 | applied index u64 | unix ns i64 (replica progress)
 //
-// An entry is at most one chunk plus 33 bytes: a large message never
-// travels through raft whole.
+// Kind 2 is still written for commits without checks (and read), so logs
+// written before kind 6 existed stay readable. An entry is at most one
+// chunk plus 33 bytes (a commit: its subject, header and check strings):
+// a large message never travels through raft whole.
 const (
-	kindChunk  byte = 1
-	kindCommit byte = 2
-	kindDelete byte = 3
-	kindPurge  byte = 4
-	kindAbort  byte = 5
+	kindChunk   byte = 1
+	kindCommit  byte = 2
+	kindDelete  byte = 3
+	kindPurge   byte = 4
+	kindAbort   byte = 5
+	kindCommitX byte = 6
+	kindConfig  byte = 7
+	kindReport  byte = 8
 
 	commitFixed = 1 + 8 + 8 + 8 + 4 + 4 + 1 + 8 + 2 + 4
+	configSize  = 1 + 5*8 + 1
+	reportSize  = 1 + 8 + 8 + 8
+
+	flagLastSeq   = 1 << 0
+	flagSubjSeq   = 1 << 1
+	flagLastMsgID = 1 << 2
+	rollupShift   = 3
+	flagsKnown    = 1<<5 - 1
 )
 
 var le = binary.LittleEndian
 
 var errBadEntry = errors.New("raft: malformed entry")
 
-// appendCommit encodes a commit entry.
+// appendCommit encodes a commit entry: kind 2 when it has no checks
+// beyond the last sequence, kind 6 otherwise.
 func appendCommit(dst []byte, c *log.Commit) []byte {
 	n := len(dst)
 	dst = append(dst, make([]byte, commitFixed)...)
@@ -47,29 +72,106 @@ func appendCommit(dst []byte, c *log.Commit) []byte {
 	le.PutUint64(b[17:], uint64(c.Size))
 	le.PutUint32(b[25:], c.Chunks)
 	le.PutUint32(b[29:], c.Digest)
+	ch := &c.Checks
+	var flags byte
 	if c.CheckLastSeq {
-		b[33] = 1
+		flags |= flagLastSeq
 	}
+	if ch.CheckSubjSeq {
+		flags |= flagSubjSeq
+	}
+	if ch.CheckLastMsgID {
+		flags |= flagLastMsgID
+	}
+	flags |= byte(ch.Rollup&3) << rollupShift
+	b[33] = flags
 	le.PutUint64(b[34:], c.LastSeq)
 	le.PutUint16(b[42:], uint16(len(c.Subject)))
 	le.PutUint32(b[44:], uint32(len(c.Hdr)))
 	dst = append(dst, c.Subject...)
-	return append(dst, c.Hdr...)
+	dst = append(dst, c.Hdr...)
+	if *ch == (log.Checks{}) {
+		return dst
+	}
+	dst[n] = kindCommitX
+	dst = le.AppendUint64(dst, uint64(ch.DupWindow))
+	dst = le.AppendUint64(dst, ch.SubjSeq)
+	dst = le.AppendUint16(dst, uint16(len(ch.SubjFilter)))
+	dst = append(dst, ch.SubjFilter...)
+	dst = le.AppendUint16(dst, uint16(len(ch.LastMsgID)))
+	return append(dst, ch.LastMsgID...)
 }
 
-// parseCommit decodes a commit entry into c; c.Hdr aliases b.
+// parseCommit decodes a commit entry (kind 2 or 6) into c; c.Hdr aliases b.
 func parseCommit(b []byte, c *log.Commit) error {
 	if len(b) < commitFixed {
 		return errBadEntry
 	}
 	sl, hl := int(le.Uint16(b[42:])), int(le.Uint32(b[44:]))
-	if len(b) != commitFixed+sl+hl || b[33]&^1 != 0 {
+	flags := b[33]
+	end := commitFixed + sl + hl
+	if len(b) < end || flags&^flagsKnown != 0 || (b[0] == kindCommit && (len(b) != end || flags&^flagLastSeq != 0)) {
 		return errBadEntry
 	}
 	*c = log.Commit{ID: le.Uint64(b[1:]), Time: int64(le.Uint64(b[9:])), Size: int64(le.Uint64(b[17:])),
-		Chunks: le.Uint32(b[25:]), Digest: le.Uint32(b[29:]), CheckLastSeq: b[33] == 1, LastSeq: le.Uint64(b[34:]),
-		Subject: string(b[commitFixed : commitFixed+sl]), Hdr: b[commitFixed+sl:]}
+		Chunks: le.Uint32(b[25:]), Digest: le.Uint32(b[29:]), CheckLastSeq: flags&flagLastSeq != 0, LastSeq: le.Uint64(b[34:]),
+		Subject: string(b[commitFixed : commitFixed+sl]), Hdr: b[commitFixed+sl : end]}
+	if b[0] == kindCommit {
+		return nil
+	}
+	x := b[end:]
+	if len(x) < 18 {
+		return errBadEntry
+	}
+	ch := &c.Checks
+	ch.DupWindow, ch.SubjSeq = int64(le.Uint64(x)), le.Uint64(x[8:])
+	fl := int(le.Uint16(x[16:]))
+	if len(x) < 18+fl+2 {
+		return errBadEntry
+	}
+	ch.SubjFilter = string(x[18 : 18+fl])
+	x = x[18+fl:]
+	ml := int(le.Uint16(x))
+	if len(x) != 2+ml {
+		return errBadEntry
+	}
+	ch.LastMsgID = string(x[2:])
+	ch.CheckSubjSeq, ch.CheckLastMsgID = flags&flagSubjSeq != 0, flags&flagLastMsgID != 0
+	ch.Rollup = log.Rollup(flags >> rollupShift & 3)
+	if ch.Rollup > log.RollupAll {
+		return errBadEntry
+	}
 	return nil
+}
+
+// appendConfig encodes a config entry: the limits every replica applies
+// at the same point of the log.
+func appendConfig(dst []byte, cfg log.Config) []byte {
+	dst = append(dst, kindConfig)
+	for _, v := range []int64{cfg.MaxMsgs, cfg.MaxBytes, int64(cfg.MaxAge), cfg.MaxMsgsPerSubject, cfg.MaxMsgSize} {
+		dst = le.AppendUint64(dst, uint64(v))
+	}
+	return append(dst, byte(cfg.Discard))
+}
+
+// parseConfig decodes a config entry over base (storage and compression
+// are not replicated settings).
+func parseConfig(b []byte, base log.Config) (log.Config, error) {
+	if len(b) != configSize {
+		return base, errBadEntry
+	}
+	v := func(i int) int64 { return int64(le.Uint64(b[1+8*i:])) }
+	base.MaxMsgs, base.MaxBytes, base.MaxAge = v(0), v(1), time.Duration(v(2))
+	base.MaxMsgsPerSubject, base.MaxMsgSize, base.Discard = v(3), v(4), log.Discard(b[41])
+	return base, nil
+}
+
+// appendReport encodes a progress report of node.
+func appendReport(dst []byte, node, applied uint64, ts int64) []byte {
+	dst = append(dst, kindReport)
+	dst = le.AppendUint64(dst, node)
+	dst = le.AppendUint64(dst, applied)
+	return le.AppendUint64(dst, uint64(ts))
 }
 
 // appendChunk encodes a chunk entry: the chunking frame of data.
@@ -126,13 +228,22 @@ const (
 	codeLimit // MaxMsgSize / DiscardNew
 	codeBadEntry
 	codeOther
+	codeDupMsgID  // Nats-Msg-Id duplicate: Value is the original sequence
+	codeLastMsgID // Data[9:] is the actual last message id
 )
 
 // Errors a proposal can report. Everything else is a transport or
 // shutdown error from Dragonboat, wrapped.
 var (
-	// ErrLastSeq: the expected last sequence did not match.
+	// ErrLastSeq: the expected last (subject) sequence did not match; it
+	// comes wrapped in a *log.CheckError with the actual sequence.
 	ErrLastSeq = errors.New("raft: wrong last sequence")
+	// ErrLastMsgID: the expected last message id did not match; it comes
+	// wrapped in a *log.CheckError with the actual id.
+	ErrLastMsgID = errors.New("raft: wrong last message id")
+	// ErrDuplicate: a Nats-Msg-Id duplicate within the duplicate window;
+	// nothing was stored and the sequence returned is the original's.
+	ErrDuplicate = errors.New("raft: duplicate message id")
 	// ErrLimit: the stream's limits rejected the message.
 	ErrLimit = errors.New("raft: message rejected by stream limits")
 	// ErrNotFound: delete of a missing message.
@@ -148,6 +259,10 @@ func codeOf(err error) byte {
 		return codeOK
 	case errors.Is(err, log.ErrDuplicate):
 		return codeDuplicate
+	case errors.Is(err, log.ErrDupMsgID):
+		return codeDupMsgID
+	case errors.Is(err, log.ErrLastMsgID):
+		return codeLastMsgID
 	case errors.Is(err, log.ErrNotFound), errors.Is(err, log.ErrDeleted):
 		return codeNotFound
 	case errors.Is(err, log.ErrCorrupt):
@@ -156,23 +271,27 @@ func codeOf(err error) byte {
 		return codeLastSeq
 	case errors.Is(err, log.ErrMaxMsgSize), errors.Is(err, log.ErrMaxMsgs), errors.Is(err, log.ErrMaxBytes):
 		return codeLimit
-	case errors.Is(err, errBadEntry), errors.Is(err, log.ErrBadRequest):
+	case errors.Is(err, errBadEntry), errors.Is(err, log.ErrBadRequest), errors.Is(err, log.ErrConfig):
 		return codeBadEntry
 	}
 	return codeOther
 }
 
-// errOf maps a result code back to an error.
-func errOf(code byte) error {
-	switch code {
+// errOf maps a result back to an error.
+func errOf(res sm.Result) error {
+	switch res.Data[0] {
 	case codeOK, codeDuplicate:
 		return nil
+	case codeDupMsgID:
+		return ErrDuplicate
 	case codeNotFound:
 		return ErrNotFound
 	case codeLastSeq:
-		return ErrLastSeq
+		return &log.CheckError{Err: ErrLastSeq, Seq: res.Value}
+	case codeLastMsgID:
+		return &log.CheckError{Err: ErrLastMsgID, MsgID: string(res.Data[9:])}
 	case codeLimit:
 		return ErrLimit
 	}
-	return fmt.Errorf("%w (code %d)", ErrRejected, code)
+	return fmt.Errorf("%w (code %d)", ErrRejected, res.Data[0])
 }

@@ -2,8 +2,10 @@ package raft
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/lni/dragonboat/v3"
@@ -23,6 +25,10 @@ type StreamShard struct {
 	id        uint64
 	chunkSize int
 	session   *client.Session // NO-OP session: on-disk state machines take no others
+	sm        *streamSM       // this replica's state machine (progress, applied index)
+	stop      chan struct{}   // closed by Close: ends the progress reporter
+	stopOnce  sync.Once
+	done      chan struct{} // closed when the reporter has returned
 }
 
 // StreamOptions are a stream shard's storage settings: the log's Config
@@ -31,6 +37,10 @@ type StreamShard struct {
 type StreamOptions struct {
 	Config log.Config
 	Log    log.Options
+	// ReportEvery > 0 makes this replica propose a progress report (its
+	// applied index; see Progress) every ReportEvery while it applies
+	// entries, and every 5×ReportEvery when idle. 0: no reports.
+	ReportEvery time.Duration
 }
 
 // StartStreamShard starts this host's replica of shard shardID with its log
@@ -50,16 +60,22 @@ func (h *NodeHost) StartStreamShard(shardID uint64, members map[uint64]string, j
 		so.Log.Logger = h.cfg.Logger
 	}
 	so.Config.Compression = log.CompressionNone
-	create := func(cluster, node uint64) sm.IOnDiskStateMachine {
-		return &streamSM{dir: dir, cfg: so.Config, opts: so.Log, logger: h.cfg.Logger}
-	}
+	ssm := &streamSM{dir: dir, cfg: so.Config, opts: so.Log, logger: h.cfg.Logger}
+	create := func(cluster, node uint64) sm.IOnDiskStateMachine { return ssm }
 	if join {
 		members = nil
 	}
 	if err := h.nh.StartOnDiskCluster(members, join, create, h.shardConfig(shardID)); err != nil {
 		return nil, fmt.Errorf("raft: start stream shard %d: %w", shardID, err)
 	}
-	return &StreamShard{h: h, id: shardID, chunkSize: so.Log.ChunkSize, session: h.nh.GetNoOPSession(shardID)}, nil
+	s := &StreamShard{h: h, id: shardID, chunkSize: so.Log.ChunkSize, session: h.nh.GetNoOPSession(shardID),
+		sm: ssm, stop: make(chan struct{}), done: make(chan struct{})}
+	if so.ReportEvery > 0 {
+		go s.report(so.ReportEvery)
+	} else {
+		close(s.done)
+	}
+	return s, nil
 }
 
 // ID returns the shard id.
@@ -75,6 +91,10 @@ type Message struct {
 	// order, is LastSeq (ErrLastSeq otherwise).
 	CheckLastSeq bool
 	LastSeq      uint64
+	// Checks are the other order-dependent checks (dedup, expected subject
+	// sequence and message id, rollup), decided at apply time in raft
+	// order from the replicated log alone (see log.Checks).
+	Checks log.Checks
 }
 
 // Publish replicates m and returns its sequence and timestamp. The payload
@@ -85,16 +105,18 @@ type Message struct {
 // timed-out attempts are retried with backoff until ctx ends; a proposal
 // retried after a timeout that had in fact committed is dropped by the
 // state machine as a duplicate, so a message is never stored twice. Any
-// error means the message was not stored (ErrLastSeq, ErrLimit,
-// ErrRejected, a read error of Body, or ctx's error when it may still be
-// committed later: retrying it then stores it twice, as with any client).
+// error means the message was not stored: ErrDuplicate (a Nats-Msg-Id
+// duplicate; seq is the original's), a *log.CheckError wrapping ErrLastSeq
+// or ErrLastMsgID with the actual value, ErrLimit, ErrRejected, a read
+// error of Body, or ctx's error when it may still be committed later
+// (retrying it then stores it twice, as with any client).
 func (s *StreamShard) Publish(ctx context.Context, m *Message) (seq uint64, ts int64, err error) {
 	id, err := s.h.newID()
 	if err != nil {
 		return 0, 0, err
 	}
 	c := &log.Commit{ID: id, Time: s.h.cfg.Now().UnixNano(), Subject: m.Subject, Hdr: m.Hdr, Size: m.Size,
-		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq}
+		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq, Checks: m.Checks}
 	if err := s.proposeChunks(ctx, id, m, c); err != nil {
 		s.abort(id)
 		return 0, 0, err
@@ -105,7 +127,10 @@ func (s *StreamShard) Publish(ctx context.Context, m *Message) (seq uint64, ts i
 		s.abort(id)
 		return 0, 0, err
 	}
-	if err := errOf(res.Data[0]); err != nil {
+	if err := errOf(res); err != nil {
+		if errors.Is(err, ErrDuplicate) {
+			return res.Value, 0, err
+		}
 		return 0, 0, err
 	}
 	return res.Value, int64(le.Uint64(res.Data[1:])), nil
@@ -138,7 +163,7 @@ func (s *StreamShard) proposeChunks(ctx context.Context, id uint64, m *Message, 
 		if err != nil {
 			return err
 		}
-		return errOf(res.Data[0])
+		return errOf(res)
 	}
 	left := m.Size
 	for i := int64(0); i < count; i++ {
@@ -205,7 +230,7 @@ func (s *StreamShard) await(ctx context.Context, rs *dragonboat.RequestState, cm
 		switch {
 		case r.Completed():
 			res := r.GetResult()
-			if len(res.Data) != 9 {
+			if len(res.Data) < 9 {
 				return res, fmt.Errorf("%w: short result", ErrRejected)
 			}
 			return res, nil
@@ -251,7 +276,7 @@ func (s *StreamShard) Delete(ctx context.Context, seq uint64) error {
 	if err != nil {
 		return err
 	}
-	return errOf(res.Data[0])
+	return errOf(res)
 }
 
 // Purge purges on every replica as log.Purge does and returns how many
@@ -261,7 +286,7 @@ func (s *StreamShard) Purge(ctx context.Context, req log.PurgeRequest) (uint64, 
 	if err != nil {
 		return 0, err
 	}
-	return res.Value, errOf(res.Data[0])
+	return res.Value, errOf(res)
 }
 
 // Read runs fn on this replica's log after it has caught up with the

@@ -1,10 +1,12 @@
 package raft
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	sm "github.com/lni/dragonboat/v3/statemachine"
 
@@ -28,7 +30,59 @@ type streamSM struct {
 		sync.RWMutex
 		l *log.Log
 	}
-	commit log.Commit // Update's decoding scratch
+	commit   log.Commit // Update's decoding scratch
+	lastData uint64     // index of the last applied entry that was not a report (Update's goroutine)
+
+	// applied is the raft index of the last entry Update applied.
+	applied atomic.Uint64
+	// progress guards the replicas' last progress reports, by node.
+	progress struct {
+		sync.Mutex
+		m map[uint64]Progress
+	}
+}
+
+// Progress is a replica's last progress report, as applied here: the
+// raft index the report entry itself has (Index), the reporter's applied
+// index when it proposed it, the reporter's clock then, and Lag: how many
+// entries the reporter was behind when its report committed (from its
+// applied index to the last entry before the report that was not itself a
+// report; 0 when it had everything).
+type Progress struct {
+	Node    uint64
+	Index   uint64
+	Applied uint64
+	Time    int64 // unix ns, the reporter's clock
+	Lag     uint64
+}
+
+// note records a report applied at index. Update's goroutine.
+func (s *streamSM) note(cmd []byte, index uint64) bool {
+	if len(cmd) != reportSize {
+		return false
+	}
+	p := Progress{Node: le.Uint64(cmd[1:]), Applied: le.Uint64(cmd[9:]), Time: int64(le.Uint64(cmd[17:])), Index: index}
+	if s.lastData > p.Applied {
+		p.Lag = s.lastData - p.Applied
+	}
+	s.progress.Lock()
+	defer s.progress.Unlock()
+	if s.progress.m == nil {
+		s.progress.m = make(map[uint64]Progress)
+	}
+	s.progress.m[p.Node] = p
+	return true
+}
+
+// reports returns the last report of every node that sent one.
+func (s *streamSM) reports() []Progress {
+	s.progress.Lock()
+	defer s.progress.Unlock()
+	out := make([]Progress, 0, len(s.progress.m))
+	for _, p := range s.progress.m {
+		out = append(out, p)
+	}
+	return out
 }
 
 // Open opens (recovering) the replica log and returns the raft index its
@@ -57,72 +111,91 @@ func (s *streamSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	l := s.mu.l
 	for i := range ents {
 		e := &ents[i]
-		val, code, ts := s.apply(l, e.Cmd)
+		if len(e.Cmd) > 0 && e.Cmd[0] == kindReport && s.note(e.Cmd, e.Index) {
+			e.Result = sm.Result{Data: resultData(codeOK, 0, "")}
+			continue
+		}
+		s.lastData = e.Index
+		val, code, ts, extra := s.apply(l, e.Cmd)
 		if code == codeOther {
 			return nil, fmt.Errorf("raft: apply entry %d: storage failure", e.Index)
 		}
-		e.Result = sm.Result{Value: val, Data: resultData(code, ts)}
+		e.Result = sm.Result{Value: val, Data: resultData(code, ts, extra)}
 	}
 	if len(ents) > 0 {
 		if err := l.ApplySync(ents[len(ents)-1].Index); err != nil {
 			return nil, err
 		}
+		s.applied.Store(ents[len(ents)-1].Index)
 	}
 	return ents, nil
 }
 
-// resultData is a result's code and, for commits, the timestamp.
-func resultData(code byte, ts int64) []byte {
-	b := make([]byte, 9)
+// resultData is a result's code, the timestamp (commits) and any extra
+// bytes (the actual last message id of a failed check).
+func resultData(code byte, ts int64, extra string) []byte {
+	b := make([]byte, 9, 9+len(extra))
 	b[0] = code
 	le.PutUint64(b[1:], uint64(ts))
-	return b
+	return append(b, extra...)
 }
 
-// apply applies one entry and returns its value, result code and (for a
-// commit) timestamp. codeOther means the log failed and the replica must
-// stop.
-func (s *streamSM) apply(l *log.Log, cmd []byte) (uint64, byte, int64) {
+// apply applies one entry and returns its value, result code, (for a
+// commit) timestamp and extra result bytes. codeOther means the log failed
+// and the replica must stop.
+func (s *streamSM) apply(l *log.Log, cmd []byte) (uint64, byte, int64, string) {
 	if len(cmd) == 0 {
-		return 0, codeBadEntry, 0
+		return 0, codeBadEntry, 0, ""
 	}
 	var err error
 	switch cmd[0] {
 	case kindChunk:
 		h, data, perr := parseChunk(cmd)
 		if perr != nil {
-			return 0, codeBadEntry, 0
+			return 0, codeBadEntry, 0, ""
 		}
 		err = l.ApplyChunk(h.MsgID, h.Index, data, h.CRC)
-	case kindCommit:
+	case kindCommit, kindCommitX:
 		c := &s.commit
 		if err := parseCommit(cmd, c); err != nil {
-			return 0, codeBadEntry, 0
+			return 0, codeBadEntry, 0, ""
 		}
 		seq, ts, err := l.ApplyCommit(c)
 		c.Hdr = nil
-		return seq, s.check(err), ts
+		var ce *log.CheckError
+		if errors.As(err, &ce) {
+			return ce.Seq, s.check(err), 0, ce.MsgID
+		}
+		return seq, s.check(err), ts, ""
+	case kindConfig:
+		cfg, perr := parseConfig(cmd, s.cfg)
+		if perr != nil {
+			return 0, codeBadEntry, 0, ""
+		}
+		if err = l.UpdateConfig(cfg); err == nil {
+			s.cfg = cfg // a snapshot install reopens with it
+		}
 	case kindDelete:
 		if len(cmd) != 9 {
-			return 0, codeBadEntry, 0
+			return 0, codeBadEntry, 0, ""
 		}
 		err = l.ApplyDelete(le.Uint64(cmd[1:]))
 	case kindPurge:
 		req, perr := parsePurge(cmd)
 		if perr != nil {
-			return 0, codeBadEntry, 0
+			return 0, codeBadEntry, 0, ""
 		}
 		n, err := l.ApplyPurge(req)
-		return n, s.check(err), 0
+		return n, s.check(err), 0, ""
 	case kindAbort:
 		if len(cmd) != 9 {
-			return 0, codeBadEntry, 0
+			return 0, codeBadEntry, 0, ""
 		}
 		l.ApplyAbort(le.Uint64(cmd[1:]))
 	default:
-		return 0, codeBadEntry, 0
+		return 0, codeBadEntry, 0, ""
 	}
-	return 0, s.check(err), 0
+	return 0, s.check(err), 0, ""
 }
 
 // check turns an apply error into a result code, logging storage failures.

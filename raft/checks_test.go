@@ -1,0 +1,124 @@
+package raft
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/bargemq/barge/log"
+)
+
+func TestCommitEntryRoundTrip(t *testing.T) {
+	for _, c := range []log.Commit{
+		{ID: 1, Time: 2, Size: 3, Chunks: 1, Digest: 9, Subject: "a", Hdr: []byte("NATS/1.0\r\n\r\n")},
+		{ID: 1, Time: 2, Subject: "a", CheckLastSeq: true, LastSeq: 5},
+		{ID: 7, Time: 8, Subject: "kv.x", Hdr: []byte("h"), CheckLastSeq: true, LastSeq: 4, Checks: log.Checks{
+			DupWindow: int64(time.Minute), CheckSubjSeq: true, SubjSeq: 3, SubjFilter: "kv.>",
+			CheckLastMsgID: true, LastMsgID: "m", Rollup: log.RollupAll}},
+		{ID: 7, Subject: "s", Checks: log.Checks{Rollup: log.RollupSubject}},
+	} {
+		b := appendCommit(nil, &c)
+		wantKind := kindCommit
+		if c.Checks != (log.Checks{}) {
+			wantKind = kindCommitX
+		}
+		if b[0] != wantKind {
+			t.Fatalf("kind %d for %+v", b[0], c)
+		}
+		var got log.Commit
+		if err := parseCommit(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Hdr) == 0 && len(c.Hdr) == 0 {
+			got.Hdr, c.Hdr = nil, nil
+		}
+		if !reflect.DeepEqual(got, c) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, c)
+		}
+		if err := parseCommit(b[:len(b)-1], &got); err == nil {
+			t.Fatal("truncated entry parsed")
+		}
+	}
+	// A kind 2 entry with kind 6 flags is malformed.
+	b := appendCommit(nil, &log.Commit{ID: 1, Subject: "a"})
+	b[33] = flagSubjSeq
+	if err := parseCommit(b, new(log.Commit)); err == nil {
+		t.Fatal("kind 2 with check flags parsed")
+	}
+	cfg := log.Config{MaxMsgs: 1, MaxBytes: 2, MaxAge: 3, MaxMsgsPerSubject: 4, MaxMsgSize: 5, Discard: log.DiscardNew, Storage: log.FileStorage}
+	got, err := parseConfig(appendConfig(nil, cfg), log.Config{Storage: log.FileStorage})
+	if err != nil || got != cfg {
+		t.Fatalf("config round trip: %+v %v", got, err)
+	}
+}
+
+// Dedup, expected subject sequence and message id, rollups, config
+// entries and progress reports through a 3-replica shard: every replica
+// ends with the same log.
+func TestStreamChecksConfigAndProgress(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	shards := map[uint64]*StreamShard{}
+	for id, h := range c.hosts {
+		s, err := h.StartStreamShard(11, c.addrs, false, c.streamDir(id, 11), StreamOptions{ReportEvery: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		shards[id] = s
+	}
+	eventually(t, 30*time.Second, "a leader", func() bool { return c.leader(11) != 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub := func(via uint64, subj, hdr string, ch log.Checks) (uint64, error) {
+		seq, _, err := shards[via].Publish(ctx, &Message{Subject: subj, Hdr: []byte(hdr), Body: bytesReader([]byte("v")), Size: 1, Checks: ch})
+		return seq, err
+	}
+	dedup := log.Checks{DupWindow: int64(time.Minute)}
+	id := "NATS/1.0\r\nNats-Msg-Id: one\r\n\r\n"
+	if seq, err := pub(1, "kv.a", id, dedup); err != nil || seq != 1 {
+		t.Fatalf("first: %d %v", seq, err)
+	}
+	if seq, err := pub(2, "kv.a", id, dedup); !errors.Is(err, ErrDuplicate) || seq != 1 {
+		t.Fatalf("duplicate via another replica: %d %v", seq, err)
+	}
+	var ce *log.CheckError
+	if _, err := pub(3, "kv.a", "", log.Checks{CheckSubjSeq: true}); !errors.Is(err, ErrLastSeq) || !errors.As(err, &ce) || ce.Seq != 1 {
+		t.Fatalf("create of a present key: %v", err)
+	}
+	if _, err := pub(3, "kv.a", "", log.Checks{CheckLastMsgID: true, LastMsgID: "two"}); !errors.Is(err, ErrLastMsgID) || !errors.As(err, &ce) || ce.MsgID != "one" {
+		t.Fatalf("last msg id: %v", err)
+	}
+	if seq, err := pub(3, "kv.a", "", log.Checks{CheckSubjSeq: true, SubjSeq: 1, Rollup: log.RollupSubject}); err != nil || seq != 2 {
+		t.Fatalf("update with rollup: %d %v", seq, err)
+	}
+	// A config entry: DiscardNew at 1 message refuses the next one everywhere.
+	if err := shards[2].UpdateConfig(ctx, log.Config{MaxMsgs: 1, Discard: log.DiscardNew, Storage: log.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub(1, "kv.b", "", log.Checks{}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("publish past DiscardNew limit: %v", err)
+	}
+	for id, s := range shards {
+		eventually(t, 10*time.Second, "apply", func() bool {
+			v, _ := s.ReadLocal(func(l *log.Log) (any, error) { return l.State(), nil })
+			st, _ := v.(log.State)
+			return st.Msgs == 1 && st.FirstSeq == 2 && st.LastSeq == 2
+		})
+		// Every replica hears every replica's reports, lag 0 once idle.
+		eventually(t, 10*time.Second, "progress reports", func() bool {
+			ps := s.Progress()
+			if len(ps) != 3 {
+				return false
+			}
+			for _, p := range ps {
+				if p.Lag != 0 || p.Applied == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		_ = id
+	}
+}
