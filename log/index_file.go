@@ -47,17 +47,13 @@ func (l *Log) buildIndexFile(s *segment, f File, size int64) error {
 	le.PutUint64(b[12:], s.id)
 	le.PutUint64(b[20:], uint64(size))
 	n := 0
-	ok, err := scanAll(sc, func(off int64, h recHeader, body []byte) bool {
-		c := coveredLen(h.typ, body)
-		if c < 0 {
-			return false
-		}
+	ok, err := scanCovered(sc, func(off int64, h recHeader, covered []byte) bool {
 		var e [8 + recHeaderSize + 4]byte
 		le.PutUint64(e[0:], uint64(off))
-		putRecHeader(e[8:], h.typ, h.flags, len(body))
+		putRecHeader(e[8:], h.typ, h.flags, int(h.len))
 		le.PutUint32(e[8:], h.crc)
-		le.PutUint32(e[8+recHeaderSize:], uint32(c))
-		b = append(append(b, e[:]...), body[:c]...)
+		le.PutUint32(e[8+recHeaderSize:], uint32(len(covered)))
+		b = append(append(b, e[:]...), covered...)
 		n++
 		return true
 	})
@@ -179,4 +175,77 @@ func (l *Log) replayIndexFile(r *replay, s *segment, size int64) bool {
 	}
 	s.indexed.Store(true)
 	return true
+}
+
+// Reads while building a sidecar: after a record with a large payload the
+// next read fetches little, so the payload's pages are never read.
+const (
+	coverWindow      = 64 << 10
+	coverSmallWindow = 4 << 10
+	coverLargeRecord = 32 << 10
+)
+
+// scanCovered walks sealed segment sc record by record and calls fn with
+// each record's header and the body bytes its record crc covers, verified
+// against that crc; covered is valid only during the call. The payloads of
+// msg and chunk records are skipped, not read: they carry their own crc,
+// checked when a payload is read (ReadPayload), so a segment of large
+// messages costs a few small reads per chunk instead of a read of the whole
+// file. ok is false at the first record that does not verify (or when fn
+// returns false); err is a read error.
+func scanCovered(sc *scanner, fn func(off int64, h recHeader, covered []byte) bool) (ok bool, err error) {
+	sc.win = coverSmallWindow
+	for off := int64(0); off < sc.size; {
+		if off+recHeaderSize > sc.size {
+			return false, nil
+		}
+		b, err := sc.window(off, recHeaderSize)
+		if err != nil {
+			return false, err
+		}
+		h := parseRecHeader(b)
+		if !h.plausible(b) || off+recHeaderSize+int64(h.len) > sc.size {
+			return false, nil
+		}
+		n := int(h.len)
+		switch h.typ {
+		case recMsg:
+			if n < msgMetaSize {
+				return false, nil
+			}
+			m, err := sc.window(off, recHeaderSize+msgMetaSize)
+			if err != nil {
+				return false, err
+			}
+			n = msgMetaSize + int(le.Uint16(m[recHeaderSize+20:])) + int(le.Uint32(m[recHeaderSize+22:]))
+			if n > int(h.len) {
+				return false, nil
+			}
+		case recChunk:
+			if n < chunkMetaSize {
+				return false, nil
+			}
+			n = chunkMetaSize
+		}
+		rec, err := sc.window(off, recHeaderSize+n)
+		if err != nil {
+			return false, err
+		}
+		covered := rec[recHeaderSize:]
+		if h.typ != recMsg && h.typ != recChunk && coveredLen(h.typ, covered) != n {
+			return false, nil
+		}
+		if crc32cUpdate(crc32c(rec[4:recHeaderSize]), covered) != h.crc {
+			return false, nil
+		}
+		if !fn(off, h, covered) {
+			return false, nil
+		}
+		sc.win = coverWindow
+		if h.len > coverLargeRecord {
+			sc.win = coverSmallWindow
+		}
+		off += recHeaderSize + int64(h.len)
+	}
+	return true, nil
 }

@@ -53,7 +53,13 @@ type Log struct {
 		// retired are the files of segments replaced by compaction, kept
 		// open until Close for extents loaded before (compact.go).
 		retired []File
+		// doomed are segments dropped from the front of the log, waiting
+		// for the reaper to close and remove them; reaping: it runs.
+		doomed  []*segment
+		reaping bool
 	}
+	// reaper tracks the goroutine that removes doomed segments (reap).
+	reaper sync.WaitGroup
 
 	// compacting serializes Compact runs.
 	compacting sync.Mutex
@@ -230,6 +236,7 @@ func (l *Log) Close() error {
 	l.mu.closed = true
 	close(l.mu.changed)
 	l.mu.Unlock()
+	l.reaper.Wait()
 	l.closeFiles()
 	return err
 }

@@ -15,6 +15,8 @@ type scanner struct {
 	size int64
 	buf  []byte
 	at   int64 // file offset of buf[0]
+	// win is how many bytes a read fetches at least (0: scanWindow).
+	win int
 }
 
 const scanWindow = 1 << 20
@@ -24,7 +26,11 @@ func (s *scanner) window(off int64, n int) ([]byte, error) {
 	if off >= s.at && off+int64(n) <= s.at+int64(len(s.buf)) {
 		return s.buf[off-s.at : off-s.at+int64(n)], nil
 	}
-	want := int64(max(n, scanWindow))
+	w := s.win
+	if w == 0 {
+		w = scanWindow
+	}
+	want := int64(max(n, w))
 	want = min(want, s.size-off)
 	if int64(cap(s.buf)) < want {
 		s.buf = make([]byte, want)

@@ -198,24 +198,53 @@ func (l *Log) sticky() error {
 	return nil
 }
 
-// dropPrefixLocked removes segments from the front while nothing live uses
-// them; the newest segment is never removed. It runs after every applied
-// batch, so it also hands the batch's evictions to the eviction log
-// (evict.go). l.mu must be held.
+// dropPrefixLocked drops segments from the front while nothing live uses
+// them (reap closes and removes their files); the newest segment is never
+// dropped. It runs after every applied batch, so it also hands the batch's
+// evictions to the eviction log (evict.go). l.mu must be held.
 func (l *Log) dropPrefixLocked() {
 	l.noteEvictionsLocked()
 	n := 0
 	for n < len(l.mu.segs)-1 && l.mu.segs[n].live.Load() == 0 {
-		s := l.mu.segs[n]
-		s.f.Close()
-		if err := l.fs.Remove(s.path); err != nil {
-			l.opts.Logger.Warn("log: remove segment", "path", s.path, "err", err)
-		}
-		l.fs.Remove(idxPath(s.path)) // its index sidecar, if any
 		n++
 	}
-	if n > 0 {
-		clear(l.mu.segs[:n])
-		l.mu.segs = l.mu.segs[n:]
+	if n == 0 {
+		return
+	}
+	l.mu.doomed = append(l.mu.doomed, l.mu.segs[:n]...)
+	clear(l.mu.segs[:n])
+	l.mu.segs = l.mu.segs[n:]
+	if !l.mu.reaping {
+		l.mu.reaping = true
+		l.reaper.Add(1)
+		go l.reap()
+	}
+}
+
+// reap closes and removes the segments dropPrefixLocked dropped, until none
+// is left. It runs off the commit path: unlinking a large segment frees its
+// blocks and can take milliseconds that no commit, reader or purge should
+// wait for. A crash before the removal leaves a segment whose messages the
+// durable records already remove, as a crash between sync and removal
+// always could.
+func (l *Log) reap() {
+	defer l.reaper.Done()
+	for {
+		l.mu.Lock()
+		doomed := l.mu.doomed
+		l.mu.doomed = nil
+		if len(doomed) == 0 {
+			l.mu.reaping = false
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		for _, s := range doomed {
+			s.f.Close()
+			if err := l.fs.Remove(s.path); err != nil {
+				l.opts.Logger.Warn("log: remove segment", "path", s.path, "err", err)
+			}
+			l.fs.Remove(idxPath(s.path)) // its index sidecar, if any
+		}
 	}
 }
