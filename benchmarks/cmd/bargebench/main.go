@@ -40,6 +40,10 @@ func run() error {
 	minMsgs := fs.Int("min-msgs", 3, "minimum messages per repetition")
 	maxMsgs := fs.Int("max-msgs", 200000, "maximum messages per repetition")
 	maxObjs := fs.Int("max-objects", 2000, "maximum objects per repetition (Object Store workloads)")
+	r3Sizes := fs.String("r3-sizes", "1KiB,1MiB,8MiB", "message sizes of the r3-* workloads (they ignore -sizes)")
+	r3Bytes := fs.String("r3-bytes", "128MiB", "r3-* workloads: payload per repetition (messages = r3-bytes/size, clamped to -min-msgs..-r3-max-msgs)")
+	r3MaxMsgs := fs.Int("r3-max-msgs", 10000, "r3-* workloads: maximum messages per repetition")
+	latest := fs.Bool("latest", true, "also copy the report to <out>/latest.md (false for targeted runs such as make bench-r3)")
 	window := fs.String("window", "32MiB", "bytes a publisher keeps in flight and a fetch asks for (at least 2 messages); nats-server cuts a client past 64MiB pending")
 	latBps := fs.String("latency-load", "64MiB", "latency workload: offered bytes per second")
 	latRate := fs.Float64("latency-max-rate", 5000, "latency workload: at most this many messages per second")
@@ -68,7 +72,7 @@ func run() error {
 	render := fs.String("render", "", "rewrite the report and plots of a stored run (<date>-<rev>.json) into -out, then exit")
 	_ = fs.Parse(os.Args[1:])
 	if *render != "" {
-		path, err := runner.Render(*render, *outDir)
+		path, err := runner.Render(*render, *outDir, *latest)
 		if err == nil {
 			fmt.Fprintln(os.Stderr, "report:", path)
 		}
@@ -79,7 +83,7 @@ func run() error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *quick {
 		preset := map[string]string{"sizes": "1KiB,1MiB,8MiB", "reps": "3", "warmup": "1", "bytes": "48MiB",
-			"min-msgs": "3", "max-objects": "100", "latency-dur": "1s", "limit-dur": "500ms",
+			"min-msgs": "3", "max-objects": "100", "r3-bytes": "16MiB", "r3-max-msgs": "500", "latency-dur": "1s", "limit-dur": "500ms",
 			"fsync-total": "128MiB", "out": "results/quick", "progress": "3s"}
 		for k, v := range preset {
 			if !set[k] {
@@ -121,10 +125,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	r3List, err := units.ParseSizes(*r3Sizes)
+	if err != nil {
+		return err
+	}
 	cfg := runner.Config{
-		Workloads: splitList(*workloads), Sizes: sizesList,
+		Workloads: splitList(*workloads), Sizes: sizesList, R3Sizes: r3List,
 		Reps: *reps, Warmup: *warmup, Msgs: *msgs, BytesPerRep: sz("bytes", *bytesPerRep),
 		MinMsgs: *minMsgs, MaxMsgs: *maxMsgs, MaxObjects: *maxObjs, Window: sz("window", *window),
+		R3Bytes: sz("r3-bytes", *r3Bytes), R3MaxMsgs: *r3MaxMsgs, Latest: *latest,
 		LatencyBps: float64(sz("latency-load", *latBps)), LatencyRate: *latRate, LatencyDur: *latDur, Seed: *seed,
 		NatsBin: *natsBin, BargeBin: *bargeBin, NatsSync: *natsSync, NatsMaxPayload: *natsMax, BargeMaxPayload: *bargeMax,
 		BargeArgs: strings.Fields(*bargeArgs), WorkDir: *workDir, OutDir: *outDir, RepoDir: repo,

@@ -1,14 +1,17 @@
 // Command natsd runs nats-server (embedded as a library, v2.15.x from the Go
 // module proxy) as its own process, with the same flag spelling the suite uses
 // for barge, so both servers' CPU seconds and peak RSS are measured the same way
-// from /proc.
+// from /proc. With --cluster and --routes it runs as one member of a
+// JetStream cluster (the suite's R3 workloads start three).
 package main
 
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +31,10 @@ func main() {
 	maxPayload := fs.String("max_payload", "64MiB", "max_payload (nats-server caps it at 64MiB = max_pending)")
 	sync := fs.String("sync", "default", "JetStream sync: default (every 2m), always (fsync each write) or a duration")
 	verbose := fs.Bool("V", false, "log to stderr")
+	name := fs.String("n", "natsd-bench", "server_name (a JetStream cluster needs unique names)")
+	cluster := fs.String("cluster", "", "route listen address host:port (or nats://host:port); empty: standalone")
+	routes := fs.String("routes", "", "seed route URLs, comma separated (listing this node itself is fine)")
+	clusterName := fs.String("cluster_name", "natsd-bench", "cluster name")
 	_ = fs.Parse(os.Args[1:])
 
 	mp, err := units.ParseSize(*maxPayload)
@@ -35,7 +42,7 @@ func main() {
 		fail(fmt.Errorf("bad -max_payload %q", *maxPayload))
 	}
 	opts := &server.Options{
-		ServerName: "natsd-bench",
+		ServerName: *name,
 		Host:       *host,
 		Port:       *port,
 		HTTPHost:   *host,
@@ -47,6 +54,16 @@ func main() {
 		MaxPending: max(mp, 64<<20),
 		NoSigs:     true,
 		NoLog:      !*verbose,
+	}
+	if *cluster != "" {
+		h, p, err := splitHostPort(*cluster)
+		if err != nil {
+			fail(fmt.Errorf("bad --cluster %q: %w", *cluster, err))
+		}
+		opts.Cluster.Host, opts.Cluster.Port, opts.Cluster.Name = h, p, *clusterName
+		if *routes != "" {
+			opts.Routes = server.RoutesFromStr(*routes)
+		}
 	}
 	switch s := strings.ToLower(*sync); s {
 	case "default", "":
@@ -77,6 +94,16 @@ func main() {
 	<-sig
 	srv.Shutdown()
 	srv.WaitForShutdown()
+}
+
+// splitHostPort reads "host:port" or "nats://host:port".
+func splitHostPort(addr string) (string, int, error) {
+	h, p, err := net.SplitHostPort(strings.TrimPrefix(addr, "nats://"))
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	return h, port, err
 }
 
 func fail(err error) {

@@ -16,6 +16,10 @@ const (
 	Barge = "barge"
 )
 
+// ClusterSettings suffixes a server's name in Run.Settings for how its
+// cluster (the replicated workloads') was started.
+const ClusterSettings = " cluster"
+
 // describe says in one line what each workload measures.
 func describe(w string) string {
 	switch w {
@@ -31,6 +35,10 @@ func describe(w string) string {
 		return "Object Store put of one object per message size (nats.go chunks at 128 KiB and hashes with SHA-256)."
 	case "obj-get":
 		return "Object Store get of a stored object, streamed and digest-checked by nats.go."
+	case "r3-pub":
+		return "JetStream async publish to a file-store R3 stream on a three-node cluster of the same server, a window of outstanding acks; the client is connected to the stream leader's node. MiB/s counts acknowledged payload; CPU and peak RSS are summed over the three processes."
+	case "r3-fetch":
+		return "Pull consumer on the stream leader's node reading a pre-filled R3 stream (three-node cluster) with Fetch batches, explicit ack per message. nats-server's consumer is R3 (its default for an R3 stream: acks are replicated), barge's is node-local. CPU and peak RSS are summed over the three processes."
 	case "js-pubfetch":
 		return "JetStream publish then fetch of the same messages, per repetition."
 	}
@@ -95,7 +103,12 @@ func (r *Run) WriteMarkdown(w io.Writer, plots map[string][]string) error {
 
 	pf("## Servers\n\n| server | version | settings |\n|---|---|---|\n")
 	for _, s := range r.Servers() {
-		pf("| %s | %s | %s |\n", s, orDash(r.Versions[s]), orDash(r.Settings[s]))
+		if set, ok := r.Settings[s]; ok || r.Settings[s+ClusterSettings] == "" {
+			pf("| %s | %s | %s |\n", s, orDash(r.Versions[s]), orDash(set))
+		}
+		if set := r.Settings[s+ClusterSettings]; set != "" {
+			pf("| %s (r3-* workloads) | %s | %s |\n", s, orDash(r.Versions[s]), set)
+		}
 	}
 	pf("\n## Machine limits (measured in this run)\n\n| limit | bandwidth |\n|---|---|\n")
 	pf("| loopback TCP, one connection, 1 MiB writes | %s |\n", rate(r.Limits.LoopbackBps))

@@ -53,7 +53,11 @@ func Profile(ctx context.Context, c ProfileConfig) ([]string, error) {
 	}
 	var files []string
 	for _, size := range c.Sizes {
-		f, err := profileSize(ctx, c, rev, size)
+		profile := profileSize
+		if workload.Replicas(c.Workload) > 1 {
+			profile = profileCluster
+		}
+		f, err := profile(ctx, c, rev, size)
 		files = append(files, f...)
 		if err != nil {
 			return files, err
@@ -149,13 +153,18 @@ loop:
 		}
 		files = append(files, out)
 	}
+	writeTops(files)
+	logf("  wrote %d profiles under %s", len(files), c.OutDir)
+	return files, nil
+}
+
+// writeTops saves `go tool pprof -top` of each profile beside it (.top.txt).
+func writeTops(files []string) {
 	for _, f := range files {
 		if top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=12", f).Output(); err == nil {
 			_ = os.WriteFile(f+".top.txt", top, 0o644)
 		}
 	}
-	logf("  wrote %d profiles under %s", len(files), c.OutDir)
-	return files, nil
 }
 
 // fetch GETs url into path, failing on a non-200 answer.

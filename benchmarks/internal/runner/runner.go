@@ -30,6 +30,7 @@ type Config struct {
 	Servers   []string // report.NATS and/or report.Barge
 	Workloads []string // workload.Names()
 	Sizes     []int64  // payload bytes
+	R3Sizes   []int64  // payload bytes of the replicated (r3-*) workloads, which ignore Sizes
 
 	Reps, Warmup int           // measured and discarded repetitions per point
 	Msgs         int           // fixed messages per repetition; 0: derive from BytesPerRep
@@ -37,6 +38,8 @@ type Config struct {
 	MinMsgs      int           // at least this many messages per repetition
 	MaxMsgs      int           // at most this many (objects: at most MaxObjects)
 	MaxObjects   int           // cap for the Object Store workloads
+	R3Bytes      int64         // replicated workloads: payload bytes per repetition...
+	R3MaxMsgs    int           // ...clamped to [MinMsgs, R3MaxMsgs] messages
 	Window       int64         // bytes in flight per publisher
 	LatencyBps   float64       // latency workload: offered bytes per second...
 	LatencyRate  float64       // ...but at most this many messages per second
@@ -56,6 +59,7 @@ type Config struct {
 	FsyncEvery int64         // fsync interval of the probe
 
 	Command       string        // the command line, for the report
+	Latest        bool          // also copy the report to OutDir/latest.md
 	ProgressEvery time.Duration // how often a running repetition prints progress
 	Log           io.Writer     // progress lines
 }
@@ -92,17 +96,20 @@ func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
 		r.cfg.BargeBin = snap
 	}
 	run.Notes = r.notes()
-	r.logf("bargebench: %d sizes × %d workloads × %d servers, %d warm-up + %d measured repetitions; work dir %s",
-		len(cfg.Sizes), len(cfg.Workloads), len(cfg.Servers), cfg.Warmup, cfg.Reps, cfg.WorkDir)
+	sizes, total := cfg.plan()
+	r.logf("bargebench: %d points (%d sizes, %d workloads, %d servers), %d warm-up + %d measured repetitions; work dir %s",
+		total, len(sizes), len(cfg.Workloads), len(cfg.Servers), cfg.Warmup, cfg.Reps, cfg.WorkDir)
 	if cfg.LimitDur > 0 {
 		r.measureLimits()
 	}
-	total := len(cfg.Sizes) * len(cfg.Workloads) * len(cfg.Servers)
 	idx := 0
-	for _, size := range cfg.Sizes {
+	for _, size := range sizes {
 		r.logf("generating %s payload (seed %d)", units.FormatSize(size), cfg.Seed)
 		payload := workload.Payload(size, cfg.Seed)
 		for _, wl := range cfg.Workloads {
+			if !cfg.runsAt(wl, size) {
+				continue
+			}
 			for _, sv := range cfg.Servers {
 				idx++
 				if ctx.Err() != nil {
@@ -114,8 +121,39 @@ func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
 		}
 	}
 	run.Elapsed = time.Since(start)
-	path, err := write(run, cfg.OutDir)
+	path, err := write(run, cfg.OutDir, cfg.Latest)
 	return run, path, err
+}
+
+// runsAt reports whether workload wl is measured at size: the replicated
+// workloads at R3Sizes, the others at Sizes.
+func (c *Config) runsAt(wl string, size int64) bool {
+	if workload.Replicas(wl) > 1 {
+		return slices.Contains(c.R3Sizes, size)
+	}
+	return slices.Contains(c.Sizes, size)
+}
+
+// plan returns every size some workload runs at, ascending, and the number
+// of points.
+func (c *Config) plan() (sizes []int64, points int) {
+	for _, s := range slices.Concat(c.Sizes, c.R3Sizes) {
+		if slices.Contains(sizes, s) {
+			continue
+		}
+		n := 0
+		for _, wl := range c.Workloads {
+			if c.runsAt(wl, s) {
+				n++
+			}
+		}
+		if n > 0 {
+			sizes = append(sizes, s)
+			points += n * len(c.Servers)
+		}
+	}
+	slices.Sort(sizes)
+	return sizes, points
 }
 
 type runner struct {
@@ -154,15 +192,30 @@ func (r *runner) logf(format string, a ...any) {
 
 func (r *runner) notes() []string {
 	c := r.cfg
-	return []string{
+	var clustered []string
+	for _, wl := range c.Workloads {
+		if workload.Replicas(wl) > 1 {
+			clustered = append(clustered, wl)
+		}
+	}
+	var extra []string
+	if len(clustered) < len(c.Workloads) {
+		extra = append(extra, fmt.Sprintf("Messages per repetition: %s of payload, clamped to %d–%d messages (Object Store: at most %d objects); latency: %v of offered load at min(%s/s, %.0f msgs/s).",
+			units.FormatSize(c.BytesPerRep), c.MinMsgs, c.MaxMsgs, c.MaxObjects, c.LatencyDur, units.FormatSize(int64(c.LatencyBps)), c.LatencyRate))
+	}
+	if len(clustered) > 0 {
+		extra = append(extra,
+			fmt.Sprintf("%v: each server runs as a cluster of %d processes on this machine (names n1..n%d, routes over loopback; nats-server with its JetStream cluster, barge with --cluster_size %d); a point starts once an R3 stream can be created and led (checked with a throwaway stream). %s of payload per repetition, clamped to %d–%d messages.",
+				clustered, clusterSize, clusterSize, clusterSize, units.FormatSize(c.R3Bytes), c.MinMsgs, c.R3MaxMsgs),
+			"Replicated workloads: the client connects to one node, then moves to the node that leads the R3 stream (for both servers alike). Server CPU seconds are the three processes' added up; peak RSS is the sum of the three processes' VmHWM (each at its own moment, so an upper bound of the combined peak).")
+	}
+	return append(append([]string{
 		fmt.Sprintf("Every point (server × workload × size) runs on a freshly started server with an empty store directory; %d warm-up repetition(s) are discarded, then %d measured; tables show the median and the min–max range.", c.Warmup, c.Reps),
-		fmt.Sprintf("Messages per repetition: %s of payload, clamped to %d–%d messages (Object Store: at most %d objects); latency: %v of offered load at min(%s/s, %.0f msgs/s).",
-			units.FormatSize(c.BytesPerRep), c.MinMsgs, c.MaxMsgs, c.MaxObjects, c.LatencyDur, units.FormatSize(int64(c.LatencyBps)), c.LatencyRate),
 		fmt.Sprintf("Publishers keep at most %s in flight (at least 2 messages). Payloads are random bytes from seed %d (incompressible).", units.FormatSize(c.Window), c.Seed),
 		"Client: nats.go v1.55.0 in one process on the same machine (and cores) as the server. Server CPU seconds are utime+stime from /proc/<pid>/stat over each measured repetition; peak RSS is VmHWM, reset through clear_refs before the measured repetitions.",
 		"Fractions compare a workload's payload MiB/s with the limit it is bound by: core, fetch and object get with loopback TCP; JetStream publish and object put with disk write+fsync. Core pub/sub crosses loopback twice (in and out) on the same cores.",
-		"A size a server will not take is recorded as refused with the reason (nats-server caps max_payload at 64 MiB, and its file store refuses JetStream messages of 32 MiB and more).",
-	}
+	}, extra...),
+		"A size a server will not take is recorded as refused with the reason (nats-server caps max_payload at 64 MiB, and its file store refuses JetStream messages of 32 MiB and more).")
 }
 
 func (r *runner) measureLimits() {
@@ -193,6 +246,9 @@ func (r *runner) count(wl string, size int64) (n int, rate float64) {
 	}
 	if c.Msgs > 0 {
 		return c.Msgs, 0
+	}
+	if workload.Replicas(wl) > 1 {
+		return max(c.MinMsgs, min(int(c.R3Bytes/size), c.R3MaxMsgs)), 0
 	}
 	hi := c.MaxMsgs
 	if wl == "obj-put" || wl == "obj-get" {
@@ -265,24 +321,12 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 		return p
 	}
 	dir := filepath.Join(c.WorkDir, fmt.Sprintf("%s-%s-%s", server, wl, units.FormatSize(size)))
-	_ = os.RemoveAll(dir)
 	defer os.RemoveAll(dir)
-	// A free port can be taken by another process before the server binds
-	// it (the machine is shared): try a few times with fresh ports.
-	var spec proc.Spec
-	var srv *proc.Server
-	for try := 0; ; try++ {
-		if spec, err = r.spec(server, dir, size, wl); err != nil {
-			return fail(err)
-		}
-		if srv, err = proc.Start(ctx, spec, 30*time.Second); err == nil {
-			break
-		}
-		if try == 2 || ctx.Err() != nil {
-			return fail(err)
-		}
-		r.logf("%s: start failed (%v), retrying with new ports", label, err)
+	st, err := r.startServer(ctx, server, wl, size, dir, label)
+	if err != nil {
+		return fail(err)
 	}
+	srv := st.srv
 	defer func() {
 		if err := srv.Stop(30 * time.Second); err != nil {
 			r.logf("%s: %v", label, err)
@@ -300,9 +344,12 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 	defer w.Close()
 	var done atomic.Int64
 	env := &workload.Env{
-		URL: fmt.Sprintf("nats://127.0.0.1:%d", spec.Port), Size: size, Count: n, Window: c.Window,
+		URL: st.nodes[0].URL, Size: size, Count: n, Window: c.Window,
 		Payload: payload, Idle: 30*time.Second + time.Duration(float64(size)/(10<<20)*float64(time.Second)),
 		Done: &done, LatencyRate: max(rate, 0.001),
+	}
+	if len(st.nodes) > 1 {
+		env.Nodes = st.nodes
 	}
 	r.logf("%s: %d msgs/rep, starting", label, n)
 	phase := atomic.Value{}
@@ -311,6 +358,9 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 	defer stopProgress()
 	if err := w.Prepare(ctx, env); err != nil {
 		return fail(err)
+	}
+	if l, ok := w.(interface{ Leader() string }); ok && l.Leader() != "" {
+		r.logf("%s: the client is on %s, the stream leader", label, l.Leader())
 	}
 	for i := 0; i < c.Warmup; i++ {
 		phase.Store(fmt.Sprintf("warm-up %d/%d", i+1, c.Warmup))
@@ -347,7 +397,7 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 		r.logf("%s rep %d/%d: %.0f msgs/s, %.1f MiB/s, server CPU %.2fs, errors %d", label, i+1, c.Reps,
 			mps[len(mps)-1], bps[len(bps)-1]/units.MiB, c1-c0, s.Errors)
 		if srv.Exited() {
-			return fail(fmt.Errorf("server exited during the run; see %s", spec.LogPath))
+			return fail(fmt.Errorf("server exited during the run; see %s", st.logs))
 		}
 	}
 	p.PeakRSS, _ = srv.PeakRSS()

@@ -11,9 +11,10 @@ import (
 )
 
 // write stores the run under dir as <date>-<rev>.md with its .json and SVG
-// plots beside it, and copies the Markdown to latest.md (same directory, so
-// its relative plot links still work). It returns the report's path.
-func write(run *report.Run, dir string) (string, error) {
+// plots beside it, and, when latest is set, copies the Markdown to latest.md
+// (same directory, so its relative plot links still work). It returns the
+// report's path.
+func write(run *report.Run, dir string, latest bool) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -51,14 +52,17 @@ func write(run *report.Run, dir string) (string, error) {
 	if err := os.WriteFile(path, md.Bytes(), 0o644); err != nil {
 		return "", err
 	}
-	latest := append([]byte(fmt.Sprintf("<!-- copy of %s.md -->\n", base)), md.Bytes()...)
-	return path, os.WriteFile(filepath.Join(dir, "latest.md"), latest, 0o644)
+	if !latest {
+		return path, nil
+	}
+	cp := append([]byte(fmt.Sprintf("<!-- copy of %s.md -->\n", base)), md.Bytes()...)
+	return path, os.WriteFile(filepath.Join(dir, "latest.md"), cp, 0o644)
 }
 
 // Render rewrites the Markdown report and plots of a stored run (its .json)
-// into dir, e.g. after the report's layout changed. It returns the report's
-// path.
-func Render(jsonPath, dir string) (string, error) {
+// into dir, e.g. after the report's layout changed, and copies it to
+// latest.md when latest is set. It returns the report's path.
+func Render(jsonPath, dir string, latest bool) (string, error) {
 	b, err := os.ReadFile(jsonPath)
 	if err != nil {
 		return "", err
@@ -67,5 +71,5 @@ func Render(jsonPath, dir string) (string, error) {
 	if err := json.Unmarshal(b, &run); err != nil {
 		return "", err
 	}
-	return write(&run, dir)
+	return write(&run, dir, latest)
 }

@@ -17,10 +17,15 @@ type jsFetch struct {
 	stored int64
 }
 
-func (w *jsFetch) Name() string { return "js-fetch" }
+func (w *jsFetch) Name() string {
+	if w.c.replicas > 1 {
+		return "r3-fetch"
+	}
+	return "js-fetch"
+}
 
 func (w *jsFetch) Prepare(ctx context.Context, e *Env) error {
-	if err := w.c.open(ctx, e, "js-fetch", "bench.js.>"); err != nil {
+	if err := w.c.open(ctx, e, w.Name(), "bench.js.>"); err != nil {
 		return err
 	}
 	n, _, err := w.c.publishAll(ctx, e, "bench.js.fetch", e.Count)

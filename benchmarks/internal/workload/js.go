@@ -17,6 +17,8 @@ const streamName = "BENCH"
 // jsClient is a connection with a JetStream context whose async publish
 // acknowledgements are counted, shared by the JetStream workloads.
 type jsClient struct {
+	replicas int    // stream replicas; 0 or 1: R1
+	leader   string // a replicated stream's leader, whose node the client is on
 	errs     errLog
 	nc       *nats.Conn
 	js       jetstream.JetStream
@@ -27,11 +29,36 @@ type jsClient struct {
 	lastDone atomic.Int64  // unix nanos of the latest ack or error
 }
 
-// open connects, creates the stream on subjects, and sizes the async publish
-// window from e.Window (between 2 and 1000 messages).
+// open connects, creates the stream on subjects with j.replicas copies (R1
+// when 0), and sizes the async publish window from e.Window (between 2 and
+// 1000 messages). A replicated stream's client then moves to the stream
+// leader's node (see toLeader).
 func (j *jsClient) open(ctx context.Context, e *Env, name, subjects string) error {
+	if err := j.dial(e, e.URL, name); err != nil {
+		return err
+	}
 	var err error
-	if j.nc, err = connect(e, name, &j.errs); err != nil {
+	j.stream, err = j.js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:      streamName,
+		Subjects:  []string{subjects},
+		Storage:   jetstream.FileStorage,
+		Replicas:  max(j.replicas, 1),
+		Retention: jetstream.LimitsPolicy,
+		Discard:   jetstream.DiscardOld,
+	})
+	if err != nil || j.replicas <= 1 {
+		return err
+	}
+	return j.toLeader(ctx, e, name)
+}
+
+// dial connects to url and makes the JetStream context whose async publish
+// acknowledgements are counted.
+func (j *jsClient) dial(e *Env, url, name string) error {
+	var err error
+	ue := *e
+	ue.URL = url
+	if j.nc, err = connect(&ue, name, &j.errs); err != nil {
 		return err
 	}
 	j.done = e.Done
@@ -51,17 +78,6 @@ func (j *jsClient) open(ctx context.Context, e *Env, name, subjects string) erro
 			j.lastDone.Store(time.Now().UnixNano())
 		}),
 	)
-	if err != nil {
-		return err
-	}
-	j.stream, err = j.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:      streamName,
-		Subjects:  []string{subjects},
-		Storage:   jetstream.FileStorage,
-		Replicas:  1,
-		Retention: jetstream.LimitsPolicy,
-		Discard:   jetstream.DiscardOld,
-	})
 	return err
 }
 
@@ -143,10 +159,15 @@ func (j *jsClient) close() {
 // jsPublish is JetStream async publish with a window of outstanding acks.
 type jsPublish struct{ c jsClient }
 
-func (w *jsPublish) Name() string { return "js-pub" }
+func (w *jsPublish) Name() string {
+	if w.c.replicas > 1 {
+		return "r3-pub"
+	}
+	return "js-pub"
+}
 
 func (w *jsPublish) Prepare(ctx context.Context, e *Env) error {
-	return w.c.open(ctx, e, "js-pub", "bench.js.>")
+	return w.c.open(ctx, e, w.Name(), "bench.js.>")
 }
 
 func (w *jsPublish) Rep(ctx context.Context, e *Env, _ int) (Sample, error) {

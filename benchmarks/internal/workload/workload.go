@@ -1,6 +1,7 @@
 // Package workload holds the measured scenarios: core pub→sub, JetStream async
 // publish, JetStream pull fetch, publish+consume latency under a fixed offered
-// load, and Object Store put/get. Each one talks to the server with the
+// load, Object Store put/get, and publish and fetch on an R3 stream of a
+// three-node cluster. Each one talks to the server with the
 // official nats.go client only, so the same code measures barge and
 // nats-server.
 package workload
@@ -31,6 +32,11 @@ type Env struct {
 	Done    *atomic.Int64 // messages finished in the current repetition (progress)
 
 	LatencyRate float64 // latency workload: offered messages per second
+
+	// Nodes are the members of the cluster under test, for the replicated
+	// workloads (Replicas(name) > 1); URL is then Nodes[0]'s. Empty for a
+	// single server.
+	Nodes []Node
 }
 
 // Sample is what one repetition measured.
@@ -56,7 +62,7 @@ type Workload interface {
 
 // Names lists every workload the suite knows, in report order.
 func Names() []string {
-	return []string{"core", "js-pub", "js-fetch", "latency", "obj-put", "obj-get"}
+	return []string{"core", "js-pub", "js-fetch", "latency", "obj-put", "obj-get", "r3-pub", "r3-fetch"}
 }
 
 // New returns a fresh workload by name: one of Names, or "js-pubfetch"
@@ -69,6 +75,10 @@ func New(name string) (Workload, error) {
 		return &jsPublish{}, nil
 	case "js-fetch":
 		return &jsFetch{}, nil
+	case "r3-pub":
+		return &jsPublish{c: jsClient{replicas: 3}}, nil
+	case "r3-fetch":
+		return &jsFetch{c: jsClient{replicas: 3}}, nil
 	case "latency":
 		return &latency{}, nil
 	case "js-pubfetch":

@@ -27,6 +27,9 @@ func startNATS(t *testing.T, maxPayload int32) string {
 
 func TestEveryWorkloadAgainstNATS(t *testing.T) {
 	for _, name := range append(Names(), "js-pubfetch") {
+		if Replicas(name) > 1 {
+			continue // TestReplicatedWorkloadsAgainstNATSCluster
+		}
 		t.Run(name, func(t *testing.T) {
 			url := startNATS(t, 1<<20) // fresh server per workload, as in the runner
 			w, err := New(name)
