@@ -102,14 +102,16 @@ func (e *Engine) createStream(cfg jsapi.StreamConfig) (*stream, bool, *jsapi.API
 // streamUpdate answers STREAM.UPDATE.<stream>.
 func (e *Engine) streamUpdate(r *apiReq, name string) {
 	typ := jsapi.TypeStreamUpdateResponse
-	if st := e.lookup(name); st != nil && st.repl != nil {
-		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, "replicated stream update not supported"))
-		return
-	}
 	var req jsapi.StreamConfig
 	if apiErr := decode(r.data, &req, false); apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
 		return
+	}
+	if st := e.lookup(name); st != nil && st.repl != nil {
+		if cs := e.cl.Load(); cs != nil {
+			e.updateReplicated(r, cs, st, &req)
+			return
+		}
 	}
 	cfg, apiErr := checkConfig(&req, e.o.MaxPayload)
 	if apiErr != nil {

@@ -44,9 +44,18 @@ type Replica interface {
 	// Publish replicates one message, reading exactly m.Size bytes of
 	// m.Body, and returns its sequence once a quorum has it durably and
 	// this replica has applied it. Any replica may publish (proposals go to
-	// the leader). m.CheckLastSeq is decided at apply time, in raft order
-	// (ErrWrongLastSeq). An error means it was not stored, except ctx's.
+	// the leader). m.CheckLastSeq and m.Checks are decided at apply time,
+	// in raft order: ErrDuplicateMsgID (with the original's sequence), or a
+	// *log.CheckError wrapping log.ErrLastSeq / log.ErrLastMsgID with the
+	// actual value. An error means it was not stored, except ctx's.
 	Publish(ctx context.Context, m *ReplicaMsg) (seq uint64, err error)
+	// UpdateConfig changes the limits on every replica at one point of the
+	// raft log; it returns once this replica applied it.
+	UpdateConfig(ctx context.Context, cfg log.Config) error
+	// Progress returns each replica's last progress report (see
+	// ReplicaProgress); replicas not heard from since this one started
+	// are absent.
+	Progress() []ReplicaProgress
 	// Log is the replica's log, changed only by raft's apply path; callers
 	// read it and must not write it. Installing a raft snapshot replaces
 	// the log: a later call returns the new one (the engine reopens the
@@ -73,10 +82,22 @@ type ReplicaMsg struct {
 	// CheckLastSeq: store only if the stream's last sequence is LastSeq.
 	CheckLastSeq bool
 	LastSeq      uint64
+	// Checks: dedup, expected subject sequence / last msg id, rollup.
+	Checks log.Checks
 }
 
-// ErrWrongLastSeq is Publish's answer when CheckLastSeq failed.
-var ErrWrongLastSeq = errorString("jetstream: wrong last sequence")
+// ReplicaProgress is what a replica last reported about itself: how many
+// raft entries it was behind when its report committed, and when (its own
+// clock) it sent it.
+type ReplicaProgress struct {
+	Node     uint64
+	Lag      uint64
+	Reported time.Time
+}
+
+// ErrDuplicateMsgID is Publish's answer to a Nats-Msg-Id duplicate within
+// the duplicate window; the sequence returned is the original's.
+var ErrDuplicateMsgID = errorString("jetstream: duplicate message id")
 
 // ErrMetaExists is MetaPut's answer to a create of a present key.
 var ErrMetaExists = errorString("jetstream: meta key exists")
@@ -157,12 +178,14 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 	}
 	self := cs.c.NodeID()
 	defined := make(map[string]bool, len(vals))
+	configs := make(map[string]jsapi.StreamConfig, len(vals))
 	for _, v := range vals {
 		var d replDef
 		if json.Unmarshal(v, &d) != nil {
 			continue
 		}
 		defined[d.Config.Name] = true
+		configs[d.Config.Name] = d.Config
 		if _, ok := d.Members[self]; !ok || e.lookup(d.Config.Name) != nil {
 			continue
 		}
@@ -175,6 +198,12 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 			continue
 		}
 		if defined[st.name] {
+			if cfg, old := configs[st.name], st.Config(); !sameConfig(&cfg, &old) {
+				// Updated through another node (updateReplicated).
+				if apiErr := e.applyReplicatedConfig(st, cfg); apiErr != nil {
+					e.log.Error("jetstream: replica config not updated", "stream", st.name, "err", apiErr)
+				}
+			}
 			if l := st.repl.Log(); l != nil && l != st.log {
 				e.reopenReplicated(st)
 			} else if last := st.log.State().LastSeq; last != cs.lastSeq[st.name] {

@@ -173,23 +173,28 @@ func (p *pub) start() {
 
 // precheckLocked runs the checks that depend only on the config and the
 // message itself.
-func (p *pub) precheckLocked() *jsapi.APIError {
-	cfg := &p.st.mu.cfg
+func (p *pub) precheckLocked() *jsapi.APIError { return p.st.precheckLocked(&p.h, p.size) }
+
+// precheckLocked runs the publish checks that depend only on the config
+// and the message (h, size: headers and body), for R1 and replicated
+// streams alike. s.mu held.
+func (s *stream) precheckLocked(h *pubHeaders, size int) *jsapi.APIError {
+	cfg := &s.mu.cfg
 	switch {
-	case p.st.mu.closed:
+	case s.mu.closed:
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreClosed)
 	case cfg.Sealed:
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamSealed)
-	case p.h.batch:
+	case h.batch:
 		return jsapi.NewAPIError(jsapi.ErrCodeAtomicPublishDisabled)
-	case p.h.expStream != "" && p.h.expStream != cfg.Name:
+	case h.expStream != "" && h.expStream != cfg.Name:
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamNotMatch)
-	case cfg.MaxMsgSize > 0 && p.size > int(cfg.MaxMsgSize):
+	case cfg.MaxMsgSize > 0 && size > int(cfg.MaxMsgSize):
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamMessageExceedsMaximum)
-	case p.h.rollup != "" && !cfg.AllowRollup:
+	case h.rollup != "" && !cfg.AllowRollup:
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamRollupFailed, "rollup not permitted")
-	case p.h.rollup != "" && p.h.rollup != jsapi.RollupSubject && p.h.rollup != jsapi.RollupAll:
-		return jsapi.NewAPIError(jsapi.ErrCodeStreamRollupFailed, "rollup value invalid: "+strconv.Quote(p.h.rollup))
+	case h.rollup != "" && h.rollup != jsapi.RollupSubject && h.rollup != jsapi.RollupAll:
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamRollupFailed, "rollup value invalid: "+strconv.Quote(h.rollup))
 	}
 	return nil
 }

@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/bargemq/barge/broker"
@@ -47,9 +49,16 @@ func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created t
 	return st, nil
 }
 
-// clusterInfo is stream info's "cluster": the leader and the other
-// replicas by name. Replica progress (lag, last activity) is not tracked:
-// every member is reported current.
+// replicaCurrentWithin is how recent a replica's last progress report
+// must be for stream info to call it current (reports come every second
+// while the stream is busy, every 5 s when idle).
+const replicaCurrentWithin = 10 * time.Second
+
+// clusterInfo is stream info's "cluster": the leader, and the other
+// replicas with what they last reported through the raft log (see
+// Replica.Progress): lag is how many entries a replica was behind when its
+// report committed, active the time since it sent it, current a recent
+// report with no lag.
 func (s *stream) clusterInfo() *jsapi.ClusterInfo {
 	cs := s.e.cl.Load()
 	if cs == nil {
@@ -62,35 +71,148 @@ func (s *stream) clusterInfo() *jsapi.ClusterInfo {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	vals, err := cs.c.MetaList(ctx, streamKeyPrefix+s.name)
-	if err != nil {
+	d, err := s.e.replDefOf(ctx, cs, s.name)
+	if err != nil || d == nil {
 		return ci
+	}
+	reports := make(map[uint64]ReplicaProgress)
+	for _, p := range s.repl.Progress() {
+		reports[p.Node] = p
+	}
+	now := s.e.o.Clock.Now()
+	ids := make([]uint64, 0, len(d.Members))
+	for id := range d.Members {
+		if !ok || id != leader {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		pi := &jsapi.PeerInfo{Name: cs.c.NodeName(id), Peer: fmt.Sprint(id)}
+		if r, ok := reports[id]; ok {
+			pi.Lag = r.Lag
+			pi.Active = max(now.Sub(r.Reported), 0)
+			pi.Current = r.Lag == 0 && pi.Active < replicaCurrentWithin
+		}
+		ci.Replicas = append(ci.Replicas, pi)
+	}
+	return ci
+}
+
+// replDefOf reads stream name's definition from the meta shard (nil when
+// it has none).
+func (e *Engine) replDefOf(ctx context.Context, cs *clusterState, name string) (*replDef, error) {
+	vals, err := cs.c.MetaList(ctx, streamKeyPrefix+name)
+	if err != nil {
+		return nil, err
 	}
 	for _, v := range vals {
 		var d replDef
-		if json.Unmarshal(v, &d) != nil || d.Config.Name != s.name {
-			continue
-		}
-		ids := make([]uint64, 0, len(d.Members))
-		for id := range d.Members {
-			if !ok || id != leader {
-				ids = append(ids, id)
-			}
-		}
-		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-		for _, id := range ids {
-			ci.Replicas = append(ci.Replicas, &jsapi.PeerInfo{Name: cs.c.NodeName(id), Current: true, Peer: fmt.Sprint(id)})
+		if json.Unmarshal(v, &d) == nil && d.Config.Name == name {
+			return &d, nil
 		}
 	}
-	return ci
+	return nil, nil
+}
+
+// updateReplicated answers STREAM.UPDATE of a replicated stream with R1's
+// validation and refusals (num_replicas cannot change: 10061). The new
+// limits go through the stream's raft log, so every replica applies them
+// at the same point of it and decides what follows alike; then the
+// definition is rewritten in the meta shard, from which every member takes
+// the rest (subjects, retention, dedup window...) at its next poll. This
+// node applies it at once.
+func (e *Engine) updateReplicated(r *apiReq, cs *clusterState, st *stream, req *jsapi.StreamConfig) {
+	typ := jsapi.TypeStreamUpdateResponse
+	r1 := *req
+	r1.Replicas = 1
+	cfg, apiErr := checkConfig(&r1, e.o.MaxPayload)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	cfg.Replicas = req.Replicas
+	if cfg.Name != st.name {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamMismatch))
+		return
+	}
+	old := st.Config()
+	if cfg, apiErr = checkUpdate(old, cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.mu.RLock()
+	overlap := e.overlapLocked(cfg.Name, cfg.Subjects)
+	e.mu.RUnlock()
+	if overlap {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if logConfig(&old) != logConfig(&cfg) {
+		if err := st.repl.UpdateConfig(ctx, logConfig(&cfg)); err != nil {
+			e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error()))
+			return
+		}
+	}
+	d, err := e.replDefOf(ctx, cs, st.name)
+	if err != nil || d == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
+		return
+	}
+	d.Config = cfg
+	b, _ := json.Marshal(d)
+	if err := cs.c.MetaPut(ctx, streamKeyPrefix+st.name, b, false); err != nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error()))
+		return
+	}
+	if apiErr := e.applyReplicatedConfig(st, cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.StreamUpdateResponse{APIResponse: jsapi.APIResponse{Type: typ}, StreamInfo: st.info(nil)})
+}
+
+// applyReplicatedConfig makes cfg (from the meta shard, or an update this
+// node made) st's config on this node: meta.json, the stream's config and
+// its subjects. The log's limits are not touched: they change through the
+// raft log (Replica.UpdateConfig).
+func (e *Engine) applyReplicatedConfig(st *stream, cfg jsapi.StreamConfig) *jsapi.APIError {
+	if err := writeMeta(st.dir, &streamMeta{Config: cfg, Created: st.created, Replicated: true}); err != nil {
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error())
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := st.Config()
+	st.mu.Lock()
+	st.mu.cfg = cfg
+	st.mu.Unlock()
+	if !reflect.DeepEqual(old.Subjects, cfg.Subjects) && e.mu.streams[st.name] == st {
+		e.unregisterLocked(st)
+		if err := e.registerLocked(st); err != nil {
+			e.log.Error("jetstream: re-index stream subjects", "stream", st.name, "err", err)
+		}
+	}
+	st.cons.StreamChanged()
+	return nil
+}
+
+// sameConfig reports whether two configs encode alike (a config read back
+// from JSON may differ from the original in nil-versus-empty only).
+func sameConfig(a, b *jsapi.StreamConfig) bool {
+	x, errA := json.Marshal(a)
+	y, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
 
 // captureReplicated takes a publish into a replicated stream: the body is
 // collected (in memory up to replSpillAt, then in a spool file) on the
 // publisher's event loop, and at End a goroutine proposes it through the
 // replica, which reads it back a chunk at a time; the PubAck follows the
-// quorum's apply. Nats-Msg-Id dedup and Nats-Expected-* checks are not
-// applied to replicated streams yet.
+// quorum's apply. The checks that depend only on the config run before
+// proposing (R1's precheck); dedup and the expected-value checks travel in
+// the commit entry and are decided at apply, in raft order.
 func (e *Engine) captureReplicated(st *stream, subject, reply []byte, hdrLen, size int) broker.Capture {
 	return &rpub{e: e, st: st, subject: string(subject), reply: append([]byte(nil), reply...), size: size}
 }
@@ -154,33 +276,44 @@ func (p *rpub) cleanup() {
 	}
 }
 
-// check runs the header checks a replicated stream supports: the
-// expected stream, max_msg_size and the expected last sequence (decided
-// at apply time, in raft order). Checks that need the leader's in-flight
-// state (Nats-Expected-Last-Subject-Sequence, -Last-Msg-Id, rollups,
-// batches) are refused rather than ignored; Nats-Msg-Id is stored but not
-// deduplicated.
+// check runs R1's config checks on the headers and fills m's apply-time
+// checks (decided in raft order; see log.Checks).
 func (p *rpub) check(m *ReplicaMsg) *jsapi.APIError {
+	if len(p.hdr) > maxHeaderSize {
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamHeaderExceedsMaximum)
+	}
 	var h pubHeaders
 	if len(p.hdr) > 0 {
 		if apiErr := h.parse(p.hdr); apiErr != nil {
 			return apiErr
 		}
 	}
-	cfg := p.st.Config()
-	switch {
-	case h.expStream != "" && h.expStream != p.st.name:
-		return jsapi.NewAPIError(jsapi.ErrCodeStreamNotMatch)
-	case cfg.MaxMsgSize >= 0 && int64(p.size) > int64(cfg.MaxMsgSize):
-		return jsapi.NewAPIError(jsapi.ErrCodeStreamMessageExceedsMaximum)
-	case h.hasExpSubjSeq || h.expLastMsgID != "" || h.rollup != "" || h.batch:
-		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, "header not supported on replicated streams yet")
+	st := p.st
+	st.mu.Lock()
+	apiErr := st.precheckLocked(&h, p.size)
+	window := int64(st.mu.cfg.Duplicates)
+	st.mu.Unlock()
+	if apiErr != nil {
+		return apiErr
 	}
 	m.CheckLastSeq, m.LastSeq = h.hasExpLastSeq, h.expLastSeq
+	ch := &m.Checks
+	if h.msgID != "" {
+		ch.DupWindow = window
+	}
+	ch.CheckSubjSeq, ch.SubjSeq, ch.SubjFilter = h.hasExpSubjSeq, h.expSubjSeq, h.expSubjSeqSubj
+	ch.CheckLastMsgID, ch.LastMsgID = h.expLastMsgID != "", h.expLastMsgID
+	switch h.rollup {
+	case jsapi.RollupSubject:
+		ch.Rollup = log.RollupSubject
+	case jsapi.RollupAll:
+		ch.Rollup = log.RollupAll
+	}
 	return nil
 }
 
-// publish replicates the message and sends the PubAck or the error.
+// publish replicates the message and sends the PubAck or the error, as
+// R1 would.
 func (p *rpub) publish() {
 	defer p.cleanup()
 	if p.err != nil {
@@ -209,21 +342,26 @@ func (p *rpub) publish() {
 	defer cancel()
 	m.Body, m.Size = body, size
 	seq, err := p.st.repl.Publish(ctx, m)
-	if err != nil {
-		switch {
-		case errors.Is(err, context.DeadlineExceeded):
-			p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
-			return
-		case errors.Is(err, ErrWrongLastSeq):
-			p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeStreamWrongLastSequence,
-				fmt.Sprint(p.st.log.State().LastSeq)))
-			return
-		}
-		p.e.sendPubAckError(p.reply, p.st, storeError(err))
-		return
+	reply := p.reply
+	if p.st.Config().NoAck {
+		reply = nil
 	}
-	p.st.cons.StreamChanged()
-	p.e.sendPubAck(p.reply, p.st, seq, false)
+	var ce *log.CheckError
+	switch {
+	case err == nil:
+		p.st.cons.StreamChanged()
+		p.e.sendPubAck(reply, p.st, seq, false)
+	case errors.Is(err, ErrDuplicateMsgID):
+		p.e.sendPubAck(reply, p.st, seq, true)
+	case errors.Is(err, context.DeadlineExceeded):
+		p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
+	case errors.As(err, &ce) && errors.Is(err, log.ErrLastMsgID):
+		p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeStreamWrongLastMsgID, ce.MsgID))
+	case errors.As(err, &ce):
+		p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeStreamWrongLastSequence, strconv.FormatUint(ce.Seq, 10)))
+	default:
+		p.e.sendPubAckError(p.reply, p.st, storeError(err))
+	}
 }
 
 // logDelete removes seq: through raft on every replica for a replicated

@@ -83,7 +83,7 @@ func (j *jsRaft) MetaDelete(ctx context.Context, key string) error {
 // StartReplica starts this node's replica of a stream shard and waits
 // (up to 10 s) until its log is open.
 func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config) (jetstream.Replica, error) {
-	sh, err := j.host.StartStreamShard(shardID, members, false, dir, raft.StreamOptions{Config: cfg})
+	sh, err := j.host.StartStreamShard(shardID, members, false, dir, raft.StreamOptions{Config: cfg, ReportEvery: replicaReportEvery})
 	if err != nil {
 		return nil, err
 	}
@@ -96,12 +96,17 @@ func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir str
 			return r, nil
 		}
 		if time.Now().After(deadline) {
-			_ = j.host.StopShard(shardID)
+			_ = sh.Close()
 			return nil, errors.New("app: stream replica did not open")
 		}
 		<-tick.C
 	}
 }
+
+// replicaReportEvery is how often a busy stream replica reports its
+// applied index through raft (every 5× that when idle), for stream info's
+// replica lag and activity.
+const replicaReportEvery = time.Second
 
 // jsReplica is a jetstream.Replica over a raft.StreamShard.
 type jsReplica struct {
@@ -109,13 +114,38 @@ type jsReplica struct {
 	sh   *raft.StreamShard
 }
 
+// Publish proposes m and translates raft's check outcomes into the
+// engine's (jetstream.ErrDuplicateMsgID, *log.CheckError over log's
+// sentinels).
 func (r *jsReplica) Publish(ctx context.Context, m *jetstream.ReplicaMsg) (uint64, error) {
 	seq, _, err := r.sh.Publish(ctx, &raft.Message{Subject: m.Subject, Hdr: m.Hdr, Body: m.Body, Size: m.Size,
-		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq})
-	if errors.Is(err, raft.ErrLastSeq) {
-		return 0, jetstream.ErrWrongLastSeq
+		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq, Checks: m.Checks})
+	var ce *log.CheckError
+	switch {
+	case err == nil:
+	case errors.Is(err, raft.ErrDuplicate):
+		return seq, jetstream.ErrDuplicateMsgID
+	case errors.As(err, &ce) && errors.Is(err, raft.ErrLastMsgID):
+		return 0, &log.CheckError{Err: log.ErrLastMsgID, MsgID: ce.MsgID}
+	case errors.As(err, &ce):
+		return 0, &log.CheckError{Err: log.ErrLastSeq, Seq: ce.Seq}
 	}
 	return seq, err
+}
+
+// UpdateConfig changes the limits on every replica through the raft log.
+func (r *jsReplica) UpdateConfig(ctx context.Context, cfg log.Config) error {
+	return r.sh.UpdateConfig(ctx, cfg)
+}
+
+// Progress is the replicas' last progress reports.
+func (r *jsReplica) Progress() []jetstream.ReplicaProgress {
+	ps := r.sh.Progress()
+	out := make([]jetstream.ReplicaProgress, len(ps))
+	for i, p := range ps {
+		out[i] = jetstream.ReplicaProgress{Node: p.Node, Lag: p.Lag, Reported: time.Unix(0, p.Time)}
+	}
+	return out
 }
 
 // Log returns the replica's current log (a snapshot install replaces it),
@@ -146,4 +176,4 @@ func (r *jsReplica) StepDown(ctx context.Context) error {
 	return r.host.TransferLeader(ctx, r.sh.ID(), 0)
 }
 
-func (r *jsReplica) Close() error { return r.host.StopShard(r.sh.ID()) }
+func (r *jsReplica) Close() error { return r.sh.Close() }
