@@ -69,6 +69,7 @@ func (c *consumer) request(reply, body []byte) {
 	}
 	if status == nil && len(c.mu.waiting) >= cfg.MaxWaiting {
 		c.expireLocked(now)
+		c.dropGoneLocked()
 		if len(c.mu.waiting) >= cfg.MaxWaiting {
 			if req.Heartbeat == 0 {
 				status = jsapi.AppendExceededMaxWaiting(nil)
