@@ -4,7 +4,7 @@ BIN       := bin/barge
 PKGS      := ./...
 FUZZTIME  ?= 15s
 
-.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick profile cluster faults clean
+.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick bench-r3 profile cluster faults clean
 
 all: build
 
@@ -45,6 +45,12 @@ bench-suite:
 bench-quick:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-quick: cmd/barge does not build: barge is skipped"; }
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -quick $(BENCHFLAGS)
+
+# R3 publish and fetch at 1KiB, 1MiB, 8MiB: three nats-server processes vs three barge
+# processes, side by side (a few minutes); the report does not replace results/latest.md.
+bench-r3:
+	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-r3: cmd/barge does not build: barge is skipped"; }
+	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -workloads r3-pub,r3-fetch -latest=false $(BENCHFLAGS)
 
 # pprof captures of barge under the 1 KiB and 256 MiB JetStream publish+fetch workloads, into profiles/.
 profile:

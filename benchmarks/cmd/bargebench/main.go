@@ -42,7 +42,7 @@ func run() error {
 	maxObjs := fs.Int("max-objects", 2000, "maximum objects per repetition (Object Store workloads)")
 	r3Sizes := fs.String("r3-sizes", "1KiB,1MiB,8MiB", "message sizes of the r3-* workloads (they ignore -sizes)")
 	r3Bytes := fs.String("r3-bytes", "128MiB", "r3-* workloads: payload per repetition (messages = r3-bytes/size, clamped to -min-msgs..-r3-max-msgs)")
-	r3MaxMsgs := fs.Int("r3-max-msgs", 10000, "r3-* workloads: maximum messages per repetition")
+	r3MaxMsgs := fs.Int("r3-max-msgs", 20000, "r3-* workloads: maximum messages per repetition")
 	latest := fs.Bool("latest", true, "also copy the report to <out>/latest.md (false for targeted runs such as make bench-r3)")
 	window := fs.String("window", "32MiB", "bytes a publisher keeps in flight and a fetch asks for (at least 2 messages); nats-server cuts a client past 64MiB pending")
 	latBps := fs.String("latency-load", "64MiB", "latency workload: offered bytes per second")
