@@ -3,156 +3,172 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/bargemq/barge/internal/faultproxy"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// The faults a run can inject, in the order it injects them.
+const (
+	FaultKill        = "kill"         // kill -9 the stream leader; restart it
+	FaultStop        = "stop"         // SIGSTOP the stream leader; SIGCONT it
+	FaultCutLeader   = "cut-leader"   // cut the stream leader off (peer links black-holed); heal
+	FaultCutFollower = "cut-follower" // cut a follower off (peer links reset and refused); heal
+	FaultRestart     = "restart"      // SIGTERM and restart node 1, the live consumer's node
+)
+
+// AllFaults is every fault, the long form's schedule.
+const AllFaults = FaultKill + "," + FaultStop + "," + FaultCutLeader + "," + FaultCutFollower + "," + FaultRestart
 
 // Options configure one fault run.
 type Options struct {
 	Bin      string        // the barge binary
 	Dir      string        // data folders and logs of the three nodes
 	Duration time.Duration // publishing time; faults are spread over it
-	BigEvery int           // every BigEvery-th message is 1 MiB, the rest 1 KiB
-	Log      io.Writer     // progress lines
+	// Faults lists the faults to inject, in order (see the Fault
+	// constants); empty means none. Publishing time is cut into steps: a
+	// quiet half step, then per fault one step with the fault on and half
+	// a step after it is undone (a restart is undone at once).
+	Faults []string
+	// BigEvery: every BigEvery-th message is 1 MiB, the rest 1 KiB.
+	BigEvery int
+	// PublishTimeout bounds one publish's wait for its PubAck (default
+	// 2 s): a publish stuck on a lost connection is given up and the next
+	// one tried.
+	PublishTimeout time.Duration
+	// CatchUpWait bounds the wait for a recovered node's replica to hold
+	// every message acked before it recovered (default 30 s).
+	CatchUpWait time.Duration
+	Log         io.Writer // progress lines
+}
+
+// Window is what one fault cost.
+type Window struct {
+	Fault string // what was done
+	Node  string // the node it was done to
+	// Unavailable is the longest time between two PubAcks where the later
+	// came between this fault and the next (or the end).
+	Unavailable time.Duration
+	// CatchUp is the time from undoing the fault (heal, restart, SIGCONT)
+	// until the node's replica held every message acked by then; -1 when
+	// not within Options.CatchUpWait.
+	CatchUp time.Duration
+
+	start, end time.Time
+}
+
+func (w Window) String() string {
+	cu := "not caught up"
+	if w.CatchUp >= 0 {
+		cu = "caught up in " + w.CatchUp.Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("%s: unavailable %v, %s", w.Fault, w.Unavailable.Round(time.Millisecond), cu)
 }
 
 // Report is what a run measured.
 type Report struct {
-	Published     int           // publish attempts
-	Acked         int           // publishes answered with a PubAck
-	AckedLost     int           // acked messages missing or wrong afterwards (must be 0)
-	Duplicates    int           // messages stored more than once
-	Gaps          int           // sequences missing between first and last
-	OutOfOrder    int           // acked messages stored out of publish order
-	Unacked       int           // stored messages whose publish got no ack (allowed)
-	LongestOutage time.Duration // longest time between two acks while publishing
-	Consumed      int           // distinct messages the live durable consumer received
-	Redelivered   int           // messages it received more than once (at-least-once)
-	NotConsumed   int           // acked messages it never received (must be 0)
-	Faults        []string      // what was done, in order
-	Notes         []string      // diagnostics of a failed check
+	Published int // publish attempts
+	Acked     int // publishes answered with a PubAck
+	// AckedLost sums, over the three replicas, acked messages missing or
+	// at another sequence than acked (must be 0).
+	AckedLost int
+	// The worst replica's figures: messages stored more than once,
+	// sequences missing between first and last, acked messages stored out
+	// of publish order, stored messages whose publish got no ack (allowed).
+	Duplicates, Gaps, OutOfOrder, Unacked int
+	Replicas                              []ReplicaCheck
+	LongestOutage                         time.Duration // longest time between two acks while publishing
+	Windows                               []Window      // per fault
+	Consumed                              int           // distinct messages the live durable consumer received
+	Redelivered                           int           // messages it received more than once (at-least-once)
+	NotConsumed                           int           // acked messages it never received (must be 0)
+	Faults                                []string      // what was done, in order
+	Notes                                 []string      // diagnostics
 }
 
 func (r *Report) String() string {
-	return fmt.Sprintf("published=%d acked=%d acked_lost=%d duplicates=%d gaps=%d out_of_order=%d unacked_stored=%d longest_unavailability=%v consumed=%d redelivered=%d not_consumed=%d faults=%q",
-		r.Published, r.Acked, r.AckedLost, r.Duplicates, r.Gaps, r.OutOfOrder, r.Unacked, r.LongestOutage.Round(time.Millisecond), r.Consumed, r.Redelivered, r.NotConsumed, r.Faults) + notes(r.Notes)
-}
-
-// node is one barge process.
-type node struct {
-	id                             int
-	client, route, raft, dir, name string
-	cmd                            *exec.Cmd
-	exited                         chan struct{}
-}
-
-type run struct {
-	o     Options
-	nodes []*node
-	all   []string // route URLs
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	ws := make([]string, len(r.Windows))
+	for i, w := range r.Windows {
+		ws[i] = w.String()
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return fmt.Sprintf("published=%d acked=%d acked_lost=%d duplicates=%d gaps=%d out_of_order=%d unacked_stored=%d longest_unavailability=%v consumed=%d redelivered=%d not_consumed=%d windows=%q faults=%q",
+		r.Published, r.Acked, r.AckedLost, r.Duplicates, r.Gaps, r.OutOfOrder, r.Unacked, r.LongestOutage.Round(time.Millisecond),
+		r.Consumed, r.Redelivered, r.NotConsumed, ws, r.Faults) + notes(r.Notes)
 }
 
-func (r *run) logf(format string, args ...any) {
-	if r.o.Log != nil {
-		fmt.Fprintf(r.o.Log, format+"\n", args...)
+// Failed lists the checks the run failed: acked messages lost on any
+// replica, gaps, acked messages out of order, a node that did not catch
+// up after a fault, acked messages the live consumer never got.
+func (r *Report) Failed() []string {
+	var f []string
+	if r.Acked == 0 {
+		f = append(f, "nothing acked")
 	}
-}
-
-// start launches n as a process.
-func (r *run) start(n *node) error {
-	args := []string{"-js", "-n", n.name, "-a", "127.0.0.1", "-p", portOf(n.client), "-m", "0", "-sd", n.dir,
-		"--cluster", n.route, "--cluster_name", "faults", "--routes", strings.Join(r.all, ","),
-		"--raft", n.raft, "--node_id", strconv.Itoa(n.id), "--cluster_size", "3", "-l", filepath.Join(n.dir, "barge.log")}
-	n.cmd = exec.Command(r.o.Bin, args...)
-	if err := n.cmd.Start(); err != nil {
-		return err
+	if r.AckedLost != 0 {
+		f = append(f, fmt.Sprintf("%d acked messages lost", r.AckedLost))
 	}
-	n.exited = make(chan struct{})
-	go func(c *exec.Cmd, ch chan struct{}) { _ = c.Wait(); close(ch) }(n.cmd, n.exited)
-	return nil
-}
-
-func portOf(hostport string) string {
-	_, p, _ := net.SplitHostPort(hostport)
-	return p
-}
-
-// signal sends sig to n and, for a kill or term, waits for the exit.
-func (r *run) signal(n *node, sig syscall.Signal) {
-	_ = n.cmd.Process.Signal(sig)
-	if sig == syscall.SIGKILL || sig == syscall.SIGTERM {
-		select {
-		case <-n.exited:
-		case <-time.After(15 * time.Second):
-			_ = n.cmd.Process.Kill()
-			<-n.exited
+	if r.Gaps != 0 {
+		f = append(f, fmt.Sprintf("%d sequence gaps", r.Gaps))
+	}
+	if r.OutOfOrder != 0 {
+		f = append(f, fmt.Sprintf("%d acked messages out of order", r.OutOfOrder))
+	}
+	for _, w := range r.Windows {
+		if w.CatchUp < 0 {
+			f = append(f, fmt.Sprintf("%s: %s did not catch up", w.Fault, w.Node))
 		}
 	}
-}
-
-func (r *run) stopAll() {
-	for _, n := range r.nodes {
-		if n.cmd != nil {
-			_ = n.cmd.Process.Signal(syscall.SIGCONT)
-			r.signal(n, syscall.SIGTERM)
-		}
+	if r.NotConsumed != 0 {
+		f = append(f, fmt.Sprintf("the live consumer never got %d acked messages", r.NotConsumed))
 	}
+	return f
 }
 
-// Run starts three nodes, publishes with acks while injecting faults, and
-// checks the stream afterwards.
+func notes(ns []string) string {
+	if len(ns) == 0 {
+		return ""
+	}
+	return " notes=" + fmt.Sprintf("%q", ns)
+}
+
+// Run starts three nodes behind proxies, publishes with acks while
+// injecting o.Faults, and checks every replica afterwards. An error means
+// the run could not be carried out; a failed check shows in the Report.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.BigEvery <= 0 {
 		o.BigEvery = 25
 	}
-	r := &run{o: o}
-	for i := 1; i <= 3; i++ {
-		n := &node{id: i, name: fmt.Sprintf("f%d", i), dir: filepath.Join(o.Dir, fmt.Sprintf("n%d", i))}
-		var err error
-		for _, p := range []*string{&n.client, &n.route, &n.raft} {
-			if *p, err = freeAddr(); err != nil {
-				return nil, err
-			}
+	if o.PublishTimeout <= 0 {
+		o.PublishTimeout = 2 * time.Second
+	}
+	if o.CatchUpWait <= 0 {
+		o.CatchUpWait = 30 * time.Second
+	}
+	for _, f := range o.Faults {
+		if !strings.Contains(","+AllFaults+",", ","+f+",") {
+			return nil, fmt.Errorf("unknown fault %q (known: %s)", f, AllFaults)
 		}
-		if err := os.MkdirAll(n.dir, 0o755); err != nil {
+	}
+	c, err := newCluster(o)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	for _, n := range c.nodes {
+		if err := c.start(n); err != nil {
 			return nil, err
 		}
-		r.nodes = append(r.nodes, n)
-		r.all = append(r.all, "nats://"+n.route)
 	}
-	defer r.stopAll()
-	for _, n := range r.nodes {
-		if err := r.start(n); err != nil {
-			return nil, err
-		}
-	}
-	urls := make([]string, 0, 3)
-	for _, n := range r.nodes {
-		urls = append(urls, "nats://"+n.client)
-	}
-	nc, err := connectRetry(ctx, strings.Join(urls, ","))
+	pub := &publisher{acked: make(map[uint64]uint64), done: make(chan struct{})}
+	nc, err := connectRetry(ctx, urls(c.nodes...),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { pub.interrupt() }))
 	if err != nil {
 		return nil, err
 	}
@@ -174,32 +190,111 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	r.logf("stream F created (R3)")
-	return r.exercise(ctx, js, stream)
+	c.logf("stream F created (R3)")
+	return c.exercise(ctx, js, stream, pub)
 }
 
-func connectRetry(ctx context.Context, urls string) (*nats.Conn, error) {
-	for {
-		nc, err := nats.Connect(urls, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
-		if err == nil {
-			return nc, nil
-		}
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		time.Sleep(100 * time.Millisecond)
+// publisher publishes numbered messages with acks until stopped. Its
+// client (all three nodes' URLs) fails over when its server is cut off or
+// stops; a publish in flight then is given up at once (interrupt), not
+// left to wait out PublishTimeout for a PubAck that cannot come.
+type publisher struct {
+	done chan struct{} // closed when run returns
+
+	mu        sync.Mutex // guards the fields below
+	published int
+	acked     map[uint64]uint64  // message number → acked sequence
+	ackTimes  []time.Time        // when each PubAck arrived, in order
+	lastSeq   uint64             // highest acked sequence
+	cancel    context.CancelFunc // the publish in flight; nil between publishes
+}
+
+// interrupt gives up the publish in flight (its connection was lost).
+func (p *publisher) interrupt() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cancel != nil {
+		p.cancel()
 	}
 }
 
-// leaderNode returns the stream leader's node, or nil.
-func (r *run) leaderNode(ctx context.Context, s jetstream.Stream) *node {
-	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+// run publishes until stop is closed; big every bigEvery-th message.
+func (p *publisher) run(ctx context.Context, js jetstream.JetStream, o Options, stop <-chan struct{}) {
+	defer close(p.done)
+	small := make([]byte, 1<<10)
+	big := make([]byte, 1<<20)
+	for n := uint64(1); ; n++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		body := small
+		if n%uint64(o.BigEvery) == 0 {
+			body = big
+		}
+		binary.BigEndian.PutUint64(body, n)
+		pctx, cancel := context.WithTimeout(ctx, o.PublishTimeout)
+		p.mu.Lock()
+		p.cancel = cancel
+		p.mu.Unlock()
+		ack, err := js.Publish(pctx, "f.x", body)
+		cancel()
+		now := time.Now()
+		p.mu.Lock()
+		p.cancel = nil
+		p.published++
+		if err == nil {
+			p.acked[n] = ack.Sequence
+			p.ackTimes = append(p.ackTimes, now)
+			p.lastSeq = max(p.lastSeq, ack.Sequence)
+		}
+		p.mu.Unlock()
+		if err != nil {
+			time.Sleep(50 * time.Millisecond) // no tight loop while the cluster is unavailable
+		}
+	}
+}
+
+// last is the highest acked sequence so far.
+func (p *publisher) last() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastSeq
+}
+
+// longestGap is the longest time between two consecutive acks that ended
+// in (from, to], or from the last ack to to when no ack came after it at
+// all: each gap counts for the one fault window in which publishing
+// resumed. acks are in order.
+func longestGap(acks []time.Time, from, to time.Time) time.Duration {
+	var longest time.Duration
+	var prev time.Time
+	for _, t := range acks {
+		if t.After(to) {
+			return longest
+		}
+		if t.After(from) && !prev.IsZero() {
+			longest = max(longest, t.Sub(prev))
+		}
+		prev = t
+	}
+	if !prev.IsZero() && to.After(prev) {
+		longest = max(longest, to.Sub(prev))
+	}
+	return longest
+}
+
+// leaderNode returns the stream leader's node, or nil when the stream info
+// does not come within a second (the client may be failing over).
+func (c *cluster) leaderNode(ctx context.Context, s jetstream.Stream) *node {
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	info, err := s.Info(cctx)
 	if err != nil || info.Cluster == nil {
 		return nil
 	}
-	for _, n := range r.nodes {
+	for _, n := range c.nodes {
 		if n.name == info.Cluster.Leader {
 			return n
 		}
@@ -208,55 +303,16 @@ func (r *run) leaderNode(ctx context.Context, s jetstream.Stream) *node {
 }
 
 // exercise publishes while the faults run, then verifies.
-func (r *run) exercise(ctx context.Context, js jetstream.JetStream, s jetstream.Stream) (*Report, error) {
+func (c *cluster) exercise(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, pub *publisher) (*Report, error) {
 	rep := &Report{}
-	var mu sync.Mutex
-	acked := make(map[uint64]uint64) // message number → acked sequence
 	stop := make(chan struct{})
-	pubDone := make(chan struct{})
-	go func() {
-		defer close(pubDone)
-		small := make([]byte, 1<<10)
-		big := make([]byte, 1<<20)
-		last := time.Now()
-		for n := uint64(1); ; n++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			body := small
-			if n%uint64(r.o.BigEvery) == 0 {
-				body = big
-			}
-			binary.BigEndian.PutUint64(body, n)
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			ack, err := js.Publish(pctx, "f.x", body)
-			cancel()
-			now := time.Now()
-			mu.Lock()
-			rep.Published++
-			if err == nil {
-				rep.Acked++
-				acked[n] = ack.Sequence
-				if d := now.Sub(last); d > rep.LongestOutage {
-					rep.LongestOutage = d
-				}
-				last = now
-			}
-			mu.Unlock()
-			if err != nil {
-				time.Sleep(50 * time.Millisecond) // no tight loop while the cluster is unavailable
-			}
-		}
-	}()
+	go pub.run(ctx, js, c.o, stop)
+	live := c.startLive(ctx)
 
-	live := r.startLive(ctx)
-
-	step := r.o.Duration / 7
-	pause := func() bool {
+	step := time.Duration(float64(c.o.Duration) / (0.5 + 1.5*float64(len(c.o.Faults))))
+	wait := func(d time.Duration) bool {
 		select {
-		case <-time.After(step):
+		case <-time.After(d):
 			return true
 		case <-ctx.Done():
 			return false
@@ -264,285 +320,103 @@ func (r *run) exercise(ctx context.Context, js jetstream.JetStream, s jetstream.
 	}
 	fault := func(f string, args ...any) {
 		msg := fmt.Sprintf(f, args...)
-		r.logf("fault: %s", msg)
+		c.logf("fault: %s", msg)
 		rep.Faults = append(rep.Faults, msg)
 	}
-	if pause() {
-		if ln := r.leaderNode(ctx, s); ln != nil {
-			fault("kill -9 stream leader %s", ln.name)
-			r.signal(ln, syscall.SIGKILL)
-			if pause() {
-				fault("restart %s", ln.name)
-				if err := r.start(ln); err != nil {
-					return nil, err
+	var catchUps sync.WaitGroup
+	windows := make([]*Window, 0, len(c.o.Faults))
+	leaderOr := func(fallback *node) *node {
+		if ln := c.leaderNode(ctx, s); ln != nil {
+			return ln
+		}
+		return fallback
+	}
+	for _, f := range c.o.Faults {
+		if !wait(step / 2) {
+			break
+		}
+		w := &Window{Fault: f, start: time.Now()}
+		var undo func() error
+		var target *node
+		switch f {
+		case FaultKill:
+			target = leaderOr(c.nodes[2])
+			fault("kill -9 stream leader %s", target.name)
+			c.signal(target, syscall.SIGKILL)
+			undo = func() error { fault("restart %s", target.name); return c.start(target) }
+		case FaultStop:
+			target = leaderOr(c.nodes[1])
+			fault("SIGSTOP stream leader %s", target.name)
+			c.signal(target, syscall.SIGSTOP)
+			undo = func() error { fault("SIGCONT %s", target.name); c.signal(target, syscall.SIGCONT); return nil }
+		case FaultCutLeader:
+			target = leaderOr(c.nodes[2])
+			fault("cut off stream leader %s (peer links black-holed, clients dropped)", target.name)
+			c.cut(target, faultproxy.Stall)
+			undo = func() error { fault("heal %s", target.name); c.heal(target); return nil }
+		case FaultCutFollower:
+			ln := leaderOr(nil)
+			for i := len(c.nodes) - 1; i >= 0; i-- {
+				if c.nodes[i] != ln {
+					target = c.nodes[i]
+					break
 				}
 			}
+			fault("cut off follower %s (peer links reset and refused, clients dropped)", target.name)
+			c.cut(target, faultproxy.Drop)
+			undo = func() error { fault("heal %s", target.name); c.heal(target); return nil }
+		case FaultRestart:
+			target = c.nodes[0]
+			fault("restart %s (SIGTERM), the live consumer's node", target.name)
+			c.signal(target, syscall.SIGTERM)
 		}
+		w.Node = target.name
+		if undo != nil && wait(step) {
+			if err := undo(); err != nil {
+				return nil, err
+			}
+		} else if f == FaultRestart {
+			if err := c.start(target); err != nil {
+				return nil, err
+			}
+		}
+		windows = append(windows, w)
+		catchUps.Add(1)
+		go func(n *node, want uint64, from time.Time) {
+			defer catchUps.Done()
+			w.CatchUp = c.catchUp(ctx, n, want, from)
+			c.logf("%s caught up with seq %d: %v", n.name, want, w.CatchUp)
+		}(target, pub.last(), time.Now())
 	}
-	if pause() {
-		victim := r.nodes[1]
-		if ln := r.leaderNode(ctx, s); ln != nil {
-			victim = ln
-		}
-		fault("SIGSTOP %s (leader)", victim.name)
-		r.signal(victim, syscall.SIGSTOP)
-		if pause() {
-			fault("SIGCONT %s", victim.name)
-			r.signal(victim, syscall.SIGCONT)
-		}
-	}
-	if pause() {
-		n1 := r.nodes[0]
-		fault("restart %s (SIGTERM), the live consumer's node", n1.name)
-		r.signal(n1, syscall.SIGTERM)
-		if err := r.start(n1); err != nil {
-			return nil, err
-		}
-	}
-	pause()
+	wait(step / 2)
 	close(stop)
-	<-pubDone
-	r.logf("published %d, acked %d", rep.Published, rep.Acked)
-	if err := r.verify(ctx, js, acked, rep); err != nil {
+	<-pub.done
+	end := time.Now()
+	catchUps.Wait()
+
+	pub.mu.Lock()
+	rep.Published, rep.Acked = pub.published, len(pub.acked)
+	acked := pub.acked
+	acks := pub.ackTimes
+	pub.mu.Unlock()
+	c.logf("published %d, acked %d", rep.Published, rep.Acked)
+	for i, w := range windows {
+		w.end = end
+		if i+1 < len(windows) {
+			w.end = windows[i+1].start
+		}
+		w.Unavailable = longestGap(acks, w.start, w.end)
+		rep.Windows = append(rep.Windows, *w)
+	}
+	for i := 1; i < len(acks); i++ {
+		rep.LongestOutage = max(rep.LongestOutage, acks[i].Sub(acks[i-1]))
+	}
+	if a := c.anonymousPeers(); a > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d route/raft connections had no named dialer (cut at one end only)", a))
+	}
+	if err := c.verifyAll(ctx, acked, rep); err != nil {
 		return rep, err
 	}
 	live.finish(ctx, acked, rep)
 	return rep, nil
-}
-
-// verify reads the whole stream through a fresh consumer and checks every
-// acked message is there, in order, once.
-func (r *run) verify(ctx context.Context, js jetstream.JetStream, acked map[uint64]uint64, rep *Report) error {
-	var cons jetstream.Consumer
-	var err error
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		cons, err = js.OrderedConsumer(cctx, "F", jetstream.OrderedConsumerConfig{})
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("verify consumer: %w", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	seen := make(map[uint64]int)
-	var lastSeq, lastN uint64
-	var want uint64
-	for _, sq := range acked {
-		want = max(want, sq)
-	}
-	for lastSeq < want {
-		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			continue
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			md, err := m.Metadata()
-			if err != nil {
-				return err
-			}
-			seq := md.Sequence.Stream
-			if lastSeq != 0 && seq != lastSeq+1 {
-				rep.Gaps += int(seq - lastSeq - 1)
-			}
-			lastSeq = seq
-			if len(m.Data()) < 8 {
-				return fmt.Errorf("seq %d: %d bytes", seq, len(m.Data()))
-			}
-			n := binary.BigEndian.Uint64(m.Data())
-			seen[n]++
-			if seen[n] > 1 {
-				rep.Duplicates++
-			}
-			if as, ok := acked[n]; ok {
-				if as != seq {
-					rep.AckedLost++ // acked at another sequence
-				}
-				if n < lastN {
-					rep.OutOfOrder++
-				}
-				lastN = n
-			} else {
-				rep.Unacked++
-			}
-		}
-		if got == 0 && batch.Error() != nil && !errors.Is(batch.Error(), nats.ErrTimeout) && ctx.Err() != nil {
-			return batch.Error()
-		}
-	}
-	for n := range acked {
-		if seen[n] == 0 {
-			rep.AckedLost++
-		}
-	}
-	return nil
-}
-
-func notes(ns []string) string {
-	if len(ns) == 0 {
-		return ""
-	}
-	return " notes=" + fmt.Sprintf("%q", ns)
-}
-
-// describe reports the live consumer's and the stream's state as node 1
-// sees them.
-func (lc *liveConsumer) describe(ctx context.Context) string {
-	nc, err := nats.Connect(lc.url)
-	if err != nil {
-		return err.Error()
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err.Error()
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	s, err := js.Stream(cctx, "F")
-	if err != nil {
-		return err.Error()
-	}
-	c, err := s.Consumer(cctx, "live")
-	if err != nil {
-		return err.Error()
-	}
-	ci := c.CachedInfo()
-	return fmt.Sprintf("stream last_seq=%d msgs=%d leader=%v; consumer delivered=%d ack_floor=%d pending=%d ack_pending=%d waiting=%d",
-		s.CachedInfo().State.LastSeq, s.CachedInfo().State.Msgs, s.CachedInfo().Cluster.Leader,
-		ci.Delivered.Stream, ci.AckFloor.Stream, ci.NumPending, ci.NumAckPending, ci.NumWaiting)
-}
-
-// liveConsumer is a durable pull consumer on node 1 that fetches and acks
-// while the faults run; its node is restarted, and it must resume.
-type liveConsumer struct {
-	mu   sync.Mutex
-	seen map[uint64]int // message number → deliveries
-	url  string         // node 1's client URL
-	errs map[string]int // distinct client errors, counted
-	stop chan struct{}
-	done chan struct{}
-}
-
-// note counts a client error.
-func (lc *liveConsumer) note(s string) {
-	lc.mu.Lock()
-	lc.errs[s]++
-	lc.mu.Unlock()
-}
-
-// startLive connects to node 1 only and consumes the stream F through the
-// durable "live" until finish.
-func (r *run) startLive(ctx context.Context) *liveConsumer {
-	lc := &liveConsumer{seen: make(map[uint64]int), stop: make(chan struct{}), done: make(chan struct{}),
-		url: "nats://" + r.nodes[0].client, errs: make(map[string]int)}
-	go func() {
-		defer close(lc.done)
-		nc, err := connectRetry(ctx, "nats://"+r.nodes[0].client)
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return
-		}
-		var cons jetstream.Consumer
-		for {
-			select {
-			case <-lc.stop:
-				return
-			default:
-			}
-			if cons == nil {
-				cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				cons, err = js.CreateOrUpdateConsumer(cctx, "F", jetstream.ConsumerConfig{Durable: "live",
-					AckPolicy: jetstream.AckExplicitPolicy, AckWait: 5 * time.Second})
-				if err != nil {
-					lc.note("create or update the durable: " + err.Error())
-					cons, err = js.Consumer(cctx, "F", "live")
-				}
-				cancel()
-				if err != nil {
-					cons = nil
-					time.Sleep(200 * time.Millisecond)
-					continue
-				}
-			}
-			batch, err := cons.Fetch(50, jetstream.FetchMaxWait(time.Second))
-			if err != nil {
-				lc.note("fetch: " + err.Error())
-				cons = nil // the node may have restarted: look the durable up again
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			got := 0
-			for m := range batch.Messages() {
-				got++
-				if len(m.Data()) >= 8 {
-					lc.mu.Lock()
-					lc.seen[binary.BigEndian.Uint64(m.Data())]++
-					lc.mu.Unlock()
-				}
-				_ = m.Ack()
-			}
-			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-				lc.note("fetch batch: " + err.Error())
-			}
-			if got == 0 {
-				cons = nil // an empty batch: look the durable up again
-			}
-		}
-	}()
-	return lc
-}
-
-// finish waits (up to 30 s) until the live consumer has every acked
-// message, stops it and reports.
-func (lc *liveConsumer) finish(ctx context.Context, acked map[uint64]uint64, rep *Report) {
-	missing := func() int {
-		lc.mu.Lock()
-		defer lc.mu.Unlock()
-		n := 0
-		for k := range acked {
-			if lc.seen[k] == 0 {
-				n++
-			}
-		}
-		return n
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for missing() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(100 * time.Millisecond)
-	}
-	close(lc.stop)
-	<-lc.done
-	rep.NotConsumed = missing()
-	if rep.NotConsumed > 0 {
-		lc.mu.Lock()
-		var first uint64
-		for k := range acked {
-			if lc.seen[k] == 0 && (first == 0 || k < first) {
-				first = k
-			}
-		}
-		lc.mu.Unlock()
-		rep.Notes = append(rep.Notes, fmt.Sprintf("first message the live consumer missed: %d (seq %d); node 1 then: %s; client errors: %v",
-			first, acked[first], lc.describe(ctx), lc.errs))
-	}
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	rep.Consumed = len(lc.seen)
-	for _, c := range lc.seen {
-		if c > 1 {
-			rep.Redelivered++
-		}
-	}
 }
