@@ -38,7 +38,7 @@ func describe(w string) string {
 	case "r3-pub":
 		return "JetStream async publish to a file-store R3 stream on a three-node cluster of the same server, a window of outstanding acks; the client is connected to the stream leader's node. MiB/s counts acknowledged payload; CPU and peak RSS are summed over the three processes."
 	case "r3-fetch":
-		return "Pull consumer on the stream leader's node reading a pre-filled R3 stream (three-node cluster) with Fetch batches, explicit ack per message. nats-server's consumer is R3 (its default for an R3 stream: acks are replicated), barge's is node-local. CPU and peak RSS are summed over the three processes."
+		return "Pull consumer on the stream leader's node reading a pre-filled R3 stream (three-node cluster) with Fetch batches, explicit ack per message. nats-server's consumer is R3 (its default for an R3 stream: acks are replicated), barge's is its default too (node-local up to at least barge 93aec80). CPU and peak RSS are summed over the three processes."
 	case "js-pubfetch":
 		return "JetStream publish then fetch of the same messages, per repetition."
 	}

@@ -164,7 +164,7 @@ func (r *runner) clusterSpecs(server, dir string, size int64, wl string) ([]memb
 	case report.NATS:
 		r.run.Settings[server+clusterSettings] = fmt.Sprintf("%d natsd processes (server names n1..n%d, JetStream cluster, routes over loopback), file store, R3 streams, consumers R3 (inherited from the stream, nats-server's default), max_payload %s, sync %s", clusterSize, clusterSize, c.NatsMaxPayload, natsSyncWords(c.NatsSync))
 	case report.Barge:
-		r.run.Settings[server+clusterSettings] = fmt.Sprintf("%d barge processes (-n n1..n%d, --cluster_size %d: Dragonboat meta shard and one shard per R3 stream, routes and raft over loopback), file store, R3 streams, consumers node-local (barge does not replicate consumer state yet), max_payload %s, default sync; extra flags: %v; binary built %s", clusterSize, clusterSize, clusterSize, c.BargeMaxPayload, c.BargeArgs, r.bargeBuilt)
+		r.run.Settings[server+clusterSettings] = fmt.Sprintf("%d barge processes (-n n1..n%d, --cluster_size %d: Dragonboat meta shard and one shard per R3 stream, routes and raft over loopback), file store, R3 streams, consumers as barge makes them for an R3 stream by default (node-local, not replicated, up to at least 93aec80), max_payload %s, default sync; extra flags: %v; binary built %s", clusterSize, clusterSize, clusterSize, c.BargeMaxPayload, c.BargeArgs, r.bargeBuilt)
 	}
 	return specs, nil
 }
