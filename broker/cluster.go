@@ -528,7 +528,7 @@ func (c *Cluster) localUnsub(subs ...*Subscription) {
 	defer c.mu.Unlock()
 	var b []byte
 	for _, sub := range subs {
-		if sub.handler != nil || sub.peer != nil {
+		if (sub.handler != nil && !sub.routed) || sub.peer != nil {
 			continue
 		}
 		k := interestKey{sub.Subject, sub.Queue}

@@ -51,9 +51,37 @@ func (s *Server) SubscribeInternal(subject, queue string, h InternalHandler) (*S
 	return sub, nil
 }
 
-// UnsubscribeInternal removes a subscription made by SubscribeInternal.
+// SubscribeInternalRouted is SubscribeInternal for a subscription that
+// takes part in the cluster: its interest is advertised to the peers (as a
+// client's is) and the messages they route to it are delivered to it, so a
+// member can reach a component of another member (JetStream forwards API
+// requests and acks to a stream's leader this way). Without a cluster it
+// is SubscribeInternal.
+func (s *Server) SubscribeInternalRouted(subject string, h InternalHandler) (*Subscription, error) {
+	if h == nil {
+		return nil, ErrNilHandler
+	}
+	if !codec.ValidSubscribeSubject([]byte(subject)) {
+		return nil, ErrInvalidSubject
+	}
+	sub := &Subscription{Subject: subject, handler: h, routed: true}
+	if err := s.sl.Insert(sub); err != nil {
+		return nil, err
+	}
+	if cl := s.cluster; cl != nil {
+		cl.localSub(sub)
+	}
+	return sub, nil
+}
+
+// UnsubscribeInternal removes a subscription made by SubscribeInternal or
+// SubscribeInternalRouted.
 func (s *Server) UnsubscribeInternal(sub *Subscription) error {
-	return s.sl.Remove(sub)
+	err := s.sl.Remove(sub)
+	if cl := s.cluster; cl != nil && err == nil && sub.routed {
+		cl.localUnsub(sub)
+	}
+	return err
 }
 
 // Capturer takes published messages into streams. Capture is called at the
@@ -107,7 +135,10 @@ type Delivery struct {
 // queue group, as if published by a client without echo concerns, and
 // returns the number of receivers, so a caller can tell that nobody was
 // listening. Internal subscriptions receive it only when it has no extents
-// and fits MaxInternalMsg. Safe for concurrent use.
+// and fits MaxInternalMsg. In a cluster, each peer with interest in d.To
+// gets it once over its route (route_send.go) and counts as one receiver;
+// a queue group goes to a peer only when no local member took it. Safe for
+// concurrent use.
 func (s *Server) Send(d *Delivery) int { return s.SendIn(nil, d) }
 
 // OutBatch collects the connections that SendIn deferred writes to, so a
@@ -159,8 +190,13 @@ func (s *Server) SendIn(ob *OutBatch, d *Delivery) int {
 	}
 	buf := s.bufs.Get()
 	defer s.bufs.Put(buf)
+	var rs routeSends
 	n := 0
 	for _, sub := range r.Psubs {
+		if sub.peer != nil {
+			rs.add(sub.peer, "")
+			continue
+		}
 		if s.sendTo(ob, sub, buf, d) {
 			n++
 		}
@@ -170,12 +206,20 @@ func (s *Server) SendIn(ob *OutBatch, d *Delivery) int {
 			continue
 		}
 		start := s.randN(len(group))
+		taken := false
 		for i := range group {
 			if s.sendTo(ob, group[(start+i)%len(group)], buf, d) {
 				n++
+				taken = true
 				break
 			}
 		}
+		if !taken {
+			rs.addQueue(group)
+		}
+	}
+	if len(rs.to) > 0 && s.cluster != nil {
+		n += s.sendRoutes(&rs, buf, d)
 	}
 	return n
 }

@@ -45,6 +45,9 @@ type publish struct {
 	// rqueues, for a message a route brought (route client only), names
 	// the queue groups it is meant for; valid during PubStart only.
 	rqueues [][]byte
+	// as, for a server delivery a route brought (route_send.go), is the
+	// subject its MSG lines carry instead of subject; nil otherwise.
+	as []byte
 }
 
 // target is one receiver of the message being published.
@@ -141,7 +144,7 @@ func (c *client) eligible(sub *Subscription) bool {
 		return false
 	}
 	if sub.handler != nil {
-		return !c.route
+		return !c.route || sub.routed
 	}
 	return sub.client != nil && !sub.client.closed.Load() && (c.opts.Echo || sub.client != c)
 }
@@ -198,12 +201,16 @@ func admit(sub *Subscription) bool {
 // lineFor encodes the MSG/HMSG line for t into c.line.
 func (c *client) lineFor(t *target) []byte {
 	p := &c.pub
+	subject := p.subject
+	if p.as != nil {
+		subject = p.as
+	}
 	if p.hdrLen < 0 {
-		c.line = codec.AppendMsg(c.line[:0], p.subject, t.sub.sid, p.reply, p.size)
+		c.line = codec.AppendMsg(c.line[:0], subject, t.sub.sid, p.reply, p.size)
 	} else if t.headers {
-		c.line = codec.AppendHMsg(c.line[:0], p.subject, t.sub.sid, p.reply, p.hdrLen, p.size)
+		c.line = codec.AppendHMsg(c.line[:0], subject, t.sub.sid, p.reply, p.hdrLen, p.size)
 	} else {
-		c.line = codec.AppendMsg(c.line[:0], p.subject, t.sub.sid, p.reply, p.size-p.hdrLen)
+		c.line = codec.AppendMsg(c.line[:0], subject, t.sub.sid, p.reply, p.size-p.hdrLen)
 	}
 	return c.line
 }
@@ -250,7 +257,7 @@ func (c *client) startGather() {
 	}
 	// "HMSG " subject ' ' sid ' ' reply ' ' hdrLen ' ' total CRLF, with
 	// room for two 20-digit numbers.
-	p.off = len(p.subject) + len(p.reply) + maxSid + 64
+	p.off = max(len(p.subject), len(p.as)) + len(p.reply) + maxSid + 64
 	if n := c.routeHeadroom(); n > p.off {
 		p.off = n
 	}

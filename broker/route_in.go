@@ -43,6 +43,9 @@ type routeIn struct {
 	// pc delivers the peer's messages to local subscribers: a client of
 	// the route kind, driven by the reading goroutine only.
 	pc *client
+	// qs and as are takeDeliverAs's reused buffers (reading goroutine).
+	qs [][]byte
+	as []byte
 	// peer is set by registerIn on the reading goroutine, at the first
 	// INFO; other goroutines read it only under Cluster.mu.
 	peer *peer
@@ -252,7 +255,7 @@ func (ri *routeIn) MsgStart(m *codec.RouteMsg) error {
 	if ri.peer == nil {
 		return errRouteNoInfo
 	}
-	ri.pc.pub.rqueues = m.Queues
+	ri.pc.pub.rqueues, ri.pc.pub.as = ri.takeDeliverAs(m.Queues)
 	err := ri.pc.PubStart(m.Subject, m.Reply, m.HdrLen, m.Size)
 	ri.pc.pub.rqueues = nil
 	return err

@@ -45,6 +45,10 @@ type Subscription struct {
 	// handler is set instead of client for an internal subscription
 	// (SubscribeInternal).
 	handler InternalHandler
+	// routed marks an internal subscription made by
+	// SubscribeInternalRouted: advertised to the cluster's peers and given
+	// the messages they route to it.
+	routed bool
 	// peer is set instead of client for a cluster peer's interest, learned
 	// from its RS+; messages for it are forwarded over the route.
 	peer *peer

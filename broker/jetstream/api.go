@@ -12,6 +12,8 @@ import (
 // subject, reply, hdr and data alias one buffer the request owns.
 type apiReq struct {
 	subject, reply, hdr, data []byte
+	// hops counts how often another member forwarded it (forward.go).
+	hops int
 }
 
 // apiQueue hands API requests from the publishers' event loops (where the
@@ -40,7 +42,10 @@ func newAPIQueue(e *Engine) *apiQueue {
 
 // enqueue is the internal subscription's handler: it copies m and queues
 // it. Safe on any goroutine; never blocks.
-func (q *apiQueue) enqueue(m *broker.InternalMsg) {
+func (q *apiQueue) enqueue(m *broker.InternalMsg) { q.enqueueHops(m, 0) }
+
+// enqueueHops queues m as a request forwarded hops times.
+func (q *apiQueue) enqueueHops(m *broker.InternalMsg, hops int) {
 	n := len(m.Subject) + len(m.Reply) + len(m.Hdr) + len(m.Data)
 	b := make([]byte, 0, n)
 	b = append(b, m.Subject...)
@@ -48,7 +53,7 @@ func (q *apiQueue) enqueue(m *broker.InternalMsg) {
 	b = append(b, m.Hdr...)
 	b = append(b, m.Data...)
 	i, j, k := len(m.Subject), len(m.Subject)+len(m.Reply), len(m.Subject)+len(m.Reply)+len(m.Hdr)
-	r := apiReq{subject: b[:i:i], reply: b[i:j:j], hdr: b[j:k:k], data: b[k:]}
+	r := apiReq{subject: b[:i:i], reply: b[i:j:j], hdr: b[j:k:k], data: b[k:], hops: hops}
 	q.mu.Lock()
 	if q.mu.closed {
 		q.mu.Unlock()
@@ -118,6 +123,9 @@ func (e *Engine) handle(r *apiReq) {
 	s, ok := jsapi.ParseAPISubject(r.subject)
 	if !ok {
 		e.respondErr(r.reply, jsapi.TypeSystemResponse, jsapi.NewAPIError(jsapi.ErrCodeBadRequest))
+		return
+	}
+	if e.forwardAPI(r, s) {
 		return
 	}
 	stream := string(s.Stream)

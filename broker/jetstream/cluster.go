@@ -132,6 +132,11 @@ type clusterState struct {
 	// lastSeq is each replicated stream's last sequence at the previous
 	// poll: when raft applied more since, the consumers are told.
 	lastSeq map[string]uint64
+	// acks coalesces replicated streams' PubAcks (replica.go).
+	acks replAcks
+	// fw forwards requests to stream leaders (forward.go); set before the
+	// loops start.
+	fw *forwarder
 }
 
 // SetCluster makes the engine clustered: streams with num_replicas > 1
@@ -141,7 +146,9 @@ type clusterState struct {
 func (e *Engine) SetCluster(c Cluster) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cs := &clusterState{c: c, cancel: cancel, done: make(chan struct{}), lastSeq: make(map[string]uint64)}
+	cs.fw = e.startForwarding(cs)
 	e.cl.Store(cs)
+	go e.leaderLoop(ctx, cs.fw)
 	go func() {
 		defer close(cs.done)
 		tick := time.NewTicker(clusterPoll)
@@ -162,6 +169,8 @@ func (e *Engine) stopCluster() {
 	if cs := e.cl.Load(); cs != nil {
 		cs.cancel()
 		<-cs.done
+		<-cs.fw.done
+		e.stopForwarding(cs.fw)
 	}
 }
 
@@ -178,13 +187,16 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 	}
 	self := cs.c.NodeID()
 	defined := make(map[string]bool, len(vals))
+	members := make(map[string]map[uint64]string, len(vals))
 	configs := make(map[string]jsapi.StreamConfig, len(vals))
+	defer func() { cs.fw.noteMembers(members) }()
 	for _, v := range vals {
 		var d replDef
 		if json.Unmarshal(v, &d) != nil {
 			continue
 		}
 		defined[d.Config.Name] = true
+		members[d.Config.Name] = d.Members
 		configs[d.Config.Name] = d.Config
 		if _, ok := d.Members[self]; !ok || e.lookup(d.Config.Name) != nil {
 			continue
@@ -390,6 +402,7 @@ func (e *Engine) deleteReplicated(r *apiReq, cs *clusterState, st *stream) {
 		return
 	}
 	e.syncReplicated(ctx, cs)
+	e.deleteConsumerKeys(st.name)
 	e.respond(r.reply, &jsapi.StreamDeleteResponse{APIResponse: jsapi.APIResponse{Type: typ}, Success: true})
 }
 

@@ -40,7 +40,7 @@ func (c *consumer) processAck(r *jsapi.AckReply, body, reply []byte) {
 	}
 	replyNow := false
 	if len(reply) > 0 && ab.Kind != jsapi.AckNext {
-		if c.dir == "" || c.mu.written >= c.mu.version {
+		if !c.durable || c.mu.written >= c.mu.version {
 			replyNow = true
 		} else {
 			c.mu.ackWaiters = append(c.mu.ackWaiters, ackWaiter{reply: string(reply), version: c.mu.version})

@@ -19,8 +19,11 @@ type consumer struct {
 	name    string
 	created time.Time
 	// dir is where a durable consumer keeps meta.json and state; "" for a
-	// consumer whose state lives only in memory.
+	// consumer whose state lives only in memory or in the set's Store.
 	dir string
+	// durable: the state is kept (in dir, or in the set's Store) by the
+	// persister; false for state in memory only.
+	durable bool
 
 	kick        chan struct{} // wakes the delivery loop (capacity 1)
 	stop        chan struct{} // closed to end the loop and the persister
@@ -79,6 +82,9 @@ type consumer struct {
 		version, written uint64
 		ackWaiters       []ackWaiter
 		deleteMe         bool // inactive: the loop asks the set to delete it
+		// discard: stop without the last state write (the member no
+		// longer leads a replicated stream, or the consumer is gone).
+		discard bool
 	}
 }
 
@@ -104,7 +110,10 @@ func newConsumer(s *Set, name string, cfg jsapi.ConsumerConfig, created time.Tim
 		persistKick: make(chan struct{}, 1), persistDone: make(chan struct{}),
 	}
 	if persist {
-		c.dir = filepath.Join(s.dir, name)
+		c.durable = true
+		if s.store == nil {
+			c.dir = filepath.Join(s.dir, name)
+		}
 	}
 	c.mu.cfg = cfg
 	c.mu.pending = make(map[uint64]*pendingMsg)
@@ -178,7 +187,7 @@ func (c *consumer) restoreLocked(st *savedState) {
 // persister.
 func (c *consumer) start() {
 	go c.run()
-	if c.dir != "" {
+	if c.durable {
 		go c.persistLoop()
 	} else {
 		close(c.persistDone)
@@ -268,7 +277,7 @@ func (c *consumer) hasInterestLocked() bool {
 
 // markDirtyLocked records a state change for the persister.
 func (c *consumer) markDirtyLocked() {
-	if c.dir == "" {
+	if !c.durable {
 		return
 	}
 	c.mu.version++

@@ -35,6 +35,11 @@ type Env struct {
 	Clock broker.Clock
 	// Logger reports consumer state errors.
 	Logger *slog.Logger
+	// Store, when set, makes the set a replicated stream's (replicated.go):
+	// durable consumers' definitions and state live in Store instead of
+	// dir, and the set runs consumers only while SetActive(true) (on the
+	// stream's leader).
+	Store Store
 }
 
 // The Set API the jetstream package calls. Set is one stream's consumers;
@@ -63,3 +68,9 @@ type Env struct {
 //	    Stop every consumer, keep their state on disk (server shutdown).
 //	func (s *Set) DeleteAll()
 //	    Stop every consumer and remove their state (stream deleted).
+//	func (s *Set) Active() bool
+//	func (s *Set) SetActive(active bool) error
+//	    A replicated stream's set (Env.Store): run the consumers kept in
+//	    Store (this member leads the stream) or stop them all.
+//	func (s *Set) HandleAck(subject, reply, body []byte)
+//	    An ack or flow-control reply forwarded from another member.

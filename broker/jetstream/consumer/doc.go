@@ -65,6 +65,10 @@
 // redelivered and redelivery counts kept. Ephemeral and mem_storage
 // consumers keep their state in memory only.
 //
+// A replicated stream's set (Env.Store) keeps its durables' definitions and
+// the same encoded state in the Store instead, and runs them only on the
+// stream's leader (SetActive); see replicated.go.
+//
 // # Departures from nats-server
 //
 // replay_policy original is accepted but replays instantly; rate limits,

@@ -34,14 +34,17 @@ func (c *consumer) persistLoop() {
 		}
 		c.mu.Lock()
 		v := c.mu.version
-		if v == c.mu.written && !stopping {
+		if (v == c.mu.written && !stopping) || (stopping && c.mu.discard) {
 			c.mu.Unlock()
+			if stopping {
+				return
+			}
 			continue
 		}
 		c.snapshotLocked(&snap)
 		c.mu.Unlock()
 		buf = appendState(buf[:0], &snap)
-		err := writeFileAtomic(c.dir, stateFile, buf)
+		err := c.saveState(buf)
 		if err != nil {
 			c.set.log.Error("consumer: writing state", "stream", c.set.st.Name(), "consumer", c.name, "err", err)
 		}
@@ -108,4 +111,13 @@ func (c *consumer) snapshotLocked(snap *savedState) {
 	for s, p := range c.mu.pending {
 		snap.pending = append(snap.pending, pendingRec{sseq: s, cseq: p.cseq, ts: p.ts, dc: uint32(p.dc)})
 	}
+}
+
+// saveState makes an encoded state durable: in the consumer's directory,
+// or in the set's Store for a replicated stream.
+func (c *consumer) saveState(b []byte) error {
+	if s := c.set.store; s != nil {
+		return s.PutState(c.name, c.created, b)
+	}
+	return writeFileAtomic(c.dir, stateFile, b)
 }

@@ -20,11 +20,16 @@ import (
 //
 // Lock order: Set.mu, then a consumer's mu; ret is never held with either.
 type Set struct {
-	env  Env
-	st   Stream
-	dir  string // "" when no consumer state is kept on disk
-	log  *slog.Logger
-	name string // the stream's name
+	env Env
+	st  Stream
+	dir string // "" when no consumer state is kept on disk
+	// store keeps a replicated stream's durables (Env.Store); nil for R1.
+	store Store
+	// actMu serializes SetActive calls (loading from store takes time and
+	// must not hold mu).
+	actMu sync.Mutex
+	log   *slog.Logger
+	name  string // the stream's name
 
 	ackSub, fcSub *broker.Subscription
 
@@ -39,6 +44,9 @@ type Set struct {
 		scfg      jsapi.StreamConfig
 		closed    bool
 		rnd       *rand.Rand // names of ephemerals, flow-control reply ids
+		// active: consumers run here. Always true without a store; a
+		// replicated stream's set is active only on the stream's leader.
+		active bool
 	}
 	// ret guards the retention worker's queue.
 	ret struct {
@@ -59,8 +67,12 @@ func NewSet(env Env, st Stream, dir string) (*Set, error) {
 	if env.Clock == nil {
 		env.Clock = broker.SystemClock{}
 	}
-	s := &Set{env: env, st: st, dir: dir, log: env.Logger, name: st.Name(),
+	s := &Set{env: env, st: st, dir: dir, log: env.Logger, name: st.Name(), store: env.Store,
 		retKick: make(chan struct{}, 1), retStop: make(chan struct{}), retDone: make(chan struct{})}
+	if s.store != nil {
+		s.dir = "" // the store has the durables, the leader runs them
+	}
+	s.mu.active = s.store == nil
 	s.mu.consumers = make(map[string]*consumer)
 	s.mu.scfg = st.Config()
 	now := env.Clock.Now()
@@ -122,7 +134,7 @@ func (s *Set) load() error {
 
 // persistent reports whether durable consumers are kept on disk.
 func (s *Set) persistent() bool {
-	return s.dir != "" && s.mu.scfg.Storage == jsapi.FileStorage
+	return (s.dir != "" || s.store != nil) && s.mu.scfg.Storage == jsapi.FileStorage
 }
 
 // Create adds consumer or updates an existing one: CONSUMER.CREATE.<stream>
@@ -152,6 +164,10 @@ func (s *Set) Create(req *jsapi.CreateConsumerRequest, subjectName, subjectFilte
 		s.mu.Unlock()
 		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound)
 	}
+	if !s.mu.active {
+		s.mu.Unlock()
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeClusterNotLeader)
+	}
 	if c := s.mu.consumers[name]; name != "" && c != nil {
 		s.mu.Unlock()
 		return s.update(c, &cfg, r.Action)
@@ -180,7 +196,21 @@ func (s *Set) Create(req *jsapi.CreateConsumerRequest, subjectName, subjectFilte
 	c.initPositionLocked(s.st.Log())
 	c.mu.Unlock()
 	if persist {
-		if err := writeMeta(c.dir, &consumerMeta{Created: now.UTC(), Config: cfg}); err != nil {
+		var err error
+		if s.store != nil {
+			// A network write: acks (on event loops) must not wait on
+			// mu meanwhile. API requests are served one at a time, so
+			// only a leadership change can get in between.
+			s.mu.Unlock()
+			err = s.saveConfig(c, cfg)
+			s.mu.Lock()
+			if err == nil && (s.mu.closed || !s.mu.active || s.mu.consumers[name] != nil) {
+				err = errors.New("consumer set changed meanwhile")
+			}
+		} else {
+			err = s.saveConfig(c, cfg)
+		}
+		if err != nil {
 			s.mu.Unlock()
 			return nil, jsapi.NewAPIError(jsapi.ErrCodeConsumerStoreFailed, err.Error())
 		}
@@ -217,8 +247,8 @@ func (s *Set) update(c *consumer, cfg *jsapi.ConsumerConfig, action jsapi.Consum
 	if aerr != nil {
 		return nil, aerr
 	}
-	if c.dir != "" {
-		if err := writeMeta(c.dir, &consumerMeta{Created: c.created.UTC(), Config: *cfg}); err != nil {
+	if c.durable {
+		if err := s.saveConfig(c, *cfg); err != nil {
 			return nil, jsapi.NewAPIError(jsapi.ErrCodeConsumerStoreFailed, err.Error())
 		}
 	}
@@ -358,6 +388,9 @@ func (s *Set) deleteInactive(c *consumer) {
 // remove stops c and drops its files; tell sends 409 Consumer Deleted to
 // its waiting pull requests.
 func (s *Set) remove(c *consumer, tell bool) {
+	c.mu.Lock()
+	c.mu.discard = true
+	c.mu.Unlock()
 	waiting := c.halt(true)
 	if tell {
 		st := jsapi.AppendConsumerDeleted(nil)
@@ -368,6 +401,11 @@ func (s *Set) remove(c *consumer, tell bool) {
 	if c.dir != "" {
 		if err := os.RemoveAll(c.dir); err != nil {
 			s.log.Error("consumer: removing state", "stream", s.name, "consumer", c.name, "err", err)
+		}
+	}
+	if s.store != nil && c.durable {
+		if err := s.store.Delete(c.name); err != nil {
+			s.log.Error("consumer: removing replicated state", "stream", s.name, "consumer", c.name, "err", err)
 		}
 	}
 	s.sweepAll()
@@ -478,6 +516,11 @@ func (s *Set) shutdown(drop bool) {
 	<-s.retDone
 	var wg sync.WaitGroup
 	for _, c := range cs {
+		if drop {
+			c.mu.Lock()
+			c.mu.discard = true
+			c.mu.Unlock()
+		}
 		wg.Go(func() {
 			w := c.halt(true)
 			if drop {
