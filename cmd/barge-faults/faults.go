@@ -76,21 +76,23 @@ func (w Window) String() string {
 type Report struct {
 	Published int // publish attempts
 	Acked     int // publishes answered with a PubAck
-	// AckedLost sums, over the three replicas, acked messages missing or
-	// at another sequence than acked (must be 0).
-	AckedLost int
-	// The worst replica's figures: messages stored more than once,
-	// sequences missing between first and last, acked messages stored out
-	// of publish order, stored messages whose publish got no ack (allowed).
-	Duplicates, Gaps, OutOfOrder, Unacked int
-	Replicas                              []ReplicaCheck
-	LongestOutage                         time.Duration // longest time between two acks while publishing
-	Windows                               []Window      // per fault
-	Consumed                              int           // distinct messages the live durable consumer received
-	Redelivered                           int           // messages it received more than once (at-least-once)
-	NotConsumed                           int           // acked messages it never received (must be 0)
-	Faults                                []string      // what was done, in order
-	Notes                                 []string      // diagnostics
+	// The stream read back by a client through an ordered consumer: acked
+	// messages missing or at another sequence than acked (must be 0),
+	// messages stored more than once, sequences missing, acked messages
+	// stored out of publish order, stored messages whose publish got no
+	// ack (allowed).
+	AckedLost, Duplicates, Gaps, OutOfOrder, Unacked int
+	// Every node's own replica read back with DIRECT.GET (Replicas), and
+	// acked messages lost and sequence gaps summed over them (must be 0).
+	Replicas                 []ReplicaCheck
+	ReplicaLost, ReplicaGaps int
+	LongestOutage            time.Duration // longest time between two acks while publishing
+	Windows                  []Window      // per fault
+	Consumed                 int           // distinct messages the live durable consumer received
+	Redelivered              int           // messages it received more than once (at-least-once)
+	NotConsumed              int           // acked messages it never received (must be 0)
+	Faults                   []string      // what was done, in order
+	Notes                    []string      // diagnostics
 }
 
 func (r *Report) String() string {
@@ -98,14 +100,15 @@ func (r *Report) String() string {
 	for i, w := range r.Windows {
 		ws[i] = w.String()
 	}
-	return fmt.Sprintf("published=%d acked=%d acked_lost=%d duplicates=%d gaps=%d out_of_order=%d unacked_stored=%d longest_unavailability=%v consumed=%d redelivered=%d not_consumed=%d windows=%q faults=%q",
-		r.Published, r.Acked, r.AckedLost, r.Duplicates, r.Gaps, r.OutOfOrder, r.Unacked, r.LongestOutage.Round(time.Millisecond),
+	return fmt.Sprintf("published=%d acked=%d acked_lost=%d duplicates=%d gaps=%d out_of_order=%d unacked_stored=%d replica_lost=%d replica_gaps=%d longest_unavailability=%v consumed=%d redelivered=%d not_consumed=%d windows=%q faults=%q",
+		r.Published, r.Acked, r.AckedLost, r.Duplicates, r.Gaps, r.OutOfOrder, r.Unacked, r.ReplicaLost, r.ReplicaGaps, r.LongestOutage.Round(time.Millisecond),
 		r.Consumed, r.Redelivered, r.NotConsumed, ws, r.Faults) + notes(r.Notes)
 }
 
-// Failed lists the checks the run failed: acked messages lost on any
-// replica, gaps, acked messages out of order, a node that did not catch
-// up after a fault, acked messages the live consumer never got.
+// Failed lists the checks the run failed: acked messages lost, gaps or
+// acked messages out of order in the stream or on any replica, a node that
+// did not catch up after a fault, acked messages the live consumer never
+// got.
 func (r *Report) Failed() []string {
 	var f []string
 	if r.Acked == 0 {
@@ -119,6 +122,11 @@ func (r *Report) Failed() []string {
 	}
 	if r.OutOfOrder != 0 {
 		f = append(f, fmt.Sprintf("%d acked messages out of order", r.OutOfOrder))
+	}
+	for _, rc := range r.Replicas {
+		if rc.AckedLost != 0 || rc.Gaps != 0 || rc.OutOfOrder != 0 {
+			f = append(f, fmt.Sprintf("replica %s: %d acked messages lost, %d gaps, %d out of order", rc.Node, rc.AckedLost, rc.Gaps, rc.OutOfOrder))
+		}
 	}
 	for _, w := range r.Windows {
 		if w.CatchUp < 0 {
@@ -180,7 +188,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var stream jetstream.Stream
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		stream, err = js.CreateStream(cctx, jetstream.StreamConfig{Name: "F", Subjects: []string{"f.>"}, Replicas: 3})
+		stream, err = js.CreateStream(cctx, jetstream.StreamConfig{Name: "F", Subjects: []string{"f.>"}, Replicas: 3,
+			AllowDirect: true}) // each replica is read back with DIRECT.GET
 		cancel()
 		if err == nil {
 			break
@@ -308,6 +317,16 @@ func (c *cluster) exercise(ctx context.Context, js jetstream.JetStream, s jetstr
 	stop := make(chan struct{})
 	go pub.run(ctx, js, c.o, stop)
 	live := c.startLive(ctx)
+	// The schedule starts once the stream takes publishes: its first
+	// leader may still be being elected, and a fault then would measure
+	// the election, not the fault.
+	firstBy := time.Now().Add(30 * time.Second)
+	for pub.last() == 0 && ctx.Err() == nil && time.Now().Before(firstBy) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pub.last() == 0 {
+		rep.Notes = append(rep.Notes, "no publish was acked within 30 s of creating the stream")
+	}
 
 	step := time.Duration(float64(c.o.Duration) / (0.5 + 1.5*float64(len(c.o.Faults))))
 	wait := func(d time.Duration) bool {
@@ -324,6 +343,7 @@ func (c *cluster) exercise(ctx context.Context, js jetstream.JetStream, s jetstr
 		rep.Faults = append(rep.Faults, msg)
 	}
 	var catchUps sync.WaitGroup
+	var last *node // the last fault's node
 	windows := make([]*Window, 0, len(c.o.Faults))
 	leaderOr := func(fallback *node) *node {
 		if ln := c.leaderNode(ctx, s); ln != nil {
@@ -355,11 +375,13 @@ func (c *cluster) exercise(ctx context.Context, js jetstream.JetStream, s jetstr
 			c.cut(target, faultproxy.Stall)
 			undo = func() error { fault("heal %s", target.name); c.heal(target); return nil }
 		case FaultCutFollower:
+			// A follower other than the last fault's node, which may
+			// still be catching up.
 			ln := leaderOr(nil)
 			for i := len(c.nodes) - 1; i >= 0; i-- {
-				if c.nodes[i] != ln {
-					target = c.nodes[i]
-					break
+				n := c.nodes[i]
+				if n != ln && (target == nil || (target == last && n != last)) {
+					target = n
 				}
 			}
 			fault("cut off follower %s (peer links reset and refused, clients dropped)", target.name)
@@ -371,6 +393,7 @@ func (c *cluster) exercise(ctx context.Context, js jetstream.JetStream, s jetstr
 			c.signal(target, syscall.SIGTERM)
 		}
 		w.Node = target.name
+		last = target
 		if undo != nil && wait(step) {
 			if err := undo(); err != nil {
 				return nil, err

@@ -5,28 +5,90 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ReplicaCheck is what one node's replica of the stream held afterwards.
+// ReplicaCheck is what one node's replica of the stream held afterwards,
+// read with DIRECT.GET from that node (every member answers it from its
+// own log; it is never forwarded to the leader).
 type ReplicaCheck struct {
 	Node       string
 	AckedLost  int // acked messages missing, or at another sequence than acked (must be 0)
 	Duplicates int // messages stored more than once
-	Gaps       int // sequences missing between first and last
+	Gaps       int // sequences missing up to the last acked one
 	OutOfOrder int // acked messages stored out of publish order
 	Unacked    int // stored messages whose publish got no ack (allowed)
 }
 
-// verifyAll reads every node's replica and adds the checks to rep.
-func (c *cluster) verifyAll(ctx context.Context, acked map[uint64]uint64, rep *Report) error {
+// tally checks a stream's contents as they are read in sequence order.
+type tally struct {
+	acked map[uint64]uint64 // message number → acked sequence
+	seen  map[uint64]int    // message number → copies read
+	found map[uint64]bool   // acked message numbers read at their acked sequence
+	lastN uint64            // the last acked message number read
+	rc    ReplicaCheck
+}
+
+func newTally(acked map[uint64]uint64) *tally {
+	return &tally{acked: acked, seen: make(map[uint64]int), found: make(map[uint64]bool)}
+}
+
+// add records message number num stored at seq.
+func (t *tally) add(seq, num uint64) {
+	t.seen[num]++
+	if t.seen[num] > 1 {
+		t.rc.Duplicates++
+	}
+	as, ok := t.acked[num]
+	if !ok {
+		t.rc.Unacked++
+		return
+	}
+	if as == seq {
+		t.found[num] = true
+	}
+	if num < t.lastN {
+		t.rc.OutOfOrder++
+	}
+	t.lastN = num
+}
+
+// done counts the acked messages never read at their acked sequence as
+// lost.
+func (t *tally) done() ReplicaCheck {
+	t.rc.AckedLost = 0
+	for num := range t.acked {
+		if !t.found[num] {
+			t.rc.AckedLost++
+		}
+	}
+	return t.rc
+}
+
+// lastAcked is the highest acked sequence.
+func lastAcked(acked map[uint64]uint64) uint64 {
 	var want uint64
 	for _, sq := range acked {
 		want = max(want, sq)
 	}
+	return want
+}
+
+// verifyAll reads the stream as a client sees it (an ordered consumer
+// through all three nodes) into rep's main figures, then every node's
+// replica into rep.Replicas.
+func (c *cluster) verifyAll(ctx context.Context, acked map[uint64]uint64, rep *Report) error {
+	want := lastAcked(acked)
+	rc, err := c.verifyStream(ctx, acked, want)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	c.logf("stream read by a client: %+v", rc)
+	rep.AckedLost, rep.Duplicates, rep.Gaps, rep.OutOfOrder, rep.Unacked = rc.AckedLost, rc.Duplicates, rc.Gaps, rc.OutOfOrder, rc.Unacked
 	for _, n := range c.nodes {
 		rc, err := c.verifyReplica(ctx, n, acked, want)
 		if err != nil {
@@ -34,32 +96,26 @@ func (c *cluster) verifyAll(ctx context.Context, acked map[uint64]uint64, rep *R
 		}
 		c.logf("replica %s: %+v", n.name, rc)
 		rep.Replicas = append(rep.Replicas, rc)
-		rep.AckedLost += rc.AckedLost
-		rep.Duplicates = max(rep.Duplicates, rc.Duplicates)
-		rep.Gaps = max(rep.Gaps, rc.Gaps)
-		rep.OutOfOrder = max(rep.OutOfOrder, rc.OutOfOrder)
-		rep.Unacked = max(rep.Unacked, rc.Unacked)
+		rep.ReplicaLost += rc.AckedLost
+		rep.ReplicaGaps += rc.Gaps
 	}
 	return nil
 }
 
-// verifyReplica reads the whole stream through an ordered consumer on n
-// (a client connected to n only: consumers read their node's replica) and
-// checks every acked message is there, in order, once. It waits up to
-// CatchUpWait for the replica to reach sequence want; what is missing then
-// counts as lost.
-func (c *cluster) verifyReplica(ctx context.Context, n *node, acked map[uint64]uint64, want uint64) (ReplicaCheck, error) {
-	rc := ReplicaCheck{Node: n.name}
+// verifyStream reads the whole stream through an ordered consumer on a
+// client of all three nodes and checks every acked message is there, in
+// order, once. What is not there within CatchUpWait counts as lost.
+func (c *cluster) verifyStream(ctx context.Context, acked map[uint64]uint64, want uint64) (ReplicaCheck, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.o.CatchUpWait+30*time.Second)
 	defer cancel()
-	nc, err := connectRetry(ctx, n.url())
+	nc, err := connectRetry(ctx, urls(c.nodes...))
 	if err != nil {
-		return rc, err
+		return ReplicaCheck{}, err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return rc, err
+		return ReplicaCheck{}, err
 	}
 	var cons jetstream.Consumer
 	for {
@@ -70,15 +126,15 @@ func (c *cluster) verifyReplica(ctx context.Context, n *node, acked map[uint64]u
 			break
 		}
 		if ctx.Err() != nil {
-			return rc, fmt.Errorf("ordered consumer: %w", err)
+			return ReplicaCheck{}, fmt.Errorf("ordered consumer: %w", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	seen := make(map[uint64]int)
-	var lastSeq, lastN uint64
+	t := newTally(acked)
+	var lastSeq uint64
 	deadline := time.Now().Add(c.o.CatchUpWait)
 	for lastSeq < want && ctx.Err() == nil {
-		// No more than the replica should have left: a full batch
+		// No more than the stream should have left: a full batch
 		// returns at once instead of waiting out the fetch's expiry.
 		batch, err := cons.Fetch(int(min(100, want-lastSeq)), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
@@ -89,51 +145,108 @@ func (c *cluster) verifyReplica(ctx context.Context, n *node, acked map[uint64]u
 			got++
 			md, err := m.Metadata()
 			if err != nil {
-				return rc, err
+				return t.rc, err
 			}
 			seq := md.Sequence.Stream
-			if lastSeq != 0 && seq != lastSeq+1 {
-				rc.Gaps += int(seq - lastSeq - 1)
+			if seq != lastSeq+1 {
+				t.rc.Gaps += int(seq - lastSeq - 1)
 			}
 			lastSeq = seq
 			if len(m.Data()) < 8 {
-				return rc, fmt.Errorf("seq %d: %d bytes", seq, len(m.Data()))
+				return t.rc, fmt.Errorf("seq %d: %d bytes", seq, len(m.Data()))
 			}
-			num := binary.BigEndian.Uint64(m.Data())
-			seen[num]++
-			if seen[num] > 1 {
-				rc.Duplicates++
-			}
-			if as, ok := acked[num]; ok {
-				if as != seq {
-					rc.AckedLost++ // acked at another sequence
-				}
-				if num < lastN {
-					rc.OutOfOrder++
-				}
-				lastN = num
-			} else {
-				rc.Unacked++
-			}
+			t.add(seq, binary.BigEndian.Uint64(m.Data()))
 		}
 		if got == 0 && time.Now().After(deadline) {
-			break // the replica stopped short of want: the rest counts as lost
+			break // the stream stopped short of want: the rest counts as lost
 		}
 		if err := batch.Error(); got == 0 && err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() != nil {
-			return rc, err
+			return t.rc, err
 		}
 	}
-	for num := range acked {
-		if seen[num] == 0 {
-			rc.AckedLost++
-		}
-	}
-	return rc, nil
+	return t.done(), nil
 }
 
-// catchUp waits until n's replica holds sequence want (its stream info,
-// read from n itself, says so) and returns the time since from; -1 when it
-// does not within CatchUpWait.
+// directGetWindow is how many DIRECT.GET requests verifyReplica keeps in
+// flight (each answer may be 1 MiB).
+const directGetWindow = 16
+
+// verifyReplica reads sequences 1..want, and on until the first missing
+// one, from n's own replica with DIRECT.GET, and checks them. It waits (up
+// to CatchUpWait) for n to hold want first.
+func (c *cluster) verifyReplica(ctx context.Context, n *node, acked map[uint64]uint64, want uint64) (ReplicaCheck, error) {
+	rc := ReplicaCheck{Node: n.name}
+	if c.catchUp(ctx, n, want, time.Now()) < 0 {
+		c.logf("replica %s does not hold seq %d", n.name, want)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	nc, err := connectRetry(ctx, n.url())
+	if err != nil {
+		return rc, err
+	}
+	defer nc.Close()
+	inbox := nc.NewInbox()
+	answers := make(chan *nats.Msg, directGetWindow)
+	sub, err := nc.ChanSubscribe(inbox+".*", answers)
+	if err != nil {
+		return rc, err
+	}
+	defer sub.Unsubscribe()
+	ask := func(seq uint64) error {
+		return nc.PublishRequest("$JS.API.DIRECT.GET.F", inbox+"."+strconv.FormatUint(seq, 10),
+			[]byte(`{"seq":`+strconv.FormatUint(seq, 10)+`}`))
+	}
+	// Fewer than directGetWindow requests are in flight (asked-next+1), so
+	// answers never finds its channel full.
+	got := make(map[uint64]*nats.Msg) // answers that came ahead of their turn
+	t := newTally(acked)
+	t.rc.Node = n.name
+	next, asked := uint64(1), uint64(0)
+	for {
+		for asked < next+directGetWindow-1 && (asked < want || asked < next) {
+			asked++
+			if err := ask(asked); err != nil {
+				return t.rc, err
+			}
+		}
+		m, ok := got[next]
+		for !ok {
+			select {
+			case a := <-answers:
+				seq, err := strconv.ParseUint(a.Subject[len(inbox)+1:], 10, 64)
+				if err != nil {
+					return t.rc, err
+				}
+				got[seq] = a
+				m, ok = got[next]
+			case <-ctx.Done():
+				return t.rc, fmt.Errorf("direct get seq %d: %w", next, ctx.Err())
+			}
+		}
+		delete(got, next)
+		if st := m.Header.Get("Status"); st != "" {
+			if st != "404" {
+				return t.rc, fmt.Errorf("direct get seq %d: status %s %s", next, st, m.Header.Get("Description"))
+			}
+			if next > want {
+				break // past the last acked message: the end of the stream
+			}
+			t.rc.Gaps++
+		} else {
+			if len(m.Data) < 8 {
+				return t.rc, fmt.Errorf("seq %d: %d bytes", next, len(m.Data))
+			}
+			t.add(next, binary.BigEndian.Uint64(m.Data))
+		}
+		next++
+	}
+	return t.done(), nil
+}
+
+// catchUp waits until n's own replica holds sequence want (a DIRECT.GET
+// of it on n answers the message) and returns the time since from; -1 when
+// it does not within CatchUpWait.
 func (c *cluster) catchUp(ctx context.Context, n *node, want uint64, from time.Time) time.Duration {
 	ctx, cancel := context.WithTimeout(ctx, c.o.CatchUpWait)
 	defer cancel()
@@ -142,15 +255,10 @@ func (c *cluster) catchUp(ctx context.Context, n *node, want uint64, from time.T
 		return -1
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return -1
-	}
+	req := []byte(`{"seq":` + strconv.FormatUint(want, 10) + `}`)
 	for ctx.Err() == nil {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		s, err := js.Stream(cctx, "F")
-		cancel()
-		if err == nil && s.CachedInfo().State.LastSeq >= want {
+		m, err := nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET.F", req)
+		if err == nil && m.Header.Get("Status") == "" {
 			return time.Since(from)
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -229,7 +229,6 @@ func (p *Proxy) acceptLoop() {
 			c.Close()
 			return
 		}
-		f.mu.links[l] = struct{}{}
 		f.wg.Add(1)
 		f.mu.Unlock()
 		go l.serve()
@@ -240,7 +239,7 @@ func (p *Proxy) acceptLoop() {
 type link struct {
 	p    *Proxy
 	in   net.Conn
-	src  string        // the dialer's node name; set before the link is gated
+	src  string        // the dialer's node name; set under Fabric.mu before the link joins Fabric.mu.links
 	done chan struct{} // closed by close
 
 	once    sync.Once
@@ -321,10 +320,18 @@ func (l *link) serve() {
 		delete(f.mu.links, l)
 		f.mu.Unlock()
 	}()
-	l.src = f.source(l.in.RemoteAddr())
-	if l.src == "" {
+	src := f.source(l.in.RemoteAddr())
+	if src == "" {
 		l.p.anonymous.Add(1)
 	}
+	f.mu.Lock()
+	if f.mu.closed {
+		f.mu.Unlock()
+		return
+	}
+	l.src = src
+	f.mu.links[l] = struct{}{}
+	f.mu.Unlock()
 	if m := l.gate(); m != Open {
 		if m == Drop {
 			l.p.refused.Add(1)

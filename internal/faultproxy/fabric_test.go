@@ -325,3 +325,39 @@ func TestPIDSourceSelf(t *testing.T) {
 		t.Fatalf("source %q, want none", got)
 	}
 }
+
+// Cuts and heals while connections are being accepted and named: no data
+// race (run with -race), and Close still ends everything.
+func TestCutWhileAccepting(t *testing.T) {
+	f := New(Options{Source: func(net.Addr) string { return "a" }})
+	p, err := f.Listen("b", "127.0.0.1:0", echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			d := net.Dialer{Timeout: 5 * time.Second}
+			if c, err := d.Dial("tcp", p.Addr()); err == nil {
+				_, _ = c.Write([]byte("x"))
+				c.Close()
+			}
+		}()
+		go func(i int) {
+			defer wg.Done()
+			modes := []Mode{Drop, Stall}
+			f.Cut([]string{"a", "b"}[i%2], modes[i%2])
+			f.Heal("a")
+			f.Heal("b")
+		}(i)
+	}
+	wg.Wait()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Accepted == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
