@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bargemq/barge/chunking"
 	"github.com/bargemq/barge/log"
 )
 
@@ -120,5 +121,66 @@ func TestStreamChecksConfigAndProgress(t *testing.T) {
 			return true
 		})
 		_ = id
+	}
+}
+
+// Concurrent small publishes share batch entries; every message gets its
+// own sequence, and a batch entry proposed again (a retry after a timeout
+// that had committed) answers each message with its original sequence.
+func TestStreamBatchedPublishes(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	shards := map[uint64]*StreamShard{}
+	for id := range c.hosts {
+		shards[id] = c.startStream(id, 12)
+	}
+	eventually(t, 30*time.Second, "a leader", func() bool { return c.leader(12) != 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const n = 300
+	seqs := make(chan uint64, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			s := shards[uint64(i%3)+1]
+			seq, _, err := s.PublishBytes(ctx, "b", nil, payload(i, 100+i))
+			seqs <- seq
+			errs <- err
+		}()
+	}
+	seen := map[uint64]bool{}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		seen[<-seqs] = true
+	}
+	for seq := uint64(1); seq <= n; seq++ {
+		if !seen[seq] {
+			t.Fatalf("sequence %d not assigned (%d distinct)", seq, len(seen))
+		}
+	}
+	s := shards[1]
+	items := []*batchItem{{data: []byte("one")}, {data: []byte("two")}}
+	for i, it := range items {
+		it.crc = chunking.Checksum(it.data)
+		it.c = log.Commit{ID: uint64(9000 + i), Subject: "r", Size: int64(len(it.data)), Chunks: 1, Digest: log.ChunkDigest(0, it.crc)}
+	}
+	cmd := s.appendBatch(nil, items)
+	for round := 0; round < 2; round++ {
+		res, err := s.propose(ctx, cmd)
+		if err == nil {
+			err = splitBatchResult(res, items)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, it := range items {
+			if want := uint64(n + 1 + i); it.res.Value != want || errOf(it.res) != nil {
+				t.Fatalf("round %d item %d: %+v (want seq %d)", round, i, it.res, want)
+			}
+		}
+	}
+	for _, s := range shards {
+		eventually(t, 10*time.Second, "every message on every replica", func() bool { return lastSeq(s) == n+2 })
 	}
 }

@@ -30,6 +30,8 @@ import (
 //	7 config  max msgs i64 | max bytes i64 | max age i64 ns |
 //	          max msgs per subject i64 | max msg size i64 | discard u8
 //	8 report  node u64 | applied index u64 | unix ns i64 (replica progress)
+//	9 batch   small messages, each a one-chunk message and its commit
+//	          (see batch.go)
 //
 // Kind 2 is still written for commits without checks (and read), so logs
 // written before kind 6 existed stay readable. An entry is at most one

@@ -26,7 +26,7 @@ func (s *StreamShard) report(every time.Duration) {
 	defer close(s.done)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	var last uint64
+	last := ^uint64(0) // report at the first tick
 	idle := 0
 	for {
 		select {

@@ -29,6 +29,7 @@ type StreamShard struct {
 	stop      chan struct{}   // closed by Close: ends the progress reporter
 	stopOnce  sync.Once
 	done      chan struct{} // closed when the reporter has returned
+	batch     batcher       // small publishes waiting for a batch entry (batch.go)
 }
 
 // StreamOptions are a stream shard's storage settings: the log's Config
@@ -97,12 +98,15 @@ type Message struct {
 	Checks log.Checks
 }
 
-// Publish replicates m and returns its sequence and timestamp. The payload
-// is read from m.Body a chunk at a time and proposed as chunk entries (at
-// most MaxInFlight at once, each at most a chunk plus 33 bytes), then one
-// commit entry; Publish returns only when the commit is applied on this
-// replica, so the message is durable on a quorum. Busy, leaderless and
-// timed-out attempts are retried with backoff until ctx ends; a proposal
+// Publish replicates m and returns its sequence and timestamp. A message
+// of at most 64 KiB (header included) joins the shard's next batch entry
+// with the other small messages published meanwhile (batch.go). A larger
+// payload is read from m.Body a chunk at a time and proposed as chunk
+// entries (at most MaxInFlight at once, each at most a chunk plus 33
+// bytes), then one commit entry. Publish returns only when the commit is
+// applied on this replica, so the message is durable on a quorum. Busy,
+// leaderless and timed-out attempts are retried with backoff until ctx
+// ends; a proposal
 // retried after a timeout that had in fact committed is dropped by the
 // state machine as a duplicate, so a message is never stored twice. Any
 // error means the message was not stored: ErrDuplicate (a Nats-Msg-Id
@@ -111,6 +115,9 @@ type Message struct {
 // error of Body, or ctx's error when it may still be committed later
 // (retrying it then stores it twice, as with any client).
 func (s *StreamShard) Publish(ctx context.Context, m *Message) (seq uint64, ts int64, err error) {
+	if m.Size+int64(len(m.Hdr)) <= batchMax && m.Size <= int64(s.chunkSize) {
+		return s.publishSmall(ctx, m)
+	}
 	id, err := s.h.newID()
 	if err != nil {
 		return 0, 0, err

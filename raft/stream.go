@@ -116,6 +116,13 @@ func (s *streamSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 			continue
 		}
 		s.lastData = e.Index
+		if len(e.Cmd) > 0 && e.Cmd[0] == kindBatch {
+			e.Result = s.applyBatch(l, e.Cmd)
+			if e.Result.Data[0] == codeOther {
+				return nil, fmt.Errorf("raft: apply entry %d: storage failure", e.Index)
+			}
+			continue
+		}
 		val, code, ts, extra := s.apply(l, e.Cmd)
 		if code == codeOther {
 			return nil, fmt.Errorf("raft: apply entry %d: storage failure", e.Index)
