@@ -37,8 +37,13 @@ const (
 	// leaderPoll is how often members compare the stream leaders with
 	// themselves.
 	leaderPoll = 50 * time.Millisecond
-	// metaWriteTimeout bounds one consumer write to the meta shard.
+	// metaWriteTimeout bounds one consumer definition write or read of
+	// the meta shard.
 	metaWriteTimeout = 10 * time.Second
+	// stateWriteTimeout bounds one state write: a failed one is retried
+	// with the next change, and a leader shutting down without a meta
+	// quorum must not hang on it.
+	stateWriteTimeout = 2 * time.Second
 )
 
 // consumerDef is consumer/<stream>/<name>.
@@ -97,7 +102,7 @@ func (s *consumerStore) PutState(name string, created time.Time, state []byte) e
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), metaWriteTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), stateWriteTimeout)
 	defer cancel()
 	return c.MetaPut(ctx, cstateKeyPrefix+s.stream+"/"+name, b, false)
 }

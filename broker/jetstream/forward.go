@@ -256,7 +256,7 @@ func (e *Engine) forwardAPI(r *apiReq, s jsapi.APISubject) bool {
 		if !ok || to == cs.fw.self || r.hops >= maxHops {
 			return false
 		}
-		e.forward(to, r.hops+1, r.subject, r.reply, r.hdr, r.data)
+		e.forwardReq(to, r, s.Op)
 		return true
 	}
 	if s.Op == jsapi.OpDirectGet || s.Op == jsapi.OpDirectGetLast {
@@ -275,8 +275,18 @@ func (e *Engine) forwardAPI(r *apiReq, s jsapi.APISubject) bool {
 		go e.forwardWhenLed(st, *r)
 		return true
 	}
-	e.forward(leader, r.hops+1, r.subject, r.reply, r.hdr, r.data)
+	e.forwardReq(leader, r, s.Op)
 	return true
+}
+
+// forwardReq forwards r to node; when no route leads there (the node is
+// gone, or its interest has not arrived yet) r is answered 10008, except a
+// pull request, which its client retries.
+func (e *Engine) forwardReq(node uint64, r *apiReq, op jsapi.Op) {
+	if e.forward(node, r.hops+1, r.subject, r.reply, r.hdr, r.data) || op == jsapi.OpConsumerNext {
+		return
+	}
+	e.respondErr(r.reply, op.ResponseType(), jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
 }
 
 // forwardWhenLed waits for st to have a leader and queues r again (it is

@@ -34,7 +34,10 @@ func (c *consumer) persistLoop() {
 		}
 		c.mu.Lock()
 		v := c.mu.version
-		if (v == c.mu.written && !stopping) || (stopping && c.mu.discard) {
+		unchanged := v == c.mu.written
+		// A stop writes the state once more, except a discarded one and,
+		// in a Store (a network write), an unchanged one.
+		if (unchanged && !stopping) || (stopping && (c.mu.discard || (unchanged && c.set.store != nil))) {
 			c.mu.Unlock()
 			if stopping {
 				return

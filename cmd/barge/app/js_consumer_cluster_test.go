@@ -230,3 +230,84 @@ func TestJSClusterConsumerFailover(t *testing.T) {
 		}
 	}
 }
+
+// TestJSClusterConsumerNonMember: an R2 stream on a 3-node cluster; the
+// node without a replica forwards consumer requests (through a member to
+// the leader) and acks, so its client creates, fetches, acks and inspects
+// a durable, and stream info works there too.
+func TestJSClusterConsumerNonMember(t *testing.T) {
+	apps, _, _ := startRaftCluster(t, 3)
+	for _, a := range apps {
+		metaOf(t, a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	js0, err := jetstream.New(connect(t, apps[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js0.CreateStream(ctx, jetstream.StreamConfig{Name: "R2", Subjects: []string{"r2.>"}, Replicas: 2})
+	if err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	var info *jetstream.StreamInfo
+	eventually(t, 15*time.Second, "a stream leader and a replica", func() bool {
+		info, err = s.Info(ctx)
+		return err == nil && info.Cluster != nil && info.Cluster.Leader != "" && len(info.Cluster.Replicas) == 1
+	})
+	in := map[string]bool{info.Cluster.Leader: true, info.Cluster.Replicas[0].Name: true}
+	out, member := -1, -1
+	for i := range apps {
+		if name := fmt.Sprintf("n%d", i+1); !in[name] {
+			out = i
+		} else if member < 0 {
+			member = i
+		}
+	}
+	if out < 0 {
+		t.Fatalf("every node has a replica: %+v", info.Cluster)
+	}
+	jsm, err := jetstream.New(connect(t, apps[member]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := jsm.Publish(ctx, "r2.x", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	jso, err := jetstream.New(connect(t, apps[out]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The non-member learns the stream's members from the meta shard's
+	// poll; until then it answers "not found".
+	var cons jetstream.Consumer
+	eventually(t, 10*time.Second, "consumer created through the non-member", func() bool {
+		cons, err = jso.CreateOrUpdateConsumer(ctx, "R2", jetstream.ConsumerConfig{Durable: "N", AckPolicy: jetstream.AckExplicitPolicy})
+		return err == nil
+	})
+	for got := 0; got < 5; {
+		batch, err := cons.Fetch(5, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			if string(m.Data()) != fmt.Sprint(got) {
+				t.Fatalf("message %d: %q", got, m.Data())
+			}
+			if err := m.DoubleAck(ctx); err != nil {
+				t.Fatalf("ack %d: %v", got, err)
+			}
+			got++
+		}
+	}
+	ci, err := cons.Info(ctx)
+	if err != nil || ci.AckFloor.Stream != 5 || ci.NumAckPending != 0 {
+		t.Fatalf("info through the non-member: %+v, %v", ci, err)
+	}
+	so, err := jso.Stream(ctx, "R2")
+	if err != nil || so.CachedInfo().State.Msgs != 5 {
+		t.Fatalf("stream info through the non-member: %v", err)
+	}
+}
