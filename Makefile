@@ -62,14 +62,18 @@ profile:
 cluster: build
 	./scripts/cluster.sh
 
-# The fault run's long form: three barge processes, an R3 stream, acked
-# 1 KiB and 1 MiB publishes while the stream leader is killed -9 and
-# restarted and a node is paused; reports acked messages lost (must be 0),
-# duplicates, gaps and the longest unavailability. The short form is
-# TestFaultsShort in `make test`. FAULTS_DURATION sets the publishing time.
+# The fault run's long form: three barge processes behind fault-injecting
+# proxies, an R3 stream, acked 1 KiB and 1 MiB publishes while the stream
+# leader is killed -9 and restarted, paused, cut off from the others and
+# healed, a follower cut off and healed, and the live consumer's node
+# restarted; reports acked messages lost on the stream and on each replica
+# (must be 0), duplicates, gaps, each fault's unavailability and catch-up
+# time. The short form is TestFaultsShort in `make test`. FAULTS_DURATION
+# sets the publishing time, FAULTS the faults (cmd/barge-faults -h).
 FAULTS_DURATION ?= 60s
+FAULTS ?= kill,stop,cut-leader,cut-follower,restart
 faults: build
-	$(GO) run ./cmd/barge-faults -bin $(BIN) -duration $(FAULTS_DURATION)
+	$(GO) run ./cmd/barge-faults -bin $(BIN) -duration $(FAULTS_DURATION) -faults $(FAULTS)
 
 clean:
 	rm -rf bin data

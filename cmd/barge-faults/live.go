@@ -46,13 +46,15 @@ func (lc *liveConsumer) describe(ctx context.Context) string {
 // resume.
 //
 // Its client knows node 1's URL only and ignores the servers INFO
-// advertises: consumers are per node (README "Cluster"), and a client
-// that failed over to another node, where CreateOrUpdateConsumer made a
-// second durable "live" starting at sequence 1, received the whole stream
-// again. That, not the server serving pull requests the client had given
-// up on, was the fault run's "8413 of 9286 received more than once"; and a
-// kept handle then pulled from a node without the durable: the empty
-// batches.
+// advertises. Before replicated consumers (98be27c) consumers were per
+// node, and a client given node 1's URL that failed over to a server INFO
+// advertised, where CreateOrUpdateConsumer made a second durable "live"
+// starting at sequence 1, received the whole stream again: that, not the
+// server serving pull requests the client had given up on, was the fault
+// run's "8413 of 9286 received more than once"; and a kept handle then
+// pulled from a node without the durable: the empty batches. Now the
+// durable runs on the stream leader whatever node the client is on; its
+// redeliveries are what a leadership change leaves unacked.
 type liveConsumer struct {
 	url  string        // node 1's client URL (its proxy)
 	stop chan struct{} // closed by finish
