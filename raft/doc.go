@@ -34,6 +34,12 @@
 // log on every replica (UpdateConfig), and report entries (kind 8) carry
 // each replica's applied index for stream info (see progress.go).
 //
+// Small messages (at most 64 KiB with their header) are not proposed as
+// a chunk entry and a commit entry each: they queue, and the shard's
+// batchers (up to 4 entries in flight) propose what queued as one batch
+// entry of up to a chunk's worth, applied message by message exactly as
+// the two entries would be (batch.go).
+//
 // # Retries and duplicates
 //
 // ErrSystemBusy, ErrClusterNotReady and proposal timeouts are retried with
