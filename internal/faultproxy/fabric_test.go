@@ -324,6 +324,18 @@ func TestPIDSourceSelf(t *testing.T) {
 	if got := none(in.RemoteAddr()); got != "" {
 		t.Fatalf("source %q, want none", got)
 	}
+	// A process added to pids just after it dialed is still found.
+	calls := 0
+	late := PIDSource(func() map[int]string {
+		calls++
+		if calls == 1 {
+			return map[int]string{}
+		}
+		return map[int]string{os.Getpid(): "late"}
+	})
+	if got := late(in.RemoteAddr()); got != "late" || calls != 2 {
+		t.Fatalf("source %q after %d looks, want late after 2", got, calls)
+	}
 }
 
 // Cuts and heals while connections are being accepted and named: no data

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // PIDSource returns an Options.Source that names a connection's dialer by
@@ -19,8 +20,10 @@ import (
 // with that socket among its open files. It returns "" for an address
 // that is not TCP, a socket not found, or a process not in pids(): the
 // caller cannot tell a client from an unknown node then, so it counts
-// anonymous connections (Stats.Anonymous). Reading another user's
-// /proc/<pid>/fd needs privileges; the processes a test starts are its own.
+// anonymous connections (Stats.Anonymous). A miss is retried a few times
+// over about 50 ms: a process may dial before its starter has added it to
+// pids. Reading another user's /proc/<pid>/fd needs privileges; the
+// processes a test starts are its own.
 func PIDSource(pids func() map[int]string) func(net.Addr) string {
 	return func(a net.Addr) string {
 		ta, ok := a.(*net.TCPAddr)
@@ -28,23 +31,40 @@ func PIDSource(pids func() map[int]string) func(net.Addr) string {
 			return ""
 		}
 		ap := ta.AddrPort()
-		ino := ""
-		for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-			if ino = socketInode(file, ap); ino != "" {
-				break
-			}
-		}
-		if ino == "" {
-			return ""
-		}
-		want := "socket:[" + ino + "]"
-		for pid, name := range pids() {
-			if holds(pid, want) {
+		for try := 0; ; try++ {
+			if name := procOwner(ap, pids()); name != "" || try == pidRetries {
 				return name
 			}
+			time.Sleep(pidRetryWait)
 		}
+	}
+}
+
+// PIDSource's retries of a miss.
+const (
+	pidRetries   = 5
+	pidRetryWait = 10 * time.Millisecond
+)
+
+// procOwner names the process among pids holding the socket bound locally
+// to ap, or "".
+func procOwner(ap netip.AddrPort, pids map[int]string) string {
+	ino := ""
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		if ino = socketInode(file, ap); ino != "" {
+			break
+		}
+	}
+	if ino == "" {
 		return ""
 	}
+	want := "socket:[" + ino + "]"
+	for pid, name := range pids {
+		if holds(pid, want) {
+			return name
+		}
+	}
+	return ""
 }
 
 // socketInode returns the inode of the socket bound locally to ap, read
