@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,11 +158,44 @@ func TestJSClusterConsumerAnyNode(t *testing.T) {
 // acknowledged with a double ack are not delivered again, the unacked ones
 // are redelivered, and the rest follow.
 func TestJSClusterConsumerFailover(t *testing.T) {
+	consumerFailover(t, func(apps []*app.App, li int, _ *nats.Conn) { stopApp(t, apps[li]) })
+}
+
+// TestJSClusterConsumerStepDown: the same after a leadership transfer,
+// where the old leader stops its consumer without a last state write: what
+// the new leader knows is what the 20 ms checkpoints and the double acks
+// wrote.
+func TestJSClusterConsumerStepDown(t *testing.T) {
+	consumerFailover(t, func(apps []*app.App, li int, nc *nats.Conn) {
+		msg, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.CC", nil, 10*time.Second)
+		if err != nil || !strings.Contains(string(msg.Data), `"success":true`) {
+			t.Fatalf("stepdown: %v %v", err, msg)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := fmt.Sprintf("n%d", li+1)
+		eventually(t, 15*time.Second, "another stream leader", func() bool {
+			s, err := js.Stream(context.Background(), "CC")
+			if err != nil {
+				return false
+			}
+			ci := s.CachedInfo().Cluster
+			return ci != nil && ci.Leader != "" && ci.Leader != old
+		})
+	})
+}
+
+// consumerFailover runs a durable through a change of the stream's leader
+// made by move.
+func consumerFailover(t *testing.T, move func(apps []*app.App, li int, nc *nats.Conn)) {
 	apps, li := replicatedStream(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	ci := (li + 1) % 3
-	js, err := jetstream.New(connect(t, apps[ci], nats.MaxReconnects(-1)))
+	nc := connect(t, apps[ci], nats.MaxReconnects(-1))
+	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +239,9 @@ func TestJSClusterConsumerFailover(t *testing.T) {
 		t.Fatalf("fetched %d, acked %d", n, len(acked))
 	}
 
-	stopApp(t, apps[li])
+	moved := time.Now()
+	move(apps, li, nc)
+	var resumed time.Duration
 
 	seen := make(map[uint64]uint64) // stream seq → deliveries seen after the failover
 	eventually(t, 60*time.Second, "every unacked message on the new leader", func() bool {
@@ -220,10 +256,14 @@ func TestJSClusterConsumerFailover(t *testing.T) {
 				t.Fatalf("message %d was acked before the failover and came again (delivery %d)", seq, md.NumDelivered)
 			}
 			seen[seq] = md.NumDelivered
+			if resumed == 0 {
+				resumed = time.Since(moved)
+			}
 			_ = m.DoubleAck(ctx)
 		}
 		return len(seen) == total-len(acked)
 	})
+	t.Logf("first delivery %v after the leader change began", resumed)
 	for seq := uint64(7); seq <= 10; seq++ {
 		if seen[seq] < 2 {
 			t.Fatalf("message %d: delivery %d after the failover, want a redelivery", seq, seen[seq])
