@@ -18,7 +18,8 @@ import (
 // Set is the consumers of one stream. See contract.go for the API the
 // jetstream package relies on; every method is safe for concurrent use.
 //
-// Lock order: Set.mu, then a consumer's mu; ret is never held with either.
+// Lock order: actMu, then Set.mu, then a consumer's mu; ret is never held
+// with either of the last two.
 type Set struct {
 	env Env
 	st  Stream

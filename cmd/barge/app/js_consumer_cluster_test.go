@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -349,5 +350,59 @@ func TestJSClusterConsumerNonMember(t *testing.T) {
 	so, err := jso.Stream(ctx, "R2")
 	if err != nil || so.CachedInfo().State.Msgs != 5 {
 		t.Fatalf("stream info through the non-member: %v", err)
+	}
+}
+
+// TestJSClusterConsumerFetchRate (BARGE_CC_BENCH=1) fetches the same 1 MiB
+// messages of an R3 stream through a client of the leader and through a
+// client of another member (deliveries cross a route) and logs the rates.
+func TestJSClusterConsumerFetchRate(t *testing.T) {
+	if os.Getenv("BARGE_CC_BENCH") == "" {
+		t.Skip("set BARGE_CC_BENCH=1")
+	}
+	apps, li := replicatedStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const n, size = 256, 1 << 20
+	js, err := jetstream.New(connect(t, apps[li]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, size)
+	for i := 0; i < n; i++ {
+		if _, err := js.PublishAsync("cc.bench", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		t.Fatal("publish did not complete")
+	}
+	for _, node := range []int{li, (li + 1) % 3} {
+		cjs, err := jetstream.New(connect(t, apps[node]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("B%d", node)
+		cons, err := cjs.CreateOrUpdateConsumer(ctx, "CC", jetstream.ConsumerConfig{Durable: name, AckPolicy: jetstream.AckNonePolicy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for got := 0; got < n; {
+			batch, err := cons.Fetch(64, jetstream.FetchMaxWait(10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for m := range batch.Messages() {
+				if len(m.Data()) != size {
+					t.Fatalf("message of %d bytes", len(m.Data()))
+				}
+				got++
+			}
+		}
+		el := time.Since(start)
+		t.Logf("client on %s (leader %v): %d x 1 MiB in %v = %.0f MiB/s", fmt.Sprintf("n%d", node+1), node == li, n, el, float64(n)/el.Seconds())
 	}
 }
