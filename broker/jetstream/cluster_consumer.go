@@ -92,11 +92,22 @@ func (s *consumerStore) PutConfig(name string, created time.Time, cfg jsapi.Cons
 	return c.MetaPut(ctx, consumerKeyPrefix+s.stream+"/"+name, b, false)
 }
 
-// PutState writes cstate/<stream>/<name>.
+// errNotStreamLeader refuses a state write of a member that no longer
+// leads the stream: the new leader owns the state.
+var errNotStreamLeader = errorString("jetstream: not the stream leader")
+
+// PutState writes cstate/<stream>/<name>, unless this member's replica
+// knows another leader (a deposed leader's late write would go back in
+// time; the window left is a write already in flight when it learns).
 func (s *consumerStore) PutState(name string, created time.Time, state []byte) error {
 	c, err := s.cluster()
 	if err != nil {
 		return err
+	}
+	if st := s.e.lookup(s.stream); st != nil && st.repl != nil {
+		if leader, ok := st.repl.Leader(); ok && leader != c.NodeID() {
+			return errNotStreamLeader
+		}
 	}
 	b, err := json.Marshal(&consumerState{Name: name, Created: created.UTC(), State: state})
 	if err != nil {
