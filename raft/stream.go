@@ -97,6 +97,7 @@ func (s *streamSM) Open(stop <-chan struct{}) (uint64, error) {
 	s.mu.Lock()
 	s.mu.l = l
 	s.mu.Unlock()
+	s.applied.Store(l.Applied())
 	return l.Applied(), nil
 }
 
@@ -274,6 +275,7 @@ func (s *streamSM) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error 
 		return err
 	}
 	s.mu.l = l
+	s.applied.Store(l.Applied())
 	return nil
 }
 
