@@ -257,7 +257,11 @@ func (c *cluster) catchUp(ctx context.Context, n *node, want uint64, from time.T
 	defer nc.Close()
 	req := []byte(`{"seq":` + strconv.FormatUint(want, 10) + `}`)
 	for ctx.Err() == nil {
-		m, err := nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET.F", req)
+		// Each try has its own timeout: a request sent as n went down
+		// (a later fault may kill it) gets no answer at all.
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		m, err := nc.RequestWithContext(rctx, "$JS.API.DIRECT.GET.F", req)
+		cancel()
 		if err == nil && m.Header.Get("Status") == "" {
 			return time.Since(from)
 		}
