@@ -180,11 +180,14 @@ func (e *Engine) updateReplicated(r *apiReq, cs *clusterState, st *stream, req *
 // its subjects. The log's limits are not touched: they change through the
 // raft log (Replica.UpdateConfig).
 func (e *Engine) applyReplicatedConfig(st *stream, cfg jsapi.StreamConfig) *jsapi.APIError {
+	// e.mu is held across the meta.json write too: the update handler and
+	// the meta poll may apply a config at once, and both write the same
+	// temporary file.
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if err := writeMeta(st.dir, &streamMeta{Config: cfg, Created: st.created, Replicated: true}); err != nil {
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error())
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	old := st.Config()
 	st.mu.Lock()
 	st.mu.cfg = cfg
