@@ -1,171 +1,63 @@
 package raft
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"sync"
-	"time"
 
 	sm "github.com/lni/dragonboat/v3/statemachine"
 
-	"github.com/bargemq/barge/chunking"
 	"github.com/bargemq/barge/log"
 )
 
-// Batched small publishes.
+// Batch and group entries.
 //
-// A message of at most batchMax bytes does not travel as a chunk entry
-// and a commit entry, each waited for in turn: Publish queues it, and one
-// goroutine per shard proposes everything queued as one batch entry (kind
-// 9) of at most a chunk's worth of payload, waits for it to be applied,
-// and proposes what queued meanwhile. A publisher alone pays one raft
-// round trip instead of two; many concurrent publishers share one entry,
-// one leader fsync, one follower fsync and one apply batch, and the
-// leader's receive queue sees one forwarded proposal instead of hundreds
-// (a flood of them made Dragonboat drop incoming messages).
+// Commit-bearing entries carry many messages (see pipeline.go): a batch
+// entry (kind 9, written by earlier versions and still applied) holds
+// small messages only, each its one chunk and its commit; a group entry
+// (kind 10, what the pipeline writes) holds those and the commits of large
+// messages whose chunks came in chunk entries before it.
 //
-// Batch entry format (format):
+// Batch and group entry format (format):
 //
 //	9 batch  count u32 | count × (commit len u32 | commit entry (kind 2 or 6,
 //	         Chunks 1) | data crc u32 | data len u32 | data)
+//	10 group count u32 | count × (commit len u32 | commit entry (kind 2 or 6) |
+//	         data crc u32 | data len u32 | data), where data len 0xffffffff
+//	         (noInline, crc 0, no data) is a commit of chunks applied from
+//	         chunk entries, and any other is one inline chunk (Chunks 1)
 //
-// Each message is applied as its single chunk then its commit, exactly as
-// the two entries would be, so a retried batch is deduplicated message by
-// message (by message id). The result's Data is, per message,
+// An inline message is applied as its single chunk then its commit, exactly
+// as the two entries would be, so a retried entry is deduplicated message
+// by message (by message id). The result's Data is, per message,
 // code u8 | value u64 | ts i64 | extra len u16 | extra.
 const (
 	kindBatch byte = 9
-	// batchMax is the largest payload + header that goes through a batch.
+	kindGroup byte = 10
+	// batchMax is the largest payload + header that goes inline.
 	batchMax = 64 << 10
+	// noInline is the data length of a group member without inline data.
+	noInline = 0xffffffff
 	// batchResultFixed is one message's result size without its extra.
 	batchResultFixed = 1 + 8 + 8 + 2
 )
 
-// batchItem is one queued message and, once done is closed, its outcome.
-type batchItem struct {
-	c    log.Commit // Hdr and the payload are owned copies
-	data []byte
-	crc  uint32
-	done chan struct{}
-	res  sm.Result // this message's result (code, ts, extra), as errOf reads it
-	err  error     // the batch proposal failed
-}
-
-// batchesInFlight is how many batch entries of one shard may be proposed
-// and not yet applied at once: while one replicates and applies, the
-// next fills.
-const batchesInFlight = 4
-
-// batcher queues a shard's small publishes for the proposing goroutines.
-type batcher struct {
-	// mu guards queue, running and idle.
-	mu      sync.Mutex
-	queue   []*batchItem
-	running int // goroutines draining the queue
-	idle    int // of those, how many are about to take from the queue
-}
-
-// publishSmall is Publish for a message of at most batchMax bytes.
-func (s *StreamShard) publishSmall(ctx context.Context, m *Message) (uint64, int64, error) {
-	id, err := s.h.newID()
-	if err != nil {
-		return 0, 0, err
-	}
-	it := &batchItem{data: make([]byte, m.Size), done: make(chan struct{})}
-	if _, err := io.ReadFull(m.Body, it.data); err != nil {
-		return 0, 0, fmt.Errorf("raft: read payload: %w", err)
-	}
-	it.crc = chunking.Checksum(it.data)
-	it.c = log.Commit{ID: id, Subject: m.Subject, Hdr: append([]byte(nil), m.Hdr...), Size: m.Size, Chunks: 1,
-		Digest: log.ChunkDigest(0, it.crc), CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq, Checks: m.Checks}
-	b := &s.batch
-	b.mu.Lock()
-	b.queue = append(b.queue, it)
-	if b.idle == 0 && b.running < batchesInFlight {
-		b.running++
-		b.idle++
-		go s.drainBatches()
-	}
-	b.mu.Unlock()
-	select {
-	case <-it.done:
-	case <-ctx.Done():
-		return 0, 0, ctx.Err() // it may still be stored
-	}
-	if it.err != nil {
-		return 0, 0, it.err
-	}
-	if err := errOf(it.res); err != nil {
-		if errors.Is(err, ErrDuplicate) {
-			return it.res.Value, 0, err
-		}
-		return 0, 0, err
-	}
-	return it.res.Value, int64(le.Uint64(it.res.Data[1:])), nil
-}
-
-// drainBatches proposes the queue as batch entries, one at a time, until
-// it is empty. Up to batchesInFlight of them run at once; a new one starts
-// only when every running one is waiting for its entry, so batches fill.
-func (s *StreamShard) drainBatches() {
-	b := &s.batch
-	var cmd []byte
-	for {
-		b.mu.Lock()
-		b.idle--
-		n, bytes := 0, 0
-		for n < len(b.queue) && (n == 0 || bytes+len(b.queue[n].data)+len(b.queue[n].c.Hdr) <= s.chunkSize) {
-			bytes += len(b.queue[n].data) + len(b.queue[n].c.Hdr)
-			n++
-		}
-		if n == 0 {
-			b.running--
-			b.mu.Unlock()
-			return
-		}
-		items := append([]*batchItem(nil), b.queue[:n]...)
-		clear(b.queue[:n])
-		b.queue = b.queue[n:]
-		if len(b.queue) == 0 {
-			b.queue = nil
-		}
-		b.mu.Unlock()
-		cmd = s.appendBatch(cmd[:0], items)
-		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-		res, err := s.propose(ctx, cmd)
-		cancel()
-		if err == nil {
-			err = splitBatchResult(res, items)
-		}
-		for _, it := range items {
-			if err != nil {
-				it.err = err
-			}
-			close(it.done)
-		}
-		b.mu.Lock()
-		b.idle++
-		b.mu.Unlock()
-	}
-}
-
-// batchTimeout bounds one batch proposal, retries included.
-const batchTimeout = time.Minute
-
-// appendBatch encodes items as a batch entry, stamping them with the
-// proposer's clock.
-func (s *StreamShard) appendBatch(dst []byte, items []*batchItem) []byte {
+// appendGroup encodes items as a group entry, stamping them with the
+// proposer's clock (raised past each commit's earlier stamp).
+func (s *StreamShard) appendGroup(dst []byte, items []*pubItem) []byte {
 	now := s.h.cfg.Now().UnixNano()
-	dst = append(dst, kindBatch)
+	dst = append(dst, kindGroup)
 	dst = le.AppendUint32(dst, uint32(len(items)))
 	for _, it := range items {
-		it.c.Time = now
+		it.c.Time = max(it.c.Time, now)
 		at := len(dst)
 		dst = le.AppendUint32(dst, 0)
 		dst = appendCommit(dst, &it.c)
 		le.PutUint32(dst[at:], uint32(len(dst)-at-4))
+		if it.large {
+			dst = le.AppendUint32(dst, 0)
+			dst = le.AppendUint32(dst, noInline)
+			continue
+		}
 		dst = le.AppendUint32(dst, it.crc)
 		dst = le.AppendUint32(dst, uint32(len(it.data)))
 		dst = append(dst, it.data...)
@@ -174,7 +66,7 @@ func (s *StreamShard) appendBatch(dst []byte, items []*batchItem) []byte {
 }
 
 // splitBatchResult hands each item its part of a batch entry's result.
-func splitBatchResult(res sm.Result, items []*batchItem) error {
+func splitBatchResult(res sm.Result, items []*pubItem) error {
 	d := res.Data
 	if d[0] != codeOK || res.Value != uint64(len(items)) {
 		return errOf(sm.Result{Data: d[:1]})
@@ -198,7 +90,8 @@ func splitBatchResult(res sm.Result, items []*batchItem) error {
 	return nil
 }
 
-// applyBatch applies a batch entry: each message's chunk, then its commit.
+// applyBatch applies a batch or group entry: each inline message's chunk,
+// then its commit; a group's noInline member is its commit alone.
 // It returns the entry's result (codeOK and the count, per-message results
 // after the first 9 bytes), or codeBadEntry, or codeOther when the log
 // failed.
@@ -223,8 +116,12 @@ func (s *streamSM) applyBatch(l *log.Log, cmd []byte) sm.Result {
 			return bad
 		}
 		q := p[4+cl:]
-		crc, dl := le.Uint32(q), int(le.Uint32(q[4:]))
-		if len(q) < 8+dl || c.Chunks != 1 {
+		crc, dl := le.Uint32(q), le.Uint32(q[4:])
+		inline := dl != noInline || cmd[0] == kindBatch
+		if !inline {
+			dl = 0
+		}
+		if uint64(len(q)) < 8+uint64(dl) || (inline && c.Chunks != 1) {
 			return bad
 		}
 		data := q[8 : 8+dl]
@@ -232,7 +129,10 @@ func (s *streamSM) applyBatch(l *log.Log, cmd []byte) sm.Result {
 		var val uint64
 		var ts int64
 		var extra string
-		code := s.check(l.ApplyChunk(c.ID, 0, data, crc))
+		code := codeOK
+		if inline {
+			code = s.check(l.ApplyChunk(c.ID, 0, data, crc))
+		}
 		if code == codeOK {
 			seq, t, err := l.ApplyCommit(c)
 			var ce *log.CheckError

@@ -160,12 +160,12 @@ func TestStreamBatchedPublishes(t *testing.T) {
 		}
 	}
 	s := shards[1]
-	items := []*batchItem{{data: []byte("one")}, {data: []byte("two")}}
+	items := []*pubItem{{data: []byte("one")}, {data: []byte("two")}}
 	for i, it := range items {
 		it.crc = chunking.Checksum(it.data)
 		it.c = log.Commit{ID: uint64(9000 + i), Subject: "r", Size: int64(len(it.data)), Chunks: 1, Digest: log.ChunkDigest(0, it.crc)}
 	}
-	cmd := s.appendBatch(nil, items)
+	cmd := s.appendGroup(nil, items)
 	for round := 0; round < 2; round++ {
 		res, err := s.propose(ctx, cmd)
 		if err == nil {

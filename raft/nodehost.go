@@ -28,9 +28,24 @@ const (
 	DefaultElectionRTT        = 100
 	DefaultSnapshotEntries    = 4096 // applied entries between (metadata) snapshots
 	DefaultCompactionOverhead = 1024 // entries kept behind a snapshot for slow followers
-	DefaultMaxInMemLogSize    = 256 << 20
+	DefaultMaxInMemLogSize    = 64 << 20
 	DefaultProposalTimeout    = 10 * time.Second
 	DefaultMaxInFlight        = 8
+)
+
+// LogDB (Pebble) memory: one Pebble instance for every shard of the host
+// (Dragonboat's presets run 16, each with its own memtables), two 16 MiB
+// memtables, and a save buffer kept only up to 4 MiB between writes. The
+// raft log then costs at most about 32 MiB of memtables per process,
+// where Dragonboat's "small" preset allows up to 1 GiB and the default
+// about 8 GiB. Changing Shards makes an existing NodeHost directory
+// unreadable (Dragonboat checks it at start): data written before this
+// setting must be started fresh.
+const (
+	logDBShards       = 1
+	logDBWriteBuffer  = 16 << 20
+	logDBWriteBuffers = 2
+	logDBMaxSaveBuf   = 4 << 20
 )
 
 // Config configures a NodeHost. Zero fields take the defaults above.
@@ -108,9 +123,9 @@ type NodeHost struct {
 	nh  *dragonboat.NodeHost
 }
 
-// NewNodeHost starts a NodeHost listening on cfg.RaftAddress, with the small
-// LogDB preset (16 MiB write buffers; the default "large" preset wants about
-// 8 GiB). It restarts from cfg.DataDir when that holds a previous run's
+// NewNodeHost starts a NodeHost listening on cfg.RaftAddress, with a lean
+// LogDB (one Pebble instance, two 16 MiB write buffers; the default
+// "large" preset wants about 8 GiB). It restarts from cfg.DataDir when that holds a previous run's
 // state.
 func NewNodeHost(cfg Config) (*NodeHost, error) {
 	if err := cfg.fill(); err != nil {
@@ -118,6 +133,10 @@ func NewNodeHost(cfg Config) (*NodeHost, error) {
 	}
 	expert := config.GetDefaultExpertConfig()
 	expert.LogDB = config.GetSmallMemLogDBConfig()
+	expert.LogDB.Shards = logDBShards
+	expert.LogDB.KVWriteBufferSize = logDBWriteBuffer
+	expert.LogDB.KVMaxWriteBufferNumber = logDBWriteBuffers
+	expert.LogDB.MaxSaveBufferSize = logDBMaxSaveBuf
 	nhc := config.NodeHostConfig{
 		DeploymentID:   cfg.DeploymentID,
 		NodeHostDir:    filepath.Join(cfg.DataDir, "nodehost"),
@@ -248,11 +267,20 @@ func retryable(err error) bool {
 // succeeds, fails for a reason retrying cannot fix, or ctx ends, backing off
 // from 5 ms to 500 ms between attempts. Each retry is logged at Debug.
 func retry(ctx context.Context, cfg Config, op func(ctx context.Context) error) error {
+	return retryEach(ctx, cfg, func() error {
+		actx, cancel := context.WithTimeout(ctx, cfg.ProposalTimeout)
+		defer cancel()
+		return op(actx)
+	})
+}
+
+// retryEach is retry for an op that bounds its own attempts (Propose takes
+// a timeout): no context per attempt, which cost a tenth of a busy
+// leader's CPU (propagateCancel's map insert on every proposal).
+func retryEach(ctx context.Context, cfg Config, op func() error) error {
 	backoff := 5 * time.Millisecond
 	for {
-		actx, cancel := context.WithTimeout(ctx, cfg.ProposalTimeout)
-		err := op(actx)
-		cancel()
+		err := op()
 		if err == nil || !retryable(err) {
 			return err
 		}

@@ -78,7 +78,7 @@ func (s *StreamShard) UpdateConfig(ctx context.Context, cfg log.Config) error {
 // Close stops the progress reporter and this host's replica (the shard
 // goes on on the other members).
 func (s *StreamShard) Close() error {
-	s.stopOnce.Do(func() { close(s.stop) })
+	s.stopOnce.Do(func() { close(s.stop); s.cancel() })
 	<-s.done
 	return s.h.StopShard(s.id)
 }

@@ -2,7 +2,6 @@ package raft
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	"github.com/lni/dragonboat/v3/client"
 	sm "github.com/lni/dragonboat/v3/statemachine"
 
-	"github.com/bargemq/barge/chunking"
 	"github.com/bargemq/barge/log"
 )
 
@@ -29,7 +27,10 @@ type StreamShard struct {
 	stop      chan struct{}   // closed by Close: ends the progress reporter
 	stopOnce  sync.Once
 	done      chan struct{} // closed when the reporter has returned
-	batch     batcher       // small publishes waiting for a batch entry (batch.go)
+	pipe      pipeline      // the ordered publish queue (pipeline.go)
+	// ctx ends at Close: the pipeline's proposals give up.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // StreamOptions are a stream shard's storage settings: the log's Config
@@ -71,6 +72,8 @@ func (h *NodeHost) StartStreamShard(shardID uint64, members map[uint64]string, j
 	}
 	s := &StreamShard{h: h, id: shardID, chunkSize: so.Log.ChunkSize, session: h.nh.GetNoOPSession(shardID),
 		sm: ssm, stop: make(chan struct{}), done: make(chan struct{})}
+	s.pipe.wake = make(chan struct{}, 1)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if so.ReportEvery > 0 {
 		go s.report(so.ReportEvery)
 	} else {
@@ -86,8 +89,11 @@ func (s *StreamShard) ID() uint64 { return s.id }
 type Message struct {
 	Subject string
 	Hdr     []byte    // not retained after Publish returns
-	Body    io.Reader // exactly Size bytes are read
-	Size    int64
+	Body    io.Reader // exactly Size bytes are read (when Data is nil)
+	// Data, when not nil, is the payload (Size bytes), handed over: Submit
+	// keeps it until done without copying it.
+	Data []byte
+	Size int64
 	// CheckLastSeq: publish only if the stream's last sequence, in raft
 	// order, is LastSeq (ErrLastSeq otherwise).
 	CheckLastSeq bool
@@ -98,124 +104,50 @@ type Message struct {
 	Checks log.Checks
 }
 
-// Publish replicates m and returns its sequence and timestamp. A message
-// of at most 64 KiB (header included) joins the shard's next batch entry
-// with the other small messages published meanwhile (batch.go). A larger
-// payload is read from m.Body a chunk at a time and proposed as chunk
-// entries (at most MaxInFlight at once, each at most a chunk plus 33
-// bytes), then one commit entry. Publish returns only when the commit is
-// applied on this replica, so the message is durable on a quorum. Busy,
-// leaderless and timed-out attempts are retried with backoff until ctx
-// ends; a proposal
+// Publish replicates m and returns its sequence and timestamp, after
+// every message submitted to this shard before it (see Submit and
+// pipeline.go). A message of at most 64 KiB (header included) goes inline
+// in a group entry with the other messages queued meanwhile; a larger one
+// is read from m.Body a chunk at a time and proposed as chunk entries
+// (each at most a chunk plus 33 bytes), then committed in a group entry.
+// Publish returns only when the commit is applied on this replica, so the
+// message is durable on a quorum. Busy, leaderless and timed-out attempts
+// are retried with backoff for up to a minute per entry; a proposal
 // retried after a timeout that had in fact committed is dropped by the
 // state machine as a duplicate, so a message is never stored twice. Any
 // error means the message was not stored: ErrDuplicate (a Nats-Msg-Id
-// duplicate; seq is the original's), a *log.CheckError wrapping ErrLastSeq
-// or ErrLastMsgID with the actual value, ErrLimit, ErrRejected, a read
-// error of Body, or ctx's error when it may still be committed later
-// (retrying it then stores it twice, as with any client).
+// duplicate; seq is the original's), a *log.CheckError wrapping
+// ErrLastSeq or ErrLastMsgID with the actual value, ErrLimit, ErrRejected,
+// a read error of Body, or a context error when it may still be committed
+// later (ctx's: the message stays queued; retrying it then stores it
+// twice, as with any client). m.Body is read after Publish returns when
+// ctx ends first: the caller must keep it readable until then, or pass
+// Data.
 func (s *StreamShard) Publish(ctx context.Context, m *Message) (seq uint64, ts int64, err error) {
-	if m.Size+int64(len(m.Hdr)) <= batchMax && m.Size <= int64(s.chunkSize) {
-		return s.publishSmall(ctx, m)
+	type outcome struct {
+		seq uint64
+		ts  int64
+		err error
 	}
-	id, err := s.h.newID()
-	if err != nil {
-		return 0, 0, err
+	ch := make(chan outcome, 1)
+	s.Submit(m, func(seq uint64, ts int64, err error) { ch <- outcome{seq, ts, err} })
+	select {
+	case o := <-ch:
+		return o.seq, o.ts, o.err
+	case <-ctx.Done():
+		return 0, 0, ctx.Err() // it may still be stored
 	}
-	c := &log.Commit{ID: id, Time: s.h.cfg.Now().UnixNano(), Subject: m.Subject, Hdr: m.Hdr, Size: m.Size,
-		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq, Checks: m.Checks}
-	if err := s.proposeChunks(ctx, id, m, c); err != nil {
-		s.abort(id)
-		return 0, 0, err
-	}
-	c.Time = max(c.Time, s.h.cfg.Now().UnixNano())
-	res, err := s.propose(ctx, appendCommit(nil, c))
-	if err != nil {
-		s.abort(id)
-		return 0, 0, err
-	}
-	if err := errOf(res); err != nil {
-		if errors.Is(err, ErrDuplicate) {
-			return res.Value, 0, err
-		}
-		return 0, 0, err
-	}
-	return res.Value, int64(le.Uint64(res.Data[1:])), nil
 }
 
-// PublishBytes publishes a payload held in memory.
+// PublishBytes publishes a payload held in memory (not retained).
 func (s *StreamShard) PublishBytes(ctx context.Context, subject string, hdr, payload []byte) (uint64, int64, error) {
-	return s.Publish(ctx, &Message{Subject: subject, Hdr: hdr, Body: bytesReader(payload), Size: int64(len(payload))})
-}
-
-// proposeChunks cuts the payload into chunk entries and proposes them with
-// up to MaxInFlight outstanding, filling c's chunk count and digest.
-func (s *StreamShard) proposeChunks(ctx context.Context, id uint64, m *Message, c *log.Commit) error {
-	count := (m.Size + int64(s.chunkSize) - 1) / int64(s.chunkSize)
-	if count == 0 {
-		count = 1
-	}
-	if count > 1<<24 {
-		return fmt.Errorf("%w: message of %d bytes", ErrLimit, m.Size)
-	}
-	type flight struct {
-		rs  *dragonboat.RequestState
-		cmd []byte
-	}
-	window := make([]flight, 0, s.h.cfg.MaxInFlight)
-	var free [][]byte
-	settle := func(f flight) error {
-		defer func() { free = append(free, f.cmd[:0]) }()
-		res, err := s.await(ctx, f.rs, f.cmd)
-		if err != nil {
-			return err
-		}
-		return errOf(res)
-	}
-	left := m.Size
-	for i := int64(0); i < count; i++ {
-		n := min(left, int64(s.chunkSize))
-		left -= n
-		var buf []byte
-		if k := len(free); k > 0 {
-			buf, free = free[k-1], free[:k-1]
-		} else {
-			buf = make([]byte, 0, 1+chunking.HeaderSize+int(min(m.Size, int64(s.chunkSize))))
-		}
-		buf = buf[:1+chunking.HeaderSize+int(n)]
-		if _, err := io.ReadFull(m.Body, buf[1+chunking.HeaderSize:]); err != nil {
-			return fmt.Errorf("raft: read payload: %w", err)
-		}
-		data := buf[1+chunking.HeaderSize:]
-		h := chunking.Header{MsgID: id, Index: uint32(i), Count: uint32(count), Last: i == count-1, Len: uint32(n), CRC: chunking.Checksum(data)}
-		buf[0] = kindChunk
-		chunking.AppendHeader(buf[1:1], h)
-		c.Chunks++
-		c.Digest = log.ChunkDigest(c.Digest, h.CRC)
-		rs, err := s.start(ctx, buf)
-		if err != nil {
-			return err
-		}
-		window = append(window, flight{rs, buf})
-		if len(window) == cap(window) {
-			if err := settle(window[0]); err != nil {
-				return err
-			}
-			window = append(window[:0], window[1:]...)
-		}
-	}
-	for _, f := range window {
-		if err := settle(f); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.Publish(ctx, &Message{Subject: subject, Hdr: hdr, Data: append([]byte(nil), payload...), Size: int64(len(payload))})
 }
 
 // start proposes cmd, retrying while the shard is busy or has no leader.
 func (s *StreamShard) start(ctx context.Context, cmd []byte) (*dragonboat.RequestState, error) {
 	var rs *dragonboat.RequestState
-	err := retry(ctx, s.h.cfg, func(context.Context) error {
+	err := retryEach(ctx, s.h.cfg, func() error {
 		var err error
 		rs, err = s.h.nh.Propose(s.session, cmd, s.h.cfg.ProposalTimeout)
 		return err

@@ -24,11 +24,31 @@ import (
 // replSpillAt is the size past which a replicated publish's body is spooled
 // to a file in the stream's directory instead of memory, so a large message
 // costs bounded memory on its way to raft (which reads it back a chunk at a
-// time).
-const replSpillAt = 1 << 20
+// time). replMemBudget is how much of the stream's queued bodies may be in
+// memory: past it, a body over replInline is spooled too.
+const (
+	replSpillAt   = 1 << 20
+	replMemBudget = 16 << 20
+	replInline    = 64 << 10
+)
 
 // replPublishTimeout bounds one replicated publish, retries included.
 const replPublishTimeout = 2 * time.Minute
+
+// OrderedReplica is a Replica that also takes publishes without blocking,
+// stored in the order they are submitted (the app's raft replica is one).
+// A publisher's event loop submits its messages in wire order, so a
+// connection's publishes keep their order, as on R1.
+type OrderedReplica interface {
+	// Submit queues m after every message submitted before it and returns
+	// at once; done is called once, from another goroutine, with what
+	// Publish would return, and must not block. A body that implements
+	// Bytes() []byte (a *bytes.Buffer) is handed over as it is; another
+	// is read until done.
+	Submit(m *ReplicaMsg, done func(seq uint64, err error))
+	// QueuedBytes is the payload of submitted messages held in memory.
+	QueuedBytes() int64
+}
 
 // openReplicaStream builds a stream over a raft replica's log: the same
 // stream type, consumers and reads as R1, with repl owning the log.
@@ -211,18 +231,25 @@ func sameConfig(a, b *jsapi.StreamConfig) bool {
 }
 
 // captureReplicated takes a publish into a replicated stream: the body is
-// collected (in memory up to replSpillAt, then in a spool file) on the
-// publisher's event loop, and at End a goroutine proposes it through the
-// replica, which reads it back a chunk at a time; the PubAck follows the
-// quorum's apply. The checks that depend only on the config run before
-// proposing (R1's precheck); dedup and the expected-value checks travel in
-// the commit entry and are decided at apply, in raft order.
+// collected (in memory up to replSpillAt while the stream's queued bodies
+// are under replMemBudget, else in a spool file) on the publisher's event
+// loop, and at End it is checked and submitted to the replica's ordered
+// queue (OrderedReplica), so a connection's messages are stored in the
+// order it sent them; the replica reads the body back a chunk at a time,
+// and the PubAck follows the quorum's apply. The checks that depend only
+// on the config run at End (R1's precheck); dedup and the expected-value
+// checks travel in the commit entry and are decided at apply, in raft
+// order.
 func (e *Engine) captureReplicated(st *stream, subject, reply []byte, hdrLen, size int) broker.Capture {
-	return &rpub{e: e, st: st, subject: string(subject), reply: append([]byte(nil), reply...), size: size}
+	memMax := replSpillAt
+	if or, ok := st.repl.(OrderedReplica); ok && or.QueuedBytes() > replMemBudget {
+		memMax = replInline
+	}
+	return &rpub{e: e, st: st, subject: string(subject), reply: append([]byte(nil), reply...), size: size, memMax: memMax}
 }
 
 // rpub is one publish into a replicated stream; its methods run on the
-// publisher's event loop in wire order, then End hands it to a goroutine.
+// publisher's event loop in wire order, then End hands it to the replica.
 type rpub struct {
 	e       *Engine
 	st      *stream
@@ -230,6 +257,7 @@ type rpub struct {
 	reply   []byte
 	hdr     []byte
 	size    int
+	memMax  int // body bytes kept in memory before spooling
 	mem     []byte
 	spool   *os.File
 	err     error // a spool write failed: reply an error at End
@@ -243,7 +271,10 @@ func (p *rpub) Write(piece []byte) {
 	if p.err != nil {
 		return
 	}
-	if p.spool == nil && len(p.mem)+len(piece) <= replSpillAt {
+	if p.spool == nil && len(p.mem)+len(piece) <= p.memMax {
+		if p.mem == nil {
+			p.mem = make([]byte, 0, min(p.size, p.memMax))
+		}
 		p.mem = append(p.mem, piece...)
 		return
 	}
@@ -265,8 +296,27 @@ func (p *rpub) Write(piece []byte) {
 	}
 }
 
-// End proposes the message on another goroutine and replies there.
-func (p *rpub) End() { go p.publish() }
+// End checks the message and submits it to the replica's ordered queue
+// (on the event loop: it does not block on raft); a replica without one
+// gets it from a goroutine.
+func (p *rpub) End() {
+	or, ok := p.st.repl.(OrderedReplica)
+	if !ok {
+		go p.publish()
+		return
+	}
+	m, apiErr := p.message()
+	if apiErr != nil {
+		p.cleanup()
+		p.e.sendPubAckError(p.reply, p.st, apiErr)
+		return
+	}
+	if p.spool == nil {
+		m.Body = bytes.NewBuffer(p.mem) // handed over
+		p.mem = nil
+	}
+	or.Submit(m, p.finish)
+}
 
 // Abort drops what was collected: nothing is proposed.
 func (p *rpub) Abort() { p.cleanup() }
@@ -316,36 +366,47 @@ func (p *rpub) check(m *ReplicaMsg) *jsapi.APIError {
 	return nil
 }
 
-// publish replicates the message and sends the PubAck or the error, as
-// R1 would.
-func (p *rpub) publish() {
-	defer p.cleanup()
+// message builds the ReplicaMsg (checked; the body rewound when spooled).
+func (p *rpub) message() (*ReplicaMsg, *jsapi.APIError) {
 	if p.err != nil {
-		p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, p.err.Error()))
-		return
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, p.err.Error())
 	}
 	m := &ReplicaMsg{Subject: p.subject, Hdr: p.hdr}
 	if apiErr := p.check(m); apiErr != nil {
-		p.e.sendPubAckError(p.reply, p.st, apiErr)
-		return
+		return nil, apiErr
 	}
-	var body io.Reader = bytes.NewReader(p.mem)
-	size := int64(len(p.mem))
+	m.Body, m.Size = bytes.NewReader(p.mem), int64(len(p.mem))
 	if p.spool != nil {
 		off, err := p.spool.Seek(0, io.SeekEnd)
 		if err == nil {
 			_, err = p.spool.Seek(0, io.SeekStart)
 		}
 		if err != nil {
-			p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, err.Error()))
-			return
+			return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, err.Error())
 		}
-		body, size = p.spool, off
+		m.Body, m.Size = p.spool, off
+	}
+	return m, nil
+}
+
+// publish replicates the message through Replica.Publish and replies (a
+// replica without an ordered queue).
+func (p *rpub) publish() {
+	m, apiErr := p.message()
+	if apiErr != nil {
+		p.cleanup()
+		p.e.sendPubAckError(p.reply, p.st, apiErr)
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), replPublishTimeout)
 	defer cancel()
-	m.Body, m.Size = body, size
-	seq, err := p.st.repl.Publish(ctx, m)
+	p.finish(p.st.repl.Publish(ctx, m))
+}
+
+// finish sends the PubAck or the error, as R1 would, and drops the spool.
+// It does not block (the replica's pipeline calls it).
+func (p *rpub) finish(seq uint64, err error) {
+	p.cleanup()
 	reply := p.reply
 	if p.st.Config().NoAck {
 		reply = nil

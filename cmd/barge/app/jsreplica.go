@@ -114,12 +114,38 @@ type jsReplica struct {
 	sh   *raft.StreamShard
 }
 
+var _ jetstream.OrderedReplica = (*jsReplica)(nil)
+
 // Publish proposes m and translates raft's check outcomes into the
-// engine's (jetstream.ErrDuplicateMsgID, *log.CheckError over log's
-// sentinels).
+// engine's (see engineErr).
 func (r *jsReplica) Publish(ctx context.Context, m *jetstream.ReplicaMsg) (uint64, error) {
-	seq, _, err := r.sh.Publish(ctx, &raft.Message{Subject: m.Subject, Hdr: m.Hdr, Body: m.Body, Size: m.Size,
-		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq, Checks: m.Checks})
+	seq, _, err := r.sh.Publish(ctx, raftMsg(m))
+	return engineErr(seq, err)
+}
+
+// Submit queues m in the shard's ordered publish pipeline (raft's
+// StreamShard.Submit); a body with Bytes() []byte is handed over without a
+// copy.
+func (r *jsReplica) Submit(m *jetstream.ReplicaMsg, done func(seq uint64, err error)) {
+	r.sh.Submit(raftMsg(m), func(seq uint64, _ int64, err error) { done(engineErr(seq, err)) })
+}
+
+// QueuedBytes is the payload the shard's pipeline holds in memory.
+func (r *jsReplica) QueuedBytes() int64 { return r.sh.QueuedBytes() }
+
+// raftMsg is m as raft takes it.
+func raftMsg(m *jetstream.ReplicaMsg) *raft.Message {
+	rm := &raft.Message{Subject: m.Subject, Hdr: m.Hdr, Body: m.Body, Size: m.Size,
+		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq, Checks: m.Checks}
+	if b, ok := m.Body.(interface{ Bytes() []byte }); ok {
+		rm.Data, rm.Body = b.Bytes(), nil
+	}
+	return rm
+}
+
+// engineErr translates raft's check outcomes into the engine's
+// (jetstream.ErrDuplicateMsgID, *log.CheckError over log's sentinels).
+func engineErr(seq uint64, err error) (uint64, error) {
 	var ce *log.CheckError
 	switch {
 	case err == nil:
