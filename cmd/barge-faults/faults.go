@@ -124,6 +124,9 @@ func (r *Report) Failed() []string {
 		f = append(f, fmt.Sprintf("%d acked messages out of order", r.OutOfOrder))
 	}
 	for _, rc := range r.Replicas {
+		if rc.Err != "" {
+			f = append(f, fmt.Sprintf("replica %s not read to the end: %s", rc.Node, rc.Err))
+		}
 		if rc.AckedLost != 0 || rc.Gaps != 0 || rc.OutOfOrder != 0 {
 			f = append(f, fmt.Sprintf("replica %s: %d acked messages lost, %d gaps, %d out of order", rc.Node, rc.AckedLost, rc.Gaps, rc.OutOfOrder))
 		}

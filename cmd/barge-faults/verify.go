@@ -22,6 +22,9 @@ type ReplicaCheck struct {
 	Gaps       int // sequences missing up to the last acked one
 	OutOfOrder int // acked messages stored out of publish order
 	Unacked    int // stored messages whose publish got no ack (allowed)
+	// Err says why the replica could not be read to the end ("" when it
+	// was); the figures cover what was read.
+	Err string
 }
 
 // tally checks a stream's contents as they are read in sequence order.
@@ -92,7 +95,7 @@ func (c *cluster) verifyAll(ctx context.Context, acked map[uint64]uint64, rep *R
 	for _, n := range c.nodes {
 		rc, err := c.verifyReplica(ctx, n, acked, want)
 		if err != nil {
-			return fmt.Errorf("verify %s: %w", n.name, err)
+			rc.Err = err.Error()
 		}
 		c.logf("replica %s: %+v", n.name, rc)
 		rep.Replicas = append(rep.Replicas, rc)
@@ -171,6 +174,9 @@ func (c *cluster) verifyStream(ctx context.Context, acked map[uint64]uint64, wan
 // flight (each answer may be 1 MiB).
 const directGetWindow = 16
 
+// directGetStall is how long verifyReplica waits for the next answer.
+const directGetStall = 10 * time.Second
+
 // verifyReplica reads sequences 1..want, and on until the first missing
 // one, from n's own replica with DIRECT.GET, and checks them. It waits (up
 // to CatchUpWait) for n to hold want first.
@@ -207,27 +213,31 @@ func (c *cluster) verifyReplica(ctx context.Context, n *node, acked map[uint64]u
 		for asked < next+directGetWindow-1 && (asked < want || asked < next) {
 			asked++
 			if err := ask(asked); err != nil {
-				return t.rc, err
+				return t.done(), err
 			}
 		}
 		m, ok := got[next]
+		stall := time.NewTimer(directGetStall)
 		for !ok {
 			select {
+			case <-stall.C:
+				return t.done(), fmt.Errorf("no DIRECT.GET answer from %s for %v (seq %d)", n.name, directGetStall, next)
 			case a := <-answers:
 				seq, err := strconv.ParseUint(a.Subject[len(inbox)+1:], 10, 64)
 				if err != nil {
-					return t.rc, err
+					return t.done(), err
 				}
 				got[seq] = a
 				m, ok = got[next]
 			case <-ctx.Done():
-				return t.rc, fmt.Errorf("direct get seq %d: %w", next, ctx.Err())
+				return t.done(), fmt.Errorf("direct get seq %d: %w", next, ctx.Err())
 			}
 		}
+		stall.Stop()
 		delete(got, next)
 		if st := m.Header.Get("Status"); st != "" {
 			if st != "404" {
-				return t.rc, fmt.Errorf("direct get seq %d: status %s %s", next, st, m.Header.Get("Description"))
+				return t.done(), fmt.Errorf("direct get seq %d: status %s %s", next, st, m.Header.Get("Description"))
 			}
 			if next > want {
 				break // past the last acked message: the end of the stream
@@ -235,7 +245,7 @@ func (c *cluster) verifyReplica(ctx context.Context, n *node, acked map[uint64]u
 			t.rc.Gaps++
 		} else {
 			if len(m.Data) < 8 {
-				return t.rc, fmt.Errorf("seq %d: %d bytes", next, len(m.Data))
+				return t.done(), fmt.Errorf("seq %d: %d bytes", next, len(m.Data))
 			}
 			t.add(next, binary.BigEndian.Uint64(m.Data))
 		}
