@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,11 +32,32 @@ func TestFaultsShort(t *testing.T) {
 		Faults: []string{FaultCutLeader, FaultCutFollower, FaultKill}, CatchUpWait: 20 * time.Second,
 		Log: testWriter{t}})
 	if err != nil {
+		logTails(t, dir)
 		t.Fatal(err)
 	}
 	t.Log(rep)
 	if f := rep.Failed(); len(f) > 0 {
+		logTails(t, dir)
 		t.Fatalf("fault run failed: %v", f)
+	}
+}
+
+// logTails logs the end of each node's log (the data folder goes with the
+// test), leaving out Dragonboat's per-proposal warnings.
+func logTails(t *testing.T, dir string) {
+	for i := 1; i <= 3; i++ {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("n%d", i), "barge.log"))
+		if err != nil {
+			t.Log(err)
+			continue
+		}
+		var keep []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.Contains(l, "dropped proposal") && !strings.Contains(l, "dropped read index") {
+				keep = append(keep, l)
+			}
+		}
+		t.Logf("n%d log, last lines:\n%s", i, strings.Join(keep[max(0, len(keep)-40):], "\n"))
 	}
 }
 
