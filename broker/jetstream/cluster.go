@@ -146,7 +146,7 @@ type clusterState struct {
 func (e *Engine) SetCluster(c Cluster) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cs := &clusterState{c: c, cancel: cancel, done: make(chan struct{}), lastSeq: make(map[string]uint64)}
-	cs.fw = e.startForwarding(cs)
+	cs.fw = e.startForwarding(ctx, cs)
 	e.cl.Store(cs)
 	go e.leaderLoop(ctx, cs.fw)
 	go func() {

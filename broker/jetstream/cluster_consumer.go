@@ -132,13 +132,18 @@ func (s *consumerStore) Delete(name string) error {
 	return c.MetaDelete(ctx, cstateKeyPrefix+s.stream+"/"+name)
 }
 
-// Load reads every consumer of the stream with its last state.
+// Load reads every consumer of the stream with its last state; it gives
+// up when the engine closes.
 func (s *consumerStore) Load() ([]consumer.StoredConsumer, error) {
 	c, err := s.cluster()
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), metaWriteTimeout)
+	parent := context.Background()
+	if cs := s.e.cl.Load(); cs != nil && cs.fw != nil {
+		parent = cs.fw.ctx
+	}
+	ctx, cancel := context.WithTimeout(parent, metaWriteTimeout)
 	defer cancel()
 	defs, err := c.MetaList(ctx, consumerKeyPrefix+s.stream+"/")
 	if err != nil {

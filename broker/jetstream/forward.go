@@ -49,6 +49,9 @@ const (
 // forwarder is the clustered engine's forwarding state (one per SetCluster).
 type forwarder struct {
 	self uint64
+	// ctx ends when the engine stops being clustered (Close): reads of
+	// the meta shard give up then.
+	ctx  context.Context
 	subs []*broker.Subscription
 	done chan struct{} // closed when the leadership loop returned
 
@@ -61,8 +64,8 @@ type forwarder struct {
 
 // startForwarding subscribes this node's forwarding subject and the ack and
 // flow-control subjects of streams led elsewhere.
-func (e *Engine) startForwarding(cs *clusterState) *forwarder {
-	fw := &forwarder{self: cs.c.NodeID(), done: make(chan struct{}), members: make(map[string][]uint64)}
+func (e *Engine) startForwarding(ctx context.Context, cs *clusterState) *forwarder {
+	fw := &forwarder{self: cs.c.NodeID(), ctx: ctx, done: make(chan struct{}), members: make(map[string][]uint64)}
 	subj := fwdPrefix + strconv.FormatUint(fw.self, 10) + ".>"
 	if sub, err := e.srv.SubscribeInternalRouted(subj, e.onForwarded); err == nil {
 		fw.subs = append(fw.subs, sub)
