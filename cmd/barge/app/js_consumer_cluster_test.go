@@ -143,6 +143,32 @@ func TestJSClusterConsumerAnyNode(t *testing.T) {
 	}
 	_ = sub.Unsubscribe()
 
+	// Flow control: 8 MiB pushed with a 2 MiB first window go through only
+	// if the subscriber's flow-control replies reach the leader.
+	big := make([]byte, 1<<20)
+	for i := 0; i < 8; i++ {
+		if _, err := jss[b].Publish(ctx, "cc.big", big); err != nil {
+			t.Fatalf("publish big %d: %v", i, err)
+		}
+	}
+	bigs := make(chan int, 8)
+	fsub, err := ljs.Subscribe("cc.big", func(m *nats.Msg) { bigs <- len(m.Data) }, nats.Durable("FC"),
+		nats.AckNone(), nats.DeliverAll(), nats.EnableFlowControl(), nats.IdleHeartbeat(time.Second))
+	if err != nil {
+		t.Fatalf("flow-controlled subscribe: %v", err)
+	}
+	for i := 0; i < 8; i++ {
+		select {
+		case n := <-bigs:
+			if n != 1<<20 {
+				t.Fatalf("flow-controlled message %d: %d bytes", i, n)
+			}
+		case <-ctx.Done():
+			t.Fatalf("flow control: %d of 8 messages", i)
+		}
+	}
+	_ = fsub.Unsubscribe()
+
 	// Delete through the leader's client, then the others do not find it.
 	if err := jss[c].DeleteConsumer(ctx, "CC", "PULL"); err != nil {
 		t.Fatalf("delete on %d: %v", c, err)
