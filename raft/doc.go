@@ -6,7 +6,8 @@
 //
 //	NewNodeHost(Config)                    one per process: raft transport, log store
 //	(*NodeHost).StartStreamShard(...)      a stream replica: on-disk state machine over log.Log
-//	(*StreamShard).Publish(ctx, *Message)  chunk entries, then a commit entry; returns seq, ts
+//	(*StreamShard).Submit(*Message, done)  ordered publish: queued, never blocks (pipeline.go)
+//	(*StreamShard).Publish(ctx, *Message)  Submit and wait; returns seq, ts
 //	(*StreamShard).Read / ReadLocal        linearizable / local reads of the log
 //	(*NodeHost).StartMetaShard(...)        JSON documents by key, with revisions
 //	Leader, TransferLeader, Members, AddReplica, RemoveReplica
@@ -34,16 +35,22 @@
 // log on every replica (UpdateConfig), and report entries (kind 8) carry
 // each replica's applied index for stream info (see progress.go).
 //
-// Small messages (at most 64 KiB with their header) are not proposed as
-// a chunk entry and a commit entry each: they queue, and the shard's
-// batchers (up to 4 entries in flight) propose what queued as one batch
-// entry of up to a chunk's worth, applied message by message exactly as
-// the two entries would be (batch.go).
+// Publishes go through one ordered pipeline per shard (pipeline.go): a
+// message is stored after every message submitted to the same replica
+// before it, so a connection's publishes keep their order. A chunker
+// proposes large messages' chunk entries (up to MaxInFlight in flight,
+// across messages); a committer proposes one group entry at a time
+// (kind 10, batch.go) carrying, in order, every ready message at the head
+// of the queue: small messages (at most 64 KiB with their header) inline,
+// applied as their one chunk and their commit, and the commits of large
+// messages whose chunk entries were applied. Many publishers share one
+// entry, one leader fsync, one follower fsync and one apply batch.
 //
 // # Retries and duplicates
 //
 // ErrSystemBusy, ErrClusterNotReady and proposal timeouts are retried with
-// backoff (5 ms doubling to 500 ms) until the caller's context ends. A
+// backoff (5 ms doubling to 500 ms) until the caller's context ends (a
+// minute per pipeline entry); proposals create no context per attempt. A
 // timed-out proposal may still commit, so a retry can put a chunk or a
 // commit in the log twice: the log ignores a chunk it holds and answers a
 // commit whose message id is already stored (log.DedupWindow) with the
@@ -53,13 +60,31 @@
 //
 // # Timing
 //
-// Ticks of 10 ms; heartbeat every 10 ticks (100 ms); election timeout 100
+// Ticks of 2 ms; heartbeat every 50 ticks (100 ms); election timeout 500
 // ticks (1 s, randomized up to 2 s); CheckQuorum on, so a leader cut off
-// from a quorum steps down. A 1 MiB entry crosses loopback in about 1 ms,
-// so the 8 entries a publisher keeps in flight delay a heartbeat by tens of
-// ms at worst, far below the election timeout. The LogDB uses Dragonboat's
-// small preset (16 MiB write buffers, 4 of them), not the default large one
-// (about 8 GiB).
+// from a quorum steps down. The short tick is for memory: Dragonboat frees
+// the applied entries of its in-memory log every 100 ticks. A 1 MiB entry
+// crosses loopback in about 1 ms, so the 8 chunk entries a shard keeps in
+// flight delay a heartbeat by tens of ms at worst, far below the election
+// timeout.
+//
+// # Memory and the apply-side fsync
+//
+// The LogDB is one Pebble instance per host with two 32 MiB memtables
+// (Dragonboat's presets run 16 instances), compacting level 0 only past 64
+// files (raft entries are deleted at the next snapshot, mostly before a
+// compaction would rewrite them). The in-memory raft log is capped at 64
+// MiB per shard. A publishing node holds at most 8 chunk entries in
+// flight per shard, each in a pooled buffer, and the small messages queued
+// for the next group entry.
+//
+// Each Update batch still ends with one fsync of the segments (ApplySync):
+// the applied marker must be durable with the data it covers, or a crash
+// could leave a marker past records that never reached the disk. A PubAck
+// needs more than that fsync anyway: the commit was in a quorum's fsynced
+// LogDB before it was applied. Since a group entry carries everything
+// queued during one round trip, the fsync is paid per group, not per
+// message.
 //
 // # Snapshots
 //

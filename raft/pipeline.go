@@ -54,6 +54,7 @@ import (
 type pubItem struct {
 	c    log.Commit // Hdr is owned (copied at Submit)
 	done func(seq uint64, ts int64, err error)
+	mem  int64 // payload bytes held in memory (counted in pipeline.memBytes)
 
 	// small messages: the payload (owned) and its CRC-32C.
 	data []byte
@@ -85,7 +86,7 @@ type pipeline struct {
 	// wake tells a committer waiting for the head's chunks that an item
 	// became ready (capacity 1: a wake-up is never lost).
 	wake chan struct{}
-	// memBytes is the payload bytes of queued small messages.
+	// memBytes is the payload held in memory by queued messages.
 	memBytes atomic.Int64
 }
 
@@ -126,6 +127,7 @@ func (s *StreamShard) Submit(m *Message, done func(seq uint64, ts int64, err err
 		it.data = m.Data
 	case m.Data != nil:
 		it.body = bytesReader(m.Data)
+		it.mem = int64(len(m.Data))
 	default:
 		it.body = m.Body
 	}
@@ -138,10 +140,11 @@ func (s *StreamShard) Submit(m *Message, done func(seq uint64, ts int64, err err
 		it.crc = chunking.Checksum(it.data)
 		it.c.Chunks, it.c.Digest = 1, log.ChunkDigest(0, it.crc)
 		it.ready = true
-		p.memBytes.Add(int64(len(it.data)))
+		it.mem = int64(len(it.data))
 	} else {
 		it.large = true
 	}
+	p.memBytes.Add(it.mem)
 	p.mu.Lock()
 	p.queue = append(p.queue, it)
 	if it.large {
@@ -158,8 +161,8 @@ func (s *StreamShard) Submit(m *Message, done func(seq uint64, ts int64, err err
 	p.mu.Unlock()
 }
 
-// QueuedBytes is the payload held in memory by small messages submitted
-// and not yet committed.
+// QueuedBytes is the payload held in memory (handed over as Data, or
+// read in for a small message) by messages submitted and not yet done.
 func (s *StreamShard) QueuedBytes() int64 { return s.pipe.memBytes.Load() }
 
 // commitLoop proposes the ready head of the queue as group entries, one at
@@ -204,7 +207,7 @@ func (s *StreamShard) commitLoop() {
 			switch {
 			case it.large && it.err != nil:
 				s.abort(it.c.ID)
-				it.finish(0, 0, it.err)
+				s.finish(it, 0, 0, it.err)
 			default:
 				if it.large {
 					chunked = append(chunked, it)
@@ -225,19 +228,15 @@ func (s *StreamShard) commitLoop() {
 		}
 		for _, it := range items {
 			if err != nil {
-				it.finish(0, 0, err)
+				s.finish(it, 0, 0, err)
 				continue
 			}
-			it.finish(it.resultOf())
+			seq, ts, rerr := it.resultOf()
+			s.finish(it, seq, ts, rerr)
 		}
 		if err != nil {
 			for _, it := range chunked {
 				s.abort(it.c.ID) // not committed: its chunks go
-			}
-		}
-		for _, it := range items {
-			if !it.large {
-				p.memBytes.Add(-int64(len(it.data)))
 			}
 		}
 		clear(items)
@@ -255,13 +254,14 @@ func (it *pubItem) resultOf() (uint64, int64, error) {
 	return it.res.Value, int64(le.Uint64(it.res.Data[1:])), nil
 }
 
-// finish reports the outcome and drops the item's buffers.
-func (it *pubItem) finish(seq uint64, ts int64, err error) {
+// finish reports it's outcome and drops its buffers.
+func (s *StreamShard) finish(it *pubItem, seq uint64, ts int64, err error) {
 	if it.cancel != nil {
 		it.cancel()
 	}
+	s.pipe.memBytes.Add(-it.mem)
 	done := it.done
-	it.done, it.body = nil, nil
+	it.done, it.body, it.data = nil, nil, nil
 	done(seq, ts, err)
 }
 
@@ -278,7 +278,6 @@ type chunkFlight struct {
 func (s *StreamShard) chunkLoop() {
 	p := &s.pipe
 	window := make([]chunkFlight, 0, s.h.cfg.MaxInFlight)
-	var free [][]byte
 	var cur *pubItem
 	var index, count int64
 	for {
@@ -300,14 +299,10 @@ func (s *StreamShard) chunkLoop() {
 				}
 			}
 			if cur != nil && cur.err == nil {
-				var buf []byte
-				if k := len(free); k > 0 {
-					buf, free = free[k-1], free[:k-1]
-				}
-				f, err := s.proposeChunk(cur, index, count, buf)
+				f, err := s.proposeChunk(cur, index, count, s.h.getChunkBuf())
 				if err != nil {
 					cur.err = err
-					free = append(free, f.cmd)
+					s.h.putChunkBuf(f.cmd)
 				} else {
 					cur.flights++
 					window = append(window, f)
@@ -346,7 +341,7 @@ func (s *StreamShard) chunkLoop() {
 		}
 		f.item.flights--
 		s.settled(f.item)
-		free = append(free, f.cmd[:0])
+		s.h.putChunkBuf(f.cmd)
 	}
 }
 
@@ -374,13 +369,31 @@ func (s *StreamShard) settled(it *pubItem) {
 	}
 }
 
+// getChunkBuf returns a recycled chunk entry buffer (empty; nil when the
+// pool has none). The pool keeps them across the chunker's idle periods
+// and lets the GC take them when the host stays idle: a fresh megabyte per
+// chunk entry was most of a publishing leader's garbage.
+func (h *NodeHost) getChunkBuf() []byte {
+	if b, ok := h.chunkBufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+// putChunkBuf gives a chunk entry buffer back to the pool.
+func (h *NodeHost) putChunkBuf(b []byte) {
+	if cap(b) > 0 {
+		h.chunkBufs.Put(&b)
+	}
+}
+
 // proposeChunk reads chunk index of count of it's body into buf (reused)
 // and proposes it as a chunk entry, updating the commit's chunk count and
 // digest.
 func (s *StreamShard) proposeChunk(it *pubItem, index, count int64, buf []byte) (chunkFlight, error) {
 	n := min(it.size-index*int64(s.chunkSize), int64(s.chunkSize))
 	if cap(buf) < 1+chunking.HeaderSize+int(n) {
-		buf = make([]byte, 0, 1+chunking.HeaderSize+int(min(it.size, int64(s.chunkSize))))
+		buf = make([]byte, 0, 1+chunking.HeaderSize+s.chunkSize)
 	}
 	buf = buf[:1+chunking.HeaderSize+int(n)]
 	f := chunkFlight{cmd: buf, item: it}

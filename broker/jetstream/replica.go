@@ -28,7 +28,7 @@ import (
 // memory: past it, a body over replInline is spooled too.
 const (
 	replSpillAt   = 1 << 20
-	replMemBudget = 16 << 20
+	replMemBudget = 8 << 20
 	replInline    = 64 << 10
 )
 
