@@ -82,6 +82,14 @@ func TestJetStreamPackageConsumers(t *testing.T) {
 		t.Fatal("consume: nothing")
 	}
 	cc.Stop()
+	// Until its UNSUB is out, the stopped Consume's pull request still has
+	// an inbox with interest: the next message would go there, be dropped
+	// by the client, and come back only after ack_wait (30 s).
+	select {
+	case <-cc.Closed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("consume did not stop")
+	}
 	it, err := cons.Messages()
 	must(t, err)
 	_, err = js.Publish(c, "j.x", []byte("iter"))
