@@ -76,7 +76,8 @@ type replicaState struct {
 		queued     []*op                  // ops queued since the last ApplySync
 		free       []*op                  // recycled ops
 		freeMsgs   []*pendingMsg          // recycled pending messages
-		buf        []byte                 // record scratch
+		buf        []byte                 // record scratch (the last commit record)
+		inline     []byte                 // ApplyInline's chunk + commit scratch
 		idsLoaded  bool
 		pendingIDs []uint64   // scratch for markers
 		msgIDs     msgIDTable // Nats-Msg-Id dedup (replica_checks.go)
@@ -249,15 +250,36 @@ func (l *Log) applyCommitLocked(c *Commit) (seq uint64, ts int64, err error) {
 		l.dropLocked(c.ID)
 		return 0, 0, err
 	}
+	return l.commitLocked(c, p, nil)
+}
+
+// commitLocked decides the order-dependent checks of c and, when they
+// pass, writes its commit record as the next sequence. With chunk (an
+// inline message's chunk record, ApplyInline) p is not in the pending map
+// and its one chunk is written with the commit, in one write, at the
+// offset this fills into p. On a failed check the message is dropped
+// (chunks unpinned); nothing is written for an inline one. rep.mu held.
+func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, ts int64, err error) {
+	rs := &l.rep
+	drop := func() {
+		if chunk != nil {
+			l.recyclePendingLocked(p)
+			return
+		}
+		l.dropLocked(c.ID)
+	}
 	if orig, err := l.checksLocked(c); err != nil {
-		if errors.Is(err, ErrDupMsgID) || errors.Is(err, ErrLastSeq) || errors.Is(err, ErrLastMsgID) {
-			l.dropLocked(c.ID)
+		if chunk != nil || errors.Is(err, ErrDupMsgID) || errors.Is(err, ErrLastSeq) || errors.Is(err, ErrLastMsgID) {
+			drop()
 		}
 		return orig, 0, err
 	}
 	l.w.Lock()
 	defer l.w.Unlock()
 	if err := l.writableLocked(); err != nil {
+		if chunk != nil {
+			drop()
+		}
 		return 0, 0, err
 	}
 	cfg := l.w.cfg
@@ -270,22 +292,32 @@ func (l *Log) applyCommitLocked(c *Commit) (seq uint64, ts int64, err error) {
 		err = l.checkDiscardNew(cfg, int64(len(c.Subject)+len(c.Hdr))+c.Size, false)
 	}
 	if err != nil {
-		l.dropLocked(c.ID)
+		drop()
 		return 0, 0, err
 	}
 	seq, ts = l.w.nextSeq, max(c.Time, l.w.lastTs)
-	rec := l.commitRecordLocked(c, p, seq, ts)
-	seg, off, err := l.writeLocked(rec, nil)
-	if err != nil {
+	var seg *segment
+	var off int64
+	if chunk == nil {
+		rec := l.commitRecordLocked(c, p, seq, ts)
+		seg, off, err = l.writeLocked(rec, nil)
+		if err != nil {
+			return 0, 0, err
+		}
+	} else if seg, off, err = l.writeInlineLocked(c, p, chunk, seq, ts); err != nil {
+		l.recyclePendingLocked(p)
 		return 0, 0, err
 	}
+	rec := rs.mu.buf
 	l.w.nextSeq++
 	l.w.lastTs = ts
 	o := l.newOpLocked()
 	*o = op{kind: opMsg, seq: seq, subject: c.Subject, record: true,
 		e: entry{seg: seg, first: p.first, off: off, ts: ts, size: c.Size, hdrLen: uint32(len(c.Hdr)), mlen: uint32(len(rec))}}
 	p.first = nil // the pin now belongs to the entry
-	delete(rs.mu.pending, c.ID)
+	if chunk == nil {
+		delete(rs.mu.pending, c.ID)
+	}
 	l.recyclePendingLocked(p)
 	rs.mu.ids[c.ID] = seq
 	l.noteMsgIDLocked(c.Hdr, seq, ts)

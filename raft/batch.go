@@ -129,20 +129,21 @@ func (s *streamSM) applyBatch(l *log.Log, cmd []byte) sm.Result {
 		var val uint64
 		var ts int64
 		var extra string
-		code := codeOK
+		var seq uint64
+		var t int64
+		var err error
 		if inline {
-			code = s.check(l.ApplyChunk(c.ID, 0, data, crc))
+			seq, t, err = l.ApplyInline(c, data, crc) // chunk and commit in one write
+		} else {
+			seq, t, err = l.ApplyCommit(c)
 		}
-		if code == codeOK {
-			seq, t, err := l.ApplyCommit(c)
-			var ce *log.CheckError
-			if errors.As(err, &ce) {
-				val, extra = ce.Seq, ce.MsgID
-			} else {
-				val, ts = seq, t
-			}
-			code = s.check(err)
+		var ce *log.CheckError
+		if errors.As(err, &ce) {
+			val, extra = ce.Seq, ce.MsgID
+		} else {
+			val, ts = seq, t
 		}
+		code := s.check(err)
 		c.Hdr = nil
 		if code == codeOther {
 			return sm.Result{Data: resultData(codeOther, 0, "")}
