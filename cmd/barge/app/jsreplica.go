@@ -198,8 +198,37 @@ func (r *jsReplica) Purge(ctx context.Context, req log.PurgeRequest) (uint64, er
 	return r.sh.Purge(ctx, req)
 }
 
+// StepDown hands the stream's leadership to another replica and returns once
+// this node sees a different leader. Dragonboat may drop a leadership
+// transfer request (it is a message to
+// the leader like any other), so the request is repeated until the leader
+// has changed or ctx ends.
 func (r *jsReplica) StepDown(ctx context.Context) error {
-	return r.host.TransferLeader(ctx, r.sh.ID(), 0)
+	before, _ := r.sh.Leader()
+	tick := time.NewTicker(stepDownPoll)
+	defer tick.Stop()
+	for attempt := 0; ; attempt++ {
+		if attempt%stepDownRepeat == 0 {
+			if err := r.host.TransferLeader(ctx, r.sh.ID(), 0); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		if now, ok := r.sh.Leader(); ok && now != before {
+			return nil
+		}
+	}
 }
+
+// StepDown looks for the new leader every stepDownPoll and asks again
+// every stepDownRepeat looks.
+const (
+	stepDownPoll   = 20 * time.Millisecond
+	stepDownRepeat = 25
+)
 
 func (r *jsReplica) Close() error { return r.sh.Close() }
