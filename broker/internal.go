@@ -104,6 +104,23 @@ type Capture interface {
 	Abort()
 }
 
+// Redirect is what a Capturer returns (as the Capture) for a message that a
+// stream on another cluster member stores: the message is not captured
+// here but routed whole, in the publisher's order, to the first peer with
+// interest in one of Via's subjects (tried in order), marked so that the
+// peer's Capturer takes it; that peer answers the reply subject. Its Capture
+// methods are never called. Without such a peer the message is not stored
+// (a requester gets the no-responders status when nothing else took it).
+type Redirect interface {
+	Capture
+	Via() [][]byte
+}
+
+// captureToken, in a routed message's queue list, asks the receiving server
+// to give the message to its Capturer (a Redirect on the sender). A
+// message captured that way is never redirected again.
+const captureToken = "$BARGE.CAP"
+
 // SetCapturer installs the stream capturer. Call it before accepting
 // clients; it is not synchronized with publishers.
 func (s *Server) SetCapturer(c Capturer) { s.capturer = c }

@@ -81,8 +81,14 @@ func (c *client) PubStart(subject, reply []byte, hdrLen, size int) error {
 		return nil
 	}
 	c.resolveTargets()
-	if cp := c.srv.capturer; cp != nil && !c.route {
+	if cp := c.srv.capturer; cp != nil && (!c.route || c.captureAsked()) {
 		p.capture = cp.Capture(p.subject, p.reply, hdrLen, size)
+		if rd, ok := p.capture.(Redirect); ok {
+			p.capture = nil
+			if !c.route {
+				c.redirect(rd.Via())
+			}
+		}
 	}
 	if len(p.targets) == 0 && len(p.routes) == 0 {
 		return nil

@@ -72,6 +72,31 @@ func (c *client) pickRemote(group []*Subscription) {
 	}
 }
 
+// redirect routes the current message to the first peer with interest in
+// one of via's subjects, asking it to capture the message (Redirect).
+func (c *client) redirect(via [][]byte) {
+	for _, v := range via {
+		r := c.srv.sl.Match(v)
+		for _, sub := range r.Psubs {
+			if sub.peer != nil && sub.peer.out.Load() != nil {
+				c.addRoute(sub.peer, captureToken)
+				return
+			}
+		}
+	}
+}
+
+// captureAsked reports whether the routed message being delivered asks
+// this server to capture it (its sender redirected it here).
+func (c *client) captureAsked() bool {
+	for _, name := range c.pub.rqueues {
+		if string(name) == captureToken {
+			return true
+		}
+	}
+	return false
+}
+
 // wantsQueue reports whether the routed message being delivered names
 // queue group q.
 func (c *client) wantsQueue(q string) bool {

@@ -232,6 +232,8 @@ func (e *Engine) putBuf(b *replyBuf) {
 // accountInfo answers $JS.API.INFO.
 func (e *Engine) accountInfo(r *apiReq) {
 	mem, store, streams, consumers := e.usage()
+	rstreams, rconsumers := e.remoteUsage() // placed on other members
+	streams, consumers = streams+rstreams, consumers+rconsumers
 	lim := func(v int64) int64 {
 		if v <= 0 {
 			return -1

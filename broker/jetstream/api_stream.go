@@ -27,7 +27,7 @@ func (e *Engine) streamCreate(r *apiReq, name string) {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNameContainsPathSeparators))
 		return
 	}
-	if cs := e.cl.Load(); cs != nil && req.Replicas > 1 && req.Replicas <= maxReplicas {
+	if cs := e.cl.Load(); cs != nil && (req.Replicas > 1 && req.Replicas <= maxReplicas || e.placedR1(&req)) {
 		e.createReplicated(r, cs, &req)
 		return
 	}
@@ -109,6 +109,9 @@ func (e *Engine) streamUpdate(r *apiReq, name string) {
 	}
 	if st := e.lookup(name); st != nil && st.repl != nil {
 		if cs := e.cl.Load(); cs != nil {
+			if req.Replicas == 0 {
+				req.Replicas = 1 // omitted: an R1 placed through the meta shard
+			}
 			e.updateReplicated(r, cs, st, &req)
 			return
 		}
@@ -265,7 +268,7 @@ func (e *Engine) streamNames(r *apiReq) {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
-	streams := e.filteredStreams(&req)
+	streams := e.listedStreams(&req)
 	lo, hi := page(len(streams), req.Offset, jsapi.NamesLimit)
 	resp := &jsapi.StreamNamesResponse{APIResponse: jsapi.APIResponse{Type: typ},
 		APIPaged: jsapi.APIPaged{Total: len(streams), Offset: lo, Limit: jsapi.NamesLimit}}
@@ -283,13 +286,13 @@ func (e *Engine) streamList(r *apiReq) {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
-	streams := e.filteredStreams(&req)
+	streams := e.listedStreams(&req)
 	lo, hi := page(len(streams), req.Offset, jsapi.ListLimit)
 	resp := &jsapi.StreamListResponse{APIResponse: jsapi.APIResponse{Type: typ},
 		APIPaged: jsapi.APIPaged{Total: len(streams), Offset: lo, Limit: jsapi.ListLimit},
 		Streams:  []*jsapi.StreamInfo{}}
-	for _, st := range streams[lo:hi] {
-		resp.Streams = append(resp.Streams, st.info(nil))
+	for i := range streams[lo:hi] {
+		resp.Streams = append(resp.Streams, e.listedInfo(&streams[lo+i]))
 	}
 	e.respond(r.reply, resp)
 }

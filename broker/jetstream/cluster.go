@@ -137,6 +137,8 @@ type clusterState struct {
 	// fw forwards requests to stream leaders (forward.go); set before the
 	// loops start.
 	fw *forwarder
+	// nm knows the streams without a replica here (nonmember.go).
+	nm nonMembers
 }
 
 // SetCluster makes the engine clustered: streams with num_replicas > 1
@@ -189,12 +191,17 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 	defined := make(map[string]bool, len(vals))
 	members := make(map[string]map[uint64]string, len(vals))
 	configs := make(map[string]jsapi.StreamConfig, len(vals))
-	defer func() { cs.fw.noteMembers(members) }()
+	defs := make([]replDef, 0, len(vals))
+	defer func() {
+		cs.fw.noteMembers(members)
+		cs.nm.note(self, defs)
+	}()
 	for _, v := range vals {
 		var d replDef
 		if json.Unmarshal(v, &d) != nil {
 			continue
 		}
+		defs = append(defs, d)
 		defined[d.Config.Name] = true
 		members[d.Config.Name] = d.Members
 		configs[d.Config.Name] = d.Config
@@ -322,7 +329,7 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
-	cfg.Replicas = req.Replicas
+	cfg.Replicas = max(req.Replicas, 1)
 	if cfg.Storage == jsapi.MemoryStorage {
 		e.respondErr(r.reply, typ, invalidConfig("replicated streams need file storage"))
 		return
@@ -350,7 +357,14 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		return
 	}
 	sid := shardIDFor(cfg.Name)
-	d := replDef{Config: cfg, Created: e.o.Clock.Now().UTC(), ShardID: sid, Members: placement(members, cfg.Replicas, sid)}
+	place := placement(members, cfg.Replicas, sid)
+	if cfg.Replicas == 1 {
+		place = e.placeOne(ctx, cs, members, sid)
+	}
+	d := replDef{Config: cfg, Created: e.o.Clock.Now().UTC(), ShardID: sid, Members: place}
+	if e.createOnMember(r, cs, &d) { // nonmember.go
+		return
+	}
 	b, _ := json.Marshal(&d)
 	created := true
 	if err := cs.c.MetaPut(ctx, streamKeyPrefix+cfg.Name, b, true); err != nil {
@@ -359,6 +373,9 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 			return
 		}
 		created = false
+	}
+	if e.createdElsewhere(ctx, r, cs, &cfg, created) {
+		return
 	}
 	st := e.waitLocal(ctx, cs, cfg.Name)
 	if st == nil {

@@ -21,7 +21,7 @@ const maxHeaderSize = 64 << 10
 func (e *Engine) Capture(subject, reply []byte, hdrLen, size int) broker.Capture {
 	st := e.streamFor(subject)
 	if st == nil {
-		return nil
+		return e.captureRemote(subject) // nonmember.go
 	}
 	if st.repl != nil {
 		return e.captureReplicated(st, subject, reply, hdrLen, size)
