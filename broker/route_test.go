@@ -299,3 +299,68 @@ func TestRouteKeepalive(t *testing.T) {
 		t.Fatalf("silent route not closed as stale: %v %v", closed, reason)
 	}
 }
+
+// redirectingCapture redirects orders.* to the peer interested in fwd.x
+// and records what it captures itself.
+type redirectingCapture struct{ recordingCapture }
+
+type testRedirect struct{ recordingCapture }
+
+func (*testRedirect) Via() [][]byte { return [][]byte{[]byte("fwd.none"), []byte("fwd.x")} }
+
+func (r *redirectingCapture) Capture(subject, reply []byte, hdrLen, size int) Capture {
+	if strings.HasPrefix(string(subject), "orders.") {
+		return &testRedirect{}
+	}
+	return r.recordingCapture.Capture(append([]byte("orders."), subject...), reply, hdrLen, size)
+}
+
+// TestRouteRedirectCapture: a publish the Capturer redirects goes to the
+// peer interested in the first reachable Via subject, small or chunked,
+// with the capture token (once even when the peer also has subscribers);
+// a routed message is captured only when it carries the token, and never
+// redirected again.
+func TestRouteRedirectCapture(t *testing.T) {
+	rc := &redirectingCapture{}
+	ch := newClusterHarness(t, Options{StreamThreshold: 8}, func(h *harness) { h.srv.SetCapturer(rc) })
+	ch.routeLines()
+	ch.remoteSub("fwd.>", "")
+	pub := ch.connect(`{"headers":true,"no_responders":true}`)
+	pub.send("PUB orders.1 _INBOX.1 3\r\nabc\r\n")
+	if got := ch.routeLines(); got != "RMSG orders.1 + _INBOX.1 $BARGE.CAP 3\r\nabc\r\n" {
+		t.Fatalf("redirected %q", got)
+	}
+	pub.send("PING\r\n")
+	pub.expect("PONG\r\n") // the peer took the request: no 503
+	ch.remoteSub("orders.*", "")
+	pub.send("PUB orders.2 12\r\n0123456789ab\r\n")
+	if got := ch.routeLines(); got != "LMSG orders.2 | $BARGE.CAP 12\r\n12\r\n0123456789ab0\r\n" {
+		t.Fatalf("redirected %q", got)
+	}
+
+	// Receiving side: only a message with the token is captured.
+	ours, theirs := net.Pipe()
+	ri := newRouteIn(ch.cl, "127.0.0.1:2", ours)
+	done := make(chan error, 1)
+	go func() { done <- ri.run() }()
+	br := bufio.NewReader(theirs)
+	fmt.Fprintf(theirs, "INFO {\"server_id\":\"P2\",\"server_name\":\"p2\",\"cluster\":\"t\"}\r\n")
+	if l, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "CONNECT {") {
+		t.Fatalf("expected CONNECT, got %q %v", l, err)
+	}
+	fmt.Fprintf(theirs, "RMSG s.a 2\r\nno\r\nRMSG s.b | $BARGE.CAP 3\r\nyes\r\nRMSG orders.3 | $BARGE.CAP 5\r\nagain\r\nPING\r\n")
+	if l, err := br.ReadString('\n'); err != nil || l != "PONG\r\n" {
+		t.Fatalf("expected PONG, got %q %v", l, err)
+	}
+	rc.mu.Lock()
+	got := strings.Join(rc.events, ";")
+	rc.mu.Unlock()
+	if got != "start orders.s.b;data yes;end" {
+		t.Fatalf("captured %q", got)
+	}
+	if ch.routeLines() != "" {
+		t.Fatal("a routed message was redirected again")
+	}
+	theirs.Close()
+	<-done
+}
