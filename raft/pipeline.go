@@ -170,7 +170,7 @@ func (s *StreamShard) QueuedBytes() int64 { return s.pipe.memBytes.Load() }
 func (s *StreamShard) commitLoop() {
 	p := &s.pipe
 	var cmd []byte
-	var items, chunked []*pubItem
+	var items, group []*pubItem
 	for {
 		p.mu.Lock()
 		for len(p.queue) == 0 || !p.queue[0].ready {
@@ -201,44 +201,41 @@ func (s *StreamShard) commitLoop() {
 		}
 		p.mu.Unlock()
 
-		chunked = chunked[:0]
-		keep := items[:0]
+		// Messages whose chunking failed are not in the entry; every
+		// message is answered in queue order after it.
+		group = group[:0]
+		for _, it := range items {
+			if !it.large || it.err == nil {
+				group = append(group, it)
+			}
+		}
+		var err error
+		if len(group) > 0 {
+			cmd = s.appendGroup(cmd[:0], group)
+			ctx, cancel := context.WithTimeout(s.ctx, groupTimeout)
+			var res sm.Result
+			res, err = s.propose(ctx, cmd)
+			cancel()
+			if err == nil {
+				err = splitBatchResult(res, group)
+			}
+		}
 		for _, it := range items {
 			switch {
 			case it.large && it.err != nil:
-				s.abort(it.c.ID)
+				s.abort(it.c.ID) // its chunks go
 				s.finish(it, 0, 0, it.err)
-			default:
+			case err != nil:
 				if it.large {
-					chunked = append(chunked, it)
+					s.abort(it.c.ID) // not committed: its chunks go
 				}
-				keep = append(keep, it)
-			}
-		}
-		items = keep
-		if len(items) == 0 {
-			continue
-		}
-		cmd = s.appendGroup(cmd[:0], items)
-		ctx, cancel := context.WithTimeout(s.ctx, groupTimeout)
-		res, err := s.propose(ctx, cmd)
-		cancel()
-		if err == nil {
-			err = splitBatchResult(res, items)
-		}
-		for _, it := range items {
-			if err != nil {
 				s.finish(it, 0, 0, err)
-				continue
-			}
-			seq, ts, rerr := it.resultOf()
-			s.finish(it, seq, ts, rerr)
-		}
-		if err != nil {
-			for _, it := range chunked {
-				s.abort(it.c.ID) // not committed: its chunks go
+			default:
+				seq, ts, rerr := it.resultOf()
+				s.finish(it, seq, ts, rerr)
 			}
 		}
+		clear(group)
 		clear(items)
 	}
 }

@@ -113,4 +113,30 @@ func TestStreamGroupRetryStoresOnce(t *testing.T) {
 		}
 	}
 	checkReplica(t, s, map[uint64][]byte{1: data, 2: []byte("tiny")})
+
+	// A large message whose body fails is answered with the error and
+	// stores nothing; what was submitted around it keeps its order.
+	type result struct {
+		seq uint64
+		err error
+	}
+	results := make(chan result, 3)
+	done := func(seq uint64, _ int64, err error) { results <- result{seq, err} }
+	s.Submit(&Message{Subject: "s.3", Data: []byte("before"), Size: 6}, done)
+	s.Submit(&Message{Subject: "s.x", Body: bytes.NewReader(make([]byte, 100<<10)), Size: 3 << 20}, done)
+	s.Submit(&Message{Subject: "s.4", Data: []byte("after"), Size: 5}, done)
+	if r := <-results; r.err != nil || r.seq != 3 {
+		t.Fatalf("before: %+v", r)
+	}
+	if r := <-results; r.err == nil {
+		t.Fatalf("short body stored as %d", r.seq)
+	}
+	if r := <-results; r.err != nil || r.seq != 4 {
+		t.Fatalf("after: %+v", r)
+	}
+	checkReplica(t, s, map[uint64][]byte{3: []byte("before"), 4: []byte("after")})
+	eventually(t, 10*time.Second, "the failed message's chunks dropped", func() bool {
+		v, err := s.ReadLocal(func(l *log.Log) (any, error) { return l.PendingChunks(), nil })
+		return err == nil && v.(int) == 0
+	})
 }

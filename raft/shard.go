@@ -199,9 +199,10 @@ func (s *StreamShard) propose(ctx context.Context, cmd []byte) (sm.Result, error
 }
 
 // abort tells the replicas to drop a message's chunks (best effort: a lost
-// abort leaves chunks that only cost disk until their segments go).
+// abort leaves chunks that only cost disk until their segments go). Close
+// ends it at once.
 func (s *StreamShard) abort(id uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.h.cfg.ProposalTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.ProposalTimeout)
 	defer cancel()
 	if _, err := s.propose(ctx, appendU64Entry(nil, kindAbort, id)); err != nil {
 		s.h.cfg.Logger.Warn("raft: abort proposal failed", "shard", s.id, "msg", id, "err", err)
