@@ -213,8 +213,8 @@ func TestJSPlacementNonMemberPublish(t *testing.T) {
 }
 
 // TestJSPlacementR5: an R5 stream on five nodes takes publishes on every
-// node, goes on when one node stops, and a consumer reads everything in
-// order.
+// node, goes on when one node (a follower) stops, and a consumer reads
+// everything in order.
 func TestJSPlacementR5(t *testing.T) {
 	apps, js := clusterJS(t, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -241,11 +241,27 @@ func TestJSPlacementR5(t *testing.T) {
 	for i := range apps {
 		publish(i)
 	}
-	stopApp(t, apps[0])
-	for i := 1; i < len(apps); i++ {
-		publish(i)
+	// Stop a follower of both the meta shard and the stream (losing a
+	// leader can stall proposals up to raft's 10 s proposal timeout, see
+	// README "Faults"; TestJSClusterConsumerFailover covers that).
+	si, err := js[0].Stream(ctx, "R5")
+	if err != nil || si.CachedInfo().Cluster == nil {
+		t.Fatalf("stream info: %v", err)
 	}
-	msgs := fetchAll(ctx, t, js[2], "R5", seq)
+	metaLeader, _ := metaOf(t, apps[0]).Leader()
+	down := -1
+	for i := len(apps) - 1; i >= 0 && down < 0; i-- {
+		if name := fmt.Sprintf("n%d", i+1); name != si.CachedInfo().Cluster.Leader && uint64(i+1) != metaLeader {
+			down = i
+		}
+	}
+	stopApp(t, apps[down])
+	for i := range apps {
+		if i != down {
+			publish(i)
+		}
+	}
+	msgs := fetchAll(ctx, t, js[(down+2)%len(js)], "R5", seq)
 	for i, m := range msgs {
 		if string(m.Data()) != fmt.Sprint(i) {
 			t.Fatalf("message %d: %q", i, m.Data())
