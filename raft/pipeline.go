@@ -90,6 +90,15 @@ type pipeline struct {
 	memBytes atomic.Int64
 }
 
+// pipelineAttempt bounds one attempt of a pipeline entry: an election
+// timeout (at least 500 ms), not Config.ProposalTimeout. The queue waits
+// for its head, so an entry proposed through a leader that died must be
+// proposed again soon after a new one is elected, not after 10 s (a
+// second copy that commits is a duplicate of itself; see above).
+func (h *NodeHost) pipelineAttempt() time.Duration {
+	return max(time.Duration(h.cfg.ElectionRTT)*h.cfg.RTT, 500*time.Millisecond)
+}
+
 // Entry timeouts of the pipeline, retries included.
 const (
 	groupTimeout = time.Minute
@@ -214,7 +223,7 @@ func (s *StreamShard) commitLoop() {
 			cmd = s.appendGroup(cmd[:0], group)
 			ctx, cancel := context.WithTimeout(s.ctx, groupTimeout)
 			var res sm.Result
-			res, err = s.propose(ctx, cmd)
+			res, err = s.proposeWithin(ctx, cmd, s.h.pipelineAttempt())
 			cancel()
 			if err == nil {
 				err = splitBatchResult(res, group)
@@ -329,7 +338,7 @@ func (s *StreamShard) chunkLoop() {
 		copy(window, window[1:])
 		window[len(window)-1] = chunkFlight{}
 		window = window[:len(window)-1]
-		res, err := s.await(f.item.ctx, f.rs, f.cmd)
+		res, err := s.await(f.item.ctx, f.rs, f.cmd, s.h.pipelineAttempt())
 		if err == nil {
 			err = errOf(res)
 		}
@@ -404,7 +413,7 @@ func (s *StreamShard) proposeChunk(it *pubItem, index, count int64, buf []byte) 
 	chunking.AppendHeader(buf[1:1], h)
 	it.c.Chunks++
 	it.c.Digest = log.ChunkDigest(it.c.Digest, h.CRC)
-	rs, err := s.start(it.ctx, buf)
+	rs, err := s.start(it.ctx, buf, s.h.pipelineAttempt())
 	if err != nil {
 		return f, err
 	}

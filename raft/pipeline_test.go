@@ -140,3 +140,51 @@ func TestStreamGroupRetryStoresOnce(t *testing.T) {
 		return err == nil && v.(int) == 0
 	})
 }
+
+// Losing the leader while a follower's pipeline has an entry out to it
+// holds that follower's queue for about an election and one pipeline
+// attempt, not the 10 s proposal timeout, and every message is stored
+// once, in submission order.
+func TestStreamPipelineLeaderLoss(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	shards := map[uint64]*StreamShard{}
+	for id := range c.hosts {
+		shards[id] = c.startStream(id, 16)
+	}
+	eventually(t, 30*time.Second, "a leader", func() bool { return c.leader(16) != 0 })
+	leader := c.leader(16)
+	f := shards[leader%3+1]
+	const n = 400
+	type result struct {
+		i   int
+		seq uint64
+		err error
+	}
+	results := make(chan result, n)
+	for i := range n {
+		f.Submit(&Message{Subject: fmt.Sprint("s.", i), Data: payload(i, 2000), Size: 2000},
+			func(seq uint64, _ int64, err error) { results <- result{i, seq, err} })
+		if i == n/2 {
+			go c.stop(leader)
+		}
+	}
+	start := time.Now()
+	seqs := make([]uint64, n)
+	for range n {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("message %d: %v", r.i, r.err)
+		}
+		seqs[r.i] = r.seq
+	}
+	took := time.Since(start)
+	t.Logf("all %d stored %v after the leader began to stop", n, took.Round(time.Millisecond))
+	if took > 4500*time.Millisecond { // it was 5 s and more with 10 s attempts
+		t.Fatalf("the queue waited %v for a lost leader", took)
+	}
+	for i := 1; i < n; i++ {
+		if seqs[i] != seqs[i-1]+1 {
+			t.Fatalf("message %d stored as %d after %d", i, seqs[i], seqs[i-1])
+		}
+	}
+}

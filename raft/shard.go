@@ -144,12 +144,13 @@ func (s *StreamShard) PublishBytes(ctx context.Context, subject string, hdr, pay
 	return s.Publish(ctx, &Message{Subject: subject, Hdr: hdr, Data: append([]byte(nil), payload...), Size: int64(len(payload))})
 }
 
-// start proposes cmd, retrying while the shard is busy or has no leader.
-func (s *StreamShard) start(ctx context.Context, cmd []byte) (*dragonboat.RequestState, error) {
+// start proposes cmd, retrying while the shard is busy or has no leader;
+// the attempt times out after timeout.
+func (s *StreamShard) start(ctx context.Context, cmd []byte, timeout time.Duration) (*dragonboat.RequestState, error) {
 	var rs *dragonboat.RequestState
 	err := retryEach(ctx, s.h.cfg, func() error {
 		var err error
-		rs, err = s.h.nh.Propose(s.session, cmd, s.h.cfg.ProposalTimeout)
+		rs, err = s.h.nh.Propose(s.session, cmd, timeout)
 		return err
 	})
 	return rs, err
@@ -157,7 +158,7 @@ func (s *StreamShard) start(ctx context.Context, cmd []byte) (*dragonboat.Reques
 
 // await waits for a proposal's outcome; one that timed out or was dropped
 // is proposed again (the state machine ignores a second copy).
-func (s *StreamShard) await(ctx context.Context, rs *dragonboat.RequestState, cmd []byte) (sm.Result, error) {
+func (s *StreamShard) await(ctx context.Context, rs *dragonboat.RequestState, cmd []byte, timeout time.Duration) (sm.Result, error) {
 	for {
 		var r dragonboat.RequestResult
 		select {
@@ -183,19 +184,25 @@ func (s *StreamShard) await(ctx context.Context, rs *dragonboat.RequestState, cm
 			return sm.Result{}, err
 		}
 		var err error
-		if rs, err = s.start(ctx, cmd); err != nil {
+		if rs, err = s.start(ctx, cmd, timeout); err != nil {
 			return sm.Result{}, err
 		}
 	}
 }
 
-// propose proposes cmd and waits for it to be applied here.
+// propose proposes cmd and waits for it to be applied here, each attempt
+// bounded by Config.ProposalTimeout.
 func (s *StreamShard) propose(ctx context.Context, cmd []byte) (sm.Result, error) {
-	rs, err := s.start(ctx, cmd)
+	return s.proposeWithin(ctx, cmd, s.h.cfg.ProposalTimeout)
+}
+
+// proposeWithin is propose with attempts of timeout.
+func (s *StreamShard) proposeWithin(ctx context.Context, cmd []byte, timeout time.Duration) (sm.Result, error) {
+	rs, err := s.start(ctx, cmd, timeout)
 	if err != nil {
 		return sm.Result{}, err
 	}
-	return s.await(ctx, rs, cmd)
+	return s.await(ctx, rs, cmd, timeout)
 }
 
 // abort tells the replicas to drop a message's chunks (best effort: a lost
