@@ -232,8 +232,20 @@ func (e *Engine) putBuf(b *replyBuf) {
 // accountInfo answers $JS.API.INFO.
 func (e *Engine) accountInfo(r *apiReq) {
 	mem, store, streams, consumers := e.usage()
-	rstreams, rconsumers := e.remoteUsage() // placed on other members
-	streams, consumers = streams+rstreams, consumers+rconsumers
+	if remote := e.remoteListed(); len(remote) > 0 {
+		// Streams placed on other members: their leaders have the
+		// numbers (nonmember_info.go); not on the API worker.
+		go func(r apiReq) {
+			bytes, cons := e.remoteUsage(remote)
+			e.respondAccountInfo(&r, mem, store+bytes, streams+len(remote), consumers+cons)
+		}(*r)
+		return
+	}
+	e.respondAccountInfo(r, mem, store, streams, consumers)
+}
+
+// respondAccountInfo answers $JS.API.INFO with the given usage.
+func (e *Engine) respondAccountInfo(r *apiReq, mem, store uint64, streams, consumers int) {
 	lim := func(v int64) int64 {
 		if v <= 0 {
 			return -1

@@ -291,8 +291,17 @@ func (e *Engine) streamList(r *apiReq) {
 	resp := &jsapi.StreamListResponse{APIResponse: jsapi.APIResponse{Type: typ},
 		APIPaged: jsapi.APIPaged{Total: len(streams), Offset: lo, Limit: jsapi.ListLimit},
 		Streams:  []*jsapi.StreamInfo{}}
-	for i := range streams[lo:hi] {
-		resp.Streams = append(resp.Streams, e.listedInfo(&streams[lo+i]))
+	if ls := streams[lo:hi]; anyRemote(ls) {
+		// Some are placed on other members: their leaders have the
+		// numbers (nonmember_info.go); not on the API worker.
+		go func(reply []byte) {
+			resp.Streams = e.listedInfos(ls)
+			e.respond(reply, resp)
+		}(r.reply)
+		return
+	}
+	for _, st := range streams[lo:hi] {
+		resp.Streams = append(resp.Streams, st.st.info(nil))
 	}
 	e.respond(r.reply, resp)
 }

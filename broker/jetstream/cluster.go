@@ -139,6 +139,9 @@ type clusterState struct {
 	fw *forwarder
 	// nm knows the streams without a replica here (nonmember.go).
 	nm nonMembers
+	// calls asks other members for those streams' state
+	// (nonmember_info.go); set before the loops start.
+	calls *remoteCalls
 }
 
 // SetCluster makes the engine clustered: streams with num_replicas > 1
@@ -149,6 +152,7 @@ func (e *Engine) SetCluster(c Cluster) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cs := &clusterState{c: c, cancel: cancel, done: make(chan struct{}), lastSeq: make(map[string]uint64)}
 	cs.fw = e.startForwarding(ctx, cs)
+	cs.calls = e.startRemoteCalls(c.NodeID())
 	e.cl.Store(cs)
 	go e.leaderLoop(ctx, cs.fw)
 	go func() {
@@ -173,6 +177,7 @@ func (e *Engine) stopCluster() {
 		<-cs.done
 		<-cs.fw.done
 		e.stopForwarding(cs.fw)
+		e.stopRemoteCalls(cs.calls)
 	}
 }
 

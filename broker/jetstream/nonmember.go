@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec/jsapi"
@@ -249,31 +248,31 @@ func (e *Engine) listedStreams(req *jsapi.StreamNamesRequest) []listedStream {
 	return out
 }
 
-// remoteUsage counts the streams placed elsewhere and their durable
-// consumers (from the meta shard) for $JS.API.INFO; their bytes are not
-// known here.
-func (e *Engine) remoteUsage() (streams, consumers int) {
+// remoteListed returns the streams placed on other members (none without
+// a cluster), as listing entries.
+func (e *Engine) remoteListed() []listedStream {
 	cs := e.cl.Load()
 	if cs == nil {
-		return 0, 0
+		return nil
 	}
-	var names []string
+	var out []listedStream
 	for _, rs := range cs.nm.remote() {
 		if e.lookup(rs.def.Config.Name) == nil {
-			names = append(names, rs.def.Config.Name)
+			out = append(out, listedStream{name: rs.def.Config.Name, remote: rs})
 		}
 	}
-	if len(names) == 0 {
-		return 0, 0
+	return out
+}
+
+// remoteUsage sums the stored bytes and consumers of streams placed on
+// other members, as their leaders report them (a stream whose leader does
+// not answer counts as empty).
+func (e *Engine) remoteUsage(remote []listedStream) (bytes uint64, consumers int) {
+	for _, si := range e.listedInfos(remote) {
+		bytes += si.State.Bytes
+		consumers += si.State.Consumers
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	for _, name := range names {
-		if vals, err := cs.c.MetaList(ctx, consumerKeyPrefix+name+"/"); err == nil {
-			consumers += len(vals)
-		}
-	}
-	return len(names), consumers
+	return bytes, consumers
 }
 
 // createOnMember forwards a STREAM.CREATE that places the stream d only on

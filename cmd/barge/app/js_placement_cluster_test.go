@@ -132,6 +132,17 @@ func TestJSPlacementR1AnyNode(t *testing.T) {
 	if err != nil || info.CachedInfo().State.Msgs != 10 {
 		t.Fatalf("info from node 3: %v", err)
 	}
+	// Node 3 holds no replica of ONE: the list and account info take its
+	// numbers from its leader.
+	l := js[2].ListStreams(ctx)
+	for si := range l.Info() {
+		if si.Config.Name == "ONE" && (si.State.Msgs != 10 || si.State.Consumers != 1 || si.Cluster == nil || si.Cluster.Leader != "n1") {
+			t.Fatalf("listed on node 3: %+v %+v", si.State, si.Cluster)
+		}
+	}
+	if ai, err := js[2].AccountInfo(ctx); err != nil || ai.Streams != 2 || ai.Consumers != 1 || ai.Store < 10 {
+		t.Fatalf("account info on node 3: %+v, %v", ai, err)
+	}
 }
 
 // TestJSPlacementNonMemberPublish: an R2 stream of a 3-node cluster takes
