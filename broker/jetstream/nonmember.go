@@ -27,10 +27,10 @@ import (
 //     reply subject, which the routes carry back. Only the member it was
 //     routed to captures it (routed messages are captured only when asked),
 //     so it is stored once;
-//   - STREAM.NAMES, STREAM.LIST and $JS.API.INFO count them: names and the
-//     configuration come from the meta shard; the list shows their state
-//     as empty (this node holds no copy; STREAM.INFO, forwarded to the
-//     leader, has it).
+//   - STREAM.NAMES, STREAM.LIST and $JS.API.INFO count them: names come
+//     from the meta shard, the list's infos and the account's bytes and
+//     consumers from the streams' leaders (nonmember_info.go), or the
+//     definition with an empty state when a leader does not answer.
 //
 // The members are reached through their forwarding subjects
 // ($BARGE.JS.FWD.<node>.…, forward.go), whose interest every member
