@@ -143,6 +143,38 @@ func TestJSPlacementR1AnyNode(t *testing.T) {
 	if ai, err := js[2].AccountInfo(ctx); err != nil || ai.Streams != 2 || ai.Consumers != 1 || ai.Store < 10 {
 		t.Fatalf("account info on node 3: %+v, %v", ai, err)
 	}
+	// Deleted through node 3: gone from every node.
+	if err := js[2].DeleteStream(ctx, "ONE"); err != nil {
+		t.Fatalf("delete through node 3: %v", err)
+	}
+	for i := range js {
+		eventually(t, 10*time.Second, fmt.Sprintf("node %d lists TWO only", i+1), func() bool {
+			return slices.Equal(streamNamesOn(ctx, js[i]), []string{"TWO"})
+		})
+	}
+	// An R1 KV bucket made on node 1: written on node 3, read on node 2.
+	if _, err := js[0].CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "CFG"}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	var kv3, kv2 jetstream.KeyValue
+	eventually(t, 10*time.Second, "bucket seen on nodes 2 and 3", func() bool {
+		kv3, err = js[2].KeyValue(ctx, "CFG")
+		if err != nil {
+			return false
+		}
+		kv2, err = js[1].KeyValue(ctx, "CFG")
+		return err == nil
+	})
+	eventually(t, 10*time.Second, "put on node 3", func() bool {
+		_, err = kv3.Put(ctx, "k", []byte("v1"))
+		return err == nil
+	})
+	if rev, err := kv3.Update(ctx, "k", []byte("v2"), 1); err != nil || rev != 2 {
+		t.Fatalf("update on node 3: %d, %v", rev, err)
+	}
+	if e, err := kv2.Get(ctx, "k"); err != nil || string(e.Value()) != "v2" || e.Revision() != 2 {
+		t.Fatalf("get on node 2: %v", err)
+	}
 }
 
 // TestJSPlacementNonMemberPublish: an R2 stream of a 3-node cluster takes
