@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -308,6 +309,68 @@ func TestJSPlacementR5(t *testing.T) {
 	for i, m := range msgs {
 		if string(m.Data()) != fmt.Sprint(i) {
 			t.Fatalf("message %d: %q", i, m.Data())
+		}
+	}
+}
+
+// TestJSPlacementForwardRate (BARGE_PLACEMENT_BENCH=1) publishes the same
+// messages to an R2 stream of a 3-node cluster through a client of the
+// stream's leader and through a client of the node without a replica
+// (routed to a member) and logs the rates.
+func TestJSPlacementForwardRate(t *testing.T) {
+	if os.Getenv("BARGE_PLACEMENT_BENCH") == "" {
+		t.Skip("BARGE_PLACEMENT_BENCH=1 to run")
+	}
+	apps, js := clusterJS(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := js[0].CreateStream(ctx, jetstream.StreamConfig{Name: "RATE", Subjects: []string{"rate"}, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info *jetstream.StreamInfo
+	eventually(t, 15*time.Second, "a stream leader and a replica", func() bool {
+		info, err = s.Info(ctx)
+		return err == nil && info.Cluster != nil && info.Cluster.Leader != "" && len(info.Cluster.Replicas) == 1
+	})
+	leader, out := -1, -1
+	for i := range apps {
+		switch name := fmt.Sprintf("n%d", i+1); {
+		case name == info.Cluster.Leader:
+			leader = i
+		case name != info.Cluster.Replicas[0].Name:
+			out = i
+		}
+	}
+	eventually(t, 10*time.Second, "the non-member knows the stream", func() bool {
+		return slices.Equal(streamNamesOn(ctx, js[out]), []string{"RATE"})
+	})
+	for _, size := range []int{1 << 10, 1 << 20, 8 << 20} {
+		n := max(64, (256<<20)/size)
+		if size == 1<<10 {
+			n = 5000
+		}
+		body := make([]byte, size)
+		for _, node := range []int{leader, out} {
+			start := time.Now()
+			var futs []jetstream.PubAckFuture
+			for i := 0; i < n; i++ {
+				f, err := js[node].PublishAsync("rate", body, jetstream.WithStallWait(time.Minute))
+				if err != nil {
+					t.Fatal(err)
+				}
+				futs = append(futs, f)
+			}
+			for _, f := range futs {
+				select {
+				case <-f.Ok():
+				case err := <-f.Err():
+					t.Fatal(err)
+				}
+			}
+			el := time.Since(start)
+			t.Logf("size=%d from n%d (leader=%v): %d msgs in %v: %.0f msg/s, %.1f MiB/s", size, node+1, node == leader,
+				n, el.Round(time.Millisecond), float64(n)/el.Seconds(), float64(n*size)/el.Seconds()/(1<<20))
 		}
 	}
 }
