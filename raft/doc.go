@@ -51,6 +51,9 @@
 // ErrSystemBusy, ErrClusterNotReady and proposal timeouts are retried with
 // backoff (5 ms doubling to 500 ms) until the caller's context ends (a
 // minute per pipeline entry); proposals create no context per attempt. A
+// pipeline entry's attempt lasts an election timeout, not
+// ProposalTimeout: one sent to a leader that died is proposed again to
+// the next, since everything queued behind it waits for it. A
 // timed-out proposal may still commit, so a retry can put a chunk or a
 // commit in the log twice: the log ignores a chunk it holds and answers a
 // commit whose message id is already stored (log.DedupWindow) with the
