@@ -285,8 +285,8 @@ func TestJSPlacementR5(t *testing.T) {
 	for i := range apps {
 		publish(i)
 	}
-	// Stop a follower of both the meta shard and the stream (losing a
-	// leader can stall proposals up to raft's 10 s proposal timeout, see
+	// Stop a follower of both the meta shard and the stream: losing a
+	// leader stalls proposals for an election and more (seconds, see
 	// README "Faults"; TestJSClusterConsumerFailover covers that).
 	si, err := js[0].Stream(ctx, "R5")
 	if err != nil || si.CachedInfo().Cluster == nil {
