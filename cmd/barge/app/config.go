@@ -4,9 +4,7 @@
 package app
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -181,31 +179,6 @@ func (c *Config) LoadFile(path string) error {
 	}
 	defer f.Close()
 	return c.load(f, path)
-}
-
-func (c *Config) load(r io.Reader, name string) error {
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		s := strings.TrimSpace(sc.Text())
-		if i := strings.Index(s, "#"); i >= 0 {
-			s = strings.TrimSpace(s[:i])
-		}
-		if strings.HasPrefix(s, "//") || s == "" {
-			continue
-		}
-		i := strings.IndexAny(s, ":=")
-		if i <= 0 {
-			return fmt.Errorf("%s:%d: expected `key: value`", name, line)
-		}
-		key := strings.TrimSpace(s[:i])
-		val := strings.Trim(strings.TrimSpace(s[i+1:]), `"'`)
-		if err := c.Set(key, val); err != nil {
-			return fmt.Errorf("%s:%d: %w", name, line, err)
-		}
-	}
-	return sc.Err()
 }
 
 // Set applies one setting by its long flag name.
