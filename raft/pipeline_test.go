@@ -161,11 +161,16 @@ func TestStreamPipelineLeaderLoss(t *testing.T) {
 		err error
 	}
 	results := make(chan result, n)
+	stopped := make(chan struct{})
+	defer func() { <-stopped }() // c.hosts is the test's again
 	for i := range n {
 		f.Submit(&Message{Subject: fmt.Sprint("s.", i), Data: payload(i, 2000), Size: 2000},
 			func(seq uint64, _ int64, err error) { results <- result{i, seq, err} })
 		if i == n/2 {
-			go c.stop(leader)
+			go func() {
+				defer close(stopped)
+				c.stop(leader)
+			}()
 		}
 	}
 	start := time.Now()
