@@ -3,6 +3,8 @@ package log
 import (
 	"errors"
 	"fmt"
+
+	"github.com/bargemq/barge/codec"
 )
 
 // Publish checks of a replicated commit (Commit.Checks): Nats-Msg-Id
@@ -262,59 +264,9 @@ func (l *Log) rollupLocked(c *Commit, seq uint64) error {
 }
 
 // headerValue returns the value of the first header named key in a NATS
-// header block (keys compare ASCII case-insensitively; leading blanks of
-// the value are dropped), as nats-server and codec.HeaderValue read it;
-// "" when absent.
+// header block, read as codec.HeaderValue reads it (and so as the R1
+// publish path does); "" when absent.
 func headerValue(hdr []byte, key string) string {
-	first := true
-	for len(hdr) > 0 {
-		var line []byte
-		line, hdr = cutLine(hdr)
-		if first {
-			first = false // the NATS/1.0 status line
-			continue
-		}
-		if len(line) == 0 {
-			return ""
-		}
-		if len(line) <= len(key) || line[len(key)] != ':' || !foldEqual(line[:len(key)], key) {
-			continue
-		}
-		v := line[len(key)+1:]
-		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-			v = v[1:]
-		}
-		return string(v)
-	}
-	return ""
-}
-
-// cutLine splits b after its first LF; line has no CR LF.
-func cutLine(b []byte) (line, rest []byte) {
-	for i, c := range b {
-		if c == '\n' {
-			line, rest = b[:i], b[i+1:]
-			if n := len(line); n > 0 && line[n-1] == '\r' {
-				line = line[:n-1]
-			}
-			return line, rest
-		}
-	}
-	return b, nil
-}
-
-func foldEqual(b []byte, s string) bool {
-	for i := range b {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
+	v, _ := codec.HeaderValue(hdr, key)
+	return string(v)
 }
