@@ -23,7 +23,8 @@
 // increasing with file order. Segments are only appended to; a new one is
 // started when the next record would pass Options.SegmentSize. Space is
 // reclaimed by removing whole segments from the front once no live message
-// has a record in them (the newest segment is never removed), and by
+// has a record in them (the newest segment is never removed; a background
+// reaper closes and unlinks them, off the commit path), and by
 // Compact, which rewrites a sealed segment whose live data fell below a
 // threshold with only the records recovery still needs, replacing the file
 // atomically (compact.go; a stray %020d.seg.compact is removed at Open).
@@ -82,8 +83,8 @@
 // Open replays every segment in order through the same apply code the
 // writer uses, so limits and purges come out the same. A sealed segment
 // with a valid index sidecar (%020d.idx: every record's offset, header and
-// checksummed metadata, written in the background after a roll; see
-// index_file.go) is replayed from it without reading its payloads, whose
+// checksummed metadata, written in the background after a roll from the
+// records' metadata alone, payloads unread; see index_file.go) is replayed from it without reading its payloads, whose
 // own checksums are then checked on read; any mismatch falls back to a
 // scan. A record that does
 // not verify is skipped up to the next valid record; if none follows in the
