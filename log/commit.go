@@ -3,6 +3,8 @@ package log
 import (
 	"fmt"
 	"slices"
+
+	"github.com/bargemq/barge/codec"
 )
 
 type opKind uint8
@@ -243,7 +245,7 @@ func (l *Log) purgeLocked(filter string, upTo uint64) uint64 {
 		}
 		return n
 	}
-	if !hasWildcard(filter) {
+	if !codec.HasWildcard(filter) {
 		id, ok := x.subjects[filter]
 		if !ok {
 			return 0
@@ -261,7 +263,7 @@ func (l *Log) purgeLocked(filter string, upTo uint64) uint64 {
 	var victims []uint64
 	for id := range x.subjs {
 		s := &x.subjs[id]
-		if len(s.seqs) == 0 || !subjectMatch(filter, s.name) {
+		if len(s.seqs) == 0 || !codec.SubjectMatches(filter, s.name) {
 			continue
 		}
 		for _, seq := range s.seqs {

@@ -1,5 +1,7 @@
 package log
 
+import "github.com/bargemq/barge/codec"
+
 // Limit evictions are logged, so that recovery rebuilds exactly the state
 // the writer had even when a limit is raised (UpdateConfig, or a larger
 // limit passed to the next Open) before the evicted messages' segments are
@@ -82,7 +84,7 @@ func (l *Log) noteEvictionsLocked() {
 // coveredLocked reports whether a written subject purge removes r.
 func (ev *evictLog) coveredLocked(r removal) bool {
 	for _, p := range ev.purges {
-		if r.seq <= p.upTo && subjectMatch(p.filter, r.subj) {
+		if r.seq <= p.upTo && codec.SubjectMatches(p.filter, r.subj) {
 			return true
 		}
 	}

@@ -1,6 +1,10 @@
 package log
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bargemq/barge/codec"
+)
 
 // Delete removes message seq. It writes a tombstone and returns once that
 // is durable (like Commit). Errors: ErrNotFound (seq 0 or past LastSeq),
@@ -103,7 +107,7 @@ func (l *Log) purgeBoundLocked(req PurgeRequest) uint64 {
 		return x.last
 	}
 	// Keep the newest Keep matching messages.
-	if req.Subject != "" && req.Subject != ">" && !hasWildcard(req.Subject) {
+	if req.Subject != "" && req.Subject != ">" && !codec.HasWildcard(req.Subject) {
 		id, ok := x.subjects[req.Subject]
 		if !ok {
 			return 0
@@ -117,7 +121,7 @@ func (l *Log) purgeBoundLocked(req PurgeRequest) uint64 {
 	kept := uint64(0)
 	for i := len(x.ents) - 1; i >= 0; i-- {
 		e := &x.ents[i]
-		if !e.live || !subjectMatch(req.Subject, x.subjs[e.subj].name) {
+		if !e.live || !codec.SubjectMatches(req.Subject, x.subjs[e.subj].name) {
 			continue
 		}
 		if kept == req.Keep {

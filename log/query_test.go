@@ -61,22 +61,6 @@ func TestQueries(t *testing.T) {
 	})
 }
 
-func TestSubjectMatch(t *testing.T) {
-	cases := []struct {
-		f, s string
-		want bool
-	}{
-		{"a.b", "a.b", true}, {"a.*", "a.b", true}, {"a.*", "a.b.c", false}, {"a.>", "a.b.c", true},
-		{"a.>", "a", false}, {">", "a", true}, {"*.b", "a.b", true}, {"a.b", "a.bc", false}, {"", "x", true},
-		{"a.*.c", "a.b.c", true}, {"a.*.c", "a.b.d", false}, {"a", "a.b", false},
-	}
-	for _, c := range cases {
-		if got := subjectMatch(c.f, c.s); got != c.want {
-			t.Errorf("match(%q, %q) = %v", c.f, c.s, got)
-		}
-	}
-}
-
 func TestWaitWakesOnCommit(t *testing.T) {
 	forKinds(t, func(t *testing.T, k kind) {
 		l, _ := k.open(t, "", Config{}, Options{})

@@ -6,6 +6,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/bargemq/barge/codec"
 )
 
 // scanner reads a segment through a window buffer, so small records cost no
@@ -365,7 +367,7 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 		l.purgeLocked(filter, upTo)
 		x.track = track
 		for seq, subj := range r.chunkless {
-			if seq <= upTo && (filter == "" || subjectMatch(filter, subj)) {
+			if seq <= upTo && (filter == "" || codec.SubjectMatches(filter, subj)) {
 				l.unloseLocked(r, seq)
 			}
 		}

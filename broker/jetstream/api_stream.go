@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 )
 
@@ -245,7 +246,7 @@ func (e *Engine) filteredStreams(req *jsapi.StreamNamesRequest) []*stream {
 	out := all[:0]
 	for _, st := range all {
 		for _, subj := range st.Config().Subjects {
-			if subjectsCollide(subj, req.Subject) {
+			if codec.SubjectsOverlap(subj, req.Subject) {
 				out = append(out, st)
 				break
 			}

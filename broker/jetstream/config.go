@@ -137,15 +137,15 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 		if subj == ">" && !cfg.NoAck {
 			return cfg, invalidConfig("capturing all subjects requires no-ack to be true")
 		}
-		if !cfg.NoAck && (subjectsCollide(subj, "$JS.>") || subjectsCollide(subj, "$JSC.>") || subjectsCollide(subj, "$NRG.>")) &&
+		if !cfg.NoAck && (codec.SubjectsOverlap(subj, "$JS.>") || codec.SubjectsOverlap(subj, "$JSC.>") || codec.SubjectsOverlap(subj, "$NRG.>")) &&
 			!subjectMatchesPattern(subj, "$JS.EVENT.>") {
 			return cfg, invalidConfig("subjects that overlap with jetstream api require no-ack to be true")
 		}
-		if !cfg.NoAck && subjectsCollide(subj, "$SYS.>") && !subjectMatchesPattern(subj, "$SYS.ACCOUNT.>") {
+		if !cfg.NoAck && codec.SubjectsOverlap(subj, "$SYS.>") && !subjectMatchesPattern(subj, "$SYS.ACCOUNT.>") {
 			return cfg, invalidConfig("subjects that overlap with system api require no-ack to be true")
 		}
 		for _, other := range cfg.Subjects[i+1:] {
-			if subjectsCollide(subj, other) {
+			if codec.SubjectsOverlap(subj, other) {
 				return cfg, invalidConfig("subject %q overlaps with %q", subj, other)
 			}
 		}
@@ -158,7 +158,7 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 func subjectMatchesPattern(sub, pattern string) bool {
 	// Wildcards in sub must be covered by wildcards in pattern; matching
 	// sub's tokens as literals does exactly that for '*' and '>'.
-	return subjectMatches(pattern, sub)
+	return codec.SubjectMatches(pattern, sub)
 }
 
 // checkUpdate validates cfg (already through checkConfig) as an update of

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
 )
@@ -220,7 +221,7 @@ func (e *Engine) overlapLocked(self string, subjects []string) bool {
 		}
 		for _, a := range st.Config().Subjects {
 			for _, b := range subjects {
-				if subjectsCollide(a, b) {
+				if codec.SubjectsOverlap(a, b) {
 					return true
 				}
 			}

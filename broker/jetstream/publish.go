@@ -312,14 +312,14 @@ func (s *stream) lastForSubjectLocked(filter string) uint64 {
 	if seq, err := s.log.LastSeqForSubject(filter); err == nil {
 		last = seq
 	}
-	if !hasWildcard(filter) {
+	if !codec.HasWildcard(filter) {
 		if seq, ok := s.mu.pendingSubj[filter]; ok && seq > last {
 			last = seq
 		}
 		return last
 	}
 	for subj, seq := range s.mu.pendingSubj {
-		if seq > last && subjectMatches(filter, subj) {
+		if seq > last && codec.SubjectMatches(filter, subj) {
 			last = seq
 		}
 	}

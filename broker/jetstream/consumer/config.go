@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 )
 
@@ -150,14 +151,14 @@ func checkConfig(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *jsapi.API
 		return jsapi.NewAPIError(jsapi.ErrCodeConsumerDescriptionTooLong, strconv.Itoa(maxDescriptionLen))
 	}
 	if cfg.DeliverSubject != "" {
-		if hasWildcard(cfg.DeliverSubject) {
+		if codec.HasWildcard(cfg.DeliverSubject) {
 			return jsapi.NewAPIError(jsapi.ErrCodeConsumerDeliverToWildcards)
 		}
 		if !validFilter(cfg.DeliverSubject) {
 			return jsapi.NewAPIError(jsapi.ErrCodeConsumerInvalidDeliverSubject)
 		}
 		for _, s := range scfg.Subjects {
-			if subjectMatches(s, cfg.DeliverSubject) {
+			if codec.SubjectMatches(s, cfg.DeliverSubject) {
 				return jsapi.NewAPIError(jsapi.ErrCodeConsumerDeliverCycle)
 			}
 		}
@@ -245,14 +246,14 @@ func checkFilters(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *jsapi.AP
 			return invalidConfig("invalid subject")
 		}
 		for j, g := range fs {
-			if i != j && subjectIsSubset(f, g) {
+			if i != j && codec.SubjectIsSubset(f, g) {
 				return jsapi.NewAPIError(jsapi.ErrCodeConsumerOverlappingSubjectFilters)
 			}
 		}
 		if len(scfg.Subjects) > 0 {
 			ok := false
 			for _, s := range scfg.Subjects {
-				if subjectsOverlap(f, s) {
+				if codec.SubjectsOverlap(f, s) {
 					ok = true
 					break
 				}
@@ -374,7 +375,7 @@ func effectiveFilters(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) []str
 	for _, s := range scfg.Subjects {
 		covered := false
 		for _, f := range fs {
-			if subjectIsSubset(s, f) {
+			if codec.SubjectIsSubset(s, f) {
 				covered = true
 				break
 			}

@@ -104,20 +104,3 @@ func TestCreateDefaultsAndActions(t *testing.T) {
 		}
 	})
 }
-
-func TestSubjects(t *testing.T) {
-	for _, c := range []struct {
-		f, s string
-		want bool
-	}{{"a.*", "a.b", true}, {"a.*", "a.b.c", false}, {"a.>", "a.b.c", true}, {">", "x", true}, {"a.b", "a.c", false}, {"*.b", "a.b", true}} {
-		if got := subjectMatches(c.f, c.s); got != c.want {
-			t.Errorf("match(%q,%q)=%v", c.f, c.s, got)
-		}
-	}
-	if !subjectsOverlap("a.*", "*.b") || subjectsOverlap("a.b", "a.c") || !subjectsOverlap("a.>", "a.b.c") {
-		t.Error("overlap")
-	}
-	if !subjectIsSubset("a.b", "a.*") || subjectIsSubset("a.*", "a.b") || !subjectIsSubset("a.b.c", "a.>") || subjectIsSubset("a.>", "a.*") {
-		t.Error("subset")
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
 )
@@ -428,7 +429,7 @@ func (c *consumer) matchesLocked(subj string) bool {
 		return true
 	}
 	for _, f := range c.mu.filters {
-		if subjectMatches(f, subj) {
+		if codec.SubjectMatches(f, subj) {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 )
 
@@ -294,7 +295,7 @@ func (s *Set) checkWorkQueueLocked(cfg *jsapi.ConsumerConfig, scfg *jsapi.Stream
 		}
 		for _, a := range mine {
 			for _, b := range theirs {
-				if subjectsOverlap(a, b) {
+				if codec.SubjectsOverlap(a, b) {
 					return jsapi.NewAPIError(jsapi.ErrCodeConsumerWQConsumerNotUnique)
 				}
 			}

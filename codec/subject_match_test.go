@@ -1,0 +1,30 @@
+package codec
+
+import "testing"
+
+func TestSubjectMatches(t *testing.T) {
+	cases := []struct {
+		f, s string
+		want bool
+	}{
+		{"a.b", "a.b", true}, {"a.*", "a.b", true}, {"a.*", "a.b.c", false}, {"a.>", "a.b.c", true},
+		{"a.>", "a", false}, {">", "a", true}, {">", "x", true}, {"*.b", "a.b", true}, {"a.b", "a.bc", false},
+		{"a.b", "a.c", false}, {"", "x", true}, {"a.*.c", "a.b.c", true}, {"a.*.c", "a.b.d", false}, {"a", "a.b", false},
+	}
+	for _, c := range cases {
+		if got := SubjectMatches(c.f, c.s); got != c.want {
+			t.Errorf("match(%q, %q) = %v", c.f, c.s, got)
+		}
+	}
+	if !SubjectsOverlap("a.*", "*.b") || SubjectsOverlap("a.b", "a.c") || !SubjectsOverlap("a.>", "a.b.c") {
+		t.Error("overlap")
+	}
+	if !SubjectIsSubset("a.b", "a.*") || SubjectIsSubset("a.*", "a.b") || !SubjectIsSubset("a.b.c", "a.>") || SubjectIsSubset("a.>", "a.*") {
+		t.Error("subset")
+	}
+	for s, want := range map[string]bool{"a.b": false, "a.*": true, ">": true, "a.>": true, "a*.b": false, "a.b>": false} {
+		if HasWildcard(s) != want {
+			t.Errorf("HasWildcard(%q) = %v", s, !want)
+		}
+	}
+}
