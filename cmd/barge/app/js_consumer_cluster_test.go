@@ -18,10 +18,7 @@ import (
 // subjects cc.> and returns the apps and the index of the stream's leader.
 func replicatedStream(t *testing.T) ([]*app.App, int) {
 	t.Helper()
-	apps, _, _ := startRaftCluster(t, 3)
-	for _, a := range apps {
-		metaOf(t, a)
-	}
+	apps := startMetaCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	js, err := jetstream.New(connect(t, apps[0]))
@@ -317,10 +314,7 @@ func consumerFailover(t *testing.T, move func(apps []*app.App, li int, nc *nats.
 // the leader) and acks, so its client creates, fetches, acks and inspects
 // a durable, and stream info works there too.
 func TestJSClusterConsumerNonMember(t *testing.T) {
-	apps, _, _ := startRaftCluster(t, 3)
-	for _, a := range apps {
-		metaOf(t, a)
-	}
+	apps := startMetaCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	js0, err := jetstream.New(connect(t, apps[0]))

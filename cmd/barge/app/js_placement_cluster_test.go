@@ -18,10 +18,9 @@ import (
 // per node, once every node has the meta shard.
 func clusterJS(t *testing.T, n int) ([]*app.App, []jetstream.JetStream) {
 	t.Helper()
-	apps, _, _ := startRaftCluster(t, n)
+	apps := startMetaCluster(t, n)
 	js := make([]jetstream.JetStream, n)
 	for i, a := range apps {
-		metaOf(t, a)
 		var err error
 		if js[i], err = jetstream.New(connect(t, a)); err != nil {
 			t.Fatal(err)

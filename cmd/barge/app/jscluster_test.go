@@ -39,6 +39,17 @@ func startRaftCluster(t *testing.T, n int) (apps []*app.App, raftAddrs, dirs []s
 	return apps, raftAddrs, dirs
 }
 
+// startMetaCluster starts n raft nodes and waits until each has its meta
+// shard.
+func startMetaCluster(t *testing.T, n int) []*app.App {
+	t.Helper()
+	apps, _, _ := startRaftCluster(t, n)
+	for _, a := range apps {
+		metaOf(t, a)
+	}
+	return apps
+}
+
 func metaOf(t *testing.T, a *app.App) *raft.MetaShard {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -18,10 +18,7 @@ import (
 // place in the connection's order, and reading the stream back gives them
 // in that order, payloads intact.
 func TestJSClusterAsyncPublishOrder(t *testing.T) {
-	apps, _, _ := startRaftCluster(t, 3)
-	for _, a := range apps {
-		metaOf(t, a)
-	}
+	apps := startMetaCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	js0, err := jetstream.New(connect(t, apps[0]))

@@ -19,10 +19,7 @@ import (
 // the leader shuts down a new one is elected and every acknowledged
 // message, old and new, is readable in order.
 func TestJSClusterReplicatedStream(t *testing.T) {
-	apps, _, _ := startRaftCluster(t, 3)
-	for _, a := range apps {
-		metaOf(t, a)
-	}
+	apps := startMetaCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	js1, err := jetstream.New(connect(t, apps[1]))

@@ -32,10 +32,7 @@ func kvOn(t *testing.T, ctx context.Context, js jetstream.JetStream, bucket stri
 // dedup across nodes; stream info reports the replicas current; the
 // bucket's history is updated through STREAM.UPDATE.
 func TestKVClusterR3(t *testing.T) {
-	apps, _, _ := startRaftCluster(t, 3)
-	for _, a := range apps {
-		metaOf(t, a)
-	}
+	apps := startMetaCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var js [3]jetstream.JetStream
@@ -189,10 +186,7 @@ func TestKVClusterR3(t *testing.T) {
 // TestJSClusterStreamUpdateSubjects: a subject added to a replicated
 // stream through one node is captured on the others.
 func TestJSClusterStreamUpdateSubjects(t *testing.T) {
-	apps, _, _ := startRaftCluster(t, 3)
-	for _, a := range apps {
-		metaOf(t, a)
-	}
+	apps := startMetaCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	js0, _ := jetstream.New(connect(t, apps[0]))
@@ -224,10 +218,7 @@ func TestJSClusterStreamUpdateSubjects(t *testing.T) {
 // byte-identical PubAcks and errors from an R1 and an R3 stream, and leave
 // the same messages.
 func TestJSClusterPublishParityR1R3(t *testing.T) {
-	apps, _, _ := startRaftCluster(t, 3)
-	for _, a := range apps {
-		metaOf(t, a)
-	}
+	apps := startMetaCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	nc := connect(t, apps[0])
