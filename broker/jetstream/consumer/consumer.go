@@ -170,6 +170,18 @@ func (c *consumer) initPositionLocked(l *log.Log) {
 	c.recountLocked(l)
 }
 
+// resumeLocked positions a consumer being reopened (from its state file or
+// from the meta shard): where saved left it, or where its deliver policy
+// starts when there is no saved state.
+func (c *consumer) resumeLocked(l *log.Log, saved *savedState) {
+	if saved == nil {
+		c.initPositionLocked(l)
+		return
+	}
+	c.restoreLocked(saved)
+	c.recountLocked(l)
+}
+
 // restoreLocked loads saved state into a consumer being reopened.
 func (c *consumer) restoreLocked(st *savedState) {
 	c.mu.sseq, c.mu.dseq, c.mu.dts = st.next, st.dcseq, st.dts

@@ -101,12 +101,7 @@ func (s *Set) SetActive(active bool) error {
 				saved = nil
 			}
 		}
-		if saved != nil {
-			c.restoreLocked(saved)
-			c.recountLocked(l)
-		} else {
-			c.initPositionLocked(l)
-		}
+		c.resumeLocked(l, saved)
 		c.mu.Unlock()
 		s.mu.consumers[c.name] = c
 		c.start()

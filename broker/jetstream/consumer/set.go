@@ -122,12 +122,7 @@ func (s *Set) load() error {
 		c := newConsumer(s, e.Name(), meta.Config, meta.Created, true)
 		c.mu.Lock()
 		c.mu.filters = effectiveFilters(&c.mu.cfg, &s.mu.scfg)
-		if saved != nil {
-			c.restoreLocked(saved)
-			c.recountLocked(l)
-		} else {
-			c.initPositionLocked(l)
-		}
+		c.resumeLocked(l, saved)
 		c.mu.Unlock()
 		s.mu.consumers[c.name] = c
 	}
