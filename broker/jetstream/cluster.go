@@ -354,10 +354,7 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNameExist))
 		return
 	}
-	e.mu.RLock()
-	overlap := e.overlapLocked(cfg.Name, cfg.Subjects)
-	e.mu.RUnlock()
-	if overlap {
+	if e.overlaps(cfg.Name, cfg.Subjects) {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap))
 		return
 	}

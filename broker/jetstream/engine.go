@@ -212,6 +212,13 @@ func (e *Engine) sortedStreams() []*stream {
 	return out
 }
 
+// overlaps is overlapLocked under e.mu's read lock.
+func (e *Engine) overlaps(self string, subjects []string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.overlapLocked(self, subjects)
+}
+
 // overlapLocked reports whether subjects collide with a stream other than
 // self's.
 func (e *Engine) overlapLocked(self string, subjects []string) bool {

@@ -116,15 +116,20 @@ func (fw *forwarder) memberOf(name string) (uint64, bool) {
 	return ids[0], true
 }
 
+// fwdSubject is node's forwarding subject for subject after hops forwards.
+func fwdSubject[S ~string | ~[]byte](node uint64, hops int, subject S) []byte {
+	b := make([]byte, 0, len(fwdPrefix)+24+len(subject))
+	b = append(b, fwdPrefix...)
+	b = strconv.AppendUint(b, node, 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(hops), 10)
+	b = append(b, '.')
+	return append(b, subject...)
+}
+
 // forward sends a request or ack to node's forwarding subject.
 func (e *Engine) forward(node uint64, hops int, subject, reply, hdr, data []byte) bool {
-	to := make([]byte, 0, len(fwdPrefix)+24+len(subject))
-	to = append(to, fwdPrefix...)
-	to = strconv.AppendUint(to, node, 10)
-	to = append(to, '.')
-	to = strconv.AppendInt(to, int64(hops), 10)
-	to = append(to, '.')
-	to = append(to, subject...)
+	to := fwdSubject(node, hops, subject)
 	if len(hdr) == 0 {
 		hdr = nil
 	}

@@ -164,17 +164,6 @@ func (nm *nonMembers) remote() []*remoteStream {
 	return out
 }
 
-// fwdSubject is node's forwarding subject for subject after hops forwards.
-func fwdSubject(node uint64, hops int, subject string) []byte {
-	b := make([]byte, 0, len(fwdPrefix)+24+len(subject))
-	b = append(b, fwdPrefix...)
-	b = strconv.AppendUint(b, node, 10)
-	b = append(b, '.')
-	b = strconv.AppendInt(b, int64(hops), 10)
-	b = append(b, '.')
-	return append(b, subject...)
-}
-
 // sortedIDs returns m's node ids in increasing order.
 func sortedIDs(m map[uint64]string) []uint64 {
 	ids := make([]uint64, 0, len(m))

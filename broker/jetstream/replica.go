@@ -162,10 +162,7 @@ func (e *Engine) updateReplicated(r *apiReq, cs *clusterState, st *stream, req *
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
-	e.mu.RLock()
-	overlap := e.overlapLocked(cfg.Name, cfg.Subjects)
-	e.mu.RUnlock()
-	if overlap {
+	if e.overlaps(cfg.Name, cfg.Subjects) {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap))
 		return
 	}
