@@ -28,3 +28,17 @@ func TestSubjectMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestSubjectMatchAllocs: the log and the consumers call these for every
+// message they filter, so they must not allocate.
+func TestSubjectMatchAllocs(t *testing.T) {
+	n := testing.AllocsPerRun(100, func() {
+		_ = SubjectMatches("orders.*.new", "orders.eu.new")
+		_ = SubjectsOverlap("a.*", "*.b")
+		_ = SubjectIsSubset("a.b.c", "a.>")
+		_ = HasWildcard("orders.eu.>")
+	})
+	if n != 0 {
+		t.Fatalf("%v allocations per call", n)
+	}
+}
