@@ -134,7 +134,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-38s %s\n", names+arg, d.help)
 	}
 	fmt.Fprintf(w, "  %-38s %s\n", "-DV", "debug and trace logging")
-	fmt.Fprintf(w, "  %-38s %s\n", "-c, --config <file>", "configuration file: `key: value` per line, keys are the long flag names; flags win")
+	fmt.Fprintf(w, "  %-38s %s\n", "-c, --config <file>", "configuration file: `key: value` per line, keys are the long flag names, plus cluster { } and jetstream { } blocks (README); flags win")
 	fmt.Fprintf(w, "  %-38s %s\n", "-v, --version", "print the version and exit")
 	fmt.Fprintf(w, "  %-38s %s\n", "-h, --help", "show this help")
 }
