@@ -56,7 +56,7 @@ func (l *Log) Append(subject string, hdr []byte, size int64) (*Appender, error) 
 	if cfg.MaxMsgSize > 0 && total > cfg.MaxMsgSize {
 		return nil, ErrMaxMsgSize
 	}
-	if err := l.checkDiscardNew(cfg, int64(len(subject))+total, true); err != nil {
+	if err := l.checkDiscardNew(cfg, l.msgSize(len(subject), len(hdr), size), true); err != nil {
 		return nil, err
 	}
 	a := &Appender{l: l, subject: subject, size: size, s2: cfg.Compression == CompressionS2}
@@ -77,9 +77,9 @@ func (l *Log) Append(subject string, hdr []byte, size int64) (*Appender, error) 
 	return a, nil
 }
 
-// checkDiscardNew rejects a message of n bytes that can never fit in
-// MaxBytes, and under DiscardNew one that does not fit now (counting
-// messages committed but not yet applied).
+// checkDiscardNew rejects a message that counts n bytes (msgSize) and can
+// never fit in MaxBytes, and under DiscardNew one that does not fit now
+// (counting messages committed but not yet applied).
 func (l *Log) checkDiscardNew(cfg Config, n int64, early bool) error {
 	if cfg.MaxBytes > 0 && n > cfg.MaxBytes {
 		return ErrMaxBytes

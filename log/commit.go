@@ -141,7 +141,7 @@ func (l *Log) applyBatch(batch []*op, syncErr error) {
 	for _, o := range batch {
 		if o.kind == opMsg {
 			l.pendingMsgs.Add(-1)
-			l.pendingBytes.Add(-int64(len(o.subject)) - int64(o.e.hdrLen) - o.e.size)
+			l.pendingBytes.Add(-l.msgSize(len(o.subject), int(o.e.hdrLen), o.e.size))
 		}
 		if o.record && syncErr != nil {
 			o.err = syncErr

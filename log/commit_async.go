@@ -117,7 +117,7 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 	}
 	o = &a.op
 	l.w.Lock()
-	if err := l.checkDiscardNew(l.w.cfg, int64(len(a.subject)+len(a.hdr))+a.size, false); err != nil {
+	if err := l.checkDiscardNew(l.w.cfg, l.msgSize(len(a.subject), len(a.hdr), a.size), false); err != nil {
 		l.w.Unlock()
 		a.finish()
 		return nil, 0, 0, err
@@ -143,7 +143,7 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 	*o = op{kind: opMsg, seq: seq, subject: a.subject, record: true, async: async,
 		e: entry{seg: seg, first: first, off: off, ts: ts, size: a.size, hdrLen: uint32(len(a.hdr)), mlen: uint32(mlen)}}
 	l.pendingMsgs.Add(1)
-	l.pendingBytes.Add(int64(len(a.subject)+len(a.hdr)) + a.size)
+	l.pendingBytes.Add(l.msgSize(len(a.subject), len(a.hdr), a.size))
 	l.enqueue(o)
 	l.w.Unlock()
 	a.finish()

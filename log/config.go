@@ -42,16 +42,22 @@ const (
 
 // Config is the per-stream part: limits, compression, storage kind. Zero or
 // negative limits mean unlimited. It can change with UpdateConfig (except
-// Storage).
+// Storage and FirstSeq).
 type Config struct {
 	MaxMsgs           int64         // messages kept; oldest dropped (DiscardOld) or new rejected
-	MaxBytes          int64         // bytes kept, counted as len(subject)+len(hdr)+len(payload)
+	MaxBytes          int64         // bytes kept, each message counted as MsgSize (nats-server's figure)
 	MaxAge            time.Duration // messages older than this are dropped
 	MaxMsgsPerSubject int64         // per-subject cap; always drops that subject's oldest
 	MaxMsgSize        int64         // largest len(hdr)+len(payload) accepted
 	Discard           Discard
 	Compression       Compression
 	Storage           Storage
+	// FirstSeq is the sequence of the first message of a new log (0 or 1:
+	// 1). Open applies it only when it creates the log (no segment
+	// survived recovery); an existing log keeps its sequences, and
+	// UpdateConfig ignores it. The empty log reports FirstSeq = FirstSeq
+	// and LastSeq = FirstSeq-1, as nats-server's stores do.
+	FirstSeq uint64
 }
 
 // SyncPolicy chooses when a commit is durable.

@@ -12,7 +12,7 @@
 //	Delete(seq), Purge(PurgeRequest), UpdateConfig(cfg), State()
 //	Wait(ctx, seq), Changed()       block until a sequence exists, no polling
 //
-// Sequences start at 1 and are contiguous; LastSeq never goes back, even
+// Sequences start at 1 (or Config.FirstSeq) and are contiguous; LastSeq never goes back, even
 // after a purge. Timestamps are unix nanoseconds from the injected clock,
 // never less than the previous commit's.
 //

@@ -37,7 +37,8 @@ type index struct {
 	last     uint64  // last sequence assigned (may exceed base+len-1 after a purge)
 	lastTs   int64
 	msgs     uint64
-	bytes    uint64
+	bytes    uint64  // sum of MsgSize over the live messages
+	storage  Storage // what MsgSize counts (fixed at Open)
 	subjects map[string]uint32
 	subjs    []subject
 	free     []uint32 // recycled subject ids
@@ -48,12 +49,13 @@ type index struct {
 	removed []removal
 }
 
-func newIndex() index {
-	return index{base: 1, subjects: make(map[string]uint32)}
+func newIndex(storage Storage) index {
+	return index{base: 1, subjects: make(map[string]uint32), storage: storage}
 }
 
+// entryBytes is what e counts toward bytes (see MsgSize).
 func (x *index) entryBytes(e *entry) uint64 {
-	return uint64(len(x.subjs[e.subj].name)) + uint64(e.hdrLen) + uint64(e.size)
+	return uint64(MsgSize(x.storage, len(x.subjs[e.subj].name), int(e.hdrLen), e.size))
 }
 
 // get returns the entry for seq, or nil when seq is outside the index.

@@ -18,9 +18,10 @@ import (
 //
 // Lock order: w, then mu; sq is never held together with mu.
 type Log struct {
-	dir  string
-	opts Options
-	fs   FS
+	dir     string
+	opts    Options
+	fs      FS
+	storage Storage // cfg.Storage at Open; it never changes (read without locks)
 
 	// w serializes writes to the active segment.
 	w struct {
@@ -119,11 +120,11 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 	if err := opts.fill(cfg.Storage); err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, opts: opts, fs: opts.FS}
+	l := &Log{dir: dir, opts: opts, fs: opts.FS, storage: cfg.Storage}
 	l.sq.cond.L = &l.sq.Mutex
 	l.mu.cfg = cfg
 	l.w.cfg = cfg
-	l.mu.idx = newIndex()
+	l.mu.idx = newIndex(cfg.Storage)
 	l.mu.changed = make(chan struct{})
 	l.bufs.New = func() any { b := make([]byte, 0, l.bufCap()); return &b }
 	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
@@ -136,6 +137,11 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 	l.w.Lock()
 	var err error
 	if l.w.active == nil {
+		// A new log (no segment survived recovery): it starts at
+		// cfg.FirstSeq. Its first segment's header records FirstSeq-1 as
+		// the last sequence before it, which is what keeps the start
+		// across a restart.
+		l.startAtLocked(cfg.FirstSeq)
 		err = l.createSegmentLocked()
 	}
 	l.w.Unlock()
@@ -164,6 +170,23 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		l.bg.Unlock()
 	}
 	return l, nil
+}
+
+// startAtLocked makes an empty, never written log start at sequence first
+// (0 and 1: the default start). l.w is held; the log is not shared yet.
+func (l *Log) startAtLocked(first uint64) {
+	if first <= 1 || l.w.nextSeq != 1 {
+		return
+	}
+	l.mu.Lock()
+	l.mu.idx.pad(first - 1)
+	l.mu.Unlock()
+	l.w.nextSeq = first
+}
+
+// msgSize is what a message counts toward Bytes and MaxBytes (MsgSize).
+func (l *Log) msgSize(subjLen, hdrLen int, size int64) int64 {
+	return MsgSize(l.storage, subjLen, hdrLen, size)
 }
 
 // bufCap is the capacity of pooled buffers: a chunk, or a small message
@@ -260,7 +283,7 @@ type State struct {
 	FirstTime   int64  // unix ns of FirstSeq's message; 0 when empty
 	LastTime    int64  // unix ns of the last commit; 0 when never written
 	Msgs        uint64
-	Bytes       uint64 // sum of len(subject)+len(hdr)+len(payload)
+	Bytes       uint64 // sum of MsgSize over the live messages (nats-server's figure)
 	NumSubjects int
 	NumDeleted  uint64   // interior sequences with no message (deleted, lost)
 	Lost        []uint64 // sequences whose records failed their checksum at recovery
@@ -286,7 +309,8 @@ func (l *Log) State() State {
 // enforces the new limits at once. Evictions made under the old limits are
 // made durable first, and those made by the new ones before it returns, so
 // no restart (with either config) brings evicted messages back. Changing
-// Storage is ErrConfig; also ErrClosed and the sticky write error.
+// Storage is ErrConfig; also ErrClosed and the sticky write error. FirstSeq
+// is used by Open only: a change is ignored.
 func (l *Log) UpdateConfig(cfg Config) error {
 	if err := cfg.validate(); err != nil {
 		return err

@@ -203,13 +203,14 @@ func TestLimits(t *testing.T) {
 		if _, _, err := l.AppendMsg("n", nil, make([]byte, 60)); !errors.Is(err, ErrMaxBytes) {
 			t.Fatalf("too big for max bytes: %v", err)
 		}
-		if err := update(l, Config{MaxBytes: 50}); err != nil {
+		per := MsgSize(l.storage, 1, 0, 20) // nats-server's figure for one "b" message
+		if err := update(l, Config{MaxBytes: 2*per + per/2}); err != nil {
 			t.Fatal(err)
 		}
 		for range 10 {
 			l.AppendMsg("b", nil, make([]byte, 20))
 		}
-		if st := l.State(); st.Bytes > 50 || st.Msgs != 2 {
+		if st := l.State(); st.Bytes != uint64(2*per) || st.Msgs != 2 {
 			t.Fatalf("max bytes discard old: %+v", st)
 		}
 		if err := l.UpdateConfig(Config{Storage: 9}); !errors.Is(err, ErrConfig) {

@@ -289,7 +289,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 	case cfg.MaxMsgSize > 0 && int64(len(c.Hdr))+c.Size > cfg.MaxMsgSize:
 		err = ErrMaxMsgSize
 	default:
-		err = l.checkDiscardNew(cfg, int64(len(c.Subject)+len(c.Hdr))+c.Size, false)
+		err = l.checkDiscardNew(cfg, l.msgSize(len(c.Subject), len(c.Hdr), c.Size), false)
 	}
 	if err != nil {
 		drop()
@@ -322,7 +322,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 	rs.mu.ids[c.ID] = seq
 	l.noteMsgIDLocked(c.Hdr, seq, ts)
 	l.pendingMsgs.Add(1)
-	l.pendingBytes.Add(int64(len(c.Subject)+len(c.Hdr)) + c.Size)
+	l.pendingBytes.Add(l.msgSize(len(c.Subject), len(c.Hdr), c.Size))
 	l.enqueue(o)
 	rs.mu.queued = append(rs.mu.queued, o)
 	return seq, ts, nil

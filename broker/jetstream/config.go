@@ -107,6 +107,9 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if maxPayload > 0 && int64(cfg.MaxMsgSize) > maxPayload {
 		return cfg, invalidConfig("max message size %d can not be larger than the server's max payload %d", cfg.MaxMsgSize, maxPayload)
 	}
+	if cfg.Mirror != nil && cfg.FirstSeq > 0 {
+		return cfg, jsapi.NewAPIError(jsapi.ErrCodeMirrorWithFirstSeq)
+	}
 	if cfg.Mirror != nil || len(cfg.Sources) > 0 {
 		return cfg, invalidConfig("mirrors and sources are not supported")
 	}
@@ -116,12 +119,15 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
 		return cfg, invalidConfig("per-message TTL, counters and schedules are not supported")
 	}
-	// Batch publishing is not supported either, but tools such as
-	// `nats bench js pub` ask for it on every stream they create without
-	// using it: the request is accepted with both permissions off, so the
-	// stream's info tells the truth and a batch publish is answered with
-	// nats-server's "atomic publish is disabled".
-	cfg.AllowAtomicPublish, cfg.AllowBatchPublish = false, false
+	// Batch publishing is not built: asking for it is refused like the
+	// rest, not accepted and dropped. (`nats bench js pub --create` asks
+	// for both on the stream it creates; create the stream first.)
+	if cfg.AllowAtomicPublish {
+		return cfg, invalidConfig("atomic batch publish (allow_atomic) is not supported")
+	}
+	if cfg.AllowBatchPublish {
+		return cfg, invalidConfig("fast batch publish (allow_batched) is not supported")
+	}
 	if len(cfg.Subjects) == 0 {
 		cfg.Subjects = []string{cfg.Name}
 	}
@@ -164,10 +170,20 @@ func subjectMatchesPattern(sub, pattern string) bool {
 // checkUpdate validates cfg (already through checkConfig) as an update of
 // old, as nats-server's configUpdateCheck does, and returns the config to
 // store: sealing forces discard new, no max_age, deny delete and purge.
+//
+// first_seq only places a new stream's first message, so an update cannot
+// change it. nats-server accepts a new value and ignores it until a
+// restart, where its file store then purges every message below it; barge
+// refuses it instead. An update that leaves it out keeps the old one.
 func checkUpdate(old, cfg jsapi.StreamConfig) (jsapi.StreamConfig, *jsapi.APIError) {
+	if cfg.FirstSeq == 0 {
+		cfg.FirstSeq = old.FirstSeq
+	}
 	switch {
 	case cfg.Name != old.Name:
 		return cfg, invalidConfig("stream configuration name must match original")
+	case cfg.FirstSeq != old.FirstSeq:
+		return cfg, invalidConfig("stream configuration update can not change first sequence")
 	case cfg.Storage != old.Storage:
 		return cfg, invalidConfig("stream configuration update can not change storage type")
 	case cfg.Retention != old.Retention && (old.Retention == jsapi.WorkQueuePolicy || cfg.Retention == jsapi.WorkQueuePolicy):
@@ -201,6 +217,7 @@ func logConfig(cfg *jsapi.StreamConfig) log.Config {
 		MaxBytes:   cfg.MaxBytes,
 		MaxAge:     cfg.MaxAge,
 		MaxMsgSize: int64(cfg.MaxMsgSize),
+		FirstSeq:   cfg.FirstSeq,
 	}
 	if !cfg.DiscardNewPer {
 		lc.MaxMsgsPerSubject = cfg.MaxMsgsPer

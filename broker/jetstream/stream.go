@@ -182,6 +182,7 @@ func (s *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 // state is the stream's message counts in JetStream form.
 func (s *stream) state() jsapi.StreamState {
 	ls := s.log.State()
+	firstSeq := s.Config().FirstSeq
 	ss := jsapi.StreamState{
 		Msgs:        ls.Msgs,
 		Bytes:       ls.Bytes,
@@ -191,8 +192,8 @@ func (s *stream) state() jsapi.StreamState {
 		NumDeleted:  int(ls.NumDeleted),
 		Consumers:   s.cons.Count(),
 	}
-	if ls.LastSeq == 0 {
-		ss.FirstSeq = 0
+	if ls.LastSeq == 0 && firstSeq == 0 {
+		ss.FirstSeq = 0 // a new stream reports 0 and 0; with first_seq 1, 1 and 0
 	}
 	if ls.FirstTime != 0 {
 		ss.FirstTime = time.Unix(0, ls.FirstTime).UTC()
