@@ -65,13 +65,18 @@ func (c *consumer) processAck(r *jsapi.AckReply, body, reply []byte) {
 func (c *consumer) ackLocked(now time.Time, seq uint64, retain []uint64) []uint64 {
 	switch c.mu.cfg.AckPolicy {
 	case jsapi.AckExplicit:
-		if _, ok := c.mu.pending[seq]; !ok {
+		if _, ok := c.mu.pending[seq]; ok {
+			delete(c.mu.pending, seq)
+			retain = append(retain, seq)
+		} else if c.maxedLocked(seq) {
+			retain = c.unmaxLocked(seq, retain) // acked after it ran out of deliveries
+		} else {
 			return retain
 		}
-		delete(c.mu.pending, seq)
-		retain = append(retain, seq)
 	case jsapi.AckAll:
-		if seq <= c.mu.ackS {
+		n := len(retain)
+		retain = c.unmaxThroughLocked(seq, retain)
+		if seq <= c.mu.ackS && len(retain) == n {
 			return retain
 		}
 		for s := range c.mu.pending {
@@ -106,8 +111,7 @@ func (c *consumer) nakLocked(now time.Time, seq uint64, delay time.Duration) {
 		p.deadline = now.Add(delay).UnixNano()
 		c.armLocked(now, time.Unix(0, p.deadline))
 	} else {
-		p.deadline = 0
-		c.mu.rdq = append(c.mu.rdq, seq)
+		c.dueLocked(now, seq, p)
 	}
 	c.markDirtyLocked()
 }
@@ -179,13 +183,10 @@ func (c *consumer) scanLocked(now time.Time, d *deliverer) {
 	}
 	slices.Sort(due)
 	for _, s := range due {
-		p := c.mu.pending[s]
-		if md := c.mu.cfg.MaxDeliver; md > 0 && p.dc >= uint64(md) {
-			c.settleLocked(now, s, nil)
-			continue
-		}
-		p.deadline = 0
-		c.mu.rdq = append(c.mu.rdq, s)
+		c.dueLocked(now, s, c.mu.pending[s])
+	}
+	if len(c.mu.maxed) > 0 {
+		c.pruneMaxedLocked(c.set.st.Log().State().FirstSeq)
 	}
 	c.expireLocked(now)
 	for _, wr := range c.mu.waiting {
@@ -227,8 +228,9 @@ func (c *consumer) scanLocked(now time.Time, d *deliverer) {
 }
 
 // needsLocked reports whether the consumer still has to deliver or see an
-// ack for seq (subject subj): interest and workqueue retention keep a
-// message while any consumer needs it.
+// ack for seq (subject subj), or gave it up after max_deliver deliveries:
+// interest and workqueue retention keep a message while any consumer needs
+// it.
 func (c *consumer) needsLocked(seq uint64, subj string) bool {
 	if !c.matchesLocked(subj) {
 		return false
@@ -238,6 +240,9 @@ func (c *consumer) needsLocked(seq uint64, subj string) bool {
 	}
 	if c.mu.cfg.AckPolicy == jsapi.AckNone {
 		return seq >= c.mu.sseq
+	}
+	if c.maxedLocked(seq) {
+		return true // kept for dead-letter handling, as in nats-server
 	}
 	if seq <= c.mu.ackS {
 		return false

@@ -51,6 +51,11 @@ type consumer struct {
 		pending map[uint64]*pendingMsg
 		// rdq are stream sequences due for redelivery, oldest first.
 		rdq []uint64
+		// maxed are the stream seqs that ran out of deliveries and are
+		// kept (maxdeliver.go), ascending; exceeded are their advisories
+		// not yet published.
+		maxed    []uint64
+		exceeded []exceeded
 		// lss are the remaining starting sequences of a last_per_subject
 		// consumer, ascending; lssEnd is the stream's last sequence when it
 		// was created.
@@ -179,6 +184,7 @@ func (c *consumer) resumeLocked(l *log.Log, saved *savedState) {
 		return
 	}
 	c.restoreLocked(saved)
+	c.pruneMaxedLocked(l.State().FirstSeq)
 	c.recountLocked(l)
 }
 
@@ -192,6 +198,7 @@ func (c *consumer) restoreLocked(st *savedState) {
 		dl := p.ts + int64(c.ackWaitLocked(uint64(p.dc)))
 		c.mu.pending[p.sseq] = &pendingMsg{cseq: p.cseq, ts: p.ts, dc: uint64(p.dc), deadline: max(dl, 1)}
 	}
+	c.mu.maxed = slices.Clone(st.maxed)
 	c.mu.scan = true
 	c.mu.written = 0
 }
@@ -326,11 +333,7 @@ func (c *consumer) info() *jsapi.ConsumerInfo {
 		t := time.Unix(0, c.mu.ats).UTC()
 		in.AckFloor.Last = &t
 	}
-	for _, p := range c.mu.pending {
-		if p.dc > 1 {
-			in.NumRedelivered++
-		}
-	}
+	in.NumRedelivered = c.numRedeliveredLocked(c.set.st.Log().State().FirstSeq)
 	if c.isPushLocked() {
 		in.PushBound = c.hasInterestLocked()
 	}

@@ -43,6 +43,10 @@ type deliverer struct {
 	// connection; deferred counts those not yet flushed.
 	ob       broker.OutBatch
 	deferred int
+	// adv are max-deliveries advisories to publish after unlocking;
+	// advBody is their JSON.
+	adv     []exceeded
+	advBody []byte
 }
 
 // flushEvery bounds how many small deliveries wait for one flush, so the
@@ -79,7 +83,13 @@ func (c *consumer) run() {
 			return
 		}
 		more := c.stepLocked(now, d)
+		if len(c.mu.exceeded) > 0 {
+			d.adv = append(d.adv, c.mu.exceeded...)
+			clear(c.mu.exceeded)
+			c.mu.exceeded = c.mu.exceeded[:0]
+		}
 		c.mu.Unlock()
+		c.publishExceeded(d)
 		if !more || d.deferred >= flushEvery {
 			d.ob.Flush()
 			d.deferred = 0
@@ -203,6 +213,11 @@ func (c *consumer) candidateLocked(d *deliverer) (seq, dc uint64, src int, ok bo
 		p := c.mu.pending[s]
 		if p == nil || p.deadline != 0 {
 			c.mu.rdq = c.mu.rdq[1:]
+			continue
+		}
+		if c.exhaustedLocked(p) { // max_deliver lowered since it was queued
+			c.mu.rdq = c.mu.rdq[1:]
+			c.giveUpLocked(c.now(), s, p)
 			continue
 		}
 		if err := l.LoadMsg(s, &d.sm); err != nil {

@@ -15,6 +15,8 @@
 //	pending     delivered, unacked messages by stream seq: first cseq,
 //	            last delivery time, delivery count, redelivery deadline
 //	rdq         stream seqs due for redelivery, oldest first
+//	maxed       stream seqs that ran out of deliveries (max_deliver),
+//	            kept until the message leaves the stream
 //	waiting     pull requests (ADR-13), oldest first
 //
 // Delivered messages carry $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.
@@ -43,6 +45,12 @@
 // per consumer wakes it at the earliest deadline (ack wait and backoff,
 // NAK delays, request expiry, idle heartbeats, inactive_threshold).
 //
+// Every redelivery comes due through one check (maxdeliver.go): a message
+// that has had max_deliver deliveries is given up instead, as nats-server
+// does: it leaves pending, the stream keeps it under interest and workqueue
+// retention, and one max-deliveries advisory is published on
+// $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>.
+//
 // Acks arrive on an internal subscription to $JS.ACK.<stream>.> and run on
 // the acking client's event loop: they update the state under the mutex and
 // kick the loop, nothing more. Retention removals (an fsynced log delete)
@@ -53,8 +61,8 @@
 //
 // A durable consumer of a file-backed stream keeps dir/<name>/meta.json
 // (config, created) and dir/<name>/state (see state.go for the byte
-// layout: position, ack floor, and every pending message with its delivery
-// count). A persister goroutine per consumer rewrites state whenever it
+// layout: position, ack floor, every pending message with its delivery
+// count, and the messages that ran out of deliveries). A persister goroutine per consumer rewrites state whenever it
 // changed, coalescing all changes made during the previous write; each
 // write goes to a temp file, is fsynced, renamed over the old one, and the
 // directory fsynced, so a crash leaves the old or the new state, never a

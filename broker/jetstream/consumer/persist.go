@@ -114,6 +114,7 @@ func (c *consumer) snapshotLocked(snap *savedState) {
 	for s, p := range c.mu.pending {
 		snap.pending = append(snap.pending, pendingRec{sseq: s, cseq: p.cseq, ts: p.ts, dc: uint32(p.dc)})
 	}
+	snap.maxed = append(snap.maxed[:0], c.mu.maxed...)
 }
 
 // saveState makes an encoded state durable: in the consumer's directory,

@@ -477,6 +477,7 @@ func (s *Set) StreamChanged() {
 				delete(c.mu.pending, seq)
 			}
 		}
+		c.pruneMaxedLocked(first)
 		if c.mu.sseq < first && len(c.mu.lss) == 0 {
 			c.mu.sseq = first
 		}

@@ -23,7 +23,7 @@ import (
 // over the old file, and the directory fsynced. A crash leaves either the
 // old or the new file, never a torn one.
 //
-// State file (version 1), little-endian; "format" constants are part of it:
+// State file, little-endian; "format" constants are part of it:
 //
 //	0          8      12     16
 //	+----------+------+------+------------------------------------------+
@@ -35,12 +35,21 @@ import (
 //	      ack floor at i64 | npending u32 |
 //	      npending × (sseq u64 | first cseq u64 | delivered at i64 | count u32)
 //
+// Version 2 (magic BRGCONS2) appends the messages that ran out of
+// deliveries (maxdeliver.go), ascending:
+//
+//	... | nmaxed u32 | nmaxed × sseq u64
+//
+// It is written only when there are such messages, so a consumer without
+// any keeps writing version 1; both versions are read.
+//
 // crc is CRC-32C of the body. next seq is the stream sequence the consumer
 // looks at next for a first delivery; pending entries are delivered and not
 // yet acknowledged messages with their delivery count (redeliveries are
 // count-1). Times are unix nanoseconds.
 const (
 	stateMagic    = "BRGCONS1" // format
+	stateMagic2   = "BRGCONS2" // format: with the maxed list
 	stateHdrSize  = 16         // format
 	stateBodyFix  = 8*7 + 4    // format: fixed part of the body
 	statePendSize = 8*3 + 4    // format: one pending entry
@@ -68,13 +77,20 @@ type savedState struct {
 	acseq, asseq uint64
 	ats          int64
 	pending      []pendingRec
+	// maxed are the stream seqs that ran out of deliveries, ascending.
+	maxed []uint64
 }
 
 // appendState encodes st to dst.
 func appendState(dst []byte, st *savedState) []byte {
 	body := stateBodyFix + statePendSize*len(st.pending)
+	magic := stateMagic
+	if len(st.maxed) > 0 {
+		body += 4 + 8*len(st.maxed)
+		magic = stateMagic2
+	}
 	dst = slices.Grow(dst, stateHdrSize+body)
-	dst = append(dst, stateMagic...)
+	dst = append(dst, magic...)
 	dst = binary.LittleEndian.AppendUint32(dst, 0)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(body))
 	start := len(dst)
@@ -93,6 +109,12 @@ func appendState(dst []byte, st *savedState) []byte {
 		dst = le.AppendUint64(dst, uint64(p.ts))
 		dst = le.AppendUint32(dst, p.dc)
 	}
+	if len(st.maxed) > 0 {
+		dst = le.AppendUint32(dst, uint32(len(st.maxed)))
+		for _, s := range st.maxed {
+			dst = le.AppendUint64(dst, s)
+		}
+	}
 	le.PutUint32(dst[start-8:], crc32.Checksum(dst[start:], crcTable))
 	return dst
 }
@@ -100,9 +122,10 @@ func appendState(dst []byte, st *savedState) []byte {
 // decodeState parses a state file; errBadState when it does not verify.
 func decodeState(b []byte) (*savedState, error) {
 	le := binary.LittleEndian
-	if len(b) < stateHdrSize || string(b[:8]) != stateMagic {
+	if len(b) < stateHdrSize || (string(b[:8]) != stateMagic && string(b[:8]) != stateMagic2) {
 		return nil, errBadState
 	}
+	v2 := string(b[:8]) == stateMagic2
 	n := int(le.Uint32(b[12:]))
 	body := b[stateHdrSize:]
 	if n != len(body) || n < stateBodyFix || crc32.Checksum(body, crcTable) != le.Uint32(b[8:]) {
@@ -114,13 +137,27 @@ func decodeState(b []byte) (*savedState, error) {
 		ats: int64(le.Uint64(body[48:])),
 	}
 	np := int(le.Uint32(body[56:]))
-	if n != stateBodyFix+np*statePendSize {
+	end := stateBodyFix + np*statePendSize
+	if np > n/statePendSize || (!v2 && n != end) || (v2 && n < end+4) {
 		return nil, errBadState
 	}
 	st.pending = make([]pendingRec, np)
 	for i := range st.pending {
 		p := body[stateBodyFix+i*statePendSize:]
 		st.pending[i] = pendingRec{sseq: le.Uint64(p), cseq: le.Uint64(p[8:]), ts: int64(le.Uint64(p[16:])), dc: le.Uint32(p[24:])}
+	}
+	if v2 {
+		nm := int(le.Uint32(body[end:]))
+		if nm == 0 || nm > n/8 || n != end+4+8*nm {
+			return nil, errBadState
+		}
+		st.maxed = make([]uint64, nm)
+		for i := range st.maxed {
+			st.maxed[i] = le.Uint64(body[end+4+8*i:])
+		}
+		if !slices.IsSorted(st.maxed) {
+			return nil, errBadState
+		}
 	}
 	return st, nil
 }
