@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec"
@@ -50,6 +51,10 @@ type Set struct {
 		// replicated stream's set is active only on the stream's leader.
 		active bool
 	}
+	// retPolicy is mu.scfg.Retention, readable without mu: consumers ask
+	// for it while holding their own lock, and mu is taken before a
+	// consumer's lock (checkWorkQueueLocked), never after.
+	retPolicy atomic.Int32
 	// ret guards the retention worker's queue.
 	ret struct {
 		sync.Mutex
@@ -77,6 +82,7 @@ func NewSet(env Env, st Stream, dir string) (*Set, error) {
 	s.mu.active = s.store == nil
 	s.mu.consumers = make(map[string]*consumer)
 	s.mu.scfg = st.Config()
+	s.retPolicy.Store(int32(s.mu.scfg.Retention))
 	now := env.Clock.Now()
 	s.mu.rnd = rand.New(rand.NewPCG(uint64(now.UnixNano()), uint64(len(s.name))<<32|0x9e3779b9))
 	if err := s.load(); err != nil {
@@ -322,9 +328,7 @@ func (s *Set) randUint64() uint64 {
 
 // retention is the stream's retention policy.
 func (s *Set) retention() jsapi.RetentionPolicy {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mu.scfg.Retention
+	return jsapi.RetentionPolicy(s.retPolicy.Load())
 }
 
 // lookup returns consumer name, or nil.
@@ -461,6 +465,7 @@ func (s *Set) StreamChanged() {
 	scfg := s.st.Config()
 	s.mu.Lock()
 	s.mu.scfg = scfg
+	s.retPolicy.Store(int32(scfg.Retention))
 	cs := make([]*consumer, 0, len(s.mu.consumers))
 	for _, c := range s.mu.consumers {
 		cs = append(cs, c)
