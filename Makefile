@@ -11,8 +11,9 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/barge
 
+# Extra barge flags go in ARGS, e.g. make run ARGS='--port 4333 -D'.
 run: build
-	./$(BIN) -js -sd ./data
+	./$(BIN) -js -sd ./data $(ARGS)
 
 vet:
 	$(GO) vet $(PKGS)

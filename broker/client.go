@@ -26,6 +26,9 @@ type client struct {
 	port   int
 	start  time.Time
 	parser *codec.Parser
+	// maxPayload is the max_payload of this connection's INFO and parser,
+	// fixed when it is accepted (a reload changes it for later ones).
+	maxPayload int64
 
 	// Event-loop-only state.
 	opts codec.ConnectOptions
@@ -76,7 +79,7 @@ type connStats struct {
 	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
 }
 
-func newClient(s *Server, t Transport) *client {
+func newClient(s *Server, t Transport, lim *Limits) *client {
 	c := &client{
 		srv:   s,
 		t:     t,
@@ -84,12 +87,13 @@ func newClient(s *Server, t Transport) *client {
 		start: s.opts.Clock.Now(),
 		opts:  codec.ConnectOptions{Echo: true},
 	}
+	c.maxPayload = lim.MaxPayload
 	c.host, c.port = splitHostPort(t.RemoteAddr())
 	c.dt, _ = t.(Deferrer)
 	c.mu.subs = make(map[string]*Subscription)
 	c.parser = codec.NewParser(c, codec.ParserOptions{
-		MaxControlLine: s.opts.MaxControlLine,
-		MaxPayload:     s.opts.MaxPayload,
+		MaxControlLine: lim.MaxControlLine,
+		MaxPayload:     lim.MaxPayload,
 		MaxHeaderSize:  s.opts.MaxHeaderSize,
 	})
 	return c
@@ -328,7 +332,7 @@ func (c *client) startKeepalive() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.mu.stopped {
-		c.mu.timer = c.srv.opts.Clock.AfterFunc(c.srv.opts.PingInterval, c.pingTick)
+		c.mu.timer = c.srv.opts.Clock.AfterFunc(c.srv.limits.Load().PingInterval, c.pingTick)
 	}
 }
 
@@ -349,7 +353,7 @@ func (c *client) pingTick() {
 	if c.closed.Load() {
 		return
 	}
-	if int(c.pingsOut.Load()) >= c.srv.opts.MaxPingsOut {
+	if int(c.pingsOut.Load()) >= c.srv.limits.Load().MaxPingsOut {
 		c.srv.stats.staleConns.Add(1)
 		c.sendErr(codec.ErrStaleConnection.Msg)
 		c.stopKeepalive()

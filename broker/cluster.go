@@ -330,7 +330,7 @@ func (c *Cluster) selfInfoLocked() *codec.RouteInfo {
 		ClientURL:  c.mu.clientURL,
 		RaftAddr:   c.opts.RaftAddr,
 		NodeID:     c.opts.NodeID,
-		MaxPayload: c.srv.opts.MaxPayload,
+		MaxPayload: c.srv.limits.Load().MaxPayload,
 	}
 	for _, pe := range c.mu.peers {
 		if pe.info.RouteURL != "" {
@@ -600,7 +600,7 @@ func (s *Server) setConnectURLs(urls []string) {
 			continue
 		}
 		in := info
-		in.ClientID, in.ClientIP = c.cid, c.host
+		in.ClientID, in.ClientIP, in.MaxPayload = c.cid, c.host, c.maxPayload
 		c.write(codec.AppendInfo(nil, &in))
 	}
 }

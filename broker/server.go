@@ -55,6 +55,9 @@ type Server struct {
 	// not clustered. Set by NewCluster before clients are accepted.
 	cluster *Cluster
 
+	// limits are the client limits in force (SetLimits); never nil.
+	limits atomic.Pointer[Limits]
+
 	nextCID atomic.Uint64
 	stats   serverStats
 }
@@ -81,6 +84,7 @@ func NewServer(o Options) *Server {
 		sl:   NewSublist(o.SublistCacheSize),
 	}
 	s.start = o.Clock.Now()
+	s.SetLimits(limitsOf(o))
 	s.lines.ping = []byte(codec.PingLine)
 	s.lines.crlf = []byte(crlf)
 	s.mu.clients = make(map[uint64]*client)
@@ -129,7 +133,8 @@ func (s *Server) Sublist() *Sublist { return s.sl }
 // Shutdown, t is closed with ErrServerShutdown and the Session returned
 // ignores its input. Accept does not retain t beyond the Session's life.
 func (s *Server) Accept(t Transport) Session {
-	c := newClient(s, t)
+	lim := s.limits.Load()
+	c := newClient(s, t, lim)
 	s.mu.Lock()
 	if s.mu.shutdown {
 		s.mu.Unlock()
@@ -141,6 +146,7 @@ func (s *Server) Accept(t Transport) Session {
 	s.mu.clients[c.cid] = c
 	info := s.info
 	s.mu.Unlock()
+	info.MaxPayload = c.maxPayload
 	s.stats.totalConns.Add(1)
 
 	info.ClientID = c.cid

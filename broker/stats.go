@@ -77,6 +77,7 @@ func (s *Server) Varz() Varz {
 	s.mu.Lock()
 	conns := len(s.mu.clients)
 	s.mu.Unlock()
+	lim := s.limits.Load()
 	return Varz{
 		ID:               s.id,
 		Name:             s.info.ServerName,
@@ -86,10 +87,10 @@ func (s *Server) Varz() Varz {
 		GoVersion:        runtime.Version(),
 		Host:             s.opts.Host,
 		Port:             s.opts.Port,
-		MaxControlLine:   s.opts.MaxControlLine,
-		MaxPayload:       s.opts.MaxPayload,
-		PingInterval:     s.opts.PingInterval,
-		MaxPingsOut:      s.opts.MaxPingsOut,
+		MaxControlLine:   lim.MaxControlLine,
+		MaxPayload:       lim.MaxPayload,
+		PingInterval:     lim.PingInterval,
+		MaxPingsOut:      lim.MaxPingsOut,
 		JetStream:        s.opts.JetStream,
 		Start:            s.start,
 		Now:              now,

@@ -195,7 +195,7 @@ func (c *conn) enqueueLocked(q *deque, sl *slot, b []byte, unitEnd bool) (bool, 
 	if len(b) == 0 {
 		return false, nil
 	}
-	if c.budgetLocked()+int64(len(b)) > c.s.opts.MaxPending {
+	if c.budgetLocked()+int64(len(b)) > c.s.maxPendingBytes() {
 		c.cutLocked()
 		return c.needScheduleLocked(), ErrSlowConsumer
 	}
@@ -217,7 +217,7 @@ func (c *conn) enqueueLocked(q *deque, sl *slot, b []byte, unitEnd bool) (bool, 
 		b = b[n:]
 	}
 	var err error
-	if c.mu.spilled == 0 && c.mu.mem+c.mu.inflight+c.mu.gnetOut+int64(len(b)) <= int64(c.s.opts.WriteWatermark) {
+	if c.mu.spilled == 0 && c.mu.mem+c.mu.inflight+c.mu.gnetOut+int64(len(b)) <= c.s.watermarkBytes() {
 		c.appendMemLocked(q, b, unitEnd)
 	} else if err = c.appendSpillLocked(q, b, unitEnd); err != nil {
 		c.failLocked(fmt.Errorf("netpoll: staging outbound bytes: %w", err))
@@ -355,7 +355,7 @@ func (c *conn) cutLocked() {
 	c.mu.errLine = !c.mu.midUnit
 	c.closeLocked(ErrSlowConsumer, c.s.opts.Now().Add(c.s.opts.FlushTimeout))
 	c.s.log.Warn("netpoll: slow consumer cut", "remote", c.remote,
-		"pending", pending, "max_pending", c.s.opts.MaxPending, "told", c.mu.errLine)
+		"pending", pending, "max_pending", c.s.maxPendingBytes(), "told", c.mu.errLine)
 }
 
 // failLocked closes the connection at once for reason.

@@ -43,7 +43,7 @@ func (c *conn) drain() (closeNow bool) {
 		}
 		c.mu.gnetOut = int64(c.gc.OutboundBuffered())
 		var taken int64
-		if budget := int64(c.s.opts.WriteWatermark) - c.mu.gnetOut; budget > 0 && round < maxRounds {
+		if budget := c.s.watermarkBytes() - c.mu.gnetOut; budget > 0 && round < maxRounds {
 			taken = c.takeLocked(budget)
 		}
 		// With gnet's outbound empty the loop owns the socket, so a

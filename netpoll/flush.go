@@ -50,11 +50,11 @@ func (c *conn) deferLocked(b []byte) (bool, error) {
 	if len(b) == 0 {
 		return false, nil
 	}
-	if c.budgetLocked()+int64(len(b)) > c.s.opts.MaxPending {
+	if c.budgetLocked()+int64(len(b)) > c.s.maxPendingBytes() {
 		c.cutLocked()
 		return c.needScheduleLocked(), ErrSlowConsumer
 	}
-	if c.mu.spilled == 0 && c.mu.mem+c.mu.inflight+c.mu.gnetOut+int64(len(b)) <= int64(c.s.opts.WriteWatermark) {
+	if c.mu.spilled == 0 && c.mu.mem+c.mu.inflight+c.mu.gnetOut+int64(len(b)) <= c.s.watermarkBytes() {
 		c.appendMemLocked(&c.mu.q, b, true)
 		return false, nil
 	}

@@ -24,6 +24,7 @@ type Server struct {
 	log    *slog.Logger
 	accept func(broker.Transport) broker.Session
 	chunks chunkPool
+	out    outLimits // WriteWatermark and MaxPending in force
 
 	addr    *net.TCPAddr
 	eng     gnet.Engine   // set in OnBoot, before Listen returns
@@ -61,6 +62,7 @@ func Listen(o Options, accept func(t broker.Transport) broker.Session) (*Server,
 		stop:     make(chan struct{}),
 		tickDone: make(chan struct{}),
 	}
+	s.SetOutboundLimits(o.WriteWatermark, o.MaxPending)
 	s.mu.conns = make(map[*conn]struct{})
 	s.mu.watch = make(map[*conn]struct{})
 	h := &handler{s: s}

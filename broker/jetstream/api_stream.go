@@ -32,7 +32,7 @@ func (e *Engine) streamCreate(r *apiReq, name string) {
 		e.createReplicated(r, cs, &req)
 		return
 	}
-	cfg, apiErr := checkConfig(&req, e.o.MaxPayload)
+	cfg, apiErr := checkConfig(&req, e.maxPayload.Load())
 	if apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
 		return
@@ -117,7 +117,7 @@ func (e *Engine) streamUpdate(r *apiReq, name string) {
 			return
 		}
 	}
-	cfg, apiErr := checkConfig(&req, e.o.MaxPayload)
+	cfg, apiErr := checkConfig(&req, e.maxPayload.Load())
 	if apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
 		return

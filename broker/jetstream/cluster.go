@@ -329,7 +329,7 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 	typ := jsapi.TypeStreamCreateResponse
 	r1 := *req
 	r1.Replicas = 1
-	cfg, apiErr := checkConfig(&r1, e.o.MaxPayload)
+	cfg, apiErr := checkConfig(&r1, e.maxPayload.Load())
 	if apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
 		return

@@ -70,6 +70,9 @@ type Engine struct {
 	// cl is the clustered side (SetCluster); nil when standalone.
 	cl atomic.Pointer[clusterState]
 
+	// maxPayload is Options.MaxPayload in force (SetMaxPayload).
+	maxPayload atomic.Int64
+
 	pubs      sync.Pool // *pub
 	bufs      sync.Pool // *replyBuf
 	apiTotal  atomic.Uint64
@@ -92,6 +95,7 @@ func New(srv *broker.Server, o Options) (*Engine, error) {
 	}
 	e := &Engine{srv: srv, o: o, dir: filepath.Join(o.StoreDir, "jetstream"), log: o.Logger,
 		subjects: broker.NewSublist(0)}
+	e.maxPayload.Store(o.MaxPayload)
 	e.mu.streams = make(map[string]*stream)
 	e.mu.bySub = make(map[*broker.Subscription]*stream)
 	e.pubs.New = func() any { return &pub{} }
@@ -112,6 +116,10 @@ func New(srv *broker.Server, o Options) (*Engine, error) {
 	srv.SetCapturer(e)
 	return e, nil
 }
+
+// SetMaxPayload changes Options.MaxPayload, the bound on a new or updated
+// stream's max_msg_size (0: not checked). Safe for concurrent use.
+func (e *Engine) SetMaxPayload(n int64) { e.maxPayload.Store(n) }
 
 // load opens every stream directory under e.dir.
 func (e *Engine) load() error {

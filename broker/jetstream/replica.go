@@ -147,7 +147,7 @@ func (e *Engine) updateReplicated(r *apiReq, cs *clusterState, st *stream, req *
 	typ := jsapi.TypeStreamUpdateResponse
 	r1 := *req
 	r1.Replicas = 1
-	cfg, apiErr := checkConfig(&r1, e.o.MaxPayload)
+	cfg, apiErr := checkConfig(&r1, e.maxPayload.Load())
 	if apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
 		return

@@ -28,6 +28,8 @@ func (s *setting) Set(v string) error {
 type options struct {
 	cfg         app.Config
 	configFile  string
+	sets        []kv   // settings given as flags, in order
+	signal      string // --signal: the command (and =pid) to send
 	showVersion bool
 }
 
@@ -41,6 +43,8 @@ var flagDoc = []struct {
 	{[]string{"a", "addr", "net"}, "host", false, "client listen host (default 127.0.0.1)"},
 	{[]string{"p", "port"}, "port", false, "client listen port (default 4222; 0 picks a free port)"},
 	{[]string{"m", "http_port"}, "http_port", false, "monitoring HTTP port for /healthz /varz /connz /debug/pprof (default 8222; 0 disables)"},
+	{[]string{"http"}, "http", false, "monitoring listen address host:port (default 127.0.0.1:8222, whatever --addr is; 0.0.0.0:8222 exposes it, pprof included)"},
+	{[]string{"http_host"}, "http_host", false, "monitoring listen host (default 127.0.0.1)"},
 	{[]string{"profile_rate"}, "profile_rate", false, "fill /debug/pprof's mutex and block profiles: sample 1 in N contended locks and one block event per N ns blocked (default 0: off)"},
 	{[]string{"n", "name", "server_name"}, "server_name", false, "server name advertised in INFO (default: the server id)"},
 	{[]string{"max_payload"}, "max_payload", false, "largest message a client may publish, e.g. 64MB, 2GiB (default 1GB)"},
@@ -60,7 +64,8 @@ var flagDoc = []struct {
 	{[]string{"raft_listen"}, "raft_listen", false, "raft listen address host:port when it differs from the advertised --raft one (e.g. behind a proxy); default: the --raft address"},
 	{[]string{"node_id"}, "node_id", false, "this node's stable numeric id in the cluster (its raft replica id, > 0), advertised to the other members"},
 	{[]string{"cluster_size"}, "cluster_size", false, "members that bootstrap the JetStream meta shard (raft); 0 (default) runs no raft. Needs --raft and --node_id"},
-	{[]string{"l", "log"}, "log_file", false, "log to this file instead of stderr"},
+	{[]string{"l", "log"}, "log_file", false, "log to this file instead of stderr (SIGUSR1 or --signal reopen opens it again)"},
+	{[]string{"P", "pid"}, "pid_file", false, "write the process id to this file while running"},
 	{[]string{"D", "debug"}, "debug", true, "debug logging"},
 	{[]string{"V", "trace"}, "trace", true, "protocol trace logging"},
 }
@@ -69,21 +74,22 @@ var flagDoc = []struct {
 // -c, then every other flag given, in order.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
-	var sets []kv
 	fs := flag.NewFlagSet("barge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	for _, d := range flagDoc {
-		s := &setting{key: d.key, isBool: d.isBool, sets: &sets}
+		s := &setting{key: d.key, isBool: d.isBool, sets: &o.sets}
 		for _, n := range d.names {
 			fs.Var(s, n, d.help)
 		}
 	}
-	dv := &setting{key: "debug+trace", isBool: true, sets: &sets}
+	dv := &setting{key: "debug+trace", isBool: true, sets: &o.sets}
 	fs.Var(dv, "DV", "debug and trace logging")
 	fs.StringVar(&o.configFile, "c", "", "configuration file (see README: `key: value` per line)")
 	fs.StringVar(&o.configFile, "config", "", "configuration file")
 	fs.BoolVar(&o.showVersion, "v", false, "print the version and exit")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	fs.StringVar(&o.signal, "sl", "", "send a signal to a running barge")
+	fs.StringVar(&o.signal, "signal", "", "send a signal to a running barge")
 	fs.Usage = func() { usage(fs.Output()) }
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -91,24 +97,35 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	o.cfg = app.Defaults()
+	if o.signal != "" || o.showVersion {
+		return o, nil // the configuration is not needed
+	}
+	var err error
+	o.cfg, err = o.config()
+	return o, err
+}
+
+// config builds the configuration: defaults, then the -c file, then the
+// flags in the order given. It runs at start and again for each reload.
+func (o *options) config() (app.Config, error) {
+	c := app.Defaults()
 	if o.configFile != "" {
-		if err := o.cfg.LoadFile(o.configFile); err != nil {
-			return o, err
+		if err := c.LoadFile(o.configFile); err != nil {
+			return c, err
 		}
 	}
-	for _, s := range sets {
+	for _, s := range o.sets {
 		if s.key == "debug+trace" {
 			if s.val == "true" {
-				o.cfg.Debug, o.cfg.Trace = true, true
+				c.Debug, c.Trace = true, true
 			}
 			continue
 		}
-		if err := o.cfg.Set(s.key, s.val); err != nil {
-			return o, err
+		if err := c.Set(s.key, s.val); err != nil {
+			return c, err
 		}
 	}
-	return o, o.cfg.Validate()
+	return c, c.Validate()
 }
 
 func usage(w io.Writer) {
@@ -134,7 +151,8 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-38s %s\n", names+arg, d.help)
 	}
 	fmt.Fprintf(w, "  %-38s %s\n", "-DV", "debug and trace logging")
-	fmt.Fprintf(w, "  %-38s %s\n", "-c, --config <file>", "configuration file: `key: value` per line, keys are the long flag names, plus cluster { } and jetstream { } blocks (README); flags win")
+	fmt.Fprintf(w, "  %-38s %s\n", "-c, --config <file>", "configuration file: `key: value` per line, keys are the long flag names, plus cluster { } and jetstream { } blocks (README); flags win. SIGHUP reads it again and applies what can change at run time")
+	fmt.Fprintf(w, "  %-38s %s\n", "-sl, --signal <signal>[=<pid>]", "send a signal to a running barge and exit: reload (SIGHUP: read the -c file again), reopen (SIGUSR1: reopen the log file), quit (SIGINT), term (SIGTERM), stop (SIGKILL); <pid> is a pid or a pid file, default the -P file")
 	fmt.Fprintf(w, "  %-38s %s\n", "-v, --version", "print the version and exit")
 	fmt.Fprintf(w, "  %-38s %s\n", "-h, --help", "show this help")
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/bargemq/barge/broker"
@@ -31,9 +31,10 @@ const LevelTrace = slog.Level(-8)
 
 // App is a running barge server.
 type App struct {
-	cfg     Config
+	cfg     Config // as started; reload.cfg has the settings in force
 	log     *slog.Logger
-	logFile io.Closer
+	logOut  *logSink       // the logger's destination, swapped by a reload
+	level   *slog.LevelVar // the logger's level, changed by a reload
 	broker  *broker.Server
 	js      *jetstream.Engine // nil without JetStream
 	net     *netpoll.Server
@@ -43,6 +44,14 @@ type App struct {
 	http    *http.Server
 	httpLn  net.Listener
 	started time.Time
+
+	// reload serializes Reload and ReopenLog with each other and with the
+	// start of Shutdown.
+	reload struct {
+		sync.Mutex
+		cfg     Config // the configuration in force: cfg plus reloaded settings
+		stopped bool   // Shutdown began; reloads are refused
+	}
 }
 
 // Start builds and starts a server from cfg: the broker, the client listener
@@ -53,6 +62,7 @@ func Start(cfg Config) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, started: time.Now()}
+	a.reload.cfg = cfg
 	if err := a.openLog(); err != nil {
 		return nil, err
 	}
@@ -121,35 +131,16 @@ func Start(cfg Config) (*App, error) {
 			return nil, err
 		}
 	}
+	if cfg.PidFile != "" {
+		if err := writePidFile(cfg.PidFile); err != nil {
+			a.reload.cfg.PidFile = "" // not ours to remove
+			_ = a.Shutdown(context.Background())
+			return nil, err
+		}
+	}
 	a.log.Info("barge ready", "version", Version, "addr", ns.Addr().String(),
 		"max_payload", cfg.MaxPayload, "jetstream", cfg.JetStream, "store_dir", cfg.StoreDir)
 	return a, nil
-}
-
-func (a *App) openLog() error {
-	var w io.Writer = os.Stderr
-	if a.cfg.LogFile != "" {
-		f, err := os.OpenFile(a.cfg.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return fmt.Errorf("log file: %w", err)
-		}
-		w, a.logFile = f, f
-	}
-	level := slog.LevelInfo
-	if a.cfg.Debug {
-		level = slog.LevelDebug
-	}
-	if a.cfg.Trace {
-		level = LevelTrace
-	}
-	a.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-	return nil
-}
-
-func (a *App) closeLog() {
-	if a.logFile != nil {
-		_ = a.logFile.Close()
-	}
 }
 
 // Logger is the server's logger.
@@ -173,6 +164,10 @@ func (a *App) MonitorURL() string {
 // Shutdown stops accepting, flushes every connection's queued output within
 // ctx, closes connections and stores, and stops the monitoring endpoint.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.reload.Lock()
+	a.reload.stopped = true
+	pidFile := a.reload.cfg.PidFile
+	a.reload.Unlock()
 	var errs []error
 	if a.http != nil {
 		errs = append(errs, a.http.Shutdown(ctx))
@@ -185,6 +180,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	errs = append(errs, a.closeJetStream())
 	a.stopRaft()
 	a.broker.Shutdown()
+	removePidFile(pidFile)
 	a.log.Info("barge stopped")
 	a.closeLog()
 	return errors.Join(errs...)

@@ -18,6 +18,7 @@ type Config struct {
 	Host           string        // client listen host
 	Port           int           // client listen port; 0 picks a free one
 	HTTPPort       int           // monitoring port; 0 disables, -1 picks a free one
+	HTTPHost       string        // monitoring listen host; "" is 127.0.0.1, whatever Host is
 	ServerName     string        // advertised server_name; defaults to the server id
 	MaxPayload     int64         // largest message a client may publish, bytes
 	MaxPending     int64         // per-connection outbound budget (memory + staged on disk) before Slow Consumer
@@ -29,6 +30,7 @@ type Config struct {
 	StoreDir       string        // JetStream data and staging folder
 	SyncInterval   time.Duration // JetStream durability: 0 = fsync before every PubAck ("always"), else fsync every interval
 	LogFile        string        // log destination; empty is stderr
+	PidFile        string        // file the process id is written to while running; "" = none
 	Debug          bool          // debug logging
 	Trace          bool          // protocol trace logging
 	// ProfileRate turns on the mutex and block profiles served on
@@ -62,6 +64,7 @@ func Defaults() Config {
 		Host:           "127.0.0.1",
 		Port:           4222,
 		HTTPPort:       8222,
+		HTTPHost:       "127.0.0.1",
 		MaxPayload:     1 << 30,
 		MaxPending:     4 << 30,
 		WriteWatermark: 8 << 20,
@@ -189,8 +192,12 @@ func (c *Config) Set(key, val string) error {
 		c.Host = val
 	case "port":
 		c.Port, err = strconv.Atoi(val)
-	case "http_port":
+	case "http_port", "monitor_port":
 		c.HTTPPort, err = strconv.Atoi(val)
+	case "http":
+		c.HTTPHost, c.HTTPPort, err = parseListen(c.HTTPHost, val)
+	case "http_host":
+		c.HTTPHost = val
 	case "server_name", "name":
 		c.ServerName = val
 	case "max_payload":
@@ -217,6 +224,8 @@ func (c *Config) Set(key, val string) error {
 		c.SyncInterval, err = parseSync(val)
 	case "log", "log_file":
 		c.LogFile = val
+	case "pid", "pid_file", "pidfile":
+		c.PidFile = val
 	case "debug":
 		c.Debug, err = parseBool(val)
 	case "trace":
@@ -249,6 +258,27 @@ func (c *Config) Set(key, val string) error {
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	return nil
+}
+
+// parseListen reads `host:port` or a bare `port` (host then stays as it
+// was), as nats-server reads its `http` setting; `:port` is every
+// interface, as in Go's net.Listen.
+func parseListen(host, s string) (string, int, error) {
+	if p, err := strconv.Atoi(s); err == nil {
+		return host, p, nil
+	}
+	h, ps, err := net.SplitHostPort(s)
+	if err != nil {
+		return host, 0, fmt.Errorf("want host:port or port, got %q", s)
+	}
+	p, err := strconv.Atoi(ps)
+	if err != nil {
+		return host, 0, fmt.Errorf("want host:port or port, got %q", s)
+	}
+	if h == "" {
+		h = "0.0.0.0"
+	}
+	return h, p, nil
 }
 
 func parseBool(s string) (bool, error) {

@@ -23,6 +23,7 @@ type Varz struct {
 	Cores      int    `json:"cores"`
 	GoRoutines int    `json:"goroutines"`
 	HTTPPort   int    `json:"http_port"`
+	HTTPHost   string `json:"http_host"`
 	StoreDir   string `json:"store_dir,omitempty"`
 }
 
@@ -31,15 +32,15 @@ func (a *App) startMonitor() error {
 	if port < 0 {
 		port = 0
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(a.cfg.Host, strconv.Itoa(port)))
+	// Monitoring (pprof included) stays on loopback unless asked for: it
+	// does not follow the client listener's --addr.
+	ln, err := net.Listen("tcp", net.JoinHostPort(monitorHost(a.cfg.HTTPHost), strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("http_port: %w", err)
 	}
 	a.httpLn = ln
 	if r := a.cfg.ProfileRate; r > 0 {
-		// Without these the mutex and block profiles are empty.
-		runtime.SetMutexProfileFraction(r)
-		runtime.SetBlockProfileRate(r)
+		setProfileRate(r)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +68,21 @@ func (a *App) startMonitor() error {
 	return nil
 }
 
+// monitorHost is the monitoring listen host: http_host, loopback by default.
+func monitorHost(h string) string {
+	if h == "" {
+		return "127.0.0.1"
+	}
+	return h
+}
+
+// setProfileRate fills the mutex and block profiles served on /debug/pprof
+// (0 empties them): process-wide runtime settings.
+func setProfileRate(r int) {
+	runtime.SetMutexProfileFraction(r)
+	runtime.SetBlockProfileRate(r)
+}
+
 func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
 	rss, _ := procmem.RSS()
 	var ms runtime.MemStats
@@ -78,6 +94,7 @@ func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
 		Cores:      runtime.NumCPU(),
 		GoRoutines: runtime.NumGoroutine(),
 		HTTPPort:   a.httpLn.Addr().(*net.TCPAddr).Port,
+		HTTPHost:   monitorHost(a.cfg.HTTPHost),
 		StoreDir:   a.cfg.StoreDir,
 	}
 	// Merge the broker's document and the process figures into one object.
