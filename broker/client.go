@@ -55,6 +55,9 @@ type client struct {
 	// newRouteClient): it has no Transport and publishes to local
 	// subscribers only. Fixed at creation.
 	route bool
+	// refused marks a client turned away at MaxConnections (see
+	// Server.refuse). Set by Accept before the Session is returned.
+	refused bool
 	// pingsOut counts PINGs sent and not yet answered by a PONG.
 	pingsOut atomic.Int32
 
@@ -124,6 +127,9 @@ func newRouteClient(s *Server, remote string) *client {
 // reported and swallowed. b is not retained.
 func (c *client) Data(b []byte) error {
 	if c.closed.Load() {
+		if c.refused {
+			return ErrMaxConnections
+		}
 		return ErrServerShutdown
 	}
 	c.inData = true
@@ -162,6 +168,8 @@ func (c *client) Closed(err error) {
 	c.srv.removeClient(c)
 	if errors.Is(err, codec.ErrSlowConsumer) {
 		c.srv.stats.slowConsumers.Add(1)
+		c.srv.log.Warn("slow consumer detected, client closed", "cid", c.cid, "addr", c.t.RemoteAddr(), "reason", err)
+		return
 	}
 	c.srv.log.Debug("client closed", "cid", c.cid, "reason", err)
 }

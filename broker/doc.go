@@ -49,4 +49,12 @@
 //     per-connection generator seeded from Options.Rand; with echo false the
 //     publisher's own members are left out. Groups of the same name under
 //     different subjects count as one group, as in nats-server.
+//   - Options.MaxConnections: a client over it gets INFO and
+//     -ERR 'maximum connections exceeded', as from nats-server, but the
+//     connection is closed at its first input (its CONNECT) or after a
+//     second, not at once: nats.go writes CONNECT right after INFO, and a
+//     close before that turns the error into a broken pipe at the client.
+//   - A connection its transport cuts as a slow consumer (the Closed reason
+//     wraps codec.ErrSlowConsumer) is counted in Varz.SlowConsumers and
+//     logged at warning level with its cid, address and the reason.
 package broker

@@ -19,12 +19,15 @@ type Limits struct {
 	// from its next tick.
 	PingInterval time.Duration
 	MaxPingsOut  int
+	// MaxConnections is Options.MaxConnections: a client accepted past it
+	// is refused; clients already connected stay.
+	MaxConnections int
 }
 
 // limitsOf returns the Limits part of o.
 func limitsOf(o Options) Limits {
 	return Limits{MaxPayload: o.MaxPayload, MaxControlLine: o.MaxControlLine,
-		PingInterval: o.PingInterval, MaxPingsOut: o.MaxPingsOut}
+		PingInterval: o.PingInterval, MaxPingsOut: o.MaxPingsOut, MaxConnections: o.MaxConnections}
 }
 
 // withDefaults returns l with every zero field set to Options' default.
@@ -40,6 +43,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxPingsOut <= 0 {
 		l.MaxPingsOut = DefaultMaxPingsOut
+	}
+	if l.MaxConnections == 0 {
+		l.MaxConnections = DefaultMaxConnections
 	}
 	return l
 }

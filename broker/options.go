@@ -26,6 +26,8 @@ const (
 	DefaultStreamThreshold = 64 << 10
 	DefaultHost            = "0.0.0.0"
 	DefaultPort            = 4222
+	// DefaultMaxConnections is nats-server's default max_connections.
+	DefaultMaxConnections = 64 * 1024
 )
 
 // Options configure a Server. The zero value is usable: every zero field
@@ -50,6 +52,10 @@ type Options struct {
 	MaxPingsOut int
 	// JetStream is advertised as the INFO jetstream flag.
 	JetStream bool
+	// MaxConnections is the most client connections served at once (default
+	// DefaultMaxConnections; negative refuses every client). A client over
+	// it gets INFO, then -ERR 'maximum connections exceeded', and is closed.
+	MaxConnections int
 	// Host and Port are advertised in INFO (defaults DefaultHost and
 	// DefaultPort); the broker does not listen itself.
 	Host string
@@ -126,6 +132,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Port == 0 {
 		o.Port = DefaultPort
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = DefaultMaxConnections
 	}
 	if o.StreamThreshold == 0 {
 		o.StreamThreshold = DefaultStreamThreshold

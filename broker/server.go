@@ -19,6 +19,13 @@ import (
 // closed by Server.Shutdown or accepted after it.
 var ErrServerShutdown = errors.New("broker: server shutdown")
 
+// ErrMaxConnections is the reason given to Transport.Close for a client
+// refused because Options.MaxConnections clients are connected.
+var ErrMaxConnections = errors.New("broker: maximum connections exceeded")
+
+// maxConnectionsMsg is the -ERR text of a refused client, nats-server's.
+const maxConnectionsMsg = "maximum connections exceeded"
+
 // Server routes core NATS messages between client sessions. It is safe for
 // concurrent use: every connection's Session runs on its own event loop and
 // they meet in the Sublist and in the receivers' Transports.
@@ -66,6 +73,7 @@ type Server struct {
 // event loop.
 type serverStats struct {
 	totalConns    atomic.Int64
+	refusedConns  atomic.Int64 // refused at MaxConnections
 	inMsgs        atomic.Int64
 	inBytes       atomic.Int64
 	outMsgs       atomic.Int64
@@ -131,7 +139,10 @@ func (s *Server) Sublist() *Sublist { return s.sl }
 // Accept registers a new client connection, sends it INFO and starts its
 // keepalive. The returned Session must be fed from t's event loop. After
 // Shutdown, t is closed with ErrServerShutdown and the Session returned
-// ignores its input. Accept does not retain t beyond the Session's life.
+// ignores its input. With Options.MaxConnections clients connected, the
+// client gets INFO and -ERR 'maximum connections exceeded', as from
+// nats-server, and t is closed with ErrMaxConnections. Accept does not
+// retain t beyond the Session's life.
 func (s *Server) Accept(t Transport) Session {
 	lim := s.limits.Load()
 	c := newClient(s, t, lim)
@@ -140,6 +151,12 @@ func (s *Server) Accept(t Transport) Session {
 		s.mu.Unlock()
 		c.closed.Store(true)
 		t.Close(ErrServerShutdown)
+		return c
+	}
+	if n, lim := len(s.mu.clients), s.Limits().MaxConnections; lim < 0 || n >= lim {
+		info := s.info
+		s.mu.Unlock()
+		s.refuse(c, &info, n)
 		return c
 	}
 	c.rng = newConnRand(s.mu.rand)
@@ -155,6 +172,29 @@ func (s *Server) Accept(t Transport) Session {
 	c.startKeepalive()
 	s.log.Debug("client connected", "cid", c.cid, "addr", t.RemoteAddr())
 	return c
+}
+
+// refuseGrace is how long a refused client may stay silent before it is
+// closed: the connection is closed when it first sends (its CONNECT), so
+// that the -ERR line is read before the close and the client reports it,
+// rather than a write error on a connection already gone.
+const refuseGrace = time.Second
+
+// refuse turns c away at MaxConnections (n clients connected): INFO and the
+// -ERR line now, the close at its first input (see Data) or after
+// refuseGrace.
+func (s *Server) refuse(c *client, info *codec.Info, n int) {
+	c.closed.Store(true)
+	c.refused = true
+	s.stats.refusedConns.Add(1)
+	info.ClientID, info.ClientIP = c.cid, c.host
+	_ = c.t.Write(codec.AppendInfo(nil, info))
+	c.sendErr(maxConnectionsMsg)
+	c.mu.Lock()
+	c.mu.timer = s.opts.Clock.AfterFunc(refuseGrace, func() { c.t.Close(ErrMaxConnections) })
+	c.mu.Unlock()
+	s.log.Warn("maximum connections exceeded, client refused", "addr", c.t.RemoteAddr(),
+		"connections", n, "max_connections", s.Limits().MaxConnections)
 }
 
 // SetListenAddr records the address clients reached the server on, for the

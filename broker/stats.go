@@ -24,19 +24,23 @@ type Varz struct {
 	PingInterval     time.Duration `json:"ping_interval"`
 	MaxPingsOut      int           `json:"ping_max"`
 	JetStream        bool          `json:"jetstream"`
+	MaxConn          int           `json:"max_connections"`
 	Start            time.Time     `json:"start"`
 	Now              time.Time     `json:"now"`
 	Uptime           string        `json:"uptime"`
 	Cores            int           `json:"cores"`
 	Connections      int           `json:"connections"`
 	TotalConnections uint64        `json:"total_connections"`
-	InMsgs           int64         `json:"in_msgs"`
-	InBytes          int64         `json:"in_bytes"`
-	OutMsgs          int64         `json:"out_msgs"`
-	OutBytes         int64         `json:"out_bytes"`
-	SlowConsumers    int64         `json:"slow_consumers"`
-	StaleConnections int64         `json:"stale_connections"`
-	Subscriptions    uint32        `json:"subscriptions"`
+	// RefusedConnections counts clients turned away at max_connections
+	// (barge's own field).
+	RefusedConnections int64  `json:"refused_connections"`
+	InMsgs             int64  `json:"in_msgs"`
+	InBytes            int64  `json:"in_bytes"`
+	OutMsgs            int64  `json:"out_msgs"`
+	OutBytes           int64  `json:"out_bytes"`
+	SlowConsumers      int64  `json:"slow_consumers"`
+	StaleConnections   int64  `json:"stale_connections"`
+	Subscriptions      uint32 `json:"subscriptions"`
 }
 
 // Connz lists the open client connections, as /connz does.
@@ -79,32 +83,34 @@ func (s *Server) Varz() Varz {
 	s.mu.Unlock()
 	lim := s.limits.Load()
 	return Varz{
-		ID:               s.id,
-		Name:             s.info.ServerName,
-		Version:          NATSVersion,
-		BargeVersion:     Version,
-		Proto:            s.info.Proto,
-		GoVersion:        runtime.Version(),
-		Host:             s.opts.Host,
-		Port:             s.opts.Port,
-		MaxControlLine:   lim.MaxControlLine,
-		MaxPayload:       lim.MaxPayload,
-		PingInterval:     lim.PingInterval,
-		MaxPingsOut:      lim.MaxPingsOut,
-		JetStream:        s.opts.JetStream,
-		Start:            s.start,
-		Now:              now,
-		Uptime:           formatUptime(now.Sub(s.start)),
-		Cores:            runtime.NumCPU(),
-		Connections:      conns,
-		TotalConnections: uint64(s.stats.totalConns.Load()),
-		InMsgs:           s.stats.inMsgs.Load(),
-		InBytes:          s.stats.inBytes.Load(),
-		OutMsgs:          s.stats.outMsgs.Load(),
-		OutBytes:         s.stats.outBytes.Load(),
-		SlowConsumers:    s.stats.slowConsumers.Load(),
-		StaleConnections: s.stats.staleConns.Load(),
-		Subscriptions:    uint32(s.sl.Count()),
+		ID:                 s.id,
+		Name:               s.info.ServerName,
+		Version:            NATSVersion,
+		BargeVersion:       Version,
+		Proto:              s.info.Proto,
+		GoVersion:          runtime.Version(),
+		Host:               s.opts.Host,
+		Port:               s.opts.Port,
+		MaxControlLine:     lim.MaxControlLine,
+		MaxPayload:         lim.MaxPayload,
+		PingInterval:       lim.PingInterval,
+		MaxPingsOut:        lim.MaxPingsOut,
+		JetStream:          s.opts.JetStream,
+		MaxConn:            max(lim.MaxConnections, 0),
+		Start:              s.start,
+		Now:                now,
+		Uptime:             formatUptime(now.Sub(s.start)),
+		Cores:              runtime.NumCPU(),
+		Connections:        conns,
+		TotalConnections:   uint64(s.stats.totalConns.Load()),
+		RefusedConnections: s.stats.refusedConns.Load(),
+		InMsgs:             s.stats.inMsgs.Load(),
+		InBytes:            s.stats.inBytes.Load(),
+		OutMsgs:            s.stats.outMsgs.Load(),
+		OutBytes:           s.stats.outBytes.Load(),
+		SlowConsumers:      s.stats.slowConsumers.Load(),
+		StaleConnections:   s.stats.staleConns.Load(),
+		Subscriptions:      uint32(s.sl.Count()),
 	}
 }
 

@@ -46,16 +46,15 @@ type conn struct {
 		// midUnit: bytes handed to the socket so far end inside a Write call
 		// or an unfinished stream, so an -ERR line now would corrupt it.
 		midUnit  bool
-		spill    *os.File // created lazily, unlinked at once
-		spillEnd int64    // append offset in spill
+		spill    SpillFile // created lazily, invisible to others
+		spillEnd int64     // append offset in spill
 		// closing: no more writes are accepted. closeNow: the next run task
-		// closes without flushing. errLine: the run task sends the slow-
-		// consumer line first. deadline: when a flushing close gives up
+		// closes without flushing. deadline: when a flushing close gives up
 		// (zero: never). reason: handed to Session.Closed.
-		closing, closeNow, errLine bool
-		deadline                   time.Time
-		reason                     error
-		reasonSet                  bool
+		closing, closeNow bool
+		deadline          time.Time
+		reason            error
+		reasonSet         bool
 		// gone: gnet has closed the connection; fd may be reused.
 		gone bool
 		// watched: the conn is in the Server's ticker set.
@@ -73,8 +72,8 @@ var _ broker.Transport = (*conn)(nil)
 // slow-consumer cut: its -ERR line is only sent on a unit boundary, so a
 // message written in several calls belongs in a Stream. It returns ErrClosed once the
 // transport is closed or closing, ErrSlowConsumer if b would push the queue
-// past MaxPending (the connection is then cut), or a wrapped spill-file error
-// (the connection is then closed).
+// past MaxPending or if it cannot be staged (Staging's budget, the disk's
+// free-space reserve, a spill-file error): the connection is then cut.
 func (c *conn) Write(b []byte) error {
 	c.mu.Lock()
 	sched, err := c.enqueueLocked(&c.mu.q, nil, b, true)
@@ -196,8 +195,7 @@ func (c *conn) enqueueLocked(q *deque, sl *slot, b []byte, unitEnd bool) (bool, 
 		return false, nil
 	}
 	if c.budgetLocked()+int64(len(b)) > c.s.maxPendingBytes() {
-		c.cutLocked()
-		return c.needScheduleLocked(), ErrSlowConsumer
+		return c.cutLocked(nil), ErrSlowConsumer
 	}
 	if q.len() == 0 && c.mu.inflight == 0 && c.mu.gnetOut == 0 &&
 		(sl == nil && c.mu.q.len() == 0 || sl != nil && c.atHeadLocked(sl)) {
@@ -216,12 +214,10 @@ func (c *conn) enqueueLocked(q *deque, sl *slot, b []byte, unitEnd bool) (bool, 
 		c.mu.midUnit = c.mu.midUnit || n > 0
 		b = b[n:]
 	}
-	var err error
 	if c.mu.spilled == 0 && c.mu.mem+c.mu.inflight+c.mu.gnetOut+int64(len(b)) <= c.s.watermarkBytes() {
 		c.appendMemLocked(q, b, unitEnd)
-	} else if err = c.appendSpillLocked(q, b, unitEnd); err != nil {
-		c.failLocked(fmt.Errorf("netpoll: staging outbound bytes: %w", err))
-		return c.needScheduleLocked(), err
+	} else if err := c.appendSpillLocked(q, b, unitEnd); err != nil {
+		return c.cutLocked(err), ErrSlowConsumer
 	}
 	return c.needScheduleLocked(), nil
 }
@@ -275,36 +271,53 @@ func (c *conn) appendMemLocked(q *deque, b []byte, unitEnd bool) {
 		t.ch.b = append(t.ch.b, b[:n]...)
 		b = b[n:]
 		t.unitEnd = unitEnd && len(b) == 0
+		if t.unitEnd {
+			t.end = len(t.ch.b)
+		}
 	}
 	for len(b) > 0 {
 		ch := c.s.chunks.get()
 		n := min(len(b), chunkSize)
 		ch.b = append(ch.b, b[:n]...)
 		b = b[n:]
-		q.push(item{kind: itemMem, ch: ch, unitEnd: unitEnd && len(b) == 0})
+		it := item{kind: itemMem, ch: ch, unitEnd: unitEnd && len(b) == 0}
+		if it.unitEnd {
+			it.end = len(ch.b)
+		}
+		q.push(it)
 	}
 }
 
+// spillSegment is the size past which staged bytes start a new queue item at
+// the next unit boundary, so that the rest of a unit is never far from a
+// boundary the slow-consumer cut can stop at (see trimToUnitLocked).
+const spillSegment = 1 << 20
+
 // appendSpillLocked appends b to the spill file, creating it on first use,
-// and queues (or extends) the matching extent at the tail of q.
+// and queues (or extends) the matching extent at the tail of q. The bytes
+// are first reserved in the Server's Staging budget. An error (budget, free
+// space, the file system) leaves the queue as it was.
 func (c *conn) appendSpillLocked(q *deque, b []byte, unitEnd bool) error {
+	n := int64(len(b))
+	st := c.s.staging
+	if err := st.acquire(n); err != nil {
+		return err
+	}
 	if c.mu.spill == nil {
-		f, err := os.CreateTemp(c.s.opts.SpillDir, "barge-spill-*")
+		f, err := st.fs.Create(st.dir)
 		if err != nil {
-			return err
-		}
-		if err := os.Remove(f.Name()); err != nil {
-			_ = f.Close()
-			return err
+			st.release(n)
+			return fmt.Errorf("staging: creating spill file: %w", err)
 		}
 		c.mu.spill = f
 		c.mu.spillEnd = 0
 	}
 	if _, err := c.mu.spill.WriteAt(b, c.mu.spillEnd); err != nil {
-		return err
+		st.release(n)
+		return fmt.Errorf("staging: writing spill file: %w", err)
 	}
-	n := int64(len(b))
-	if t := q.back(); t != nil && t.kind == itemSpill && t.foff+t.n == c.mu.spillEnd {
+	if t := q.back(); t != nil && t.kind == itemSpill && t.foff+t.n == c.mu.spillEnd &&
+		(t.n < spillSegment || !t.unitEnd) {
 		t.n += n
 		t.unitEnd = unitEnd
 	} else {
@@ -315,11 +328,24 @@ func (c *conn) appendSpillLocked(q *deque, b []byte, unitEnd bool) error {
 	return nil
 }
 
+// unspillLocked uncounts n staged bytes that were taken for the socket or
+// dropped, returning them to the Staging budget.
+func (c *conn) unspillLocked(n int64) {
+	c.mu.spilled -= n
+	c.s.staging.release(n)
+}
+
 // dropLocked empties the queue, returning chunks to the pool and zeroing the
 // counters of what it held. Bytes taken by a running drain are its own.
 func (c *conn) dropLocked() {
-	for c.mu.q.len() > 0 {
-		it := c.mu.q.popFront()
+	c.dropFromLocked(c.mu.q.head)
+}
+
+// dropFromLocked drops the main queue's items from index i (of q.items) on.
+func (c *conn) dropFromLocked(i int) {
+	q := &c.mu.q
+	for j := i; j < len(q.items); j++ {
+		it := &q.items[j]
 		if it.kind == itemSlot {
 			sl := it.slot
 			sl.done = true
@@ -327,10 +353,12 @@ func (c *conn) dropLocked() {
 				p := sl.q.popFront()
 				c.freeItemLocked(&p)
 			}
+			*it = item{}
 			continue
 		}
-		c.freeItemLocked(&it)
+		c.freeItemLocked(it)
 	}
+	q.truncate(i)
 }
 
 // freeItemLocked releases one non-slot item and uncounts its bytes.
@@ -340,22 +368,11 @@ func (c *conn) freeItemLocked(it *item) {
 		c.mu.mem -= it.size()
 		c.s.chunks.put(it.ch)
 	case itemSpill:
-		c.mu.spilled -= it.n
+		c.unspillLocked(it.n)
 	case itemFile:
 		c.mu.ext -= it.n
 	}
 	*it = item{}
-}
-
-// cutLocked cuts the connection as a slow consumer: drop the queue, tell the
-// peer if that cannot corrupt a message, close once gnet has flushed.
-func (c *conn) cutLocked() {
-	pending := c.budgetLocked()
-	c.dropLocked()
-	c.mu.errLine = !c.mu.midUnit
-	c.closeLocked(ErrSlowConsumer, c.s.opts.Now().Add(c.s.opts.FlushTimeout))
-	c.s.log.Warn("netpoll: slow consumer cut", "remote", c.remote,
-		"pending", pending, "max_pending", c.s.maxPendingBytes(), "told", c.mu.errLine)
 }
 
 // failLocked closes the connection at once for reason.
@@ -433,8 +450,8 @@ func (c *conn) schedule() {
 	}
 }
 
-// run is the loop task: close if asked, send the slow-consumer line if owed,
-// drain, and close once a flushing close has flushed. Loop-only.
+// run is the loop task: close if asked, drain, and close once a flushing
+// close has flushed. Loop-only.
 func (c *conn) run(context.Context) error {
 	c.mu.Lock()
 	if c.mu.gone {
@@ -442,14 +459,10 @@ func (c *conn) run(context.Context) error {
 		return nil
 	}
 	c.mu.scheduled = false
-	now, errLine := c.mu.closeNow, c.mu.errLine
-	c.mu.errLine = false
+	now := c.mu.closeNow
 	c.mu.Unlock()
 	if now {
 		return c.el.Close(c.gc)
-	}
-	if errLine {
-		_, _ = c.gc.Write([]byte(slowConsumerLine))
 	}
 	if c.drain() {
 		return c.el.Close(c.gc)

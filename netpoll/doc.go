@@ -3,6 +3,23 @@
 // implements broker.Transport, the ordered outbound queue the broker writes
 // into from any goroutine.
 //
+// # Accepting
+//
+// The listening socket is a net.TCPListener of ours, and gnet runs as a
+// "client" engine (gnet.Client): event loops without a listener of their
+// own. gnet's acceptor is not used because it stops the whole engine, every
+// connection with it, on an accept error it does not expect, such as EMFILE.
+// One goroutine per Server accepts and enrolls each connection into the
+// event loops (Client.EnrollContext: gnet duplicates the descriptor,
+// registers the duplicate on the least busy loop, runs OnOpen there and
+// returns; the original is closed). Accept errors never stop it: out of
+// file descriptors, it closes a descriptor held in reserve, accepts the
+// pending connection and closes it at once (the client gets a prompt close
+// rather than hanging in the backlog), and reopens the reserve; other errors
+// are logged and retried after a backoff of 10 ms doubling to 1 s, as
+// nats-server does. Only a listening socket that is gone (closed, or no
+// longer listening) stops it, which Server.Health then reports.
+//
 // # Thread model
 //
 // gnet runs a fixed number of event loops (Options.Loops). Every connection
@@ -66,12 +83,24 @@
 // per connection (at most about twice it when a stream slot holds back
 // in-memory writes queued behind it), whatever the size of the messages.
 //
+// Staged bytes also draw on a Staging budget, shared by every connection of
+// the Servers given it: at most StagingOptions.Max bytes staged at once, and
+// never so many that the spill directory's file system would keep less than
+// its reserve free (statfs, read at most every 100 ms and adjusted by what
+// staging itself wrote since). The spill files come from a SpillFS, the seam
+// tests use to fill the disk.
+//
 // MaxPending bounds everything queued (memory + staged; caller files given to
-// WriteFile are not counted, they cost us nothing). A write that would pass it
-// cuts the connection as a slow consumer: the queue is dropped, "-ERR 'Slow
-// Consumer'" is sent if the bytes already handed to gnet end on a write or
-// stream boundary (so the line cannot land inside a message), and the
-// connection closes once gnet has flushed, or at FlushTimeout.
+// WriteFile are not counted, they cost us nothing). A write that would pass
+// it, or whose bytes cannot be staged (the Staging budget, the disk's
+// reserve, a failing spill write), cuts the connection as a slow consumer:
+// the queue is dropped except the rest of a unit (Write call, extent run or
+// ended stream) whose first bytes already went to gnet, "-ERR 'Slow
+// Consumer'" is queued behind that (so the line never lands inside a
+// message; when the unit in progress is a stream still open, no line is
+// sent), and the connection closes once all of it is flushed, or at
+// FlushTimeout. The cut is logged with the peer's address and the reason,
+// which Session.Closed also gets.
 //
 // # Closing
 //

@@ -122,7 +122,7 @@ func (c *conn) takeLocked(budget int64) int64 {
 			want := min(it.n, budget-taken, int64(maxIov-iovs)*chunkSize)
 			c.batch = append(c.batch, take{f: it.f, off: it.foff, n: want, spill: it.kind == itemSpill})
 			if it.kind == itemSpill {
-				c.mu.spilled -= want
+				c.unspillLocked(want)
 			} else {
 				c.mu.ext -= want
 			}
@@ -185,7 +185,7 @@ func (c *conn) handOff(zeroCopy bool) error {
 			break
 		}
 		if t.spill {
-			punchHole(t.f.(*os.File), t.off, t.n)
+			t.f.(SpillFile).Punch(t.off, t.n)
 		}
 	}
 	switch len(c.iov) {
@@ -229,18 +229,6 @@ func sendFile(fd int, f *os.File, off, n int64) int64 {
 		}
 	}
 	return sent
-}
-
-// punchHole frees the disk blocks wholly inside [off, off+n) of the spill
-// file, which have been read back. Best effort: file systems without hole
-// punching keep the blocks until the file is truncated.
-func punchHole(f *os.File, off, n int64) {
-	start := (off + punchAlign - 1) &^ (punchAlign - 1)
-	end := (off + n) &^ (punchAlign - 1)
-	if end <= start {
-		return
-	}
-	_ = unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, start, end-start)
 }
 
 // truncateSpillLocked empties the spill file once nothing staged remains, so

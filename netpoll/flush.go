@@ -51,16 +51,14 @@ func (c *conn) deferLocked(b []byte) (bool, error) {
 		return false, nil
 	}
 	if c.budgetLocked()+int64(len(b)) > c.s.maxPendingBytes() {
-		c.cutLocked()
-		return c.needScheduleLocked(), ErrSlowConsumer
+		return c.cutLocked(nil), ErrSlowConsumer
 	}
 	if c.mu.spilled == 0 && c.mu.mem+c.mu.inflight+c.mu.gnetOut+int64(len(b)) <= c.s.watermarkBytes() {
 		c.appendMemLocked(&c.mu.q, b, true)
 		return false, nil
 	}
 	if err := c.appendSpillLocked(&c.mu.q, b, true); err != nil {
-		c.failLocked(fmt.Errorf("netpoll: staging outbound bytes: %w", err))
-		return c.needScheduleLocked(), err
+		return c.cutLocked(err), ErrSlowConsumer
 	}
 	return false, nil
 }

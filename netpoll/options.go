@@ -24,11 +24,18 @@ type Options struct {
 	WriteWatermark int
 	// MaxPending is the most bytes a connection may have queued, in memory
 	// and staged together, before it is cut as a slow consumer. It is a disk
-	// budget rather than a memory one. Default 1 GiB.
+	// budget rather than a memory one. Default 1 GiB. A connection is also
+	// cut when its bytes cannot be staged (see Staging).
 	MaxPending int64
-	// SpillDir is the directory for per-connection spill files. Default
-	// os.TempDir(); point it at a disk, not a tmpfs, in production.
+	// SpillDir is the directory for per-connection spill files when Staging
+	// is nil. Default os.TempDir(); point it at a disk, not a tmpfs, in
+	// production.
 	SpillDir string
+	// Staging is the disk budget of the spill files, which may be shared
+	// with other Servers. nil: a budget of the Server's own over SpillDir
+	// with StagingOptions' defaults (no fixed cap, 5% of the disk kept
+	// free).
+	Staging *Staging
 	// FlushTimeout bounds how long Transport.Close, a Session.Data error or a
 	// slow-consumer cut waits for queued bytes to flush. Default 2s.
 	FlushTimeout time.Duration
@@ -94,9 +101,10 @@ var (
 	// closing. Every other connection-ending error below wraps it.
 	ErrClosed = errors.New("netpoll: connection closed")
 	// ErrSlowConsumer is returned by the write that pushed a connection past
-	// MaxPending (later writes get ErrClosed) and is the reason handed to
-	// Session.Closed. errors.Is(ErrSlowConsumer, ErrClosed) holds.
-	// It also wraps codec.ErrSlowConsumer, which the broker counts.
+	// MaxPending or could not be staged (later writes get ErrClosed); the
+	// reason handed to Session.Closed wraps it with the detail.
+	// errors.Is(ErrSlowConsumer, ErrClosed) holds. It also wraps
+	// codec.ErrSlowConsumer, which the broker counts.
 	ErrSlowConsumer = fmt.Errorf("%w: %w", ErrClosed, codec.ErrSlowConsumer)
 	// ErrStreamAborted is the reason handed to Session.Closed when a stream
 	// was aborted after some of its bytes had reached the socket.

@@ -48,7 +48,8 @@ type item struct {
 	unitEnd bool
 	ch      *chunk      // itemMem
 	off     int         // itemMem: first unsent byte in ch.b
-	f       io.ReaderAt // itemSpill (the spill *os.File), itemFile
+	end     int         // itemMem: ch.b's length at its last unit end (0: none)
+	f       io.ReaderAt // itemSpill (the SpillFile), itemFile
 	foff, n int64       // itemSpill, itemFile: unsent extent [foff, foff+n)
 	slot    *slot       // itemSlot
 }
@@ -113,6 +114,17 @@ func (d *deque) popFront() item {
 		d.head = 0
 	}
 	return it
+}
+
+// truncate drops the items from index i of d.items on; the caller has
+// released what they held.
+func (d *deque) truncate(i int) {
+	clear(d.items[i:])
+	d.items = d.items[:i]
+	if d.head >= len(d.items) {
+		d.items = d.items[:0]
+		d.head = 0
+	}
 }
 
 // removeSlot deletes the item holding sl, wherever it is. It reports whether

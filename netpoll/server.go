@@ -12,30 +12,38 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/bargemq/barge/broker"
 )
 
-// Server accepts connections with gnet and drives one broker.Session per
-// connection. Create it with Listen; stop it with Shutdown.
+// Server accepts connections and drives one broker.Session per connection on
+// gnet's event loops. Create it with Listen; stop it with Shutdown.
+//
+// The listening socket is ours, not gnet's: gnet's own acceptor stops its
+// whole engine on the first accept error it does not expect (EMFILE among
+// them), dropping every connection. Our accept loop (listener.go) survives
+// such errors and hands each accepted connection to gnet's event loops.
 type Server struct {
-	opts   Options
-	log    *slog.Logger
-	accept func(broker.Transport) broker.Session
-	chunks chunkPool
-	out    outLimits // WriteWatermark and MaxPending in force
+	opts    Options
+	log     *slog.Logger
+	accept  func(broker.Transport) broker.Session
+	chunks  chunkPool
+	staging *Staging
+	out     outLimits // WriteWatermark and MaxPending in force
+	// lines are fixed protocol lines, never modified.
+	lines struct{ slowConsumer []byte }
 
-	addr    *net.TCPAddr
-	eng     gnet.Engine   // set in OnBoot, before Listen returns
-	booted  chan struct{} // closed by OnBoot
-	runDone chan struct{} // closed when gnet.Run returns
-	runErr  error         // gnet.Run's result; read after runDone
+	ln   *net.TCPListener
+	addr *net.TCPAddr
+	cli  *gnet.Client // the event loops; connections are enrolled into it
 
-	shutting atomic.Bool   // Shutdown was called (makes it idempotent)
-	kick     chan struct{} // wakes the ticker when its watch set fills
-	stop     chan struct{} // closed to stop the ticker
-	tickDone chan struct{} // closed when the ticker has returned
+	shutting   atomic.Bool   // Shutdown was called (makes it idempotent)
+	quit       chan struct{} // closed when Shutdown begins: stops the accept loop's sleeps
+	acceptDone chan struct{} // closed when the accept loop has returned
+	done       chan struct{} // closed when Shutdown has finished
+	kick       chan struct{} // wakes the ticker when its watch set fills
+	stop       chan struct{} // closed to stop the ticker
+	tickDone   chan struct{} // closed when the ticker has returned
 
 	mu struct {
 		sync.Mutex
@@ -43,6 +51,9 @@ type Server struct {
 		conns  map[*conn]struct{} // every open connection
 		watch  map[*conn]struct{} // connections the ticker revisits
 		idle   chan struct{}      // closed when conns empties during Shutdown
+		// acceptErr is why the accept loop stopped for good (nil while it
+		// runs, and after Shutdown stopped it).
+		acceptErr error
 	}
 }
 
@@ -52,46 +63,53 @@ type Server struct {
 // connection). Listen returns the bind error if any.
 func Listen(o Options, accept func(t broker.Transport) broker.Session) (*Server, error) {
 	o = o.withDefaults()
-	s := &Server{
-		opts:     o,
-		log:      o.Logger,
-		accept:   accept,
-		booted:   make(chan struct{}),
-		runDone:  make(chan struct{}),
-		kick:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		tickDone: make(chan struct{}),
+	// No TCP keepalive, as gnet's acceptor had it; Go sets TCP_NODELAY on
+	// accepted connections and SO_REUSEADDR on the listener (a restarted
+	// server can bind its port while old connections sit in TIME_WAIT).
+	lc := net.ListenConfig{KeepAlive: -1}
+	l, err := lc.Listen(context.Background(), "tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("netpoll: listen %s: %w", o.Addr, err)
 	}
+	s := &Server{
+		opts:       o,
+		log:        o.Logger,
+		accept:     accept,
+		staging:    o.Staging,
+		ln:         l.(*net.TCPListener),
+		quit:       make(chan struct{}),
+		acceptDone: make(chan struct{}),
+		done:       make(chan struct{}),
+		kick:       make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		tickDone:   make(chan struct{}),
+	}
+	s.addr = s.ln.Addr().(*net.TCPAddr)
+	if s.staging == nil {
+		s.staging = NewStaging(StagingOptions{Dir: o.SpillDir, Now: o.Now})
+	}
+	s.lines.slowConsumer = []byte(slowConsumerLine)
 	s.SetOutboundLimits(o.WriteWatermark, o.MaxPending)
 	s.mu.conns = make(map[*conn]struct{})
 	s.mu.watch = make(map[*conn]struct{})
-	h := &handler{s: s}
-	go func() {
-		defer close(s.runDone)
-		s.runErr = gnet.Run(h, "tcp://"+o.Addr,
-			gnet.WithNumEventLoop(o.Loops),
-			gnet.WithReusePort(false),
-			// A restarted server can bind its port while old connections sit
-			// in TIME_WAIT.
-			gnet.WithReuseAddr(true),
-			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithReadBufferCap(o.ReadBufferCap),
-			gnet.WithLogger(gnetLogger{o.Logger}),
-		)
-	}()
-	select {
-	case <-s.booted:
-	case <-s.runDone:
-		if s.runErr == nil {
-			s.runErr = errors.New("netpoll: engine stopped during start")
-		}
-		return nil, fmt.Errorf("netpoll: listen %s: %w", o.Addr, s.runErr)
+	cli, err := gnet.NewClient(&handler{s: s},
+		gnet.WithNumEventLoop(o.Loops),
+		// TCP_NODELAY is already on (Go sets it on accepted connections, and
+		// gnet works on a duplicate of the same socket): skip gnet's call.
+		gnet.WithTCPNoDelay(gnet.TCPDelay),
+		gnet.WithReadBufferCap(o.ReadBufferCap),
+		gnet.WithLogger(gnetLogger{o.Logger}),
+	)
+	if err == nil {
+		err = cli.Start()
 	}
-	if s.addr == nil {
-		_ = s.stopEngine()
-		return nil, fmt.Errorf("netpoll: listen %s: cannot read bound address", o.Addr)
+	if err != nil {
+		_ = s.ln.Close()
+		return nil, fmt.Errorf("netpoll: starting event loops: %w", err)
 	}
+	s.cli = cli
 	go s.ticker()
+	go s.acceptLoop(newReserveFD())
 	return s, nil
 }
 
@@ -99,19 +117,44 @@ func Listen(o Options, accept func(t broker.Transport) broker.Session) (*Server,
 // port 0).
 func (s *Server) Addr() *net.TCPAddr { return s.addr }
 
-// Shutdown stops accepting connections, asks every connection to flush its
-// queue and close, waits for them until ctx is done, force-closes the rest,
-// then stops gnet. Session.Closed is called for every connection (reason
-// ErrServerShutdown unless an earlier reason stands). It returns ctx's error
-// if connections had to be cut, or gnet's error. Only the first call does
-// the work; later ones wait for it.
-func (s *Server) Shutdown(ctx context.Context) error {
-	if s.shutting.Swap(true) {
-		<-s.runDone
-		return nil
+// Staging is the spill-file budget the Server's connections draw on.
+func (s *Server) Staging() *Staging { return s.staging }
+
+// Health reports nil while the Server accepts connections, or why it no
+// longer does: its accept loop stopped for good because the listening socket
+// itself failed. Passing errors (out of file descriptors, a connection reset
+// while queued) never stop it. After Shutdown it returns ErrServerShutdown.
+func (s *Server) Health() error {
+	if s.shutting.Load() {
+		return ErrServerShutdown
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.acceptErr
+}
+
+// Shutdown stops accepting connections, asks every connection to flush its
+// queue and close, waits for them until ctx is done, force-closes the rest,
+// then stops the event loops. Session.Closed is called for every connection
+// (reason ErrServerShutdown unless an earlier reason stands). It returns
+// ctx's error if connections had to be cut, or gnet's error. Only the first
+// call does the work; later ones wait for it.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.shutting.Swap(true) {
+		<-s.done
+		return nil
+	}
+	defer close(s.done)
+	s.mu.Lock()
 	s.mu.closed = true
+	s.mu.Unlock()
+	close(s.quit)
+	_ = s.ln.Close()
+	// An accept in progress finishes enrolling (OnOpen refuses it) before
+	// the loop sees the closed listener.
+	<-s.acceptDone
+
+	s.mu.Lock()
 	s.mu.idle = make(chan struct{})
 	idle := s.mu.idle
 	if len(s.mu.conns) == 0 {
@@ -138,22 +181,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	close(s.stop)
 	<-s.tickDone
-	if e := s.stopEngine(); err == nil {
+	// The loops close any connection still open (OnClose runs for each).
+	if e := s.cli.Stop(); err == nil {
 		err = e
 	}
 	return err
-}
-
-// stopEngine tells gnet to stop and waits for gnet.Run to return; gnet closes
-// any connection still open (OnClose runs for each).
-func (s *Server) stopEngine() error {
-	// Engine.Stop polls for completion every 500ms; with a done context it
-	// only triggers the stop, and runDone tells us when it is complete.
-	done, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = s.eng.Stop(done)
-	<-s.runDone
-	return s.runErr
 }
 
 // ticker revisits the watched connections every DrainInterval while there
@@ -227,29 +259,10 @@ func (s *Server) forget(c *conn) {
 }
 
 // handler adapts gnet's callbacks to the Server; gnet calls each on the
-// connection's event loop (OnBoot on the Run goroutine).
+// connection's event loop.
 type handler struct {
 	gnet.BuiltinEventEngine
 	s *Server
-}
-
-// OnBoot records the engine and the bound address, then unblocks Listen.
-func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
-	s := h.s
-	s.eng = eng
-	if fd, err := eng.Dup(); err == nil {
-		if sa, err := unix.Getsockname(fd); err == nil {
-			switch a := sa.(type) {
-			case *unix.SockaddrInet4:
-				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
-			case *unix.SockaddrInet6:
-				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
-			}
-		}
-		_ = unix.Close(fd)
-	}
-	close(s.booted)
-	return gnet.None
 }
 
 // OnOpen creates the connection's transport and session.

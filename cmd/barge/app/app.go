@@ -44,6 +44,8 @@ type App struct {
 	http    *http.Server
 	httpLn  net.Listener
 	started time.Time
+	// stagingDir is where staged outbound bytes go (newStaging).
+	stagingDir string
 
 	// reload serializes Reload and ReopenLog with each other and with the
 	// start of Shutdown.
@@ -74,7 +76,9 @@ func Start(cfg Config) (*App, error) {
 			return nil, fmt.Errorf("store_dir: %w", err)
 		}
 	}
+	staging := a.newStaging(spill)
 	a.broker = broker.NewServer(broker.Options{
+		MaxConnections: maxConnections(cfg.MaxConnections),
 		ServerName:     cfg.ServerName,
 		Host:           cfg.Host,
 		Port:           cfg.Port,
@@ -93,7 +97,7 @@ func Start(cfg Config) (*App, error) {
 		}
 	}
 	if cfg.Cluster != "" {
-		if err := a.startRoutes(spill); err != nil {
+		if err := a.startRoutes(staging); err != nil {
 			a.closeJetStream()
 			a.broker.Shutdown()
 			a.closeLog()
@@ -104,7 +108,7 @@ func Start(cfg Config) (*App, error) {
 		Addr:           net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		WriteWatermark: cfg.WriteWatermark,
 		MaxPending:     cfg.MaxPending,
-		SpillDir:       spill,
+		Staging:        staging,
 		Logger:         a.log,
 	}, a.broker.Accept)
 	if err != nil {
@@ -139,7 +143,8 @@ func Start(cfg Config) (*App, error) {
 		}
 	}
 	a.log.Info("barge ready", "version", Version, "addr", ns.Addr().String(),
-		"max_payload", cfg.MaxPayload, "jetstream", cfg.JetStream, "store_dir", cfg.StoreDir)
+		"max_payload", cfg.MaxPayload, "jetstream", cfg.JetStream, "store_dir", cfg.StoreDir,
+		"max_connections", cfg.MaxConnections, "max_staging", staging.Max())
 	return a, nil
 }
 

@@ -14,7 +14,7 @@ import (
 // and listens for routes (through netpoll, like clients) on cfg.Cluster.
 // Dialing the seeds starts later, once the client listener is up, so that
 // peers learn a client URL that works.
-func (a *App) startRoutes(spill string) error {
+func (a *App) startRoutes(staging *netpoll.Staging) error {
 	cfg := &a.cfg
 	a.cluster = broker.NewCluster(a.broker, broker.ClusterOptions{
 		Name:     cfg.ClusterName,
@@ -26,7 +26,7 @@ func (a *App) startRoutes(spill string) error {
 		Addr:           cfg.Cluster,
 		WriteWatermark: cfg.WriteWatermark,
 		MaxPending:     cfg.MaxPending,
-		SpillDir:       spill,
+		Staging:        staging,
 		Logger:         a.log,
 	}, a.cluster.AcceptRoute)
 	if err != nil {

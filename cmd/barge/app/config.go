@@ -39,6 +39,16 @@ type Config struct {
 	// (default) leaves both off; they are process-wide runtime settings.
 	ProfileRate int
 
+	// MaxStaging is the most outbound bytes all connections together may
+	// stage on disk; 0 (default) takes a quarter of the staging file
+	// system's free space at start. Staging also always leaves 5% of that
+	// file system free. A connection that cannot stage is cut as a slow
+	// consumer.
+	MaxStaging int64
+	// MaxConnections is the most client connections (nats-server's
+	// max_connections, default 64K); 0 refuses every client, as there.
+	MaxConnections int
+
 	// Cluster settings; Cluster empty means a standalone server.
 	Cluster          string   // route listen address, host:port (nats://host:port accepted)
 	Routes           []string // seed route URLs to dial; may include this server itself
@@ -68,6 +78,7 @@ func Defaults() Config {
 		MaxPayload:     1 << 30,
 		MaxPending:     4 << 30,
 		WriteWatermark: 8 << 20,
+		MaxConnections: 64 * 1024,
 		MaxControlLine: 4096,
 		PingInterval:   2 * time.Minute,
 		MaxPingsOut:    2,
@@ -89,6 +100,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("max_pending must be positive")
 	case c.WriteWatermark <= 0:
 		return fmt.Errorf("write_watermark must be positive")
+	case c.MaxStaging < 0:
+		return fmt.Errorf("max_staging must not be negative")
+	case c.MaxConnections < 0:
+		return fmt.Errorf("max_connections must not be negative")
 	case c.MaxControlLine < 256:
 		return fmt.Errorf("max_control_line must be at least 256")
 	case c.PingInterval <= 0:
@@ -212,6 +227,10 @@ func (c *Config) Set(key, val string) error {
 		var v int64
 		v, err = ParseSize(val)
 		c.MaxControlLine = int(v)
+	case "max_staging":
+		c.MaxStaging, err = ParseSize(val)
+	case "max_connections", "max_conn":
+		c.MaxConnections, err = strconv.Atoi(val)
 	case "ping_interval":
 		c.PingInterval, err = parseDuration(val)
 	case "ping_max":

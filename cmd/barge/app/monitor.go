@@ -25,6 +25,10 @@ type Varz struct {
 	HTTPPort   int    `json:"http_port"`
 	HTTPHost   string `json:"http_host"`
 	StoreDir   string `json:"store_dir,omitempty"`
+	// Staged is the outbound bytes staged on disk now, all connections
+	// together; MaxStaging their budget (0: none).
+	Staged     int64 `json:"staging_bytes"`
+	MaxStaging int64 `json:"max_staging"`
 }
 
 func (a *App) startMonitor() error {
@@ -43,9 +47,7 @@ func (a *App) startMonitor() error {
 		setProfileRate(r)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]string{"status": "ok"})
-	})
+	mux.HandleFunc("/healthz", a.serveHealthz)
 	mux.HandleFunc("/varz", a.serveVarz)
 	mux.HandleFunc("/connz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.broker.Connz())
@@ -83,6 +85,41 @@ func setProfileRate(r int) {
 	runtime.SetBlockProfileRate(r)
 }
 
+// HealthStatus is the /healthz document, nats-server's shape:
+// {"status":"ok"}, or {"status":"error","error":"..."} with HTTP 503.
+type HealthStatus struct {
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// serveHealthz reports whether the server still takes connections: a
+// listener whose accept loop stopped for good makes it an error.
+func (a *App) serveHealthz(w http.ResponseWriter, r *http.Request) {
+	err := a.Health()
+	if err == nil {
+		writeJSON(w, HealthStatus{Status: "ok"})
+		return
+	}
+	a.log.Warn("healthcheck failed", "err", err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_ = json.NewEncoder(w).Encode(HealthStatus{Status: "error", Error: err.Error()})
+}
+
+// Health is nil while the client listener (and the route listener, when
+// clustered) accepts connections, else why one does not.
+func (a *App) Health() error {
+	if err := a.net.Health(); err != nil {
+		return fmt.Errorf("client listener: %w", err)
+	}
+	if rs := a.routes; rs != nil {
+		if err := rs.Health(); err != nil {
+			return fmt.Errorf("route listener: %w", err)
+		}
+	}
+	return nil
+}
+
 func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
 	rss, _ := procmem.RSS()
 	var ms runtime.MemStats
@@ -96,6 +133,8 @@ func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
 		HTTPPort:   a.httpLn.Addr().(*net.TCPAddr).Port,
 		HTTPHost:   monitorHost(a.cfg.HTTPHost),
 		StoreDir:   a.cfg.StoreDir,
+		Staged:     a.net.Staging().Used(),
+		MaxStaging: a.net.Staging().Max(),
 	}
 	// Merge the broker's document and the process figures into one object.
 	doc := map[string]any{}

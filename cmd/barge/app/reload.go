@@ -32,6 +32,8 @@ var reloadable = []reloadSetting{
 	{"max_control_line", "MaxControlLine", (*App).applyClientLimits},
 	{"ping_interval", "PingInterval", (*App).applyClientLimits},
 	{"ping_max", "MaxPingsOut", (*App).applyClientLimits},
+	{"max_connections", "MaxConnections", (*App).applyClientLimits},
+	{"max_staging", "MaxStaging", (*App).applyStaging},
 	{"max_pending", "MaxPending", (*App).applyOutbound},
 	{"write_watermark", "WriteWatermark", (*App).applyOutbound},
 	{"profile_rate", "ProfileRate", (*App).applyProfileRate},
@@ -149,6 +151,7 @@ func (a *App) applyClientLimits(c *Config) error {
 		MaxControlLine: c.MaxControlLine,
 		PingInterval:   c.PingInterval,
 		MaxPingsOut:    c.MaxPingsOut,
+		MaxConnections: maxConnections(c.MaxConnections),
 	})
 	if a.js != nil {
 		a.js.SetMaxPayload(c.MaxPayload)
@@ -161,6 +164,13 @@ func (a *App) applyOutbound(c *Config) error {
 	if a.routes != nil {
 		a.routes.SetOutboundLimits(c.WriteWatermark, c.MaxPending)
 	}
+	return nil
+}
+
+// applyStaging sets the fixed staging budget; 0 takes a quarter of the
+// free space again, as at start.
+func (a *App) applyStaging(c *Config) error {
+	a.net.Staging().SetMax(a.stagingLimit(c.MaxStaging))
 	return nil
 }
 

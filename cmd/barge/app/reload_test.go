@@ -325,3 +325,24 @@ func TestMonitorListensOnLoopback(t *testing.T) {
 		t.Fatalf("varz http_host %v", varz["http_host"])
 	}
 }
+
+// TestReloadMaxConnectionsAndStaging: a reloaded max_connections refuses
+// or admits the next client, and a reloaded max_staging is the budget
+// /varz reports.
+func TestReloadMaxConnectionsAndStaging(t *testing.T) {
+	s := startFromFile(t, "max_connections: 1\nmax_staging: 8MB\n")
+	connect(t, s.a)
+	if nc, err := nats.Connect(s.a.ClientURL(), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("second client admitted with max_connections 1")
+	}
+	if err := s.reload("max_connections: 2\nmax_staging: 16MB\n"); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, s.a)
+	var varz map[string]any
+	getJSON(t, s.a.MonitorURL()+"/varz", &varz)
+	if varz["max_connections"].(float64) != 2 || varz["max_staging"].(float64) != 16<<20 {
+		t.Fatalf("varz max_connections %v max_staging %v, want 2 and %d", varz["max_connections"], varz["max_staging"], 16<<20)
+	}
+}
