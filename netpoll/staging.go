@@ -109,7 +109,7 @@ const freshness = 100 * time.Millisecond
 type Staging struct {
 	dir     string
 	max     atomic.Int64 // the fixed budget; 0: none (SetMax)
-	reserve int64 // < 0 until the first Usage reading when defaulted
+	reserve int64        // < 0 until the first Usage reading when defaulted
 	fs      SpillFS
 	now     func() time.Time
 
