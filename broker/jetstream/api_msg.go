@@ -44,8 +44,9 @@ func validGet(req *jsapi.MsgGetRequest) bool {
 }
 
 // msgGet answers STREAM.MSG.GET.<stream>. The payload is base64 in the
-// JSON reply (as in nats-server), so the message is read whole: use direct
-// get or a consumer for large messages.
+// JSON reply (as in nats-server); one over msgGetInline is encoded from its
+// stored extents as the client drains the reply (msgget_stream.go), never
+// held whole.
 func (e *Engine) msgGet(r *apiReq, name string) {
 	typ := jsapi.TypeMsgGetResponse
 	var req jsapi.MsgGetRequest
@@ -60,6 +61,16 @@ func (e *Engine) msgGet(r *apiReq, name string) {
 	var sm log.StoredMsg
 	if err := findMsg(st.log, &req, &sm); err != nil {
 		e.respondErr(r.reply, typ, getError(err))
+		return
+	}
+	if sm.Size > msgGetInline {
+		if len(r.reply) == 0 {
+			return
+		}
+		if err := e.sendMsgGetStreamed(r.reply, &sm); err != nil {
+			e.log.Warn("jetstream: msg get", "stream", name, "seq", sm.Seq, "err", err)
+			e.respondErr(r.reply, typ, getError(err))
+		}
 		return
 	}
 	data, err := sm.ReadPayload(nil)
