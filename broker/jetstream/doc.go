@@ -30,9 +30,9 @@
 // (invalid JSON) or 10003 (bad request) and changes nothing, a request over
 // broker.MaxInternalMsg gets 10003 with the limit. Store and file-system
 // errors are logged whole and reach clients without paths (errtext.go).
-// DIRECT.GET answers with the message and ADR-31 headers; an uncompressed
-// payload larger than 64 KiB is sent from its log extents, never read into
-// memory. STREAM.MSG.GET answers base64 JSON as nats-server does; a payload
+// DIRECT.GET answers with the message and ADR-31 headers; a payload
+// larger than 64 KiB is sent from its log extents (an s2-compressed one
+// decoded a chunk at a time, stored_payload.go), never read into memory. STREAM.MSG.GET answers base64 JSON as nats-server does; a payload
 // over 64 KiB is encoded from its stored chunks as the client drains the
 // reply (msgget_stream.go), one chunk in memory at a time.
 //
