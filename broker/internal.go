@@ -20,6 +20,10 @@ type InternalMsg struct {
 	Reply   []byte
 	Hdr     []byte // the NATS/1.0 header block, nil when the message has none
 	Data    []byte // the body
+	// Oversize is the size (header and body) of a message over
+	// MaxInternalMsg, which only a SubscribeInternalOversize handler is
+	// told of: Hdr and Data are then nil. It is 0 otherwise.
+	Oversize int64
 }
 
 // InternalHandler receives messages for an internal subscription. It runs on
@@ -27,9 +31,12 @@ type InternalMsg struct {
 // not block: copy what it needs and hand long work to another goroutine.
 type InternalHandler func(m *InternalMsg)
 
-// MaxInternalMsg is the largest message an internal subscription receives;
-// larger ones are not delivered to it.
-const MaxInternalMsg = 1 << 20
+// MaxInternalMsg is the largest message an internal subscription receives
+// (a message is gathered whole in memory for it); larger ones are not
+// delivered to it, except as an Oversize notice to a subscription made with
+// SubscribeInternalOversize. 8 MiB takes a JetStream API request with a few
+// hundred thousand stream subjects.
+const MaxInternalMsg = 8 << 20
 
 // ErrNilHandler is returned by SubscribeInternal without a handler.
 var ErrNilHandler = errors.New("broker: nil internal handler")
@@ -45,6 +52,25 @@ func (s *Server) SubscribeInternal(subject, queue string, h InternalHandler) (*S
 		return nil, ErrInvalidSubject
 	}
 	sub := &Subscription{Subject: subject, Queue: queue, handler: h}
+	if err := s.sl.Insert(sub); err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// SubscribeInternalOversize is SubscribeInternal (no queue group) for a
+// handler that answers requests: a published message over MaxInternalMsg,
+// which it cannot receive, is announced to it after the message ends, as
+// an InternalMsg with Subject, Reply and Oversize set, so that it can tell
+// the requester why instead of leaving it to time out.
+func (s *Server) SubscribeInternalOversize(subject string, h InternalHandler) (*Subscription, error) {
+	if h == nil {
+		return nil, ErrNilHandler
+	}
+	if !codec.ValidSubscribeSubject([]byte(subject)) {
+		return nil, ErrInvalidSubject
+	}
+	sub := &Subscription{Subject: subject, handler: h, oversize: true}
 	if err := s.sl.Insert(sub); err != nil {
 		return nil, err
 	}

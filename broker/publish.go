@@ -346,6 +346,15 @@ func (c *client) endStreams() int {
 	n := c.endRouteStreams(false)
 	for i := range p.targets {
 		t := &p.targets[i]
+		if t.sub.handler != nil {
+			// Internal receivers take messages whole only: a streamed
+			// one is over MaxInternalMsg.
+			if t.sub.oversize {
+				t.sub.handler(&InternalMsg{Subject: p.subject, Reply: p.reply, Oversize: int64(p.size)})
+				n++
+			}
+			continue
+		}
 		c.streamWrite(t, c.srv.lines.crlf)
 		if t.stream == nil {
 			continue

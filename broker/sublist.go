@@ -49,6 +49,9 @@ type Subscription struct {
 	// SubscribeInternalRouted: advertised to the cluster's peers and given
 	// the messages they route to it.
 	routed bool
+	// oversize marks one made by SubscribeInternalOversize: told of
+	// messages over MaxInternalMsg.
+	oversize bool
 	// peer is set instead of client for a cluster peer's interest, learned
 	// from its RS+; messages for it are forwarded over the route.
 	peer *peer

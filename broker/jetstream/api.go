@@ -14,29 +14,44 @@ type apiReq struct {
 	subject, reply, hdr, data []byte
 	// hops counts how often another member forwarded it (forward.go).
 	hops int
+	// oversize is the size of a request over broker.MaxInternalMsg,
+	// whose body the broker did not hand over (hdr and data are nil): it
+	// is answered with an error.
+	oversize int64
 }
 
 // apiQueue hands API requests from the publishers' event loops (where the
-// internal subscription's handler runs and must not block) to one worker
-// goroutine that serves them in arrival order. The queue is unbounded: a
-// request is small (at most broker.MaxInternalMsg) and the handler cannot
-// push back on an event loop.
+// internal subscription's handler runs and must not block) to goroutines
+// that serve them. Requests about one stream (STREAM.*, CONSUMER.*, MSG.*,
+// DIRECT.GET for a name) form a lane: they are served one at a time, in
+// arrival order, by a goroutine that lives while the lane has requests.
+// Requests about no stream ($JS.API.INFO, STREAM.NAMES, STREAM.LIST, and
+// unparsable subjects) are each served on a goroutine of their own. So a
+// slow request (a create with many subjects, a purge's fsync, a replicated
+// create waiting on raft) holds up only the later requests about its
+// stream, while a stream's create, update, consumer create and pull
+// requests keep their order. Queues are unbounded: the handler cannot push
+// back on an event loop, and a request is at most broker.MaxInternalMsg.
 type apiQueue struct {
-	e    *Engine
-	wake chan struct{} // capacity 1: "the queue may be non-empty"
-	done chan struct{} // closed when the worker exits
+	e  *Engine
+	wg sync.WaitGroup // one per running lane or stream-less request
 
 	mu struct {
 		sync.Mutex
-		q      []apiReq
-		spare  []apiReq
+		// lanes are the streams with requests queued or being served.
+		lanes  map[string]*apiLane
 		closed bool
 	}
 }
 
+// apiLane is one stream's queue; apiQueue.mu guards q.
+type apiLane struct {
+	q []apiReq
+}
+
 func newAPIQueue(e *Engine) *apiQueue {
-	q := &apiQueue{e: e, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go q.run()
+	q := &apiQueue{e: e}
+	q.mu.lanes = make(map[string]*apiLane)
 	return q
 }
 
@@ -53,66 +68,59 @@ func (q *apiQueue) enqueueHops(m *broker.InternalMsg, hops int) {
 	b = append(b, m.Hdr...)
 	b = append(b, m.Data...)
 	i, j, k := len(m.Subject), len(m.Subject)+len(m.Reply), len(m.Subject)+len(m.Reply)+len(m.Hdr)
-	r := apiReq{subject: b[:i:i], reply: b[i:j:j], hdr: b[j:k:k], data: b[k:], hops: hops}
+	r := apiReq{subject: b[:i:i], reply: b[i:j:j], hdr: b[j:k:k], data: b[k:], hops: hops, oversize: m.Oversize}
+	var lane string
+	if s, ok := jsapi.ParseAPISubject(r.subject); ok {
+		lane = string(s.Stream)
+	}
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.mu.closed {
-		q.mu.Unlock()
 		return
 	}
-	q.mu.q = append(q.mu.q, r)
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	if lane == "" {
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			q.e.handle(&r)
+		}()
+		return
 	}
+	if l := q.mu.lanes[lane]; l != nil {
+		l.q = append(l.q, r)
+		return
+	}
+	l := &apiLane{q: []apiReq{r}}
+	q.mu.lanes[lane] = l
+	q.wg.Add(1)
+	go q.run(lane, l)
 }
 
-// run serves requests until close.
-func (q *apiQueue) run() {
-	defer close(q.done)
-	for range q.wake {
-		for {
-			q.mu.Lock()
-			batch := q.mu.q
-			q.mu.q, q.mu.spare = q.mu.spare[:0], nil // never let q and spare share an array
-			closed := q.mu.closed
-			q.mu.Unlock()
-			if len(batch) == 0 {
-				if closed {
-					return
-				}
-				break
-			}
-			for i := range batch {
-				q.e.handle(&batch[i])
-				batch[i] = apiReq{}
-			}
-			q.mu.Lock()
-			q.mu.spare = batch[:0]
-			q.mu.Unlock()
-		}
+// run serves lane l until it is empty.
+func (q *apiQueue) run(name string, l *apiLane) {
+	defer q.wg.Done()
+	for {
 		q.mu.Lock()
-		closed := q.mu.closed && len(q.mu.q) == 0
-		q.mu.Unlock()
-		if closed {
+		if len(l.q) == 0 {
+			delete(q.mu.lanes, name)
+			q.mu.Unlock()
 			return
 		}
+		r := l.q[0]
+		l.q[0] = apiReq{}
+		l.q = l.q[1:]
+		q.mu.Unlock()
+		q.e.handle(&r)
 	}
 }
 
-// close stops accepting requests, lets the worker finish what is queued,
-// and waits for it.
+// close stops accepting requests, lets the lanes finish what is queued,
+// and waits for them.
 func (q *apiQueue) close() {
 	q.mu.Lock()
-	if q.mu.closed {
-		q.mu.Unlock()
-		<-q.done
-		return
-	}
 	q.mu.closed = true
 	q.mu.Unlock()
-	close(q.wake)
-	<-q.done
+	q.wg.Wait()
 }
 
 // handle serves one API request. Every request with a reply gets an
@@ -123,6 +131,13 @@ func (e *Engine) handle(r *apiReq) {
 	s, ok := jsapi.ParseAPISubject(r.subject)
 	if !ok {
 		e.respondErr(r.reply, jsapi.TypeSystemResponse, jsapi.NewAPIError(jsapi.ErrCodeBadRequest))
+		return
+	}
+	if r.oversize > 0 {
+		e.refuseOversize(r, s)
+		return
+	}
+	if e.refuseUnclustered(r, s) {
 		return
 	}
 	if e.forwardAPI(r, s) {
@@ -183,7 +198,7 @@ func (e *Engine) respond(reply []byte, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		e.log.Error("jetstream: encode response", "err", err)
-		e.respondErr(reply, jsapi.TypeSystemResponse, jsapi.NewAPIError(jsapi.ErrCodeStreamGeneral, err.Error()))
+		e.respondErr(reply, jsapi.TypeSystemResponse, jsapi.NewAPIError(jsapi.ErrCodeStreamGeneral, "response encoding failed"))
 		return
 	}
 	e.srv.Deliver(reply, nil, nil, b)
@@ -196,7 +211,7 @@ func (e *Engine) respondErr(reply []byte, typ string, apiErr *jsapi.APIError) {
 		return
 	}
 	buf := e.srvBuf()
-	buf.b = jsapi.AppendErrorResponse(buf.b[:0], typ, apiErr)
+	buf.b = jsapi.AppendErrorResponse(buf.b[:0], typ, e.publicErr(apiErr))
 	e.srv.Deliver(reply, nil, nil, buf.b)
 	e.putBuf(buf)
 }

@@ -44,8 +44,9 @@ func validGet(req *jsapi.MsgGetRequest) bool {
 }
 
 // msgGet answers STREAM.MSG.GET.<stream>. The payload is base64 in the
-// JSON reply (as in nats-server), so the message is read whole: use direct
-// get or a consumer for large messages.
+// JSON reply (as in nats-server); one over msgGetInline is encoded from its
+// stored extents as the client drains the reply (msgget_stream.go), never
+// held whole.
 func (e *Engine) msgGet(r *apiReq, name string) {
 	typ := jsapi.TypeMsgGetResponse
 	var req jsapi.MsgGetRequest
@@ -60,6 +61,16 @@ func (e *Engine) msgGet(r *apiReq, name string) {
 	var sm log.StoredMsg
 	if err := findMsg(st.log, &req, &sm); err != nil {
 		e.respondErr(r.reply, typ, getError(err))
+		return
+	}
+	if sm.Size > msgGetInline {
+		if len(r.reply) == 0 {
+			return
+		}
+		if err := e.sendMsgGetStreamed(r.reply, &sm); err != nil {
+			e.log.Warn("jetstream: msg get", "stream", name, "seq", sm.Seq, "err", err)
+			e.respondErr(r.reply, typ, getError(err))
+		}
 		return
 	}
 	data, err := sm.ReadPayload(nil)
@@ -104,8 +115,9 @@ func (e *Engine) msgDelete(r *apiReq, name string) {
 // Nats-Stream/-Subject/-Sequence/-Time-Stamp headers, or a status: 404
 // Message Not Found, 408 for an empty or malformed request, 503 (no
 // responders, as nats-server has no subscription) when the stream is absent
-// or does not allow direct gets. An uncompressed stored payload is sent
-// from its extents, so a large message is never read into memory.
+// or does not allow direct gets. A stored payload over 64 KiB is sent
+// from its extents (decoded one chunk at a time on a compressed stream),
+// so a large message is never read into memory.
 func (e *Engine) directGet(r *apiReq, name, lastSubj string) {
 	if len(r.reply) == 0 {
 		return
@@ -134,13 +146,23 @@ func (e *Engine) directGet(r *apiReq, name, lastSubj string) {
 		return
 	}
 	hdr := jsapi.AppendDirectGetHeader(nil, sm.Hdr, st.name, sm.Subject, sm.Seq, time.Unix(0, sm.Time))
-	if sm.Compressed || sm.Size <= 64<<10 {
+	if sm.Size <= 64<<10 {
 		data, err := sm.ReadPayload(nil)
 		if err != nil {
 			e.sendStatus(r.reply, jsapi.AppendMessageNotFound(nil))
 			return
 		}
 		e.srv.Deliver(r.reply, nil, hdr, data)
+		return
+	}
+	if sm.Compressed {
+		// Decoded chunk by chunk as the client drains (stored_payload.go).
+		p, err := newStoredPayload(&sm)
+		if err != nil {
+			e.sendStatus(r.reply, jsapi.AppendMessageNotFound(nil))
+			return
+		}
+		e.srv.DeliverExtents(r.reply, nil, hdr, nil, []broker.Extent{{R: p, Len: p.Size()}}, int64(len(hdr))+p.Size())
 		return
 	}
 	ext := make([]broker.Extent, len(sm.Extents))

@@ -51,34 +51,88 @@ func (e *Engine) streamCreate(r *apiReq, name string) {
 }
 
 // createStream creates the stream for a checked config, or returns the
-// existing one when its config is the same.
+// existing one when its config is the same. The name and subjects are
+// reserved under the engine lock (so a concurrent create sees them taken);
+// the directory, meta.json and the log are made without it, so captures
+// and other requests do not wait on the disk.
 func (e *Engine) createStream(cfg jsapi.StreamConfig) (*stream, bool, *jsapi.APIError) {
+	if old, apiErr := e.reserve(&cfg); old != nil || apiErr != nil {
+		return old, false, apiErr
+	}
+	st, err := e.makeStream(cfg)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.mu.reserved, cfg.Name)
+	if err == nil && e.mu.closed {
+		st.close()
+		os.RemoveAll(st.dir)
+		err = errEngineClosed
+	}
+	if err == nil {
+		err = e.registerLocked(st)
+		if err != nil {
+			st.close()
+			os.RemoveAll(st.dir)
+		}
+	}
+	if err != nil {
+		for _, subj := range cfg.Subjects {
+			e.mu.filters.Remove(subj, cfg.Name)
+		}
+		if err == errEngineClosed {
+			return nil, false, jsapi.NewAPIError(jsapi.ErrCodeNotEnabled)
+		}
+		return nil, false, e.internalErr(jsapi.ErrCodeStreamCreate, cfg.Name, "stream create", err)
+	}
+	return st, true, nil
+}
+
+// errEngineClosed: the engine closed during a create.
+var errEngineClosed = errorString("jetstream: closed")
+
+// reserve checks a create against the registry under the engine lock and,
+// when it may go ahead, reserves its name and subjects. It returns the
+// existing stream for an identical config (nothing reserved), or the error.
+func (e *Engine) reserve(cfg *jsapi.StreamConfig) (*stream, *jsapi.APIError) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.mu.closed {
-		return nil, false, jsapi.NewAPIError(jsapi.ErrCodeNotEnabled)
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeNotEnabled)
 	}
 	if old := e.mu.streams[cfg.Name]; old != nil {
-		if reflect.DeepEqual(old.Config(), cfg) {
-			return old, false, nil
+		if reflect.DeepEqual(old.Config(), *cfg) {
+			return old, nil
 		}
-		return nil, false, jsapi.NewAPIError(jsapi.ErrCodeStreamNameExist)
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamNameExist)
+	}
+	if e.mu.reserved[cfg.Name] {
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamNameExist)
 	}
 	if e.overlapLocked(cfg.Name, cfg.Subjects) {
-		return nil, false, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap)
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap)
 	}
 	limit := e.o.MaxStore
 	if cfg.Storage == jsapi.MemoryStorage {
 		limit = e.o.MaxMemory
 	}
 	if limit > 0 && cfg.MaxBytes > limit {
-		return nil, false, jsapi.NewAPIError(jsapi.ErrCodeStreamMaxStreamBytesExceeded)
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamMaxStreamBytesExceeded)
 	}
+	e.mu.reserved[cfg.Name] = true
+	for _, subj := range cfg.Subjects {
+		e.mu.filters.Add(subj, cfg.Name)
+	}
+	return nil, nil
+}
+
+// makeStream creates a reserved stream's directory, meta.json and log;
+// on an error nothing of it is left on disk.
+func (e *Engine) makeStream(cfg jsapi.StreamConfig) (*stream, error) {
 	dir := filepath.Join(e.dir, cfg.Name)
 	now := e.o.Clock.Now().UTC()
-	fail := func(err error) (*stream, bool, *jsapi.APIError) {
+	fail := func(err error) (*stream, error) {
 		os.RemoveAll(dir)
-		return nil, false, jsapi.NewAPIError(jsapi.ErrCodeStreamCreate, err.Error())
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
@@ -93,11 +147,7 @@ func (e *Engine) createStream(cfg jsapi.StreamConfig) (*stream, bool, *jsapi.API
 	if err != nil {
 		return fail(err)
 	}
-	if err := e.registerLocked(st); err != nil {
-		st.close()
-		return fail(err)
-	}
-	return st, true, nil
+	return st, nil
 }
 
 // streamUpdate answers STREAM.UPDATE.<stream>.
@@ -214,7 +264,7 @@ func (e *Engine) streamDelete(r *apiReq, name string) {
 		return
 	}
 	if err := st.destroy(); err != nil {
-		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamDelete, err.Error()))
+		e.respondErr(r.reply, typ, e.internalErr(jsapi.ErrCodeStreamDelete, name, "stream delete", err))
 		return
 	}
 	e.respond(r.reply, &jsapi.StreamDeleteResponse{APIResponse: jsapi.APIResponse{Type: typ}, Success: true})

@@ -27,6 +27,8 @@ type Cluster interface {
 	Members(ctx context.Context) (map[uint64]string, error)
 	// NodeName names a node for stream info ("" if unknown).
 	NodeName(id uint64) string
+	// MetaLeader is the meta shard's current leader, if known.
+	MetaLeader() (id uint64, ok bool)
 	// MetaPut stores value under key; create makes it fail with
 	// ErrMetaExists when the key is present.
 	MetaPut(ctx context.Context, key string, value []byte, create bool) error
@@ -371,7 +373,8 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 	created := true
 	if err := cs.c.MetaPut(ctx, streamKeyPrefix+cfg.Name, b, true); err != nil {
 		if err != ErrMetaExists {
-			e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamCreate, err.Error()))
+			e.log.Error("jetstream: stream create: meta shard write failed", "stream", cfg.Name, "err", err)
+			e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
 			return
 		}
 		created = false

@@ -132,7 +132,8 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 		cfg.Subjects = []string{cfg.Name}
 	}
 	seen := make(map[string]bool, len(cfg.Subjects))
-	for i, subj := range cfg.Subjects {
+	var own codec.FilterTree // the subjects so far: overlaps within the config
+	for _, subj := range cfg.Subjects {
 		if !codec.ValidSubscribeSubject([]byte(subj)) {
 			return cfg, invalidConfig("invalid subject")
 		}
@@ -150,11 +151,10 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 		if !cfg.NoAck && codec.SubjectsOverlap(subj, "$SYS.>") && !subjectMatchesPattern(subj, "$SYS.ACCOUNT.>") {
 			return cfg, invalidConfig("subjects that overlap with system api require no-ack to be true")
 		}
-		for _, other := range cfg.Subjects[i+1:] {
-			if codec.SubjectsOverlap(subj, other) {
-				return cfg, invalidConfig("subject %q overlaps with %q", subj, other)
-			}
+		if other, ok := own.Overlap(subj); ok {
+			return cfg, invalidConfig("subject %q overlaps with %q", other.Filter, subj)
 		}
+		own.Add(subj, "")
 	}
 	return cfg, nil
 }

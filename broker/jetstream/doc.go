@@ -17,16 +17,24 @@
 // # API
 //
 // The internal subscription's handler runs on the requester's event loop,
-// so it only copies the request into a queue; one worker goroutine serves
-// requests in arrival order (stream create/update/delete are therefore
-// serialized, and a purge's fsync never blocks an event loop). Replies use
-// codec/jsapi's types and nats-server's error codes; an unparsable request
-// gets 10025 (invalid JSON) or 10003 (bad request) and changes nothing.
-// DIRECT.GET answers with the message and ADR-31 headers; an uncompressed
-// payload larger than 64 KiB is sent from its log extents, never read into
-// memory. STREAM.MSG.GET answers base64 JSON as nats-server does, so it
-// reads the payload whole: large messages should be read by direct get or
-// by a consumer.
+// so it only copies the request into a queue (api.go): the requests about
+// one stream form a lane, served in arrival order by a goroutine that
+// lives while the lane is not empty; a request about no stream (INFO,
+// STREAM.NAMES, STREAM.LIST) gets a goroutine of its own. A slow request
+// (many subjects, a purge's fsync, a wait on raft) so holds up only its
+// stream's later requests, and never an event loop. A stream create
+// reserves its name and subjects under Engine.mu and makes its directory
+// and log without the lock. Overlaps between stream subjects are found in
+// a codec.FilterTree, one search per subject. Replies use codec/jsapi's
+// types and nats-server's error codes; an unparsable request gets 10025
+// (invalid JSON) or 10003 (bad request) and changes nothing, a request over
+// broker.MaxInternalMsg gets 10003 with the limit. Store and file-system
+// errors are logged whole and reach clients without paths (errtext.go).
+// DIRECT.GET answers with the message and ADR-31 headers; a payload
+// larger than 64 KiB is sent from its log extents (an s2-compressed one
+// decoded a chunk at a time, stored_payload.go), never read into memory. STREAM.MSG.GET answers base64 JSON as nats-server does; a payload
+// over 64 KiB is encoded from its stored chunks as the client drains the
+// reply (msgget_stream.go), one chunk in memory at a time.
 //
 // # Publishing and ordering
 //
@@ -87,8 +95,9 @@
 //
 // # Locks
 //
-// Engine.mu guards the stream registry and the subject index's mapping;
-// stream.mu guards a stream's config and its publish state (last sequence,
-// last msg id, dedup window, in-flight subjects). Order: Engine.mu, then
-// stream.mu, then the log's locks. Neither is held across an fsync wait.
+// Engine.mu guards the stream registry, the subject index's mapping and
+// the overlap tree; stream.mu guards a stream's config and its publish
+// state (last sequence, last msg id, dedup window, in-flight subjects).
+// Order: Engine.mu, then stream.mu, then the log's locks. Neither is held
+// across an fsync wait (applyReplicatedConfig's meta.json write excepted).
 package jetstream

@@ -44,6 +44,14 @@ type Options struct {
 	// SegmentSize and ChunkSize tune the logs (0: the log's defaults).
 	SegmentSize int64
 	ChunkSize   int
+	// Clustered says SetCluster will follow (cluster_size is set): until
+	// the meta shard has a leader, API requests wait for one and are then
+	// answered 10008 (api_refuse.go), never served by a standalone engine.
+	Clustered bool
+	// ServerName is this server's name, stream info's cluster leader of
+	// a per-node stream (default: srv.ID()); ClusterName the cluster's
+	// name, stream info's cluster name ("" outside a cluster).
+	ServerName, ClusterName string
 }
 
 // Engine is JetStream on one server: the streams, the $JS.API handlers and
@@ -62,13 +70,26 @@ type Engine struct {
 	mu struct {
 		sync.RWMutex
 		streams map[string]*stream
-		// bySub maps each subjects entry to its stream.
+		// bySub maps each subjects entry to its stream; subsOf lists a
+		// registered stream's entries.
 		bySub  map[*broker.Subscription]*stream
-		closed bool
+		subsOf map[*stream][]*broker.Subscription
+		// filters holds every registered stream's subjects, owned by the
+		// stream's name, and those of creates in progress (reserved):
+		// the overlap check (overlapLocked) asks it.
+		filters codec.FilterTree
+		// reserved names the streams whose create is in progress
+		// (createStream works on the disk without the lock).
+		reserved map[string]bool
+		closed   bool
 	}
 	apiSub *broker.Subscription
 	// cl is the clustered side (SetCluster); nil when standalone.
 	cl atomic.Pointer[clusterState]
+	// ready latches once a clustered engine's meta shard had a leader.
+	ready metaReady
+	// quit is closed when Close begins, ending waits for the meta shard.
+	quit chan struct{}
 
 	// maxPayload is Options.MaxPayload in force (SetMaxPayload).
 	maxPayload atomic.Int64
@@ -93,11 +114,16 @@ func New(srv *broker.Server, o Options) (*Engine, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if o.ServerName == "" {
+		o.ServerName = srv.ID()
+	}
 	e := &Engine{srv: srv, o: o, dir: filepath.Join(o.StoreDir, "jetstream"), log: o.Logger,
-		subjects: broker.NewSublist(0)}
+		subjects: broker.NewSublist(0), quit: make(chan struct{})}
 	e.maxPayload.Store(o.MaxPayload)
 	e.mu.streams = make(map[string]*stream)
 	e.mu.bySub = make(map[*broker.Subscription]*stream)
+	e.mu.subsOf = make(map[*stream][]*broker.Subscription)
+	e.mu.reserved = make(map[string]bool)
 	e.pubs.New = func() any { return &pub{} }
 	if err := os.MkdirAll(e.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -106,7 +132,7 @@ func New(srv *broker.Server, o Options) (*Engine, error) {
 		return nil, err
 	}
 	e.api = newAPIQueue(e)
-	sub, err := srv.SubscribeInternal(jsapi.APIWildcard, "", e.api.enqueue)
+	sub, err := srv.SubscribeInternalOversize(jsapi.APIWildcard, e.api.enqueue)
 	if err != nil {
 		e.closeStreams()
 		e.api.close()
@@ -158,33 +184,40 @@ func (e *Engine) load() error {
 }
 
 // registerLocked adds st to the registry and its subjects to the capture
-// index. e.mu must be held (or the engine not yet shared).
+// index and the overlap tree. e.mu must be held (or the engine not yet
+// shared).
 func (e *Engine) registerLocked(st *stream) error {
 	cfg := st.Config()
-	var added []*broker.Subscription
+	added := make([]*broker.Subscription, 0, len(cfg.Subjects))
 	for _, subj := range cfg.Subjects {
 		sub := &broker.Subscription{Subject: subj}
 		if err := e.subjects.Insert(sub); err != nil {
 			e.subjects.RemoveBatch(added)
+			for _, s := range added {
+				delete(e.mu.bySub, s)
+			}
 			return err
 		}
 		added = append(added, sub)
 		e.mu.bySub[sub] = st
 	}
+	for _, subj := range cfg.Subjects {
+		e.mu.filters.Add(subj, st.name) // present already when reserved
+	}
+	e.mu.subsOf[st] = added
 	e.mu.streams[st.name] = st
 	return nil
 }
 
-// unregisterLocked removes st's subjects from the capture index and st from
-// the registry.
+// unregisterLocked removes st's subjects from the capture index and the
+// overlap tree, and st from the registry.
 func (e *Engine) unregisterLocked(st *stream) {
-	var subs []*broker.Subscription
-	for sub, s := range e.mu.bySub {
-		if s == st {
-			subs = append(subs, sub)
-			delete(e.mu.bySub, sub)
-		}
+	subs := e.mu.subsOf[st]
+	for _, sub := range subs {
+		delete(e.mu.bySub, sub)
+		e.mu.filters.Remove(sub.Subject, st.name)
 	}
+	delete(e.mu.subsOf, st)
 	e.subjects.RemoveBatch(subs)
 	delete(e.mu.streams, st.name)
 }
@@ -228,18 +261,11 @@ func (e *Engine) overlaps(self string, subjects []string) bool {
 }
 
 // overlapLocked reports whether subjects collide with a stream other than
-// self's.
+// self's (or a create in progress): one tree search per subject.
 func (e *Engine) overlapLocked(self string, subjects []string) bool {
-	for name, st := range e.mu.streams {
-		if name == self {
-			continue
-		}
-		for _, a := range st.Config().Subjects {
-			for _, b := range subjects {
-				if codec.SubjectsOverlap(a, b) {
-					return true
-				}
-			}
+	for _, subj := range subjects {
+		if _, ok := e.mu.filters.OverlapOther(subj, self); ok {
+			return true
 		}
 	}
 	return false
@@ -257,6 +283,7 @@ func (e *Engine) Close() error {
 	}
 	e.mu.closed = true
 	e.mu.Unlock()
+	close(e.quit)
 	if e.apiSub != nil {
 		e.srv.UnsubscribeInternal(e.apiSub)
 	}
@@ -270,6 +297,8 @@ func (e *Engine) closeStreams() error {
 	streams := e.mu.streams
 	e.mu.streams = make(map[string]*stream)
 	e.mu.bySub = make(map[*broker.Subscription]*stream)
+	e.mu.subsOf = make(map[*stream][]*broker.Subscription)
+	e.mu.filters = codec.FilterTree{}
 	e.mu.Unlock()
 	var errs []error
 	for _, st := range streams {

@@ -204,7 +204,7 @@ func (e *Engine) listedInfo(ls *listedStream) *jsapi.StreamInfo {
 	d := &ls.remote.def
 	si := &jsapi.StreamInfo{Config: d.Config, Created: d.Created.UTC(), TimeStamp: e.o.Clock.Now().UTC()}
 	if cs := e.cl.Load(); cs != nil {
-		ci := &jsapi.ClusterInfo{RaftGroup: d.Config.Name}
+		ci := &jsapi.ClusterInfo{Name: e.o.ClusterName, RaftGroup: d.Config.Name}
 		for _, id := range sortedIDs(d.Members) {
 			ci.Replicas = append(ci.Replicas, &jsapi.PeerInfo{Name: cs.c.NodeName(id), Peer: strconv.FormatUint(id, 10)})
 		}

@@ -89,7 +89,7 @@ func (p *pub) Write(piece []byte) {
 	if _, err := p.app.Write(piece); err != nil {
 		p.app.Abort()
 		p.app = nil
-		p.err = storeError(err)
+		p.err = p.e.storeError(p.st.name, err)
 	}
 }
 
@@ -165,7 +165,7 @@ func (p *pub) start() {
 	}
 	app, err := st.log.Append(p.subject, hdr, int64(body))
 	if err != nil {
-		p.err = storeError(err)
+		p.err = p.e.storeError(p.st.name, err)
 		return
 	}
 	p.app = app
@@ -253,7 +253,7 @@ func (p *pub) commit() {
 	p.app = nil
 	if err != nil {
 		st.mu.Unlock()
-		p.reject(storeError(err))
+		p.reject(p.e.storeError(st.name, err))
 		return
 	}
 	c.seq = seq // done takes st.mu before reading it
@@ -377,7 +377,7 @@ func (c *commitDone) done(_ uint64, _ int64, err error) {
 	seq := c.seq
 	st.mu.Unlock()
 	if err != nil {
-		apiErr := storeError(err)
+		apiErr := c.e.storeError(st.name, err)
 		for _, r := range append(waiters, c.reply) {
 			if len(r) > 0 {
 				c.e.sendPubAckError(r, st, apiErr)
@@ -434,13 +434,14 @@ func (e *Engine) sendPubAckIn(ob *broker.OutBatch, reply []byte, st *stream, seq
 // sendPubAckError sends a PubAck error body to reply.
 func (e *Engine) sendPubAckError(reply []byte, st *stream, apiErr *jsapi.APIError) {
 	buf := e.srvBuf()
-	buf.b = jsapi.AppendPubAckError(buf.b[:0], st.name, apiErr)
+	buf.b = jsapi.AppendPubAckError(buf.b[:0], st.name, e.publicErr(apiErr))
 	e.srv.Deliver(reply, nil, nil, buf.b)
 	e.putBuf(buf)
 }
 
-// storeError maps a log error to nats-server's publish error.
-func storeError(err error) *jsapi.APIError {
+// storeError maps a log error to nats-server's publish error; an
+// unexpected one is logged and answered without server paths (errtext.go).
+func (e *Engine) storeError(stream string, err error) *jsapi.APIError {
 	switch {
 	case errors.Is(err, log.ErrMaxMsgSize):
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamMessageExceedsMaximum)
@@ -451,7 +452,7 @@ func storeError(err error) *jsapi.APIError {
 	case errors.Is(err, log.ErrClosed):
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreClosed)
 	}
-	return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, err.Error())
+	return e.internalErr(jsapi.ErrCodeStreamStoreFailed, stream, "store message", err)
 }
 
 // parse reads the JetStream headers of hdr. A malformed number in an

@@ -85,7 +85,7 @@ func (s *stream) clusterInfo() *jsapi.ClusterInfo {
 	if cs == nil {
 		return nil
 	}
-	ci := &jsapi.ClusterInfo{RaftGroup: s.name}
+	ci := &jsapi.ClusterInfo{Name: s.e.o.ClusterName, RaftGroup: s.name}
 	leader, ok := s.repl.Leader()
 	if ok {
 		ci.Leader = cs.c.NodeName(leader)
@@ -170,7 +170,7 @@ func (e *Engine) updateReplicated(r *apiReq, cs *clusterState, st *stream, req *
 	defer cancel()
 	if logConfig(&old) != logConfig(&cfg) {
 		if err := st.repl.UpdateConfig(ctx, logConfig(&cfg)); err != nil {
-			e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error()))
+			e.respondErr(r.reply, typ, e.internalErr(jsapi.ErrCodeStreamUpdate, st.name, "replicated stream update", err))
 			return
 		}
 	}
@@ -182,7 +182,8 @@ func (e *Engine) updateReplicated(r *apiReq, cs *clusterState, st *stream, req *
 	d.Config = cfg
 	b, _ := json.Marshal(d)
 	if err := cs.c.MetaPut(ctx, streamKeyPrefix+st.name, b, false); err != nil {
-		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error()))
+		e.log.Error("jetstream: stream update: meta shard write failed", "stream", st.name, "err", err)
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
 		return
 	}
 	if apiErr := e.applyReplicatedConfig(st, cfg); apiErr != nil {
@@ -203,7 +204,7 @@ func (e *Engine) applyReplicatedConfig(st *stream, cfg jsapi.StreamConfig) *jsap
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := writeMeta(st.dir, &streamMeta{Config: cfg, Created: st.created, Replicated: true}); err != nil {
-		return jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error())
+		return e.internalErr(jsapi.ErrCodeStreamUpdate, st.name, "stream update", err)
 	}
 	old := st.Config()
 	st.mu.Lock()
@@ -366,7 +367,7 @@ func (p *rpub) check(m *ReplicaMsg) *jsapi.APIError {
 // message builds the ReplicaMsg (checked; the body rewound when spooled).
 func (p *rpub) message() (*ReplicaMsg, *jsapi.APIError) {
 	if p.err != nil {
-		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, p.err.Error())
+		return nil, p.e.internalErr(jsapi.ErrCodeStreamStoreFailed, p.st.name, "spool message", p.err)
 	}
 	m := &ReplicaMsg{Subject: p.subject, Hdr: p.hdr}
 	if apiErr := p.check(m); apiErr != nil {
@@ -379,7 +380,7 @@ func (p *rpub) message() (*ReplicaMsg, *jsapi.APIError) {
 			_, err = p.spool.Seek(0, io.SeekStart)
 		}
 		if err != nil {
-			return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, err.Error())
+			return nil, p.e.internalErr(jsapi.ErrCodeStreamStoreFailed, p.st.name, "spool message", err)
 		}
 		m.Body, m.Size = p.spool, off
 	}
@@ -422,7 +423,7 @@ func (p *rpub) finish(seq uint64, err error) {
 	case errors.As(err, &ce):
 		p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeStreamWrongLastSequence, strconv.FormatUint(ce.Seq, 10)))
 	default:
-		p.e.sendPubAckError(p.reply, p.st, storeError(err))
+		p.e.sendPubAckError(p.reply, p.st, p.e.storeError(p.st.name, err))
 	}
 }
 

@@ -172,6 +172,10 @@ func (s *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 	}
 	if s.repl != nil {
 		si.Cluster = s.clusterInfo()
+	} else {
+		// A per-node stream, led by this server (nats-server reports the
+		// same for a stream without a raft group).
+		si.Cluster = &jsapi.ClusterInfo{Name: s.e.o.ClusterName, Leader: s.e.o.ServerName}
 	}
 	if req != nil && req.DeletedDetails {
 		si.State.Deleted = s.log.Deleted(0)
@@ -211,10 +215,10 @@ func (s *stream) state() jsapi.StreamState {
 // stream; meta.json is rewritten first so a crash keeps one of the two.
 func (s *stream) update(cfg jsapi.StreamConfig) *jsapi.APIError {
 	if err := writeMeta(s.dir, &streamMeta{Config: cfg, Created: s.created}); err != nil {
-		return jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error())
+		return s.e.internalErr(jsapi.ErrCodeStreamUpdate, s.name, "stream update", err)
 	}
 	if err := s.log.UpdateConfig(logConfig(&cfg)); err != nil {
-		return jsapi.NewAPIError(jsapi.ErrCodeStreamUpdate, err.Error())
+		return s.e.internalErr(jsapi.ErrCodeStreamUpdate, s.name, "stream update", err)
 	}
 	s.mu.Lock()
 	s.mu.cfg = cfg
@@ -240,7 +244,7 @@ func (s *stream) purge(req *jsapi.StreamPurgeRequest) (uint64, *jsapi.APIError) 
 	}
 	n, err := s.logPurge(log.PurgeRequest{Subject: req.Subject, Seq: req.Sequence, Keep: req.Keep})
 	if err != nil {
-		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, err.Error())
+		return 0, s.e.internalErr(jsapi.ErrCodeStreamPurgeFailed, s.name, "stream purge", err)
 	}
 	s.cons.StreamChanged()
 	return n, nil
@@ -262,7 +266,7 @@ func (s *stream) deleteMsg(seq uint64) *jsapi.APIError {
 	case errors.Is(err, log.ErrDeleted), errors.Is(err, log.ErrNotFound):
 		return jsapi.NewAPIError(jsapi.ErrCodeSequenceNotFound, fmt.Sprint(seq))
 	default:
-		return jsapi.NewAPIError(jsapi.ErrCodeStreamMsgDeleteFailed, err.Error())
+		return s.e.internalErr(jsapi.ErrCodeStreamMsgDeleteFailed, s.name, "message delete", err)
 	}
 	s.cons.StreamChanged()
 	return nil

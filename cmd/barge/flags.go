@@ -65,7 +65,7 @@ var flagDoc = []struct {
 	{[]string{"raft"}, "raft", false, "raft listen address host:port, advertised to the other members for replicated streams"},
 	{[]string{"raft_listen"}, "raft_listen", false, "raft listen address host:port when it differs from the advertised --raft one (e.g. behind a proxy); default: the --raft address"},
 	{[]string{"node_id"}, "node_id", false, "this node's stable numeric id in the cluster (its raft replica id, > 0), advertised to the other members"},
-	{[]string{"cluster_size"}, "cluster_size", false, "members that bootstrap the JetStream meta shard (raft); 0 (default) runs no raft. Needs --raft and --node_id"},
+	{[]string{"cluster_size"}, "cluster_size", false, "members that bootstrap the JetStream meta shard (raft); 0 (default) runs no raft. Needs --cluster_name, --raft and --node_id"},
 	{[]string{"l", "log"}, "log_file", false, "log to this file instead of stderr (SIGUSR1 or --signal reopen opens it again)"},
 	{[]string{"P", "pid"}, "pid_file", false, "write the process id to this file while running"},
 	{[]string{"D", "debug"}, "debug", true, "debug logging"},

@@ -3,6 +3,7 @@ package consumer
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec"
@@ -202,8 +204,8 @@ func (s *Set) Create(req *jsapi.CreateConsumerRequest, subjectName, subjectFilte
 		var err error
 		if s.store != nil {
 			// A network write: acks (on event loops) must not wait on
-			// mu meanwhile. API requests are served one at a time, so
-			// only a leadership change can get in between.
+			// mu meanwhile. A stream's API requests are served one at
+			// a time, so only a leadership change can get in between.
 			s.mu.Unlock()
 			err = s.saveConfig(c, cfg)
 			s.mu.Lock()
@@ -215,7 +217,7 @@ func (s *Set) Create(req *jsapi.CreateConsumerRequest, subjectName, subjectFilte
 		}
 		if err != nil {
 			s.mu.Unlock()
-			return nil, jsapi.NewAPIError(jsapi.ErrCodeConsumerStoreFailed, err.Error())
+			return nil, s.storeFailed(name, err)
 		}
 		c.mu.Lock()
 		c.markDirtyLocked()
@@ -252,7 +254,7 @@ func (s *Set) update(c *consumer, cfg *jsapi.ConsumerConfig, action jsapi.Consum
 	}
 	if c.durable {
 		if err := s.saveConfig(c, *cfg); err != nil {
-			return nil, jsapi.NewAPIError(jsapi.ErrCodeConsumerStoreFailed, err.Error())
+			return nil, s.storeFailed(c.name, err)
 		}
 	}
 	c.mu.Lock()
@@ -569,4 +571,20 @@ func (s *Set) onFlowControl(m *broker.InternalMsg) {
 	if c := s.lookup(rest[:j]); c != nil {
 		c.flowControlReply(string(m.Subject))
 	}
+}
+
+// storeFailed logs a consumer's failed config write and returns 10047
+// (full disk) or 10104 with the error's reason only: store errors name
+// server paths, which clients never see.
+func (s *Set) storeFailed(name string, err error) *jsapi.APIError {
+	s.log.Error("consumer: storing config failed", "stream", s.st.Name(), "consumer", name, "err", err)
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return jsapi.NewAPIError(jsapi.ErrCodeStorageResourcesExceeded)
+	}
+	reason := err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		reason = pe.Op + ": " + pe.Err.Error()
+	}
+	return jsapi.NewAPIError(jsapi.ErrCodeConsumerStoreFailed, reason)
 }

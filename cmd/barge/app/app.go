@@ -103,6 +103,7 @@ func Start(cfg Config) (*App, error) {
 			a.closeLog()
 			return nil, err
 		}
+		a.warnUnclustered()
 	}
 	ns, err := netpoll.Listen(netpoll.Options{
 		Addr:           net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
@@ -198,6 +199,11 @@ func (a *App) startJetStream() error {
 		StoreDir:   a.cfg.StoreDir,
 		Logger:     a.log,
 		MaxPayload: a.cfg.MaxPayload,
+		Clustered:  a.cfg.ClusterSize > 0,
+		ServerName: a.cfg.ServerName,
+	}
+	if a.cfg.Cluster != "" {
+		o.ClusterName = a.cfg.ClusterName
 	}
 	if a.cfg.SyncInterval > 0 {
 		o.Sync, o.SyncInterval = log.SyncInterval, a.cfg.SyncInterval

@@ -118,8 +118,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("routes need a cluster listen address (--cluster)")
 	case c.ClusterSize < 0:
 		return fmt.Errorf("cluster_size must not be negative")
-	case c.ClusterSize > 0 && (c.Cluster == "" || c.RaftAddr == "" || c.NodeID == 0 || !c.JetStream):
-		return fmt.Errorf("cluster_size needs --cluster, --raft, --node_id and JetStream")
+	case c.ClusterSize > 0 && (c.Cluster == "" || c.ClusterName == "" || c.RaftAddr == "" || c.NodeID == 0 || !c.JetStream):
+		// As nats-server's "jetstream cluster requires `cluster.name`":
+		// stream info names the cluster.
+		return fmt.Errorf("cluster_size needs --cluster, --cluster_name, --raft, --node_id and JetStream")
 	}
 	if c.Cluster != "" {
 		if _, _, err := net.SplitHostPort(hostPort(c.Cluster)); err != nil {

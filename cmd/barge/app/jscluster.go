@@ -83,6 +83,23 @@ func (a *App) startRaft() error {
 	return nil
 }
 
+// warnUnclustered says loudly, at startup, that a server with routes and
+// JetStream but no cluster_size runs a JetStream of its own beside the
+// cluster: its streams are not replicated, and the other members neither
+// see them nor capture their subjects. (nats-server has no such mode: with
+// routes it clusters JetStream or refuses to start. barge keeps the mode,
+// since JetStream is on by default and a core-NATS cluster member would
+// otherwise need -js=false.)
+func (a *App) warnUnclustered() {
+	if !a.cfg.JetStream || a.cfg.ClusterSize > 0 {
+		return
+	}
+	a.log.Warn("JETSTREAM IS NOT CLUSTERED: this server has routes (--cluster) but no --cluster_size, " +
+		"so its streams are its own: not replicated, not known to the other members, and a client " +
+		"on another member cannot reach them. Set --cluster_size, --raft and --node_id on every member " +
+		"for clustered JetStream, or -js=false for a core-NATS member.")
+}
+
 // deploymentID derives Dragonboat's deployment id from the cluster name, so
 // raft hosts of differently named clusters never talk.
 func deploymentID(name string) uint64 {

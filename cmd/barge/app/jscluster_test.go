@@ -113,6 +113,10 @@ func TestJSClusterSizeRefusals(t *testing.T) {
 		t.Fatal("cluster_size without --cluster accepted")
 	}
 	c.Cluster, c.RaftAddr, c.NodeID = "127.0.0.1:0", "127.0.0.1:7222", 1
+	if err := c.Validate(); err == nil {
+		t.Fatal("cluster_size without --cluster_name accepted")
+	}
+	c.ClusterName = "c"
 	if err := c.Validate(); err != nil {
 		t.Fatalf("valid cluster_size refused: %v", err)
 	}

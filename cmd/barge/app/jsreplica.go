@@ -45,6 +45,9 @@ func (j *jsRaft) NodeName(id uint64) string {
 	return ""
 }
 
+// MetaLeader is the meta shard's leader, if known.
+func (j *jsRaft) MetaLeader() (uint64, bool) { return j.meta.Leader() }
+
 // MetaPut stores value under key (create: only when absent).
 func (j *jsRaft) MetaPut(ctx context.Context, key string, value []byte, create bool) error {
 	var ifRev uint64
