@@ -105,38 +105,38 @@ func (l *Log) leadLocked() {
 	// is where the active segment's data ends then: durable once synced.
 	var pos segPos
 	var f File
-	l.w.Lock()
 	if needSync {
+		l.w.Lock()
 		_ = l.flushPendLocked() // an error sticks; sticky() below handles it
 		pos = segPos{l.w.active, l.w.off}
 		f = pos.seg.f
+		l.w.Unlock()
 	}
-	l.w.Unlock()
 	var serr error
 	if needSync && l.opts.Sync == SyncAlways && l.sticky() == nil {
 		serr = f.Sync()
 	}
-	l.w.Lock()
-	if serr != nil && pos.seg == l.w.active { // a sealed segment was synced by its roll
-		l.failLocked(fmt.Errorf("log: sync segment %d: %w", pos.seg.id, serr))
-	}
-	switch err := l.sticky(); {
-	case err == nil:
-		if needSync {
+	if needSync || l.sticky() != nil {
+		l.w.Lock()
+		if serr != nil && pos.seg == l.w.active { // a sealed segment was synced by its roll
+			l.failLocked(fmt.Errorf("log: sync segment %d: %w", pos.seg.id, serr))
+		}
+		switch err := l.sticky(); {
+		case err == nil:
 			l.advanceGoodLocked(pos)
-		}
-	case l.opts.Replica:
-		// A write or sync error anywhere since these records were
-		// written means they may not be durable: fail them.
-		for _, o := range batch {
-			if o.record {
-				o.err = err
+		case l.opts.Replica:
+			// A write or sync error anywhere since these records were
+			// written means they may not be durable: fail them.
+			for _, o := range batch {
+				if o.record {
+					o.err = err
+				}
 			}
+		default:
+			batch = l.settleLocked(batch, err)
 		}
-	default:
-		batch = l.settleLocked(batch, err)
+		l.w.Unlock()
 	}
-	l.w.Unlock()
 	l.applyBatch(batch)
 
 	l.sq.Lock()

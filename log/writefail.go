@@ -153,6 +153,9 @@ func (l *Log) durableLocked(o *op) bool {
 // (p: where the active segment's data ended when the batch was flushed),
 // and ends a failure streak. l.w held.
 func (l *Log) advanceGoodLocked(p segPos) {
+	if p.seg == nil {
+		return // no record in the batch
+	}
 	if p.seg == l.w.good.seg && p.off > l.w.good.off {
 		l.w.good.off = p.off
 	}
@@ -230,4 +233,14 @@ func (l *Log) rolledBackLocked() error {
 		return err
 	}
 	return fmt.Errorf("%w: message rolled back after a write failure", ErrIO)
+}
+
+// LastAssigned returns the sequence of the last message assigned, visible
+// or still in flight (LastSeq counts only visible ones). After a write
+// failure it goes back with the rollback: the failed messages' sequences
+// are given again.
+func (l *Log) LastAssigned() uint64 {
+	l.w.Lock()
+	defer l.w.Unlock()
+	return l.w.nextSeq - 1
 }

@@ -377,6 +377,9 @@ func (c *commitDone) done(_ uint64, _ int64, err error) {
 	seq := c.seq
 	st.mu.Unlock()
 	if err != nil {
+		st.mu.Lock()
+		st.resyncLastLocked()
+		st.mu.Unlock()
 		apiErr := storeError(err)
 		for _, r := range append(waiters, c.reply) {
 			if len(r) > 0 {
@@ -409,6 +412,22 @@ func (c *commitDone) done(_ uint64, _ int64, err error) {
 	}
 	for _, r := range waiters {
 		c.e.sendPubAckIn(&st.acks, r, st, dseq, true)
+	}
+}
+
+// resyncLastLocked follows the log after a failed commit: a write failure
+// rolls back every message not yet durable and their sequences are given
+// again, so the last assigned sequence (and its Nats-Msg-Id) may be an
+// earlier one now. s.mu held.
+func (s *stream) resyncLastLocked() {
+	last := s.log.LastAssigned()
+	if last == s.mu.lastSeq {
+		return
+	}
+	s.mu.lastSeq, s.mu.lastMsgID = last, ""
+	var sm log.StoredMsg
+	if last > 0 && s.log.LoadMsg(last, &sm) == nil {
+		s.mu.lastMsgID = headerString(sm.Hdr, jsapi.HdrMsgID)
 	}
 }
 
@@ -451,7 +470,20 @@ func storeError(err error) *jsapi.APIError {
 	case errors.Is(err, log.ErrClosed):
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreClosed)
 	}
-	return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, err.Error())
+	return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, storeErrText(err))
+}
+
+// storeErrText words a log error for a client: a write failure says what
+// failed without the server's file paths (nats-server passes its store's
+// error through, "...: no space left on device").
+func storeErrText(err error) string {
+	switch {
+	case errors.Is(err, log.ErrNoSpace):
+		return jsapi.StoreNoSpace
+	case errors.Is(err, log.ErrIO):
+		return jsapi.StoreIOError
+	}
+	return err.Error()
 }
 
 // parse reads the JetStream headers of hdr. A malformed number in an

@@ -89,6 +89,8 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 		SyncInterval: e.o.SyncInterval,
 		SegmentSize:  e.o.SegmentSize,
 		ChunkSize:    e.o.ChunkSize,
+		VerifyRate:   e.o.VerifyRate,
+		FS:           e.o.FS,
 		// One write per client per group commit for the PubAcks.
 		AsyncBatchDone: st.acks.Flush,
 	}
@@ -239,7 +241,7 @@ func (s *stream) purge(req *jsapi.StreamPurgeRequest) (uint64, *jsapi.APIError) 
 	}
 	n, err := s.logPurge(log.PurgeRequest{Subject: req.Subject, Seq: req.Sequence, Keep: req.Keep})
 	if err != nil {
-		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, err.Error())
+		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, storeErrText(err))
 	}
 	s.cons.StreamChanged()
 	return n, nil
@@ -261,7 +263,7 @@ func (s *stream) deleteMsg(seq uint64) *jsapi.APIError {
 	case errors.Is(err, log.ErrDeleted), errors.Is(err, log.ErrNotFound):
 		return jsapi.NewAPIError(jsapi.ErrCodeSequenceNotFound, fmt.Sprint(seq))
 	default:
-		return jsapi.NewAPIError(jsapi.ErrCodeStreamMsgDeleteFailed, err.Error())
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamMsgDeleteFailed, storeErrText(err))
 	}
 	s.cons.StreamChanged()
 	return nil

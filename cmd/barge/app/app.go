@@ -194,9 +194,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 // JetStream API, before any client can connect.
 func (a *App) startJetStream() error {
 	o := jetstream.Options{
-		StoreDir:   a.cfg.StoreDir,
-		Logger:     a.log,
-		MaxPayload: a.cfg.MaxPayload,
+		StoreDir:    a.cfg.StoreDir,
+		Logger:      a.log,
+		MaxPayload:  a.cfg.MaxPayload,
+		SegmentSize: a.cfg.SegmentSize,
+		FS:          a.cfg.StoreFS,
 	}
 	if a.cfg.SyncInterval > 0 {
 		o.Sync, o.SyncInterval = log.SyncInterval, a.cfg.SyncInterval
