@@ -35,7 +35,7 @@ type verifyState struct {
 }
 
 const (
-	verifyPiece = 256 << 10             // bytes read per call
+	verifyPiece = 64 << 10              // bytes read per call
 	verifySlack = 10 * time.Millisecond // pacing: sleep only once this far ahead
 )
 
