@@ -31,6 +31,7 @@ type Appender struct {
 	refs    []chunkRef
 	txn     uint64
 	pinned  *segment // segment of the first chunk, pinned until commit or abort
+	epoch   uint64   // the log's write epoch when the first chunk was written
 	cbuf    []byte   // compression / commit-record scratch
 	err     error    // sticky; ErrClosed after Commit/Abort
 	op      op
@@ -176,6 +177,11 @@ func (a *Appender) writeChunk(framed, data []byte) error {
 	if a.pinned == nil {
 		a.txn = l.w.nextTxn
 		l.w.nextTxn++
+	} else if a.epoch != l.w.epoch {
+		// The log rolled back after a write failure: earlier chunks may
+		// be gone.
+		a.err = l.rolledBackLocked()
+		return a.err
 	}
 	le.PutUint64(meta[0:], a.txn)
 	sealRecord(h, meta)
@@ -194,6 +200,7 @@ func (a *Appender) writeChunk(framed, data []byte) error {
 	if a.pinned == nil {
 		seg.live.Add(1)
 		a.pinned = seg
+		a.epoch = l.w.epoch
 	}
 	a.refs = append(a.refs, chunkRef{seg: seg.id, off: off + recHeaderSize + chunkMetaSize, n: uint32(len(stored)), crc: crc})
 	return nil

@@ -15,6 +15,7 @@ const (
 	opPurge                    // a purge record
 	opExpire                   // MaxAge timer fired (no record)
 	opConfig                   // limits changed (no record)
+	opSettle                   // a write failed: a leader must settle it (no record; writefail.go)
 )
 
 // op is one state change on its way through the group commit: written to
@@ -30,6 +31,18 @@ type op struct {
 	n       uint64 // opPurge: messages removed
 	err     error  // result, set by the leader
 	done    bool   // guarded by l.sq
+	// Where the op's last record ends, and the epoch it was written in
+	// (noteRecordLocked): a leader settling a write failure keeps the op
+	// only if that is before the durable point.
+	wseg  *segment
+	end   int64
+	epoch uint64
+	// evict: an eviction-log op (evict.go) carrying the evictions its
+	// records log, restored as pending if the op fails.
+	evict    bool
+	evFront  uint64
+	evSeqs   []uint64
+	evLogged uint64
 	// async is CommitAsync's callback (opMsg only): the leader hands the
 	// finished op to the notifier instead of waking a waiter.
 	async func(seq uint64, ts int64, err error)
@@ -83,34 +96,48 @@ func (l *Log) leadLocked() {
 	l.sq.queue = l.sq.spare[:0]
 	l.sq.Unlock()
 
-	var err error
 	needSync := false
 	for _, o := range batch {
 		needSync = needSync || o.record
 	}
+	// The batch's records may still sit in the small-record buffer: they
+	// reach the file before the sync and before anyone can read them. pos
+	// is where the active segment's data ends then: durable once synced.
+	var pos segPos
+	var f File
 	if needSync {
-		// The batch's records may still sit in the small-record buffer:
-		// they reach the file before the sync and before anyone can read
-		// them.
 		l.w.Lock()
-		_ = l.flushPendLocked() // an error sticks; sticky() below fails the batch
+		_ = l.flushPendLocked() // an error sticks; sticky() below handles it
+		pos = segPos{l.w.active, l.w.off}
+		f = pos.seg.f
 		l.w.Unlock()
-		if l.opts.Sync == SyncAlways {
-			if s := l.activeSeg.Load(); s != nil {
-				if serr := s.f.Sync(); serr != nil {
-					l.w.Lock()
-					err = l.failLocked(fmt.Errorf("log: sync segment %d: %w", s.id, serr))
-					l.w.Unlock()
-				}
-			}
+	}
+	var serr error
+	if needSync && l.opts.Sync == SyncAlways && l.sticky() == nil {
+		serr = f.Sync()
+	}
+	if needSync || l.sticky() != nil {
+		l.w.Lock()
+		if serr != nil && pos.seg == l.w.active { // a sealed segment was synced by its roll
+			l.failLocked(fmt.Errorf("log: sync segment %d: %w", pos.seg.id, serr))
 		}
-		if err == nil {
+		switch err := l.sticky(); {
+		case err == nil:
+			l.advanceGoodLocked(pos)
+		case l.opts.Replica:
 			// A write or sync error anywhere since these records were
 			// written means they may not be durable: fail them.
-			err = l.sticky()
+			for _, o := range batch {
+				if o.record {
+					o.err = err
+				}
+			}
+		default:
+			batch = l.settleLocked(batch, err)
 		}
+		l.w.Unlock()
 	}
-	l.applyBatch(batch, err)
+	l.applyBatch(batch)
 
 	l.sq.Lock()
 	notify := false
@@ -132,9 +159,10 @@ func (l *Log) leadLocked() {
 	l.sq.cond.Broadcast()
 }
 
-// applyBatch applies the operations to the index in order; operations that
-// wrote a record fail with syncErr when it is set.
-func (l *Log) applyBatch(batch []*op, syncErr error) {
+// applyBatch applies the operations to the index in order; those the
+// leader failed already (o.err set: their records are not durable) are
+// skipped.
+func (l *Log) applyBatch(batch []*op) {
 	now := l.opts.Clock.Now().UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -143,10 +171,12 @@ func (l *Log) applyBatch(batch []*op, syncErr error) {
 			l.pendingMsgs.Add(-1)
 			l.pendingBytes.Add(-l.msgSize(len(o.subject), int(o.e.hdrLen), o.e.size))
 		}
-		if o.record && syncErr != nil {
-			o.err = syncErr
+		if o.err != nil {
 			if o.kind == opMsg {
 				o.e.first.live.Add(-1)
+			}
+			if o.evict {
+				l.mu.ev.restoreLocked(o)
 			}
 			continue
 		}
@@ -159,6 +189,9 @@ func (l *Log) applyBatch(batch []*op, syncErr error) {
 			}
 		case opPurge:
 			o.n = l.purgeLocked(o.subject, o.seq)
+			if o.evict {
+				l.mu.ev.recycleLocked(o)
+			}
 		case opExpire:
 			l.applyLimitsLocked(now, false)
 		case opConfig:

@@ -117,6 +117,13 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 	}
 	o = &a.op
 	l.w.Lock()
+	if a.pinned != nil && a.epoch != l.w.epoch {
+		// The log rolled back after a write failure: chunks may be gone.
+		err := l.rolledBackLocked()
+		l.w.Unlock()
+		a.finish()
+		return nil, 0, 0, err
+	}
 	if err := l.checkDiscardNew(l.w.cfg, l.msgSize(len(a.subject), len(a.hdr), a.size), false); err != nil {
 		l.w.Unlock()
 		a.finish()
@@ -142,6 +149,7 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 	l.w.lastTs = ts
 	*o = op{kind: opMsg, seq: seq, subject: a.subject, record: true, async: async,
 		e: entry{seg: seg, first: first, off: off, ts: ts, size: a.size, hdrLen: uint32(len(a.hdr)), mlen: uint32(mlen)}}
+	l.noteRecordLocked(o, seg, off+int64(len(rec)+len(tail)))
 	l.pendingMsgs.Add(1)
 	l.pendingBytes.Add(l.msgSize(len(a.subject), len(a.hdr), a.size))
 	l.enqueue(o)

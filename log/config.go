@@ -109,6 +109,10 @@ type Options struct {
 	// rewritten in the background (see Log.Compact). 0 =
 	// DefaultCompactThreshold; < 0 = never (only explicit Compact calls).
 	CompactThreshold float64
+	// VerifyRate paces the background verification of the segments that
+	// were sealed when the log was opened (verify.go), in bytes read per
+	// second. 0 = DefaultVerifyRate; < 0 = no background verification.
+	VerifyRate int64
 	// Replica marks the log of a stream replica: it is written only through
 	// the Apply methods (replica.go), and recovery keeps exactly what the
 	// last applied marker covers. It must be the same at every Open.
@@ -125,6 +129,7 @@ const (
 	DefaultSegmentSize  = 64 << 20
 	DefaultChunkSize    = 1 << 20
 	DefaultSyncInterval = time.Second
+	DefaultVerifyRate   = 64 << 20
 	minChunkSize        = 4 << 10
 	maxChunkSize        = 64 << 20
 )
@@ -143,6 +148,9 @@ func (o *Options) fill(storage Storage) error {
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = DefaultSyncInterval
+	}
+	if o.VerifyRate == 0 {
+		o.VerifyRate = DefaultVerifyRate
 	}
 	if o.SegmentSize <= 0 {
 		o.SegmentSize = DefaultSegmentSize

@@ -295,7 +295,8 @@ func (f *faultFile) Sync() error {
 func TestDiskFullKeepsCommitted(t *testing.T) {
 	mfs := NewMemFS()
 	ffs := newFaultFS(mfs)
-	opts := Options{FS: ffs, ChunkSize: 4096}
+	clk := newManualClock()
+	opts := Options{FS: ffs, ChunkSize: 4096, Clock: clk}
 	l := mustOpen(t, "/s", Config{}, opts)
 	for i := range 5 {
 		subj := fmt.Sprint("d.", i)
@@ -307,21 +308,25 @@ func TestDiskFullKeepsCommitted(t *testing.T) {
 	ffs.mu.budget = 5000
 	ffs.mu.Unlock()
 	_, err := appendPieces(l, "full", []byte("full"), payloadFor("full", 20000), 20000)
-	if !errors.Is(err, syscall.ENOSPC) {
+	if !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, ErrNoSpace) {
 		t.Fatalf("disk full: %v", err)
 	}
 	ffs.mu.Lock()
 	ffs.mu.budget = -1
 	ffs.mu.Unlock()
-	if _, _, err := l.AppendMsg("later", nil, nil); !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("error must stick: %v", err)
+	if _, _, err := l.AppendMsg("later", []byte("later"), payloadFor("later", 100)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("writes are refused during the retry backoff: %v", err)
 	}
 	got := recovered(t, l)
 	if len(got) != 5 {
 		t.Fatalf("committed readable after failure: %d", len(got))
 	}
-	if err := l.Close(); !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("close reports the sticky error: %v", err)
+	clk.advance(maxRetryBackoff)
+	if seq, _, err := l.AppendMsg("later", []byte("later"), payloadFor("later", 100)); err != nil || seq != 6 {
+		t.Fatalf("writes resume after the backoff: %d, %v", seq, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("close after a recovered failure: %v", err)
 	}
 	for _, keep := range []bool{false, true} {
 		img := mfs.CrashClone(func(_ string, n int64) int64 {
@@ -332,24 +337,28 @@ func TestDiskFullKeepsCommitted(t *testing.T) {
 		})
 		rl := mustOpen(t, "/s", Config{}, Options{FS: img, ChunkSize: 4096})
 		got := recovered(t, rl)
-		if len(got) != 5 || len(rl.State().Lost) != 0 {
+		if len(got) != 6 || len(rl.State().Lost) != 0 {
 			t.Fatalf("keep=%v: recovered %d, state %+v", keep, len(got), rl.State())
 		}
 		rl.Close()
 	}
 }
 
-func TestSyncErrorFailsCommit(t *testing.T) {
+// TestSyncErrorRollsBack: a commit whose fsync fails is answered with the
+// error and its record is cut, even though its bytes reached the file; the
+// next commit, after the backoff, reuses its sequence.
+func TestSyncErrorRollsBack(t *testing.T) {
 	mfs := NewMemFS()
 	ffs := newFaultFS(mfs)
-	l := mustOpen(t, "/s", Config{}, Options{FS: ffs})
+	clk := newManualClock()
+	l := mustOpen(t, "/s", Config{}, Options{FS: ffs, Clock: clk})
 	if _, _, err := l.AppendMsg("a", []byte("a"), payloadFor("a", 10)); err != nil {
 		t.Fatal(err)
 	}
 	ffs.mu.Lock()
 	ffs.mu.syncErr = syscall.EIO
 	ffs.mu.Unlock()
-	if _, _, err := l.AppendMsg("b", []byte("b"), payloadFor("b", 10)); !errors.Is(err, syscall.EIO) {
+	if _, _, err := l.AppendMsg("b", []byte("b"), payloadFor("b", 10)); !errors.Is(err, syscall.EIO) || !errors.Is(err, ErrIO) {
 		t.Fatalf("commit over failing sync: %v", err)
 	}
 	var sm StoredMsg
@@ -357,13 +366,22 @@ func TestSyncErrorFailsCommit(t *testing.T) {
 		t.Fatalf("a commit that failed must not be visible")
 	}
 	if err := l.Delete(1); !errors.Is(err, syscall.EIO) {
-		t.Fatalf("sticky: %v", err)
+		t.Fatalf("refused during the backoff: %v", err)
+	}
+	ffs.mu.Lock()
+	ffs.mu.syncErr = nil
+	ffs.mu.Unlock()
+	clk.advance(maxRetryBackoff)
+	if seq, _, err := l.AppendMsg("c", []byte("c"), payloadFor("c", 10)); err != nil || seq != 2 {
+		t.Fatalf("after the backoff: %d, %v", seq, err)
 	}
 	l.Close()
-	rl := mustOpen(t, "/s", Config{}, Options{FS: mfs.CrashClone(nil)})
+	// Even with every unsynced byte kept, "b" does not come back.
+	rl := mustOpen(t, "/s", Config{}, Options{FS: mfs.CrashClone(func(_ string, n int64) int64 { return n })})
 	defer rl.Close()
-	if got := recovered(t, rl); len(got) != 1 {
-		t.Fatalf("recovered %d", len(got))
+	got := recovered(t, rl)
+	if len(got) != 2 || got["c"].Seq != 2 {
+		t.Fatalf("recovered %v", got)
 	}
 }
 

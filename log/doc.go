@@ -74,9 +74,15 @@
 // order; the first waiter to find no sync in progress leads a batch: it
 // fsyncs once for everyone queued, applies the batch to the index in order,
 // and wakes them (group commit). A record becomes visible to readers only
-// then. Before a new segment is used the previous one is fsynced and the
-// directory too. Any write or sync error sticks: the log refuses writes
-// until reopened, and what was committed stays readable.
+// then. Before a new segment is used the previous one is fsynced, and the
+// new one's header and the directory too. A write or sync error (a full
+// disk: ErrNoSpace; else ErrIO) fails every operation not yet durable and
+// rolls the log back to its last durable point (the active segment is
+// truncated there); writes are refused for a short backoff and then simply
+// tried again, so publishing resumes once space returns, and nothing
+// acknowledged is lost (writefail.go). Purge and Delete on a full disk free
+// whole segments first and write their records into the freed space
+// (free.go). Replica logs keep the old rule: the error sticks until reopened.
 //
 // # Recovery
 //
@@ -91,7 +97,11 @@
 // last segment, it is a torn tail and the file is truncated there. A
 // committed sequence whose record (or one of its chunks) is corrupt is
 // reported in State().Lost and to the logger, and LoadMsg returns
-// ErrCorrupt for it: corrupt bytes are never returned as data.
+// ErrCorrupt for it: corrupt bytes are never returned as data. Because a
+// sidecar replay leaves payloads unread, a background pass re-reads the
+// messages of the segments sealed at Open, rate-limited
+// (Options.VerifyRate), and flags those that fail as damaged: listed in
+// State().Lost, ErrCorrupt on LoadMsg, skipped by LoadNext (verify.go).
 //
 // # Evictions
 //

@@ -11,7 +11,8 @@ var (
 	// deleted, purged or dropped by a limit.
 	ErrDeleted = errors.New("log: message deleted")
 	// ErrCorrupt: a record failed its checksum. The message is never returned
-	// as data; State().Lost lists sequences found corrupt at recovery.
+	// as data; State().Lost lists the sequences found damaged at recovery or
+	// by the background verification of sealed segments (verify.go).
 	ErrCorrupt = errors.New("log: corrupt record")
 	// ErrClosed: the log (or the appender) is closed.
 	ErrClosed = errors.New("log: closed")
@@ -30,4 +31,10 @@ var (
 	ErrConfig = errors.New("log: invalid configuration")
 	// ErrBadRequest: a malformed purge request or argument.
 	ErrBadRequest = errors.New("log: bad request")
+	// ErrNoSpace wraps a write or sync that failed because the file system
+	// is full (ENOSPC, EDQUOT). The log rolls back to its last durable point
+	// and takes writes again after a short backoff (writefail.go).
+	ErrNoSpace = errors.New("log: no space left on device")
+	// ErrIO wraps any other write or sync failure; handled like ErrNoSpace.
+	ErrIO = errors.New("log: I/O error")
 )

@@ -57,6 +57,13 @@ func (l *Log) noteEvictionsLocked() {
 	x := &l.mu.idx
 	ev := &l.mu.ev
 	if len(x.removed) == 0 {
+		// Evictions left pending by a write failure are retried after
+		// the next batch.
+		if ev.auto && !ev.writing && ev.pendingLocked() && l.sticky() == nil {
+			ev.writing = true
+			l.async.Add(1)
+			go l.runEvictions()
+		}
 		return
 	}
 	f := x.firstSeq()
@@ -120,36 +127,59 @@ func (l *Log) writeEvictions(runner bool) *op {
 
 // writeEvictionsLocked is writeEvictions with l.w held.
 func (l *Log) writeEvictionsLocked(runner bool) *op {
+	werr := l.writableLocked() // before l.mu: it may take l.sq
 	l.mu.Lock()
 	ev := &l.mu.ev
-	if l.writableLocked() != nil || !ev.pendingLocked() {
+	if werr != nil || !ev.pendingLocked() {
 		if runner {
 			ev.writing = false
 		}
 		l.mu.Unlock()
 		return nil
 	}
-	front, seqs := ev.front, ev.seqs
-	ev.front, ev.seqs = 0, ev.spare[:0]
+	front, seqs, logged := ev.front, ev.seqs, ev.logged
+	ev.front, ev.seqs, ev.spare = 0, ev.spare[:0], nil
 	ev.logged = max(ev.logged, front)
 	l.mu.Unlock()
 
-	err := l.writeEvictionRecordsLocked(front, seqs)
-	l.mu.Lock()
-	clear(seqs)
-	ev.spare = seqs[:0]
-	l.mu.Unlock()
-	if err != nil {
-		return nil // sticky: the log is read-only now
+	o := &op{kind: opPurge, seq: front, record: true, evict: true, evFront: front, evSeqs: seqs, evLogged: logged}
+	if err := l.writeEvictionRecordsLocked(o, front, seqs); err != nil {
+		// The log refuses writes now: the evictions stay pending.
+		l.mu.Lock()
+		ev.restoreLocked(o)
+		if runner {
+			ev.writing = false
+		}
+		l.mu.Unlock()
+		return nil
 	}
-	o := &op{kind: opPurge, seq: front, record: true}
 	l.enqueue(o)
 	return o
 }
 
+// restoreLocked puts back the evictions of an eviction op whose records
+// were not written or not made durable, so they are logged later. l.mu
+// held for writing.
+func (ev *evictLog) restoreLocked(o *op) {
+	ev.front = max(ev.front, o.evFront)
+	ev.seqs = append(ev.seqs, o.evSeqs...)
+	ev.logged = min(ev.logged, o.evLogged)
+	o.evSeqs = nil
+}
+
+// recycleLocked keeps an applied eviction op's sequence buffer for the
+// next one. l.mu held for writing.
+func (ev *evictLog) recycleLocked(o *op) {
+	if ev.spare == nil && o.evSeqs != nil {
+		clear(o.evSeqs)
+		ev.spare = o.evSeqs[:0]
+	}
+	o.evSeqs = nil
+}
+
 // writeEvictionRecordsLocked writes a purge record up to front (when > 0)
 // and a delete record for every sequence in seqs above front. l.w held.
-func (l *Log) writeEvictionRecordsLocked(front uint64, seqs []uint64) error {
+func (l *Log) writeEvictionRecordsLocked(o *op, front uint64, seqs []uint64) error {
 	const delSize = recHeaderSize + deleteBodySz
 	buf := make([]byte, 0, recHeaderSize+purgeMetaSize+delSize*min(len(seqs), maxTombstones))
 	if front > 0 {
@@ -171,16 +201,21 @@ func (l *Log) writeEvictionRecordsLocked(front uint64, seqs []uint64) error {
 		sealRecord(rec[:], rec[recHeaderSize:])
 		buf = append(buf, rec[:]...)
 		if n++; n == maxTombstones {
-			if _, _, err := l.writeLocked(buf, nil); err != nil {
+			seg, off, err := l.writeLocked(buf, nil)
+			if err != nil {
 				return err
 			}
+			l.noteRecordLocked(o, seg, off+int64(len(buf)))
 			buf, n = buf[:0], 0
 		}
 	}
 	if len(buf) == 0 {
 		return nil
 	}
-	_, _, err := l.writeLocked(buf, nil)
+	seg, off, err := l.writeLocked(buf, nil)
+	if err == nil {
+		l.noteRecordLocked(o, seg, off+int64(len(buf)))
+	}
 	return err
 }
 

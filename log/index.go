@@ -19,7 +19,7 @@ type entry struct {
 	hdrLen uint32
 	mlen   uint32 // bytes from off that LoadMsg reads: header, meta, subject, hdr, refs
 	live   bool
-	lost   bool // recovered as corrupt: reported, never served
+	lost   bool // found damaged by the verifier: reported, never served
 }
 
 // subject is one subject's index: its live sequences, ascending.

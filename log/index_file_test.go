@@ -102,6 +102,7 @@ func TestIndexSidecarPayloadStillChecked(t *testing.T) {
 		t.Fatal("no sidecars written")
 	}
 	mfs.Corrupt("/s/"+segName(1), payloadOff+5) // seq 1's payload, first segment
+	opts.VerifyRate = -1                        // the read path's check, not the background pass's (verify_test.go)
 	rl := mustOpen(t, "/s", Config{}, opts)
 	defer rl.Close()
 	if indexedSegs(rl) == 0 {

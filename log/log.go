@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Log is the store of one stream: a directory of segments, an in-memory
@@ -38,8 +39,17 @@ type Log struct {
 		// them out with one pwrite before it syncs or publishes anything.
 		pend    []byte
 		pendOff int64
+		// Write-failure recovery (writefail.go).
+		good    segPos        // durable point: everything before it is durable or acknowledged
+		epoch   uint64        // bumped by every rollback
+		failed  bool          // a write failed and the rollback to good is not done yet
+		streak  bool          // failures since the last successful batch (logged once)
+		retryAt int64         // unix ns; after a rollback writes are refused until then
+		backoff time.Duration // the last retry backoff
+		lastErr error         // the last write error (for appenders rolled back)
 	}
-	werr      atomic.Pointer[errBox]  // sticky write error
+	werr      atomic.Pointer[errBox]  // write error: writes refused (writefail.go)
+	inactive  atomic.Bool             // Open has not returned yet, or Close has begun: no settle kicks
 	activeSeg atomic.Pointer[segment] // w.active, for the syncing leader
 
 	// mu guards what readers see.
@@ -102,6 +112,7 @@ type Log struct {
 	}
 
 	rep replicaState // Options.Replica: the apply path's state (replica.go)
+	vf  verifyState  // background verification of sealed segments (verify.go)
 
 	pendingMsgs  atomic.Int64 // committed records not yet applied (DiscardNew checks)
 	pendingBytes atomic.Int64
@@ -121,6 +132,8 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{dir: dir, opts: opts, fs: opts.FS, storage: cfg.Storage}
+	l.vf.stop, l.vf.done = make(chan struct{}), make(chan struct{})
+	l.inactive.Store(true) // a write failure in Open fails Open
 	l.sq.cond.L = &l.sq.Mutex
 	l.mu.cfg = cfg
 	l.w.cfg = cfg
@@ -144,6 +157,7 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		l.startAtLocked(cfg.FirstSeq)
 		err = l.createSegmentLocked()
 	}
+	l.w.good = segPos{l.w.active, l.w.off}
 	l.w.Unlock()
 	if err != nil {
 		l.closeFiles()
@@ -169,6 +183,8 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		l.bg.flush = opts.Clock.AfterFunc(opts.SyncInterval, l.flush)
 		l.bg.Unlock()
 	}
+	l.inactive.Store(false)
+	l.startVerify()
 	return l, nil
 }
 
@@ -197,11 +213,15 @@ func (l *Log) bufCap() int { return l.opts.ChunkSize + recHeaderSize + msgMetaSi
 func (l *Log) flush() {
 	l.w.Lock()
 	_ = l.flushPendLocked()
+	s := l.w.active
+	f := s.f
 	l.w.Unlock()
-	if s := l.activeSeg.Load(); s != nil && l.sticky() == nil {
-		if err := s.f.Sync(); err != nil {
+	if l.sticky() == nil {
+		if err := f.Sync(); err != nil {
 			l.w.Lock()
-			l.failLocked(fmt.Errorf("log: interval sync: %w", err))
+			if s == l.w.active { // else the roll synced it
+				l.failLocked(fmt.Errorf("log: interval sync: %w", err))
+			}
 			l.w.Unlock()
 		}
 	}
@@ -214,8 +234,9 @@ func (l *Log) flush() {
 
 // Close applies and syncs whatever is committed, stops the background
 // work, and closes the files. Appenders still open fail with ErrClosed;
-// Wait returns ErrClosed. Close returns the sticky write error, if any;
-// closing twice returns nil.
+// Wait returns ErrClosed. Close returns the write error that left the log
+// without a consistent durable point (a rollback that failed), or the
+// final sync's; closing twice returns nil.
 func (l *Log) Close() error {
 	l.w.Lock()
 	if l.w.closed {
@@ -223,9 +244,11 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.w.closed = true
+	l.inactive.Store(true)
 	l.w.Unlock()
 	l.bg.Lock()
 	l.bg.closed = true
+	close(l.vf.stop)
 	for _, t := range []Timer{l.bg.flush, l.bg.expiry} {
 		if t != nil {
 			t.Stop()
@@ -239,19 +262,32 @@ func (l *Log) Close() error {
 	l.async.Wait()
 	// Log the evictions still pending; the final sync below makes them
 	// durable. writeLocked refuses a closed log, so reopen it for this one
-	// write (l.w is held throughout: no other writer sees it open).
+	// write (l.w is held throughout: no other writer sees it open). After
+	// a write failure this is one more try, whatever the backoff.
 	l.w.Lock()
 	l.w.closed = false
+	if !l.w.failed {
+		l.w.retryAt = 0
+	}
 	l.writeEvictionsLocked(false)
 	l.w.closed = true
 	l.w.Unlock()
 	l.drain()
 	l.w.Lock()
 	_ = l.flushPendLocked() // anything buffered reaches the file before the final sync
+	var f File
+	if s := l.w.active; s != nil {
+		f = s.f
+	}
+	// A failure that was rolled back lost nothing: only one that could
+	// not be is reported.
+	var err error
+	if l.w.failed {
+		err = l.sticky()
+	}
 	l.w.Unlock()
-	err := l.sticky()
-	if s := l.activeSeg.Load(); s != nil && err == nil {
-		if serr := s.f.Sync(); serr != nil {
+	if f != nil && err == nil {
+		if serr := f.Sync(); serr != nil {
 			err = fmt.Errorf("log: final sync: %w", serr)
 		}
 	}
@@ -286,7 +322,7 @@ type State struct {
 	Bytes       uint64 // sum of MsgSize over the live messages (nats-server's figure)
 	NumSubjects int
 	NumDeleted  uint64   // interior sequences with no message (deleted, lost)
-	Lost        []uint64 // sequences whose records failed their checksum at recovery
+	Lost        []uint64 // sequences found damaged: at recovery, or by the verifier (verify.go)
 	Segments    int
 }
 

@@ -1,16 +1,25 @@
 package log
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/bargemq/barge/codec"
 )
 
 // Delete removes message seq. It writes a tombstone and returns once that
-// is durable (like Commit). Errors: ErrNotFound (seq 0 or past LastSeq),
-// ErrDeleted (already gone, or not yet visible), ErrClosed, the sticky write
-// error.
+// is durable (like Commit). On a full disk it frees space first (free.go).
+// Errors: ErrNotFound (seq 0 or past LastSeq), ErrDeleted (already gone, or
+// not yet visible), ErrClosed, a write error (ErrNoSpace, ErrIO).
 func (l *Log) Delete(seq uint64) error {
+	err := l.delete(seq)
+	if errors.Is(err, ErrNoSpace) && l.canFree() {
+		_, err = l.removeFreeing(err, deleteSel(seq))
+	}
+	return err
+}
+
+func (l *Log) delete(seq uint64) error {
 	l.w.Lock()
 	if err := l.writableLocked(); err != nil {
 		l.w.Unlock()
@@ -32,11 +41,13 @@ func (l *Log) Delete(seq uint64) error {
 	putRecHeader(rec[:], recDelete, 0, deleteBodySz)
 	le.PutUint64(rec[recHeaderSize:], seq)
 	sealRecord(rec[:], rec[recHeaderSize:])
-	if _, _, err := l.writeLocked(rec[:], nil); err != nil {
+	seg, off, err := l.writeLocked(rec[:], nil)
+	if err != nil {
 		l.w.Unlock()
 		return err
 	}
 	o := &op{kind: opDelete, seq: seq, record: true}
+	l.noteRecordLocked(o, seg, off+int64(len(rec)))
 	l.enqueue(o)
 	l.w.Unlock()
 	return l.await(o)
@@ -54,9 +65,9 @@ type PurgeRequest struct {
 
 // Purge removes the selected messages and returns how many. It writes one
 // purge record (the last sequence removed and the filter), durable before
-// Purge returns. LastSeq does not move back; a purge of everything moves
-// FirstSeq to LastSeq+1. Errors: ErrBadRequest, ErrClosed, the sticky write
-// error.
+// Purge returns. On a full disk it frees space first (free.go). LastSeq does
+// not move back; a purge of everything moves FirstSeq to LastSeq+1. Errors:
+// ErrBadRequest, ErrClosed, a write error (ErrNoSpace, ErrIO).
 func (l *Log) Purge(req PurgeRequest) (uint64, error) {
 	if req.Seq > 0 && req.Keep > 0 {
 		return 0, fmt.Errorf("%w: seq and keep are exclusive", ErrBadRequest)
@@ -64,6 +75,14 @@ func (l *Log) Purge(req PurgeRequest) (uint64, error) {
 	if len(req.Subject) > 0xffff {
 		return 0, fmt.Errorf("%w: subject too long", ErrBadRequest)
 	}
+	n, err := l.purge(req)
+	if errors.Is(err, ErrNoSpace) && l.canFree() {
+		n, err = l.removeFreeing(err, purgeSel(req))
+	}
+	return n, err
+}
+
+func (l *Log) purge(req PurgeRequest) (uint64, error) {
 	l.w.Lock()
 	if err := l.writableLocked(); err != nil {
 		l.w.Unlock()
@@ -82,15 +101,17 @@ func (l *Log) Purge(req PurgeRequest) (uint64, error) {
 	le.PutUint16(rec[recHeaderSize+8:], uint16(len(req.Subject)))
 	copy(rec[recHeaderSize+purgeMetaSize:], req.Subject)
 	sealRecord(rec, rec[recHeaderSize:])
-	if _, _, err := l.writeLocked(rec, nil); err != nil {
+	seg, off, err := l.writeLocked(rec, nil)
+	if err != nil {
 		l.w.Unlock()
 		return 0, err
 	}
 	unmark := l.markPurge(req.Subject, upTo) // its removals need no tombstones
 	o := &op{kind: opPurge, seq: upTo, subject: req.Subject, record: true}
+	l.noteRecordLocked(o, seg, off+int64(len(rec)))
 	l.enqueue(o)
 	l.w.Unlock()
-	err := l.await(o)
+	err = l.await(o)
 	unmark()
 	return o.n, err
 }

@@ -69,6 +69,9 @@ func (l *Log) loadLocked(seq uint64, sm *StoredMsg) error {
 		}
 		return ErrDeleted
 	}
+	if e.lost {
+		return fmt.Errorf("%w: seq %d is damaged", ErrCorrupt, seq)
+	}
 	n := int(e.mlen)
 	if cap(sm.buf) < n {
 		sm.buf = make([]byte, n, n+n/4)
@@ -158,7 +161,8 @@ func (sm *StoredMsg) ReadPayload(dst []byte) ([]byte, error) {
 
 // LoadNext fills sm with the first live message at or after seq whose
 // subject matches filter ("" or ">" = all; NATS wildcards) and returns its
-// sequence. ErrNotFound when there is none (yet): use Wait to block.
+// sequence; messages flagged damaged are skipped (verify.go). ErrNotFound
+// when there is none (yet): use Wait to block.
 func (l *Log) LoadNext(seq uint64, filter string, sm *StoredMsg) (uint64, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -171,7 +175,7 @@ func (l *Log) LoadNext(seq uint64, filter string, sm *StoredMsg) (uint64, error)
 	switch {
 	case filter == "" || filter == ">":
 		for ; seq <= x.last; seq++ {
-			if e := x.get(seq); e != nil && e.live {
+			if e := x.get(seq); e != nil && e.live && !e.lost {
 				found = seq
 				break
 			}
@@ -179,13 +183,16 @@ func (l *Log) LoadNext(seq uint64, filter string, sm *StoredMsg) (uint64, error)
 	case !codec.HasWildcard(filter):
 		if id, ok := x.subjects[filter]; ok {
 			s := x.subjs[id].seqs
-			if i, _ := slices.BinarySearch(s, seq); i < len(s) {
-				found = s[i]
+			for i, _ := slices.BinarySearch(s, seq); i < len(s); i++ {
+				if e := x.get(s[i]); e == nil || !e.lost {
+					found = s[i]
+					break
+				}
 			}
 		}
 	default:
 		for ; seq <= x.last; seq++ {
-			if e := x.get(seq); e != nil && e.live && codec.SubjectMatches(filter, x.subjs[e.subj].name) {
+			if e := x.get(seq); e != nil && e.live && !e.lost && codec.SubjectMatches(filter, x.subjs[e.subj].name) {
 				found = seq
 				break
 			}

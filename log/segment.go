@@ -67,6 +67,13 @@ func (l *Log) createSegmentLocked() error {
 	if err != nil {
 		return l.failLocked(fmt.Errorf("log: create segment: %w", err))
 	}
+	// A segment that cannot be set up is removed again (it holds nothing;
+	// on a full disk its blocks are wanted).
+	abandon := func(what string, err error) error {
+		f.Close()
+		l.fs.Remove(p)
+		return l.failLocked(fmt.Errorf("log: %s: %w", what, err))
+	}
 	s := &segment{id: id, path: p, f: f}
 	var rec [recHeaderSize + segBodySize]byte
 	putRecHeader(rec[:], recSegment, 0, segBodySize)
@@ -78,12 +85,15 @@ func (l *Log) createSegmentLocked() error {
 	le.PutUint64(b[28:], uint64(l.w.lastTs))
 	sealRecord(rec[:], b)
 	if _, err := f.WriteAt(rec[:], 0); err != nil {
-		f.Close()
-		return l.failLocked(fmt.Errorf("log: write segment header: %w", err))
+		return abandon("write segment header", err)
+	}
+	// The header is synced with the file's creation, so the new segment's
+	// durable point starts after it (writefail.go).
+	if err := f.Sync(); err != nil {
+		return abandon("sync segment header", err)
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
-		f.Close()
-		return l.failLocked(fmt.Errorf("log: sync dir: %w", err))
+		return abandon("sync dir", err)
 	}
 	l.mu.Lock()
 	l.mu.segs = append(l.mu.segs, s)
@@ -91,6 +101,7 @@ func (l *Log) createSegmentLocked() error {
 	rolled := l.w.active != nil
 	l.w.active = s
 	l.w.off = int64(len(rec))
+	l.w.good = segPos{s, l.w.off}
 	l.activeSeg.Store(s)
 	if rolled {
 		l.kickCompact() // a segment was sealed: there may be one to compact
@@ -163,6 +174,11 @@ func (l *Log) flushPendLocked() error {
 	if len(l.w.pend) == 0 {
 		return nil
 	}
+	if err := l.sticky(); err != nil {
+		// A write failed: these records are rolled back, not written.
+		l.w.pend = l.w.pend[:0]
+		return err
+	}
 	s := l.w.active
 	_, err := s.f.WriteAt(l.w.pend, l.w.pendOff)
 	l.w.pend = l.w.pend[:0]
@@ -170,22 +186,6 @@ func (l *Log) flushPendLocked() error {
 		return l.failLocked(fmt.Errorf("log: write segment %d: %w", s.id, err))
 	}
 	return nil
-}
-
-// writableLocked returns why the log cannot take writes, or nil. l.w held.
-func (l *Log) writableLocked() error {
-	if l.w.closed {
-		return ErrClosed
-	}
-	return l.sticky()
-}
-
-// failLocked records err as the sticky write error and returns it.
-func (l *Log) failLocked(err error) error {
-	if l.werr.CompareAndSwap(nil, &errBox{err}) {
-		l.opts.Logger.Error("log: write error, log is read-only until reopened", "dir", l.dir, "err", err)
-	}
-	return l.sticky()
 }
 
 type errBox struct{ err error }
@@ -239,12 +239,6 @@ func (l *Log) reap() {
 			return
 		}
 		l.mu.Unlock()
-		for _, s := range doomed {
-			s.f.Close()
-			if err := l.fs.Remove(s.path); err != nil {
-				l.opts.Logger.Warn("log: remove segment", "path", s.path, "err", err)
-			}
-			l.fs.Remove(idxPath(s.path)) // its index sidecar, if any
-		}
+		l.unlinkSegments(doomed)
 	}
 }

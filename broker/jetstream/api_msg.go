@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/bargemq/barge/broker"
@@ -10,20 +11,20 @@ import (
 )
 
 // findMsg selects the message of a MSG.GET / DIRECT.GET request: by seq,
-// last on a subject, or next at or after seq on a subject. It fills sm.
-func findMsg(l *log.Log, req *jsapi.MsgGetRequest, sm *log.StoredMsg) error {
+// last on a subject, or next at or after seq on a subject. It fills sm and
+// returns the sequence it chose (also on error, when there was one).
+func findMsg(l *log.Log, req *jsapi.MsgGetRequest, sm *log.StoredMsg) (uint64, error) {
 	switch {
 	case req.LastFor != "":
 		seq, err := l.LastSeqForSubject(req.LastFor)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		return l.LoadMsg(seq, sm)
+		return seq, l.LoadMsg(seq, sm)
 	case req.NextFor != "":
-		_, err := l.LoadNext(max(req.Seq, 1), req.NextFor, sm)
-		return err
+		return l.LoadNext(max(req.Seq, 1), req.NextFor, sm)
 	default:
-		return l.LoadMsg(req.Seq, sm)
+		return req.Seq, l.LoadMsg(req.Seq, sm)
 	}
 }
 
@@ -59,8 +60,8 @@ func (e *Engine) msgGet(r *apiReq, name string) {
 		return
 	}
 	var sm log.StoredMsg
-	if err := findMsg(st.log, &req, &sm); err != nil {
-		e.respondErr(r.reply, typ, getError(err))
+	if seq, err := findMsg(st.log, &req, &sm); err != nil {
+		e.respondErr(r.reply, typ, getError(err, seq))
 		return
 	}
 	if sm.Size > msgGetInline {
@@ -69,13 +70,13 @@ func (e *Engine) msgGet(r *apiReq, name string) {
 		}
 		if err := e.sendMsgGetStreamed(r.reply, &sm); err != nil {
 			e.log.Warn("jetstream: msg get", "stream", name, "seq", sm.Seq, "err", err)
-			e.respondErr(r.reply, typ, getError(err))
+			e.respondErr(r.reply, typ, getError(err, sm.Seq))
 		}
 		return
 	}
 	data, err := sm.ReadPayload(nil)
 	if err != nil {
-		e.respondErr(r.reply, typ, getError(err))
+		e.respondErr(r.reply, typ, getError(err, sm.Seq))
 		return
 	}
 	msg := &jsapi.StoredMsg{Subject: sm.Subject, Sequence: sm.Seq, Data: data,
@@ -86,13 +87,28 @@ func (e *Engine) msgGet(r *apiReq, name string) {
 	e.respond(r.reply, &jsapi.MsgGetResponse{APIResponse: jsapi.APIResponse{Type: typ}, Message: msg})
 }
 
-// getError maps a load error: a missing, deleted or corrupt message is
-// "no message found" (corrupt bytes are never served).
-func getError(err error) *jsapi.APIError {
-	if errors.Is(err, log.ErrNotFound) || errors.Is(err, log.ErrDeleted) || errors.Is(err, log.ErrCorrupt) {
+// getError maps a load error of message seq: a missing or deleted message
+// is "no message found" (10037); a damaged one, whose bytes failed their
+// checksum and are never served, is a stream error that names it, 10051
+// "message <seq> is damaged" (nats-server answers 10037 for every load
+// error, which hides the damage); any other read error is 10051 too,
+// without the server's paths.
+func getError(err error, seq uint64) *jsapi.APIError {
+	switch {
+	case errors.Is(err, log.ErrCorrupt):
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamGeneral, damagedText(seq))
+	case errors.Is(err, log.ErrNotFound) || errors.Is(err, log.ErrDeleted):
 		return jsapi.NewAPIError(jsapi.ErrCodeNoMessageFound)
 	}
-	return jsapi.NewAPIError(jsapi.ErrCodeStreamGeneral, err.Error())
+	return jsapi.NewAPIError(jsapi.ErrCodeStreamGeneral, "message could not be read")
+}
+
+// damagedText names a damaged message for a client.
+func damagedText(seq uint64) string {
+	if seq == 0 {
+		return "message is damaged"
+	}
+	return "message " + strconv.FormatUint(seq, 10) + " is damaged"
 }
 
 // msgDelete answers STREAM.MSG.DELETE.<stream>.
@@ -141,15 +157,15 @@ func (e *Engine) directGet(r *apiReq, name, lastSubj string) {
 		}
 	}
 	var sm log.StoredMsg
-	if err := findMsg(st.log, &req, &sm); err != nil {
-		e.sendStatus(r.reply, jsapi.AppendMessageNotFound(nil))
+	if seq, err := findMsg(st.log, &req, &sm); err != nil {
+		e.sendStatus(r.reply, directGetError(err, seq))
 		return
 	}
 	hdr := jsapi.AppendDirectGetHeader(nil, sm.Hdr, st.name, sm.Subject, sm.Seq, time.Unix(0, sm.Time))
 	if sm.Size <= 64<<10 {
 		data, err := sm.ReadPayload(nil)
 		if err != nil {
-			e.sendStatus(r.reply, jsapi.AppendMessageNotFound(nil))
+			e.sendStatus(r.reply, directGetError(err, sm.Seq))
 			return
 		}
 		e.srv.Deliver(r.reply, nil, hdr, data)
@@ -170,6 +186,17 @@ func (e *Engine) directGet(r *apiReq, name, lastSubj string) {
 		ext[i] = broker.Extent{R: x.R, Off: x.Off, Len: x.Len}
 	}
 	e.srv.DeliverExtents(r.reply, nil, hdr, nil, ext, int64(len(hdr))+sm.Size)
+}
+
+// directGetError is the status a failed direct get answers: 404 Message
+// Not Found, or, for a damaged message, 500 with a description naming it
+// (nats.go reports it as "nats: message 42 is damaged"); nats-server
+// answers 404 for every error.
+func directGetError(err error, seq uint64) []byte {
+	if errors.Is(err, log.ErrCorrupt) {
+		return jsapi.AppendStatus(nil, 500, damagedText(seq))
+	}
+	return jsapi.AppendMessageNotFound(nil)
 }
 
 // sendStatus sends a header-only status message to reply.

@@ -52,6 +52,14 @@ type Options struct {
 	// a per-node stream (default: srv.ID()); ClusterName the cluster's
 	// name, stream info's cluster name ("" outside a cluster).
 	ServerName, ClusterName string
+	// VerifyRate paces each log's background verification of its sealed
+	// segments after startup, bytes per second (0: the log's default; < 0:
+	// off). See log.Options.VerifyRate.
+	VerifyRate int64
+	// FS is the file system the R1 streams' message logs are stored
+	// through (the log's seam; nil: the OS). Stream metadata and consumer
+	// state always go to the OS.
+	FS log.FS
 }
 
 // Engine is JetStream on one server: the streams, the $JS.API handlers and
@@ -239,6 +247,17 @@ func (e *Engine) lookup(name string) *stream {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return e.mu.streams[name]
+}
+
+// DamagedMsgs counts the messages of this server's streams found damaged
+// (a checksum failed, at recovery or by the background verification of
+// sealed segments): each stream lists them in its state's lost.msgs.
+func (e *Engine) DamagedMsgs() uint64 {
+	var n uint64
+	for _, st := range e.sortedStreams() {
+		n += uint64(len(st.log.State().Lost))
+	}
+	return n
 }
 
 // sortedStreams returns the streams sorted by name.

@@ -377,6 +377,9 @@ func (c *commitDone) done(_ uint64, _ int64, err error) {
 	seq := c.seq
 	st.mu.Unlock()
 	if err != nil {
+		st.mu.Lock()
+		st.resyncLastLocked()
+		st.mu.Unlock()
 		apiErr := c.e.storeError(st.name, err)
 		for _, r := range append(waiters, c.reply) {
 			if len(r) > 0 {
@@ -409,6 +412,22 @@ func (c *commitDone) done(_ uint64, _ int64, err error) {
 	}
 	for _, r := range waiters {
 		c.e.sendPubAckIn(&st.acks, r, st, dseq, true)
+	}
+}
+
+// resyncLastLocked follows the log after a failed commit: a write failure
+// rolls back every message not yet durable and their sequences are given
+// again, so the last assigned sequence (and its Nats-Msg-Id) may be an
+// earlier one now. s.mu held.
+func (s *stream) resyncLastLocked() {
+	last := s.log.LastAssigned()
+	if last == s.mu.lastSeq {
+		return
+	}
+	s.mu.lastSeq, s.mu.lastMsgID = last, ""
+	var sm log.StoredMsg
+	if last > 0 && s.log.LoadMsg(last, &sm) == nil {
+		s.mu.lastMsgID = headerString(sm.Hdr, jsapi.HdrMsgID)
 	}
 }
 
@@ -451,8 +470,21 @@ func (e *Engine) storeError(stream string, err error) *jsapi.APIError {
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreMaxBytes)
 	case errors.Is(err, log.ErrClosed):
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreClosed)
+	case errors.Is(err, log.ErrNoSpace), errors.Is(err, log.ErrIO):
+		// As nats-server, 10077 with the store's reason, less its paths.
+		e.log.Error("jetstream: store message failed", "stream", stream, "err", err)
+		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, storeErrText(err))
 	}
 	return e.internalErr(jsapi.ErrCodeStreamStoreFailed, stream, "store message", err)
+}
+
+// storeErrText words a write failure of the log for a client: what failed,
+// without the server's file paths.
+func storeErrText(err error) string {
+	if errors.Is(err, log.ErrNoSpace) {
+		return jsapi.StoreNoSpace
+	}
+	return jsapi.StoreIOError
 }
 
 // parse reads the JetStream headers of hdr. A malformed number in an

@@ -89,6 +89,8 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 		SyncInterval: e.o.SyncInterval,
 		SegmentSize:  e.o.SegmentSize,
 		ChunkSize:    e.o.ChunkSize,
+		VerifyRate:   e.o.VerifyRate,
+		FS:           e.o.FS,
 		// One write per client per group commit for the PubAcks.
 		AsyncBatchDone: st.acks.Flush,
 	}

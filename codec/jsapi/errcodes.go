@@ -128,6 +128,8 @@ const (
 	StoreMaxBytes          = "maximum bytes exceeded"
 	StoreMaxMsgsPerSubject = "maximum messages per subject exceeded"
 	StoreClosed            = "store is closed"
+	StoreNoSpace           = "no space left on device" // a write failed on a full disk
+	StoreIOError           = "storage write failed"    // any other write failure
 )
 
 // Consumer errors.

@@ -196,11 +196,13 @@ func (a *App) Shutdown(ctx context.Context) error {
 // JetStream API, before any client can connect.
 func (a *App) startJetStream() error {
 	o := jetstream.Options{
-		StoreDir:   a.cfg.StoreDir,
-		Logger:     a.log,
-		MaxPayload: a.cfg.MaxPayload,
-		Clustered:  a.cfg.ClusterSize > 0,
-		ServerName: a.cfg.ServerName,
+		StoreDir:    a.cfg.StoreDir,
+		Logger:      a.log,
+		MaxPayload:  a.cfg.MaxPayload,
+		SegmentSize: a.cfg.SegmentSize,
+		FS:          a.cfg.StoreFS,
+		Clustered:   a.cfg.ClusterSize > 0,
+		ServerName:  a.cfg.ServerName,
 	}
 	if a.cfg.Cluster != "" {
 		o.ClusterName = a.cfg.ClusterName

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bargemq/barge/log"
 )
 
 // Config is everything a barge server is started with. The zero value is not
@@ -66,6 +68,13 @@ type Config struct {
 	// raft package's defaults. No flag: tests lower them.
 	RaftSnapshotEntries    uint64
 	RaftCompactionOverhead uint64
+	// SegmentSize is the size at which a stream's log starts a new
+	// segment file; 0 takes the log's default (64 MiB). No flag: tests
+	// lower it.
+	SegmentSize int64
+	// StoreFS is the file system the streams' message logs go through (the
+	// log's FS seam); nil is the OS. No flag: tests inject disk faults.
+	StoreFS log.FS
 }
 
 // Defaults returns the embedded defaults `make run` relies on.

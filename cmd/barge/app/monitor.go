@@ -29,6 +29,11 @@ type Varz struct {
 	// together; MaxStaging their budget (0: none).
 	Staged     int64 `json:"staging_bytes"`
 	MaxStaging int64 `json:"max_staging"`
+	// DamagedMsgs counts stored messages found damaged (a checksum
+	// failed: at startup, or by the background verification of sealed
+	// segments); each stream lists its own in state.lost. barge's own
+	// field: nats-server has none.
+	DamagedMsgs uint64 `json:"damaged_msgs"`
 }
 
 func (a *App) startMonitor() error {
@@ -135,6 +140,9 @@ func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
 		StoreDir:   a.cfg.StoreDir,
 		Staged:     a.net.Staging().Used(),
 		MaxStaging: a.net.Staging().Max(),
+	}
+	if a.js != nil {
+		extra.DamagedMsgs = a.js.DamagedMsgs()
 	}
 	// Merge the broker's document and the process figures into one object.
 	doc := map[string]any{}
