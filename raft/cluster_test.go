@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/chunking"
+	"github.com/bargemq/barge/internal/testport"
 	"github.com/bargemq/barge/log"
 )
 
@@ -44,12 +44,11 @@ type cluster struct {
 
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func newCluster(t *testing.T, n int, tune func(*Config)) *cluster {

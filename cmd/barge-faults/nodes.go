@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/internal/faultproxy"
+	"github.com/bargemq/barge/internal/testport"
 	"github.com/nats-io/nats.go"
 )
 
@@ -46,14 +47,7 @@ type cluster struct {
 	}
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
+func freeAddr() (string, error) { return testport.Addr() }
 
 // newCluster picks the nodes' addresses and starts their proxies; start
 // launches the processes. Close it.

@@ -3,23 +3,22 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/bargemq/barge/cmd/barge/app"
+	"github.com/bargemq/barge/internal/testport"
 	"github.com/bargemq/barge/raft"
 )
 
 // freeAddr returns a 127.0.0.1 host:port that was free a moment ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // startRaftCluster starts n members with cluster_size n, each with its own
