@@ -112,29 +112,17 @@ func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.Afte
 
 // withDefaults returns o with every zero field set to its default.
 func (o Options) withDefaults() Options {
-	if o.MaxPayload <= 0 {
-		o.MaxPayload = DefaultMaxPayload
-	}
-	if o.MaxControlLine <= 0 {
-		o.MaxControlLine = codec.DefaultMaxControlLine
-	}
+	l := limitsOf(o).withDefaults()
+	o.MaxPayload, o.MaxControlLine, o.PingInterval, o.MaxPingsOut, o.MaxConnections =
+		l.MaxPayload, l.MaxControlLine, l.PingInterval, l.MaxPingsOut, l.MaxConnections
 	if o.MaxHeaderSize <= 0 {
 		o.MaxHeaderSize = codec.DefaultMaxHeaderSize
-	}
-	if o.PingInterval <= 0 {
-		o.PingInterval = DefaultPingInterval
-	}
-	if o.MaxPingsOut <= 0 {
-		o.MaxPingsOut = DefaultMaxPingsOut
 	}
 	if o.Host == "" {
 		o.Host = DefaultHost
 	}
 	if o.Port == 0 {
 		o.Port = DefaultPort
-	}
-	if o.MaxConnections == 0 {
-		o.MaxConnections = DefaultMaxConnections
 	}
 	if o.StreamThreshold == 0 {
 		o.StreamThreshold = DefaultStreamThreshold

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -191,37 +190,7 @@ func TestJSClusterConsumerFailover(t *testing.T) {
 // wrote.
 func TestJSClusterConsumerStepDown(t *testing.T) {
 	consumerFailover(t, func(apps []*app.App, li int, nc *nats.Conn) {
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		old := fmt.Sprintf("n%d", li+1)
-		moved := func() bool {
-			s, err := js.Stream(context.Background(), "CC")
-			if err != nil {
-				return false
-			}
-			ci := s.CachedInfo().Cluster
-			return ci != nil && ci.Leader != "" && ci.Leader != old
-		}
-		// A leadership transfer is a request raft may drop (the target
-		// not caught up in time): ask again until it happened.
-		deadline := time.Now().Add(30 * time.Second)
-		for !moved() {
-			if time.Now().After(deadline) {
-				t.Fatal("the stream leader did not step down")
-			}
-			msg, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.CC", nil, 10*time.Second)
-			if err != nil || !strings.Contains(string(msg.Data), `"success":true`) {
-				t.Fatalf("stepdown: %v %v", err, msg)
-			}
-			wait := time.Now().Add(3 * time.Second)
-			tick := time.NewTicker(20 * time.Millisecond)
-			for !moved() && time.Now().Before(wait) {
-				<-tick.C
-			}
-			tick.Stop()
-		}
+		stepDownStream(t, nc, "CC", fmt.Sprintf("n%d", li+1))
 	})
 }
 
