@@ -113,7 +113,9 @@ func (l *Log) leadLocked() {
 		l.w.Unlock()
 	}
 	var serr error
-	if needSync && l.opts.Sync == SyncAlways && l.sticky() == nil {
+	// A replica log's records are made durable by the raft side's fsync
+	// (raftlog.go): its own batches only need to reach the file.
+	if needSync && l.opts.Sync == SyncAlways && !l.opts.Replica && l.sticky() == nil {
 		serr = f.Sync()
 	}
 	if needSync || l.sticky() != nil {

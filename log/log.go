@@ -47,6 +47,11 @@ type Log struct {
 		retryAt int64         // unix ns; after a rollback writes are refused until then
 		backoff time.Duration // the last retry backoff
 		lastErr error         // the last write error (for appenders rolled back)
+		// Replica logs: the last sequence and timestamp the last applied
+		// marker covers, which a new segment's header records (see
+		// replica_recover.go).
+		markSeq uint64
+		markTs  int64
 	}
 	werr      atomic.Pointer[errBox]  // write error: writes refused (writefail.go)
 	inactive  atomic.Bool             // Open has not returned yet, or Close has begun: no settle kicks
@@ -112,6 +117,7 @@ type Log struct {
 	}
 
 	rep replicaState // Options.Replica: the apply path's state (replica.go)
+	rf  raftLog      // Options.Replica: the raft entries and state (raftlog.go)
 	vf  verifyState  // background verification of sealed segments (verify.go)
 
 	pendingMsgs  atomic.Int64 // committed records not yet applied (DiscardNew checks)
@@ -155,7 +161,11 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		// the last sequence before it, which is what keeps the start
 		// across a restart.
 		l.startAtLocked(cfg.FirstSeq)
+		l.w.markSeq, l.w.markTs = l.w.nextSeq-1, l.w.lastTs
 		err = l.createSegmentLocked()
+	}
+	if err == nil && l.rep.voidAtOpen {
+		err = l.writeVoidLocked()
 	}
 	l.w.good = segPos{l.w.active, l.w.off}
 	l.w.Unlock()

@@ -11,6 +11,11 @@ const (
 	maxRecordBody = 256 << 20  // sanity bound on a record body while scanning
 	segMagic      = "BARGESEG" // opens every segment's first record
 	segVersion    = 1
+	// segVersionRaft is the version of a replica log's segments (Options.
+	// Replica): they also hold raft entries (types 9-12) and version-2
+	// applied markers. A replica log refuses any other version
+	// (ErrOldLayout); a stream log reads version 1 only.
+	segVersionRaft = 2
 
 	recSegment byte = 1 // segment header
 	recMsg     byte = 2 // a whole small message
@@ -20,8 +25,20 @@ const (
 	recPurge   byte = 6 // removes messages (optionally of a subject) up to a sequence
 	recApplied byte = 7 // replicated logs: raft index applied up to here (replica.go)
 	recSkip    byte = 8 // compaction removed the (dead) messages first..last here (compact.go)
+	// Replica logs only (format version 2; see raftlog.go).
+	recEntry    byte = 9  // a raft log entry
+	recState    byte = 10 // raft's hard state: term, vote, commit
+	recReset    byte = 11 // every entry before is void; the raft log goes on after an index
+	recChunkRef byte = 12 // a pending message's chunk lies inside an entry record
+	recVoid     byte = 13 // the apply side's records since the last applied marker are void
+	recLast     byte = recVoid
 
 	flagS2 byte = 1 << 0 // payload bytes are s2-compressed (msg, chunk)
+	// flagRefs marks a commit record whose chunk references point into raft
+	// entry records and have no chunk or chunkref record of their own (an
+	// inline message of a group entry: replica.go).
+	flagRefs   byte = 1 << 1
+	flagsKnown      = flagS2 | flagRefs
 
 	segBodySize   = 8 + 4 + 8 + 8 + 8 // magic, version, id, last seq, last ts
 	msgMetaSize   = 8 + 8 + 4 + 2 + 4 + 8
@@ -31,6 +48,13 @@ const (
 	deleteBodySz  = 8
 	purgeMetaSize = 8 + 2
 	skipBodySize  = 8 + 8 // first seq, last seq
+	// entryMetaSize: index, term, key, client id, series id, responded to,
+	// type u8, 3 reserved zero bytes, cmd crc u32.
+	entryMetaSize    = 6*8 + 1 + 3 + 4
+	stateBodySize    = 8 + 8 + 8
+	resetBodySize    = 8
+	chunkRefBodySize = 8 + 4 + 4 + 8 + 8 + 4 // id, index, crc, segment, offset, len
+	voidBodySize     = 8                     // the applied index then
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -74,7 +98,7 @@ func parseRecHeader(b []byte) recHeader {
 // plausible is the cheap filter used when looking for the next record after
 // a corrupt one.
 func (h recHeader) plausible(b []byte) bool {
-	return h.typ >= recSegment && h.typ <= recSkip && h.flags&^flagS2 == 0 && le.Uint16(b[6:]) == 0 &&
+	return h.typ >= recSegment && h.typ <= recLast && h.flags&^flagsKnown == 0 && le.Uint16(b[6:]) == 0 &&
 		h.len <= maxRecordBody
 }
 
@@ -121,7 +145,28 @@ func coveredLen(typ byte, body []byte) int {
 			return -1
 		}
 	case recApplied:
-		if len(body) < appliedMetaSize || len(body) != appliedMetaSize+8*int(le.Uint32(body[8:])) {
+		if len(body) < appliedMetaSize || len(body) != appliedMetaSize+8*int(le.Uint32(body[appliedMetaSize-4:])) {
+			return -1
+		}
+	case recEntry:
+		if len(body) < entryMetaSize {
+			return -1
+		}
+		return entryMetaSize
+	case recState:
+		if len(body) != stateBodySize {
+			return -1
+		}
+	case recReset:
+		if len(body) != resetBodySize {
+			return -1
+		}
+	case recChunkRef:
+		if len(body) != chunkRefBodySize {
+			return -1
+		}
+	case recVoid:
+		if len(body) != voidBodySize {
 			return -1
 		}
 	default:
@@ -146,6 +191,8 @@ func verifyRecord(h recHeader, hdr, body []byte) bool {
 		return crc32c(body[n:]) == le.Uint32(body[16:])
 	case recChunk:
 		return crc32c(body[n:]) == le.Uint32(body[12:])
+	case recEntry:
+		return crc32c(body[n:]) == le.Uint32(body[entryMetaSize-4:])
 	}
 	return true
 }

@@ -115,6 +115,11 @@ type replay struct {
 	// one, the writer had removed it (compaction drops the chunks of dead
 	// messages), so it is not reported.
 	chunkless map[uint64]string
+	// err ends the recovery (a replica segment of an older format).
+	err error
+	// staged are a replica log's apply-side records since the last applied
+	// marker, applied when the next marker is met (replica_recover.go).
+	staged []stagedRec
 }
 
 // recover rebuilds the index from the segments in l.dir (see Open). Called
@@ -141,11 +146,6 @@ func (l *Log) recover() error {
 			if err := l.fs.Remove(path.Join(l.dir, n)); err != nil {
 				return fmt.Errorf("log: remove %s: %w", n, err)
 			}
-		}
-	}
-	if l.opts.Replica {
-		if ids, err = l.trimToMarker(ids); err != nil {
-			return err
 		}
 	}
 	// Index sidecars are used for sealed segments only: the newest
@@ -187,6 +187,9 @@ func (l *Log) recover() error {
 			continue
 		}
 		end, err = l.scanSegment(r, s, fi.Size(), last)
+		if err == nil {
+			err = r.err
+		}
 		if err != nil {
 			return err
 		}
@@ -217,6 +220,7 @@ func (l *Log) recover() error {
 	l.w.nextSeq = x.last + 1
 	l.w.lastTs = max(x.lastTs, r.lastTs)
 	l.w.nextTxn = r.maxTxn + 1
+	l.w.markSeq, l.w.markTs = l.w.nextSeq-1, l.w.lastTs
 	if n := len(l.mu.segs); n > 0 {
 		l.w.active = l.mu.segs[n-1]
 		l.w.off = end
@@ -228,6 +232,10 @@ func (l *Log) recover() error {
 	l.forgetLoggedEvictionsLocked(r)
 	if l.opts.Replica {
 		l.restorePendingLocked(r)
+		// Records of a batch whose marker was lost: voided before
+		// anything new is applied (replica_recover.go).
+		l.rep.voidAtOpen = len(r.staged) > 0
+		r.staged = nil
 	}
 	return nil
 }
@@ -242,6 +250,15 @@ func (l *Log) scanSegment(r *replay, s *segment, size int64, last bool) (int64, 
 		h, rec, ok, err := sc.record(off)
 		if err != nil {
 			return 0, fmt.Errorf("log: read %s: %w", s.path, err)
+		}
+		if !ok && last && l.opts.Replica {
+			// A replica log's valid prefix ends at its first bad record
+			// (replica_recover.go).
+			l.opts.Logger.Warn("log: truncating torn tail", "segment", s.path, "offset", off, "bytes", size-off)
+			if err := s.f.Truncate(off); err != nil {
+				return 0, fmt.Errorf("log: truncate %s: %w", s.path, err)
+			}
+			return off, nil
 		}
 		if !ok {
 			next, err := sc.resync(off + 1)
@@ -271,10 +288,18 @@ func (l *Log) scanSegment(r *replay, s *segment, size int64, last bool) (int64, 
 
 // replayRecordLocked applies one valid record found at off in s.
 func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, body []byte) {
+	if l.opts.Replica && l.replayReplicaLocked(r, s, off, h, body) {
+		return
+	}
+	l.replayOneLocked(r, s, off, h, body)
+}
+
+// replayOneLocked applies one record of the message side.
+func (l *Log) replayOneLocked(r *replay, s *segment, off int64, h recHeader, body []byte) {
 	x := &l.mu.idx
 	switch h.typ {
 	case recSegment:
-		if string(body[:8]) != segMagic || le.Uint32(body[8:]) != segVersion {
+		if string(body[:8]) != segMagic || le.Uint32(body[8:]) != l.segVersion() {
 			l.opts.Logger.Error("log: unknown segment format", "segment", s.path)
 			return
 		}
@@ -312,6 +337,19 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 		}
 		var first *segment
 		refs := body[commitMetaSz+m.subjLen+m.hdrLen:]
+		if h.flags&flagRefs != 0 {
+			// The chunks lie inside raft entry records (replica.go): no
+			// chunk records to match.
+			if m.nchunks > 0 {
+				first = findSeg(l.mu.segs, getChunkRef(refs).seg)
+			}
+			if first == nil {
+				x.pad(m.seq)
+				x.markLost(m.seq)
+				return
+			}
+			m.nchunks = 0
+		}
 		for i := 0; i < m.nchunks; i++ {
 			ref := getChunkRef(refs[i*chunkRefSize:])
 			k := chunkKey{ref.seg, ref.off}
@@ -356,6 +394,8 @@ func (l *Log) replayRecordLocked(r *replay, s *segment, off int64, h recHeader, 
 		}
 	case recSkip:
 		l.replaySkipLocked(r, le.Uint64(body), le.Uint64(body[8:]))
+	case recChunkRef:
+		l.replayChunkRefLocked(r, body)
 	case recPurge:
 		n := int(le.Uint16(body[8:]))
 		filter, upTo := string(body[purgeMetaSize:purgeMetaSize+n]), le.Uint64(body)
@@ -434,7 +474,12 @@ func (l *Log) totalSize(ids []uint64) int64 {
 func (l *Log) replaySeqLocked(seq uint64) bool {
 	x := &l.mu.idx
 	if seq <= x.last {
-		l.opts.Logger.Warn("log: duplicate sequence ignored", "seq", seq)
+		if l.opts.Replica {
+			// A batch applied again after a crash (replica_recover.go).
+			l.opts.Logger.Debug("log: duplicate sequence ignored", "seq", seq)
+		} else {
+			l.opts.Logger.Warn("log: duplicate sequence ignored", "seq", seq)
+		}
 		return false
 	}
 	l.lostUpToLocked(seq - 1)

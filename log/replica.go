@@ -1,12 +1,8 @@
 package log
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path"
 	"slices"
 	"sync"
 )
@@ -15,29 +11,35 @@ import (
 //
 // A replica's log (Options.Replica) is written only by a state machine that
 // applies, in raft order, what a leader decided: chunks of a message
-// (ApplyChunk) and then the message's commit (ApplyCommit), deletes and
-// purges, and after each batch ApplySync(index), which writes an applied
-// marker (record type 7: the raft index and the ids of the messages still
-// pending) and makes the batch durable and visible with one fsync.
+// (ApplyChunkAt) and then the message's commit (ApplyCommit), or a small
+// message whole (ApplyInlineAt), deletes and purges, and after each batch
+// MarkApplied(index), which writes an applied marker (record type 7: the
+// raft index, the last sequence and timestamp, and the ids of the messages
+// still pending) and makes the batch visible. Nothing on this path is
+// fsynced: the payloads are already durable in the raft entry records the
+// log stores (raftlog.go), and the apply side's small records ride on the
+// next fsync of the raft side. Recovery (replica_recover.go) rebuilds the
+// message state up to the last intact marker, which Applied then returns,
+// and raft applies the entries after it again.
 //
-// The marker is what makes the applied index atomic with the data: the
-// segments are append-only, so at Open a replica log keeps everything up to
-// its last marker and cuts everything after it (records of a batch whose
-// marker never reached the disk); Applied then returns the marker's index,
-// and re-applying the entries after it rebuilds exactly what was cut.
-//
-// Every replicated message is chunk records plus one commit record, even a
-// small one, and the chunk records' txn (and so the commit's) is the
-// message id the proposer chose: a pending message is rebuilt at Open from
-// its chunk records (the last marker lists which ids are pending), and a
-// duplicated commit is recognised by its id (DedupWindow).
+// A chunk is not copied: ApplyChunkAt writes a chunk reference record (the
+// message id, the chunk's index and checksum, and where its bytes lie
+// inside the chunk entry's record), and the commit record lists those
+// places. A small message's commit record points straight into the group
+// entry record that carried it (flagRefs). The chunks' txn (and so the
+// commit's) is the message id the proposer chose: a pending message is
+// rebuilt at Open from its chunk references (the last marker lists which
+// ids are pending), and a duplicated commit is recognised by its id
+// (DedupWindow). ApplyChunk and ApplyInline, which copy the payload into a
+// chunk record, remain for entries the log does not hold.
 //
 // Replica logs store payloads uncompressed (Config.Compression is ignored
 // by the apply path) so a chunk's stored checksum is the proposer's.
 
-// Format of the applied marker body (format): raft index u64 | npending u32
-// | npending × id u64, ids ascending.
-const appliedMetaSize = 8 + 4
+// Format of the applied marker body (format, version 2): raft index u64 |
+// last seq u64 | last ts i64 | npending u32 | npending × id u64, ids
+// ascending.
+const appliedMetaSize = 8 + 8 + 8 + 4
 
 // DedupWindow is how many of the newest sequences ApplyCommit searches for
 // an already committed id. The answer depends only on the log's contents,
@@ -47,8 +49,8 @@ const DedupWindow = 8192
 // maxReplicaChunks bounds a message's chunk count (64 TiB at 4 MiB chunks).
 const maxReplicaChunks = 1 << 24
 
-// opApplied is the group-commit op of an applied marker: it needs the sync
-// and changes nothing in the index.
+// opApplied is the group-commit op of an applied marker: it changes
+// nothing in the index.
 const opApplied opKind = 100
 
 var (
@@ -63,6 +65,9 @@ var (
 
 // replicaState is the apply path's state.
 type replicaState struct {
+	// voidAtOpen: recovery dropped the records of a batch whose marker was
+	// lost; Open writes a void record (replica_recover.go).
+	voidAtOpen bool
 	// mu serializes the Apply methods and guards their state.
 	// Lock order: rep.mu, then Log.w, then Log.mu.
 	mu struct {
@@ -91,6 +96,9 @@ type pendingMsg struct {
 	n     int        // chunks held
 	bytes int64      // payload bytes held
 	first *segment   // earliest segment with one of its chunks, pinned
+	// inline: its one chunk lies in a raft entry record with no chunk
+	// reference record (ApplyInlineAt): the commit record says so.
+	inline bool
 }
 
 // replicaLocked checks that the log takes Apply calls. rep.mu held.
@@ -349,7 +357,11 @@ func (l *Log) commitRecordLocked(c *Commit, p *pendingMsg, seq uint64, ts int64)
 	body := commitMetaSz + len(c.Subject) + len(c.Hdr) + chunkRefSize*len(p.refs)
 	b := slices.Grow(rs.mu.buf[:0], recHeaderSize+body)[:recHeaderSize+body]
 	rs.mu.buf = b
-	putRecHeader(b, recCommit, 0, body)
+	var flags byte
+	if p.inline {
+		flags = flagRefs
+	}
+	putRecHeader(b, recCommit, flags, body)
 	putCommitMeta(b[recHeaderSize:], msgMeta{seq: seq, ts: ts, subjLen: len(c.Subject), hdrLen: len(c.Hdr), size: c.Size, txn: c.ID, nchunks: len(p.refs)})
 	q := recHeaderSize + commitMetaSz
 	q += copy(b[q:], c.Subject)
@@ -471,12 +483,14 @@ func (l *Log) barrierLocked() error {
 	return err
 }
 
-// ApplySync ends a batch: it writes an applied marker for raft index index
-// and returns once it and every record before it are durable (one fsync),
-// with the batch's messages visible. After it, Applied returns index. An
-// error is the sticky write error: the replica must stop (reopening cuts
-// back to the last durable marker).
-func (l *Log) ApplySync(index uint64) error {
+// MarkApplied ends a batch: it writes an applied marker for raft index
+// index and returns once every record of the batch is written and its
+// messages are visible. It does not fsync: the marker is durable with the
+// next fsync of the log (the raft side's SaveRaft, Sync, a segment roll,
+// Close), and a recovery before that finds an earlier marker (see
+// replica_recover.go). After it, Applied returns index. An error is the
+// sticky write error: the replica must stop.
+func (l *Log) MarkApplied(index uint64) error {
 	rs := &l.rep
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -493,18 +507,23 @@ func (l *Log) ApplySync(index uint64) error {
 	b := slices.Grow(rs.mu.buf[:0], n)[:n]
 	rs.mu.buf = b
 	putRecHeader(b, recApplied, 0, n-recHeaderSize)
-	le.PutUint64(b[recHeaderSize:], index)
-	le.PutUint32(b[recHeaderSize+8:], uint32(len(ids)))
+	body := b[recHeaderSize:]
+	le.PutUint64(body, index)
+	le.PutUint32(body[appliedMetaSize-4:], uint32(len(ids)))
 	for i, id := range ids {
-		le.PutUint64(b[recHeaderSize+appliedMetaSize+8*i:], id)
+		le.PutUint64(body[appliedMetaSize+8*i:], id)
 	}
-	sealRecord(b, b[recHeaderSize:])
 	l.w.Lock()
+	last, ts := l.w.nextSeq-1, l.w.lastTs
+	le.PutUint64(body[8:], last)
+	le.PutUint64(body[16:], uint64(ts))
+	sealRecord(b, body)
 	seg, off, err := l.writeLocked(b, nil)
 	if err != nil {
 		l.w.Unlock()
 		return err
 	}
+	l.w.markSeq, l.w.markTs = last, ts
 	o := l.newOpLocked()
 	*o = op{kind: opApplied, record: true}
 	l.enqueue(o)
@@ -515,7 +534,17 @@ func (l *Log) ApplySync(index uint64) error {
 	}
 	rs.mu.applied = index
 	rs.mu.markerSeg, rs.mu.markerEnd = seg.id, off+int64(n)
+	l.rf.markSeg.Store(seg.id)
 	return nil
+}
+
+// ApplySync is MarkApplied followed by Sync: the batch is durable when it
+// returns.
+func (l *Log) ApplySync(index uint64) error {
+	if err := l.MarkApplied(index); err != nil {
+		return err
+	}
+	return l.Sync()
 }
 
 // dupLocked reports whether id is committed as a live message among the
@@ -578,216 +607,4 @@ func (l *Log) loadIDsLocked() {
 		}
 		rs.mu.ids[getCommitMeta(b[recHeaderSize:]).txn] = seq
 	}
-}
-
-// trimToMarker runs before recovery of a replica log: it finds the last
-// valid applied marker, cuts the segments after it, and records the marker's
-// index and pending ids. With no marker at all every segment goes (nothing
-// was applied durably). It returns the segment ids that remain.
-func (l *Log) trimToMarker(ids []uint64) ([]uint64, error) {
-	rs := &l.rep
-	for k := len(ids) - 1; k >= 0; k-- {
-		p := path.Join(l.dir, segName(ids[k]))
-		f, err := l.fs.OpenFile(p, os.O_RDWR, 0)
-		if err != nil {
-			return nil, fmt.Errorf("log: open %s: %w", p, err)
-		}
-		end, body, err := lastMarker(f)
-		if err == nil && end > 0 {
-			var fi os.FileInfo
-			if fi, err = f.Stat(); err == nil && fi.Size() > end {
-				l.opts.Logger.Warn("log: cutting records after the last applied marker", "segment", p, "bytes", fi.Size()-end)
-				if err = f.Truncate(end); err == nil {
-					err = f.Sync()
-				}
-			}
-		}
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("log: trim %s: %w", p, err)
-		}
-		if end > 0 {
-			rs.mu.applied = le.Uint64(body)
-			rs.mu.markerSeg, rs.mu.markerEnd = ids[k], end
-			n := int(le.Uint32(body[8:]))
-			rs.mu.restore = make([]uint64, n)
-			for i := range n {
-				rs.mu.restore[i] = le.Uint64(body[appliedMetaSize+8*i:])
-			}
-			return ids[:k+1], l.removeSegments(ids[k+1:])
-		}
-	}
-	return nil, l.removeSegments(ids)
-}
-
-// removeSegments deletes the named segments (cut by trimToMarker).
-func (l *Log) removeSegments(ids []uint64) error {
-	for _, id := range ids {
-		l.opts.Logger.Warn("log: removing segment after the last applied marker", "segment", segName(id))
-		if err := l.fs.Remove(path.Join(l.dir, segName(id))); err != nil {
-			return fmt.Errorf("log: remove %s: %w", segName(id), err)
-		}
-	}
-	if len(ids) > 0 {
-		return l.fs.SyncDir(l.dir)
-	}
-	return nil
-}
-
-// lastMarker scans f and returns the end offset and body (a copy) of its
-// last valid applied marker, or end 0 when it has none.
-func lastMarker(f File) (end int64, body []byte, err error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, nil, err
-	}
-	sc := &scanner{f: f, size: fi.Size()}
-	for off := int64(0); off < sc.size; {
-		h, rec, ok, err := sc.record(off)
-		if err != nil {
-			return 0, nil, err
-		}
-		if !ok {
-			if off, err = sc.resync(off + 1); err != nil || off < 0 {
-				return end, body, err
-			}
-			continue
-		}
-		off += recHeaderSize + int64(h.len)
-		if h.typ == recApplied {
-			end, body = off, append(body[:0], rec[recHeaderSize:]...)
-		}
-	}
-	return end, body, nil
-}
-
-// restorePendingLocked rebuilds the messages the last marker listed as
-// pending from the chunk records recovery left uncommitted, and pins their
-// segments. Called at the end of recovery, before old segments are dropped.
-func (l *Log) restorePendingLocked(r *replay) {
-	rs := &l.rep
-	rs.mu.pending = make(map[uint64]*pendingMsg, len(rs.mu.restore))
-	if len(rs.mu.restore) == 0 {
-		return
-	}
-	for _, id := range rs.mu.restore {
-		rs.mu.pending[id] = &pendingMsg{}
-	}
-	type loc struct {
-		k chunkKey
-		c chunkInfo
-	}
-	var found []loc
-	for k, c := range r.chunks {
-		if _, ok := rs.mu.pending[c.txn]; ok {
-			found = append(found, loc{k, c})
-		}
-	}
-	// File order, so the first chunk seen of a message is its earliest.
-	slices.SortFunc(found, func(a, b loc) int {
-		if c := cmp.Compare(a.k.seg, b.k.seg); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.k.off, b.k.off)
-	})
-	for _, f := range found {
-		p := rs.mu.pending[f.c.txn]
-		i := f.c.index
-		if i >= maxReplicaChunks || (int(i) < len(p.have) && p.have[i]) {
-			continue
-		}
-		if p.first == nil {
-			if s := findSeg(l.mu.segs, f.k.seg); s != nil {
-				s.live.Add(1)
-				p.first = s
-			}
-		}
-		if n := int(i) + 1; n > len(p.have) {
-			p.have = slices.Grow(p.have, n-len(p.have))[:n]
-			p.refs = slices.Grow(p.refs, n-len(p.refs))[:n]
-		}
-		p.have[i] = true
-		p.refs[i] = chunkRef{seg: f.k.seg, off: f.k.off, n: f.c.n, crc: f.c.crc}
-		p.n++
-		p.bytes += int64(f.c.n)
-	}
-	rs.mu.restore = nil
-}
-
-// Snapshot is a point-in-time copy of a replica log's segments: the files
-// up to its last applied marker, held open so that segments the log removes
-// meanwhile stay readable. Close it when done.
-type Snapshot struct {
-	Applied uint64         // raft index the snapshot covers
-	Files   []SnapshotFile // in segment order
-}
-
-// SnapshotFile is one segment of a Snapshot: Size bytes of the file Name.
-type SnapshotFile struct {
-	Name string
-	Size int64
-	f    File
-}
-
-// Reader returns a reader of the file's Size bytes.
-func (f SnapshotFile) Reader() io.Reader { return io.NewSectionReader(f.f, 0, f.Size) }
-
-// Close releases the snapshot's files.
-func (s *Snapshot) Close() error {
-	var err error
-	for _, f := range s.Files {
-		if cerr := f.f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	s.Files = nil
-	return err
-}
-
-// Snapshot captures the segments as of the last ApplySync (concurrent
-// appends past it are not included). It must not run concurrently with the
-// Apply methods (it waits for them). Installing a snapshot is writing its
-// files, byte for byte under their names, into an empty directory and
-// opening it with Options.Replica. Errors: ErrNotReplica, I/O errors.
-func (l *Log) Snapshot() (*Snapshot, error) {
-	rs := &l.rep
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if err := l.replicaLocked(); err != nil {
-		return nil, err
-	}
-	s := &Snapshot{Applied: rs.mu.applied}
-	if rs.mu.markerSeg == 0 {
-		return s, nil
-	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	for _, seg := range l.mu.segs {
-		if seg.id > rs.mu.markerSeg {
-			break
-		}
-		f, err := l.fs.OpenFile(seg.path, os.O_RDONLY, 0)
-		if err == nil {
-			size := rs.mu.markerEnd
-			if seg.id != rs.mu.markerSeg {
-				var fi os.FileInfo
-				if fi, err = f.Stat(); err == nil {
-					size = fi.Size()
-				}
-			}
-			s.Files = append(s.Files, SnapshotFile{Name: segName(seg.id), Size: size, f: f})
-		}
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("log: snapshot %s: %w", seg.path, err)
-		}
-	}
-	return s, nil
-}
-
-// IsSegmentName reports whether name is a segment file's name, as a
-// Snapshot's files are named.
-func IsSegmentName(name string) bool {
-	_, ok := parseSegName(name)
-	return ok
 }

@@ -26,9 +26,20 @@ type segment struct {
 	// indexed: the segment's index sidecar is known to be written and
 	// current (index_file.go).
 	indexed atomic.Bool
+	// maxEntry is the highest raft entry index with a record in this
+	// segment (replica logs; raftlog.go).
+	maxEntry atomic.Uint64
 }
 
 func segName(id uint64) string { return fmt.Sprintf("%020d%s", id, segSuffix) }
+
+// segVersion is the format version of the log's segments.
+func (l *Log) segVersion() uint32 {
+	if l.opts.Replica {
+		return segVersionRaft
+	}
+	return segVersion
+}
 
 func parseSegName(name string) (uint64, bool) {
 	if !strings.HasSuffix(name, segSuffix) || len(name) != 20+len(segSuffix) {
@@ -79,10 +90,15 @@ func (l *Log) createSegmentLocked() error {
 	putRecHeader(rec[:], recSegment, 0, segBodySize)
 	b := rec[recHeaderSize:]
 	copy(b, segMagic)
-	le.PutUint32(b[8:], segVersion)
+	le.PutUint32(b[8:], l.segVersion())
 	le.PutUint64(b[12:], id)
-	le.PutUint64(b[20:], l.w.nextSeq-1)
-	le.PutUint64(b[28:], uint64(l.w.lastTs))
+	floor, ts := l.w.nextSeq-1, l.w.lastTs
+	if l.opts.Replica {
+		// What the last applied marker covers (replica_recover.go).
+		floor, ts = l.w.markSeq, l.w.markTs
+	}
+	le.PutUint64(b[20:], floor)
+	le.PutUint64(b[28:], uint64(ts))
 	sealRecord(rec[:], b)
 	if _, err := f.WriteAt(rec[:], 0); err != nil {
 		return abandon("write segment header", err)
@@ -115,7 +131,7 @@ func (l *Log) createSegmentLocked() error {
 // a segment roll, and by the group-commit leader before it syncs and
 // publishes a batch. Nothing is acknowledged or readable before its batch
 // is led, so this changes how many system calls reach the disk, not what is
-// durable when. Replica logs (Options.Replica) write through.
+// durable when.
 const (
 	pendRecord = 16 << 10
 	pendMax    = 256 << 10
@@ -137,7 +153,7 @@ func (l *Log) writeLocked(a, b []byte) (*segment, int64, error) {
 		}
 	}
 	s, off := l.w.active, l.w.off
-	if n <= pendRecord && !l.opts.Replica {
+	if n <= pendRecord {
 		if len(l.w.pend)+int(n) > pendMax {
 			if err := l.flushPendLocked(); err != nil {
 				return nil, 0, err
@@ -205,7 +221,7 @@ func (l *Log) sticky() error {
 func (l *Log) dropPrefixLocked() {
 	l.noteEvictionsLocked()
 	n := 0
-	for n < len(l.mu.segs)-1 && l.mu.segs[n].live.Load() == 0 {
+	for n < len(l.mu.segs)-1 && l.mu.segs[n].live.Load() == 0 && !(l.opts.Replica && l.raftKeeps(l.mu.segs[n])) {
 		n++
 	}
 	if n == 0 {

@@ -90,12 +90,13 @@ func splitBatchResult(res sm.Result, items []*pubItem) error {
 	return nil
 }
 
-// applyBatch applies a batch or group entry: each inline message's chunk,
-// then its commit; a group's noInline member is its commit alone.
+// applyBatch applies batch or group entry index: each inline message (its
+// commit record pointing at the data inside the entry's own record), and a
+// group's noInline member as its commit alone.
 // It returns the entry's result (codeOK and the count, per-message results
 // after the first 9 bytes), or codeBadEntry, or codeOther when the log
 // failed.
-func (s *streamSM) applyBatch(l *log.Log, cmd []byte) sm.Result {
+func (s *streamSM) applyBatch(l *log.Log, index uint64, cmd []byte) sm.Result {
 	bad := sm.Result{Data: resultData(codeBadEntry, 0, "")}
 	if len(cmd) < 5 {
 		return bad
@@ -125,6 +126,7 @@ func (s *streamSM) applyBatch(l *log.Log, cmd []byte) sm.Result {
 			return bad
 		}
 		data := q[8 : 8+dl]
+		dataOff := len(cmd) - len(q) + 8
 		p = q[8+dl:]
 		var val uint64
 		var ts int64
@@ -133,7 +135,8 @@ func (s *streamSM) applyBatch(l *log.Log, cmd []byte) sm.Result {
 		var t int64
 		var err error
 		if inline {
-			seq, t, err = l.ApplyInline(c, data, crc) // chunk and commit in one write
+			// The commit record points at the data in this entry's record.
+			seq, t, err = l.ApplyInlineAt(c, data, crc, entryRef(index, cmd, dataOff))
 		} else {
 			seq, t, err = l.ApplyCommit(c)
 		}

@@ -6,11 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/lni/dragonboat/v3/client"
 	sm "github.com/lni/dragonboat/v3/statemachine"
+
+	"github.com/bargemq/barge/log"
 )
 
 // The meta shard holds the cluster's definitions (streams, consumers,
@@ -63,6 +67,7 @@ const (
 // Lookup or SaveSnapshot for this regular state machine type.
 type metaSM struct {
 	docs map[string]Doc
+	st   *shardStore // the shard's raft log (store.go), released by Close
 }
 
 func (m *metaSM) Update(cmd []byte) (sm.Result, error) {
@@ -140,7 +145,17 @@ func (m *metaSM) RecoverFromSnapshot(r io.Reader, _ []sm.SnapshotFile, _ <-chan 
 	return nil
 }
 
-func (m *metaSM) Close() error { return nil }
+// Close releases the shard's store.
+func (m *metaSM) Close() error { return m.st.db.release(m.st) }
+
+// shardsDir is where, under DataDir, shards other than streams keep their
+// raft logs; metaSegmentSize is their segment size (the meta shard's
+// entries are small documents: a segment goes once raft's floor passes
+// it, so a small one keeps little).
+const (
+	shardsDir       = "shards"
+	metaSegmentSize = 4 << 20
+)
 
 // MetaShard is this host's replica of the meta shard.
 type MetaShard struct {
@@ -150,10 +165,16 @@ type MetaShard struct {
 }
 
 // StartMetaShard starts this host's replica of the meta shard shardID
-// (members and join as for StartStreamShard). Its state lives in
-// Dragonboat's log and snapshots under the host's DataDir.
+// (members and join as for StartStreamShard). Its raft log is a log of
+// its own under the host's DataDir (shards/<id>, entries only); its
+// snapshots are Dragonboat's, in the NodeHost directory.
 func (h *NodeHost) StartMetaShard(shardID uint64, members map[uint64]string, join bool) (*MetaShard, error) {
-	create := func(cluster, node uint64) sm.IStateMachine { return &metaSM{docs: make(map[string]Doc)} }
+	st, err := h.db.open(shardID, filepath.Join(h.cfg.DataDir, shardsDir, strconv.FormatUint(shardID, 10)), log.Config{},
+		log.Options{FS: h.cfg.FS, Logger: h.cfg.Logger, SegmentSize: metaSegmentSize})
+	if err != nil {
+		return nil, err
+	}
+	create := func(cluster, node uint64) sm.IStateMachine { return &metaSM{docs: make(map[string]Doc), st: st} }
 	if join {
 		members = nil
 	}
@@ -161,6 +182,7 @@ func (h *NodeHost) StartMetaShard(shardID uint64, members map[uint64]string, joi
 	cfg.SnapshotEntries = 256
 	cfg.CompactionOverhead = 64
 	if err := h.nh.StartCluster(members, join, create, cfg); err != nil {
+		h.db.release(st)
 		return nil, fmt.Errorf("raft: start meta shard %d: %w", shardID, err)
 	}
 	return &MetaShard{h: h, id: shardID, session: h.nh.GetNoOPSession(shardID)}, nil

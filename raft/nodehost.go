@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/lni/dragonboat/v3"
 	"github.com/lni/dragonboat/v3/config"
+
+	"github.com/bargemq/barge/log"
 )
 
 // Timing defaults. Dragonboat counts time in ticks of RTT; with 2 ms ticks
@@ -38,38 +41,17 @@ const (
 	DefaultMaxInFlight        = 8
 )
 
-// LogDB (Pebble) memory: one Pebble instance for every shard of the host
-// (Dragonboat's presets run 16, each with its own memtables), two 32 MiB
-// memtables, and a save buffer kept only up to 4 MiB between writes. The
-// raft log then costs at most about 64 MiB of memtables per process,
-// where Dragonboat's "small" preset allows up to 1 GiB and the default
-// about 8 GiB. A memtable is more than twice the largest write the
-// pipeline makes (8 chunk entries in flight): Pebble turns a batch over
-// half a memtable into a memtable of its own, and allocating a fresh one
-// per write was most of a node's garbage.
-//
-// LogDB (Pebble) CPU: raft entries live until the next snapshot compacts
-// the log, then go in a range deletion. Compacting level 0 into the next
-// level rewrote every chunk once more (with the flush, 40 % of a node's
-// CPU at 1 MiB publishes); level 0 may instead hold up to logDBL0Files
-// flushed tables, so most entries are deleted before any compaction reads
-// them. Changing Shards makes an existing NodeHost directory
-// unreadable (Dragonboat checks it at start): data written before this
-// setting must be started fresh.
-const (
-	logDBShards       = 1
-	logDBWriteBuffer  = 32 << 20
-	logDBWriteBuffers = 2
-	logDBMaxSaveBuf   = 4 << 20
-	logDBL0Files      = 64
-)
-
 // Config configures a NodeHost. Zero fields take the defaults above.
 type Config struct {
 	NodeID       uint64 // this host's replica id in every shard it runs (> 0)
 	RaftAddress  string // host:port the host listens on and peers reach it at
-	DataDir      string // Dragonboat's log store and snapshots; shards' data go where StartStreamShard says
+	DataDir      string // Dragonboat's NodeHost directory and snapshots, the meta shard's log; streams' go where StartStreamShard says
 	DeploymentID uint64 // hosts talk only to hosts of the same deployment
+
+	// FS is the file system of the shards' logs and side files, and of
+	// received snapshots; nil = the OS. (Dragonboat's own NodeHost
+	// directory always uses the OS.)
+	FS log.FS
 
 	// ListenAddress is where the host listens when peers reach it at
 	// RaftAddress through something in between (a proxy); "" = RaftAddress.
@@ -129,6 +111,9 @@ func (c *Config) fill() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.FS == nil {
+		c.FS = log.OSFS{}
+	}
 	return nil
 }
 
@@ -137,31 +122,29 @@ func (c *Config) fill() error {
 type NodeHost struct {
 	cfg Config
 	nh  *dragonboat.NodeHost
+	db  *logDB // the shards' stores (logdb.go)
 	// chunkBufs recycles the stream shards' chunk entry buffers (*[]byte).
 	chunkBufs sync.Pool
 }
 
-// NewNodeHost starts a NodeHost listening on cfg.RaftAddress, with a lean
-// LogDB (one Pebble instance, two 32 MiB write buffers; the default
-// "large" preset wants about 8 GiB). It restarts from cfg.DataDir when that holds a previous run's
-// state.
+// NewNodeHost starts a NodeHost listening on cfg.RaftAddress, with the
+// shards' own logs as Dragonboat's log store (logdb.go). It restarts from
+// cfg.DataDir when that holds a previous run's state, and refuses (with
+// ErrOldLayout) a DataDir written by a version that kept raft entries in
+// Dragonboat's Pebble store.
 func NewNodeHost(cfg Config) (*NodeHost, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
+	if err := checkLayout(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	db := newLogDB(cfg.NodeID)
 	expert := config.GetDefaultExpertConfig()
-	expert.LogDB = config.GetSmallMemLogDBConfig()
-	expert.LogDB.Shards = logDBShards
-	expert.LogDB.KVWriteBufferSize = logDBWriteBuffer
-	expert.LogDB.KVMaxWriteBufferNumber = logDBWriteBuffers
-	expert.LogDB.MaxSaveBufferSize = logDBMaxSaveBuf
-	expert.LogDB.KVLevel0FileNumCompactionTrigger = logDBL0Files
-	expert.LogDB.KVLevel0SlowdownWritesTrigger = 2 * logDBL0Files
-	expert.LogDB.KVLevel0StopWritesTrigger = 4 * logDBL0Files
+	expert.LogDBFactory = logDBFactory{db}
 	nhc := config.NodeHostConfig{
 		DeploymentID:   cfg.DeploymentID,
-		NodeHostDir:    filepath.Join(cfg.DataDir, "nodehost"),
-		WALDir:         filepath.Join(cfg.DataDir, "wal"),
+		NodeHostDir:    filepath.Join(cfg.DataDir, hostDir),
 		RTTMillisecond: uint64(max(cfg.RTT/time.Millisecond, 1)),
 		RaftAddress:    cfg.RaftAddress,
 		ListenAddress:  cfg.ListenAddress,
@@ -171,7 +154,33 @@ func NewNodeHost(cfg Config) (*NodeHost, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft: start node host %s: %w", cfg.RaftAddress, err)
 	}
-	return &NodeHost{cfg: cfg, nh: nh}, nil
+	return &NodeHost{cfg: cfg, nh: nh, db: db}, nil
+}
+
+// hostDir is Dragonboat's NodeHost directory under DataDir; oldHostDir and
+// oldWALDir are where versions with the Pebble log store kept it and its
+// log.
+const (
+	hostDir    = "host"
+	oldHostDir = "nodehost"
+	oldWALDir  = "wal"
+)
+
+// checkLayout refuses a DataDir of the earlier layout: raft entries in
+// Dragonboat's Pebble store (and replica segments without them), which
+// this version cannot read. Starting empty instead would silently drop the
+// node's raft state.
+func checkLayout(dir string) error {
+	for _, d := range []string{oldHostDir, oldWALDir} {
+		if _, err := os.Stat(filepath.Join(dir, d)); err == nil {
+			return fmt.Errorf("%w: %s holds raft data of an earlier barge version (Dragonboat's Pebble log store), "+
+				"which this version cannot read. Either run the earlier version, back the streams up and restore them "+
+				"into a fresh store_dir; or, if the other cluster members already run this version, remove %s and the "+
+				"msgs directories of this node's replicated streams so that the node rejoins and is sent their data",
+				ErrOldLayout, dir, dir)
+		}
+	}
+	return nil
 }
 
 // Close stops every shard and the host. Proposals in flight fail.

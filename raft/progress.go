@@ -76,9 +76,25 @@ func (s *StreamShard) UpdateConfig(ctx context.Context, cfg log.Config) error {
 }
 
 // Close stops the progress reporter and this host's replica (the shard
-// goes on on the other members).
+// goes on on the other members), and waits (up to closeWait) until its
+// state machine has closed and released the log, so the caller may remove
+// the directory and the shard may be started again.
 func (s *StreamShard) Close() error {
 	s.stopOnce.Do(func() { close(s.stop); s.cancel() })
 	<-s.done
-	return s.h.StopShard(s.id)
+	if err := s.h.StopShard(s.id); err != nil {
+		return err
+	}
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-s.sm.st.closed:
+	case <-t.C:
+		s.h.cfg.Logger.Warn("raft: stream shard stopped but its log is still open", "shard", s.id)
+	}
+	return nil
 }
+
+// closeWait bounds how long Close waits for Dragonboat to close a stopped
+// shard's state machine (it takes a few of its worker cycles).
+const closeWait = 10 * time.Second

@@ -35,7 +35,8 @@ type StreamShard struct {
 
 // StreamOptions are a stream shard's storage settings: the log's Config
 // (limits; Compression is ignored by replicas) and Options (ChunkSize is
-// also the proposal chunk size, default 1 MiB; Replica is forced on).
+// also the proposal chunk size, default 1 MiB; Replica is forced on; FS
+// defaults to the host's).
 type StreamOptions struct {
 	Config log.Config
 	Log    log.Options
@@ -45,11 +46,13 @@ type StreamOptions struct {
 	ReportEvery time.Duration
 }
 
-// StartStreamShard starts this host's replica of shard shardID with its log
-// in dir. members maps replica ids to raft addresses for a new shard (every
-// initial member passes the same map and join=false); a replica added later
-// with AddReplica starts with join=true and no members. A restarted replica
-// passes the same arguments again: its log and raft state resume from disk.
+// StartStreamShard starts this host's replica of shard shardID with its
+// store (its log, whose segments also hold the shard's raft entries, and a
+// side file; store.go) in dir. members maps replica ids to raft addresses
+// for a new shard (every initial member passes the same map and
+// join=false); a replica added later with AddReplica starts with join=true
+// and no members. A restarted replica passes the same arguments again: its
+// log and raft state resume from disk.
 func (h *NodeHost) StartStreamShard(shardID uint64, members map[uint64]string, join bool, dir string, so StreamOptions) (*StreamShard, error) {
 	if so.Config.Storage != log.FileStorage {
 		// A replica must find its applied data again after a restart.
@@ -61,13 +64,21 @@ func (h *NodeHost) StartStreamShard(shardID uint64, members map[uint64]string, j
 	if so.Log.Logger == nil {
 		so.Log.Logger = h.cfg.Logger
 	}
+	if so.Log.FS == nil {
+		so.Log.FS = h.cfg.FS
+	}
 	so.Config.Compression = log.CompressionNone
-	ssm := &streamSM{dir: dir, cfg: so.Config, opts: so.Log, logger: h.cfg.Logger}
+	st, err := h.db.open(shardID, dir, so.Config, so.Log)
+	if err != nil {
+		return nil, err
+	}
+	ssm := &streamSM{st: st, cfg: so.Config, logger: h.cfg.Logger}
 	create := func(cluster, node uint64) sm.IOnDiskStateMachine { return ssm }
 	if join {
 		members = nil
 	}
 	if err := h.nh.StartOnDiskCluster(members, join, create, h.shardConfig(shardID)); err != nil {
+		h.db.release(st)
 		return nil, fmt.Errorf("raft: start stream shard %d: %w", shardID, err)
 	}
 	s := &StreamShard{h: h, id: shardID, chunkSize: so.Log.ChunkSize, session: h.nh.GetNoOPSession(shardID),

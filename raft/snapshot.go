@@ -6,7 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
+	"path"
 
 	sm "github.com/lni/dragonboat/v3/statemachine"
 
@@ -20,7 +20,9 @@ import (
 //	nfiles × (name len u16 | name | size u64 | size bytes) | crc32c u32
 //
 // The trailing CRC-32C covers every byte before it. Files are the log's
-// segments, cut at its last applied marker.
+// segments, cut at its last applied marker; they hold the raft entries the
+// messages' payloads lie in, which the receiver's reset record voids as
+// raft entries (store.go: install).
 const (
 	snapMagic   = "BARGESNP"
 	snapVersion = 1
@@ -89,13 +91,11 @@ func (c *crcReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readSnapshot receives a snapshot into dir (emptied first), every file
-// synced, and checks the trailing checksum.
-func readSnapshot(r io.Reader, dir string, stop <-chan struct{}) error {
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// readSnapshot receives a snapshot into dir (which must not hold
+// segments), through fs: every file synced, then the directory, once the
+// trailing checksum is checked.
+func readSnapshot(fs log.FS, r io.Reader, dir string, stop <-chan struct{}) error {
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	cr := &crcReader{r: bufio.NewReaderSize(r, 256<<10)}
@@ -107,6 +107,7 @@ func readSnapshot(r io.Reader, dir string, stop <-chan struct{}) error {
 		return fmt.Errorf("raft: not a stream snapshot (version %d)", le.Uint32(hdr[8:]))
 	}
 	n := le.Uint32(hdr[20:])
+	buf := make([]byte, 256<<10)
 	for range n {
 		select {
 		case <-stop:
@@ -131,7 +132,7 @@ func readSnapshot(r io.Reader, dir string, stop <-chan struct{}) error {
 		if !log.IsSegmentName(string(name)) {
 			return fmt.Errorf("raft: snapshot file %q is not a segment", name)
 		}
-		if err := receiveFile(filepath.Join(dir, string(name)), cr, int64(le.Uint64(size[:]))); err != nil {
+		if err := receiveFile(fs, path.Join(dir, string(name)), cr, int64(le.Uint64(size[:])), buf); err != nil {
 			return err
 		}
 	}
@@ -143,18 +144,25 @@ func readSnapshot(r io.Reader, dir string, stop <-chan struct{}) error {
 	if le.Uint32(got[:]) != want {
 		return fmt.Errorf("raft: snapshot checksum mismatch")
 	}
-	return syncDir(dir)
+	return fs.SyncDir(dir)
 }
 
 // receiveFile writes exactly size bytes from r to a new file at p, synced.
-func receiveFile(p string, r io.Reader, size int64) error {
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+func receiveFile(fs log.FS, p string, r io.Reader, size int64, buf []byte) error {
+	f, err := fs.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
 	if err != nil {
 		return err
 	}
-	n, err := io.Copy(f, io.LimitReader(r, size))
-	if err == nil && n != size {
-		err = io.ErrUnexpectedEOF
+	var off int64
+	for err == nil && off < size {
+		var n int
+		n, err = io.ReadFull(r, buf[:min(int64(len(buf)), size-off)])
+		if n > 0 {
+			if _, werr := f.WriteAt(buf[:n], off); werr != nil && err == nil {
+				err = werr
+			}
+			off += int64(n)
+		}
 	}
 	if err == nil {
 		err = f.Sync()
@@ -163,38 +171,7 @@ func receiveFile(p string, r io.Reader, size int64) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("raft: snapshot file %s: %w", filepath.Base(p), err)
+		return fmt.Errorf("raft: snapshot file %s: %w", path.Base(p), err)
 	}
 	return nil
-}
-
-// swapDir replaces dir with the directory next (its sibling): dir moves
-// aside, next takes its name, the old one is removed.
-func swapDir(dir, next string) error {
-	old := dir + ".old"
-	if err := os.RemoveAll(old); err != nil {
-		return err
-	}
-	if err := os.Rename(dir, old); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	if err := os.Rename(next, dir); err != nil {
-		return err
-	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
-		return err
-	}
-	return os.RemoveAll(old)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

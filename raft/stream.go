@@ -10,26 +10,21 @@ import (
 
 	sm "github.com/lni/dragonboat/v3/statemachine"
 
+	"github.com/bargemq/barge/chunking"
 	"github.com/bargemq/barge/log"
 )
 
 // streamSM is a stream replica's Dragonboat state machine: an on-disk state
-// machine over a replica log.Log, which it changes only through the log's
-// Apply methods (the same commit code R1 streams use). Dragonboat serializes
-// Open, Update, Sync, PrepareSnapshot, RecoverFromSnapshot and Close; Lookup
-// and SaveSnapshot run concurrently with them.
+// machine over the shard's replica log.Log (its store's), which it changes
+// only through the log's Apply methods (the same commit code R1 streams
+// use). Dragonboat serializes Open, Update, Sync, PrepareSnapshot,
+// RecoverFromSnapshot and Close; Lookup and SaveSnapshot run concurrently
+// with them.
 type streamSM struct {
-	dir    string
+	st     *shardStore // the log (st.l, which RecoverFromSnapshot replaces) and its lock
 	cfg    log.Config
-	opts   log.Options
 	logger *slog.Logger
 
-	// mu guards l, which RecoverFromSnapshot replaces; readers (Lookup,
-	// Update) hold it shared.
-	mu struct {
-		sync.RWMutex
-		l *log.Log
-	}
 	commit   log.Commit // Update's decoding scratch
 	lastData uint64     // index of the last applied entry that was not a report (Update's goroutine)
 
@@ -85,31 +80,35 @@ func (s *streamSM) reports() []Progress {
 	return out
 }
 
-// Open opens (recovering) the replica log and returns the raft index its
-// last applied marker covers.
+// Open returns the raft index the log's last applied marker covers (the
+// store opened the log when the shard started).
 func (s *streamSM) Open(stop <-chan struct{}) (uint64, error) {
-	opts := s.opts
-	opts.Replica = true
-	l, err := log.Open(s.dir, s.cfg, opts)
-	if err != nil {
-		return 0, err
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	if s.st.l == nil {
+		return 0, log.ErrClosed
 	}
-	s.mu.Lock()
-	s.mu.l = l
-	s.mu.Unlock()
-	s.applied.Store(l.Applied())
-	return l.Applied(), nil
+	a := s.st.l.Applied()
+	s.applied.Store(a)
+	return a, nil
 }
 
 // Update applies a batch of committed entries in order and ends it with one
-// applied marker and fsync. Per-entry outcomes (a duplicate, a failed
-// expected-sequence check, a limit) are results, decided from the log alone
-// so every replica decides alike; only a storage failure is an error, and it
-// stops the replica.
+// applied marker, without an fsync: the entries are durable in the log
+// already, and the apply side's records are made durable by the next
+// fsync of the raft side (log/raftlog.go). Payloads are not copied: chunks
+// and inline messages are recorded where they lie in the entries' records
+// (log.EntryRef). Per-entry outcomes (a duplicate, a failed
+// expected-sequence check, a limit) are results, decided from the log
+// alone so every replica decides alike; only a storage failure is an
+// error, and it stops the replica.
 func (s *streamSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	l := s.mu.l
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	l := s.st.l
+	if l == nil {
+		return nil, log.ErrClosed
+	}
 	for i := range ents {
 		e := &ents[i]
 		if len(e.Cmd) > 0 && e.Cmd[0] == kindReport && s.note(e.Cmd, e.Index) {
@@ -118,26 +117,38 @@ func (s *streamSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		}
 		s.lastData = e.Index
 		if len(e.Cmd) > 0 && (e.Cmd[0] == kindBatch || e.Cmd[0] == kindGroup) {
-			e.Result = s.applyBatch(l, e.Cmd)
+			e.Result = s.applyBatch(l, e.Index, e.Cmd)
 			if e.Result.Data[0] == codeOther {
 				return nil, fmt.Errorf("raft: apply entry %d: storage failure", e.Index)
 			}
 			continue
 		}
-		val, code, ts, extra := s.apply(l, e.Cmd)
+		val, code, ts, extra := s.apply(l, e.Index, e.Cmd)
 		if code == codeOther {
 			return nil, fmt.Errorf("raft: apply entry %d: storage failure", e.Index)
 		}
 		e.Result = sm.Result{Value: val, Data: resultData(code, ts, extra)}
 	}
 	if len(ents) > 0 {
-		if err := l.ApplySync(ents[len(ents)-1].Index); err != nil {
+		if err := l.MarkApplied(ents[len(ents)-1].Index); err != nil {
 			return nil, err
 		}
 		s.applied.Store(ents[len(ents)-1].Index)
 	}
 	return ents, nil
 }
+
+// entryRef locates the bytes at off of cmd (entry index's payload as the
+// state machine sees it) in the entry as the log stores it: Dragonboat
+// stores an entry's payload behind a one-byte header (its encoded entry,
+// no compression), so a stored cmd is that byte and cmd. The log checks
+// the stored length and copies the data instead when it differs.
+func entryRef(index uint64, cmd []byte, off int) log.EntryRef {
+	return log.EntryRef{Index: index, Off: entryHeader + off, CmdLen: entryHeader + len(cmd)}
+}
+
+// entryHeader is the size of Dragonboat's encoded entry header.
+const entryHeader = 1
 
 // resultData is a result's code, the timestamp (commits) and any extra
 // bytes (the actual last message id of a failed check).
@@ -151,7 +162,7 @@ func resultData(code byte, ts int64, extra string) []byte {
 // apply applies one entry and returns its value, result code, (for a
 // commit) timestamp and extra result bytes. codeOther means the log failed
 // and the replica must stop.
-func (s *streamSM) apply(l *log.Log, cmd []byte) (uint64, byte, int64, string) {
+func (s *streamSM) apply(l *log.Log, index uint64, cmd []byte) (uint64, byte, int64, string) {
 	if len(cmd) == 0 {
 		return 0, codeBadEntry, 0, ""
 	}
@@ -162,7 +173,7 @@ func (s *streamSM) apply(l *log.Log, cmd []byte) (uint64, byte, int64, string) {
 		if perr != nil {
 			return 0, codeBadEntry, 0, ""
 		}
-		err = l.ApplyChunk(h.MsgID, h.Index, data, h.CRC)
+		err = l.ApplyChunkAt(h.MsgID, h.Index, data, h.CRC, entryRef(index, cmd, 1+chunking.HeaderSize))
 	case kindCommit, kindCommitX:
 		c := &s.commit
 		if err := parseCommit(cmd, c); err != nil {
@@ -210,34 +221,44 @@ func (s *streamSM) apply(l *log.Log, cmd []byte) (uint64, byte, int64, string) {
 func (s *streamSM) check(err error) byte {
 	code := codeOf(err)
 	if code == codeOther {
-		s.logger.Error("raft: stream replica storage failure", "dir", s.dir, "err", err)
+		s.logger.Error("raft: stream replica storage failure", "shard", s.st.id, "err", err)
 	}
 	return code
 }
 
 // Lookup runs a read: the query is a func(*log.Log) (any, error), called
-// with the current log under the shared lock.
+// with the current log under the store's shared lock.
 func (s *streamSM) Lookup(q any) (any, error) {
 	fn, ok := q.(func(*log.Log) (any, error))
 	if !ok {
 		return nil, fmt.Errorf("raft: unknown stream query %T", q)
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.mu.l == nil {
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	if s.st.l == nil {
 		return nil, log.ErrClosed
 	}
-	return fn(s.mu.l)
+	return fn(s.st.l)
 }
 
-// Sync is a no-op: every Update ends durable.
-func (s *streamSM) Sync() error { return nil }
+// Sync makes everything applied durable (one fsync of the log).
+func (s *streamSM) Sync() error {
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	if s.st.l == nil {
+		return log.ErrClosed
+	}
+	return s.st.l.Sync()
+}
 
 // PrepareSnapshot captures the segments as of the last Update.
 func (s *streamSM) PrepareSnapshot() (any, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.mu.l.Snapshot()
+	s.st.mu.RLock()
+	defer s.st.mu.RUnlock()
+	if s.st.l == nil {
+		return nil, log.ErrClosed
+	}
+	return s.st.l.Snapshot()
 }
 
 // SaveSnapshot streams the captured segments (see writeSnapshot) and
@@ -252,40 +273,19 @@ func (s *streamSM) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) erro
 }
 
 // RecoverFromSnapshot replaces the replica's log with the snapshot's
-// segments: they are received into a sibling directory, synced, and swapped
-// in, and the log is reopened from them.
+// segments, keeping the raft entries saved after the snapshot's index
+// (store.go: install).
 func (s *streamSM) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error {
-	tmp := s.dir + ".recv"
-	if err := readSnapshot(r, tmp, stop); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mu.l != nil {
-		s.mu.l.Close()
-		s.mu.l = nil
-	}
-	if err := swapDir(s.dir, tmp); err != nil {
-		return err
-	}
-	opts := s.opts
-	opts.Replica = true
-	l, err := log.Open(s.dir, s.cfg, opts)
+	applied, err := s.st.install(r, stop)
 	if err != nil {
 		return err
 	}
-	s.mu.l = l
-	s.applied.Store(l.Applied())
+	s.applied.Store(applied)
 	return nil
 }
 
-// Close closes the log. Lookups after it get log.ErrClosed.
+// Close releases the shard's store: its log closes. Lookups after it get
+// log.ErrClosed.
 func (s *streamSM) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mu.l == nil {
-		return nil
-	}
-	err := s.mu.l.Close()
-	return err
+	return s.st.db.release(s.st)
 }
