@@ -11,6 +11,8 @@
 //	LoadNext(seq, filter, *StoredMsg), LastSeqForSubject, SeqAtTime, SubjectsState
 //	Delete(seq), Purge(PurgeRequest), UpdateConfig(cfg), State()
 //	Wait(ctx, seq), Changed()       block until a sequence exists, no polling
+//	SaveRaft, ReadRaftEntries, ApplyChunkAt, ApplyInlineAt, MarkApplied
+//	                                a replica log: raft's entries and the apply path
 //
 // Sequences start at 1 (or Config.FirstSeq) and are contiguous; LastSeq never goes back, even
 // after a purge. Timestamps are unix nanoseconds from the injected clock,
@@ -29,10 +31,13 @@
 // threshold with only the records recovery still needs, replacing the file
 // atomically (compact.go; a stray %020d.seg.compact is removed at Open).
 //
-// # Record format (version 1)
+// # Record format (version 1; version 2 for replica logs)
 //
 // A segment is a run of records. All integers are little-endian; every
-// constant in record.go marked "format" is part of it.
+// constant in record.go marked "format" is part of it. A stream log's
+// segments are version 1; a replica log's (Options.Replica: a replicated
+// stream's, whose segments are also its raft log) are version 2, which
+// adds record types 9-13 and changes the applied marker.
 //
 //	0       4      5       6          8       12
 //	+-------+------+-------+----------+-------+------------------+
@@ -44,7 +49,9 @@
 // its own CRC-32C in the record's meta (so a payload is checksummed exactly
 // once while it is written, and the small metadata can be verified on every
 // load without reading the payload). flags bit 0 = payload (for a commit
-// record: every chunk) is s2 compressed.
+// record: every chunk) is s2 compressed; bit 1 (commit records of replica
+// logs) = the chunk references point into raft entry records and no chunk
+// or chunkref record goes with them.
 // Bodies by type:
 //
 //	1 segment  "BARGESEG" | version u32 | segment id u64 | last seq u64 | last ts i64
@@ -56,10 +63,29 @@
 //	           data len u32 | data crc u32)
 //	5 delete   seq u64
 //	6 purge    last seq removed u64 | subj len u16 | subject filter ("" = all)
-//	7 applied  raft index u64 | npending u32 | npending × message id u64
-//	           (replicated logs only: see replica.go)
+//	7 applied  raft index u64 | last seq u64 | last ts i64 | npending u32 |
+//	           npending × message id u64 (replica logs: replica.go)
 //	8 skip     first seq u64 | last seq u64: messages first..last existed
 //	           and were removed; compaction dropped their records
+//	9 entry    raft index u64 | term u64 | key u64 | client u64 | series u64 |
+//	           responded to u64 | type u8 | 3 zero bytes | cmd crc u32 | cmd
+//	           (the record crc covers the meta; cmd has its own crc)
+//	10 state   term u64 | vote u64 | commit u64 (raft's hard state)
+//	11 reset   raft index u64: every entry record before is void; the raft
+//	           log goes on after index (a snapshot was installed)
+//	12 chunkref message id u64 | chunk index u32 | crc u32 | segment u64 |
+//	           offset u64 | len u32: a pending message's chunk, inside an
+//	           entry record
+//	13 void    raft index u64: the apply side's records since the last
+//	           applied marker are void (replica_recover.go)
+//
+// Types 9-13 are written by replica logs only (raftlog.go,
+// replica_recover.go): a replicated stream's raft entries are records of
+// its own segments, and a message applied from them refers to its payload
+// where the entry record holds it, so every byte is written once. A
+// segment, which raft's entries as well as messages can keep, goes once no
+// live message has a record in it and raft's floor (SetRaftFloor) is past
+// its entries.
 //
 // A message of at most ChunkSize bytes is one msg record. A larger one is
 // written as chunk records while its payload arrives (chunks of concurrent
@@ -82,7 +108,12 @@
 // tried again, so publishing resumes once space returns, and nothing
 // acknowledged is lost (writefail.go). Purge and Delete on a full disk free
 // whole segments first and write their records into the freed space
-// (free.go). Replica logs keep the old rule: the error sticks until reopened.
+// (free.go). Replica logs keep the old rule: the error sticks until
+// reopened. A replica log's apply side (the Apply methods, MarkApplied)
+// never fsyncs: its records are made durable by the raft side's fsync
+// (SaveRaft: one per raft save, covering everything written before), and
+// recovery rebuilds the messages up to the last intact applied marker
+// (replica_recover.go).
 //
 // # Recovery
 //
@@ -134,5 +165,6 @@
 // later segment; the files it replaces stay open until Close or until 64
 // newer compactions (an Extent older than that fails with os.ErrClosed, as
 // one of a removed segment does); replica logs
-// are not compacted.
+// are not compacted, and their segments are scanned in full at Open (no
+// sidecars, no background verification).
 package log

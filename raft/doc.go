@@ -1,10 +1,12 @@
 // Package raft replicates streams and the cluster's definitions with
-// Dragonboat (v3.3.8, Pebble log store, no cgo); it is the only package
-// that imports Dragonboat.
+// Dragonboat (v3.3.8, no cgo); it is the only package that imports
+// Dragonboat. Dragonboat's log store is replaced: each shard's raft log is
+// a log.Log of its own, for a stream the stream's own segments (logdb.go,
+// store.go), so Pebble is not used.
 //
 // # Pieces
 //
-//	NewNodeHost(Config)                    one per process: raft transport, log store
+//	NewNodeHost(Config)                    one per process: raft transport, the shards' stores
 //	(*NodeHost).StartStreamShard(...)      a stream replica: on-disk state machine over log.Log
 //	(*StreamShard).Submit(*Message, done)  ordered publish: queued, never blocks (pipeline.go)
 //	(*StreamShard).Publish(ctx, *Message)  Submit and wait; returns seq, ts
@@ -13,27 +15,48 @@
 //	Leader, TransferLeader, Members, AddReplica, RemoveReplica
 //	InstallLogger(*slog.Logger, level)     Dragonboat's logging into slog, once per process
 //
-// # One apply path
+// # The segment is the raft log
 //
-// A stream replica's state machine changes its log only through the log's
-// Apply methods (log/replica.go): the same segments, records, index,
-// limits and group commit an R1 stream uses. Each Update batch ends with
-// log.ApplySync, which writes an applied marker and fsyncs once, so Open
-// returns an applied index that is atomic with the data. Entries are the
-// message's chunks (chunking framing: id, index, count, CRC-32C) and one
-// commit entry with subject, header, size, chunk count and a digest of the
-// chunk checksums; no entry is larger than a chunk plus 33 bytes, and no
-// node holds a large message whole. Sequence numbers are assigned when the
-// commit is applied, in raft order, so every replica assigns the same;
-// timestamps come from the proposer (raised to stay monotonic). The
-// publish checks (expected last sequence, Nats-Msg-Id dedup within the
-// duplicate window, expected last subject sequence and message id, and
-// rollups) travel in the commit entry (kind 6) and are decided at apply
-// time, in log order, from the log and the entry's timestamp alone
-// (log.Checks); the decision comes back to the proposer as the entry's
-// result. A config entry (kind 7) changes the limits at one point of the
-// log on every replica (UpdateConfig), and report entries (kind 8) carry
-// each replica's applied index for stream info (see progress.go).
+// A stream replica's raft entries are records of the stream's own
+// segments (log/raftlog.go), written by Dragonboat's SaveRaftState through
+// the custom log store (logdb.go) with one fsync per shard per save. Its
+// state machine changes the log only through the log's Apply methods
+// (log/replica.go), the same segments, index, limits and commit code an R1
+// stream uses, and never copies a payload: a chunk entry's data is
+// recorded as a reference into the entry's record (log.ApplyChunkAt), a
+// small message's commit record points into the group entry that carried
+// it (log.ApplyInlineAt). Each Update batch ends with log.MarkApplied, an
+// applied marker written without an fsync: it is durable with the next
+// raft save. So a replica writes each byte once and fsyncs once per raft
+// save, where it used to write it twice (Pebble, then the segment) and
+// fsync twice.
+//
+// Open returns the index of the last intact applied marker: everything
+// before it in the log is intact (the valid prefix: see
+// log/replica_recover.go), the entries after it are kept (they are the
+// raft log), and Dragonboat applies them again, which rebuilds the
+// message state after the marker. Dragonboat's metadata-only snapshots of
+// an on-disk state machine carry its applied index, and at a restart it
+// skips every entry up to the newest snapshot's index without asking the
+// state machine (Dragonboat issues 156, 369): SaveSnapshots therefore
+// fsyncs the shard's log before it records a snapshot, and the raft floor
+// (RemoveEntriesTo) is never past a recorded snapshot.
+//
+// Entries are the message's chunks (chunking framing: id, index, count,
+// CRC-32C) and one commit entry with subject, header, size, chunk count
+// and a digest of the chunk checksums; no entry is larger than a chunk
+// plus 33 bytes, and no node holds a large message whole. Sequence
+// numbers are assigned when the commit is applied, in raft order, so every
+// replica assigns the same; timestamps come from the proposer (raised to
+// stay monotonic). The publish checks (expected last sequence, Nats-Msg-Id
+// dedup within the duplicate window, expected last subject sequence and
+// message id, and rollups) travel in the commit entry (kind 6) and are
+// decided at apply time, in log order, from the log and the entry's
+// timestamp alone (log.Checks); the decision comes back to the proposer as
+// the entry's result. A config entry (kind 7) changes the limits at one
+// point of the log on every replica (UpdateConfig), and report entries
+// (kind 8) carry each replica's applied index for stream info (see
+// progress.go).
 //
 // Publishes go through one ordered pipeline per shard (pipeline.go): a
 // message is stored after every message submitted to the same replica
@@ -71,33 +94,42 @@
 // flight delay a heartbeat by tens of ms at worst, far below the election
 // timeout.
 //
-// # Memory and the apply-side fsync
+// # Memory
 //
-// The LogDB is one Pebble instance per host with two 32 MiB memtables
-// (Dragonboat's presets run 16 instances), compacting level 0 only past 64
-// files (raft entries are deleted at the next snapshot, mostly before a
-// compaction would rewrite them). The in-memory raft log is capped at 64
-// MiB per shard. A publishing node holds at most 8 chunk entries in
-// flight per shard, each in a pooled buffer, and the small messages queued
-// for the next group entry.
-//
-// Each Update batch still ends with one fsync of the segments (ApplySync):
-// the applied marker must be durable with the data it covers, or a crash
-// could leave a marker past records that never reached the disk. A PubAck
-// needs more than that fsync anyway: the commit was in a quorum's fsynced
-// LogDB before it was applied. Since a group entry carries everything
-// queued during one round trip, the fsync is paid per group, not per
-// message. Leaving the marker and fsync of chunk-only batches to the next
-// batch that commits (Dragonboat re-applies unmarked entries after a
-// crash) was tried and made 8 MiB publishes slower: the deferred writeback
-// landed on the group commit, the one step that is not pipelined.
+// No Pebble: each shard's store keeps one 32-byte location per raft entry
+// above the floor, and the meta shard's log is a few small segments. The
+// in-memory raft log is capped at 64 MiB per shard (MaxInMemLogSize). A
+// publishing node holds at most 8 chunk entries in flight per shard, each
+// in a pooled buffer, and the small messages queued for the next group
+// entry.
 //
 // # Snapshots
 //
 // Stream shards take Dragonboat's metadata-only snapshots every
-// SnapshotEntries entries, which lets it compact its log. A replica too far
-// behind gets a streamed snapshot: the leader's segment files up to its
-// last applied marker, CRC-checked, received into a sibling directory and
-// swapped in. The meta shard is an in-memory state machine whose snapshot
-// is its map as JSON.
+// SnapshotEntries entries, which lets it compact its log (RemoveEntriesTo:
+// the log's raft floor; a segment goes once no live message and no entry
+// above the floor needs it). A replica too far behind gets a streamed
+// snapshot: the leader's segment files up to its last applied marker,
+// CRC-checked. Installing them (store.go: install) must coexist with the
+// entries raft keeps saving on the follower meanwhile: the segments are
+// received into the store's next log generation and opened there while
+// raft goes on saving into the current one; then, with the store held,
+// the entries after the snapshot's index and the raft state are copied
+// into the new log behind a reset record, and the side file names the new
+// generation current. Received files go through the FS seam (Config.FS).
+// The meta shard is an in-memory state machine whose snapshot is its map
+// as JSON (Dragonboat's snapshot files); its raft log is a log of entries
+// only under DataDir/shards.
+//
+// # Layout
+//
+//	DataDir/host/              Dragonboat's NodeHost directory and snapshots
+//	DataDir/shards/<id>/       a non-stream shard's store (the meta shard)
+//	<stream dir>/raft.meta     a shard's side file: bootstrap, snapshot records, log generation
+//	<stream dir>/log.<gen>/    the shard's log: segments with entries and messages
+//
+// A DataDir of the earlier layout (DataDir/nodehost and DataDir/wal: raft
+// entries in Pebble) is refused at start (ErrOldLayout), as is a stream
+// directory holding segments directly: this version cannot read them, and
+// starting empty would silently drop the node's raft state.
 package raft

@@ -389,6 +389,16 @@ func (s *shardStore) install(r io.Reader, stop <-chan struct{}) (uint64, error) 
 		return 0, fmt.Errorf("raft: open installed snapshot: %w", err)
 	}
 	applied := nl.Applied()
+	// Raft's log restarts after the snapshot's raft index, which raft
+	// saved (SaveRaftState) before asking for the install. It can be past
+	// the leader's last applied marker: entries Dragonboat applies without
+	// Update (membership changes, a new leader's empty entry) carry none.
+	at := applied
+	s.meta.Lock()
+	if n := len(s.meta.snaps); n > 0 {
+		at = max(at, s.meta.snaps[n-1].Index)
+	}
+	s.meta.Unlock()
 	fail := func(err error) (uint64, error) {
 		nl.Close()
 		removeTree(s.fs, dir)
@@ -402,7 +412,7 @@ func (s *shardStore) install(r io.Reader, stop <-chan struct{}) (uint64, error) 
 	}
 	first, last := old.RaftRange()
 	var kept []log.RaftEntry
-	err = old.ReadRaftEntries(max(first, applied+1), last+1, func(e log.RaftEntry) bool {
+	err = old.ReadRaftEntries(max(first, at+1), last+1, func(e log.RaftEntry) bool {
 		kept = append(kept, e)
 		return true
 	})
@@ -411,7 +421,7 @@ func (s *shardStore) install(r io.Reader, stop <-chan struct{}) (uint64, error) 
 		st = &cur
 	}
 	if err == nil {
-		err = nl.SaveRaft(applied, kept, st)
+		err = nl.SaveRaft(at, kept, st)
 	}
 	if err == nil {
 		s.meta.Lock()
@@ -424,6 +434,7 @@ func (s *shardStore) install(r io.Reader, stop <-chan struct{}) (uint64, error) 
 	}
 	s.l, s.gen = nl, next
 	s.mu.Unlock()
+	s.opts.Logger.Info("raft: snapshot installed", "shard", s.id, "index", at, "applied", applied, "entries_kept", len(kept))
 	old.Close()
 	if err := removeTree(s.fs, s.genDir(next-1)); err != nil {
 		s.opts.Logger.Warn("raft: removing the replaced log", "shard", s.id, "err", err)
