@@ -64,7 +64,8 @@
 //	5 delete   seq u64
 //	6 purge    last seq removed u64 | subj len u16 | subject filter ("" = all)
 //	7 applied  raft index u64 | last seq u64 | last ts i64 | npending u32 |
-//	           npending × message id u64 (replica logs: replica.go)
+//	           npending × message id u64 | state len u32 | state (the state
+//	           machine's, opaque) (replica logs: replica.go)
 //	8 skip     first seq u64 | last seq u64: messages first..last existed
 //	           and were removed; compaction dropped their records
 //	9 entry    raft index u64 | term u64 | key u64 | client u64 | series u64 |

@@ -144,7 +144,7 @@ func TestRaftApplyByReference(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.MarkApplied(4); err != nil {
+	if err := l.MarkApplied(4, []byte("sm state")); err != nil {
 		t.Fatal(err)
 	}
 	if l.PendingChunks() != 1 {
@@ -152,8 +152,8 @@ func TestRaftApplyByReference(t *testing.T) {
 	}
 	l.Close()
 	l = mustOpen(t, dir, Config{}, opts)
-	if l.Applied() != 4 || l.PendingChunks() != 1 {
-		t.Fatalf("after reopen: applied %d, pending %d", l.Applied(), l.PendingChunks())
+	if l.Applied() != 4 || l.PendingChunks() != 1 || string(l.AppliedState()) != "sm state" {
+		t.Fatalf("after reopen: applied %d, pending %d, state %q", l.Applied(), l.PendingChunks(), l.AppliedState())
 	}
 	if seq, _, err := l.ApplyCommit(c); err != nil || seq != 1 {
 		t.Fatalf("commit: %d %v", seq, err)
@@ -162,7 +162,7 @@ func TestRaftApplyByReference(t *testing.T) {
 	if seq, _, err := l.ApplyInlineAt(sc, small, crc32c(small), EntryRef{Index: 5, Off: 50, CmdLen: len(group)}); err != nil || seq != 2 {
 		t.Fatalf("inline: %d %v", seq, err)
 	}
-	if err := l.MarkApplied(5); err != nil {
+	if err := l.MarkApplied(5, nil); err != nil {
 		t.Fatal(err)
 	}
 	checkMsg(t, l, 1, "big", nil, big)
@@ -181,7 +181,7 @@ func TestRaftApplyByReference(t *testing.T) {
 	if seq, _, err := l.ApplyInlineAt(fc, []byte("hello"), crc32c([]byte("hello")), EntryRef{Index: 99, CmdLen: 5}); err != nil || seq != 3 {
 		t.Fatalf("fallback: %d %v", seq, err)
 	}
-	if err := l.MarkApplied(6); err != nil {
+	if err := l.MarkApplied(6, nil); err != nil {
 		t.Fatal(err)
 	}
 	checkMsg(t, l, 3, "copied", nil, []byte("hello"))
@@ -229,7 +229,7 @@ func TestRaftCrashBetweenSaveAndApply(t *testing.T) {
 				}
 				applied += n
 				if rng.IntN(3) > 0 {
-					if err := l.MarkApplied(applied); err != nil {
+					if err := l.MarkApplied(applied, nil); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -260,7 +260,7 @@ func TestRaftCrashBetweenSaveAndApply(t *testing.T) {
 							t.Fatalf("re-applied entry %d got seq %d", i, seq)
 						}
 					}
-					if err := l.MarkApplied(60); err != nil {
+					if err := l.MarkApplied(60, nil); err != nil {
 						t.Fatal(err)
 					}
 					l.Close()
@@ -280,7 +280,7 @@ func TestRaftVoidsCutBatch(t *testing.T) {
 	for i := uint64(1); i <= 3; i++ {
 		applyMsg(t, l, i, "x", payloadFor("p", 10))
 	}
-	if err := l.MarkApplied(3); err != nil {
+	if err := l.MarkApplied(3, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A batch cut by a crash: a purge keeping one message.
@@ -294,7 +294,7 @@ func TestRaftVoidsCutBatch(t *testing.T) {
 	}
 	// Raft applies other entries this time (another history): a message.
 	applyMsg(t, l, 4, "x", payloadFor("p", 10))
-	if err := l.MarkApplied(4); err != nil {
+	if err := l.MarkApplied(4, nil); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -321,7 +321,7 @@ func TestRaftFloorKeepsSegments(t *testing.T) {
 		if _, _, err := l.ApplyInlineAt(c, data, crc32c(data), EntryRef{Index: i, Off: chunkDataOff, CmdLen: len(e.Cmd)}); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.MarkApplied(i); err != nil {
+		if err := l.MarkApplied(i, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -145,7 +145,11 @@ func coveredLen(typ byte, body []byte) int {
 			return -1
 		}
 	case recApplied:
-		if len(body) < appliedMetaSize || len(body) != appliedMetaSize+8*int(le.Uint32(body[appliedMetaSize-4:])) {
+		if len(body) < appliedMetaSize {
+			return -1
+		}
+		n := appliedMetaSize + 8*int(le.Uint32(body[appliedMetaSize-4:]))
+		if len(body) < n+4 || len(body) != n+4+int(le.Uint32(body[n:])) {
 			return -1
 		}
 	case recEntry:

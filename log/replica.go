@@ -38,7 +38,8 @@ import (
 
 // Format of the applied marker body (format, version 2): raft index u64 |
 // last seq u64 | last ts i64 | npending u32 | npending × id u64, ids
-// ascending.
+// ascending | state len u32 | state (the state machine's own, opaque:
+// MarkApplied, AppliedState).
 const appliedMetaSize = 8 + 8 + 8 + 4
 
 // DedupWindow is how many of the newest sequences ApplyCommit searches for
@@ -76,6 +77,7 @@ type replicaState struct {
 		markerSeg  uint64                 // segment holding the last marker (0: none)
 		markerEnd  int64                  // byte after the last marker in markerSeg
 		restore    []uint64               // pending ids listed by the last marker (Open only)
+		state      []byte                 // the last marker's state (AppliedState)
 		pending    map[uint64]*pendingMsg // messages with chunks and no commit, by id
 		ids        map[uint64]uint64      // id -> seq of committed messages (see dupLocked)
 		queued     []*op                  // ops queued since the last ApplySync
@@ -484,13 +486,15 @@ func (l *Log) barrierLocked() error {
 }
 
 // MarkApplied ends a batch: it writes an applied marker for raft index
-// index and returns once every record of the batch is written and its
-// messages are visible. It does not fsync: the marker is durable with the
-// next fsync of the log (the raft side's SaveRaft, Sync, a segment roll,
-// Close), and a recovery before that finds an earlier marker (see
-// replica_recover.go). After it, Applied returns index. An error is the
-// sticky write error: the replica must stop.
-func (l *Log) MarkApplied(index uint64) error {
+// index, carrying state (the caller's own state as of index, opaque to the
+// log; at most 1 MiB; not retained), and returns once every record of the
+// batch is written and its messages are visible. It does not fsync: the
+// marker is durable with the next fsync of the log (the raft side's
+// SaveRaft, Sync, a segment roll, Close), and a recovery before that finds
+// an earlier marker (see replica_recover.go). After it, Applied returns
+// index and AppliedState state. An error is the sticky write error: the
+// replica must stop.
+func (l *Log) MarkApplied(index uint64, state []byte) error {
 	rs := &l.rep
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -503,7 +507,10 @@ func (l *Log) MarkApplied(index uint64) error {
 	}
 	slices.Sort(ids)
 	rs.mu.pendingIDs = ids
-	n := recHeaderSize + appliedMetaSize + 8*len(ids)
+	if len(state) > maxAppliedState {
+		return fmt.Errorf("%w: applied state of %d bytes", ErrBadRequest, len(state))
+	}
+	n := recHeaderSize + appliedMetaSize + 8*len(ids) + 4 + len(state)
 	b := slices.Grow(rs.mu.buf[:0], n)[:n]
 	rs.mu.buf = b
 	putRecHeader(b, recApplied, 0, n-recHeaderSize)
@@ -513,6 +520,9 @@ func (l *Log) MarkApplied(index uint64) error {
 	for i, id := range ids {
 		le.PutUint64(body[appliedMetaSize+8*i:], id)
 	}
+	q := body[appliedMetaSize+8*len(ids):]
+	le.PutUint32(q, uint32(len(state)))
+	copy(q[4:], state)
 	l.w.Lock()
 	last, ts := l.w.nextSeq-1, l.w.lastTs
 	le.PutUint64(body[8:], last)
@@ -533,15 +543,28 @@ func (l *Log) MarkApplied(index uint64) error {
 		return err
 	}
 	rs.mu.applied = index
+	rs.mu.state = append(rs.mu.state[:0], state...)
 	rs.mu.markerSeg, rs.mu.markerEnd = seg.id, off+int64(n)
 	l.rf.markSeg.Store(seg.id)
 	return nil
 }
 
-// ApplySync is MarkApplied followed by Sync: the batch is durable when it
-// returns.
+// maxAppliedState bounds MarkApplied's state.
+const maxAppliedState = 1 << 20
+
+// AppliedState returns (a copy of) the state the last durable-or-written
+// applied marker carries: what the caller passed to MarkApplied with the
+// index Applied returns. Nil for a new log.
+func (l *Log) AppliedState() []byte {
+	l.rep.mu.Lock()
+	defer l.rep.mu.Unlock()
+	return append([]byte(nil), l.rep.mu.state...)
+}
+
+// ApplySync is MarkApplied (no state) followed by Sync: the batch is
+// durable when it returns.
 func (l *Log) ApplySync(index uint64) error {
-	if err := l.MarkApplied(index); err != nil {
+	if err := l.MarkApplied(index, nil); err != nil {
 		return err
 	}
 	return l.Sync()

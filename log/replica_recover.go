@@ -91,6 +91,7 @@ func (l *Log) replayReplicaLocked(r *replay, s *segment, off int64, h recHeader,
 		for i := range n {
 			rs.mu.restore = append(rs.mu.restore, le.Uint64(body[appliedMetaSize+8*i:]))
 		}
+		rs.mu.state = append(rs.mu.state[:0], body[appliedMetaSize+8*n+4:]...)
 		return true
 	case recChunkRef:
 		r.staged = append(r.staged, stagedRec{h: h, seg: s, off: off, body: append([]byte(nil), body...)})

@@ -14,8 +14,10 @@ import (
 // Commit-bearing entries carry many messages (see pipeline.go): a batch
 // entry (kind 9, written by earlier versions and still applied) holds
 // small messages only, each its one chunk and its commit; a group entry
-// (kind 10, what the pipeline writes) holds those and the commits of large
-// messages whose chunks came in chunk entries before it.
+// (kind 10) holds those and the commits of large messages whose chunks
+// came in chunk entries before it; what the pipeline writes is kind 11, a
+// kind 10 body behind the pipeline's id and the group's sequence
+// (committer.go).
 //
 // Batch and group entry format (format):
 //
@@ -41,11 +43,15 @@ const (
 	batchResultFixed = 1 + 8 + 8 + 2
 )
 
-// appendGroup encodes items as a group entry, stamping them with the
-// proposer's clock (raised past each commit's earlier stamp).
-func (s *StreamShard) appendGroup(dst []byte, items []*pubItem) []byte {
+// appendGroup encodes items as group seq of pipeline pipe (a kind 11
+// entry: see committer.go), stamping them with the proposer's clock
+// (raised past each commit's earlier stamp).
+func (s *StreamShard) appendGroup(dst []byte, pipe, seq, base uint64, items []*pubItem) []byte {
 	now := s.h.cfg.Now().UnixNano()
-	dst = append(dst, kindGroup)
+	dst = append(dst, kindGroupSeq)
+	dst = le.AppendUint64(dst, pipe)
+	dst = le.AppendUint64(dst, seq)
+	dst = le.AppendUint64(dst, base)
 	dst = le.AppendUint32(dst, uint32(len(items)))
 	for _, it := range items {
 		it.c.Time = max(it.c.Time, now)
@@ -98,11 +104,21 @@ func splitBatchResult(res sm.Result, items []*pubItem) error {
 // failed.
 func (s *streamSM) applyBatch(l *log.Log, index uint64, cmd []byte) sm.Result {
 	bad := sm.Result{Data: resultData(codeBadEntry, 0, "")}
-	if len(cmd) < 5 {
+	body := 1
+	if cmd[0] == kindGroupSeq {
+		if len(cmd) < groupSeqSize {
+			return bad
+		}
+		if !s.pipes.accept(le.Uint64(cmd[1:]), le.Uint64(cmd[9:]), le.Uint64(cmd[17:]), index) {
+			return sm.Result{Data: resultData(codeOutOfOrder, 0, "")}
+		}
+		body = groupSeqSize
+	}
+	if len(cmd) < body+4 {
 		return bad
 	}
-	n := int(le.Uint32(cmd[1:]))
-	p := cmd[5:]
+	n := int(le.Uint32(cmd[body:]))
+	p := cmd[body+4:]
 	out := resultData(codeOK, 0, "")
 	for i := 0; i < n; i++ {
 		if len(p) < 4 {

@@ -165,7 +165,7 @@ func TestStreamBatchedPublishes(t *testing.T) {
 		it.crc = chunking.Checksum(it.data)
 		it.c = log.Commit{ID: uint64(9000 + i), Subject: "r", Size: int64(len(it.data)), Chunks: 1, Digest: log.ChunkDigest(0, it.crc)}
 	}
-	cmd := s.appendGroup(nil, items)
+	cmd := s.appendGroup(nil, 777, 1, 1, items)
 	for round := 0; round < 2; round++ {
 		res, err := s.propose(ctx, cmd)
 		if err == nil {

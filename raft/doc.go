@@ -62,12 +62,18 @@
 // message is stored after every message submitted to the same replica
 // before it, so a connection's publishes keep their order. A chunker
 // proposes large messages' chunk entries (up to MaxInFlight in flight,
-// across messages); a committer proposes one group entry at a time
-// (kind 10, batch.go) carrying, in order, every ready message at the head
-// of the queue: small messages (at most 64 KiB with their header) inline,
-// applied as their one chunk and their commit, and the commits of large
-// messages whose chunk entries were applied. Many publishers share one
-// entry, one leader fsync, one follower fsync and one apply batch.
+// across messages); a committer proposes group entries (kind 11,
+// committer.go and batch.go), up to MaxGroups in flight, each carrying, in
+// order, every ready message at the head of the queue: small messages (at
+// most 64 KiB with their header) inline, applied as a commit record
+// pointing into the entry, and the commits of large messages whose chunk
+// entries were applied. A group carries its pipeline's id and sequence,
+// and the state machine applies the groups of one pipeline in the order
+// they were proposed, refusing one that arrives before its predecessor
+// (it is proposed again in turn), so groups in flight side by side keep
+// the order. Many publishers share one entry, one fsync per replica and
+// one apply batch, and the next group is saved while the last one is
+// still on its way.
 //
 // # Retries and duplicates
 //

@@ -32,8 +32,10 @@ import (
 //	8 report  node u64 | applied index u64 | unix ns i64 (replica progress)
 //	9 batch   small messages, each a one-chunk message and its commit
 //	          (see batch.go)
-//	10 group  what the publish pipeline writes: small messages inline as
-//	          in 9, and commits of large messages chunked before (batch.go)
+//	10 group  small messages inline as in 9, and commits of large messages
+//	          chunked before (batch.go; written by earlier versions)
+//	11 group  what the publish pipeline writes: a group of kind 10 with
+//	          its pipeline's id and sequence first (committer.go)
 //
 // Kind 2 is still written for commits without checks (and read), so logs
 // written before kind 6 existed stay readable. An entry is at most one

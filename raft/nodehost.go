@@ -39,6 +39,7 @@ const (
 	DefaultMaxInMemLogSize    = 64 << 20
 	DefaultProposalTimeout    = 10 * time.Second
 	DefaultMaxInFlight        = 8
+	DefaultMaxGroups          = 4
 )
 
 // Config configures a NodeHost. Zero fields take the defaults above.
@@ -66,6 +67,7 @@ type Config struct {
 
 	ProposalTimeout time.Duration // one attempt of one proposal
 	MaxInFlight     int           // chunk proposals of one shard in flight
+	MaxGroups       int           // group entries (commits) of one shard in flight
 
 	Logger *slog.Logger // the library's own logs; nil = discard (see InstallLogger for Dragonboat's)
 	Rand   io.Reader    // message ids; nil = crypto/rand
@@ -101,6 +103,9 @@ func (c *Config) fill() error {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.MaxGroups <= 0 {
+		c.MaxGroups = DefaultMaxGroups
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

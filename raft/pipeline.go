@@ -27,23 +27,24 @@ import (
 //     batchMax), in queue order, keeping up to Config.MaxInFlight chunk
 //     entries in flight across messages, so an 8 MiB message is not eight
 //     round trips and the next message's chunks follow without a gap;
-//   - the committer proposes commit-bearing entries one at a time: a group
-//     entry (kind 10) of every message at the head of the queue that is
-//     ready, small messages inline (their one chunk and their commit),
-//     large ones as the commit of chunks already applied. A large message
-//     is ready when its chunk entries are applied here; the messages behind
-//     it wait for it.
+//   - the committer proposes commit-bearing entries: a group entry (kind
+//     11) of every message at the head of the queue that is ready, small
+//     messages inline (their one chunk and their commit), large ones as the
+//     commit of chunks already applied, with up to Config.MaxGroups groups
+//     in flight (committer.go). A large message is ready when its chunk
+//     entries are applied here; the messages behind it wait for it.
 //
 // Order: chunks may land in any order (they are pending data, indexed by
 // message id and chunk index); only commits assign sequences, and the
-// committer has at most one entry in flight, proposed only after the
-// previous one was applied here. A retried entry (timed out or dropped)
-// is the same bytes proposed again before anything after it; if the first
-// copy commits after all, its messages are duplicates of themselves (the
-// log answers a committed message id with its original sequence). So the
-// messages submitted to one shard are stored in submission order, whatever
-// their sizes. The price of one commit entry in flight is paid by size:
-// everything that queued during a round trip goes in the next entry.
+// groups of one pipeline are applied in the order they were proposed,
+// whatever raft does with them (committer.go: each group carries the
+// pipeline's id and its sequence, and the state machine applies a group
+// only after its predecessor; one that comes early is refused and
+// proposed again in turn). A retried group (timed out or dropped) is the
+// same bytes proposed again; if the first copy commits after all, its
+// messages are duplicates of themselves (the log answers a committed
+// message id with its original sequence). So the messages submitted to one
+// shard are stored in submission order, whatever their sizes.
 //
 // Memory: a small message's payload is held once (the caller's buffer,
 // handed over) until its group is applied; a large message's body is read
@@ -83,11 +84,16 @@ type pipeline struct {
 	chunks     []*pubItem // large messages the chunker has not started
 	committing bool       // the committer goroutine runs
 	chunking   bool       // the chunker goroutine runs
-	// wake tells a committer waiting for the head's chunks that an item
-	// became ready (capacity 1: a wake-up is never lost).
+	// wake tells the committer that an item became ready (capacity 1: a
+	// wake-up is never lost).
 	wake chan struct{}
 	// memBytes is the payload held in memory by queued messages.
 	memBytes atomic.Int64
+	// id names this pipeline in its group entries (random); nextGroup is
+	// the sequence of the next group (from 1), the committer's
+	// (committer.go).
+	id        uint64
+	nextGroup uint64
 }
 
 // pipelineAttempt bounds one attempt of a pipeline entry: an election
@@ -166,6 +172,13 @@ func (s *StreamShard) Submit(m *Message, done func(seq uint64, ts int64, err err
 	if !p.committing {
 		p.committing = true
 		go s.commitLoop()
+	} else if !it.large {
+		// The committer may be waiting on a group in flight: it can
+		// propose the next one now.
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
 	}
 	p.mu.Unlock()
 }
@@ -173,81 +186,6 @@ func (s *StreamShard) Submit(m *Message, done func(seq uint64, ts int64, err err
 // QueuedBytes is the payload held in memory (handed over as Data, or
 // read in for a small message) by messages submitted and not yet done.
 func (s *StreamShard) QueuedBytes() int64 { return s.pipe.memBytes.Load() }
-
-// commitLoop proposes the ready head of the queue as group entries, one at
-// a time, until the queue is empty.
-func (s *StreamShard) commitLoop() {
-	p := &s.pipe
-	var cmd []byte
-	var items, group []*pubItem
-	for {
-		p.mu.Lock()
-		for len(p.queue) == 0 || !p.queue[0].ready {
-			if len(p.queue) == 0 {
-				p.committing = false
-				p.mu.Unlock()
-				return
-			}
-			p.mu.Unlock()
-			<-p.wake
-			p.mu.Lock()
-		}
-		n, bytes := 0, 0
-		for n < len(p.queue) && n < groupMaxItems && p.queue[n].ready {
-			it := p.queue[n]
-			sz := len(it.data) + len(it.c.Hdr) + len(it.c.Subject) + commitFixed
-			if n > 0 && bytes+sz > s.chunkSize {
-				break
-			}
-			bytes += sz
-			n++
-		}
-		items = append(items[:0], p.queue[:n]...)
-		clear(p.queue[:n])
-		p.queue = p.queue[n:]
-		if len(p.queue) == 0 {
-			p.queue = nil
-		}
-		p.mu.Unlock()
-
-		// Messages whose chunking failed are not in the entry; every
-		// message is answered in queue order after it.
-		group = group[:0]
-		for _, it := range items {
-			if !it.large || it.err == nil {
-				group = append(group, it)
-			}
-		}
-		var err error
-		if len(group) > 0 {
-			cmd = s.appendGroup(cmd[:0], group)
-			ctx, cancel := context.WithTimeout(s.ctx, groupTimeout)
-			var res sm.Result
-			res, err = s.proposeWithin(ctx, cmd, s.h.pipelineAttempt())
-			cancel()
-			if err == nil {
-				err = splitBatchResult(res, group)
-			}
-		}
-		for _, it := range items {
-			switch {
-			case it.large && it.err != nil:
-				s.abort(it.c.ID) // its chunks go
-				s.finish(it, 0, 0, it.err)
-			case err != nil:
-				if it.large {
-					s.abort(it.c.ID) // not committed: its chunks go
-				}
-				s.finish(it, 0, 0, err)
-			default:
-				seq, ts, rerr := it.resultOf()
-				s.finish(it, seq, ts, rerr)
-			}
-		}
-		clear(group)
-		clear(items)
-	}
-}
 
 // resultOf turns the item's result into Publish's return values.
 func (it *pubItem) resultOf() (uint64, int64, error) {

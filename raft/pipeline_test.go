@@ -97,7 +97,7 @@ func TestStreamGroupRetryStoresOnce(t *testing.T) {
 	small.crc = chunking.Checksum(small.data)
 	small.c.Digest = log.ChunkDigest(0, small.crc)
 	items := []*pubItem{large, small}
-	cmd := s.appendGroup(nil, items)
+	cmd := s.appendGroup(nil, 888, 1, 1, items)
 	for round := range 2 {
 		res, err := s.propose(ctx, cmd)
 		if err == nil {

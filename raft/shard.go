@@ -68,6 +68,10 @@ func (h *NodeHost) StartStreamShard(shardID uint64, members map[uint64]string, j
 		so.Log.FS = h.cfg.FS
 	}
 	so.Config.Compression = log.CompressionNone
+	pipeID, err := h.newID()
+	if err != nil {
+		return nil, err
+	}
 	st, err := h.db.open(shardID, dir, so.Config, so.Log)
 	if err != nil {
 		return nil, err
@@ -84,6 +88,7 @@ func (h *NodeHost) StartStreamShard(shardID uint64, members map[uint64]string, j
 	s := &StreamShard{h: h, id: shardID, chunkSize: so.Log.ChunkSize, session: h.nh.GetNoOPSession(shardID),
 		sm: ssm, stop: make(chan struct{}), done: make(chan struct{})}
 	s.pipe.wake = make(chan struct{}, 1)
+	s.pipe.id, s.pipe.nextGroup = pipeID, 1
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if so.ReportEvery > 0 {
 		go s.report(so.ReportEvery)

@@ -27,6 +27,11 @@ type streamSM struct {
 
 	commit   log.Commit // Update's decoding scratch
 	lastData uint64     // index of the last applied entry that was not a report (Update's goroutine)
+	// pipes is the publish pipelines' group order (committer.go), part of
+	// the applied state: loaded from the log's last marker, saved in each
+	// (Update's goroutine, and Open's and RecoverFromSnapshot's).
+	pipes   pipeTable
+	pipeBuf []byte
 
 	// applied is the raft index of the last entry Update applied.
 	applied atomic.Uint64
@@ -89,8 +94,21 @@ func (s *streamSM) Open(stop <-chan struct{}) (uint64, error) {
 		return 0, log.ErrClosed
 	}
 	a := s.st.l.Applied()
+	if err := s.loadPipes(s.st.l); err != nil {
+		return 0, err
+	}
 	s.applied.Store(a)
 	return a, nil
+}
+
+// loadPipes sets the pipeline table from l's last applied marker.
+func (s *streamSM) loadPipes(l *log.Log) error {
+	t, err := parsePipeTable(l.AppliedState())
+	if err != nil {
+		return fmt.Errorf("raft: shard %d: %w", s.st.id, err)
+	}
+	s.pipes = t
+	return nil
 }
 
 // Update applies a batch of committed entries in order and ends it with one
@@ -116,7 +134,7 @@ func (s *streamSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 			continue
 		}
 		s.lastData = e.Index
-		if len(e.Cmd) > 0 && (e.Cmd[0] == kindBatch || e.Cmd[0] == kindGroup) {
+		if len(e.Cmd) > 0 && (e.Cmd[0] == kindBatch || e.Cmd[0] == kindGroup || e.Cmd[0] == kindGroupSeq) {
 			e.Result = s.applyBatch(l, e.Index, e.Cmd)
 			if e.Result.Data[0] == codeOther {
 				return nil, fmt.Errorf("raft: apply entry %d: storage failure", e.Index)
@@ -130,7 +148,8 @@ func (s *streamSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		e.Result = sm.Result{Value: val, Data: resultData(code, ts, extra)}
 	}
 	if len(ents) > 0 {
-		if err := l.MarkApplied(ents[len(ents)-1].Index); err != nil {
+		s.pipeBuf = s.pipes.encode(s.pipeBuf[:0])
+		if err := l.MarkApplied(ents[len(ents)-1].Index, s.pipeBuf); err != nil {
 			return nil, err
 		}
 		s.applied.Store(ents[len(ents)-1].Index)
@@ -280,8 +299,11 @@ func (s *streamSM) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error 
 	if err != nil {
 		return err
 	}
+	s.st.mu.RLock()
+	err = s.loadPipes(s.st.l)
+	s.st.mu.RUnlock()
 	s.applied.Store(applied)
-	return nil
+	return err
 }
 
 // Close releases the shard's store: its log closes. Lookups after it get
