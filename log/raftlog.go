@@ -250,11 +250,14 @@ func (l *Log) Sync() error {
 
 // RaftRange returns the index of the first and the last stored entry above
 // the raft floor; last < first when there is none (first is then the index
-// the next entry will have, or 0 when unknown).
+// the next entry will have, or 1 when nothing is known).
 func (l *Log) RaftRange() (first, last uint64) {
 	l.rf.mu.Lock()
 	defer l.rf.mu.Unlock()
 	m := &l.rf.mu
+	if m.first == 0 {
+		return 1, 0
+	}
 	return m.first, m.first + uint64(len(m.ents)) - 1
 }
 

@@ -79,6 +79,17 @@ func TestLogDBContract(t *testing.T) {
 	if _, err := db.ReadRaftState(5, 1, 0); !errors.Is(err, raftio.ErrNoSavedLog) {
 		t.Fatalf("state of a new shard: %v", err)
 	}
+	// A vote before any entry: a state and no entries.
+	if err := db.SaveRaftState([]pb.Update{{ClusterID: 5, NodeID: 1, State: pb.State{Term: 1, Vote: 2}}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	reopen()
+	if rs, err := db.ReadRaftState(5, 1, 0); err != nil || rs.EntryCount != 0 || rs.State != (pb.State{Term: 1, Vote: 2}) {
+		t.Fatalf("state without entries: %+v %v", rs, err)
+	}
+	if got := iterate(t, db, 5, 1, 10); len(got) != 0 {
+		t.Fatalf("%d entries", len(got))
+	}
 	bs := pb.Bootstrap{Addresses: map[uint64]string{1: "a:1", 2: "b:2"}, Type: pb.OnDiskStateMachine}
 	if err := db.SaveBootstrapInfo(5, 1, bs); err != nil {
 		t.Fatal(err)
