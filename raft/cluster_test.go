@@ -284,8 +284,8 @@ func TestStreamCatchUpFromSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(c.streamDir(lag, 7) + ".recv"); !os.IsNotExist(err) {
-		t.Fatalf("snapshot staging dir left behind: %v", err)
+	if gens, _ := filepath.Glob(filepath.Join(c.streamDir(lag, 7), "log.*")); len(gens) != 1 {
+		t.Fatalf("log generations left behind: %v", gens)
 	}
 }
 
