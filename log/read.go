@@ -41,6 +41,9 @@ type StoredMsg struct {
 	Extents []Extent
 	buf     []byte // metadata read by LoadMsg (Hdr aliases it)
 	zbuf    []byte // compressed payload scratch for ReadPayload
+	// seg and off locate the message's record as loaded (markDamaged).
+	seg *segment
+	off int64
 }
 
 // LoadMsg fills sm with message seq. It reads and checksums the message's
@@ -50,11 +53,16 @@ type StoredMsg struct {
 // It does not allocate once sm's buffers are large enough.
 func (l *Log) LoadMsg(seq uint64, sm *StoredMsg) error {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
 	if l.mu.closed {
+		l.mu.RUnlock()
 		return ErrClosed
 	}
-	return l.loadLocked(seq, sm)
+	err := l.loadLocked(seq, sm)
+	l.mu.RUnlock()
+	if err == nil && l.damagedOnLoad(sm) {
+		return fmt.Errorf("%w: seq %d is damaged", ErrCorrupt, seq)
+	}
+	return err
 }
 
 func (l *Log) loadLocked(seq uint64, sm *StoredMsg) error {
@@ -100,6 +108,7 @@ func (l *Log) loadLocked(seq uint64, sm *StoredMsg) error {
 	}
 	p += m.subjLen
 	sm.Seq, sm.Subject, sm.Size, sm.Time = seq, x.subjs[e.subj].name, m.size, m.ts
+	sm.seg, sm.off = e.seg, e.off
 	sm.Hdr = body[p : p+m.hdrLen : p+m.hdrLen]
 	sm.Compressed = h.flags&flagS2 != 0
 	sm.Extents = sm.Extents[:0]
@@ -164,11 +173,23 @@ func (sm *StoredMsg) ReadPayload(dst []byte) ([]byte, error) {
 // sequence; messages flagged damaged are skipped (verify.go). ErrNotFound
 // when there is none (yet): use Wait to block.
 func (l *Log) LoadNext(seq uint64, filter string, sm *StoredMsg) (uint64, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.mu.closed {
-		return 0, ErrClosed
+	for {
+		l.mu.RLock()
+		if l.mu.closed {
+			l.mu.RUnlock()
+			return 0, ErrClosed
+		}
+		found, err := l.loadNextLocked(seq, filter, sm)
+		l.mu.RUnlock()
+		if err != nil || !l.damagedOnLoad(sm) {
+			return found, err
+		}
+		seq = found + 1 // found damaged now: skipped, as the flagged ones are
 	}
+}
+
+// loadNextLocked is LoadNext under mu's read lock.
+func (l *Log) loadNextLocked(seq uint64, filter string, sm *StoredMsg) (uint64, error) {
 	x := &l.mu.idx
 	seq = max(seq, x.base, 1)
 	found := uint64(0)
