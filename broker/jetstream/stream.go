@@ -55,8 +55,8 @@ var _ consumer.Stream = (*stream)(nil)
 // Name is the stream's name.
 func (s *stream) Name() string { return s.name }
 
-// Log is the stream's message log.
-func (s *stream) Log() *log.Log { return s.log }
+// Reader is the read side of the stream's log, for its consumers.
+func (s *stream) Reader() log.Reader { return s.log }
 
 // Config returns a copy of the current config (its slices and maps are
 // shared and must not be modified).

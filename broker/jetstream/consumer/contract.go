@@ -13,10 +13,10 @@ import (
 type Stream interface {
 	// Name is the stream's name.
 	Name() string
-	// Log holds the stream's messages: LoadMsg/LoadNext to read,
+	// Reader reads the stream's messages: LoadMsg/LoadNext to read,
 	// Changed/Wait to learn of new ones, SeqAtTime/LastSeqForSubject for
-	// deliver policies, State for num_pending.
-	Log() *log.Log
+	// deliver policies, State for num_pending. Consumers never write.
+	Reader() log.Reader
 	// Config is the stream's current configuration (retention, subjects).
 	Config() jsapi.StreamConfig
 	// Remove deletes seq from the stream. Consumers call it under interest

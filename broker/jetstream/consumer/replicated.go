@@ -84,7 +84,7 @@ func (s *Set) SetActive(active bool) error {
 	if s.mu.closed {
 		return nil
 	}
-	l := s.st.Log()
+	l := s.st.Reader()
 	for _, sc := range stored {
 		if _, dup := s.mu.consumers[sc.Name]; dup {
 			continue

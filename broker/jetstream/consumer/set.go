@@ -117,7 +117,7 @@ func (s *Set) load() error {
 	if err != nil {
 		return err
 	}
-	l := s.st.Log()
+	l := s.st.Reader()
 	for _, e := range ents {
 		if !e.IsDir() {
 			continue
@@ -198,7 +198,7 @@ func (s *Set) Create(req *jsapi.CreateConsumerRequest, subjectName, subjectFilte
 	c := newConsumer(s, name, cfg, now, persist)
 	c.mu.Lock()
 	c.mu.filters = effectiveFilters(&cfg, &scfg)
-	c.initPositionLocked(s.st.Log())
+	c.initPositionLocked(s.st.Reader())
 	c.mu.Unlock()
 	if persist {
 		var err error
@@ -262,7 +262,7 @@ func (s *Set) update(c *consumer, cfg *jsapi.ConsumerConfig, action jsapi.Consum
 	filters := effectiveFilters(cfg, &scfg)
 	if !slices.Equal(filters, c.mu.filters) {
 		c.mu.filters = filters
-		c.recountLocked(s.st.Log())
+		c.recountLocked(s.st.Reader())
 	}
 	c.mu.scan = true
 	c.mu.Unlock()
@@ -473,7 +473,7 @@ func (s *Set) StreamChanged() {
 		cs = append(cs, c)
 	}
 	s.mu.Unlock()
-	l := s.st.Log()
+	l := s.st.Reader()
 	for _, c := range cs {
 		first := l.State().FirstSeq
 		now := s.env.Clock.Now()
