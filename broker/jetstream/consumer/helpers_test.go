@@ -26,7 +26,7 @@ type testStream struct {
 	}
 }
 
-func (s *testStream) Name() string  { return s.name }
+func (s *testStream) Name() string       { return s.name }
 func (s *testStream) Reader() log.Reader { return s.l }
 func (s *testStream) Remove(seq uint64) error {
 	err := s.l.Delete(seq)
