@@ -83,7 +83,7 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 	st.mu.cfg = cfg
 	st.mu.pendingSubj = make(map[string]uint64)
 	lopts := log.Options{
-		Clock:        logClock{e.o.Clock},
+		Clock:        e.o.Clock,
 		Logger:       e.log.With("stream", cfg.Name),
 		Sync:         e.o.Sync,
 		SyncInterval: e.o.SyncInterval,
@@ -310,12 +310,3 @@ func (s *stream) destroy() error {
 	}
 	return os.RemoveAll(gone)
 }
-
-// logClock adapts the broker's clock to the log's Clock interface.
-type logClock struct{ c broker.Clock }
-
-// Now is the broker clock's time.
-func (c logClock) Now() time.Time { return c.c.Now() }
-
-// AfterFunc schedules f on the broker clock.
-func (c logClock) AfterFunc(d time.Duration, f func()) log.Timer { return c.c.AfterFunc(d, f) }
