@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/bargemq/barge/clock"
 )
 
 // Discard chooses what happens when MaxMsgs or MaxBytes is reached.
@@ -73,26 +75,15 @@ const (
 	SyncInterval
 )
 
-// Clock is the injected time source. AfterFunc runs f on its own goroutine
-// after d, like time.AfterFunc.
-type Clock interface {
-	Now() time.Time
-	AfterFunc(d time.Duration, f func()) Timer
-}
+// Clock is the injected time source (the clock package's Clock). AfterFunc
+// runs f on its own goroutine after d, like time.AfterFunc.
+type Clock = clock.Clock
 
 // Timer is what Clock.AfterFunc returns.
-type Timer interface {
-	Stop() bool
-}
+type Timer = clock.Timer
 
 // SystemClock is the real clock (time.Now, time.AfterFunc).
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// AfterFunc calls time.AfterFunc.
-func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+type SystemClock = clock.System
 
 // Options are the process-side settings: seams and tuning. The zero value is
 // valid: OS file system, system clock, no logging, SyncAlways.

@@ -140,7 +140,14 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 	l.mu.idx = newIndex(cfg.Storage)
 	l.mu.changed = make(chan struct{})
 	l.bufs.New = func() any { b := make([]byte, 0, l.bufCap()); return &b }
-	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
+	var err error
+	if cfg.Storage == FileStorage {
+		// A new log's directory must survive a crash with its segments.
+		err = MkdirDurable(l.fs, dir)
+	} else {
+		err = l.fs.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("log: %w", err)
 	}
 	if err := l.recover(); err != nil {
@@ -148,7 +155,6 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l.w.Lock()
-	var err error
 	if l.w.active == nil {
 		// A new log (no segment survived recovery): it starts at
 		// cfg.FirstSeq. Its first segment's header records FirstSeq-1 as

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -253,12 +252,9 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 // startReplicated opens this node's replica of d and registers it.
 func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 	dir := filepath.Join(e.dir, d.Config.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	// meta.json marks the directory as a replicated stream's: load skips
 	// it (the meta shard decides what runs), but a restart finds the data.
-	if err := writeMeta(dir, &streamMeta{Config: d.Config, Created: d.Created, Replicated: true}); err != nil {
+	if err := e.makeStreamDir(dir, &streamMeta{Config: d.Config, Created: d.Created, Replicated: true}); err != nil {
 		return err
 	}
 	repl, err := cs.c.StartReplica(d.ShardID, d.Members, filepath.Join(dir, msgsDir), logConfig(&d.Config))

@@ -9,7 +9,8 @@
 // New(srv, Options) loads every stream from <store_dir>/jetstream/<name>/
 // (meta.json: config and creation time, written to a temporary file,
 // fsynced, renamed and the directory fsynced; msgs/: the log; consumers/:
-// the consumer Set's directory), subscribes $JS.API.> as an internal
+// the consumer Set's directory; every file through Options.FS, see
+// meta.go), subscribes $JS.API.> as an internal
 // subscription, and installs itself as the server's Capturer. Close stops
 // both and closes every stream; their logs apply and sync what was
 // committed.

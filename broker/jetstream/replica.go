@@ -203,7 +203,7 @@ func (e *Engine) applyReplicatedConfig(st *stream, cfg jsapi.StreamConfig) *jsap
 	// temporary file.
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := writeMeta(st.dir, &streamMeta{Config: cfg, Created: st.created, Replicated: true}); err != nil {
+	if err := e.writeMeta(st.dir, &streamMeta{Config: cfg, Created: st.created, Replicated: true}); err != nil {
 		return e.internalErr(jsapi.ErrCodeStreamUpdate, st.name, "stream update", err)
 	}
 	old := st.Config()

@@ -3,7 +3,6 @@ package jetstream
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -83,7 +82,7 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 	st.mu.cfg = cfg
 	st.mu.pendingSubj = make(map[string]uint64)
 	lopts := log.Options{
-		Clock:        logClock{e.o.Clock},
+		Clock:        e.o.Clock,
 		Logger:       e.log.With("stream", cfg.Name),
 		Sync:         e.o.Sync,
 		SyncInterval: e.o.SyncInterval,
@@ -100,7 +99,7 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 	}
 	st.log = l
 	st.rebuildPublishState()
-	set, err := consumer.NewSet(consumer.Env{Server: e.srv, Clock: e.o.Clock, Logger: e.log.With("stream", cfg.Name)},
+	set, err := consumer.NewSet(consumer.Env{Server: e.srv, Clock: e.o.Clock, Logger: e.log.With("stream", cfg.Name), FS: e.o.FS},
 		st, filepath.Join(dir, consumersDir))
 	if err != nil {
 		l.Close()
@@ -216,7 +215,7 @@ func (s *stream) state() jsapi.StreamState {
 // update applies a checked config: limits to the log, the rest to the
 // stream; meta.json is rewritten first so a crash keeps one of the two.
 func (s *stream) update(cfg jsapi.StreamConfig) *jsapi.APIError {
-	if err := writeMeta(s.dir, &streamMeta{Config: cfg, Created: s.created}); err != nil {
+	if err := s.e.writeMeta(s.dir, &streamMeta{Config: cfg, Created: s.created}); err != nil {
 		return s.e.internalErr(jsapi.ErrCodeStreamUpdate, s.name, "stream update", err)
 	}
 	if err := s.log.UpdateConfig(logConfig(&cfg)); err != nil {
@@ -301,21 +300,5 @@ func (s *stream) destroy() error {
 	} else {
 		s.log.Close()
 	}
-	gone := s.dir + deletingSuffix
-	if err := os.Rename(s.dir, gone); err != nil {
-		return err
-	}
-	if err := syncDir(filepath.Dir(s.dir)); err != nil {
-		return err
-	}
-	return os.RemoveAll(gone)
+	return log.RemoveDir(s.e.o.FS, s.dir)
 }
-
-// logClock adapts the broker's clock to the log's Clock interface.
-type logClock struct{ c broker.Clock }
-
-// Now is the broker clock's time.
-func (c logClock) Now() time.Time { return c.c.Now() }
-
-// AfterFunc schedules f on the broker clock.
-func (c logClock) AfterFunc(d time.Duration, f func()) log.Timer { return c.c.AfterFunc(d, f) }

@@ -35,6 +35,9 @@ type Env struct {
 	Clock broker.Clock
 	// Logger reports consumer state errors.
 	Logger *slog.Logger
+	// FS is the file system durable consumers' config and state go
+	// through (the log's seam; nil: the OS).
+	FS log.FS
 	// Store, when set, makes the set a replicated stream's (replicated.go):
 	// durable consumers' definitions and state live in Store instead of
 	// dir, and the set runs consumers only while SetActive(true) (on the

@@ -6,10 +6,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,6 +17,7 @@ import (
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
 )
 
 // Set is the consumers of one stream. See contract.go for the API the
@@ -28,6 +29,7 @@ type Set struct {
 	env Env
 	st  Stream
 	dir string // "" when no consumer state is kept on disk
+	fs  log.FS // where dir is (Env.FS)
 	// store keeps a replicated stream's durables (Env.Store); nil for R1.
 	store Store
 	// actMu serializes SetActive calls (loading from store takes time and
@@ -76,7 +78,10 @@ func NewSet(env Env, st Stream, dir string) (*Set, error) {
 	if env.Clock == nil {
 		env.Clock = broker.SystemClock{}
 	}
-	s := &Set{env: env, st: st, dir: dir, log: env.Logger, name: st.Name(), store: env.Store,
+	if env.FS == nil {
+		env.FS = log.OSFS{}
+	}
+	s := &Set{env: env, st: st, dir: dir, fs: env.FS, log: env.Logger, name: st.Name(), store: env.Store,
 		retKick: make(chan struct{}, 1), retStop: make(chan struct{}), retDone: make(chan struct{})}
 	if s.store != nil {
 		s.dir = "" // the store has the durables, the leader runs them
@@ -110,24 +115,29 @@ func (s *Set) load() error {
 	if !s.persistent() {
 		return nil
 	}
-	ents, err := os.ReadDir(s.dir)
-	if errors.Is(err, os.ErrNotExist) {
+	names, err := s.fs.List(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	l := s.st.Reader()
-	for _, e := range ents {
-		if !e.IsDir() {
+	for _, name := range names {
+		dir := filepath.Join(s.dir, name)
+		if strings.HasSuffix(name, log.DeletingSuffix) {
+			s.fs.RemoveAll(dir) // a delete interrupted by a crash
 			continue
 		}
-		meta, saved, err := readConsumerDir(filepath.Join(s.dir, e.Name()))
+		meta, saved, err := readConsumerDir(s.fs, dir)
+		if errors.Is(err, syscall.ENOTDIR) {
+			continue // a file, not a consumer
+		}
 		if err != nil {
-			s.log.Error("consumer: cannot load", "stream", s.name, "consumer", e.Name(), "err", err)
+			s.log.Error("consumer: cannot load", "stream", s.name, "consumer", name, "err", err)
 			continue
 		}
-		c := newConsumer(s, e.Name(), meta.Config, meta.Created, true)
+		c := newConsumer(s, name, meta.Config, meta.Created, true)
 		c.mu.Lock()
 		c.mu.filters = effectiveFilters(&c.mu.cfg, &s.mu.scfg)
 		c.resumeLocked(l, saved)
@@ -402,7 +412,7 @@ func (s *Set) remove(c *consumer, tell bool) {
 		}
 	}
 	if c.dir != "" {
-		if err := os.RemoveAll(c.dir); err != nil {
+		if err := log.RemoveDir(s.fs, c.dir); err != nil {
 			s.log.Error("consumer: removing state", "stream", s.name, "consumer", c.name, "err", err)
 		}
 	}
@@ -538,7 +548,7 @@ func (s *Set) shutdown(drop bool) {
 	}
 	wg.Wait()
 	if drop && s.dir != "" {
-		if err := os.RemoveAll(s.dir); err != nil {
+		if err := s.fs.RemoveAll(s.dir); err != nil {
 			s.log.Error("consumer: removing state", "stream", s.name, "err", err)
 		}
 	}

@@ -72,9 +72,19 @@ type Config struct {
 	// segment file; 0 takes the log's default (64 MiB). No flag: tests
 	// lower it.
 	SegmentSize int64
-	// StoreFS is the file system the streams' message logs go through (the
-	// log's FS seam); nil is the OS. No flag: tests inject disk faults.
+	// StoreFS is the file system the streams' files (message logs,
+	// meta.json, consumer config and state) and the cluster's marker files
+	// go through (the log's FS seam); nil is the OS. No flag: tests inject
+	// disk faults.
 	StoreFS log.FS
+}
+
+// storeFS is StoreFS, or the OS when it is nil.
+func (c *Config) storeFS() log.FS {
+	if c.StoreFS == nil {
+		return log.OSFS{}
+	}
+	return c.StoreFS
 }
 
 // Defaults returns the embedded defaults `make run` relies on.
