@@ -17,8 +17,8 @@ import (
 // log asks it about each message in log order, under the log's writer
 // lock, just before the message gets its sequence, on the local path
 // (Appender.CommitAsync, R1) and on every replica's apply path
-// (ApplyCommit/ApplyInline, raft order). In the order nats-server checks
-// them:
+// (ApplyCommit/ApplyInline, raft order). In the order they are decided
+// (the one publishes had before, close to nats-server's):
 //
 //	header block over 64 KiB             10097
 //	Nats-TTL (per-message TTL disabled)  10166
@@ -57,34 +57,43 @@ import (
 //     index (written, waiting for their group commit), with their
 //     subjects and ids.
 //
-// Both are functions of the log: ids are rebuilt at Reset (every Open of
-// the log: a restart, a snapshot install) from the headers of the stored
-// messages within the window of the last timestamp, a superset of what a
-// replica that never stopped holds once the next message expires the
-// window by its own timestamp (the same cutoff for both); the table is
-// also reloaded when the window grows. A replica that stopped has nothing
+// Both are functions of the log. A dedup decision reads only the ids of
+// messages still stored (View.Live) within the window of the message's
+// own timestamp. At Reset (every Open of the log: a restart, a snapshot
+// install) ids are rebuilt from the headers of the stored messages within
+// the window of the last timestamp: all of those the decision can read,
+// since the next timestamp is no lower; a replica that never stopped also
+// holds ids of removed messages, which Live filters out. The table is
+// reloaded from the log when the window grows. A replica that stopped has nothing
 // pending at Open; one that did not has pending messages only between
-// two Applies' group commits, and a rule reads the index only as of
-// every written message being applied: where pending messages could still
-// change the answer (they may make the log's limits remove the message a
-// rule reads) the rule asks the log to apply them first
-// (log.ErrUnsettled: a dedup hit on an applied original, any expected last
-// subject sequence). Where they cannot, pending messages count as what
-// they will be: Nats-Expected-Last-Msg-Id reads the newest message (only a
-// delete, applied synchronously on replicas, removes it), discard new per
-// subject counts pending messages (under discard new the limits remove
-// nothing), and a dedup hit on a pending original is live. So a replica
-// that restarted decides every later message exactly as one that did not,
-// and every replica decides as every other.
+// two group commits, and raft gives each replica its own batches, so
+// which messages are pending when a message is decided differs between
+// replicas. A rule therefore reads the log as of every written message
+// being applied: where pending messages could still change the answer
+// (applied, they may make the log's limits remove the message a rule
+// reads, pending or not) the rule asks the log to apply them first
+// (log.ErrUnsettled: a dedup hit, any expected last subject sequence).
+// Where they cannot, pending messages count as what they will be:
+// Nats-Expected-Last-Msg-Id reads the newest message (no limit removes
+// the newest; a delete is applied synchronously on replicas), and discard
+// new per subject counts pending messages (under discard new the limits
+// remove nothing). So a replica that restarted decides every later message
+// exactly as one that did not, and every replica decides as every other
+// (TestRulesRestartParity: copies with different batches, one restarted).
 //
 // Outside the guarantee: max_age removes messages by each node's own
 // clock, so a rule reading a message that expires at that moment may
-// differ; and a local (R1) log never waits for its pending messages (the
-// checks run on the publisher's event loop), so a rule racing a limit
-// that those messages trigger is decided as if they were applied without
-// it. A deleted or purged original no longer deduplicates (nats-server
-// forgets ids on a purge, not on a delete: barge forgets both, which is
-// what a restarted nats-server does too).
+// differ. A restarted replica reopens its log with the stream's current
+// definition and raft re-applies the entries after its applied marker
+// under it: an entry decided before a config entry that the marker does
+// not cover is decided again with the newer rules (the limits have the
+// same window; the log keeps no config record). A local (R1) log never
+// waits for its pending messages (the checks run on the publisher's event
+// loop), so a rule racing a limit that those messages trigger is decided
+// as if they were applied without it. A deleted or purged original no
+// longer deduplicates (nats-server forgets ids on a purge, not on a
+// delete: barge forgets both, which is what a restarted nats-server does
+// too).
 
 // checkDuplicate is the refusal code of a duplicate (log.CheckError.Seq is
 // the original's sequence). Every other code is the jsapi.ErrCode of the
@@ -296,8 +305,10 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 		r.ids.expire(m.Time - r.cfg.window)
 		if len(h.msgID) > 0 {
 			if e, ok := r.ids.m[string(h.msgID)]; ok {
-				if applied := v.Applied(); e.seq <= applied && applied < last && v.CanSettle() {
-					return log.ActNone, log.ErrUnsettled // the pending messages' limits may remove it
+				if v.CanSettle() && v.Applied() < last {
+					// The limits the pending messages trigger when they
+					// are applied may remove the original (pending or not).
+					return log.ActNone, log.ErrUnsettled
 				}
 				if v.Live(e.seq) {
 					return log.ActNone, &log.CheckError{Code: checkDuplicate, Seq: e.seq}
