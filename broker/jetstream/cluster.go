@@ -52,8 +52,9 @@ type Replica interface {
 	// *log.CheckError it returned. An error means it was not stored,
 	// except ctx's.
 	Publish(ctx context.Context, m *ReplicaMsg) (seq uint64, err error)
-	// UpdateConfig changes the limits on every replica at one point of the
-	// raft log; it returns once this replica applied it.
+	// UpdateConfig changes the limits and the publish rules' settings
+	// (log.Config.Rules) on every replica at one point of the raft log; it
+	// returns once this replica applied it.
 	UpdateConfig(ctx context.Context, cfg log.Config) error
 	// Progress returns each replica's last progress report (see
 	// ReplicaProgress); replicas not heard from since this one started
