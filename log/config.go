@@ -50,7 +50,6 @@ type Config struct {
 	MaxBytes          int64         // bytes kept, each message counted as MsgSize (nats-server's figure)
 	MaxAge            time.Duration // messages older than this are dropped
 	MaxMsgsPerSubject int64         // per-subject cap; always drops that subject's oldest
-	MaxMsgSize        int64         // largest len(hdr)+len(payload) accepted
 	Discard           Discard
 	Compression       Compression
 	Storage           Storage
@@ -60,6 +59,10 @@ type Config struct {
 	// UpdateConfig ignores it. The empty log reports FirstSeq = FirstSeq
 	// and LastSeq = FirstSeq-1, as nats-server's stores do.
 	FirstSeq uint64
+	// Rules are the Checker's settings (Options.Checker; see check.go),
+	// opaque to the log. Changed with UpdateConfig like the limits, so the
+	// Checker sees each change at one point of the log (View.Rules).
+	Rules string
 }
 
 // SyncPolicy chooses when a commit is durable.
@@ -108,6 +111,10 @@ type Options struct {
 	// the Apply methods (replica.go), and recovery keeps exactly what the
 	// last applied marker covers. It must be the same at every Open.
 	Replica bool
+	// Checker, if set, decides in log order whether each message may be
+	// stored (check.go). A replica log's Checker must decide from the log
+	// and the message alone, so every replica decides alike.
+	Checker Checker
 	// AsyncBatchDone, if set, is called on the notifier goroutine after the
 	// done callbacks of one group commit's CommitAsync ops have all
 	// returned (a caller that queued their PubAcks without sending flushes

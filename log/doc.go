@@ -11,6 +11,8 @@
 //	LoadNext(seq, filter, *StoredMsg), LastSeqForSubject, SeqAtTime, SubjectsState
 //	Delete(seq), Purge(PurgeRequest), UpdateConfig(cfg), State()
 //	Wait(ctx, seq), Changed()       block until a sequence exists, no polling
+//	Options.Checker                 the caller's rules, asked about every message
+//	                                in log order, before its sequence (check.go)
 //
 // Sequences start at 1 (or Config.FirstSeq) and are contiguous; LastSeq never goes back, even
 // after a purge. Timestamps are unix nanoseconds from the injected clock,

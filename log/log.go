@@ -164,6 +164,9 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		err = l.createSegmentLocked()
 	}
 	l.w.good = segPos{l.w.active, l.w.off}
+	if ck := l.opts.Checker; ck != nil {
+		ck.Reset(View{l: l})
+	}
 	l.w.Unlock()
 	if err != nil {
 		l.closeFiles()

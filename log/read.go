@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/subject"
 	"github.com/klauspost/compress/s2"
 )
 
@@ -201,7 +201,7 @@ func (l *Log) loadNextLocked(seq uint64, filter string, sm *StoredMsg) (uint64, 
 				break
 			}
 		}
-	case !codec.HasWildcard(filter):
+	case !subject.HasWildcard(filter):
 		if id, ok := x.subjects[filter]; ok {
 			s := x.subjs[id].seqs
 			for i, _ := slices.BinarySearch(s, seq); i < len(s); i++ {
@@ -213,7 +213,7 @@ func (l *Log) loadNextLocked(seq uint64, filter string, sm *StoredMsg) (uint64, 
 		}
 	default:
 		for ; seq <= x.last; seq++ {
-			if e := x.get(seq); e != nil && e.live && !e.lost && codec.SubjectMatches(filter, x.subjs[e.subj].name) {
+			if e := x.get(seq); e != nil && e.live && !e.lost && subject.Matches(filter, x.subjs[e.subj].name) {
 				found = seq
 				break
 			}
@@ -232,7 +232,7 @@ func (l *Log) LastSeqForSubject(filter string) (uint64, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	x := &l.mu.idx
-	if !codec.HasWildcard(filter) && filter != "" {
+	if !subject.HasWildcard(filter) && filter != "" {
 		if seq, ok := x.lastForSubject(filter); ok {
 			return seq, nil
 		}
@@ -240,7 +240,7 @@ func (l *Log) LastSeqForSubject(filter string) (uint64, error) {
 	}
 	var best uint64
 	for _, s := range x.subjs {
-		if len(s.seqs) > 0 && s.seqs[len(s.seqs)-1] > best && codec.SubjectMatches(filter, s.name) {
+		if len(s.seqs) > 0 && s.seqs[len(s.seqs)-1] > best && subject.Matches(filter, s.name) {
 			best = s.seqs[len(s.seqs)-1]
 		}
 	}
@@ -272,7 +272,7 @@ func (l *Log) SubjectsState(filter string) map[string]SubjectState {
 	defer l.mu.RUnlock()
 	out := make(map[string]SubjectState)
 	for _, s := range l.mu.idx.subjs {
-		if len(s.seqs) > 0 && codec.SubjectMatches(filter, s.name) {
+		if len(s.seqs) > 0 && subject.Matches(filter, s.name) {
 			out[s.name] = SubjectState{Msgs: uint64(len(s.seqs)), First: s.seqs[0], Last: s.seqs[len(s.seqs)-1]}
 		}
 	}

@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"errors"
 	"fmt"
 
 	sm "github.com/lni/dragonboat/v3/statemachine"
@@ -96,13 +95,13 @@ func splitBatchResult(res sm.Result, items []*pubItem) error {
 // after the first 9 bytes), or codeBadEntry, or codeOther when the log
 // failed.
 func (s *streamSM) applyBatch(l *log.Log, cmd []byte) sm.Result {
-	bad := sm.Result{Data: resultData(codeBadEntry, 0, "")}
+	bad := sm.Result{Data: resultData(codeBadEntry, 0, nil)}
 	if len(cmd) < 5 {
 		return bad
 	}
 	n := int(le.Uint32(cmd[1:]))
 	p := cmd[5:]
-	out := resultData(codeOK, 0, "")
+	out := resultData(codeOK, 0, nil)
 	for i := 0; i < n; i++ {
 		if len(p) < 4 {
 			return bad
@@ -126,27 +125,22 @@ func (s *streamSM) applyBatch(l *log.Log, cmd []byte) sm.Result {
 		}
 		data := q[8 : 8+dl]
 		p = q[8+dl:]
-		var val uint64
-		var ts int64
-		var extra string
 		var seq uint64
-		var t int64
+		var ts int64
 		var err error
 		if inline {
-			seq, t, err = l.ApplyInline(c, data, crc) // chunk and commit in one write
+			seq, ts, err = l.ApplyInline(c, data, crc) // chunk and commit in one write
 		} else {
-			seq, t, err = l.ApplyCommit(c)
-		}
-		var ce *log.CheckError
-		if errors.As(err, &ce) {
-			val, extra = ce.Seq, ce.MsgID
-		} else {
-			val, ts = seq, t
+			seq, ts, err = l.ApplyCommit(c)
 		}
 		code := s.check(err)
 		c.Hdr = nil
 		if code == codeOther {
-			return sm.Result{Data: resultData(codeOther, 0, "")}
+			return sm.Result{Data: resultData(codeOther, 0, nil)}
+		}
+		val, extra := outcome(code, seq, err)
+		if code != codeOK {
+			ts = 0
 		}
 		out = append(out, code)
 		out = le.AppendUint64(out, val)

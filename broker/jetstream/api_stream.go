@@ -5,8 +5,8 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/subject"
 )
 
 // streamCreate answers STREAM.CREATE.<stream>: an identical config for an
@@ -289,7 +289,7 @@ func (e *Engine) filteredStreams(req *jsapi.StreamNamesRequest) []*stream {
 	out := all[:0]
 	for _, st := range all {
 		for _, subj := range st.Config().Subjects {
-			if codec.SubjectsOverlap(subj, req.Subject) {
+			if subject.Overlap(subj, req.Subject) {
 				out = append(out, st)
 				break
 			}

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/broker"
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/subject"
 )
 
 // Options configure an Engine. StoreDir is required; the rest have defaults.
@@ -85,7 +85,7 @@ type Engine struct {
 		// filters holds every registered stream's subjects, owned by the
 		// stream's name, and those of creates in progress (reserved):
 		// the overlap check (overlapLocked) asks it.
-		filters codec.FilterTree
+		filters subject.FilterTree
 		// reserved names the streams whose create is in progress
 		// (createStream works on the disk without the lock).
 		reserved map[string]bool
@@ -320,7 +320,7 @@ func (e *Engine) closeStreams() error {
 	e.mu.streams = make(map[string]*stream)
 	e.mu.bySub = make(map[*broker.Subscription]*stream)
 	e.mu.subsOf = make(map[*stream][]*broker.Subscription)
-	e.mu.filters = codec.FilterTree{}
+	e.mu.filters = subject.FilterTree{}
 	e.mu.Unlock()
 	var errs []error
 	for _, st := range streams {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/broker/jetstream/consumer"
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/subject"
 )
 
 // stream is one JetStream stream: its config, its log and its consumers. It
@@ -37,15 +37,12 @@ type stream struct {
 
 	mu struct {
 		sync.Mutex
-		cfg       jsapi.StreamConfig
-		lastSeq   uint64 // last sequence assigned, durable or in flight
-		lastMsgID string // Nats-Msg-Id of the last message assigned ("" if none)
-		dedup     dedupTable
-		// pendingSubj maps a subject to the sequence of its newest message
-		// that is assigned but not yet visible in the log, so that
-		// Nats-Expected-Last-Subject-Sequence sees in-flight messages.
-		pendingSubj map[string]uint64
-		closed      bool
+		cfg jsapi.StreamConfig
+		// inflight maps the sequence of each R1 message with a Nats-Msg-Id
+		// that is assigned but not yet durable to its completion, where
+		// its duplicates wait (publish.go).
+		inflight map[uint64]*commitDone
+		closed   bool
 	}
 }
 
@@ -80,7 +77,7 @@ func (s *stream) Remove(seq uint64) error {
 func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Time) (*stream, error) {
 	st := &stream{e: e, name: cfg.Name, dir: dir, created: created}
 	st.mu.cfg = cfg
-	st.mu.pendingSubj = make(map[string]uint64)
+	st.mu.inflight = make(map[uint64]*commitDone)
 	lopts := log.Options{
 		Clock:        e.o.Clock,
 		Logger:       e.log.With("stream", cfg.Name),
@@ -92,13 +89,13 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 		FS:           e.o.FS,
 		// One write per client per group commit for the PubAcks.
 		AsyncBatchDone: st.acks.Flush,
+		Checker:        newPublishRules(cfg.Name),
 	}
 	l, err := log.Open(filepath.Join(dir, msgsDir), logConfig(&cfg), lopts)
 	if err != nil {
 		return nil, err
 	}
 	st.log = l
-	st.rebuildPublishState()
 	set, err := consumer.NewSet(consumer.Env{Server: e.srv, Clock: e.o.Clock, Logger: e.log.With("stream", cfg.Name), FS: e.o.FS},
 		st, filepath.Join(dir, consumersDir))
 	if err != nil {
@@ -107,49 +104,6 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 	}
 	st.cons = set
 	return st, nil
-}
-
-// rebuildPublishState restores what publishing checks against after a
-// restart: the last sequence, the last message's Nats-Msg-Id, and the ids
-// within the duplicate window (read from the headers of the window's
-// messages, so dedup survives a restart without a separate file).
-func (s *stream) rebuildPublishState() {
-	st := s.log.State()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mu.lastSeq = st.LastSeq
-	var sm log.StoredMsg
-	if st.Msgs > 0 && s.log.LoadMsg(st.LastSeq, &sm) == nil {
-		s.mu.lastMsgID = headerString(sm.Hdr, jsapi.HdrMsgID)
-	}
-	window := s.mu.cfg.Duplicates
-	if window <= 0 || st.Msgs == 0 {
-		return
-	}
-	seq := s.log.SeqAtTime(s.e.o.Clock.Now().Add(-window))
-	for {
-		got, err := s.log.LoadNext(seq, "", &sm)
-		if err != nil {
-			return
-		}
-		if id := headerString(sm.Hdr, jsapi.HdrMsgID); id != "" {
-			s.mu.dedup.add(id, got, sm.Time, false)
-		}
-		seq = got + 1
-	}
-}
-
-// headerString returns the value of key in a NATS/1.0 header block as a
-// new string, or "".
-func headerString(hdr []byte, key string) string {
-	if len(hdr) == 0 {
-		return ""
-	}
-	v, ok := codec.HeaderValue(hdr, key)
-	if !ok {
-		return ""
-	}
-	return string(v)
 }
 
 // info describes the stream. With req, subjects_filter adds per-subject
@@ -240,7 +194,7 @@ func (s *stream) purge(req *jsapi.StreamPurgeRequest) (uint64, *jsapi.APIError) 
 	if req.Sequence > 0 && req.Keep > 0 {
 		return 0, jsapi.NewAPIError(jsapi.ErrCodeBadRequest)
 	}
-	if req.Subject != "" && !codec.ValidSubscribeSubject([]byte(req.Subject)) {
+	if req.Subject != "" && !subject.ValidSubscribe([]byte(req.Subject)) {
 		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, "invalid subject filter")
 	}
 	n, err := s.logPurge(log.PurgeRequest{Subject: req.Subject, Seq: req.Sequence, Keep: req.Keep})

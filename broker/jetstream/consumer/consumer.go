@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/broker"
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/subject"
 )
 
 // consumer is one consumer of a stream. Its delivery loop (run) is the only
@@ -444,7 +444,7 @@ func (c *consumer) matchesLocked(subj string) bool {
 		return true
 	}
 	for _, f := range c.mu.filters {
-		if codec.SubjectMatches(f, subj) {
+		if subject.Matches(f, subj) {
 			return true
 		}
 	}

@@ -15,9 +15,9 @@ import (
 	"syscall"
 
 	"github.com/bargemq/barge/broker"
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/subject"
 )
 
 // Set is the consumers of one stream. See contract.go for the API the
@@ -308,7 +308,7 @@ func (s *Set) checkWorkQueueLocked(cfg *jsapi.ConsumerConfig, scfg *jsapi.Stream
 		}
 		for _, a := range mine {
 			for _, b := range theirs {
-				if codec.SubjectsOverlap(a, b) {
+				if subject.Overlap(a, b) {
 					return jsapi.NewAPIError(jsapi.ErrCodeConsumerWQConsumerNotUnique)
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/log"
 )
 
@@ -77,6 +78,11 @@ type Config struct {
 	// go through (the log's FS seam); nil is the OS. No flag: tests inject
 	// disk faults.
 	StoreFS log.FS
+	// Clock is the time JetStream runs on (message timestamps, the
+	// duplicate window, max_age, consumer timers; a replicated message's
+	// timestamp is its proposer's); nil is the system clock. No flag:
+	// tests move time.
+	Clock broker.Clock
 }
 
 // storeFS is StoreFS, or the OS when it is nil.

@@ -63,6 +63,10 @@ func (a *App) startRaft() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
+	var now func() time.Time
+	if cfg.Clock != nil {
+		now = cfg.Clock.Now
+	}
 	h, err := raft.NewNodeHost(raft.Config{
 		NodeID:        cfg.NodeID,
 		RaftAddress:   cfg.RaftAddr,
@@ -70,6 +74,7 @@ func (a *App) startRaft() error {
 		DataDir:       dir,
 		DeploymentID:  deploymentID(cfg.ClusterName),
 		Logger:        a.log.With("component", "raft"),
+		Now:           now,
 
 		SnapshotEntries:    cfg.RaftSnapshotEntries,
 		CompactionOverhead: cfg.RaftCompactionOverhead,
