@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/subject"
 )
 
 // client is one client connection: the codec.Handler its parser reports to
@@ -251,8 +252,8 @@ func (c *client) Pong() error {
 // Sub adds a subscription. An invalid subject or queue name is reported as
 // -ERR 'Invalid Subject' and the connection carries on; a sid already in use
 // is ignored, as nats-server does.
-func (c *client) Sub(subject, queue, sid []byte) error {
-	if !codec.ValidSubscribeSubject(subject) || (queue != nil && !codec.ValidQueueName(queue)) {
+func (c *client) Sub(subj, queue, sid []byte) error {
+	if !subject.ValidSubscribe(subj) || (queue != nil && !subject.ValidQueueName(queue)) {
 		c.sendErr(codec.ErrInvalidSubject.Msg)
 		return nil
 	}
@@ -261,7 +262,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 		c.mu.Unlock()
 	} else {
 		sub := &Subscription{
-			Subject: string(subject),
+			Subject: string(subj),
 			Queue:   string(queue),
 			client:  c,
 			sid:     bytes.Clone(sid),
@@ -269,7 +270,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 		c.mu.subs[string(sub.sid)] = sub
 		c.mu.Unlock()
 		if err := c.srv.sl.Insert(sub); err != nil {
-			// Unreachable after ValidSubscribeSubject; keep the maps
+			// Unreachable after subject.ValidSubscribe; keep the maps
 			// consistent anyway.
 			c.mu.Lock()
 			delete(c.mu.subs, string(sub.sid))

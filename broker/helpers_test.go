@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bargemq/barge/clock/clocktest"
 )
 
 // errTestClosed is what testTransport returns once closed.
@@ -179,88 +181,17 @@ func (t *testTransport) counts() (writes, pieces, aborts int) {
 	return t.mu.writes, t.mu.pieces, t.mu.aborts
 }
 
-// fakeClock is a Clock whose time moves only by Advance, which runs due
-// callbacks on the calling goroutine, in time order.
-type fakeClock struct {
-	mu struct {
-		sync.Mutex
-		now    time.Time
-		timers []*fakeTimer
-	}
-}
-
-type fakeTimer struct {
-	c       *fakeClock
-	when    time.Time
-	f       func()
-	stopped bool
-}
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.mu.now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	return c
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.mu.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, when: c.mu.now.Add(d), f: f}
-	c.mu.timers = append(c.mu.timers, t)
-	return t
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
-
-// Advance moves time forward by d, firing every timer that falls due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	target := c.mu.now.Add(d)
-	for {
-		var next *fakeTimer
-		idx := -1
-		for i, t := range c.mu.timers {
-			if !t.stopped && !t.when.After(target) && (next == nil || t.when.Before(next.when)) {
-				next, idx = t, i
-			}
-		}
-		if next == nil {
-			break
-		}
-		c.mu.timers = append(c.mu.timers[:idx], c.mu.timers[idx+1:]...)
-		next.stopped = true
-		c.mu.now = next.when
-		c.mu.Unlock()
-		next.f()
-		c.mu.Lock()
-	}
-	c.mu.now = target
-	c.mu.Unlock()
-}
-
 // harness is a server on a fake clock with a fixed random seed.
 type harness struct {
 	t     testing.TB
 	srv   *Server
-	clock *fakeClock
+	clock *clocktest.Manual
 	port  int
 }
 
 func newHarness(t testing.TB, o Options) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: newFakeClock(), port: 50000}
+	h := &harness{t: t, clock: clocktest.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)), port: 50000}
 	o.Clock = h.clock
 	if o.Rand == nil {
 		o.Rand = rand.NewPCG(7, 11)

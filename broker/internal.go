@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/subject"
 	"github.com/valyala/bytebufferpool"
 )
 
@@ -44,14 +45,14 @@ var ErrNilHandler = errors.New("broker: nil internal handler")
 // SubscribeInternal subscribes h to subject (wildcards allowed) in queue
 // group queue ("" for none). Internal subscriptions see every publisher's
 // messages, echo settings notwithstanding.
-func (s *Server) SubscribeInternal(subject, queue string, h InternalHandler) (*Subscription, error) {
+func (s *Server) SubscribeInternal(subj, queue string, h InternalHandler) (*Subscription, error) {
 	if h == nil {
 		return nil, ErrNilHandler
 	}
-	if !codec.ValidSubscribeSubject([]byte(subject)) || (queue != "" && !codec.ValidQueueName([]byte(queue))) {
+	if !subject.ValidSubscribe([]byte(subj)) || (queue != "" && !subject.ValidQueueName([]byte(queue))) {
 		return nil, ErrInvalidSubject
 	}
-	sub := &Subscription{Subject: subject, Queue: queue, handler: h}
+	sub := &Subscription{Subject: subj, Queue: queue, handler: h}
 	if err := s.sl.Insert(sub); err != nil {
 		return nil, err
 	}
@@ -63,14 +64,14 @@ func (s *Server) SubscribeInternal(subject, queue string, h InternalHandler) (*S
 // which it cannot receive, is announced to it after the message ends, as
 // an InternalMsg with Subject, Reply and Oversize set, so that it can tell
 // the requester why instead of leaving it to time out.
-func (s *Server) SubscribeInternalOversize(subject string, h InternalHandler) (*Subscription, error) {
+func (s *Server) SubscribeInternalOversize(subj string, h InternalHandler) (*Subscription, error) {
 	if h == nil {
 		return nil, ErrNilHandler
 	}
-	if !codec.ValidSubscribeSubject([]byte(subject)) {
+	if !subject.ValidSubscribe([]byte(subj)) {
 		return nil, ErrInvalidSubject
 	}
-	sub := &Subscription{Subject: subject, handler: h, oversize: true}
+	sub := &Subscription{Subject: subj, handler: h, oversize: true}
 	if err := s.sl.Insert(sub); err != nil {
 		return nil, err
 	}
@@ -83,14 +84,14 @@ func (s *Server) SubscribeInternalOversize(subject string, h InternalHandler) (*
 // member can reach a component of another member (JetStream forwards API
 // requests and acks to a stream's leader this way). Without a cluster it
 // is SubscribeInternal.
-func (s *Server) SubscribeInternalRouted(subject string, h InternalHandler) (*Subscription, error) {
+func (s *Server) SubscribeInternalRouted(subj string, h InternalHandler) (*Subscription, error) {
 	if h == nil {
 		return nil, ErrNilHandler
 	}
-	if !codec.ValidSubscribeSubject([]byte(subject)) {
+	if !subject.ValidSubscribe([]byte(subj)) {
 		return nil, ErrInvalidSubject
 	}
-	sub := &Subscription{Subject: subject, handler: h, routed: true}
+	sub := &Subscription{Subject: subj, handler: h, routed: true}
 	if err := s.sl.Insert(sub); err != nil {
 		return nil, err
 	}

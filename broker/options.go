@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/bargemq/barge/clock"
 	"github.com/bargemq/barge/codec"
 )
 
@@ -84,31 +85,15 @@ type Options struct {
 	SublistCacheSize int
 }
 
-// Clock is the time a Server runs on. Tests inject a clock they advance by
-// hand; SystemClock is the real one.
-type Clock interface {
-	// Now returns the current time.
-	Now() time.Time
-	// AfterFunc calls f in its own goroutine (or, for a test clock, the
-	// goroutine that advances time) once d has elapsed.
-	AfterFunc(d time.Duration, f func()) Timer
-}
+// Clock is the time a Server runs on (the clock package's Clock). Tests
+// inject a clock they advance by hand; SystemClock is the real one.
+type Clock = clock.Clock
 
 // Timer is a pending AfterFunc call.
-type Timer interface {
-	// Stop prevents the call if it has not started; it reports whether it
-	// did.
-	Stop() bool
-}
+type Timer = clock.Timer
 
 // SystemClock is the wall clock, backed by package time.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// AfterFunc wraps time.AfterFunc.
-func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+type SystemClock = clock.System
 
 // withDefaults returns o with every zero field set to its default.
 func (o Options) withDefaults() Options {

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/subject"
 	"github.com/valyala/bytebufferpool"
 )
 
@@ -65,17 +66,17 @@ const crlf = "\r\n"
 
 // PubStart resolves the receivers of a PUB/HPUB and, for a large message,
 // opens a Stream on each and writes its control line.
-func (c *client) PubStart(subject, reply []byte, hdrLen, size int) error {
+func (c *client) PubStart(subj, reply []byte, hdrLen, size int) error {
 	p := &c.pub
 	p.active, p.drop, p.streaming = true, false, false
-	p.names = append(append(p.names[:0], subject...), reply...)
-	p.subject = p.names[:len(subject):len(subject)]
+	p.names = append(append(p.names[:0], subj...), reply...)
+	p.subject = p.names[:len(subj):len(subj)]
 	p.reply = nil
 	if len(reply) > 0 {
-		p.reply = p.names[len(subject):]
+		p.reply = p.names[len(subj):]
 	}
 	p.hdrLen, p.size = hdrLen, size
-	if c.opts.Pedantic && !codec.ValidPublishSubject(subject) {
+	if c.opts.Pedantic && !subject.ValidPublish(subj) {
 		c.sendErr(codec.ErrInvalidPublishSubject.Msg)
 		p.drop = true
 		return nil

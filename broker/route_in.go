@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/subject"
 )
 
 // routeReadBuffer is the size of a routeIn's read buffer: one per route,
@@ -215,15 +216,15 @@ func (ri *routeIn) Err(msg []byte) error {
 }
 
 // Sub records the peer's interest as a Subscription it owns.
-func (ri *routeIn) Sub(subject, queue []byte, _ int64) error {
+func (ri *routeIn) Sub(subj, queue []byte, _ int64) error {
 	if ri.peer == nil {
 		return errRouteNoInfo
 	}
-	if !codec.ValidSubscribeSubject(subject) || (queue != nil && !codec.ValidQueueName(queue)) {
-		ri.cl.log.Debug("route interest with an invalid subject ignored", "subject", string(subject))
+	if !subject.ValidSubscribe(subj) || (queue != nil && !subject.ValidQueueName(queue)) {
+		ri.cl.log.Debug("route interest with an invalid subj ignored", "subject", string(subj))
 		return nil
 	}
-	k := interestKey{string(subject), string(queue)}
+	k := interestKey{string(subj), string(queue)}
 	ri.mu.Lock()
 	defer ri.mu.Unlock()
 	if _, ok := ri.mu.subs[k]; ok {

@@ -74,12 +74,6 @@ func TestAllocsEncoders(t *testing.T) {
 			t.Fatal("HeaderStatus")
 		}
 	})
-	s := []byte("a.b.*.>")
-	assertNoAllocs(t, "subjects", func() {
-		if !ValidSubscribeSubject(s) || ValidPublishSubject(s) {
-			t.Fatal("subjects")
-		}
-	})
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

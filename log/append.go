@@ -39,9 +39,9 @@ type Appender struct {
 
 // Append starts a message on subject with header hdr (copied; may be nil)
 // and a payload of exactly size bytes, to be given to Write. It checks
-// MaxMsgSize (ErrMaxMsgSize) and whether the message can ever fit
-// (ErrMaxBytes; with DiscardNew also the current totals). It fails with
-// ErrClosed or the sticky write error.
+// whether the message can ever fit (ErrMaxBytes; with DiscardNew also the
+// current totals). It fails with ErrClosed or the sticky write error. The
+// Checker (Options.Checker) decides at Commit, in log order.
 func (l *Log) Append(subject string, hdr []byte, size int64) (*Appender, error) {
 	if subject == "" || size < 0 || len(subject) > 0xffff || int64(len(hdr)) > 1<<31 {
 		return nil, fmt.Errorf("%w: empty or oversized subject, header, or negative size", ErrBadRequest)
@@ -52,10 +52,6 @@ func (l *Log) Append(subject string, hdr []byte, size int64) (*Appender, error) 
 	l.w.Unlock()
 	if err != nil {
 		return nil, err
-	}
-	total := int64(len(hdr)) + size
-	if cfg.MaxMsgSize > 0 && total > cfg.MaxMsgSize {
-		return nil, ErrMaxMsgSize
 	}
 	if err := l.checkDiscardNew(cfg, l.msgSize(len(subject), len(hdr), size), true); err != nil {
 		return nil, err
@@ -210,8 +206,9 @@ func (a *Appender) writeChunk(framed, data []byte) error {
 // and timestamp (unix ns, never less than the previous commit's). With
 // SyncAlways it returns only after the record is fsynced (group commit).
 // Fewer payload bytes than declared is ErrSize; DiscardNew limits give
-// ErrMaxMsgs/ErrMaxBytes; I/O errors stick to the log. On error nothing of
-// the message becomes visible. The Appender is finished either way.
+// ErrMaxMsgs/ErrMaxBytes; the Checker's refusal is its *CheckError; I/O
+// errors stick to the log. On error nothing of the message becomes
+// visible. The Appender is finished either way.
 func (a *Appender) Commit() (seq uint64, ts int64, err error) {
 	o, seq, ts, err := a.begin(nil)
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/subject"
 )
 
 type opKind uint8
@@ -29,8 +29,11 @@ type op struct {
 	cfg     Config // opConfig
 	record  bool   // a record was written: the batch must be synced
 	n       uint64 // opPurge: messages removed
-	err     error  // result, set by the leader
-	done    bool   // guarded by l.sq
+	// mark (opPurge with a subject filter, a Checker's rollup): the
+	// removals it makes are logged by its own record, not as evictions.
+	mark bool
+	err  error // result, set by the leader
+	done bool  // guarded by l.sq
 	// Where the op's last record ends, and the epoch it was written in
 	// (noteRecordLocked): a leader settling a write failure keeps the op
 	// only if that is before the durable point.
@@ -53,6 +56,18 @@ type op struct {
 func (l *Log) enqueue(o *op) {
 	l.sq.Lock()
 	l.sq.queue = append(l.sq.queue, o)
+	l.sq.Unlock()
+}
+
+// enqueueWith is enqueue of o and then, when not nil, also (a Checker's
+// purge), in one step so that both apply in the same batch.
+func (l *Log) enqueueWith(o, also *op) {
+	if also == nil {
+		l.enqueue(o)
+		return
+	}
+	l.sq.Lock()
+	l.sq.queue = append(l.sq.queue, o, also)
 	l.sq.Unlock()
 }
 
@@ -168,6 +183,7 @@ func (l *Log) applyBatch(batch []*op) {
 	now := l.opts.Clock.Now().UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	marks := len(l.mu.ev.purges)
 	for _, o := range batch {
 		if o.kind == opMsg {
 			l.pendingMsgs.Add(-1)
@@ -190,6 +206,9 @@ func (l *Log) applyBatch(batch []*op) {
 				o.err = ErrDeleted
 			}
 		case opPurge:
+			if o.mark && l.mu.ev.on {
+				l.mu.ev.purges = append(l.mu.ev.purges, purgeMark{o.subject, o.seq})
+			}
 			o.n = l.purgeLocked(o.subject, o.seq)
 			if o.evict {
 				l.mu.ev.recycleLocked(o)
@@ -202,6 +221,10 @@ func (l *Log) applyBatch(batch []*op) {
 		}
 	}
 	l.dropPrefixLocked()
+	if n := len(l.mu.ev.purges); n > marks {
+		clear(l.mu.ev.purges[marks:]) // the rollup marks above: noted
+		l.mu.ev.purges = l.mu.ev.purges[:marks]
+	}
 	l.scheduleExpiryLocked()
 	close(l.mu.changed)
 	l.mu.changed = make(chan struct{})
@@ -280,7 +303,7 @@ func (l *Log) purgeLocked(filter string, upTo uint64) uint64 {
 		}
 		return n
 	}
-	if !codec.HasWildcard(filter) {
+	if !subject.HasWildcard(filter) {
 		id, ok := x.subjects[filter]
 		if !ok {
 			return 0
@@ -298,7 +321,7 @@ func (l *Log) purgeLocked(filter string, upTo uint64) uint64 {
 	var victims []uint64
 	for id := range x.subjs {
 		s := &x.subjs[id]
-		if len(s.seqs) == 0 || !codec.SubjectMatches(filter, s.name) {
+		if len(s.seqs) == 0 || !subject.Matches(filter, s.name) {
 			continue
 		}
 		for _, seq := range s.seqs {

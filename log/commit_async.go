@@ -89,8 +89,9 @@ func (l *Log) notifyAsync() {
 	}
 }
 
-// begin writes the message's final record (msg or commit), assigns its
-// sequence and timestamp, and queues it for the group commit. The caller
+// begin asks the Checker, writes the message's final record (msg or
+// commit) and any purge its Action asks for, assigns its sequence and
+// timestamp, and queues it for the group commit. The caller
 // awaits the returned op, or passes async (CommitAsync) and kicks the
 // runner. On error the Appender is finished and nothing is
 // queued.
@@ -130,11 +131,22 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 		return nil, 0, 0, err
 	}
 	seq, ts = l.w.nextSeq, max(l.opts.Clock.Now().UnixNano(), l.w.lastTs)
+	act, err := l.checkLocked(a.subject, a.hdr, a.size, seq, ts, false)
+	if err != nil {
+		l.w.Unlock()
+		a.finish()
+		return nil, 0, 0, err
+	}
 	le.PutUint64(rec[recHeaderSize:], seq)
 	le.PutUint64(rec[recHeaderSize+8:], uint64(ts))
 	sealRecord(rec, rec[recHeaderSize:mlen])
 	seg, off, err := l.writeLocked(rec, tail)
+	var po *op
+	if err == nil {
+		po, err = l.actionLocked(act, a.subject, seq)
+	}
 	if err != nil {
+		l.truncateCheckerLocked(seq - 1)
 		l.w.Unlock()
 		a.finish()
 		return nil, 0, 0, err
@@ -152,7 +164,7 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 	l.noteRecordLocked(o, seg, off+int64(len(rec)+len(tail)))
 	l.pendingMsgs.Add(1)
 	l.pendingBytes.Add(l.msgSize(len(a.subject), len(a.hdr), a.size))
-	l.enqueue(o)
+	l.enqueueWith(o, po)
 	l.w.Unlock()
 	a.finish()
 	return o, seq, ts, nil

@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/bargemq/barge/clock"
 )
 
 // Discard chooses what happens when MaxMsgs or MaxBytes is reached.
@@ -48,7 +50,6 @@ type Config struct {
 	MaxBytes          int64         // bytes kept, each message counted as MsgSize (nats-server's figure)
 	MaxAge            time.Duration // messages older than this are dropped
 	MaxMsgsPerSubject int64         // per-subject cap; always drops that subject's oldest
-	MaxMsgSize        int64         // largest len(hdr)+len(payload) accepted
 	Discard           Discard
 	Compression       Compression
 	Storage           Storage
@@ -58,6 +59,10 @@ type Config struct {
 	// UpdateConfig ignores it. The empty log reports FirstSeq = FirstSeq
 	// and LastSeq = FirstSeq-1, as nats-server's stores do.
 	FirstSeq uint64
+	// Rules are the Checker's settings (Options.Checker; see check.go),
+	// opaque to the log. Changed with UpdateConfig like the limits, so the
+	// Checker sees each change at one point of the log (View.Rules).
+	Rules string
 }
 
 // SyncPolicy chooses when a commit is durable.
@@ -73,26 +78,15 @@ const (
 	SyncInterval
 )
 
-// Clock is the injected time source. AfterFunc runs f on its own goroutine
-// after d, like time.AfterFunc.
-type Clock interface {
-	Now() time.Time
-	AfterFunc(d time.Duration, f func()) Timer
-}
+// Clock is the injected time source (the clock package's Clock). AfterFunc
+// runs f on its own goroutine after d, like time.AfterFunc.
+type Clock = clock.Clock
 
 // Timer is what Clock.AfterFunc returns.
-type Timer interface {
-	Stop() bool
-}
+type Timer = clock.Timer
 
 // SystemClock is the real clock (time.Now, time.AfterFunc).
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// AfterFunc calls time.AfterFunc.
-func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+type SystemClock = clock.System
 
 // Options are the process-side settings: seams and tuning. The zero value is
 // valid: OS file system, system clock, no logging, SyncAlways.
@@ -117,6 +111,10 @@ type Options struct {
 	// the Apply methods (replica.go), and recovery keeps exactly what the
 	// last applied marker covers. It must be the same at every Open.
 	Replica bool
+	// Checker, if set, decides in log order whether each message may be
+	// stored (check.go). A replica log's Checker must decide from the log
+	// and the message alone, so every replica decides alike.
+	Checker Checker
 	// AsyncBatchDone, if set, is called on the notifier goroutine after the
 	// done callbacks of one group commit's CommitAsync ops have all
 	// returned (a caller that queued their PubAcks without sending flushes

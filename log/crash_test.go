@@ -321,7 +321,7 @@ func TestDiskFullKeepsCommitted(t *testing.T) {
 	if len(got) != 5 {
 		t.Fatalf("committed readable after failure: %d", len(got))
 	}
-	clk.advance(maxRetryBackoff)
+	clk.Move(maxRetryBackoff)
 	if seq, _, err := l.AppendMsg("later", []byte("later"), payloadFor("later", 100)); err != nil || seq != 6 {
 		t.Fatalf("writes resume after the backoff: %d, %v", seq, err)
 	}
@@ -371,7 +371,7 @@ func TestSyncErrorRollsBack(t *testing.T) {
 	ffs.mu.Lock()
 	ffs.mu.syncErr = nil
 	ffs.mu.Unlock()
-	clk.advance(maxRetryBackoff)
+	clk.Move(maxRetryBackoff)
 	if seq, _, err := l.AppendMsg("c", []byte("c"), payloadFor("c", 10)); err != nil || seq != 2 {
 		t.Fatalf("after the backoff: %d, %v", seq, err)
 	}

@@ -11,6 +11,8 @@
 //	LoadNext(seq, filter, *StoredMsg), LastSeqForSubject, SeqAtTime, SubjectsState
 //	Delete(seq), Purge(PurgeRequest), UpdateConfig(cfg), State()
 //	Wait(ctx, seq), Changed()       block until a sequence exists, no polling
+//	Options.Checker                 the caller's rules, asked about every message
+//	                                in log order, before its sequence (check.go)
 //	SaveRaft, ReadRaftEntries, ApplyChunkAt, ApplyInlineAt, MarkApplied
 //	                                a replica log: raft's entries and the apply path
 //

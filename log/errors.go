@@ -16,8 +16,6 @@ var (
 	ErrCorrupt = errors.New("log: corrupt record")
 	// ErrClosed: the log (or the appender) is closed.
 	ErrClosed = errors.New("log: closed")
-	// ErrMaxMsgSize: the message (header + payload) exceeds Config.MaxMsgSize.
-	ErrMaxMsgSize = errors.New("log: message size exceeds maximum allowed")
 	// ErrMaxMsgs: DiscardNew and the log holds Config.MaxMsgs messages.
 	ErrMaxMsgs = errors.New("log: maximum messages exceeded")
 	// ErrMaxBytes: DiscardNew and the message would take the log past

@@ -1,6 +1,6 @@
 package log
 
-import "github.com/bargemq/barge/codec"
+import "github.com/bargemq/barge/subject"
 
 // Limit evictions are logged, so that recovery rebuilds exactly the state
 // the writer had even when a limit is raised (UpdateConfig, or a larger
@@ -91,7 +91,7 @@ func (l *Log) noteEvictionsLocked() {
 // coveredLocked reports whether a written subject purge removes r.
 func (ev *evictLog) coveredLocked(r removal) bool {
 	for _, p := range ev.purges {
-		if r.seq <= p.upTo && codec.SubjectMatches(p.filter, r.subj) {
+		if r.seq <= p.upTo && subject.Matches(p.filter, r.subj) {
 			return true
 		}
 	}

@@ -7,69 +7,15 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bargemq/barge/clock/clocktest"
 )
 
-// manualClock is a clock the test moves; AfterFunc timers fire only when
-// the test calls fire.
-type manualClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*manualTimer
-}
-
-type manualTimer struct {
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func (t *manualTimer) Stop() bool { t.stopped = true; return true }
-
-func newManualClock() *manualClock { return &manualClock{now: time.Unix(1_000_000, 0)} }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) AfterFunc(d time.Duration, f func()) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &manualTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (c *manualClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// fire runs, on the caller's goroutine, every unstopped timer that is due.
-func (c *manualClock) fire() {
-	c.mu.Lock()
-	var due []*manualTimer
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !t.at.After(c.now):
-			due = append(due, t)
-		default:
-			keep = append(keep, t)
-		}
-	}
-	c.timers = keep
-	c.mu.Unlock()
-	for _, t := range due {
-		t.f()
-	}
-}
+// newManualClock is the clock the log's tests move by hand: Move changes
+// the time, Fire runs the timers then due.
+func newManualClock() *clocktest.Manual { return clocktest.New(time.Unix(1_000_000, 0)) }
 
 // liveSeqs lists the live sequences of l.
 func liveSeqs(t testing.TB, l *Log) []uint64 {
@@ -136,33 +82,33 @@ func waitEvictionsLogged(t testing.TB, l *Log) {
 type evictCase struct {
 	name  string
 	cfg   Config
-	write func(t *testing.T, l *Log, clk *manualClock)
+	write func(t *testing.T, l *Log, clk *clocktest.Manual)
 }
 
 var evictCases = []evictCase{
-	{"max_msgs", Config{MaxMsgs: 5}, func(t *testing.T, l *Log, _ *manualClock) {
+	{"max_msgs", Config{MaxMsgs: 5}, func(t *testing.T, l *Log, _ *clocktest.Manual) {
 		for i := range 20 {
 			putMsg(t, l, fmt.Sprint("s.", i%3), 100)
 		}
 	}},
-	{"max_bytes", Config{MaxBytes: 5 * (3 + 3 + 100)}, func(t *testing.T, l *Log, _ *manualClock) {
+	{"max_bytes", Config{MaxBytes: 5 * (3 + 3 + 100)}, func(t *testing.T, l *Log, _ *clocktest.Manual) {
 		for i := range 20 {
 			putMsg(t, l, fmt.Sprint("s.", i%3), 100)
 		}
 	}},
-	{"max_msgs_per_subject", Config{MaxMsgsPerSubject: 1}, func(t *testing.T, l *Log, _ *manualClock) {
+	{"max_msgs_per_subject", Config{MaxMsgsPerSubject: 1}, func(t *testing.T, l *Log, _ *clocktest.Manual) {
 		for i := range 40 {
 			putMsg(t, l, fmt.Sprint("kv.", i%4), 50+i)
 		}
 	}},
-	{"max_age", Config{MaxAge: 5 * time.Second}, func(t *testing.T, l *Log, clk *manualClock) {
+	{"max_age", Config{MaxAge: 5 * time.Second}, func(t *testing.T, l *Log, clk *clocktest.Manual) {
 		for i := range 20 {
 			putMsg(t, l, fmt.Sprint("s.", i%3), 100)
-			clk.advance(time.Second)
+			clk.Move(time.Second)
 		}
 		// The expiry timer (not a commit) removes the rest.
-		clk.advance(3 * time.Second)
-		clk.fire()
+		clk.Move(3 * time.Second)
+		clk.Fire()
 	}},
 }
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/subject"
 )
 
 // Removing messages on a full disk. Purge and Delete normally write their
@@ -74,12 +74,12 @@ func deleteSel(seq uint64) freeSel {
 
 func purgeSel(req PurgeRequest) freeSel {
 	all := req.Subject == "" || req.Subject == ">"
-	wild := codec.HasWildcard(req.Subject)
+	wild := subject.HasWildcard(req.Subject)
 	return freeSel{
 		bound: func(l *Log) (uint64, error) { return l.purgeBoundLocked(req), nil },
 		match: func(x *index, _ uint64, e *entry) bool {
 			name := x.subjs[e.subj].name
-			return all || name == req.Subject || (wild && codec.SubjectMatches(req.Subject, name))
+			return all || name == req.Subject || (wild && subject.Matches(req.Subject, name))
 		},
 		remove: func(l *Log, upTo uint64) uint64 { return l.purgeLocked(req.Subject, upTo) },
 	}

@@ -1,7 +1,9 @@
 package log
 
 import (
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,9 +14,13 @@ import (
 type FS interface {
 	// OpenFile opens name like os.OpenFile.
 	OpenFile(name string, flag int, perm os.FileMode) (File, error)
-	// Remove deletes a file.
+	// Remove deletes a file or an empty directory.
 	Remove(name string) error
-	// List returns the names (not paths) of the entries of dir, sorted.
+	// RemoveAll deletes name and everything under it; a missing name is
+	// not an error (os.RemoveAll).
+	RemoveAll(name string) error
+	// List returns the names (not paths) of the entries of dir, files and
+	// directories, sorted.
 	List(dir string) ([]string, error)
 	// MkdirAll creates dir and its parents.
 	MkdirAll(dir string, perm os.FileMode) error
@@ -52,6 +58,9 @@ func (OSFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
 // Remove calls os.Remove.
 func (OSFS) Remove(name string) error { return os.Remove(name) }
 
+// RemoveAll calls os.RemoveAll.
+func (OSFS) RemoveAll(name string) error { return os.RemoveAll(name) }
+
 // List reads the directory names, sorted.
 func (OSFS) List(dir string) ([]string, error) {
 	d, err := os.Open(dir)
@@ -81,4 +90,103 @@ func (OSFS) SyncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// The helpers below are how barge writes its small durable files (stream
+// and consumer meta.json, consumer state, the log's index sidecars, marker
+// files) through an FS, so that the crashable MemFS and the injected-error
+// file systems of the tests cover them as they cover the segments.
+
+// TmpSuffix ends the name of the temporary file WriteFileAtomic writes
+// first; one left by a crash holds nothing anyone needs.
+const TmpSuffix = ".tmp"
+
+// WriteFileAtomic replaces dir/name with data so that a crash at any point
+// leaves the old file or the new one, never a torn or empty one: data goes
+// to dir/name.tmp, which is fsynced and renamed over dir/name, then dir is
+// fsynced. dir must exist. On an error dir/name is as it was (or, when only
+// the final directory sync failed, already the new file) and the
+// temporary file is removed.
+func WriteFileAtomic(fsys FS, dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+TmpSuffix)
+	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err = f.WriteAt(data, 0); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fsys.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		// Best effort: the bytes it holds may be what a full disk needs.
+		_ = fsys.Remove(tmp)
+		return err
+	}
+	return fsys.SyncDir(dir)
+}
+
+// ReadFile returns the contents of the file name.
+func ReadFile(fsys FS, name string) ([]byte, error) {
+	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, fi.Size())
+	n, err := f.ReadAt(b, 0)
+	if n == len(b) {
+		return b, nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return nil, err
+}
+
+// MkdirDurable creates dir, and the directories above it that are
+// missing, and makes dir's entry in its parent durable (an entry the
+// parent already had is synced again, harmlessly). Only the last level
+// is synced: a caller that creates two new levels makes the upper one
+// durable first.
+func MkdirDurable(fsys FS, dir string) error {
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return fsys.SyncDir(filepath.Dir(filepath.Clean(dir)))
+}
+
+// DeletingSuffix marks a directory being removed by RemoveDir. Whoever
+// lists the parent on startup removes what carries it (a removal a crash
+// interrupted) and never loads it.
+const DeletingSuffix = ".deleting"
+
+// RemoveDir deletes dir and everything in it so that a crash never leaves
+// a half-removed directory under its own name: dir is renamed to
+// dir+DeletingSuffix, the rename made durable, and the renamed tree
+// removed. A missing dir is not an error.
+func RemoveDir(fsys FS, dir string) error {
+	dir = filepath.Clean(dir)
+	gone := dir + DeletingSuffix
+	if err := fsys.RemoveAll(gone); err != nil { // an earlier removal's rest
+		return err
+	}
+	if err := fsys.Rename(dir, gone); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	return fsys.RemoveAll(gone)
 }

@@ -39,6 +39,7 @@ func FuzzRecover(f *testing.F) {
 func runFuzzOne(t *testing.T, data []byte) {
 	{
 		mfs := NewMemFS()
+		mfs.MkdirAll("/s", 0o755)
 		w, _ := mfs.OpenFile("/s/"+segName(1), 0o100|0o2, 0o644) // O_CREATE|O_RDWR
 		w.WriteAt(data, 0)
 		w.Close()

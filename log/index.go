@@ -22,8 +22,8 @@ type entry struct {
 	lost   bool // found damaged by the verifier: reported, never served
 }
 
-// subject is one subject's index: its live sequences, ascending.
-type subject struct {
+// subjectIndex is one subject's index: its live sequences, ascending.
+type subjectIndex struct {
 	name string
 	seqs []uint64
 }
@@ -40,7 +40,7 @@ type index struct {
 	bytes    uint64  // sum of MsgSize over the live messages
 	storage  Storage // what MsgSize counts (fixed at Open)
 	subjects map[string]uint32
-	subjs    []subject
+	subjs    []subjectIndex
 	free     []uint32 // recycled subject ids
 	lost     []uint64 // sequences found corrupt at recovery, ascending
 	// track makes remove note every removal in removed, for the eviction
@@ -83,10 +83,10 @@ func (x *index) internSubject(name string) uint32 {
 	if n := len(x.free); n > 0 {
 		id = x.free[n-1]
 		x.free = x.free[:n-1]
-		x.subjs[id] = subject{name: name}
+		x.subjs[id] = subjectIndex{name: name}
 	} else {
 		id = uint32(len(x.subjs))
-		x.subjs = append(x.subjs, subject{name: name})
+		x.subjs = append(x.subjs, subjectIndex{name: name})
 	}
 	x.subjects[name] = id
 	return id
@@ -155,7 +155,7 @@ func (x *index) remove(seq uint64) (entry, bool) {
 	}
 	if len(s.seqs) == 0 {
 		delete(x.subjects, s.name)
-		*s = subject{}
+		*s = subjectIndex{}
 		x.free = append(x.free, e.subj)
 	}
 	x.trimFront()

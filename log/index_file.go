@@ -3,6 +3,7 @@ package log
 import (
 	"fmt"
 	"os"
+	"path"
 	"strings"
 )
 
@@ -62,28 +63,7 @@ func (l *Log) buildIndexFile(s *segment, f File, size int64) error {
 	}
 	le.PutUint32(b[28:], uint32(n))
 	b = le.AppendUint32(b, crc32c(b))
-	p := idxPath(s.path)
-	tmp := p + ".tmp"
-	out, err := l.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := out.WriteAt(b, 0); err != nil {
-		out.Close()
-		l.fs.Remove(tmp)
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		l.fs.Remove(tmp)
-		return err
-	}
-	out.Close()
-	if err := l.fs.Rename(tmp, p); err != nil {
-		l.fs.Remove(tmp)
-		return err
-	}
-	return l.fs.SyncDir(l.dir)
+	return WriteFileAtomic(l.fs, l.dir, path.Base(idxPath(s.path)), b)
 }
 
 // writeIndexFiles gives every sealed segment without a sidecar one. It runs

@@ -146,7 +146,14 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 	l.mu.idx = newIndex(cfg.Storage)
 	l.mu.changed = make(chan struct{})
 	l.bufs.New = func() any { b := make([]byte, 0, l.bufCap()); return &b }
-	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
+	var err error
+	if cfg.Storage == FileStorage {
+		// A new log's directory must survive a crash with its segments.
+		err = MkdirDurable(l.fs, dir)
+	} else {
+		err = l.fs.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("log: %w", err)
 	}
 	if err := l.recover(); err != nil {
@@ -154,7 +161,6 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l.w.Lock()
-	var err error
 	if l.w.active == nil {
 		// A new log (no segment survived recovery): it starts at
 		// cfg.FirstSeq. Its first segment's header records FirstSeq-1 as
@@ -168,6 +174,9 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		err = l.writeVoidLocked()
 	}
 	l.w.good = segPos{l.w.active, l.w.off}
+	if ck := l.opts.Checker; ck != nil {
+		ck.Reset(View{l: l})
+	}
 	l.w.Unlock()
 	if err != nil {
 		l.closeFiles()

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/subject"
 )
 
 // Delete removes message seq. It writes a tombstone and returns once that
@@ -128,7 +128,7 @@ func (l *Log) purgeBoundLocked(req PurgeRequest) uint64 {
 		return x.last
 	}
 	// Keep the newest Keep matching messages.
-	if req.Subject != "" && req.Subject != ">" && !codec.HasWildcard(req.Subject) {
+	if req.Subject != "" && req.Subject != ">" && !subject.HasWildcard(req.Subject) {
 		id, ok := x.subjects[req.Subject]
 		if !ok {
 			return 0
@@ -142,7 +142,7 @@ func (l *Log) purgeBoundLocked(req PurgeRequest) uint64 {
 	kept := uint64(0)
 	for i := len(x.ents) - 1; i >= 0; i-- {
 		e := &x.ents[i]
-		if !e.live || !codec.SubjectMatches(req.Subject, x.subjs[e.subj].name) {
+		if !e.live || !subject.Matches(req.Subject, x.subjs[e.subj].name) {
 			continue
 		}
 		if kept == req.Keep {

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/subject"
 	"github.com/klauspost/compress/s2"
 )
 
@@ -41,6 +41,9 @@ type StoredMsg struct {
 	Extents []Extent
 	buf     []byte // metadata read by LoadMsg (Hdr aliases it)
 	zbuf    []byte // compressed payload scratch for ReadPayload
+	// seg and off locate the message's record as loaded (markDamaged).
+	seg *segment
+	off int64
 }
 
 // LoadMsg fills sm with message seq. It reads and checksums the message's
@@ -50,11 +53,16 @@ type StoredMsg struct {
 // It does not allocate once sm's buffers are large enough.
 func (l *Log) LoadMsg(seq uint64, sm *StoredMsg) error {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
 	if l.mu.closed {
+		l.mu.RUnlock()
 		return ErrClosed
 	}
-	return l.loadLocked(seq, sm)
+	err := l.loadLocked(seq, sm)
+	l.mu.RUnlock()
+	if err == nil && l.damagedOnLoad(sm) {
+		return fmt.Errorf("%w: seq %d is damaged", ErrCorrupt, seq)
+	}
+	return err
 }
 
 func (l *Log) loadLocked(seq uint64, sm *StoredMsg) error {
@@ -100,6 +108,7 @@ func (l *Log) loadLocked(seq uint64, sm *StoredMsg) error {
 	}
 	p += m.subjLen
 	sm.Seq, sm.Subject, sm.Size, sm.Time = seq, x.subjs[e.subj].name, m.size, m.ts
+	sm.seg, sm.off = e.seg, e.off
 	sm.Hdr = body[p : p+m.hdrLen : p+m.hdrLen]
 	sm.Compressed = h.flags&flagS2 != 0
 	sm.Extents = sm.Extents[:0]
@@ -164,11 +173,23 @@ func (sm *StoredMsg) ReadPayload(dst []byte) ([]byte, error) {
 // sequence; messages flagged damaged are skipped (verify.go). ErrNotFound
 // when there is none (yet): use Wait to block.
 func (l *Log) LoadNext(seq uint64, filter string, sm *StoredMsg) (uint64, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.mu.closed {
-		return 0, ErrClosed
+	for {
+		l.mu.RLock()
+		if l.mu.closed {
+			l.mu.RUnlock()
+			return 0, ErrClosed
+		}
+		found, err := l.loadNextLocked(seq, filter, sm)
+		l.mu.RUnlock()
+		if err != nil || !l.damagedOnLoad(sm) {
+			return found, err
+		}
+		seq = found + 1 // found damaged now: skipped, as the flagged ones are
 	}
+}
+
+// loadNextLocked is LoadNext under mu's read lock.
+func (l *Log) loadNextLocked(seq uint64, filter string, sm *StoredMsg) (uint64, error) {
 	x := &l.mu.idx
 	seq = max(seq, x.base, 1)
 	found := uint64(0)
@@ -180,7 +201,7 @@ func (l *Log) LoadNext(seq uint64, filter string, sm *StoredMsg) (uint64, error)
 				break
 			}
 		}
-	case !codec.HasWildcard(filter):
+	case !subject.HasWildcard(filter):
 		if id, ok := x.subjects[filter]; ok {
 			s := x.subjs[id].seqs
 			for i, _ := slices.BinarySearch(s, seq); i < len(s); i++ {
@@ -192,7 +213,7 @@ func (l *Log) LoadNext(seq uint64, filter string, sm *StoredMsg) (uint64, error)
 		}
 	default:
 		for ; seq <= x.last; seq++ {
-			if e := x.get(seq); e != nil && e.live && !e.lost && codec.SubjectMatches(filter, x.subjs[e.subj].name) {
+			if e := x.get(seq); e != nil && e.live && !e.lost && subject.Matches(filter, x.subjs[e.subj].name) {
 				found = seq
 				break
 			}
@@ -211,7 +232,7 @@ func (l *Log) LastSeqForSubject(filter string) (uint64, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	x := &l.mu.idx
-	if !codec.HasWildcard(filter) && filter != "" {
+	if !subject.HasWildcard(filter) && filter != "" {
 		if seq, ok := x.lastForSubject(filter); ok {
 			return seq, nil
 		}
@@ -219,7 +240,7 @@ func (l *Log) LastSeqForSubject(filter string) (uint64, error) {
 	}
 	var best uint64
 	for _, s := range x.subjs {
-		if len(s.seqs) > 0 && s.seqs[len(s.seqs)-1] > best && codec.SubjectMatches(filter, s.name) {
+		if len(s.seqs) > 0 && s.seqs[len(s.seqs)-1] > best && subject.Matches(filter, s.name) {
 			best = s.seqs[len(s.seqs)-1]
 		}
 	}
@@ -251,7 +272,7 @@ func (l *Log) SubjectsState(filter string) map[string]SubjectState {
 	defer l.mu.RUnlock()
 	out := make(map[string]SubjectState)
 	for _, s := range l.mu.idx.subjs {
-		if len(s.seqs) > 0 && codec.SubjectMatches(filter, s.name) {
+		if len(s.seqs) > 0 && subject.Matches(filter, s.name) {
 			out[s.name] = SubjectState{Msgs: uint64(len(s.seqs)), First: s.seqs[0], Last: s.seqs[len(s.seqs)-1]}
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/subject"
 )
 
 // scanner reads a segment through a window buffer, so small records cost no
@@ -407,7 +407,7 @@ func (l *Log) replayOneLocked(r *replay, s *segment, off int64, h recHeader, bod
 		l.purgeLocked(filter, upTo)
 		x.track = track
 		for seq, subj := range r.chunkless {
-			if seq <= upTo && (filter == "" || codec.SubjectMatches(filter, subj)) {
+			if seq <= upTo && (filter == "" || subject.Matches(filter, subj)) {
 				l.unloseLocked(r, seq)
 			}
 		}

@@ -58,8 +58,6 @@ var (
 	// ErrDuplicate: ApplyCommit found the message id already committed
 	// within DedupWindow; the returned sequence is the original one.
 	ErrDuplicate = errors.New("log: message already committed")
-	// ErrLastSeq: ApplyCommit's expected last sequence did not match.
-	ErrLastSeq = errors.New("log: wrong last sequence")
 	// ErrNotReplica: an Apply method on a log opened without Options.Replica.
 	ErrNotReplica = errors.New("log: not a replica log")
 )
@@ -86,8 +84,7 @@ type replicaState struct {
 		buf        []byte                 // record scratch (the last commit record)
 		inline     []byte                 // ApplyInline's chunk + commit scratch
 		idsLoaded  bool
-		pendingIDs []uint64   // scratch for markers
-		msgIDs     msgIDTable // Nats-Msg-Id dedup (replica_checks.go)
+		pendingIDs []uint64 // scratch for markers
 	}
 }
 
@@ -198,12 +195,6 @@ type Commit struct {
 	Size    int64  // payload length: the sum of the chunks
 	Chunks  uint32 // number of chunks
 	Digest  uint32 // ChunkDigest of the chunks' CRC-32Cs
-	// CheckLastSeq asks that the last sequence (of this log, in apply order)
-	// be LastSeq, else ErrLastSeq.
-	CheckLastSeq bool
-	LastSeq      uint64
-	// Checks are the other order-dependent publish checks (see Checks).
-	Checks Checks
 }
 
 // ChunkDigest folds the CRC-32C of the next chunk into a message digest
@@ -221,25 +212,20 @@ func ChunkDigest(digest, chunkCRC uint32) uint32 {
 // once; the message becomes durable and visible with the next ApplySync.
 // Errors, all decided from the log's contents and c alone (so every
 // replica decides alike): ErrDuplicate (already committed; seq is the
-// original), ErrDupMsgID (c.Checks dedup; seq is the original), ErrNotFound
-// (no chunks for c.ID: unknown or aborted), ErrCorrupt (chunks missing, or
-// size or digest wrong), a *CheckError wrapping ErrLastSeq or ErrLastMsgID,
-// ErrMaxMsgSize, ErrMaxMsgs and ErrMaxBytes (DiscardNew); on these the
-// pending message is dropped. ErrBadRequest, ErrClosed and the sticky write
-// error can also come back. A rollup (c.Checks.Rollup) purges below the new
-// message before ApplyCommit returns.
+// original), ErrNotFound (no chunks for c.ID: unknown or aborted),
+// ErrCorrupt (chunks missing, or size or digest wrong), ErrMaxMsgs and
+// ErrMaxBytes (DiscardNew), the Checker's *CheckError; on these the pending
+// message is dropped. ErrBadRequest, ErrClosed and the sticky write error
+// can also come back. A purge the Checker's Action asks for is written
+// right after the commit.
 func (l *Log) ApplyCommit(c *Commit) (seq uint64, ts int64, err error) {
 	rs := &l.rep
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	seq, ts, err = l.applyCommitLocked(c)
-	if err == nil && c.Checks.Rollup != RollupNone {
-		err = l.rollupLocked(c, seq)
-	}
-	return seq, ts, err
+	return l.applyCommitLocked(c)
 }
 
-// applyCommitLocked is ApplyCommit without the rollup. rep.mu held.
+// applyCommitLocked is ApplyCommit. rep.mu held.
 func (l *Log) applyCommitLocked(c *Commit) (seq uint64, ts int64, err error) {
 	rs := &l.rep
 	if err := l.replicaLocked(); err != nil {
@@ -263,12 +249,12 @@ func (l *Log) applyCommitLocked(c *Commit) (seq uint64, ts int64, err error) {
 	return l.commitLocked(c, p, nil)
 }
 
-// commitLocked decides the order-dependent checks of c and, when they
-// pass, writes its commit record as the next sequence. With chunk (an
+// commitLocked decides c (the log's limits, then the Checker) and, when it
+// passes, writes its commit record as the next sequence. With chunk (an
 // inline message's chunk record, ApplyInline) p is not in the pending map
 // and its one chunk is written with the commit, in one write, at the
-// offset this fills into p. On a failed check the message is dropped
-// (chunks unpinned); nothing is written for an inline one. rep.mu held.
+// offset this fills into p. On a refusal the message is dropped (chunks
+// unpinned); nothing is written for an inline one. rep.mu held.
 func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, ts int64, err error) {
 	rs := &l.rep
 	drop := func() {
@@ -278,47 +264,65 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		}
 		l.dropLocked(c.ID)
 	}
-	if orig, err := l.checksLocked(c); err != nil {
-		if chunk != nil || errors.Is(err, ErrDupMsgID) || errors.Is(err, ErrLastSeq) || errors.Is(err, ErrLastMsgID) {
-			drop()
+	var act Action
+	for settle := true; ; settle = false {
+		l.w.Lock()
+		if err := l.writableLocked(); err != nil {
+			l.w.Unlock()
+			if chunk != nil {
+				drop()
+			}
+			return 0, 0, err
 		}
-		return orig, 0, err
-	}
-	l.w.Lock()
-	defer l.w.Unlock()
-	if err := l.writableLocked(); err != nil {
-		if chunk != nil {
-			drop()
+		err = l.checkDiscardNew(l.w.cfg, l.msgSize(len(c.Subject), len(c.Hdr), c.Size), false)
+		if err == nil {
+			seq, ts = l.w.nextSeq, max(c.Time, l.w.lastTs)
+			act, err = l.checkLocked(c.Subject, c.Hdr, c.Size, seq, ts, settle)
 		}
-		return 0, 0, err
-	}
-	cfg := l.w.cfg
-	switch {
-	case c.CheckLastSeq && l.w.nextSeq-1 != c.LastSeq:
-		err = &CheckError{Err: ErrLastSeq, Seq: l.w.nextSeq - 1}
-	case cfg.MaxMsgSize > 0 && int64(len(c.Hdr))+c.Size > cfg.MaxMsgSize:
-		err = ErrMaxMsgSize
-	default:
-		err = l.checkDiscardNew(cfg, l.msgSize(len(c.Subject), len(c.Hdr), c.Size), false)
-	}
-	if err != nil {
+		if err == nil {
+			break
+		}
+		l.w.Unlock()
+		if errors.Is(err, ErrUnsettled) && settle {
+			// Apply what is written, then ask again (once).
+			if err := l.barrierLocked(); err != nil {
+				if chunk != nil {
+					drop()
+				}
+				return 0, 0, err
+			}
+			continue
+		}
 		drop()
 		return 0, 0, err
 	}
-	seq, ts = l.w.nextSeq, max(c.Time, l.w.lastTs)
+	defer l.w.Unlock()
 	var seg *segment
 	var off int64
 	if chunk == nil {
 		rec := l.commitRecordLocked(c, p, seq, ts)
 		seg, off, err = l.writeLocked(rec, nil)
 		if err != nil {
+			l.truncateCheckerLocked(seq - 1)
 			return 0, 0, err
 		}
 	} else if seg, off, err = l.writeInlineLocked(c, p, chunk, seq, ts); err != nil {
+		l.truncateCheckerLocked(seq - 1)
 		l.recyclePendingLocked(p)
 		return 0, 0, err
 	}
 	rec := rs.mu.buf
+	po, err := l.actionLocked(act, c.Subject, seq)
+	if err != nil {
+		// A write error: it sticks, the replica must be reopened.
+		l.truncateCheckerLocked(seq - 1)
+		if chunk != nil {
+			p.first.live.Add(-1)
+			p.first = nil
+			l.recyclePendingLocked(p)
+		}
+		return 0, 0, err
+	}
 	l.w.nextSeq++
 	l.w.lastTs = ts
 	o := l.newOpLocked()
@@ -330,11 +334,13 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 	}
 	l.recyclePendingLocked(p)
 	rs.mu.ids[c.ID] = seq
-	l.noteMsgIDLocked(c.Hdr, seq, ts)
 	l.pendingMsgs.Add(1)
 	l.pendingBytes.Add(l.msgSize(len(c.Subject), len(c.Hdr), c.Size))
-	l.enqueue(o)
+	l.enqueueWith(o, po)
 	rs.mu.queued = append(rs.mu.queued, o)
+	if po != nil {
+		rs.mu.queued = append(rs.mu.queued, po)
+	}
 	return seq, ts, nil
 }
 

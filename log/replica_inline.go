@@ -58,11 +58,7 @@ func (l *Log) ApplyInline(c *Commit, data []byte, crc uint32) (seq uint64, ts in
 	p.have = append(p.have[:0], true)
 	p.refs = append(p.refs[:0], chunkRef{n: uint32(len(data)), crc: crc})
 	p.n, p.bytes = 1, int64(len(data))
-	seq, ts, err = l.commitLocked(c, p, b)
-	if err == nil && c.Checks.Rollup != RollupNone {
-		err = l.rollupLocked(c, seq)
-	}
-	return seq, ts, err
+	return l.commitLocked(c, p, b)
 }
 
 // writeInlineLocked writes chunk (a chunk record) and the commit record of

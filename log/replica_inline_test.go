@@ -11,11 +11,17 @@ import (
 // check stores nothing and takes no sequence.
 func TestReplicaApplyInline(t *testing.T) {
 	dir := t.TempDir()
-	l := openReplica(t, dir)
+	open := func() *Log {
+		return mustOpen(t, dir, Config{}, Options{Replica: true, ChunkSize: repChunk, SegmentSize: 64 << 10, Checker: &testChecker{}})
+	}
+	l := open()
 	inline := func(id uint64, subj string, payload []byte, lastSeq uint64, check bool) (uint64, error) {
 		crc := crc32c(payload)
 		c := &Commit{ID: id, Subject: subj, Size: int64(len(payload)), Time: 1000, Chunks: 1,
-			Digest: ChunkDigest(0, crc), CheckLastSeq: check, LastSeq: lastSeq}
+			Digest: ChunkDigest(0, crc)}
+		if check {
+			c.Hdr = []byte(fmt.Sprint("last=", lastSeq))
+		}
 		seq, _, err := l.ApplyInline(c, payload, crc)
 		return seq, err
 	}
@@ -54,7 +60,11 @@ func TestReplicaApplyInline(t *testing.T) {
 		t.Helper()
 		for seq, p := range want {
 			subj := fmt.Sprint("s.", seq-1)
-			checkMsg(t, l, seq, subj, nil, p)
+			var hdr []byte
+			if seq == 61 {
+				hdr = []byte("last=60")
+			}
+			checkMsg(t, l, seq, subj, hdr, p)
 		}
 		if st := l.State(); st.Msgs != 61 || st.LastSeq != 61 {
 			t.Fatalf("state %+v", st)

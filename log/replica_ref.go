@@ -122,9 +122,5 @@ func (l *Log) ApplyInlineAt(c *Commit, data []byte, crc uint32, at EntryRef) (se
 	seg.live.Add(1)
 	p.first = seg
 	rs.mu.pending[c.ID] = p
-	seq, ts, err = l.applyCommitLocked(c)
-	if err == nil && c.Checks.Rollup != RollupNone {
-		err = l.rollupLocked(c, seq)
-	}
-	return seq, ts, err
+	return l.applyCommitLocked(c)
 }

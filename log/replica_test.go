@@ -170,7 +170,7 @@ func TestReplicaDedupAndChecks(t *testing.T) {
 	if s, _, err := l.ApplyCommit(c); !errors.Is(err, ErrDuplicate) || s != 1 {
 		t.Fatalf("duplicate after reopen: %d %v", s, err)
 	}
-	// Missing chunk, wrong digest, unknown id, expected last sequence.
+	// Missing chunk, wrong digest, unknown id.
 	c2 := applyChunks(t, l, 78, "d", p, 0, 2)
 	if _, _, err := l.ApplyCommit(c2); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("missing chunk: %v", err)
@@ -183,15 +183,8 @@ func TestReplicaDedupAndChecks(t *testing.T) {
 	if _, _, err := l.ApplyCommit(c3); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("digest: %v", err)
 	}
-	c4 := applyChunks(t, l, 80, "d", p)
-	c4.CheckLastSeq, c4.LastSeq = true, 5
-	if _, _, err := l.ApplyCommit(c4); !errors.Is(err, ErrLastSeq) {
-		t.Fatalf("last seq: %v", err)
-	}
-	c5 := applyChunks(t, l, 81, "d", p)
-	c5.CheckLastSeq, c5.LastSeq = true, 1
-	if s, _, err := l.ApplyCommit(c5); err != nil || s != 2 {
-		t.Fatalf("last seq ok: %d %v", s, err)
+	if s := applyMsg(t, l, 81, "d", p); s != 2 {
+		t.Fatalf("after refusals: %d", s)
 	}
 	if err := l.ApplyChunk(82, 0, p[:10], 1); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("bad crc: %v", err)

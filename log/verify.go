@@ -2,6 +2,8 @@ package log
 
 import (
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +25,11 @@ import (
 // with the first and last damaged sequence and their count. Nothing is
 // written: the damage is found again by the next Open's pass.
 //
+// Until the pass has reached a message, LoadMsg and LoadNext check that
+// message's payload checksums themselves before they return it
+// (damagedOnLoad), so a large message whose extents a transport sends
+// without reading them (sendfile) is never sent damaged either.
+//
 // Not verified: segments sealed after Open (their checksums were computed
 // as they were written), records of removed messages, memory and replica
 // logs.
@@ -32,6 +39,12 @@ import (
 type verifyState struct {
 	stop chan struct{} // closed by Close
 	done chan struct{} // closed when the pass ends (or does not run)
+	// upTo is the last sequence the pass covers (0 once it has ended or
+	// when it does not run); reached, the sequence up to which it has
+	// checked every message. A load of a sequence in (reached, upTo] is
+	// checked by the loader (damagedOnLoad).
+	upTo, reached atomic.Uint64
+	bufs          sync.Pool // *[]byte of verifyPiece bytes, for damagedOnLoad
 }
 
 const (
@@ -59,6 +72,7 @@ func (l *Log) startVerify() {
 		close(l.vf.done)
 		return
 	}
+	l.vf.upTo.Store(last)
 	l.async.Add(1)
 	go l.verifyPass(boundary, last)
 }
@@ -68,6 +82,7 @@ func (l *Log) startVerify() {
 func (l *Log) verifyPass(boundary, last uint64) {
 	defer l.async.Done()
 	defer close(l.vf.done)
+	defer l.vf.upTo.Store(0)
 	p := pacer{clock: l.opts.Clock, rate: l.opts.VerifyRate, start: l.opts.Clock.Now(), stop: l.vf.stop}
 	buf := make([]byte, verifyPiece)
 	var sm StoredMsg
@@ -116,6 +131,7 @@ func (l *Log) verifyPass(boundary, last uint64) {
 			run.add(seq)
 			damaged++
 		}
+		l.vf.reached.Store(seq)
 	}
 	run.report(l)
 	l.opts.Logger.Debug("log: sealed segments verified", "dir", l.dir, "bytes", p.bytes, "damaged", damaged)
@@ -143,6 +159,27 @@ func checkExtents(sm *StoredMsg, buf []byte, p *pacer) (bad, stopped bool) {
 		}
 	}
 	return false, false
+}
+
+// damagedOnLoad checks the payload of sm, just loaded, when the background
+// pass has not reached it yet, and reports whether it is damaged (then
+// flagged, as the pass would). Outside that window it costs two atomic
+// loads.
+func (l *Log) damagedOnLoad(sm *StoredMsg) bool {
+	if seq := sm.Seq; seq > l.vf.upTo.Load() || seq <= l.vf.reached.Load() {
+		return false
+	}
+	bp, _ := l.vf.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, verifyPiece)
+		bp = &b
+	}
+	bad, _ := checkExtents(sm, *bp, nil)
+	l.vf.bufs.Put(bp)
+	if bad && l.markDamaged(sm.Seq, sm.seg, sm.off) {
+		l.opts.Logger.Error("log: damaged message found on read", "segment", sm.seg.path, "seq", sm.Seq)
+	}
+	return bad
 }
 
 // markDamaged flags message seq as damaged if it is still the live message
@@ -194,8 +231,11 @@ type pacer struct {
 }
 
 // take accounts n bytes read and waits until reading them was allowed; it
-// returns false when stop was closed meanwhile.
+// returns false when stop was closed meanwhile. A nil pacer never waits.
 func (p *pacer) take(n int64) bool {
+	if p == nil {
+		return true
+	}
 	p.bytes += n
 	due := p.start.Add(time.Duration(float64(p.bytes) / float64(p.rate) * float64(time.Second)))
 	d := due.Sub(p.clock.Now())

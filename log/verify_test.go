@@ -201,3 +201,35 @@ func TestVerifyRate(t *testing.T) {
 		off.Close()
 	})
 }
+
+// TestVerifyOnLoadBeforeThePass: a damaged message read before the
+// background pass reaches it (the pass is held back by a slow rate) is
+// refused by LoadMsg and skipped by LoadNext, and flagged as the pass would
+// flag it; an intact one loads.
+func TestVerifyOnLoadBeforeThePass(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mfs := NewMemFS()
+		_, chunk, _, chunkSeg, _ := sealedLog(t, mfs)
+		mfs.Corrupt(chunkSeg, chunk.Off+100)
+		var logs syncBuffer
+		l := mustOpen(t, "/s", Config{}, Options{FS: mfs, SegmentSize: 8 << 10, VerifyRate: 1,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		defer l.Close()
+		var sm StoredMsg
+		if err := l.LoadMsg(41, &sm); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("load of the damaged chunked message before the pass: %v", err)
+		}
+		if err := l.LoadMsg(42, &sm); err != nil {
+			t.Fatalf("load of an intact message: %v", err)
+		}
+		if seq, err := l.LoadNext(41, "", &sm); err != nil || seq != 42 {
+			t.Fatalf("LoadNext from 41: %d %v, want 42", seq, err)
+		}
+		if st := l.State(); !slices.Equal(st.Lost, []uint64{41}) {
+			t.Fatalf("lost %v, want [41]", st.Lost)
+		}
+		if !strings.Contains(logs.String(), "damaged message found on read") {
+			t.Fatalf("no log line: %s", logs.String())
+		}
+	})
+}

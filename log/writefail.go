@@ -195,13 +195,14 @@ func (l *Log) settleLocked(batch []*op, err error) []*op {
 
 // rollbackLocked drops what follows the durable point: the small-record
 // buffer, the sequences of the failed messages (the next message gets
-// first, when non-zero), the chunks of open appenders (epoch), and the
-// bytes of the active segment (truncateLocked). Writes may resume after
-// the backoff. l.w held.
+// first, when non-zero; the Checker is told), the chunks of open appenders
+// (epoch), and the bytes of the active segment (truncateLocked). Writes
+// may resume after the backoff. l.w held.
 func (l *Log) rollbackLocked(first uint64) {
 	l.w.pend = l.w.pend[:0]
 	if first != 0 {
 		l.w.nextSeq = first
+		l.truncateCheckerLocked(first - 1)
 	}
 	l.w.epoch++
 	l.w.retryAt = l.opts.Clock.Now().UnixNano() + int64(l.nextBackoffLocked())

@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"errors"
 	"fmt"
 
 	sm "github.com/lni/dragonboat/v3/statemachine"
@@ -103,14 +102,14 @@ func splitBatchResult(res sm.Result, items []*pubItem) error {
 // after the first 9 bytes), or codeBadEntry, or codeOther when the log
 // failed.
 func (s *streamSM) applyBatch(l *log.Log, index uint64, cmd []byte) sm.Result {
-	bad := sm.Result{Data: resultData(codeBadEntry, 0, "")}
+	bad := sm.Result{Data: resultData(codeBadEntry, 0, nil)}
 	body := 1
 	if cmd[0] == kindGroupSeq {
 		if len(cmd) < groupSeqSize {
 			return bad
 		}
 		if !s.pipes.accept(le.Uint64(cmd[1:]), le.Uint64(cmd[9:]), le.Uint64(cmd[17:]), index) {
-			return sm.Result{Data: resultData(codeOutOfOrder, 0, "")}
+			return sm.Result{Data: resultData(codeOutOfOrder, 0, nil)}
 		}
 		body = groupSeqSize
 	}
@@ -119,7 +118,7 @@ func (s *streamSM) applyBatch(l *log.Log, index uint64, cmd []byte) sm.Result {
 	}
 	n := int(le.Uint32(cmd[body:]))
 	p := cmd[body+4:]
-	out := resultData(codeOK, 0, "")
+	out := resultData(codeOK, 0, nil)
 	for i := 0; i < n; i++ {
 		if len(p) < 4 {
 			return bad
@@ -144,28 +143,23 @@ func (s *streamSM) applyBatch(l *log.Log, index uint64, cmd []byte) sm.Result {
 		data := q[8 : 8+dl]
 		dataOff := len(cmd) - len(q) + 8
 		p = q[8+dl:]
-		var val uint64
-		var ts int64
-		var extra string
 		var seq uint64
-		var t int64
+		var ts int64
 		var err error
 		if inline {
 			// The commit record points at the data in this entry's record.
-			seq, t, err = l.ApplyInlineAt(c, data, crc, entryRef(index, cmd, dataOff))
+			seq, ts, err = l.ApplyInlineAt(c, data, crc, entryRef(index, cmd, dataOff))
 		} else {
-			seq, t, err = l.ApplyCommit(c)
-		}
-		var ce *log.CheckError
-		if errors.As(err, &ce) {
-			val, extra = ce.Seq, ce.MsgID
-		} else {
-			val, ts = seq, t
+			seq, ts, err = l.ApplyCommit(c)
 		}
 		code := s.check(err)
 		c.Hdr = nil
 		if code == codeOther {
-			return sm.Result{Data: resultData(codeOther, 0, "")}
+			return sm.Result{Data: resultData(codeOther, 0, nil)}
+		}
+		val, extra := outcome(code, seq, err)
+		if code != codeOK {
+			ts = 0
 		}
 		out = append(out, code)
 		out = le.AppendUint64(out, val)

@@ -3,7 +3,8 @@ package raft
 import (
 	"context"
 	"errors"
-	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,55 +15,102 @@ import (
 func TestCommitEntryRoundTrip(t *testing.T) {
 	for _, c := range []log.Commit{
 		{ID: 1, Time: 2, Size: 3, Chunks: 1, Digest: 9, Subject: "a", Hdr: []byte("NATS/1.0\r\n\r\n")},
-		{ID: 1, Time: 2, Subject: "a", CheckLastSeq: true, LastSeq: 5},
-		{ID: 7, Time: 8, Subject: "kv.x", Hdr: []byte("h"), CheckLastSeq: true, LastSeq: 4, Checks: log.Checks{
-			DupWindow: int64(time.Minute), CheckSubjSeq: true, SubjSeq: 3, SubjFilter: "kv.>",
-			CheckLastMsgID: true, LastMsgID: "m", Rollup: log.RollupAll}},
-		{ID: 7, Subject: "s", Checks: log.Checks{Rollup: log.RollupSubject}},
+		{ID: 7, Time: 8, Subject: "kv.x"},
 	} {
 		b := appendCommit(nil, &c)
-		wantKind := kindCommit
-		if c.Checks != (log.Checks{}) {
-			wantKind = kindCommitX
-		}
-		if b[0] != wantKind {
-			t.Fatalf("kind %d for %+v", b[0], c)
+		if b[0] != kindCommit {
+			t.Fatalf("kind %d", b[0])
 		}
 		var got log.Commit
 		if err := parseCommit(b, &got); err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Hdr) == 0 && len(c.Hdr) == 0 {
-			got.Hdr, c.Hdr = nil, nil
-		}
-		if !reflect.DeepEqual(got, c) {
+		if got.ID != c.ID || got.Time != c.Time || got.Size != c.Size || got.Chunks != c.Chunks || got.Digest != c.Digest ||
+			got.Subject != c.Subject || string(got.Hdr) != string(c.Hdr) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, c)
 		}
 		if err := parseCommit(b[:len(b)-1], &got); err == nil {
 			t.Fatal("truncated entry parsed")
 		}
 	}
-	// A kind 2 entry with kind 6 flags is malformed.
-	b := appendCommit(nil, &log.Commit{ID: 1, Subject: "a"})
-	b[33] = flagSubjSeq
-	if err := parseCommit(b, new(log.Commit)); err == nil {
-		t.Fatal("kind 2 with check flags parsed")
+	// Entries of earlier versions: a kind 2 with check flags and a kind 6
+	// with its check fields parse, the checks skipped.
+	old := appendCommit(nil, &log.Commit{ID: 5, Subject: "s", Hdr: []byte("h")})
+	old[33] = 1 | 2<<3 // check last seq, rollup all
+	var got log.Commit
+	if err := parseCommit(old, &got); err != nil || got.ID != 5 || string(got.Hdr) != "h" {
+		t.Fatalf("old kind 2: %+v %v", got, err)
 	}
-	cfg := log.Config{MaxMsgs: 1, MaxBytes: 2, MaxAge: 3, MaxMsgsPerSubject: 4, MaxMsgSize: 5, Discard: log.DiscardNew, Storage: log.FileStorage}
-	got, err := parseConfig(appendConfig(nil, cfg), log.Config{Storage: log.FileStorage})
-	if err != nil || got != cfg {
-		t.Fatalf("config round trip: %+v %v", got, err)
+	x := append([]byte(nil), old...)
+	x[0] = kindCommitX
+	x = le.AppendUint64(x, uint64(time.Minute))
+	x = le.AppendUint64(x, 3)
+	x = le.AppendUint16(x, 4)
+	x = append(x, "kv.>"...)
+	x = le.AppendUint16(x, 1)
+	x = append(x, 'm')
+	if err := parseCommit(x, &got); err != nil || got.ID != 5 || got.Subject != "s" || string(got.Hdr) != "h" {
+		t.Fatalf("old kind 6: %+v %v", got, err)
+	}
+	if err := parseCommit(x[:len(x)-1], &got); err == nil {
+		t.Fatal("truncated kind 6 parsed")
+	}
+	bad := append([]byte(nil), old...)
+	bad[33] = 1 << 5
+	if err := parseCommit(bad, &got); err == nil {
+		t.Fatal("unknown flags parsed")
+	}
+
+	cfg := log.Config{MaxMsgs: 1, MaxBytes: 2, MaxAge: 3, MaxMsgsPerSubject: 4, Discard: log.DiscardNew, Storage: log.FileStorage, Rules: "rules"}
+	gotCfg, err := parseConfig(appendConfig(nil, cfg), log.Config{Storage: log.FileStorage})
+	if err != nil || gotCfg != cfg {
+		t.Fatalf("config round trip: %+v %v", gotCfg, err)
+	}
+	// An earlier version's config entry (no rules) keeps the base's.
+	legacy := appendConfig(nil, cfg)[:configSize]
+	gotCfg, err = parseConfig(legacy, log.Config{Storage: log.FileStorage, Rules: "base"})
+	if err != nil || gotCfg.Rules != "base" || gotCfg.MaxMsgs != 1 {
+		t.Fatalf("legacy config: %+v %v", gotCfg, err)
+	}
+	if _, err := parseConfig(appendConfig(nil, cfg)[:configSize+3], log.Config{}); err == nil {
+		t.Fatal("truncated rules parsed")
 	}
 }
 
-// Dedup, expected subject sequence and message id, rollups, config
-// entries and progress reports through a 3-replica shard: every replica
-// ends with the same log.
+// opaqueChecker is a log.Checker with rules raft knows nothing about:
+// "last=N" in the header refuses (code 7, Seq: the last sequence, Text:
+// the rules) unless the last sequence is N; "roll" purges the subject
+// below; when the rules say "closed" everything is refused (code 9).
+type opaqueChecker struct{}
+
+func (opaqueChecker) Check(v log.View, m log.CheckMsg) (log.Action, error) {
+	h := string(m.Hdr)
+	switch {
+	case v.Rules() == "closed":
+		return log.ActNone, &log.CheckError{Code: 9, Text: "closed"}
+	case strings.HasPrefix(h, "last="):
+		if want, _ := strconv.ParseUint(h[5:], 10, 64); want != v.LastSeq() {
+			return log.ActNone, &log.CheckError{Code: 7, Seq: v.LastSeq(), Text: "rules:" + v.Rules()}
+		}
+	case h == "roll":
+		return log.ActPurgeSubject, nil
+	}
+	return log.ActNone, nil
+}
+
+func (opaqueChecker) Truncate(uint64) {}
+func (opaqueChecker) Reset(log.View)  {}
+
+// A Checker's refusals travel back to the proposer through the entry's
+// result as they were made, its rollups purge on every replica, config
+// entries change its rules and the limits at one point of the log, and
+// progress reports flow: every replica ends with the same log.
 func TestStreamChecksConfigAndProgress(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	shards := map[uint64]*StreamShard{}
 	for id, h := range c.hosts {
-		s, err := h.StartStreamShard(11, c.addrs, false, c.streamDir(id, 11), StreamOptions{ReportEvery: 20 * time.Millisecond})
+		s, err := h.StartStreamShard(11, c.addrs, false, c.streamDir(id, 11),
+			StreamOptions{ReportEvery: 20 * time.Millisecond, Config: log.Config{Rules: "r1"}, Log: log.Options{Checker: opaqueChecker{}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,40 +120,42 @@ func TestStreamChecksConfigAndProgress(t *testing.T) {
 	eventually(t, 30*time.Second, "a leader", func() bool { return c.leader(11) != 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	pub := func(via uint64, subj, hdr string, ch log.Checks) (uint64, error) {
-		seq, _, err := shards[via].Publish(ctx, &Message{Subject: subj, Hdr: []byte(hdr), Body: bytesReader([]byte("v")), Size: 1, Checks: ch})
+	pub := func(via uint64, subj, hdr string) (uint64, error) {
+		seq, _, err := shards[via].Publish(ctx, &Message{Subject: subj, Hdr: []byte(hdr), Body: bytesReader([]byte("v")), Size: 1})
 		return seq, err
 	}
-	dedup := log.Checks{DupWindow: int64(time.Minute)}
-	id := "NATS/1.0\r\nNats-Msg-Id: one\r\n\r\n"
-	if seq, err := pub(1, "kv.a", id, dedup); err != nil || seq != 1 {
+	if seq, err := pub(1, "kv.a", ""); err != nil || seq != 1 {
 		t.Fatalf("first: %d %v", seq, err)
 	}
-	if seq, err := pub(2, "kv.a", id, dedup); !errors.Is(err, ErrDuplicate) || seq != 1 {
-		t.Fatalf("duplicate via another replica: %d %v", seq, err)
-	}
 	var ce *log.CheckError
-	if _, err := pub(3, "kv.a", "", log.Checks{CheckSubjSeq: true}); !errors.Is(err, ErrLastSeq) || !errors.As(err, &ce) || ce.Seq != 1 {
-		t.Fatalf("create of a present key: %v", err)
+	if _, err := pub(2, "kv.a", "last=0"); !errors.As(err, &ce) || ce.Code != 7 || ce.Seq != 1 || ce.Text != "rules:r1" {
+		t.Fatalf("refusal via another replica: %v", err)
 	}
-	if _, err := pub(3, "kv.a", "", log.Checks{CheckLastMsgID: true, LastMsgID: "two"}); !errors.Is(err, ErrLastMsgID) || !errors.As(err, &ce) || ce.MsgID != "one" {
-		t.Fatalf("last msg id: %v", err)
+	if seq, err := pub(3, "kv.a", "last=1"); err != nil || seq != 2 {
+		t.Fatalf("accepted: %d %v", seq, err)
 	}
-	if seq, err := pub(3, "kv.a", "", log.Checks{CheckSubjSeq: true, SubjSeq: 1, Rollup: log.RollupSubject}); err != nil || seq != 2 {
-		t.Fatalf("update with rollup: %d %v", seq, err)
+	if seq, err := pub(2, "kv.a", "roll"); err != nil || seq != 3 {
+		t.Fatalf("rollup: %d %v", seq, err)
 	}
-	// A config entry: DiscardNew at 1 message refuses the next one everywhere.
-	if err := shards[2].UpdateConfig(ctx, log.Config{MaxMsgs: 1, Discard: log.DiscardNew, Storage: log.FileStorage}); err != nil {
+	// A config entry: new rules, and DiscardNew at 1 message refuses the
+	// next one everywhere with the limit named.
+	if err := shards[2].UpdateConfig(ctx, log.Config{MaxMsgs: 1, Discard: log.DiscardNew, Storage: log.FileStorage, Rules: "r2"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pub(1, "kv.b", "", log.Checks{}); !errors.Is(err, ErrLimit) {
+	if _, err := pub(1, "kv.b", ""); !errors.Is(err, ErrLimit) || !errors.Is(err, log.ErrMaxMsgs) {
 		t.Fatalf("publish past DiscardNew limit: %v", err)
 	}
-	for id, s := range shards {
+	if err := shards[1].UpdateConfig(ctx, log.Config{Storage: log.FileStorage, Rules: "closed"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub(3, "kv.c", ""); !errors.As(err, &ce) || ce.Code != 9 {
+		t.Fatalf("closed by the rules: %v", err)
+	}
+	for _, s := range shards {
 		eventually(t, 10*time.Second, "apply", func() bool {
 			v, _ := s.ReadLocal(func(l *log.Log) (any, error) { return l.State(), nil })
 			st, _ := v.(log.State)
-			return st.Msgs == 1 && st.FirstSeq == 2 && st.LastSeq == 2
+			return st.Msgs == 1 && st.FirstSeq == 3 && st.LastSeq == 3
 		})
 		// Every replica hears every replica's reports, lag 0 once idle.
 		eventually(t, 10*time.Second, "progress reports", func() bool {
@@ -120,7 +170,6 @@ func TestStreamChecksConfigAndProgress(t *testing.T) {
 			}
 			return true
 		})
-		_ = id
 	}
 }
 

@@ -3,7 +3,6 @@ package raft
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -343,13 +342,6 @@ func TestStreamDuplicateProposalsApplyOnce(t *testing.T) {
 		if err != nil || !bytes.Equal(v.([]byte), data) {
 			t.Fatalf("replica payload: %v", err)
 		}
-	}
-	// Expected last sequence is decided in log order.
-	if _, _, err := s.Publish(ctx, &Message{Subject: "x", Body: bytesReader(nil), CheckLastSeq: true, LastSeq: 7}); !errors.Is(err, ErrLastSeq) {
-		t.Fatalf("expected last seq: %v", err)
-	}
-	if seq, _, err := s.Publish(ctx, &Message{Subject: "x", Body: bytesReader(nil), CheckLastSeq: true, LastSeq: 1}); err != nil || seq != 2 {
-		t.Fatalf("expected last seq ok: %d %v", seq, err)
 	}
 }
 

@@ -48,12 +48,12 @@
 // plus 33 bytes, and no node holds a large message whole. Sequence
 // numbers are assigned when the commit is applied, in raft order, so every
 // replica assigns the same; timestamps come from the proposer (raised to
-// stay monotonic). The publish checks (expected last sequence, Nats-Msg-Id
-// dedup within the duplicate window, expected last subject sequence and
-// message id, and rollups) travel in the commit entry (kind 6) and are
-// decided at apply time, in log order, from the log and the entry's
-// timestamp alone (log.Checks); the decision comes back to the proposer as
-// the entry's result. A config entry (kind 7) changes the limits at one
+// stay monotonic). Which messages may be stored is not raft's business:
+// the replica log asks its Checker (StreamOptions.Log.Checker: the
+// stream's publish rules) at apply time, in log order, and a refusal (a
+// *log.CheckError, unread here) goes back to the proposer in the entry's
+// result. A config entry (kind 7) changes the limits and the rules'
+// settings (log.Config.Rules) at one
 // point of the log on every replica (UpdateConfig), and report entries
 // (kind 8) carry each replica's applied index for stream info (see
 // progress.go).

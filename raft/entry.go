@@ -17,18 +17,19 @@ import (
 //
 //	1 chunk   chunking header (32 bytes: message id, index, count, len, crcs) | data
 //	2 commit  id u64 | ts i64 | size u64 | chunks u32 | digest u32 | flags u8 |
-//	          last seq u64 | subj len u16 | hdr len u32 | subject | hdr
-//	          (flags bit 0: check last seq)
+//	          reserved u64 | subj len u16 | hdr len u32 | subject | hdr
+//	          (flags and reserved 0)
 //	3 delete  seq u64
 //	4 purge   seq u64 | keep u64 | subj len u16 | subject
 //	5 abort   id u64
-//	6 commit with checks: kind 2's layout, then
+//	6 commit as written by earlier versions: kind 2's layout (flags bits
+//	          0-4 set, reserved the expected last sequence), then
 //	          dup window i64 | subj seq u64 | filter len u16 | filter |
 //	          last msg id len u16 | last msg id
-//	          (flags bit 1: check subject seq, bit 2: check last msg id,
-//	          bits 3-4: rollup, 1 subject 2 all; see log.Checks)
 //	7 config  max msgs i64 | max bytes i64 | max age i64 ns |
-//	          max msgs per subject i64 | max msg size i64 | discard u8
+//	          max msgs per subject i64 | reserved i64 | discard u8 |
+//	          rules len u16 | rules (log.Config.Rules; absent in entries of
+//	          earlier versions, whose reserved field was max msg size)
 //	8 report  node u64 | applied index u64 | unix ns i64 (replica progress)
 //	9 batch   small messages, each a one-chunk message and its commit
 //	          (see batch.go)
@@ -37,10 +38,14 @@ import (
 //	11 group  what the publish pipeline writes: a group of kind 10 with
 //	          its pipeline's id and sequence first (committer.go)
 //
-// Kind 2 is still written for commits without checks (and read), so logs
-// written before kind 6 existed stay readable. An entry is at most one
-// chunk plus 33 bytes (a commit: its subject, header and check strings):
-// a large message never travels through raft whole.
+// The publish rules are not in the entry: the state machine's log asks
+// its Checker (log.Options.Checker), which reads the message's header and
+// the rules in the log's config, at apply time. Kind 6 and a kind 2 with
+// flags, written by earlier versions when the checks travelled in the
+// entry, are still read; their check fields are skipped (the header they
+// were taken from is in the entry). An entry is at most one chunk plus 33
+// bytes (a commit: its subject and header): a large message never travels
+// through raft whole.
 const (
 	kindChunk   byte = 1
 	kindCommit  byte = 2
@@ -52,22 +57,19 @@ const (
 	kindReport  byte = 8
 
 	commitFixed = 1 + 8 + 8 + 8 + 4 + 4 + 1 + 8 + 2 + 4
-	configSize  = 1 + 5*8 + 1
+	configSize  = 1 + 5*8 + 1 // without the rules (earlier versions)
 	reportSize  = 1 + 8 + 8 + 8
 
-	flagLastSeq   = 1 << 0
-	flagSubjSeq   = 1 << 1
-	flagLastMsgID = 1 << 2
-	rollupShift   = 3
-	flagsKnown    = 1<<5 - 1
+	// flagsKnown are the commit flags earlier versions wrote (their
+	// checks: last seq, subject seq, last msg id, rollup).
+	flagsKnown = 1<<5 - 1
 )
 
 var le = binary.LittleEndian
 
 var errBadEntry = errors.New("raft: malformed entry")
 
-// appendCommit encodes a commit entry: kind 2 when it has no checks
-// beyond the last sequence, kind 6 otherwise.
+// appendCommit encodes a commit entry (kind 2).
 func appendCommit(dst []byte, c *log.Commit) []byte {
 	n := len(dst)
 	dst = append(dst, make([]byte, commitFixed)...)
@@ -78,97 +80,67 @@ func appendCommit(dst []byte, c *log.Commit) []byte {
 	le.PutUint64(b[17:], uint64(c.Size))
 	le.PutUint32(b[25:], c.Chunks)
 	le.PutUint32(b[29:], c.Digest)
-	ch := &c.Checks
-	var flags byte
-	if c.CheckLastSeq {
-		flags |= flagLastSeq
-	}
-	if ch.CheckSubjSeq {
-		flags |= flagSubjSeq
-	}
-	if ch.CheckLastMsgID {
-		flags |= flagLastMsgID
-	}
-	flags |= byte(ch.Rollup&3) << rollupShift
-	b[33] = flags
-	le.PutUint64(b[34:], c.LastSeq)
 	le.PutUint16(b[42:], uint16(len(c.Subject)))
 	le.PutUint32(b[44:], uint32(len(c.Hdr)))
 	dst = append(dst, c.Subject...)
-	dst = append(dst, c.Hdr...)
-	if *ch == (log.Checks{}) {
-		return dst
-	}
-	dst[n] = kindCommitX
-	dst = le.AppendUint64(dst, uint64(ch.DupWindow))
-	dst = le.AppendUint64(dst, ch.SubjSeq)
-	dst = le.AppendUint16(dst, uint16(len(ch.SubjFilter)))
-	dst = append(dst, ch.SubjFilter...)
-	dst = le.AppendUint16(dst, uint16(len(ch.LastMsgID)))
-	return append(dst, ch.LastMsgID...)
+	return append(dst, c.Hdr...)
 }
 
-// parseCommit decodes a commit entry (kind 2 or 6) into c; c.Hdr aliases b.
+// parseCommit decodes a commit entry (kind 2, or 6 from earlier versions,
+// whose check fields are validated and skipped) into c; c.Hdr aliases b.
 func parseCommit(b []byte, c *log.Commit) error {
 	if len(b) < commitFixed {
 		return errBadEntry
 	}
 	sl, hl := int(le.Uint16(b[42:])), int(le.Uint32(b[44:]))
-	flags := b[33]
 	end := commitFixed + sl + hl
-	if len(b) < end || flags&^flagsKnown != 0 || (b[0] == kindCommit && (len(b) != end || flags&^flagLastSeq != 0)) {
+	if len(b) < end || b[33]&^flagsKnown != 0 || b[33]>>3 == 3 || (b[0] == kindCommit && len(b) != end) {
 		return errBadEntry
 	}
 	*c = log.Commit{ID: le.Uint64(b[1:]), Time: int64(le.Uint64(b[9:])), Size: int64(le.Uint64(b[17:])),
-		Chunks: le.Uint32(b[25:]), Digest: le.Uint32(b[29:]), CheckLastSeq: flags&flagLastSeq != 0, LastSeq: le.Uint64(b[34:]),
+		Chunks: le.Uint32(b[25:]), Digest: le.Uint32(b[29:]),
 		Subject: string(b[commitFixed : commitFixed+sl]), Hdr: b[commitFixed+sl : end]}
 	if b[0] == kindCommit {
 		return nil
 	}
+	// Kind 6: dup window, subject seq, filter, last msg id.
 	x := b[end:]
-	if len(x) < 18 {
+	if len(x) < 18 || len(x) < 18+int(le.Uint16(x[16:]))+2 {
 		return errBadEntry
 	}
-	ch := &c.Checks
-	ch.DupWindow, ch.SubjSeq = int64(le.Uint64(x)), le.Uint64(x[8:])
-	fl := int(le.Uint16(x[16:]))
-	if len(x) < 18+fl+2 {
-		return errBadEntry
-	}
-	ch.SubjFilter = string(x[18 : 18+fl])
-	x = x[18+fl:]
-	ml := int(le.Uint16(x))
-	if len(x) != 2+ml {
-		return errBadEntry
-	}
-	ch.LastMsgID = string(x[2:])
-	ch.CheckSubjSeq, ch.CheckLastMsgID = flags&flagSubjSeq != 0, flags&flagLastMsgID != 0
-	ch.Rollup = log.Rollup(flags >> rollupShift & 3)
-	if ch.Rollup > log.RollupAll {
+	x = x[18+int(le.Uint16(x[16:])):]
+	if len(x) != 2+int(le.Uint16(x)) {
 		return errBadEntry
 	}
 	return nil
 }
 
-// appendConfig encodes a config entry: the limits every replica applies
-// at the same point of the log.
+// appendConfig encodes a config entry: the limits and rules every replica
+// applies at the same point of the log.
 func appendConfig(dst []byte, cfg log.Config) []byte {
 	dst = append(dst, kindConfig)
-	for _, v := range []int64{cfg.MaxMsgs, cfg.MaxBytes, int64(cfg.MaxAge), cfg.MaxMsgsPerSubject, cfg.MaxMsgSize} {
+	for _, v := range []int64{cfg.MaxMsgs, cfg.MaxBytes, int64(cfg.MaxAge), cfg.MaxMsgsPerSubject, 0} {
 		dst = le.AppendUint64(dst, uint64(v))
 	}
-	return append(dst, byte(cfg.Discard))
+	dst = append(dst, byte(cfg.Discard))
+	dst = le.AppendUint16(dst, uint16(len(cfg.Rules)))
+	return append(dst, cfg.Rules...)
 }
 
 // parseConfig decodes a config entry over base (storage and compression
-// are not replicated settings).
+// are not replicated settings). An entry of an earlier version has no
+// rules: they stay base's.
 func parseConfig(b []byte, base log.Config) (log.Config, error) {
-	if len(b) != configSize {
+	switch {
+	case len(b) == configSize:
+	case len(b) >= configSize+2 && len(b) == configSize+2+int(le.Uint16(b[configSize:])):
+		base.Rules = string(b[configSize+2:])
+	default:
 		return base, errBadEntry
 	}
 	v := func(i int) int64 { return int64(le.Uint64(b[1+8*i:])) }
 	base.MaxMsgs, base.MaxBytes, base.MaxAge = v(0), v(1), time.Duration(v(2))
-	base.MaxMsgsPerSubject, base.MaxMsgSize, base.Discard = v(3), v(4), log.Discard(b[41])
+	base.MaxMsgsPerSubject, base.Discard = v(3), log.Discard(b[41])
 	return base, nil
 }
 
@@ -224,33 +196,24 @@ func parsePurge(b []byte) (log.PurgeRequest, error) {
 }
 
 // Result codes of stream entries (sm.Result.Data[0]; Value carries the
-// sequence, or the purge count).
+// sequence, or the purge count). Results are not stored: they go from a
+// replica's apply to a proposer on the same node.
 const (
-	codeOK byte = iota
-	codeDuplicate
-	codeNotFound // commit of an unknown or aborted message; delete of a missing one
-	codeCorrupt
-	codeLastSeq
-	codeLimit // MaxMsgSize / DiscardNew
-	codeBadEntry
-	codeOther
-	codeDupMsgID  // Nats-Msg-Id duplicate: Value is the original sequence
-	codeLastMsgID // Data[9:] is the actual last message id
+	codeOK        byte = 0
+	codeDuplicate byte = 1 // a message id already committed (a retried proposal)
+	codeNotFound  byte = 2 // commit of an unknown or aborted message; delete of a missing one
+	codeCorrupt   byte = 3
+	codeCheck     byte = 4 // the log's Checker refused: Value is its Seq, the extra its code u32 | text
+	codeLimit     byte = 5 // DiscardNew: Value is 1 for max msgs, 2 for max bytes
+	codeBadEntry  byte = 6
+	codeOther     byte = 7
 )
 
 // Errors a proposal can report. Everything else is a transport or
 // shutdown error from Dragonboat, wrapped.
 var (
-	// ErrLastSeq: the expected last (subject) sequence did not match; it
-	// comes wrapped in a *log.CheckError with the actual sequence.
-	ErrLastSeq = errors.New("raft: wrong last sequence")
-	// ErrLastMsgID: the expected last message id did not match; it comes
-	// wrapped in a *log.CheckError with the actual id.
-	ErrLastMsgID = errors.New("raft: wrong last message id")
-	// ErrDuplicate: a Nats-Msg-Id duplicate within the duplicate window;
-	// nothing was stored and the sequence returned is the original's.
-	ErrDuplicate = errors.New("raft: duplicate message id")
-	// ErrLimit: the stream's limits rejected the message.
+	// ErrLimit: the stream's limits rejected the message; it wraps
+	// log.ErrMaxMsgs or log.ErrMaxBytes.
 	ErrLimit = errors.New("raft: message rejected by stream limits")
 	// ErrNotFound: delete of a missing message.
 	ErrNotFound = errors.New("raft: not found")
@@ -260,22 +223,19 @@ var (
 
 // codeOf maps a log error to a result code.
 func codeOf(err error) byte {
+	var ce *log.CheckError
 	switch {
 	case err == nil:
 		return codeOK
+	case errors.As(err, &ce):
+		return codeCheck
 	case errors.Is(err, log.ErrDuplicate):
 		return codeDuplicate
-	case errors.Is(err, log.ErrDupMsgID):
-		return codeDupMsgID
-	case errors.Is(err, log.ErrLastMsgID):
-		return codeLastMsgID
 	case errors.Is(err, log.ErrNotFound), errors.Is(err, log.ErrDeleted):
 		return codeNotFound
 	case errors.Is(err, log.ErrCorrupt):
 		return codeCorrupt
-	case errors.Is(err, log.ErrLastSeq):
-		return codeLastSeq
-	case errors.Is(err, log.ErrMaxMsgSize), errors.Is(err, log.ErrMaxMsgs), errors.Is(err, log.ErrMaxBytes):
+	case errors.Is(err, log.ErrMaxMsgs), errors.Is(err, log.ErrMaxBytes):
 		return codeLimit
 	case errors.Is(err, errBadEntry), errors.Is(err, log.ErrBadRequest), errors.Is(err, log.ErrConfig):
 		return codeBadEntry
@@ -283,21 +243,45 @@ func codeOf(err error) byte {
 	return codeOther
 }
 
+// outcome is a commit's result: its code, value (the sequence, a check's
+// Seq, or which limit) and extra bytes (a check's code and text).
+func outcome(code byte, seq uint64, err error) (val uint64, extra []byte) {
+	var ce *log.CheckError
+	switch {
+	case code == codeOK:
+		val = seq
+	case code == codeCheck && errors.As(err, &ce):
+		val = ce.Seq
+		extra = le.AppendUint32(extra, ce.Code)
+		extra = append(extra, ce.Text...)
+	case code == codeDuplicate:
+		val = seq
+	case code == codeLimit && errors.Is(err, log.ErrMaxBytes):
+		val = 2
+	case code == codeLimit:
+		val = 1
+	}
+	return val, extra
+}
+
 // errOf maps a result back to an error.
 func errOf(res sm.Result) error {
 	switch res.Data[0] {
 	case codeOK, codeDuplicate:
 		return nil
-	case codeDupMsgID:
-		return ErrDuplicate
 	case codeNotFound:
 		return ErrNotFound
-	case codeLastSeq:
-		return &log.CheckError{Err: ErrLastSeq, Seq: res.Value}
-	case codeLastMsgID:
-		return &log.CheckError{Err: ErrLastMsgID, MsgID: string(res.Data[9:])}
+	case codeCheck:
+		x := res.Data[9:]
+		if len(x) < 4 {
+			return fmt.Errorf("%w: short check result", ErrRejected)
+		}
+		return &log.CheckError{Code: le.Uint32(x), Seq: res.Value, Text: string(x[4:])}
 	case codeLimit:
-		return ErrLimit
+		if res.Value == 2 {
+			return fmt.Errorf("%w: %w", ErrLimit, log.ErrMaxBytes)
+		}
+		return fmt.Errorf("%w: %w", ErrLimit, log.ErrMaxMsgs)
 	}
 	return fmt.Errorf("%w (code %d)", ErrRejected, res.Data[0])
 }

@@ -2,7 +2,6 @@ package raft
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -128,8 +127,7 @@ func (s *StreamShard) Submit(m *Message, done func(seq uint64, ts int64, err err
 		return
 	}
 	it := &pubItem{done: done, size: m.Size}
-	it.c = log.Commit{ID: id, Subject: m.Subject, Hdr: append([]byte(nil), m.Hdr...), Size: m.Size,
-		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq, Checks: m.Checks}
+	it.c = log.Commit{ID: id, Subject: m.Subject, Hdr: append([]byte(nil), m.Hdr...), Size: m.Size}
 	small := m.Size+int64(len(m.Hdr)) <= batchMax && m.Size <= int64(s.chunkSize)
 	switch {
 	case small && m.Data == nil:
@@ -190,9 +188,6 @@ func (s *StreamShard) QueuedBytes() int64 { return s.pipe.memBytes.Load() }
 // resultOf turns the item's result into Publish's return values.
 func (it *pubItem) resultOf() (uint64, int64, error) {
 	if err := errOf(it.res); err != nil {
-		if errors.Is(err, ErrDuplicate) {
-			return it.res.Value, 0, err
-		}
 		return 0, 0, err
 	}
 	return it.res.Value, int64(le.Uint64(it.res.Data[1:])), nil

@@ -110,14 +110,6 @@ type Message struct {
 	// keeps it until done without copying it.
 	Data []byte
 	Size int64
-	// CheckLastSeq: publish only if the stream's last sequence, in raft
-	// order, is LastSeq (ErrLastSeq otherwise).
-	CheckLastSeq bool
-	LastSeq      uint64
-	// Checks are the other order-dependent checks (dedup, expected subject
-	// sequence and message id, rollup), decided at apply time in raft
-	// order from the replicated log alone (see log.Checks).
-	Checks log.Checks
 }
 
 // Publish replicates m and returns its sequence and timestamp, after
@@ -131,11 +123,10 @@ type Message struct {
 // are retried with backoff for up to a minute per entry; a proposal
 // retried after a timeout that had in fact committed is dropped by the
 // state machine as a duplicate, so a message is never stored twice. Any
-// error means the message was not stored: ErrDuplicate (a Nats-Msg-Id
-// duplicate; seq is the original's), a *log.CheckError wrapping
-// ErrLastSeq or ErrLastMsgID with the actual value, ErrLimit, ErrRejected,
-// a read error of Body, or a context error when it may still be committed
-// later (ctx's: the message stays queued; retrying it then stores it
+// error means the message was not stored: the log Checker's refusal (a
+// *log.CheckError, as it returned it: decided at apply time, in raft
+// order), ErrLimit, ErrRejected, a read error of Body, or a context error
+// when it may still be committed later (ctx's: the message stays queued; retrying it then stores it
 // twice, as with any client). m.Body is read after Publish returns when
 // ctx ends first: the caller must keep it readable until then, or pass
 // Data.

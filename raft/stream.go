@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -130,7 +129,7 @@ func (s *streamSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	for i := range ents {
 		e := &ents[i]
 		if len(e.Cmd) > 0 && e.Cmd[0] == kindReport && s.note(e.Cmd, e.Index) {
-			e.Result = sm.Result{Data: resultData(codeOK, 0, "")}
+			e.Result = sm.Result{Data: resultData(codeOK, 0, nil)}
 			continue
 		}
 		s.lastData = e.Index
@@ -170,8 +169,8 @@ func entryRef(index uint64, cmd []byte, off int) log.EntryRef {
 const entryHeader = 1
 
 // resultData is a result's code, the timestamp (commits) and any extra
-// bytes (the actual last message id of a failed check).
-func resultData(code byte, ts int64, extra string) []byte {
+// bytes (a refusal's check code and text).
+func resultData(code byte, ts int64, extra []byte) []byte {
 	b := make([]byte, 9, 9+len(extra))
 	b[0] = code
 	le.PutUint64(b[1:], uint64(ts))
@@ -181,59 +180,60 @@ func resultData(code byte, ts int64, extra string) []byte {
 // apply applies one entry and returns its value, result code, (for a
 // commit) timestamp and extra result bytes. codeOther means the log failed
 // and the replica must stop.
-func (s *streamSM) apply(l *log.Log, index uint64, cmd []byte) (uint64, byte, int64, string) {
+func (s *streamSM) apply(l *log.Log, index uint64, cmd []byte) (uint64, byte, int64, []byte) {
 	if len(cmd) == 0 {
-		return 0, codeBadEntry, 0, ""
+		return 0, codeBadEntry, 0, nil
 	}
 	var err error
 	switch cmd[0] {
 	case kindChunk:
 		h, data, perr := parseChunk(cmd)
 		if perr != nil {
-			return 0, codeBadEntry, 0, ""
+			return 0, codeBadEntry, 0, nil
 		}
 		err = l.ApplyChunkAt(h.MsgID, h.Index, data, h.CRC, entryRef(index, cmd, 1+chunking.HeaderSize))
 	case kindCommit, kindCommitX:
 		c := &s.commit
 		if err := parseCommit(cmd, c); err != nil {
-			return 0, codeBadEntry, 0, ""
+			return 0, codeBadEntry, 0, nil
 		}
 		seq, ts, err := l.ApplyCommit(c)
 		c.Hdr = nil
-		var ce *log.CheckError
-		if errors.As(err, &ce) {
-			return ce.Seq, s.check(err), 0, ce.MsgID
+		code := s.check(err)
+		val, extra := outcome(code, seq, err)
+		if code != codeOK {
+			ts = 0
 		}
-		return seq, s.check(err), ts, ""
+		return val, code, ts, extra
 	case kindConfig:
 		cfg, perr := parseConfig(cmd, s.cfg)
 		if perr != nil {
-			return 0, codeBadEntry, 0, ""
+			return 0, codeBadEntry, 0, nil
 		}
 		if err = l.UpdateConfig(cfg); err == nil {
 			s.cfg = cfg // a snapshot install reopens with it
 		}
 	case kindDelete:
 		if len(cmd) != 9 {
-			return 0, codeBadEntry, 0, ""
+			return 0, codeBadEntry, 0, nil
 		}
 		err = l.ApplyDelete(le.Uint64(cmd[1:]))
 	case kindPurge:
 		req, perr := parsePurge(cmd)
 		if perr != nil {
-			return 0, codeBadEntry, 0, ""
+			return 0, codeBadEntry, 0, nil
 		}
 		n, err := l.ApplyPurge(req)
-		return n, s.check(err), 0, ""
+		return n, s.check(err), 0, nil
 	case kindAbort:
 		if len(cmd) != 9 {
-			return 0, codeBadEntry, 0, ""
+			return 0, codeBadEntry, 0, nil
 		}
 		l.ApplyAbort(le.Uint64(cmd[1:]))
 	default:
-		return 0, codeBadEntry, 0, ""
+		return 0, codeBadEntry, 0, nil
 	}
-	return 0, s.check(err), 0, ""
+	return 0, s.check(err), 0, nil
 }
 
 // check turns an apply error into a result code, logging storage failures.

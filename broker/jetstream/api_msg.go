@@ -13,7 +13,7 @@ import (
 // findMsg selects the message of a MSG.GET / DIRECT.GET request: by seq,
 // last on a subject, or next at or after seq on a subject. It fills sm and
 // returns the sequence it chose (also on error, when there was one).
-func findMsg(l *log.Log, req *jsapi.MsgGetRequest, sm *log.StoredMsg) (uint64, error) {
+func findMsg(l log.Reader, req *jsapi.MsgGetRequest, sm *log.StoredMsg) (uint64, error) {
 	switch {
 	case req.LastFor != "":
 		seq, err := l.LastSeqForSubject(req.LastFor)

@@ -1,13 +1,12 @@
 package jetstream
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/subject"
 )
 
 // streamCreate answers STREAM.CREATE.<stream>: an identical config for an
@@ -65,14 +64,14 @@ func (e *Engine) createStream(cfg jsapi.StreamConfig) (*stream, bool, *jsapi.API
 	delete(e.mu.reserved, cfg.Name)
 	if err == nil && e.mu.closed {
 		st.close()
-		os.RemoveAll(st.dir)
+		e.o.FS.RemoveAll(st.dir)
 		err = errEngineClosed
 	}
 	if err == nil {
 		err = e.registerLocked(st)
 		if err != nil {
 			st.close()
-			os.RemoveAll(st.dir)
+			e.o.FS.RemoveAll(st.dir)
 		}
 	}
 	if err != nil {
@@ -131,16 +130,10 @@ func (e *Engine) makeStream(cfg jsapi.StreamConfig) (*stream, error) {
 	dir := filepath.Join(e.dir, cfg.Name)
 	now := e.o.Clock.Now().UTC()
 	fail := func(err error) (*stream, error) {
-		os.RemoveAll(dir)
+		e.o.FS.RemoveAll(dir)
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fail(err)
-	}
-	if err := writeMeta(dir, &streamMeta{Config: cfg, Created: now}); err != nil {
-		return fail(err)
-	}
-	if err := syncDir(e.dir); err != nil {
+	if err := e.makeStreamDir(dir, &streamMeta{Config: cfg, Created: now}); err != nil {
 		return fail(err)
 	}
 	st, err := e.openStream(dir, cfg, now)
@@ -296,7 +289,7 @@ func (e *Engine) filteredStreams(req *jsapi.StreamNamesRequest) []*stream {
 	out := all[:0]
 	for _, st := range all {
 		for _, subj := range st.Config().Subjects {
-			if codec.SubjectsOverlap(subj, req.Subject) {
+			if subject.Overlap(subj, req.Subject) {
 				out = append(out, st)
 				break
 			}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -38,7 +37,8 @@ type Cluster interface {
 	MetaDelete(ctx context.Context, key string) error
 	// StartReplica starts (or restarts) this node's replica of a stream
 	// shard with its log in dir; members are the shard's initial members.
-	StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config) (Replica, error)
+	// rules is the log's Checker (its publish rules, decided at apply).
+	StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config, rules log.Checker) (Replica, error)
 }
 
 // Replica is this node's replica of one replicated stream.
@@ -46,13 +46,14 @@ type Replica interface {
 	// Publish replicates one message, reading exactly m.Size bytes of
 	// m.Body, and returns its sequence once a quorum has it durably and
 	// this replica has applied it. Any replica may publish (proposals go to
-	// the leader). m.CheckLastSeq and m.Checks are decided at apply time,
-	// in raft order: ErrDuplicateMsgID (with the original's sequence), or a
-	// *log.CheckError wrapping log.ErrLastSeq / log.ErrLastMsgID with the
-	// actual value. An error means it was not stored, except ctx's.
+	// the leader). The publish rules are decided at apply time, in raft
+	// order, by the log's Checker: its refusal comes back as the
+	// *log.CheckError it returned. An error means it was not stored,
+	// except ctx's.
 	Publish(ctx context.Context, m *ReplicaMsg) (seq uint64, err error)
-	// UpdateConfig changes the limits on every replica at one point of the
-	// raft log; it returns once this replica applied it.
+	// UpdateConfig changes the limits and the publish rules' settings
+	// (log.Config.Rules) on every replica at one point of the raft log; it
+	// returns once this replica applied it.
 	UpdateConfig(ctx context.Context, cfg log.Config) error
 	// Progress returns each replica's last progress report (see
 	// ReplicaProgress); replicas not heard from since this one started
@@ -81,11 +82,6 @@ type ReplicaMsg struct {
 	Hdr     []byte
 	Body    io.Reader
 	Size    int64
-	// CheckLastSeq: store only if the stream's last sequence is LastSeq.
-	CheckLastSeq bool
-	LastSeq      uint64
-	// Checks: dedup, expected subject sequence / last msg id, rollup.
-	Checks log.Checks
 }
 
 // ReplicaProgress is what a replica last reported about itself: how many
@@ -96,10 +92,6 @@ type ReplicaProgress struct {
 	Lag      uint64
 	Reported time.Time
 }
-
-// ErrDuplicateMsgID is Publish's answer to a Nats-Msg-Id duplicate within
-// the duplicate window; the sequence returned is the original's.
-var ErrDuplicateMsgID = errorString("jetstream: duplicate message id")
 
 // ErrMetaExists is MetaPut's answer to a create of a present key.
 var ErrMetaExists = errorString("jetstream: meta key exists")
@@ -253,15 +245,12 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 // startReplicated opens this node's replica of d and registers it.
 func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 	dir := filepath.Join(e.dir, d.Config.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	// meta.json marks the directory as a replicated stream's: load skips
 	// it (the meta shard decides what runs), but a restart finds the data.
-	if err := writeMeta(dir, &streamMeta{Config: d.Config, Created: d.Created, Replicated: true}); err != nil {
+	if err := e.makeStreamDir(dir, &streamMeta{Config: d.Config, Created: d.Created, Replicated: true}); err != nil {
 		return err
 	}
-	repl, err := cs.c.StartReplica(d.ShardID, d.Members, filepath.Join(dir, msgsDir), logConfig(&d.Config))
+	repl, err := cs.c.StartReplica(d.ShardID, d.Members, filepath.Join(dir, msgsDir), logConfig(&d.Config), newPublishRules(d.Config.Name))
 	if err != nil {
 		return err
 	}

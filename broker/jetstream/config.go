@@ -5,9 +5,9 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/subject"
 )
 
 // Defaults and bounds of stream configs (nats-server's values).
@@ -132,9 +132,9 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 		cfg.Subjects = []string{cfg.Name}
 	}
 	seen := make(map[string]bool, len(cfg.Subjects))
-	var own codec.FilterTree // the subjects so far: overlaps within the config
+	var own subject.FilterTree // the subjects so far: overlaps within the config
 	for _, subj := range cfg.Subjects {
-		if !codec.ValidSubscribeSubject([]byte(subj)) {
+		if !subject.ValidSubscribe([]byte(subj)) {
 			return cfg, invalidConfig("invalid subject")
 		}
 		if seen[subj] {
@@ -144,11 +144,11 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 		if subj == ">" && !cfg.NoAck {
 			return cfg, invalidConfig("capturing all subjects requires no-ack to be true")
 		}
-		if !cfg.NoAck && (codec.SubjectsOverlap(subj, "$JS.>") || codec.SubjectsOverlap(subj, "$JSC.>") || codec.SubjectsOverlap(subj, "$NRG.>")) &&
+		if !cfg.NoAck && (subject.Overlap(subj, "$JS.>") || subject.Overlap(subj, "$JSC.>") || subject.Overlap(subj, "$NRG.>")) &&
 			!subjectMatchesPattern(subj, "$JS.EVENT.>") {
 			return cfg, invalidConfig("subjects that overlap with jetstream api require no-ack to be true")
 		}
-		if !cfg.NoAck && codec.SubjectsOverlap(subj, "$SYS.>") && !subjectMatchesPattern(subj, "$SYS.ACCOUNT.>") {
+		if !cfg.NoAck && subject.Overlap(subj, "$SYS.>") && !subjectMatchesPattern(subj, "$SYS.ACCOUNT.>") {
 			return cfg, invalidConfig("subjects that overlap with system api require no-ack to be true")
 		}
 		if other, ok := own.Overlap(subj); ok {
@@ -164,7 +164,7 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 func subjectMatchesPattern(sub, pattern string) bool {
 	// Wildcards in sub must be covered by wildcards in pattern; matching
 	// sub's tokens as literals does exactly that for '*' and '>'.
-	return codec.SubjectMatches(pattern, sub)
+	return subject.Matches(pattern, sub)
 }
 
 // checkUpdate validates cfg (already through checkConfig) as an update of
@@ -208,16 +208,17 @@ func checkUpdate(old, cfg jsapi.StreamConfig) (jsapi.StreamConfig, *jsapi.APIErr
 	return cfg, nil
 }
 
-// logConfig maps a stream config to its log's limits. max_msgs_per_subject
-// with discard_new_per_subject is enforced by the stream (the log always
-// drops a subject's oldest).
+// logConfig maps a stream config to its log's limits and the publish
+// rules' settings (Rules: the log hands them to the stream's publishRules
+// in log order). max_msgs_per_subject with discard_new_per_subject is a
+// rule (the log always drops a subject's oldest).
 func logConfig(cfg *jsapi.StreamConfig) log.Config {
 	lc := log.Config{
-		MaxMsgs:    cfg.MaxMsgs,
-		MaxBytes:   cfg.MaxBytes,
-		MaxAge:     cfg.MaxAge,
-		MaxMsgSize: int64(cfg.MaxMsgSize),
-		FirstSeq:   cfg.FirstSeq,
+		MaxMsgs:  cfg.MaxMsgs,
+		MaxBytes: cfg.MaxBytes,
+		MaxAge:   cfg.MaxAge,
+		FirstSeq: cfg.FirstSeq,
+		Rules:    rulesOf(cfg).encode(),
 	}
 	if !cfg.DiscardNewPer {
 		lc.MaxMsgsPerSubject = cfg.MaxMsgsPer

@@ -9,7 +9,8 @@
 // New(srv, Options) loads every stream from <store_dir>/jetstream/<name>/
 // (meta.json: config and creation time, written to a temporary file,
 // fsynced, renamed and the directory fsynced; msgs/: the log; consumers/:
-// the consumer Set's directory), subscribes $JS.API.> as an internal
+// the consumer Set's directory; every file through Options.FS, see
+// meta.go), subscribes $JS.API.> as an internal
 // subscription, and installs itself as the server's Capturer. Close stops
 // both and closes every stream; their logs apply and sync what was
 // committed.
@@ -25,7 +26,7 @@
 // stream's later requests, and never an event loop. A stream create
 // reserves its name and subjects under Engine.mu and makes its directory
 // and log without the lock. Overlaps between stream subjects are found in
-// a codec.FilterTree, one search per subject. Replies use codec/jsapi's
+// a subject.FilterTree, one search per subject. Replies use codec/jsapi's
 // types and nats-server's error codes; an unparsable request gets 10025
 // (invalid JSON) or 10003 (bad request) and changes nothing, a request over
 // broker.MaxInternalMsg gets 10003 with the limit. Store and file-system
@@ -44,27 +45,30 @@
 // publisher's event loop:
 //
 //  1. at the header block (or the first body piece of a PUB) parses the
-//     JetStream headers and runs the checks that depend only on the config
-//     and the message (sealed 10109, Nats-Expected-Stream 10060,
-//     max_msg_size 10054, rollup permission/value 10111), looks the
-//     Nats-Msg-Id up in the duplicate window, and opens a log Appender;
+//     JetStream headers and runs the publish rules that depend only on the
+//     config and the message (sealed 10109, Nats-Expected-Stream 10060,
+//     max_msg_size 10054, rollup permission/value 10111...), and opens a
+//     log Appender;
 //  2. writes each body piece to the Appender as it arrives: a large payload
-//     goes to disk chunk by chunk, never whole in memory; a refused or
-//     duplicate message's body is dropped as it arrives;
-//  3. at the end takes the stream lock, repeats the dedup lookup, checks
-//     Nats-Expected-Last-Sequence / -Last-Subject-Sequence (10071) and
-//     -Last-Msg-Id (10070) against every message assigned so far
-//     (including those still waiting for their fsync), and calls
-//     Appender.CommitAsync, which writes the commit record and assigns the
-//     sequence before returning. Checks and assignment happen under one
-//     lock, so they are decided in sequence order.
+//     goes to disk chunk by chunk, never whole in memory; a refused
+//     message's body is dropped as it arrives;
+//  3. at the end calls Appender.CommitAsync, which asks the stream's
+//     publishRules (rules.go, the log's Checker) about the message under
+//     the log's writer lock, in sequence order, then writes the commit
+//     record and assigns the sequence before returning. Every rule is
+//     decided there (dedup, Nats-Expected-Last-Sequence /
+//     -Last-Subject-Sequence 10071, -Last-Msg-Id 10070, discard new per
+//     subject, and again the config-only ones), against every message
+//     assigned so far, including those still waiting for their fsync;
+//     replicas decide with the same code at apply (rules.go).
 //
 // CommitAsync reports durability on another goroutine; only then is the
 // PubAck {"stream","seq"} sent (with sync: always, after the fsync that
 // group commit shares among every publisher waiting at that moment). A
-// Nats-Rollup purge runs before the PubAck. A duplicate of a message that
-// is not yet durable waits for it and is answered {"duplicate":true} with
-// the original's sequence once it is; if the original fails, so does the
+// Nats-Rollup purge is written by the log right after the message and
+// applied with it, before the PubAck. A duplicate of a message that is not
+// yet durable waits for it and is answered {"duplicate":true} with the
+// original's sequence once it is; if the original fails, so does the
 // duplicate. A publisher that disconnects mid-payload aborts the Appender:
 // nothing is stored.
 //
@@ -96,8 +100,9 @@
 // # Locks
 //
 // Engine.mu guards the stream registry, the subject index's mapping and
-// the overlap tree; stream.mu guards a stream's config and its publish
-// state (last sequence, last msg id, dedup window, in-flight subjects).
+// the overlap tree; stream.mu guards a stream's config and its in-flight
+// messages with a Nats-Msg-Id (where duplicates wait); the publish rules'
+// state is guarded by the log's writer lock (rules.go).
 // Order: Engine.mu, then stream.mu, then the log's locks. Neither is held
 // across an fsync wait (applyReplicatedConfig's meta.json write excepted).
 package jetstream

@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bargemq/barge/broker"
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/subject"
 )
 
 // Options configure an Engine. StoreDir is required; the rest have defaults.
@@ -56,9 +56,9 @@ type Options struct {
 	// segments after startup, bytes per second (0: the log's default; < 0:
 	// off). See log.Options.VerifyRate.
 	VerifyRate int64
-	// FS is the file system the R1 streams' message logs are stored
-	// through (the log's seam; nil: the OS). Stream metadata and consumer
-	// state always go to the OS.
+	// FS is the file system every file of the streams goes through (the
+	// log's seam; nil: the OS): the R1 streams' message logs, each
+	// stream's meta.json and its consumers' config and state.
 	FS log.FS
 }
 
@@ -85,7 +85,7 @@ type Engine struct {
 		// filters holds every registered stream's subjects, owned by the
 		// stream's name, and those of creates in progress (reserved):
 		// the overlap check (overlapLocked) asks it.
-		filters codec.FilterTree
+		filters subject.FilterTree
 		// reserved names the streams whose create is in progress
 		// (createStream works on the disk without the lock).
 		reserved map[string]bool
@@ -122,6 +122,9 @@ func New(srv *broker.Server, o Options) (*Engine, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if o.FS == nil {
+		o.FS = log.OSFS{}
+	}
 	if o.ServerName == "" {
 		o.ServerName = srv.ID()
 	}
@@ -133,7 +136,7 @@ func New(srv *broker.Server, o Options) (*Engine, error) {
 	e.mu.subsOf = make(map[*stream][]*broker.Subscription)
 	e.mu.reserved = make(map[string]bool)
 	e.pubs.New = func() any { return &pub{} }
-	if err := os.MkdirAll(e.dir, 0o755); err != nil {
+	if err := log.MkdirDurable(o.FS, e.dir); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	if err := e.load(); err != nil {
@@ -157,20 +160,20 @@ func (e *Engine) SetMaxPayload(n int64) { e.maxPayload.Store(n) }
 
 // load opens every stream directory under e.dir.
 func (e *Engine) load() error {
-	ents, err := os.ReadDir(e.dir)
+	names, err := e.o.FS.List(e.dir)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	for _, de := range ents {
-		if !de.IsDir() {
+	for _, name := range names {
+		dir := filepath.Join(e.dir, name)
+		if strings.HasSuffix(name, log.DeletingSuffix) {
+			e.o.FS.RemoveAll(dir) // a delete interrupted by a crash
 			continue
 		}
-		dir := filepath.Join(e.dir, de.Name())
-		if strings.HasSuffix(de.Name(), deletingSuffix) {
-			os.RemoveAll(dir) // a delete interrupted by a crash
-			continue
+		m, err := e.readMeta(dir)
+		if errors.Is(err, syscall.ENOTDIR) {
+			continue // a file, not a stream
 		}
-		m, err := readMeta(dir)
 		if err != nil {
 			e.log.Error("jetstream: stream not loaded", "dir", dir, "err", err)
 			continue
@@ -317,7 +320,7 @@ func (e *Engine) closeStreams() error {
 	e.mu.streams = make(map[string]*stream)
 	e.mu.bySub = make(map[*broker.Subscription]*stream)
 	e.mu.subsOf = make(map[*stream][]*broker.Subscription)
-	e.mu.filters = codec.FilterTree{}
+	e.mu.filters = subject.FilterTree{}
 	e.mu.Unlock()
 	var errs []error
 	for _, st := range streams {

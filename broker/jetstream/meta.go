@@ -3,28 +3,30 @@ package jetstream
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
 )
 
-// Layout of a stream on disk, under <store_dir>/jetstream/<stream>/:
+// Layout of a stream on disk, under <store_dir>/jetstream/<stream>/, all of
+// it written through Options.FS (the log's file-system seam):
 //
-//	meta.json   {"config":{...},"created":"..."}: written to meta.json.tmp,
-//	            fsynced, renamed over meta.json, directory fsynced
+//	meta.json   {"config":{...},"created":"..."}: replaced atomically
+//	            (log.WriteFileAtomic: meta.json.tmp, fsync, rename, fsync
+//	            of the directory)
 //	msgs/       the log (segments); absent for memory storage
 //	consumers/  the consumer Set's directory
+//
+// A new stream's directory gets its meta.json before its entry in
+// jetstream/ is made durable, so a crash during a create leaves either no
+// stream or one with its config. A deleted stream's directory is renamed to
+// <stream>.deleting first (log.RemoveDir): load removes such leftovers.
 const (
 	metaFile     = "meta.json"
-	metaTmpFile  = "meta.json.tmp"
 	msgsDir      = "msgs"
 	consumersDir = "consumers"
-	// deletingSuffix marks a stream directory being removed: a stream
-	// delete renames the directory first, so a crash mid-removal never
-	// leaves a half-deleted stream that would load again.
-	deletingSuffix = ".deleting"
 )
 
 // streamMeta is what meta.json holds.
@@ -37,37 +39,19 @@ type streamMeta struct {
 }
 
 // writeMeta stores m in dir atomically: a reader (or a restart after a
-// crash) sees the old file or the new one, never a mix.
-func writeMeta(dir string, m *streamMeta) error {
+// crash) sees the old file or the new one, never a mix. Writers of one
+// dir's meta.json must not overlap (they share the temporary file).
+func (e *Engine) writeMeta(dir string, m *streamMeta) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, metaTmpFile)
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, metaFile)); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return log.WriteFileAtomic(e.o.FS, dir, metaFile, b)
 }
 
 // readMeta loads dir's meta.json.
-func readMeta(dir string) (*streamMeta, error) {
-	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+func (e *Engine) readMeta(dir string) (*streamMeta, error) {
+	b, err := log.ReadFile(e.o.FS, filepath.Join(dir, metaFile))
 	if err != nil {
 		return nil, err
 	}
@@ -78,12 +62,14 @@ func readMeta(dir string) (*streamMeta, error) {
 	return &m, nil
 }
 
-// syncDir fsyncs a directory so a rename or a new entry in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+// makeStreamDir creates a stream's directory with m as its meta.json, and
+// then makes the directory's entry in jetstream/ durable.
+func (e *Engine) makeStreamDir(dir string, m *streamMeta) error {
+	if err := e.o.FS.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	if err := e.writeMeta(dir, m); err != nil {
+		return err
+	}
+	return e.o.FS.SyncDir(e.dir)
 }

@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/bargemq/barge/broker"
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/subject"
 )
 
 // Streams without a replica on this node.
@@ -229,7 +229,7 @@ func (e *Engine) listedStreams(req *jsapi.StreamNamesRequest) []listedStream {
 		if e.lookup(rs.def.Config.Name) != nil {
 			continue
 		}
-		if req.Subject != "" && !slices.ContainsFunc(rs.def.Config.Subjects, func(s string) bool { return codec.SubjectsOverlap(s, req.Subject) }) {
+		if req.Subject != "" && !slices.ContainsFunc(rs.def.Config.Subjects, func(s string) bool { return subject.Overlap(s, req.Subject) }) {
 			continue
 		}
 		out = append(out, listedStream{name: rs.def.Config.Name, remote: rs})

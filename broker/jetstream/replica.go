@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -59,8 +58,6 @@ func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created t
 	}
 	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, repl: repl, log: l}
 	st.mu.cfg = cfg
-	st.mu.pendingSubj = make(map[string]uint64)
-	st.rebuildPublishState()
 	set, err := consumer.NewSet(consumer.Env{Server: e.srv, Clock: e.o.Clock, Logger: e.log.With("stream", cfg.Name),
 		Store: e.consumerStoreFor(cfg.Name)}, st, filepath.Join(dir, consumersDir))
 	if err != nil {
@@ -203,7 +200,7 @@ func (e *Engine) applyReplicatedConfig(st *stream, cfg jsapi.StreamConfig) *jsap
 	// temporary file.
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := writeMeta(st.dir, &streamMeta{Config: cfg, Created: st.created, Replicated: true}); err != nil {
+	if err := e.writeMeta(st.dir, &streamMeta{Config: cfg, Created: st.created, Replicated: true}); err != nil {
 		return e.internalErr(jsapi.ErrCodeStreamUpdate, st.name, "stream update", err)
 	}
 	old := st.Config()
@@ -234,10 +231,10 @@ func sameConfig(a, b *jsapi.StreamConfig) bool {
 // loop, and at End it is checked and submitted to the replica's ordered
 // queue (OrderedReplica), so a connection's messages are stored in the
 // order it sent them; the replica reads the body back a chunk at a time,
-// and the PubAck follows the quorum's apply. The checks that depend only
-// on the config run at End (R1's precheck); dedup and the expected-value
-// checks travel in the commit entry and are decided at apply, in raft
-// order.
+// and the PubAck follows the quorum's apply. The rules that depend only
+// on the config and the message run at End (precheckLocked, as for R1);
+// every rule is decided at apply, in raft order, by the replica log's
+// publishRules (rules.go).
 func (e *Engine) captureReplicated(st *stream, subject, reply []byte, hdrLen, size int) broker.Capture {
 	memMax := replSpillAt
 	if or, ok := st.repl.(OrderedReplica); ok && or.QueuedBytes() > replMemBudget {
@@ -328,40 +325,13 @@ func (p *rpub) cleanup() {
 	}
 }
 
-// check runs R1's config checks on the headers and fills m's apply-time
-// checks (decided in raft order; see log.Checks).
-func (p *rpub) check(m *ReplicaMsg) *jsapi.APIError {
-	if len(p.hdr) > maxHeaderSize {
-		return jsapi.NewAPIError(jsapi.ErrCodeStreamHeaderExceedsMaximum)
-	}
+// check runs the early rules (precheckLocked, as for R1).
+func (p *rpub) check() *jsapi.APIError {
 	var h pubHeaders
-	if len(p.hdr) > 0 {
-		if apiErr := h.parse(p.hdr); apiErr != nil {
-			return apiErr
-		}
-	}
 	st := p.st
 	st.mu.Lock()
-	apiErr := st.precheckLocked(&h, p.size)
-	window := int64(st.mu.cfg.Duplicates)
-	st.mu.Unlock()
-	if apiErr != nil {
-		return apiErr
-	}
-	m.CheckLastSeq, m.LastSeq = h.hasExpLastSeq, h.expLastSeq
-	ch := &m.Checks
-	if h.msgID != "" {
-		ch.DupWindow = window
-	}
-	ch.CheckSubjSeq, ch.SubjSeq, ch.SubjFilter = h.hasExpSubjSeq, h.expSubjSeq, h.expSubjSeqSubj
-	ch.CheckLastMsgID, ch.LastMsgID = h.expLastMsgID != "", h.expLastMsgID
-	switch h.rollup {
-	case jsapi.RollupSubject:
-		ch.Rollup = log.RollupSubject
-	case jsapi.RollupAll:
-		ch.Rollup = log.RollupAll
-	}
-	return nil
+	defer st.mu.Unlock()
+	return st.precheckLocked(p.hdr, p.size, &h)
 }
 
 // message builds the ReplicaMsg (checked; the body rewound when spooled).
@@ -369,10 +339,10 @@ func (p *rpub) message() (*ReplicaMsg, *jsapi.APIError) {
 	if p.err != nil {
 		return nil, p.e.internalErr(jsapi.ErrCodeStreamStoreFailed, p.st.name, "spool message", p.err)
 	}
-	m := &ReplicaMsg{Subject: p.subject, Hdr: p.hdr}
-	if apiErr := p.check(m); apiErr != nil {
+	if apiErr := p.check(); apiErr != nil {
 		return nil, apiErr
 	}
+	m := &ReplicaMsg{Subject: p.subject, Hdr: p.hdr}
 	m.Body, m.Size = bytes.NewReader(p.mem), int64(len(p.mem))
 	if p.spool != nil {
 		off, err := p.spool.Seek(0, io.SeekEnd)
@@ -414,14 +384,14 @@ func (p *rpub) finish(seq uint64, err error) {
 	case err == nil:
 		p.st.cons.StreamChanged()
 		p.e.queuePubAck(p.st, reply, seq, false)
-	case errors.Is(err, ErrDuplicateMsgID):
-		p.e.queuePubAck(p.st, reply, seq, true)
+	case errors.As(err, &ce):
+		if dup, orig, apiErr := refusalAnswer(ce); dup {
+			p.e.queuePubAck(p.st, reply, orig, true)
+		} else {
+			p.e.sendPubAckError(p.reply, p.st, apiErr)
+		}
 	case errors.Is(err, context.DeadlineExceeded):
 		p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
-	case errors.As(err, &ce) && errors.Is(err, log.ErrLastMsgID):
-		p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeStreamWrongLastMsgID, ce.MsgID))
-	case errors.As(err, &ce):
-		p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeStreamWrongLastSequence, strconv.FormatUint(ce.Seq, 10)))
 	default:
 		p.e.sendPubAckError(p.reply, p.st, p.e.storeError(p.st.name, err))
 	}

@@ -3,16 +3,15 @@ package jetstream
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/broker/jetstream/consumer"
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/subject"
 )
 
 // stream is one JetStream stream: its config, its log and its consumers. It
@@ -38,15 +37,12 @@ type stream struct {
 
 	mu struct {
 		sync.Mutex
-		cfg       jsapi.StreamConfig
-		lastSeq   uint64 // last sequence assigned, durable or in flight
-		lastMsgID string // Nats-Msg-Id of the last message assigned ("" if none)
-		dedup     dedupTable
-		// pendingSubj maps a subject to the sequence of its newest message
-		// that is assigned but not yet visible in the log, so that
-		// Nats-Expected-Last-Subject-Sequence sees in-flight messages.
-		pendingSubj map[string]uint64
-		closed      bool
+		cfg jsapi.StreamConfig
+		// inflight maps the sequence of each R1 message with a Nats-Msg-Id
+		// that is assigned but not yet durable to its completion, where
+		// its duplicates wait (publish.go).
+		inflight map[uint64]*commitDone
+		closed   bool
 	}
 }
 
@@ -55,8 +51,8 @@ var _ consumer.Stream = (*stream)(nil)
 // Name is the stream's name.
 func (s *stream) Name() string { return s.name }
 
-// Log is the stream's message log.
-func (s *stream) Log() *log.Log { return s.log }
+// Reader is the read side of the stream's log, for its consumers.
+func (s *stream) Reader() log.Reader { return s.log }
 
 // Config returns a copy of the current config (its slices and maps are
 // shared and must not be modified).
@@ -81,9 +77,9 @@ func (s *stream) Remove(seq uint64) error {
 func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Time) (*stream, error) {
 	st := &stream{e: e, name: cfg.Name, dir: dir, created: created}
 	st.mu.cfg = cfg
-	st.mu.pendingSubj = make(map[string]uint64)
+	st.mu.inflight = make(map[uint64]*commitDone)
 	lopts := log.Options{
-		Clock:        logClock{e.o.Clock},
+		Clock:        e.o.Clock,
 		Logger:       e.log.With("stream", cfg.Name),
 		Sync:         e.o.Sync,
 		SyncInterval: e.o.SyncInterval,
@@ -93,14 +89,14 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 		FS:           e.o.FS,
 		// One write per client per group commit for the PubAcks.
 		AsyncBatchDone: st.acks.Flush,
+		Checker:        newPublishRules(cfg.Name),
 	}
 	l, err := log.Open(filepath.Join(dir, msgsDir), logConfig(&cfg), lopts)
 	if err != nil {
 		return nil, err
 	}
 	st.log = l
-	st.rebuildPublishState()
-	set, err := consumer.NewSet(consumer.Env{Server: e.srv, Clock: e.o.Clock, Logger: e.log.With("stream", cfg.Name)},
+	set, err := consumer.NewSet(consumer.Env{Server: e.srv, Clock: e.o.Clock, Logger: e.log.With("stream", cfg.Name), FS: e.o.FS},
 		st, filepath.Join(dir, consumersDir))
 	if err != nil {
 		l.Close()
@@ -108,49 +104,6 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 	}
 	st.cons = set
 	return st, nil
-}
-
-// rebuildPublishState restores what publishing checks against after a
-// restart: the last sequence, the last message's Nats-Msg-Id, and the ids
-// within the duplicate window (read from the headers of the window's
-// messages, so dedup survives a restart without a separate file).
-func (s *stream) rebuildPublishState() {
-	st := s.log.State()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mu.lastSeq = st.LastSeq
-	var sm log.StoredMsg
-	if st.Msgs > 0 && s.log.LoadMsg(st.LastSeq, &sm) == nil {
-		s.mu.lastMsgID = headerString(sm.Hdr, jsapi.HdrMsgID)
-	}
-	window := s.mu.cfg.Duplicates
-	if window <= 0 || st.Msgs == 0 {
-		return
-	}
-	seq := s.log.SeqAtTime(s.e.o.Clock.Now().Add(-window))
-	for {
-		got, err := s.log.LoadNext(seq, "", &sm)
-		if err != nil {
-			return
-		}
-		if id := headerString(sm.Hdr, jsapi.HdrMsgID); id != "" {
-			s.mu.dedup.add(id, got, sm.Time, false)
-		}
-		seq = got + 1
-	}
-}
-
-// headerString returns the value of key in a NATS/1.0 header block as a
-// new string, or "".
-func headerString(hdr []byte, key string) string {
-	if len(hdr) == 0 {
-		return ""
-	}
-	v, ok := codec.HeaderValue(hdr, key)
-	if !ok {
-		return ""
-	}
-	return string(v)
 }
 
 // info describes the stream. With req, subjects_filter adds per-subject
@@ -216,7 +169,7 @@ func (s *stream) state() jsapi.StreamState {
 // update applies a checked config: limits to the log, the rest to the
 // stream; meta.json is rewritten first so a crash keeps one of the two.
 func (s *stream) update(cfg jsapi.StreamConfig) *jsapi.APIError {
-	if err := writeMeta(s.dir, &streamMeta{Config: cfg, Created: s.created}); err != nil {
+	if err := s.e.writeMeta(s.dir, &streamMeta{Config: cfg, Created: s.created}); err != nil {
 		return s.e.internalErr(jsapi.ErrCodeStreamUpdate, s.name, "stream update", err)
 	}
 	if err := s.log.UpdateConfig(logConfig(&cfg)); err != nil {
@@ -241,7 +194,7 @@ func (s *stream) purge(req *jsapi.StreamPurgeRequest) (uint64, *jsapi.APIError) 
 	if req.Sequence > 0 && req.Keep > 0 {
 		return 0, jsapi.NewAPIError(jsapi.ErrCodeBadRequest)
 	}
-	if req.Subject != "" && !codec.ValidSubscribeSubject([]byte(req.Subject)) {
+	if req.Subject != "" && !subject.ValidSubscribe([]byte(req.Subject)) {
 		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, "invalid subject filter")
 	}
 	n, err := s.logPurge(log.PurgeRequest{Subject: req.Subject, Seq: req.Sequence, Keep: req.Keep})
@@ -301,21 +254,5 @@ func (s *stream) destroy() error {
 	} else {
 		s.log.Close()
 	}
-	gone := s.dir + deletingSuffix
-	if err := os.Rename(s.dir, gone); err != nil {
-		return err
-	}
-	if err := syncDir(filepath.Dir(s.dir)); err != nil {
-		return err
-	}
-	return os.RemoveAll(gone)
+	return log.RemoveDir(s.e.o.FS, s.dir)
 }
-
-// logClock adapts the broker's clock to the log's Clock interface.
-type logClock struct{ c broker.Clock }
-
-// Now is the broker clock's time.
-func (c logClock) Now() time.Time { return c.c.Now() }
-
-// AfterFunc schedules f on the broker clock.
-func (c logClock) AfterFunc(d time.Duration, f func()) log.Timer { return c.c.AfterFunc(d, f) }

@@ -126,13 +126,13 @@ func (r *AckReply) parseNums(t [][]byte) error {
 		return ErrBadAckReply
 	}
 	var ok [5]bool
-	r.Delivered, ok[0] = parseUint(t[0])
-	r.StreamSeq, ok[1] = parseUint(t[1])
-	r.ConsumerSeq, ok[2] = parseUint(t[2])
+	r.Delivered, ok[0] = ParseUint(t[0])
+	r.StreamSeq, ok[1] = ParseUint(t[1])
+	r.ConsumerSeq, ok[2] = ParseUint(t[2])
 	var ts uint64
-	ts, ok[3] = parseUint(t[3])
+	ts, ok[3] = ParseUint(t[3])
 	r.Timestamp = int64(ts)
-	r.Pending, ok[4] = parseUint(t[4])
+	r.Pending, ok[4] = ParseUint(t[4])
 	if ok != [5]bool{true, true, true, true, true} || ts > 1<<63-1 {
 		*r = AckReply{}
 		return ErrBadAckReply
@@ -140,8 +140,9 @@ func (r *AckReply) parseNums(t [][]byte) error {
 	return nil
 }
 
-// parseUint parses a non-empty decimal uint64 without allocating.
-func parseUint(b []byte) (uint64, bool) {
+// ParseUint parses a non-empty decimal uint64 (digits only, at most 20)
+// without allocating.
+func ParseUint(b []byte) (uint64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -94,17 +95,37 @@ func (f *FS) Remove(name string) error {
 	return nil
 }
 
-// Rename moves oldname over newname.
+// RemoveAll removes name and everything under it, and frees their bytes.
+func (f *FS) RemoveAll(name string) error {
+	if err := f.inner.RemoveAll(name); err != nil {
+		return err
+	}
+	name = path.Clean(name)
+	f.mu.Lock()
+	for n := range f.mu.sizes {
+		if n == name || strings.HasPrefix(n, name+"/") {
+			f.setSizeLocked(n, 0)
+			delete(f.mu.sizes, n)
+		}
+	}
+	f.mu.Unlock()
+	return nil
+}
+
+// Rename moves oldname over newname (a file or a directory).
 func (f *FS) Rename(oldname, newname string) error {
 	if err := f.inner.Rename(oldname, newname); err != nil {
 		return err
 	}
 	oldname, newname = path.Clean(oldname), path.Clean(newname)
 	f.mu.Lock()
-	n := f.mu.sizes[oldname]
-	f.setSizeLocked(oldname, 0)
-	delete(f.mu.sizes, oldname)
-	f.setSizeLocked(newname, n)
+	for n, size := range f.mu.sizes {
+		if n == oldname || strings.HasPrefix(n, oldname+"/") {
+			f.setSizeLocked(n, 0)
+			delete(f.mu.sizes, n)
+			f.setSizeLocked(newname+n[len(oldname):], size)
+		}
+	}
 	f.mu.Unlock()
 	return nil
 }

@@ -186,7 +186,7 @@ func (c *consumer) scanLocked(now time.Time, d *deliverer) {
 		c.dueLocked(now, s, c.mu.pending[s])
 	}
 	if len(c.mu.maxed) > 0 {
-		c.pruneMaxedLocked(c.set.st.Log().State().FirstSeq)
+		c.pruneMaxedLocked(c.set.st.Reader().State().FirstSeq)
 	}
 	c.expireLocked(now)
 	for _, wr := range c.mu.waiting {

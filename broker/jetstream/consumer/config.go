@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/subject"
 )
 
 // Defaults nats-server applies to a consumer config (consumer.go and
@@ -151,14 +151,14 @@ func checkConfig(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *jsapi.API
 		return jsapi.NewAPIError(jsapi.ErrCodeConsumerDescriptionTooLong, strconv.Itoa(maxDescriptionLen))
 	}
 	if cfg.DeliverSubject != "" {
-		if codec.HasWildcard(cfg.DeliverSubject) {
+		if subject.HasWildcard(cfg.DeliverSubject) {
 			return jsapi.NewAPIError(jsapi.ErrCodeConsumerDeliverToWildcards)
 		}
 		if !validFilter(cfg.DeliverSubject) {
 			return jsapi.NewAPIError(jsapi.ErrCodeConsumerInvalidDeliverSubject)
 		}
 		for _, s := range scfg.Subjects {
-			if codec.SubjectMatches(s, cfg.DeliverSubject) {
+			if subject.Matches(s, cfg.DeliverSubject) {
 				return jsapi.NewAPIError(jsapi.ErrCodeConsumerDeliverCycle)
 			}
 		}
@@ -246,14 +246,14 @@ func checkFilters(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *jsapi.AP
 			return invalidConfig("invalid subject")
 		}
 		for j, g := range fs {
-			if i != j && codec.SubjectIsSubset(f, g) {
+			if i != j && subject.IsSubset(f, g) {
 				return jsapi.NewAPIError(jsapi.ErrCodeConsumerOverlappingSubjectFilters)
 			}
 		}
 		if len(scfg.Subjects) > 0 {
 			ok := false
 			for _, s := range scfg.Subjects {
-				if codec.SubjectsOverlap(f, s) {
+				if subject.Overlap(f, s) {
 					ok = true
 					break
 				}
@@ -375,7 +375,7 @@ func effectiveFilters(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) []str
 	for _, s := range scfg.Subjects {
 		covered := false
 		for _, f := range fs {
-			if codec.SubjectIsSubset(s, f) {
+			if subject.IsSubset(s, f) {
 				covered = true
 				break
 			}

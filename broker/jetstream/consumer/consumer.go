@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/broker"
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/subject"
 )
 
 // consumer is one consumer of a stream. Its delivery loop (run) is the only
@@ -132,7 +132,7 @@ func newConsumer(s *Set, name string, cfg jsapi.ConsumerConfig, created time.Tim
 }
 
 // initPosition sets where a new consumer starts, from its deliver policy.
-func (c *consumer) initPositionLocked(l *log.Log) {
+func (c *consumer) initPositionLocked(l log.Reader) {
 	cfg := &c.mu.cfg
 	st := l.State()
 	start := max(st.FirstSeq, 1)
@@ -178,7 +178,7 @@ func (c *consumer) initPositionLocked(l *log.Log) {
 // resumeLocked positions a consumer being reopened (from its state file or
 // from the meta shard): where saved left it, or where its deliver policy
 // starts when there is no saved state.
-func (c *consumer) resumeLocked(l *log.Log, saved *savedState) {
+func (c *consumer) resumeLocked(l log.Reader, saved *savedState) {
 	if saved == nil {
 		c.initPositionLocked(l)
 		return
@@ -333,7 +333,7 @@ func (c *consumer) info() *jsapi.ConsumerInfo {
 		t := time.Unix(0, c.mu.ats).UTC()
 		in.AckFloor.Last = &t
 	}
-	in.NumRedelivered = c.numRedeliveredLocked(c.set.st.Log().State().FirstSeq)
+	in.NumRedelivered = c.numRedeliveredLocked(c.set.st.Reader().State().FirstSeq)
 	if c.isPushLocked() {
 		in.PushBound = c.hasInterestLocked()
 	}
@@ -343,7 +343,7 @@ func (c *consumer) info() *jsapi.ConsumerInfo {
 // numPendingLocked is how many matching messages are left to deliver for
 // the first time.
 func (c *consumer) numPendingLocked() uint64 {
-	l := c.set.st.Log()
+	l := c.set.st.Reader()
 	if c.mu.filters != nil || len(c.mu.lss) > 0 {
 		return c.mu.npc + uint64(len(c.mu.lss))
 	}
@@ -358,7 +358,7 @@ func (c *consumer) numPendingLocked() uint64 {
 }
 
 // recountLocked recomputes npc for a filtered consumer from scratch.
-func (c *consumer) recountLocked(l *log.Log) {
+func (c *consumer) recountLocked(l log.Reader) {
 	c.mu.lastSeen = l.State().LastSeq
 	if c.mu.filters == nil {
 		c.mu.npc = 0
@@ -392,7 +392,7 @@ func (c *consumer) recountLocked(l *log.Log) {
 }
 
 // catchUpLocked counts matching messages committed since lastSeen.
-func (c *consumer) catchUpLocked(l *log.Log, sm *log.StoredMsg) {
+func (c *consumer) catchUpLocked(l log.Reader, sm *log.StoredMsg) {
 	last := l.State().LastSeq
 	if last <= c.mu.lastSeen {
 		return
@@ -417,7 +417,7 @@ func (c *consumer) catchUpLocked(l *log.Log, sm *log.StoredMsg) {
 
 // loadNextLocked loads the first message at or after seq that matches the
 // consumer's filters.
-func (c *consumer) loadNextLocked(l *log.Log, seq uint64, sm *log.StoredMsg) (uint64, error) {
+func (c *consumer) loadNextLocked(l log.Reader, seq uint64, sm *log.StoredMsg) (uint64, error) {
 	fs := c.mu.filters
 	switch len(fs) {
 	case 0:
@@ -444,7 +444,7 @@ func (c *consumer) matchesLocked(subj string) bool {
 		return true
 	}
 	for _, f := range c.mu.filters {
-		if codec.SubjectMatches(f, subj) {
+		if subject.Matches(f, subj) {
 			return true
 		}
 	}

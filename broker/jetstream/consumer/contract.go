@@ -13,10 +13,10 @@ import (
 type Stream interface {
 	// Name is the stream's name.
 	Name() string
-	// Log holds the stream's messages: LoadMsg/LoadNext to read,
+	// Reader reads the stream's messages: LoadMsg/LoadNext to read,
 	// Changed/Wait to learn of new ones, SeqAtTime/LastSeqForSubject for
-	// deliver policies, State for num_pending.
-	Log() *log.Log
+	// deliver policies, State for num_pending. Consumers never write.
+	Reader() log.Reader
 	// Config is the stream's current configuration (retention, subjects).
 	Config() jsapi.StreamConfig
 	// Remove deletes seq from the stream. Consumers call it under interest
@@ -35,6 +35,9 @@ type Env struct {
 	Clock broker.Clock
 	// Logger reports consumer state errors.
 	Logger *slog.Logger
+	// FS is the file system durable consumers' config and state go
+	// through (the log's seam; nil: the OS).
+	FS log.FS
 	// Store, when set, makes the set a replicated stream's (replicated.go):
 	// durable consumers' definitions and state live in Store instead of
 	// dir, and the set runs consumers only while SetActive(true) (on the

@@ -58,7 +58,7 @@ const flushEvery = 32
 // stop.
 func (c *consumer) run() {
 	defer close(c.done)
-	l := c.set.st.Log()
+	l := c.set.st.Reader()
 	d := &deliverer{}
 	defer d.ob.Flush()
 	for {
@@ -207,7 +207,7 @@ func (c *consumer) stepLocked(now time.Time, d *deliverer) bool {
 // candidateLocked loads the next message to deliver into d.sm: a due
 // redelivery first, then (below max_ack_pending) the next new one.
 func (c *consumer) candidateLocked(d *deliverer) (seq, dc uint64, src int, ok bool) {
-	l := c.set.st.Log()
+	l := c.set.st.Reader()
 	for len(c.mu.rdq) > 0 {
 		s := c.mu.rdq[0]
 		p := c.mu.pending[s]
@@ -258,7 +258,7 @@ func (c *consumer) pendingAfterLocked(seq uint64, src int) uint64 {
 	if src != srcRedeliver && n > 0 {
 		if c.mu.filters == nil && len(c.mu.lss) == 0 {
 			// The unfiltered estimate counts from sseq, which seq may skip past.
-			st := c.set.st.Log().State()
+			st := c.set.st.Reader().State()
 			if seq >= st.LastSeq {
 				return 0
 			}
@@ -359,7 +359,7 @@ func (c *consumer) popLSSLocked(seq uint64) {
 	if len(c.mu.lss) == 0 {
 		c.mu.lss = nil
 		c.mu.sseq = max(c.mu.sseq, c.mu.lssEnd+1)
-		c.recountLocked(c.set.st.Log())
+		c.recountLocked(c.set.st.Reader())
 	}
 }
 

@@ -64,9 +64,11 @@
 // layout: position, ack floor, every pending message with its delivery
 // count, and the messages that ran out of deliveries). A persister goroutine per consumer rewrites state whenever it
 // changed, coalescing all changes made during the previous write; each
-// write goes to a temp file, is fsynced, renamed over the old one, and the
-// directory fsynced, so a crash leaves the old or the new state, never a
-// torn one. A double ack (an ack with a reply subject) is answered only
+// write goes through Env.FS to a temp file, is fsynced, renamed over the
+// old one, and the directory fsynced (log.WriteFileAtomic), so a crash
+// leaves the old or the new state, never a torn one. A write that fails (a
+// full disk) is logged and retried with a backoff; acks keep being taken
+// meanwhile. A double ack (an ack with a reply subject) is answered only
 // after a write that includes it. Plain acks and deliveries become durable
 // within one write cycle; after kill -9 the consumer resumes from the last
 // written state: at-least-once, with acked-but-unwritten messages

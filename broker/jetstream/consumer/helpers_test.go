@@ -3,6 +3,7 @@ package consumer
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -26,8 +27,8 @@ type testStream struct {
 	}
 }
 
-func (s *testStream) Name() string  { return s.name }
-func (s *testStream) Log() *log.Log { return s.l }
+func (s *testStream) Name() string       { return s.name }
+func (s *testStream) Reader() log.Reader { return s.l }
 func (s *testStream) Remove(seq uint64) error {
 	err := s.l.Delete(seq)
 	if errors.Is(err, log.ErrDeleted) || errors.Is(err, log.ErrNotFound) {
@@ -51,6 +52,26 @@ type tenv struct {
 	set  *Set
 	dir  string // consumers dir ("" = memory)
 	ldir string
+	fs   log.FS     // the log's and the set's file system (nil: the OS)
+	logs *logBuffer // what the set logged
+}
+
+// logBuffer collects log output; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func streamCfg(mod func(*jsapi.StreamConfig)) jsapi.StreamConfig {
@@ -64,8 +85,14 @@ func streamCfg(mod func(*jsapi.StreamConfig)) jsapi.StreamConfig {
 // newEnv opens a log in a temp dir and a set over it. Call inside a bubble.
 func newEnv(t *testing.T, scfg jsapi.StreamConfig) *tenv {
 	t.Helper()
-	root := t.TempDir()
-	e := &tenv{t: t, ldir: root + "/log", dir: root + "/consumers"}
+	return newEnvFS(t, scfg, nil, t.TempDir())
+}
+
+// newEnvFS is newEnv with the log and the consumer files on fsys, under
+// root.
+func newEnvFS(t *testing.T, scfg jsapi.StreamConfig, fsys log.FS, root string) *tenv {
+	t.Helper()
+	e := &tenv{t: t, ldir: root + "/log", dir: root + "/consumers", fs: fsys, logs: &logBuffer{}}
 	e.srv = broker.NewServer(broker.Options{})
 	e.open(scfg)
 	t.Cleanup(func() {
@@ -81,13 +108,14 @@ func (e *tenv) open(scfg jsapi.StreamConfig) {
 	if scfg.Storage == jsapi.FileStorage {
 		st = log.FileStorage
 	}
-	l, err := log.Open(e.ldir, log.Config{Storage: st}, log.Options{})
+	l, err := log.Open(e.ldir, log.Config{Storage: st}, log.Options{FS: e.fs})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.st = &testStream{name: scfg.Name, l: l}
 	e.st.mu.cfg = scfg
-	e.set, err = NewSet(Env{Server: e.srv, Clock: broker.SystemClock{}}, e.st, e.dir)
+	lg := slog.New(slog.NewTextHandler(e.logs, nil))
+	e.set, err = NewSet(Env{Server: e.srv, Clock: broker.SystemClock{}, FS: e.fs, Logger: lg}, e.st, e.dir)
 	if err != nil {
 		e.t.Fatal(err)
 	}

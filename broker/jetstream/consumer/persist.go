@@ -1,6 +1,11 @@
 package consumer
 
-import "time"
+import (
+	"time"
+
+	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/log"
+)
 
 // persistGap is the least time between two state writes made only for
 // plain acks and deliveries. Each write costs two fsyncs and a rename; run
@@ -10,22 +15,47 @@ import "time"
 // ack (an ack waiting for its reply) is written without waiting.
 const persistGap = 20 * time.Millisecond
 
+// A failed state write (a full disk) is tried again after persistRetryMin,
+// doubling up to persistRetryMax, until one succeeds: acks keep being
+// taken in memory meanwhile, and double acks are answered once a write
+// holds them.
+const (
+	persistRetryMin = 100 * time.Millisecond
+	persistRetryMax = 2 * time.Second
+)
+
 // persistLoop writes a durable consumer's state whenever it changed,
 // coalescing every change made while the previous write was in progress
 // or during persistGap after it (one write and its fsyncs serve many acks),
-// then answers the double acks the write made durable. It makes a last
-// write when the consumer stops.
+// then answers the double acks the write made durable. A write that fails
+// is reported and tried again after a backoff. It makes a last write when
+// the consumer stops.
 func (c *consumer) persistLoop() {
 	defer close(c.persistDone)
 	var (
 		buf  []byte
 		snap savedState
 		last time.Time // when the last write finished; zero before the first
+		// retry fires when a failed write is due again; nil when the
+		// last write succeeded.
+		retry   <-chan struct{}
+		retryT  broker.Timer
+		backoff time.Duration
 	)
+	defer func() {
+		if retryT != nil {
+			retryT.Stop()
+		}
+	}()
 	for {
 		stopping := false
+		kick := c.persistKick
+		if retry != nil {
+			kick = nil // after a failure, changes wait for the retry
+		}
 		select {
-		case <-c.persistKick:
+		case <-kick:
+		case <-retry:
 		case <-c.stop:
 			stopping = true
 		}
@@ -48,8 +78,21 @@ func (c *consumer) persistLoop() {
 		c.mu.Unlock()
 		buf = appendState(buf[:0], &snap)
 		err := c.saveState(buf)
-		if err != nil {
+		if retryT != nil {
+			retryT.Stop()
+			retry, retryT = nil, nil
+		}
+		switch {
+		case err == nil:
+			backoff = 0
+		case stopping:
 			c.set.log.Error("consumer: writing state", "stream", c.set.st.Name(), "consumer", c.name, "err", err)
+		default:
+			backoff = min(max(2*backoff, persistRetryMin), persistRetryMax)
+			c.set.log.Error("consumer: writing state", "stream", c.set.st.Name(), "consumer", c.name, "err", err, "retry_in", backoff)
+			fire := make(chan struct{})
+			retryT = c.set.env.Clock.AfterFunc(backoff, func() { close(fire) })
+			retry = fire
 		}
 		last = c.now()
 		var ready []ackWaiter
@@ -123,5 +166,5 @@ func (c *consumer) saveState(b []byte) error {
 	if s := c.set.store; s != nil {
 		return s.PutState(c.name, c.created, b)
 	}
-	return writeFileAtomic(c.dir, stateFile, b)
+	return log.WriteFileAtomic(c.set.fs, c.dir, stateFile, b)
 }

@@ -52,7 +52,7 @@ func (c *consumer) request(reply, body []byte) {
 	}
 	if status == nil && req.NoWait {
 		var sm log.StoredMsg
-		c.catchUpLocked(c.set.st.Log(), &sm)
+		c.catchUpLocked(c.set.st.Reader(), &sm)
 		avail := c.numPendingLocked() + uint64(len(c.mu.rdq))
 		if avail == 0 && req.Expires == 0 {
 			status = jsapi.AppendNoMessages(nil)

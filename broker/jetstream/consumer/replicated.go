@@ -84,7 +84,7 @@ func (s *Set) SetActive(active bool) error {
 	if s.mu.closed {
 		return nil
 	}
-	l := s.st.Log()
+	l := s.st.Reader()
 	for _, sc := range stored {
 		if _, dup := s.mu.consumers[sc.Name]; dup {
 			continue
@@ -131,7 +131,7 @@ func (s *Set) saveConfig(c *consumer, cfg jsapi.ConsumerConfig) error {
 	if s.store != nil {
 		return s.store.PutConfig(c.name, c.created, cfg)
 	}
-	return writeMeta(c.dir, &consumerMeta{Created: c.created.UTC(), Config: cfg})
+	return writeMeta(s.fs, c.dir, &consumerMeta{Created: c.created.UTC(), Config: cfg})
 }
 
 // HandleAck applies an ack ($JS.ACK.<stream>.…) or a flow-control reply

@@ -47,7 +47,7 @@ func (s *Set) kickRetention() {
 // retentionLoop is the worker.
 func (s *Set) retentionLoop() {
 	defer close(s.retDone)
-	l := s.st.Log()
+	l := s.st.Reader()
 	var (
 		sm    log.StoredMsg
 		q     []uint64
@@ -92,7 +92,7 @@ func (s *Set) retentionLoop() {
 
 // checkRemove removes seq unless some consumer needs it. cs is scratch.
 func (s *Set) checkRemove(seq uint64, sm *log.StoredMsg, cs []*consumer) []*consumer {
-	if err := s.st.Log().LoadMsg(seq, sm); err != nil {
+	if err := s.st.Reader().LoadMsg(seq, sm); err != nil {
 		return cs
 	}
 	cs = s.snapshotConsumers(cs[:0])

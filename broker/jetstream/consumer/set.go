@@ -6,17 +6,18 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/bargemq/barge/broker"
-	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/subject"
 )
 
 // Set is the consumers of one stream. See contract.go for the API the
@@ -28,6 +29,7 @@ type Set struct {
 	env Env
 	st  Stream
 	dir string // "" when no consumer state is kept on disk
+	fs  log.FS // where dir is (Env.FS)
 	// store keeps a replicated stream's durables (Env.Store); nil for R1.
 	store Store
 	// actMu serializes SetActive calls (loading from store takes time and
@@ -76,7 +78,10 @@ func NewSet(env Env, st Stream, dir string) (*Set, error) {
 	if env.Clock == nil {
 		env.Clock = broker.SystemClock{}
 	}
-	s := &Set{env: env, st: st, dir: dir, log: env.Logger, name: st.Name(), store: env.Store,
+	if env.FS == nil {
+		env.FS = log.OSFS{}
+	}
+	s := &Set{env: env, st: st, dir: dir, fs: env.FS, log: env.Logger, name: st.Name(), store: env.Store,
 		retKick: make(chan struct{}, 1), retStop: make(chan struct{}), retDone: make(chan struct{})}
 	if s.store != nil {
 		s.dir = "" // the store has the durables, the leader runs them
@@ -110,24 +115,29 @@ func (s *Set) load() error {
 	if !s.persistent() {
 		return nil
 	}
-	ents, err := os.ReadDir(s.dir)
-	if errors.Is(err, os.ErrNotExist) {
+	names, err := s.fs.List(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	l := s.st.Log()
-	for _, e := range ents {
-		if !e.IsDir() {
+	l := s.st.Reader()
+	for _, name := range names {
+		dir := filepath.Join(s.dir, name)
+		if strings.HasSuffix(name, log.DeletingSuffix) {
+			s.fs.RemoveAll(dir) // a delete interrupted by a crash
 			continue
 		}
-		meta, saved, err := readConsumerDir(filepath.Join(s.dir, e.Name()))
+		meta, saved, err := readConsumerDir(s.fs, dir)
+		if errors.Is(err, syscall.ENOTDIR) {
+			continue // a file, not a consumer
+		}
 		if err != nil {
-			s.log.Error("consumer: cannot load", "stream", s.name, "consumer", e.Name(), "err", err)
+			s.log.Error("consumer: cannot load", "stream", s.name, "consumer", name, "err", err)
 			continue
 		}
-		c := newConsumer(s, e.Name(), meta.Config, meta.Created, true)
+		c := newConsumer(s, name, meta.Config, meta.Created, true)
 		c.mu.Lock()
 		c.mu.filters = effectiveFilters(&c.mu.cfg, &s.mu.scfg)
 		c.resumeLocked(l, saved)
@@ -198,7 +208,7 @@ func (s *Set) Create(req *jsapi.CreateConsumerRequest, subjectName, subjectFilte
 	c := newConsumer(s, name, cfg, now, persist)
 	c.mu.Lock()
 	c.mu.filters = effectiveFilters(&cfg, &scfg)
-	c.initPositionLocked(s.st.Log())
+	c.initPositionLocked(s.st.Reader())
 	c.mu.Unlock()
 	if persist {
 		var err error
@@ -262,7 +272,7 @@ func (s *Set) update(c *consumer, cfg *jsapi.ConsumerConfig, action jsapi.Consum
 	filters := effectiveFilters(cfg, &scfg)
 	if !slices.Equal(filters, c.mu.filters) {
 		c.mu.filters = filters
-		c.recountLocked(s.st.Log())
+		c.recountLocked(s.st.Reader())
 	}
 	c.mu.scan = true
 	c.mu.Unlock()
@@ -298,7 +308,7 @@ func (s *Set) checkWorkQueueLocked(cfg *jsapi.ConsumerConfig, scfg *jsapi.Stream
 		}
 		for _, a := range mine {
 			for _, b := range theirs {
-				if codec.SubjectsOverlap(a, b) {
+				if subject.Overlap(a, b) {
 					return jsapi.NewAPIError(jsapi.ErrCodeConsumerWQConsumerNotUnique)
 				}
 			}
@@ -402,7 +412,7 @@ func (s *Set) remove(c *consumer, tell bool) {
 		}
 	}
 	if c.dir != "" {
-		if err := os.RemoveAll(c.dir); err != nil {
+		if err := log.RemoveDir(s.fs, c.dir); err != nil {
 			s.log.Error("consumer: removing state", "stream", s.name, "consumer", c.name, "err", err)
 		}
 	}
@@ -473,7 +483,7 @@ func (s *Set) StreamChanged() {
 		cs = append(cs, c)
 	}
 	s.mu.Unlock()
-	l := s.st.Log()
+	l := s.st.Reader()
 	for _, c := range cs {
 		first := l.State().FirstSeq
 		now := s.env.Clock.Now()
@@ -538,7 +548,7 @@ func (s *Set) shutdown(drop bool) {
 	}
 	wg.Wait()
 	if drop && s.dir != "" {
-		if err := os.RemoveAll(s.dir); err != nil {
+		if err := s.fs.RemoveAll(s.dir); err != nil {
 			s.log.Error("consumer: removing state", "stream", s.name, "err", err)
 		}
 	}

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/log"
 )
 
 // On-disk files of a durable consumer, in <set dir>/<consumer name>/:
@@ -19,9 +20,12 @@ import (
 //	meta.json   {"created": RFC 3339, "config": ConsumerConfig}
 //	state       the delivery state (binary, below)
 //
-// Both are replaced atomically: written to <name>.tmp, fsynced, renamed
+// Both are written through Env.FS (the log's file-system seam) and replaced
+// atomically (log.WriteFileAtomic): written to <name>.tmp, fsynced, renamed
 // over the old file, and the directory fsynced. A crash leaves either the
-// old or the new file, never a torn one.
+// old or the new file, never a torn one. A deleted consumer's directory is
+// renamed to <name>.deleting before it is removed (log.RemoveDir); load
+// removes such leftovers.
 //
 // State file, little-endian; "format" constants are part of it:
 //
@@ -168,59 +172,31 @@ type consumerMeta struct {
 	Config  jsapi.ConsumerConfig `json:"config"`
 }
 
-// writeFileAtomic replaces dir/name with data crash-safely (see above).
-func writeFileAtomic(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// writeMeta writes meta.json for a durable consumer, creating its dir.
-func writeMeta(dir string, m *consumerMeta) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
+// writeMeta writes meta.json for a durable consumer, creating its dir
+// (<set dir>/<name>). The set's directory is made durable in the stream's
+// first, and dir's own entry only once its meta.json is durable, so a crash
+// leaves no consumer directory without one.
+func writeMeta(fsys log.FS, dir string, m *consumerMeta) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(dir, metaFile, b); err != nil {
+	if err := log.MkdirDurable(fsys, filepath.Dir(dir)); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dir))
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := log.WriteFileAtomic(fsys, dir, metaFile, b); err != nil {
+		return err
+	}
+	return fsys.SyncDir(filepath.Dir(dir))
 }
 
 // readConsumerDir loads meta.json and state from dir. A missing state file
 // is a consumer that never persisted any: st is nil.
-func readConsumerDir(dir string) (*consumerMeta, *savedState, error) {
-	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+func readConsumerDir(fsys log.FS, dir string) (*consumerMeta, *savedState, error) {
+	b, err := log.ReadFile(fsys, filepath.Join(dir, metaFile))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -228,8 +204,8 @@ func readConsumerDir(dir string) (*consumerMeta, *savedState, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", metaFile, err)
 	}
-	b, err = os.ReadFile(filepath.Join(dir, stateFile))
-	if errors.Is(err, os.ErrNotExist) {
+	b, err = log.ReadFile(fsys, filepath.Join(dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) {
 		return &m, nil, nil
 	}
 	if err != nil {

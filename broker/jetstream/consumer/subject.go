@@ -3,7 +3,7 @@ package consumer
 import "strings"
 
 // Filter and name validation; matching, overlap and subset of filters are
-// codec.SubjectMatches, SubjectsOverlap and SubjectIsSubset.
+// subject.Matches, Overlap and IsSubset.
 
 // validFilter reports whether s is a valid subscribe subject: non-empty
 // tokens without spaces, ">" only last.

@@ -201,6 +201,7 @@ func (a *App) startJetStream() error {
 		MaxPayload:  a.cfg.MaxPayload,
 		SegmentSize: a.cfg.SegmentSize,
 		FS:          a.cfg.StoreFS,
+		Clock:       a.cfg.Clock,
 		Clustered:   a.cfg.ClusterSize > 0,
 		ServerName:  a.cfg.ServerName,
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/log"
 )
 
@@ -72,9 +73,24 @@ type Config struct {
 	// segment file; 0 takes the log's default (64 MiB). No flag: tests
 	// lower it.
 	SegmentSize int64
-	// StoreFS is the file system the streams' message logs go through (the
-	// log's FS seam); nil is the OS. No flag: tests inject disk faults.
+	// StoreFS is the file system the streams' files (message logs,
+	// meta.json, consumer config and state) and the cluster's marker files
+	// go through (the log's FS seam); nil is the OS. No flag: tests inject
+	// disk faults.
 	StoreFS log.FS
+	// Clock is the time JetStream runs on (message timestamps, the
+	// duplicate window, max_age, consumer timers; a replicated message's
+	// timestamp is its proposer's); nil is the system clock. No flag:
+	// tests move time.
+	Clock broker.Clock
+}
+
+// storeFS is StoreFS, or the OS when it is nil.
+func (c *Config) storeFS() log.FS {
+	if c.StoreFS == nil {
+		return log.OSFS{}
+	}
+	return c.StoreFS
 }
 
 // Defaults returns the embedded defaults `make run` relies on.

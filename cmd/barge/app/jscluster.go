@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/log"
 	"github.com/bargemq/barge/raft"
 )
 
@@ -22,7 +23,8 @@ const MetaShardID uint64 = 1
 
 // metaBootstrapped names the marker file, under <store_dir>/raft, that says
 // this node has started the meta shard once: a restart then starts it from
-// its own raft log without waiting for peers.
+// its own raft log without waiting for peers. It is written through
+// Config.StoreFS (log.WriteFileAtomic), like the streams' files.
 const metaBootstrapped = "meta.bootstrapped"
 
 // metaPoll is how often the bootstrap loop looks at the route peers.
@@ -61,6 +63,10 @@ func (a *App) startRaft() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
+	var now func() time.Time
+	if cfg.Clock != nil {
+		now = cfg.Clock.Now
+	}
 	h, err := raft.NewNodeHost(raft.Config{
 		NodeID:        cfg.NodeID,
 		RaftAddress:   cfg.RaftAddr,
@@ -68,6 +74,7 @@ func (a *App) startRaft() error {
 		DataDir:       dir,
 		DeploymentID:  deploymentID(cfg.ClusterName),
 		Logger:        a.log.With("component", "raft"),
+		Now:           now,
 
 		SnapshotEntries:    cfg.RaftSnapshotEntries,
 		CompactionOverhead: cfg.RaftCompactionOverhead,
@@ -112,9 +119,9 @@ func deploymentID(name string) uint64 {
 // else when cluster_size members with node ids are known.
 func (jc *jsCluster) bootstrap(ctx context.Context, a *App, dir string) {
 	defer close(jc.done)
-	marker := filepath.Join(dir, metaBootstrapped)
+	fsys := a.cfg.storeFS()
 	var members map[uint64]string
-	if _, err := os.Stat(marker); err != nil {
+	if _, err := log.ReadFile(fsys, filepath.Join(dir, metaBootstrapped)); err != nil {
 		members = jc.waitMembers(ctx, a)
 		if members == nil {
 			return // shut down first
@@ -126,7 +133,11 @@ func (jc *jsCluster) bootstrap(ctx context.Context, a *App, dir string) {
 		return
 	}
 	if members != nil {
-		if err := writeMarker(marker); err != nil {
+		err := log.MkdirDurable(fsys, dir) // on the OS, Dragonboat made it
+		if err == nil {
+			err = log.WriteFileAtomic(fsys, dir, metaBootstrapped, nil)
+		}
+		if err != nil {
 			jc.log.Error("meta shard marker", "err", err)
 		}
 	}
@@ -184,15 +195,6 @@ func clusterMembers(self uint64, selfAddr string, peers []broker.PeerInfo, size 
 		return nil // a spare node: it waits, and could later be added as a replica
 	}
 	return m
-}
-
-// writeMarker creates path and fsyncs it.
-func writeMarker(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
 }
 
 // stopBootstrap ends the bootstrap loop, so that it hands no cluster to a

@@ -25,17 +25,29 @@ func freeAddr(t testing.TB) string {
 // raft address and store dir (kept in dirs/raft for restarts).
 func startRaftCluster(t *testing.T, n int) (apps []*app.App, raftAddrs, dirs []string) {
 	t.Helper()
+	tune, raftAddrs, dirs := raftMembers(t, n, nil)
+	return startCluster(t, n, tune), raftAddrs, dirs
+}
+
+// raftMembers picks the raft addresses and store dirs of n members with
+// cluster_size n and returns the config of member i (mod, if not nil,
+// changes it further), for startCluster and for restarting a member with
+// startClusterNode.
+func raftMembers(t *testing.T, n int, mod func(i int, c *app.Config)) (tune func(i int, c *app.Config), raftAddrs, dirs []string) {
+	t.Helper()
 	for i := 0; i < n; i++ {
 		raftAddrs = append(raftAddrs, freeAddr(t))
 		dirs = append(dirs, t.TempDir())
 	}
-	apps = startCluster(t, n, func(i int, c *app.Config) {
+	return func(i int, c *app.Config) {
 		c.ClusterSize = n
 		c.RaftAddr = raftAddrs[i]
 		c.StoreDir = dirs[i]
 		c.LogFile = dirs[i] + "/barge.log"
-	})
-	return apps, raftAddrs, dirs
+		if mod != nil {
+			mod(i, c)
+		}
+	}, raftAddrs, dirs
 }
 
 // startMetaCluster starts n raft nodes and waits until each has its meta

@@ -83,10 +83,12 @@ func (j *jsRaft) MetaDelete(ctx context.Context, key string) error {
 	return err
 }
 
-// StartReplica starts this node's replica of a stream shard and waits
-// (up to 10 s) until its log is open.
-func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config) (jetstream.Replica, error) {
-	sh, err := j.host.StartStreamShard(shardID, members, false, dir, raft.StreamOptions{Config: cfg, ReportEvery: replicaReportEvery})
+// StartReplica starts this node's replica of a stream shard, its log
+// deciding the publish rules with rules, and waits (up to 10 s) until the
+// log is open.
+func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config, rules log.Checker) (jetstream.Replica, error) {
+	sh, err := j.host.StartStreamShard(shardID, members, false, dir,
+		raft.StreamOptions{Config: cfg, Log: log.Options{Checker: rules}, ReportEvery: replicaReportEvery})
 	if err != nil {
 		return nil, err
 	}
@@ -119,18 +121,18 @@ type jsReplica struct {
 
 var _ jetstream.OrderedReplica = (*jsReplica)(nil)
 
-// Publish proposes m and translates raft's check outcomes into the
-// engine's (see engineErr).
+// Publish proposes m; a refusal of the publish rules comes back as the
+// rules' *log.CheckError.
 func (r *jsReplica) Publish(ctx context.Context, m *jetstream.ReplicaMsg) (uint64, error) {
 	seq, _, err := r.sh.Publish(ctx, raftMsg(m))
-	return engineErr(seq, err)
+	return seq, err
 }
 
 // Submit queues m in the shard's ordered publish pipeline (raft's
 // StreamShard.Submit); a body with Bytes() []byte is handed over without a
 // copy.
 func (r *jsReplica) Submit(m *jetstream.ReplicaMsg, done func(seq uint64, err error)) {
-	r.sh.Submit(raftMsg(m), func(seq uint64, _ int64, err error) { done(engineErr(seq, err)) })
+	r.sh.Submit(raftMsg(m), func(seq uint64, _ int64, err error) { done(seq, err) })
 }
 
 // QueuedBytes is the payload the shard's pipeline holds in memory.
@@ -138,28 +140,11 @@ func (r *jsReplica) QueuedBytes() int64 { return r.sh.QueuedBytes() }
 
 // raftMsg is m as raft takes it.
 func raftMsg(m *jetstream.ReplicaMsg) *raft.Message {
-	rm := &raft.Message{Subject: m.Subject, Hdr: m.Hdr, Body: m.Body, Size: m.Size,
-		CheckLastSeq: m.CheckLastSeq, LastSeq: m.LastSeq, Checks: m.Checks}
+	rm := &raft.Message{Subject: m.Subject, Hdr: m.Hdr, Body: m.Body, Size: m.Size}
 	if b, ok := m.Body.(interface{ Bytes() []byte }); ok {
 		rm.Data, rm.Body = b.Bytes(), nil
 	}
 	return rm
-}
-
-// engineErr translates raft's check outcomes into the engine's
-// (jetstream.ErrDuplicateMsgID, *log.CheckError over log's sentinels).
-func engineErr(seq uint64, err error) (uint64, error) {
-	var ce *log.CheckError
-	switch {
-	case err == nil:
-	case errors.Is(err, raft.ErrDuplicate):
-		return seq, jetstream.ErrDuplicateMsgID
-	case errors.As(err, &ce) && errors.Is(err, raft.ErrLastMsgID):
-		return 0, &log.CheckError{Err: log.ErrLastMsgID, MsgID: ce.MsgID}
-	case errors.As(err, &ce):
-		return 0, &log.CheckError{Err: log.ErrLastSeq, Seq: ce.Seq}
-	}
-	return seq, err
 }
 
 // UpdateConfig changes the limits on every replica through the raft log.

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -211,78 +210,4 @@ func TestJSClusterStreamUpdateSubjects(t *testing.T) {
 	if _, err := js0.UpdateStream(ctx, bad); err == nil {
 		t.Fatal("storage change accepted")
 	}
-}
-
-// TestJSClusterPublishParityR1R3: the same publishes (dedup, expected
-// last sequence / subject sequence / msg id, rollups, bad headers) get
-// byte-identical PubAcks and errors from an R1 and an R3 stream, and leave
-// the same messages.
-func TestJSClusterPublishParityR1R3(t *testing.T) {
-	apps := startMetaCluster(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	nc := connect(t, apps[0])
-	js, _ := jetstream.New(nc)
-	for _, r := range []int{1, 3} {
-		name := fmt.Sprintf("P%d", r)
-		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{strings.ToLower(name) + ".>"},
-			Replicas: r, AllowRollup: true, Duplicates: time.Minute}); err != nil {
-			t.Fatalf("create %s: %v", name, err)
-		}
-	}
-	type step struct {
-		subj string
-		hdr  map[string]string
-	}
-	steps := []step{
-		{"x.a", map[string]string{"Nats-Msg-Id": "m1"}},
-		{"x.a", map[string]string{"Nats-Msg-Id": "m1"}},
-		{"x.b", map[string]string{"Nats-Expected-Last-Subject-Sequence": "0"}},
-		{"x.b", map[string]string{"Nats-Expected-Last-Subject-Sequence": "0"}},
-		{"x.a", map[string]string{"Nats-Expected-Last-Msg-Id": "zz"}},
-		{"x.a", map[string]string{"Nats-Msg-Id": "m2", "Nats-Expected-Last-Sequence": "2"}},
-		{"x.a", map[string]string{"Nats-Expected-Last-Msg-Id": "zz"}},
-		{"x.a", map[string]string{"Nats-Expected-Last-Msg-Id": "m2"}},
-		{"x.a", map[string]string{"Nats-Expected-Last-Sequence": "9"}},
-		{"x.a", map[string]string{"Nats-Rollup": "sub"}},
-		{"x.a", map[string]string{"Nats-Rollup": "bogus"}},
-		{"x.c", map[string]string{"Nats-Expected-Stream": "other"}},
-		{"x.c", map[string]string{"Nats-Expected-Last-Subject-Sequence": "5",
-			"Nats-Expected-Last-Subject-Sequence-Subject": "{s}.x.*"}},
-		{"x.c", map[string]string{"Nats-Expected-Last-Subject-Sequence": "x"}},
-		{"x.d", map[string]string{"Nats-Rollup": "all"}},
-	}
-	for i, s := range steps {
-		var got [2]string
-		for k, name := range []string{"p1", "p3"} {
-			m := nats.NewMsg(name + "." + s.subj)
-			m.Data = []byte(fmt.Sprint("v", i))
-			for h, v := range s.hdr {
-				m.Header.Set(h, strings.ReplaceAll(v, "{s}", name))
-			}
-			resp, err := nc.RequestMsg(m, 10*time.Second)
-			if err != nil {
-				t.Fatalf("step %d %s: %v", i, name, err)
-			}
-			got[k] = strings.ReplaceAll(string(resp.Data), `"P3"`, `"P1"`)
-		}
-		if got[0] != got[1] {
-			t.Errorf("step %d %v:\n R1 %s\n R3 %s", i, s, got[0], got[1])
-		}
-	}
-	// The PubAck comes from the member that proposed, once it applied; the
-	// stream info comes from the leader, which may still be applying the
-	// last entry (a rollup's purge): wait for it.
-	var states [2]jetstream.StreamState
-	same := func() bool {
-		for k, name := range []string{"P1", "P3"} {
-			st, err := js.Stream(ctx, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			states[k] = st.CachedInfo().State
-		}
-		return states[0].Msgs == states[1].Msgs && states[0].FirstSeq == states[1].FirstSeq && states[0].LastSeq == states[1].LastSeq
-	}
-	eventually(t, 10*time.Second, "R1 and R3 streams hold the same messages", same)
 }

@@ -49,7 +49,7 @@ var fixedKeys = map[string]string{
 	"RaftAddr": "raft", "RaftListen": "raft_listen", "NodeID": "node_id",
 	"ClusterSize": "cluster_size", "RaftSnapshotEntries": "raft_snapshot_entries",
 	"RaftCompactionOverhead": "raft_compaction_overhead",
-	"SegmentSize":            "segment_size", "StoreFS": "store_fs",
+	"SegmentSize":            "segment_size", "StoreFS": "store_fs", "Clock": "clock",
 }
 
 var errStopped = errors.New("server is shutting down")

@@ -1,4 +1,4 @@
-package codec
+package subject
 
 import (
 	"math/rand/v2"
@@ -7,7 +7,7 @@ import (
 )
 
 // TestFilterTreeOverlapTable: literal, "*", ">" and mixed filters against
-// one member at a time, as SubjectsOverlap decides.
+// one member at a time, as Overlap decides.
 func TestFilterTreeOverlapTable(t *testing.T) {
 	cases := []struct {
 		member, filter string
@@ -55,8 +55,8 @@ func TestFilterTreeOverlapTable(t *testing.T) {
 		{"orders.eu.new", "orders.*.old", false},
 	}
 	for _, c := range cases {
-		if got := SubjectsOverlap(c.member, c.filter); got != c.want {
-			t.Fatalf("SubjectsOverlap(%q, %q) = %v, table says %v", c.member, c.filter, got, c.want)
+		if got := Overlap(c.member, c.filter); got != c.want {
+			t.Fatalf("Overlap(%q, %q) = %v, table says %v", c.member, c.filter, got, c.want)
 		}
 		var ft FilterTree
 		if !ft.Add(c.member, "s") {
@@ -81,7 +81,7 @@ func TestFilterTreeOverlapTable(t *testing.T) {
 	}
 }
 
-// TestFilterTreeMatchesPairwise compares the tree with SubjectsOverlap
+// TestFilterTreeMatchesPairwise compares the tree with Overlap
 // over every member, for random sets of filters from a small alphabet (so
 // that overlaps are common), through adds and removes.
 func TestFilterTreeMatchesPairwise(t *testing.T) {
@@ -130,7 +130,7 @@ func TestFilterTreeMatchesPairwise(t *testing.T) {
 			f := gen()
 			want, wantOther := false, false
 			for m, owner := range members {
-				if SubjectsOverlap(m, f) {
+				if Overlap(m, f) {
 					want = true
 					if owner != "p" {
 						wantOther = true
@@ -138,11 +138,11 @@ func TestFilterTreeMatchesPairwise(t *testing.T) {
 				}
 			}
 			e, got := ft.Overlap(f)
-			if got != want || (got && !SubjectsOverlap(e.Filter, f)) {
+			if got != want || (got && !Overlap(e.Filter, f)) {
 				t.Fatalf("members %v, filter %q: overlap %v (%+v), want %v", members, f, got, e, want)
 			}
 			e, got = ft.OverlapOther(f, "p")
-			if got != wantOther || (got && (e.Owner == "p" || !SubjectsOverlap(e.Filter, f))) {
+			if got != wantOther || (got && (e.Owner == "p" || !Overlap(e.Filter, f))) {
 				t.Fatalf("members %v, filter %q: overlap other than p %v (%+v), want %v", members, f, got, e, wantOther)
 			}
 		}

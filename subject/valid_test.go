@@ -1,4 +1,4 @@
-package codec
+package subject
 
 import "testing"
 
@@ -28,11 +28,11 @@ func TestSubjects(t *testing.T) {
 		{"foo\r", false, false},
 		{"foo\n.bar", false, false},
 	} {
-		if got := ValidPublishSubject([]byte(c.s)); got != c.pub {
-			t.Errorf("ValidPublishSubject(%q) = %v", c.s, got)
+		if got := ValidPublish([]byte(c.s)); got != c.pub {
+			t.Errorf("ValidPublish(%q) = %v", c.s, got)
 		}
-		if got := ValidSubscribeSubject([]byte(c.s)); got != c.sub {
-			t.Errorf("ValidSubscribeSubject(%q) = %v", c.s, got)
+		if got := ValidSubscribe([]byte(c.s)); got != c.sub {
+			t.Errorf("ValidSubscribe(%q) = %v", c.s, got)
 		}
 		if c.sub && IsLiteral([]byte(c.s)) != c.pub {
 			t.Errorf("IsLiteral(%q) = %v", c.s, !c.pub)

@@ -1,16 +1,16 @@
-package codec
+package subject
 
 import "strings"
 
 // Subject filters as JetStream uses them (stream subjects, consumer
 // filters, purge and lookup filters): dot-separated tokens where "*"
 // matches one token and a final ">" matches one or more. The inputs are
-// valid subjects (ValidSubscribeSubject); an empty filter matches
+// valid subjects (ValidSubscribe); an empty filter matches
 // everything. These work on strings, unlike the byte-slice sublist, because
 // their callers keep configurations and index keys as strings.
 
-// SubjectMatches reports whether the literal subject matches filter.
-func SubjectMatches(filter, subject string) bool {
+// Matches reports whether the literal subject matches filter.
+func Matches(filter, subject string) bool {
 	if filter == "" {
 		return true
 	}
@@ -30,9 +30,9 @@ func SubjectMatches(filter, subject string) bool {
 	}
 }
 
-// SubjectsOverlap reports whether some literal subject matches both
+// Overlap reports whether some literal subject matches both
 // filters a and b (an empty filter overlaps everything).
-func SubjectsOverlap(a, b string) bool {
+func Overlap(a, b string) bool {
 	if a == "" || b == "" {
 		return true
 	}
@@ -52,9 +52,9 @@ func SubjectsOverlap(a, b string) bool {
 	}
 }
 
-// SubjectIsSubset reports whether every subject that filter sub matches is
+// IsSubset reports whether every subject that filter sub matches is
 // also matched by filter super.
-func SubjectIsSubset(sub, super string) bool {
+func IsSubset(sub, super string) bool {
 	if super == "" || super == ">" {
 		return true
 	}

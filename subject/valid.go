@@ -1,4 +1,4 @@
-package codec
+package subject
 
 // Subjects are dot-separated tokens. As in nats-server, '*' and '>' are
 // wildcards only when they form a whole token ("a.*.c", "a.>"); inside a
@@ -11,16 +11,16 @@ const (
 	fwc      = '>' // matches one or more trailing tokens
 )
 
-// ValidPublishSubject reports whether s can be published to: non-empty,
+// ValidPublish reports whether s can be published to: non-empty,
 // no empty token, no whitespace, and no wildcard token.
-func ValidPublishSubject(s []byte) bool {
+func ValidPublish(s []byte) bool {
 	return validSubject(s, false)
 }
 
-// ValidSubscribeSubject reports whether s can be subscribed to: like a
+// ValidSubscribe reports whether s can be subscribed to: like a
 // publish subject, except that a token may be the wildcard "*", and the
 // last token may be the wildcard ">".
-func ValidSubscribeSubject(s []byte) bool {
+func ValidSubscribe(s []byte) bool {
 	return validSubject(s, true)
 }
 

@@ -1,11 +1,11 @@
-package codec
+package subject
 
 import "strings"
 
 // FilterTree is a set of subject filters (valid subscribe subjects), each
 // with an owner, indexed by token so that "does filter f overlap a member?"
 // costs about the length of f rather than the size of the set: two filters
-// overlap when some literal subject matches both (SubjectsOverlap). A
+// overlap when some literal subject matches both (Overlap). A
 // literal token of f follows one branch plus the members' wildcards there;
 // a "*" in f visits every member token at its position; a final ">" in f
 // stops at the first member below. JetStream keeps every stream's subjects
