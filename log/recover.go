@@ -474,12 +474,7 @@ func (l *Log) totalSize(ids []uint64) int64 {
 func (l *Log) replaySeqLocked(seq uint64) bool {
 	x := &l.mu.idx
 	if seq <= x.last {
-		if l.opts.Replica {
-			// A batch applied again after a crash (replica_recover.go).
-			l.opts.Logger.Debug("log: duplicate sequence ignored", "seq", seq)
-		} else {
-			l.opts.Logger.Warn("log: duplicate sequence ignored", "seq", seq)
-		}
+		l.opts.Logger.Warn("log: duplicate sequence ignored", "seq", seq)
 		return false
 	}
 	l.lostUpToLocked(seq - 1)
