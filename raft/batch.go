@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"slices"
 
 	sm "github.com/lni/dragonboat/v3/statemachine"
 
@@ -47,6 +48,11 @@ const (
 // (raised past each commit's earlier stamp).
 func (s *StreamShard) appendGroup(dst []byte, pipe, seq, base uint64, items []*pubItem) []byte {
 	now := s.h.cfg.Now().UnixNano()
+	need := 1 + 3*8 + 4
+	for _, it := range items {
+		need += 4 + commitFixed + len(it.c.Subject) + len(it.c.Hdr) + 8 + len(it.data)
+	}
+	dst = slices.Grow(dst, need)
 	dst = append(dst, kindGroupSeq)
 	dst = le.AppendUint64(dst, pipe)
 	dst = le.AppendUint64(dst, seq)
@@ -77,15 +83,19 @@ func splitBatchResult(res sm.Result, items []*pubItem) error {
 		return errOf(sm.Result{Data: d[:1]})
 	}
 	d = d[9:]
+	// One buffer for every item's result: it is (9 + extra) for each item
+	// where the entry's result has (batchResultFixed + extra).
+	buf := make([]byte, 0, len(d)-len(items)*(batchResultFixed-9))
 	for _, it := range items {
 		if len(d) < batchResultFixed {
 			return fmt.Errorf("%w: short batch result", ErrRejected)
 		}
 		xl := int(le.Uint16(d[17:]))
-		if len(d) < batchResultFixed+xl {
+		if len(d) < batchResultFixed+xl || cap(buf)-len(buf) < 9+xl {
 			return fmt.Errorf("%w: short batch result", ErrRejected)
 		}
-		r := make([]byte, 9+xl)
+		r := buf[len(buf) : len(buf)+9+xl : len(buf)+9+xl]
+		buf = buf[:len(buf)+9+xl]
 		r[0] = d[0]
 		copy(r[1:9], d[9:17])
 		copy(r[9:], d[batchResultFixed:batchResultFixed+xl])

@@ -161,8 +161,10 @@ func (s *StreamShard) commitLoop() {
 			continue
 		}
 		if s.settleHead(window[0], len(window) < s.h.cfg.MaxGroups) {
-			window[0] = nil
-			window = window[1:]
+			s.recycleGroup(window[0])
+			copy(window, window[1:])
+			window[len(window)-1] = nil
+			window = window[:len(window)-1]
 		}
 	}
 }
@@ -187,14 +189,21 @@ func (s *StreamShard) takeGroup() *groupFlight {
 		p.mu.Unlock()
 		return nil
 	}
-	g := &groupFlight{seq: p.nextGroup}
+	var g *groupFlight
+	if k := len(p.spare); k > 0 {
+		g = p.spare[k-1]
+		p.spare[k-1] = nil
+		p.spare = p.spare[:k-1]
+	} else {
+		g = &groupFlight{}
+	}
+	g.seq = p.nextGroup
 	p.nextGroup++
 	g.items = append(g.items, p.queue[:n]...)
-	clear(p.queue[:n])
-	p.queue = p.queue[n:]
-	if len(p.queue) == 0 {
-		p.queue = nil
-	}
+	// Move the rest down: the queue keeps its array.
+	m := copy(p.queue, p.queue[n:])
+	clear(p.queue[m:])
+	p.queue = p.queue[:m]
 	p.mu.Unlock()
 	// Messages whose chunking failed are not in the entry; every message
 	// is answered in queue order after it.
@@ -303,4 +312,19 @@ func (s *StreamShard) finishGroup(g *groupFlight, err error, res sm.Result) {
 	g.cancel()
 	clear(g.items)
 	clear(g.group)
+}
+
+// recycleGroup keeps settled g for the next takeGroup; a group that grew
+// unusually large is left to the garbage collector.
+func (s *StreamShard) recycleGroup(g *groupFlight) {
+	if cap(g.cmd) > 2*s.chunkSize || cap(g.items) > 4*groupMaxItems {
+		return
+	}
+	*g = groupFlight{items: g.items[:0], group: g.group[:0], cmd: g.cmd[:0]}
+	p := &s.pipe
+	p.mu.Lock()
+	if len(p.spare) < 2*s.h.cfg.MaxGroups {
+		p.spare = append(p.spare, g)
+	}
+	p.mu.Unlock()
 }

@@ -93,6 +93,9 @@ type pipeline struct {
 	// (committer.go).
 	id        uint64
 	nextGroup uint64
+	// spare holds settled groups for reuse (the committer's only), so a
+	// group's slices and encoding buffer are not allocated anew each time.
+	spare []*groupFlight
 }
 
 // pipelineAttempt bounds one attempt of a pipeline entry: an election
