@@ -127,7 +127,9 @@ func (rf *raftLog) resetLocked(index uint64) {
 // entry stored so far is void, the log goes on after index reset: raft
 // installed a snapshot), the entries (a contiguous run; the first voids
 // any stored entry at or after its index), and st when not nil. It returns
-// once they are durable: one fsync of the active segment. ents' Cmd slices
+// once they are durable: one fsync of the active segment (with SyncInterval,
+// once they are written: the interval flusher fsyncs them, as it does R1
+// messages, so a power loss can take the last interval). ents' Cmd slices
 // are not retained. Errors: ErrNotReplica, ErrBadRequest (a gap in ents),
 // ErrClosed, the sticky write error (the log must be reopened).
 func (l *Log) SaveRaft(reset uint64, ents []RaftEntry, st *RaftState) error {
@@ -146,7 +148,7 @@ func (l *Log) SaveRaft(reset uint64, ents []RaftEntry, st *RaftState) error {
 	}
 	seg := l.w.active
 	l.w.Unlock()
-	if err != nil {
+	if err != nil || l.opts.Sync == SyncInterval {
 		return err
 	}
 	return l.syncSegment(seg)

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // raftEnt is a test entry: index i of term, with a cmd of payloadFor(tag).
@@ -356,4 +358,41 @@ func TestRaftRefusesOldLayout(t *testing.T) {
 	if _, err := Open(dir, Config{}, Options{Replica: true}); !errors.Is(err, ErrOldLayout) {
 		t.Fatalf("open v1 segments as a replica: %v", err)
 	}
+}
+
+// TestRaftSaveSyncPolicy: with SyncAlways a SaveRaft survives a crash at
+// once; with SyncInterval it is written but not fsynced until the interval
+// flusher runs, as R1 messages are.
+func TestRaftSaveSyncPolicy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, sync := range []SyncPolicy{SyncAlways, SyncInterval} {
+			mfs := NewMemFS()
+			o := Options{FS: mfs, Replica: true, Sync: sync, SyncInterval: time.Second}
+			l := mustOpen(t, "/r", Config{}, o)
+			ents := []RaftEntry{raftEnt(1, 1, "a", 100), raftEnt(2, 1, "a", 200)}
+			st := RaftState{Term: 1, Vote: 1, Commit: 2}
+			if err := l.SaveRaft(0, ents, &st); err != nil {
+				t.Fatal(err)
+			}
+			lost := func() bool {
+				img := mfs.CrashClone(func(string, int64) int64 { return 0 })
+				c := mustOpen(t, "/r", Config{}, Options{FS: img, Replica: true})
+				defer c.Close()
+				var n int
+				c.ReadRaftEntries(1, 3, func(RaftEntry) bool { n++; return true })
+				return n < 2
+			}
+			if got := lost(); got != (sync == SyncInterval) {
+				t.Fatalf("sync %v: entries lost by a crash right after SaveRaft: %v", sync, got)
+			}
+			if sync == SyncInterval {
+				time.Sleep(time.Second + time.Millisecond) // fake time: the flusher runs
+				synctest.Wait()
+				if lost() {
+					t.Fatal("entries lost after the interval flusher ran")
+				}
+			}
+			l.Close()
+		}
+	})
 }

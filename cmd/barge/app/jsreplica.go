@@ -87,8 +87,14 @@ func (j *jsRaft) MetaDelete(ctx context.Context, key string) error {
 // deciding the publish rules with rules, and waits (up to 10 s) until the
 // log is open.
 func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config, rules log.Checker) (jetstream.Replica, error) {
+	lo := log.Options{Checker: rules}
+	if iv := j.a.cfg.SyncInterval; iv > 0 {
+		// --sync <interval>: a replica's raft saves are fsynced by the
+		// interval flusher too, not before each acknowledgement.
+		lo.Sync, lo.SyncInterval = log.SyncInterval, iv
+	}
 	sh, err := j.host.StartStreamShard(shardID, members, false, dir,
-		raft.StreamOptions{Config: cfg, Log: log.Options{Checker: rules}, ReportEvery: replicaReportEvery})
+		raft.StreamOptions{Config: cfg, Log: lo, ReportEvery: replicaReportEvery})
 	if err != nil {
 		return nil, err
 	}
