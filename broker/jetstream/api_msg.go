@@ -60,7 +60,7 @@ func (e *Engine) msgGet(r *apiReq, name string) {
 		return
 	}
 	var sm log.StoredMsg
-	if seq, err := findMsg(st.log, &req, &sm); err != nil {
+	if seq, err := findMsg(st.store.Reader(), &req, &sm); err != nil {
 		e.respondErr(r.reply, typ, getError(err, seq))
 		return
 	}
@@ -157,7 +157,7 @@ func (e *Engine) directGet(r *apiReq, name, lastSubj string) {
 		}
 	}
 	var sm log.StoredMsg
-	if seq, err := findMsg(st.log, &req, &sm); err != nil {
+	if seq, err := findMsg(st.store.Reader(), &req, &sm); err != nil {
 		e.sendStatus(r.reply, directGetError(err, seq))
 		return
 	}

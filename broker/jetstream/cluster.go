@@ -43,14 +43,18 @@ type Cluster interface {
 
 // Replica is this node's replica of one replicated stream.
 type Replica interface {
-	// Publish replicates one message, reading exactly m.Size bytes of
-	// m.Body, and returns its sequence once a quorum has it durably and
-	// this replica has applied it. Any replica may publish (proposals go to
-	// the leader). The publish rules are decided at apply time, in raft
-	// order, by the log's Checker: its refusal comes back as the
-	// *log.CheckError it returned. An error means it was not stored,
-	// except ctx's.
-	Publish(ctx context.Context, m *ReplicaMsg) (seq uint64, err error)
+	// Submit queues m for replication after every message submitted
+	// before it and returns at once (it runs on a publisher's event loop:
+	// a connection's publishes keep their order). done is called once,
+	// from another goroutine, with the sequence (and timestamp) once a
+	// quorum has the message durably and this replica applied it, or an error (the rules'
+	// refusal comes back as the *log.CheckError they returned); it must
+	// not block. A body that implements Bytes() []byte (a *bytes.Buffer)
+	// is handed over as it is; another is read, exactly m.Size bytes,
+	// before done. Any replica may submit (proposals go to the leader).
+	Submit(m *ReplicaMsg, done func(seq uint64, ts int64, err error))
+	// QueuedBytes is the payload of submitted messages held in memory.
+	QueuedBytes() int64
 	// UpdateConfig changes the limits and the publish rules' settings
 	// (log.Config.Rules) on every replica at one point of the raft log; it
 	// returns once this replica applied it.
@@ -76,7 +80,7 @@ type Replica interface {
 	Close() error
 }
 
-// ReplicaMsg is one message for Replica.Publish; Hdr is not retained.
+// ReplicaMsg is one message for Replica.Submit; Hdr is not retained.
 type ReplicaMsg struct {
 	Subject string
 	Hdr     []byte
@@ -222,9 +226,9 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 					e.log.Error("jetstream: replica config not updated", "stream", st.name, "err", apiErr)
 				}
 			}
-			if l := st.repl.Log(); l != nil && l != st.log {
+			if l := st.repl.Log(); l != nil && log.Reader(l) != st.store.Reader() {
 				e.reopenReplicated(st)
-			} else if last := st.log.State().LastSeq; last != cs.lastSeq[st.name] {
+			} else if last := st.store.Reader().State().LastSeq; last != cs.lastSeq[st.name] {
 				// Messages applied by raft on a member that did not
 				// propose them: make sure waiting consumers look.
 				cs.lastSeq[st.name] = last

@@ -258,7 +258,7 @@ func (e *Engine) lookup(name string) *stream {
 func (e *Engine) DamagedMsgs() uint64 {
 	var n uint64
 	for _, st := range e.sortedStreams() {
-		n += uint64(len(st.log.State().Lost))
+		n += uint64(len(st.store.Reader().State().Lost))
 	}
 	return n
 }
@@ -335,7 +335,7 @@ func (e *Engine) closeStreams() error {
 // consumers, for $JS.API.INFO.
 func (e *Engine) usage() (mem, store uint64, streams, consumers int) {
 	for _, st := range e.sortedStreams() {
-		st2 := st.log.State()
+		st2 := st.store.Reader().State()
 		if st.Config().Storage == jsapi.MemoryStorage {
 			mem += st2.Bytes
 		} else {

@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"context"
 	"errors"
 
 	"github.com/bargemq/barge/broker"
@@ -21,9 +22,6 @@ func (e *Engine) Capture(subject, reply []byte, hdrLen, size int) broker.Capture
 	if st == nil {
 		return e.captureRemote(subject) // nonmember.go
 	}
-	if st.repl != nil {
-		return e.captureReplicated(st, subject, reply, hdrLen, size)
-	}
 	p := e.pubs.Get().(*pub)
 	p.e, p.st = e, st
 	p.subject = string(subject)
@@ -33,13 +31,14 @@ func (e *Engine) Capture(subject, reply []byte, hdrLen, size int) broker.Capture
 	return p
 }
 
-// pub is one message on its way into a stream. Every method runs on the
-// publisher's event loop, in wire order: Headers (HPUB), Write per body
-// piece, End or Abort. The rules that depend only on the config and the
-// message run before the body is stored (a refused message's body is
-// dropped as it arrives); every rule is decided again, in log order, by
-// the stream's publishRules when CommitAsync assigns the sequence
-// (rules.go).
+// pub is one message on its way into a stream, R1 or replicated alike.
+// Every method runs on the publisher's event loop, in wire order: Headers
+// (HPUB), Write per body piece, End or Abort. The rules that depend only on
+// the config and the message run before the body is stored (a refused
+// message's body is dropped as it arrives); every rule is decided again, in
+// log order, by the stream's publishRules (rules.go) when its store commits
+// it (Store: assigning the sequence on R1, applying the raft entry on a
+// replica).
 type pub struct {
 	e       *Engine
 	st      *stream
@@ -49,7 +48,7 @@ type pub struct {
 	hdrLen  int
 	size    int
 	started bool
-	app     *log.Appender
+	app     Appending
 	err     *jsapi.APIError // the message is refused: reply this at End
 	msgID   bool            // it has a Nats-Msg-Id: duplicates may wait for it
 	rollup  bool            // it has a Nats-Rollup
@@ -69,7 +68,7 @@ func (p *pub) Write(piece []byte) {
 	if p.app == nil {
 		return
 	}
-	if _, err := p.app.Write(piece); err != nil {
+	if err := p.app.Write(piece); err != nil {
 		p.app.Abort()
 		p.app = nil
 		p.err = p.e.storeError(p.st.name, err)
@@ -129,7 +128,7 @@ func (p *pub) start() {
 	if p.hdrLen > 0 {
 		body -= p.hdrLen
 	}
-	app, err := st.log.Append(p.subject, hdr, int64(body))
+	app, err := st.store.Begin(p.subject, hdr, int64(body))
 	if err != nil {
 		p.err = p.e.storeError(p.st.name, err)
 		return
@@ -153,10 +152,11 @@ func (s *stream) precheckLocked(hdr []byte, size int, h *pubHeaders) *jsapi.APIE
 	return nil
 }
 
-// commit assigns the sequence (the rules decide the message in log order
-// inside CommitAsync) under the stream lock, then lets the log report
-// durability to done. A duplicate of a message not yet durable waits for
-// it.
+// commit ends the message in its store under the stream lock: a local
+// store decides it at once (the rules run in log order as it assigns the
+// sequence) and reports durability to done; a replicated one decides it at
+// apply and reports either to done. A duplicate of a local message not yet
+// durable waits for it.
 func (p *pub) commit() {
 	st := p.st
 	c := &commitDone{e: p.e, st: st, rollup: p.rollup}
@@ -164,13 +164,13 @@ func (p *pub) commit() {
 	if len(p.reply) > 0 && !st.mu.cfg.NoAck {
 		c.reply = append([]byte(nil), p.reply...)
 	}
-	seq, _, err := p.app.CommitAsync(c.done)
+	seq, err := p.app.End(c.done)
 	p.app = nil
 	var ce *log.CheckError
 	switch {
 	case err == nil:
-		c.seq = seq // done takes st.mu before reading it
-		if p.msgID {
+		c.seq = seq // 0 from a replicated store; done takes st.mu before reading it
+		if p.msgID && seq != 0 {
 			st.mu.inflight[seq] = c
 		}
 		st.mu.Unlock()
@@ -213,32 +213,53 @@ func (p *pub) reject(apiErr *jsapi.APIError) {
 	p.e.putBuf(buf)
 }
 
-// commitDone finishes a message once the log reports it durable (or
-// failed): duplicates that waited for it, interest retention without
-// consumers, and the PubAck. It runs on the log's goroutine, never an
-// event loop. A rollup's purge is the log's (an Action of the rules),
-// applied with the message before done runs.
+// commitDone finishes a message once its store reports it durable, or
+// refused (a replicated store decides at apply), or failed: duplicates
+// that waited for it, interest retention without consumers, and the
+// PubAck. It runs on the store's goroutine (the log's notifier, or the
+// replica's pipeline), never an event loop. A rollup's purge is the log's
+// (an Action of the rules), applied with the message before done runs.
 type commitDone struct {
 	e       *Engine
 	st      *stream
 	rollup  bool
-	reply   []byte
-	seq     uint64   // assigned sequence, set under st.mu before done can run
+	reply   []byte   // the PubAck's (nil: none, or a no_ack stream)
+	seq     uint64   // assigned sequence of a local store, set under st.mu before done can run
 	waiters [][]byte // replies of duplicates waiting for it (st.mu)
 }
 
-func (c *commitDone) done(_ uint64, _ int64, err error) {
+func (c *commitDone) done(seq uint64, _ int64, err error) {
 	st := c.st
 	st.mu.Lock()
-	if st.mu.inflight[c.seq] == c {
+	if c.seq != 0 && st.mu.inflight[c.seq] == c {
 		delete(st.mu.inflight, c.seq)
+	}
+	if c.seq != 0 {
+		seq = c.seq
 	}
 	waiters := c.waiters
 	c.waiters = nil
 	retention := st.mu.cfg.Retention
-	seq := c.seq
 	st.mu.Unlock()
-	if err != nil {
+	var ce *log.CheckError
+	switch {
+	case errors.As(err, &ce):
+		// Refused at apply (a replicated store).
+		if len(c.reply) == 0 {
+			return
+		}
+		if dup, orig, apiErr := refusalAnswer(ce); dup {
+			c.e.ackIn(st, c.reply, orig, true)
+		} else {
+			c.e.sendPubAckError(c.reply, st, apiErr)
+		}
+		return
+	case errors.Is(err, context.DeadlineExceeded):
+		if len(c.reply) > 0 {
+			c.e.sendPubAckError(c.reply, st, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
+		}
+		return
+	case err != nil:
 		apiErr := c.e.storeError(st.name, err)
 		for _, r := range append(waiters, c.reply) {
 			if len(r) > 0 {
@@ -247,7 +268,7 @@ func (c *commitDone) done(_ uint64, _ int64, err error) {
 		}
 		return
 	}
-	changed := c.rollup
+	changed := c.rollup || st.repl != nil // a replica's apply: consumers recount
 	if retention == jsapi.InterestPolicy && st.cons.Count() == 0 {
 		// No consumer is interested: nothing will ever acknowledge it.
 		st.Remove(seq)
@@ -257,11 +278,21 @@ func (c *commitDone) done(_ uint64, _ int64, err error) {
 		st.cons.StreamChanged()
 	}
 	if len(c.reply) > 0 {
-		c.e.sendPubAckIn(&st.acks, c.reply, st, seq, false)
+		c.e.ackIn(st, c.reply, seq, false)
 	}
 	for _, r := range waiters {
-		c.e.sendPubAckIn(&st.acks, r, st, seq, true)
+		c.e.ackIn(st, r, seq, true)
 	}
+}
+
+// ackIn sends a PubAck from a store's done callback: deferred into the
+// store's ack batch when it has one, else through the engine's coalescer.
+func (e *Engine) ackIn(st *stream, reply []byte, seq uint64, dup bool) {
+	if ob := st.store.AckBatch(); ob != nil {
+		e.sendPubAckIn(ob, reply, st, seq, dup)
+		return
+	}
+	e.queuePubAck(st, reply, seq, dup)
 }
 
 // sendPubAck sends {"stream","seq"[,"duplicate"]} to reply (nothing when

@@ -4,68 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/bargemq/barge/broker"
-	"github.com/bargemq/barge/broker/jetstream/consumer"
 	"github.com/bargemq/barge/codec/jsapi"
-	"github.com/bargemq/barge/log"
 )
-
-// replSpillAt is the size past which a replicated publish's body is spooled
-// to a file in the stream's directory instead of memory, so a large message
-// costs bounded memory on its way to raft (which reads it back a chunk at a
-// time). replMemBudget is how much of the stream's queued bodies may be in
-// memory: past it, a body over replInline is spooled too.
-const (
-	replSpillAt   = 1 << 20
-	replMemBudget = 8 << 20
-	replInline    = 64 << 10
-)
-
-// replPublishTimeout bounds one replicated publish, retries included.
-const replPublishTimeout = 2 * time.Minute
-
-// OrderedReplica is a Replica that also takes publishes without blocking,
-// stored in the order they are submitted (the app's raft replica is one).
-// A publisher's event loop submits its messages in wire order, so a
-// connection's publishes keep their order, as on R1.
-type OrderedReplica interface {
-	// Submit queues m after every message submitted before it and returns
-	// at once; done is called once, from another goroutine, with what
-	// Publish would return, and must not block. A body that implements
-	// Bytes() []byte (a *bytes.Buffer) is handed over as it is; another
-	// is read until done.
-	Submit(m *ReplicaMsg, done func(seq uint64, err error))
-	// QueuedBytes is the payload of submitted messages held in memory.
-	QueuedBytes() int64
-}
-
-// openReplicaStream builds a stream over a raft replica's log: the same
-// stream type, consumers and reads as R1, with repl owning the log.
-func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created time.Time, repl Replica) (*stream, error) {
-	l := repl.Log()
-	if l == nil {
-		return nil, errors.New("jetstream: replica log not open")
-	}
-	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, repl: repl, log: l}
-	st.mu.cfg = cfg
-	set, err := consumer.NewSet(consumer.Env{Server: e.srv, Clock: e.o.Clock, Logger: e.log.With("stream", cfg.Name),
-		Store: e.consumerStoreFor(cfg.Name)}, st, filepath.Join(dir, consumersDir))
-	if err != nil {
-		return nil, fmt.Errorf("consumers: %w", err)
-	}
-	st.cons = set
-	return st, nil
-}
 
 // replicaCurrentWithin is how recent a replica's last progress report
 // must be for stream info to call it current (reports come every second
@@ -225,178 +172,6 @@ func sameConfig(a, b *jsapi.StreamConfig) bool {
 	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
 
-// captureReplicated takes a publish into a replicated stream: the body is
-// collected (in memory up to replSpillAt while the stream's queued bodies
-// are under replMemBudget, else in a spool file) on the publisher's event
-// loop, and at End it is checked and submitted to the replica's ordered
-// queue (OrderedReplica), so a connection's messages are stored in the
-// order it sent them; the replica reads the body back a chunk at a time,
-// and the PubAck follows the quorum's apply. The rules that depend only
-// on the config and the message run at End (precheckLocked, as for R1);
-// every rule is decided at apply, in raft order, by the replica log's
-// publishRules (rules.go).
-func (e *Engine) captureReplicated(st *stream, subject, reply []byte, hdrLen, size int) broker.Capture {
-	memMax := replSpillAt
-	if or, ok := st.repl.(OrderedReplica); ok && or.QueuedBytes() > replMemBudget {
-		memMax = replInline
-	}
-	return &rpub{e: e, st: st, subject: string(subject), reply: append([]byte(nil), reply...), size: size, memMax: memMax}
-}
-
-// rpub is one publish into a replicated stream; its methods run on the
-// publisher's event loop in wire order, then End hands it to the replica.
-type rpub struct {
-	e       *Engine
-	st      *stream
-	subject string
-	reply   []byte
-	hdr     []byte
-	size    int
-	memMax  int // body bytes kept in memory before spooling
-	mem     []byte
-	spool   *os.File
-	err     error // a spool write failed: reply an error at End
-}
-
-// Headers keeps a copy of the header block.
-func (p *rpub) Headers(hdr []byte) { p.hdr = append(p.hdr[:0], hdr...) }
-
-// Write collects one body piece.
-func (p *rpub) Write(piece []byte) {
-	if p.err != nil {
-		return
-	}
-	if p.spool == nil && len(p.mem)+len(piece) <= p.memMax {
-		if p.mem == nil {
-			p.mem = make([]byte, 0, min(p.size, p.memMax))
-		}
-		p.mem = append(p.mem, piece...)
-		return
-	}
-	if p.spool == nil {
-		f, err := os.CreateTemp(p.st.dir, "pub-*.spool")
-		if err != nil {
-			p.err = err
-			return
-		}
-		p.spool = f
-		if _, err := f.Write(p.mem); err != nil {
-			p.err = err
-			return
-		}
-		p.mem = nil
-	}
-	if _, err := p.spool.Write(piece); err != nil {
-		p.err = err
-	}
-}
-
-// End checks the message and submits it to the replica's ordered queue
-// (on the event loop: it does not block on raft); a replica without one
-// gets it from a goroutine.
-func (p *rpub) End() {
-	or, ok := p.st.repl.(OrderedReplica)
-	if !ok {
-		go p.publish()
-		return
-	}
-	m, apiErr := p.message()
-	if apiErr != nil {
-		p.cleanup()
-		p.e.sendPubAckError(p.reply, p.st, apiErr)
-		return
-	}
-	if p.spool == nil {
-		m.Body = bytes.NewBuffer(p.mem) // handed over
-		p.mem = nil
-	}
-	or.Submit(m, p.finish)
-}
-
-// Abort drops what was collected: nothing is proposed.
-func (p *rpub) Abort() { p.cleanup() }
-
-func (p *rpub) cleanup() {
-	if p.spool != nil {
-		name := p.spool.Name()
-		p.spool.Close()
-		os.Remove(name)
-		p.spool = nil
-	}
-}
-
-// check runs the early rules (precheckLocked, as for R1).
-func (p *rpub) check() *jsapi.APIError {
-	var h pubHeaders
-	st := p.st
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.precheckLocked(p.hdr, p.size, &h)
-}
-
-// message builds the ReplicaMsg (checked; the body rewound when spooled).
-func (p *rpub) message() (*ReplicaMsg, *jsapi.APIError) {
-	if p.err != nil {
-		return nil, p.e.internalErr(jsapi.ErrCodeStreamStoreFailed, p.st.name, "spool message", p.err)
-	}
-	if apiErr := p.check(); apiErr != nil {
-		return nil, apiErr
-	}
-	m := &ReplicaMsg{Subject: p.subject, Hdr: p.hdr}
-	m.Body, m.Size = bytes.NewReader(p.mem), int64(len(p.mem))
-	if p.spool != nil {
-		off, err := p.spool.Seek(0, io.SeekEnd)
-		if err == nil {
-			_, err = p.spool.Seek(0, io.SeekStart)
-		}
-		if err != nil {
-			return nil, p.e.internalErr(jsapi.ErrCodeStreamStoreFailed, p.st.name, "spool message", err)
-		}
-		m.Body, m.Size = p.spool, off
-	}
-	return m, nil
-}
-
-// publish replicates the message through Replica.Publish and replies (a
-// replica without an ordered queue).
-func (p *rpub) publish() {
-	m, apiErr := p.message()
-	if apiErr != nil {
-		p.cleanup()
-		p.e.sendPubAckError(p.reply, p.st, apiErr)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), replPublishTimeout)
-	defer cancel()
-	p.finish(p.st.repl.Publish(ctx, m))
-}
-
-// finish sends the PubAck or the error, as R1 would, and drops the spool.
-// It does not block (the replica's pipeline calls it).
-func (p *rpub) finish(seq uint64, err error) {
-	p.cleanup()
-	reply := p.reply
-	if p.st.Config().NoAck {
-		reply = nil
-	}
-	var ce *log.CheckError
-	switch {
-	case err == nil:
-		p.st.cons.StreamChanged()
-		p.e.queuePubAck(p.st, reply, seq, false)
-	case errors.As(err, &ce):
-		if dup, orig, apiErr := refusalAnswer(ce); dup {
-			p.e.queuePubAck(p.st, reply, orig, true)
-		} else {
-			p.e.sendPubAckError(p.reply, p.st, apiErr)
-		}
-	case errors.Is(err, context.DeadlineExceeded):
-		p.e.sendPubAckError(p.reply, p.st, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
-	default:
-		p.e.sendPubAckError(p.reply, p.st, p.e.storeError(p.st.name, err))
-	}
-}
-
 // replAcks coalesces the PubAcks of replicated publishes: each publish
 // finishes on its own goroutine, and writing each ack alone cost a system
 // call per message (a quarter of a proposing node's CPU at 1 KiB). Acks
@@ -459,25 +234,4 @@ func (e *Engine) sendQueuedAcks(a *replAcks) {
 		}
 		a.ob.Flush()
 	}
-}
-
-// logDelete removes seq: through raft on every replica for a replicated
-// stream, from the local log for R1.
-func (s *stream) logDelete(seq uint64) error {
-	if s.repl == nil {
-		return s.log.Delete(seq)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return s.repl.Delete(ctx, seq)
-}
-
-// logPurge purges through raft for a replicated stream, locally for R1.
-func (s *stream) logPurge(req log.PurgeRequest) (uint64, error) {
-	if s.repl == nil {
-		return s.log.Purge(req)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return s.repl.Purge(ctx, req)
 }

@@ -7,33 +7,31 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/broker/jetstream/consumer"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
 	"github.com/bargemq/barge/subject"
 )
 
-// stream is one JetStream stream: its config, its log and its consumers. It
-// implements consumer.Stream.
+// stream is one JetStream stream: its config, its store and its consumers.
+// It implements consumer.Stream.
 //
-// Lock order: Engine.mu, then stream.mu, then the log's own locks. stream.mu
-// is never held across an fsync wait: publishes hold it only while their
-// sequence is assigned (Appender.CommitAsync), API calls only to read or
-// swap the config.
+// Lock order: Engine.mu, then stream.mu, then the store's (the log's) own
+// locks. stream.mu is never held across an fsync wait: publishes hold it
+// only while their store takes the message (Appending.End), API calls only
+// to read or swap the config.
 type stream struct {
 	e       *Engine
 	name    string
 	dir     string
 	created time.Time
-	log     *log.Log
-	cons    *consumer.Set
-	// repl is the raft replica of a replicated stream (replica.go), which
-	// owns log; nil for R1.
+	// store holds the messages (store.go): a localStore for R1, a
+	// replicatedStore for a replicated stream.
+	store Store
+	cons  *consumer.Set
+	// repl is the raft replica of a replicated stream (its store's), for
+	// the cluster's features: leader, progress, step-down; nil for R1.
 	repl Replica
-	// acks collects the PubAcks of one group commit; only the log's
-	// notifier goroutine touches it (commitDone.done, then AsyncBatchDone).
-	acks broker.OutBatch
 
 	mu struct {
 		sync.Mutex
@@ -51,8 +49,8 @@ var _ consumer.Stream = (*stream)(nil)
 // Name is the stream's name.
 func (s *stream) Name() string { return s.name }
 
-// Reader is the read side of the stream's log, for its consumers.
-func (s *stream) Reader() log.Reader { return s.log }
+// Reader is the read side of the stream's store, for its consumers.
+func (s *stream) Reader() log.Reader { return s.store.Reader() }
 
 // Config returns a copy of the current config (its slices and maps are
 // shared and must not be modified).
@@ -65,41 +63,48 @@ func (s *stream) Config() jsapi.StreamConfig {
 // Remove deletes seq (interest and workqueue retention). Removing a message
 // that is already gone is not an error; other log errors are returned.
 func (s *stream) Remove(seq uint64) error {
-	err := s.logDelete(seq)
+	err := s.store.Delete(seq)
 	if err == nil || errors.Is(err, log.ErrDeleted) || errors.Is(err, log.ErrNotFound) {
 		return nil
 	}
 	return err
 }
 
-// openStream opens (or creates) the stream in dir with cfg and loads its
-// consumers. For a new stream meta must already be written.
+// openStream opens (or creates) the R1 stream in dir with cfg over a
+// local store and loads its consumers. For a new stream meta must already
+// be written.
 func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Time) (*stream, error) {
-	st := &stream{e: e, name: cfg.Name, dir: dir, created: created}
-	st.mu.cfg = cfg
-	st.mu.inflight = make(map[uint64]*commitDone)
-	lopts := log.Options{
-		Clock:        e.o.Clock,
-		Logger:       e.log.With("stream", cfg.Name),
-		Sync:         e.o.Sync,
-		SyncInterval: e.o.SyncInterval,
-		SegmentSize:  e.o.SegmentSize,
-		ChunkSize:    e.o.ChunkSize,
-		VerifyRate:   e.o.VerifyRate,
-		FS:           e.o.FS,
-		// One write per client per group commit for the PubAcks.
-		AsyncBatchDone: st.acks.Flush,
-		Checker:        newPublishRules(cfg.Name),
-	}
-	l, err := log.Open(filepath.Join(dir, msgsDir), logConfig(&cfg), lopts)
+	store, err := e.openLocalStore(dir, &cfg)
 	if err != nil {
 		return nil, err
 	}
-	st.log = l
-	set, err := consumer.NewSet(consumer.Env{Server: e.srv, Clock: e.o.Clock, Logger: e.log.With("stream", cfg.Name), FS: e.o.FS},
-		st, filepath.Join(dir, consumersDir))
+	st, err := e.newStream(dir, cfg, created, store, nil, consumer.Env{})
 	if err != nil {
-		l.Close()
+		store.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// openReplicaStream builds a replicated stream over this node's replica:
+// the same stream type, consumers and reads as R1, over a replicated store.
+func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created time.Time, repl Replica) (*stream, error) {
+	store, err := newReplicatedStore(repl, dir)
+	if err != nil {
+		return nil, err
+	}
+	return e.newStream(dir, cfg, created, store, repl, consumer.Env{Store: e.consumerStoreFor(cfg.Name)})
+}
+
+// newStream makes the stream over store and loads its consumers (env's
+// Store set for a replicated stream's; the rest filled in here).
+func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time, store Store, repl Replica, env consumer.Env) (*stream, error) {
+	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, store: store, repl: repl}
+	st.mu.cfg = cfg
+	st.mu.inflight = make(map[uint64]*commitDone)
+	env.Server, env.Clock, env.Logger, env.FS = e.srv, e.o.Clock, e.log.With("stream", cfg.Name), e.o.FS
+	set, err := consumer.NewSet(env, st, filepath.Join(dir, consumersDir))
+	if err != nil {
 		return nil, fmt.Errorf("consumers: %w", err)
 	}
 	st.cons = set
@@ -117,7 +122,7 @@ func (s *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 		TimeStamp: s.e.o.Clock.Now().UTC(),
 	}
 	if req != nil && req.SubjectsFilter != "" {
-		subs := s.log.SubjectsState(req.SubjectsFilter)
+		subs := s.store.Reader().SubjectsState(req.SubjectsFilter)
 		if len(subs) > 0 {
 			si.State.Subjects = make(map[string]uint64, len(subs))
 			for k, v := range subs {
@@ -133,14 +138,14 @@ func (s *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 		si.Cluster = &jsapi.ClusterInfo{Name: s.e.o.ClusterName, Leader: s.e.o.ServerName}
 	}
 	if req != nil && req.DeletedDetails {
-		si.State.Deleted = s.log.Deleted(0)
+		si.State.Deleted = s.store.Reader().Deleted(0)
 	}
 	return si
 }
 
 // state is the stream's message counts in JetStream form.
 func (s *stream) state() jsapi.StreamState {
-	ls := s.log.State()
+	ls := s.store.Reader().State()
 	firstSeq := s.Config().FirstSeq
 	ss := jsapi.StreamState{
 		Msgs:        ls.Msgs,
@@ -172,7 +177,7 @@ func (s *stream) update(cfg jsapi.StreamConfig) *jsapi.APIError {
 	if err := s.e.writeMeta(s.dir, &streamMeta{Config: cfg, Created: s.created}); err != nil {
 		return s.e.internalErr(jsapi.ErrCodeStreamUpdate, s.name, "stream update", err)
 	}
-	if err := s.log.UpdateConfig(logConfig(&cfg)); err != nil {
+	if err := s.store.UpdateConfig(logConfig(&cfg)); err != nil {
 		return s.e.internalErr(jsapi.ErrCodeStreamUpdate, s.name, "stream update", err)
 	}
 	s.mu.Lock()
@@ -197,7 +202,7 @@ func (s *stream) purge(req *jsapi.StreamPurgeRequest) (uint64, *jsapi.APIError) 
 	if req.Subject != "" && !subject.ValidSubscribe([]byte(req.Subject)) {
 		return 0, jsapi.NewAPIError(jsapi.ErrCodeStreamPurgeFailed, "invalid subject filter")
 	}
-	n, err := s.logPurge(log.PurgeRequest{Subject: req.Subject, Seq: req.Sequence, Keep: req.Keep})
+	n, err := s.store.Purge(log.PurgeRequest{Subject: req.Subject, Seq: req.Sequence, Keep: req.Keep})
 	if err != nil {
 		return 0, s.e.internalErr(jsapi.ErrCodeStreamPurgeFailed, s.name, "stream purge", err)
 	}
@@ -215,7 +220,7 @@ func (s *stream) deleteMsg(seq uint64) *jsapi.APIError {
 	if cfg.DenyDelete {
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamMsgDeleteFailed, "message delete not permitted")
 	}
-	err := s.logDelete(seq)
+	err := s.store.Delete(seq)
 	switch {
 	case err == nil:
 	case errors.Is(err, log.ErrDeleted), errors.Is(err, log.ErrNotFound):
@@ -237,10 +242,7 @@ func (s *stream) close() error {
 	s.mu.closed = true
 	s.mu.Unlock()
 	s.cons.Close()
-	if s.repl != nil {
-		return s.repl.Close()
-	}
-	return s.log.Close()
+	return s.store.Close()
 }
 
 // destroy removes the stream and everything it stored.
@@ -249,10 +251,6 @@ func (s *stream) destroy() error {
 	s.mu.Lock()
 	s.mu.closed = true
 	s.mu.Unlock()
-	if s.repl != nil {
-		s.repl.Close()
-	} else {
-		s.log.Close()
-	}
+	s.store.Close()
 	return log.RemoveDir(s.e.o.FS, s.dir)
 }

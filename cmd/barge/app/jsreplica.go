@@ -125,20 +125,14 @@ type jsReplica struct {
 	sh   *raft.StreamShard
 }
 
-var _ jetstream.OrderedReplica = (*jsReplica)(nil)
-
-// Publish proposes m; a refusal of the publish rules comes back as the
-// rules' *log.CheckError.
-func (r *jsReplica) Publish(ctx context.Context, m *jetstream.ReplicaMsg) (uint64, error) {
-	seq, _, err := r.sh.Publish(ctx, raftMsg(m))
-	return seq, err
-}
+var _ jetstream.Replica = (*jsReplica)(nil)
 
 // Submit queues m in the shard's ordered publish pipeline (raft's
 // StreamShard.Submit); a body with Bytes() []byte is handed over without a
-// copy.
-func (r *jsReplica) Submit(m *jetstream.ReplicaMsg, done func(seq uint64, err error)) {
-	r.sh.Submit(raftMsg(m), func(seq uint64, _ int64, err error) { done(seq, err) })
+// copy. A refusal of the publish rules comes back as the rules'
+// *log.CheckError.
+func (r *jsReplica) Submit(m *jetstream.ReplicaMsg, done func(seq uint64, ts int64, err error)) {
+	r.sh.Submit(raftMsg(m), done)
 }
 
 // QueuedBytes is the payload the shard's pipeline holds in memory.
