@@ -4,6 +4,22 @@
 // CONSUMER.* requests to each stream's consumer.Set and implements
 // consumer.Stream for it.
 //
+// # Files by concern
+//
+//	engine.go, registry.go     the Engine: options, start and close; the stream
+//	                           registry and the subject index that names the
+//	                           stream capturing a published subject
+//	api*.go, msgget_stream.go  the $JS.API handlers (api.go: lanes and replies)
+//	publish.go                 the publish path: Capture, early rules, commit,
+//	                           PubAcks
+//	rules.go                   the publish rules, decided once in log order
+//	store*.go                  the Store seam: localStore (R1), replicatedStore
+//	stream.go, config.go,      a stream: info, update, purge, delete; config
+//	meta.go                    checks; meta.json
+//	cluster*.go, placement.go, the cluster: meta shard, placement, replicas,
+//	replica.go, forward.go,    forwarding to a stream's leader, streams placed
+//	nonmember*.go              on other nodes
+//
 // # Engine
 //
 // New(srv, Options) loads every stream from <store_dir>/jetstream/<name>/
@@ -47,39 +63,40 @@
 //  1. at the header block (or the first body piece of a PUB) parses the
 //     JetStream headers and runs the publish rules that depend only on the
 //     config and the message (sealed 10109, Nats-Expected-Stream 10060,
-//     max_msg_size 10054, rollup permission/value 10111...), and opens a
-//     log Appender;
-//  2. writes each body piece to the Appender as it arrives: a large payload
-//     goes to disk chunk by chunk, never whole in memory; a refused
-//     message's body is dropped as it arrives;
-//  3. at the end calls Appender.CommitAsync, which asks the stream's
-//     publishRules (rules.go, the log's Checker) about the message under
-//     the log's writer lock, in sequence order, then writes the commit
-//     record and assigns the sequence before returning. Every rule is
-//     decided there (dedup, Nats-Expected-Last-Sequence /
-//     -Last-Subject-Sequence 10071, -Last-Msg-Id 10070, discard new per
-//     subject, and again the config-only ones), against every message
-//     assigned so far, including those still waiting for their fsync;
-//     replicas decide with the same code at apply (rules.go).
+//     max_msg_size 10054, rollup permission/value 10111...), and begins
+//     the message in the stream's Store (store.go);
+//  2. hands each body piece to the Store as it arrives: an R1 stream's
+//     log writes a large payload chunk by chunk, a replicated stream's
+//     collects it (in memory, or a spool file from a pool made off the
+//     event loops) for its raft pipeline; never whole in memory, and a
+//     refused message's body is dropped as it arrives;
+//  3. at the end commits it in the Store. Every rule is decided by the
+//     stream's publishRules (rules.go, the log's Checker) under the log's
+//     writer lock, in log order: on R1 as the sequence is assigned
+//     (against every message assigned so far, those waiting for their
+//     fsync included), on a replica as the raft entry is applied, with the
+//     same code (dedup, Nats-Expected-Last-Sequence / -Last-Subject-Sequence
+//     10071, -Last-Msg-Id 10070, discard new per subject, and again the
+//     config-only ones).
 //
-// CommitAsync reports durability on another goroutine; only then is the
-// PubAck {"stream","seq"} sent (with sync: always, after the fsync that
-// group commit shares among every publisher waiting at that moment). A
-// Nats-Rollup purge is written by the log right after the message and
-// applied with it, before the PubAck. A duplicate of a message that is not
-// yet durable waits for it and is answered {"duplicate":true} with the
-// original's sequence once it is; if the original fails, so does the
-// duplicate. A publisher that disconnects mid-payload aborts the Appender:
-// nothing is stored.
+// The PubAck {"stream","seq"} is sent once the Store reports the message
+// durable (R1: after the fsync group commit shares among every publisher
+// waiting at that moment; replicated: once this replica applied the entry
+// a quorum had fsynced). A Nats-Rollup purge is written by the log right
+// after the message and applied with it, before the PubAck. An R1
+// duplicate of a message that is not yet durable waits for it and is
+// answered {"duplicate":true} with the original's sequence once it is; if
+// the original fails, so does the duplicate. A publisher that disconnects
+// mid-payload aborts the message: nothing is stored.
 //
 // # Durability decisions
 //
 //   - The PubAck means "fsynced" under sync: always (the default); under
 //     sync: <interval> it means "written to the OS", as nats-server's
 //     default does.
-//   - The duplicate window survives a restart without its own file: it is
-//     rebuilt from the Nats-Msg-Id headers of the messages stored within
-//     the window (metadata reads only).
+//   - The duplicate window survives a restart without its own file: the
+//     rules rebuild it from the Nats-Msg-Id headers of the messages stored
+//     within the window (metadata reads only).
 //   - A memory stream's config survives a restart (meta.json), its
 //     messages do not.
 //   - A stream delete renames the directory to <name>.deleting before
@@ -88,8 +105,7 @@
 //   - Interest retention: a message stored while the stream has no
 //     consumer is removed at once (nobody will ever acknowledge it); with
 //     consumers, the consumer Set removes messages through Stream.Remove.
-//   - num_replicas > 1 is refused with 10074 until replication lands.
-//     Mirrors, sources, subject transforms, republish, per-message TTL,
+//   - Mirrors, sources, subject transforms, republish, per-message TTL,
 //     counters, schedules and batch publish are refused as invalid config
 //     (10052); a Nats-TTL header is refused with 10166 (TTL disabled).
 //   - $JS.API.INFO reports API level 0 (jsapi.BargeAPILevel): clients gate
