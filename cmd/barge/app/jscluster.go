@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -60,7 +59,11 @@ func (a *App) startRaft() error {
 		a.log.Debug("raft logger", "err", err)
 	}
 	dir := filepath.Join(cfg.StoreDir, "raft")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fsys := cfg.StoreFS
+	if fsys == nil {
+		fsys = log.OSFS{}
+	}
+	if err := log.MkdirDurable(fsys, dir); err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
 	var now func() time.Time
@@ -72,6 +75,7 @@ func (a *App) startRaft() error {
 		RaftAddress:   cfg.RaftAddr,
 		ListenAddress: cfg.RaftListen,
 		DataDir:       dir,
+		FS:            fsys,
 		DeploymentID:  deploymentID(cfg.ClusterName),
 		Logger:        a.log.With("component", "raft"),
 		Now:           now,
