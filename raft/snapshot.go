@@ -2,6 +2,7 @@ package raft
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -43,8 +44,28 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeSnapshot streams snap to w.
-func writeSnapshot(w io.Writer, snap *log.Snapshot, stop <-chan struct{}) error {
+// streamError maps a failure to stream a snapshot to the error Dragonboat
+// expects from SaveSnapshot while streaming: ErrSnapshotStopped when the
+// node stops, else ErrSnapshotStreaming (the receiver went away, or a
+// segment could not be read: the leader streams again later). Dragonboat
+// compares with ==, so the sentinel is returned unwrapped.
+func streamError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sm.ErrSnapshotStopped):
+		return sm.ErrSnapshotStopped
+	case errors.Is(err, sm.ErrSnapshotAborted):
+		return sm.ErrSnapshotAborted
+	}
+	return sm.ErrSnapshotStreaming
+}
+
+// writeSnapshotFiles streams snap to w. SaveSnapshot returns its error
+// through streamError: any error but Dragonboat's sentinels makes its
+// snapshot worker panic, and a sink that fails because the receiver went
+// away is routine.
+func writeSnapshotFiles(w io.Writer, snap *log.Snapshot, stop <-chan struct{}) error {
 	cw := &crcWriter{w: w}
 	bw := bufio.NewWriterSize(cw, 256<<10)
 	var hdr []byte
@@ -68,8 +89,10 @@ func writeSnapshot(w io.Writer, snap *log.Snapshot, stop <-chan struct{}) error 
 		if _, err := bw.Write(b); err != nil {
 			return err
 		}
-		if n, err := io.Copy(bw, f.Reader()); err != nil || n != f.Size {
-			return fmt.Errorf("raft: snapshot %s: %d of %d bytes: %v", f.Name, n, f.Size, err)
+		if n, err := io.Copy(bw, f.Reader()); err != nil {
+			return fmt.Errorf("raft: snapshot %s: %d of %d bytes: %w", f.Name, n, f.Size, err)
+		} else if n != f.Size {
+			return fmt.Errorf("raft: snapshot %s: %d of %d bytes", f.Name, n, f.Size)
 		}
 	}
 	if err := bw.Flush(); err != nil {

@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -288,7 +289,11 @@ func (s *streamSM) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) erro
 		return fmt.Errorf("raft: snapshot context %T", ctx)
 	}
 	defer snap.Close()
-	return writeSnapshot(w, snap, stop)
+	err := writeSnapshotFiles(w, snap, stop)
+	if err != nil && !errors.Is(err, sm.ErrSnapshotStopped) {
+		s.logger.Warn("raft: streaming a snapshot stopped; the leader will send it again", "err", err)
+	}
+	return streamError(err)
 }
 
 // RecoverFromSnapshot replaces the replica's log with the snapshot's
