@@ -92,7 +92,7 @@
 //
 // # Timing
 //
-// Ticks of 2 ms; heartbeat every 50 ticks (100 ms); election timeout 500
+// Ticks of 1 ms; heartbeat every 100 ticks (100 ms); election timeout 1000
 // ticks (1 s, randomized up to 2 s); CheckQuorum on, so a leader cut off
 // from a quorum steps down. The short tick is for memory: Dragonboat frees
 // the applied entries of its in-memory log every 100 ticks. A 1 MiB entry
