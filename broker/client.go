@@ -49,9 +49,17 @@ type client struct {
 	// closed is set once the connection is gone (or refused); deliveries
 	// and the keepalive skip it.
 	closed atomic.Bool
-	// asyncInfo is set when CONNECT said protocol 1: the client takes an
-	// INFO at any time (cluster membership changes).
+	// asyncInfo is set once the client takes an INFO at any time (cluster
+	// membership changes): it said protocol 1 in CONNECT and has been sent
+	// its first PONG. Not before that PONG, as in nats-server: a client
+	// that sent CONNECT and PING expects PONG as the next line.
 	asyncInfo atomic.Bool
+	// proto1 is CONNECT's protocol >= 1 (set by Connect, read by Ping, on
+	// the client's event loop).
+	proto1 bool
+	// sentURLs are the connect_urls of the INFO sent at accept (shared with
+	// the server's INFO, never modified).
+	sentURLs []string
 	// route marks the client that delivers a route's messages (see
 	// newRouteClient): it has no Transport and publishes to local
 	// subscribers only. Fixed at creation.
@@ -220,7 +228,7 @@ func (c *client) Connect(options []byte) error {
 	}
 	c.opts = o
 	c.headers.Store(o.Headers)
-	c.asyncInfo.Store(o.Protocol >= 1)
+	c.proto1 = o.Protocol >= 1
 	c.mu.Lock()
 	c.mu.name, c.mu.lang, c.mu.version = o.Name, o.Lang, o.Version
 	c.mu.Unlock()
@@ -240,6 +248,12 @@ var (
 func (c *client) Ping() error {
 	c.line = append(c.line[:0], codec.PongLine...)
 	c.write(c.line)
+	if c.proto1 && !c.asyncInfo.Load() {
+		// The first PONG is out: from now on the client takes async INFOs,
+		// and it gets one now if the cluster's URLs changed since its INFO.
+		c.asyncInfo.Store(true)
+		c.srv.infoIfURLsChanged(c)
+	}
 	return nil
 }
 

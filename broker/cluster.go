@@ -605,6 +605,20 @@ func (s *Server) setConnectURLs(urls []string) {
 	}
 }
 
+// infoIfURLsChanged sends c the current INFO when the connect_urls changed
+// since the INFO it got at accept (an async INFO skipped it before its
+// first PONG).
+func (s *Server) infoIfURLsChanged(c *client) {
+	s.mu.Lock()
+	info := s.info
+	s.mu.Unlock()
+	if slices.Equal(info.ConnectURLs, c.sentURLs) || c.closed.Load() {
+		return
+	}
+	info.ClientID, info.ClientIP, info.MaxPayload = c.cid, c.host, c.maxPayload
+	c.write(codec.AppendInfo(nil, &info))
+}
+
 // ConnectURLs returns the client URLs currently advertised in INFO.
 func (s *Server) ConnectURLs() []string {
 	s.mu.Lock()

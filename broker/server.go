@@ -168,6 +168,7 @@ func (s *Server) Accept(t Transport) Session {
 
 	info.ClientID = c.cid
 	info.ClientIP = c.host
+	c.sentURLs = info.ConnectURLs
 	_ = t.Write(codec.AppendInfo(nil, &info))
 	c.startKeepalive()
 	s.log.Debug("client connected", "cid", c.cid, "addr", t.RemoteAddr())

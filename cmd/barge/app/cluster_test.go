@@ -235,3 +235,30 @@ func TestClusterRequestReplyAndNoResponders(t *testing.T) {
 		t.Fatalf("request with no responder anywhere: %v, want ErrNoResponders", err)
 	}
 }
+
+// TestAsyncInfoAfterFirstPong: a protocol-1 client takes async INFOs only
+// once it has been sent its first PONG, as in nats-server (nats.go sends
+// CONNECT and PING and fails the connect when the next line is not PONG: a
+// cluster test failed that way when a member joined during a connect).
+// Membership that changed before the PONG reaches it in an INFO right
+// after it; a later change reaches it at once.
+func TestAsyncInfoAfterFirstPong(t *testing.T) {
+	apps := startCluster(t, 2, nil)
+	r := dialRaw(t, apps[0])
+	r.send("CONNECT {\"protocol\":1,\"verbose\":false}\r\n")
+	apps = append(apps, startClusterNode(t, 2, apps, nil))
+	waitMesh(t, apps...)
+	r.send("PING\r\n")
+	if l := r.line(); l != "PONG" {
+		t.Fatalf("first line after CONNECT and PING: %q, want PONG", l)
+	}
+	l := r.line()
+	if !strings.HasPrefix(l, "INFO ") || !strings.Contains(l, strings.TrimPrefix(apps[2].ClientURL(), "nats://")) {
+		t.Fatalf("after the first PONG: %q, want an INFO with the new member", l)
+	}
+	stopApp(t, apps[2])
+	l = r.line()
+	if !strings.HasPrefix(l, "INFO ") || strings.Contains(l, strings.TrimPrefix(apps[2].ClientURL(), "nats://")) {
+		t.Fatalf("after a member left: %q, want an INFO without it", l)
+	}
+}
