@@ -24,7 +24,7 @@ func replicatedStream(t *testing.T) ([]*app.App, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CC", Subjects: []string{"cc.>"}, Replicas: 3})
+	s, err := createStream(ctx, t, js, jetstream.StreamConfig{Name: "CC", Subjects: []string{"cc.>"}, Replicas: 3})
 	if err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
@@ -290,7 +290,7 @@ func TestJSClusterConsumerNonMember(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js0.CreateStream(ctx, jetstream.StreamConfig{Name: "R2", Subjects: []string{"r2.>"}, Replicas: 2})
+	s, err := createStream(ctx, t, js0, jetstream.StreamConfig{Name: "R2", Subjects: []string{"r2.>"}, Replicas: 2})
 	if err != nil {
 		t.Fatalf("create stream: %v", err)
 	}

@@ -86,7 +86,7 @@ func TestJSPlacementR1AnyNode(t *testing.T) {
 	_, js := clusterJS(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := js[0].CreateStream(ctx, jetstream.StreamConfig{Name: "ONE", Subjects: []string{"one.>"}})
+	s, err := createStream(ctx, t, js[0], jetstream.StreamConfig{Name: "ONE", Subjects: []string{"one.>"}})
 	if err != nil {
 		t.Fatalf("create R1: %v", err)
 	}
@@ -94,7 +94,7 @@ func TestJSPlacementR1AnyNode(t *testing.T) {
 		info, err := s.Info(ctx)
 		return err == nil && info.Cluster != nil && info.Cluster.Leader == "n1" && len(info.Cluster.Replicas) == 0
 	})
-	if _, err := js[1].CreateStream(ctx, jetstream.StreamConfig{Name: "TWO", Subjects: []string{"two.>"}, Replicas: 2}); err != nil {
+	if _, err := createStream(ctx, t, js[1], jetstream.StreamConfig{Name: "TWO", Subjects: []string{"two.>"}, Replicas: 2}); err != nil {
 		t.Fatalf("create R2: %v", err)
 	}
 	want := []string{"ONE", "TWO"}
@@ -185,7 +185,7 @@ func TestJSPlacementNonMemberPublish(t *testing.T) {
 	apps, js := clusterJS(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := js[0].CreateStream(ctx, jetstream.StreamConfig{Name: "R2", Subjects: []string{"r2.>"}, Replicas: 2})
+	s, err := createStream(ctx, t, js[0], jetstream.StreamConfig{Name: "R2", Subjects: []string{"r2.>"}, Replicas: 2})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -262,7 +262,7 @@ func TestJSPlacementR5(t *testing.T) {
 	apps, js := clusterJS(t, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := js[0].CreateStream(ctx, jetstream.StreamConfig{Name: "R5", Subjects: []string{"r5"}, Replicas: 5}); err != nil {
+	if _, err := createStream(ctx, t, js[0], jetstream.StreamConfig{Name: "R5", Subjects: []string{"r5"}, Replicas: 5}); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	seq := 0
@@ -323,7 +323,7 @@ func TestJSPlacementForwardRate(t *testing.T) {
 	apps, js := clusterJS(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	s, err := js[0].CreateStream(ctx, jetstream.StreamConfig{Name: "RATE", Subjects: []string{"rate"}, Replicas: 2})
+	s, err := createStream(ctx, t, js[0], jetstream.StreamConfig{Name: "RATE", Subjects: []string{"rate"}, Replicas: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,14 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/bargemq/barge/cmd/barge/app"
 	"github.com/bargemq/barge/internal/testport"
 	"github.com/bargemq/barge/raft"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // freeAddr returns a 127.0.0.1 host:port that was free a moment ago.
@@ -59,6 +61,21 @@ func startMetaCluster(t *testing.T, n int) []*app.App {
 		metaOf(t, a)
 	}
 	return apps
+}
+
+// createStream creates cfg through js, asking again while the cluster
+// answers 10008 ("JetStream system temporarily unavailable", an election
+// of the meta shard: a loaded machine runs some), as a client would.
+func createStream(ctx context.Context, t testing.TB, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	t.Helper()
+	for {
+		s, err := js.CreateStream(ctx, cfg)
+		var ae *jetstream.APIError
+		if err == nil || !errors.As(err, &ae) || ae.ErrorCode != 10008 || ctx.Err() != nil {
+			return s, err
+		}
+		t.Logf("create %s: %v; again", cfg.Name, err)
+	}
 }
 
 func metaOf(t *testing.T, a *app.App) *raft.MetaShard {

@@ -19,11 +19,11 @@ func TestJSClusterFirstSeqAndBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r3, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "R3", Subjects: []string{"orders.>"}, Replicas: 3, FirstSeq: 1000})
+	r3, err := createStream(ctx, t, js, jetstream.StreamConfig{Name: "R3", Subjects: []string{"orders.>"}, Replicas: 3, FirstSeq: 1000})
 	if err != nil {
 		t.Fatalf("create R3: %v", err)
 	}
-	r1, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "R1", Subjects: []string{"r1.eu.xxx"}})
+	r1, err := createStream(ctx, t, js, jetstream.StreamConfig{Name: "R1", Subjects: []string{"r1.eu.xxx"}})
 	if err != nil {
 		t.Fatalf("create R1: %v", err)
 	}

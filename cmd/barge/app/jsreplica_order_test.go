@@ -25,7 +25,7 @@ func TestJSClusterAsyncPublishOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js0.CreateStream(ctx, jetstream.StreamConfig{Name: "ORD", Subjects: []string{"ord.>"}, Replicas: 3})
+	s, err := createStream(ctx, t, js0, jetstream.StreamConfig{Name: "ORD", Subjects: []string{"ord.>"}, Replicas: 3})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}

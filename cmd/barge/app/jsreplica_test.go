@@ -26,7 +26,7 @@ func TestJSClusterReplicatedStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js1.CreateStream(ctx, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3.>"}, Replicas: 3})
+	s, err := createStream(ctx, t, js1, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3.>"}, Replicas: 3})
 	if err != nil {
 		t.Fatalf("create R3: %v", err)
 	}
@@ -115,7 +115,7 @@ func TestJSClusterStepDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "SD", Subjects: []string{"sd"}, Replicas: 3})
+	s, err := createStream(ctx, t, js, jetstream.StreamConfig{Name: "SD", Subjects: []string{"sd"}, Replicas: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestJSClusterCatchUpFromSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "SN", Subjects: []string{"sn"}, Replicas: 3}); err != nil {
+	if _, err := createStream(ctx, t, js, jetstream.StreamConfig{Name: "SN", Subjects: []string{"sn"}, Replicas: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := js.Publish(ctx, "sn", []byte("0")); err != nil {

@@ -191,7 +191,7 @@ func TestJSClusterStreamUpdateSubjects(t *testing.T) {
 	js0, _ := jetstream.New(connect(t, apps[0]))
 	js2, _ := jetstream.New(connect(t, apps[2], nats.MaxReconnects(-1)))
 	cfg := jetstream.StreamConfig{Name: "UPD", Subjects: []string{"u.a"}, Replicas: 3, MaxMsgSize: 100}
-	if _, err := js0.CreateStream(ctx, cfg); err != nil {
+	if _, err := createStream(ctx, t, js0, cfg); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Subjects = append(cfg.Subjects, "u.b")

@@ -90,11 +90,11 @@ func TestJSPublishRulesParity(t *testing.T) {
 	for _, tg := range targets {
 		tg.a, tg.n = "A"+tg.name, "N"+tg.name
 		connectTo(tg)
-		if _, err := tg.js.CreateStream(ctx, jetstream.StreamConfig{Name: tg.a, Subjects: []string{tg.name + ".a.>"},
+		if _, err := createStream(ctx, t, tg.js, jetstream.StreamConfig{Name: tg.a, Subjects: []string{tg.name + ".a.>"},
 			Replicas: tg.rep, AllowRollup: true, Duplicates: time.Minute, AllowDirect: true}); err != nil {
 			t.Fatalf("create %s: %v", tg.a, err)
 		}
-		if _, err := tg.js.CreateStream(ctx, nConfig(tg)); err != nil {
+		if _, err := createStream(ctx, t, tg.js, nConfig(tg)); err != nil {
 			t.Fatalf("create %s: %v", tg.n, err)
 		}
 	}
