@@ -29,13 +29,14 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "barge:", err)
 		return 2
 	}
-	if os.Getenv("GOGC") == "" {
+	if o.cfg.ClusterSize > 0 && os.Getenv("GOGC") == "" {
 		// Raft's transport and proposals copy every entry they carry, so a
 		// replicated stream at hundreds of MiB/s makes garbage fast; at
 		// the default 100 the heap runs to twice its live size between
 		// collections. The live heap is small (no message is held whole),
 		// so collecting twice as often costs little CPU and keeps peak
-		// RSS down. GOGC in the environment wins.
+		// RSS down. Without raft there is little garbage and the default
+		// stays. GOGC in the environment wins.
 		debug.SetGCPercent(50)
 	}
 	if o.showVersion {
