@@ -171,7 +171,15 @@ func (l *Log) ApplyChunk(id uint64, index uint32, data []byte, crc uint32) error
 	if err != nil {
 		return err
 	}
-	if p.first == nil {
+	p.hold(index, chunkRef{seg: seg.id, off: off + recHeaderSize + chunkMetaSize, n: uint32(len(data)), crc: crc}, seg)
+	return nil
+}
+
+// hold records that chunk index of p is at ref; seg, the segment holding
+// it, is pinned while p is pending when it is p's first (nil: not found,
+// nothing pinned).
+func (p *pendingMsg) hold(index uint32, ref chunkRef, seg *segment) {
+	if p.first == nil && seg != nil {
 		seg.live.Add(1)
 		p.first = seg
 	}
@@ -180,10 +188,9 @@ func (l *Log) ApplyChunk(id uint64, index uint32, data []byte, crc uint32) error
 		p.refs = slices.Grow(p.refs, n-len(p.refs))[:n]
 	}
 	p.have[index] = true
-	p.refs[index] = chunkRef{seg: seg.id, off: off + recHeaderSize + chunkMetaSize, n: uint32(len(data)), crc: crc}
+	p.refs[index] = ref
 	p.n++
-	p.bytes += int64(len(data))
-	return nil
+	p.bytes += int64(ref.n)
 }
 
 // Commit is what a replicated commit entry carries.

@@ -159,20 +159,11 @@ func (l *Log) restorePendingLocked(r *replay) {
 		if i >= maxReplicaChunks || (int(i) < len(p.have) && p.have[i]) {
 			continue
 		}
+		var seg *segment
 		if p.first == nil {
-			if s := findSeg(l.mu.segs, f.k.seg); s != nil {
-				s.live.Add(1)
-				p.first = s
-			}
+			seg = findSeg(l.mu.segs, f.k.seg)
 		}
-		if n := int(i) + 1; n > len(p.have) {
-			p.have = slices.Grow(p.have, n-len(p.have))[:n]
-			p.refs = slices.Grow(p.refs, n-len(p.refs))[:n]
-		}
-		p.have[i] = true
-		p.refs[i] = chunkRef{seg: f.k.seg, off: f.k.off, n: f.c.n, crc: f.c.crc}
-		p.n++
-		p.bytes += int64(f.c.n)
+		p.hold(i, chunkRef{seg: f.k.seg, off: f.k.off, n: f.c.n, crc: f.c.crc}, seg)
 	}
 	rs.mu.restore = nil
 }

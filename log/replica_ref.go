@@ -2,7 +2,6 @@ package log
 
 import (
 	"fmt"
-	"slices"
 )
 
 // Applying without copying: a replica log that stores the raft entry a
@@ -59,18 +58,7 @@ func (l *Log) ApplyChunkAt(id uint64, index uint32, data []byte, crc uint32, at 
 	if err != nil {
 		return err
 	}
-	if p.first == nil {
-		seg.live.Add(1)
-		p.first = seg
-	}
-	if n := int(index) + 1; n > len(p.have) {
-		p.have = slices.Grow(p.have, n-len(p.have))[:n]
-		p.refs = slices.Grow(p.refs, n-len(p.refs))[:n]
-	}
-	p.have[index] = true
-	p.refs[index] = ref
-	p.n++
-	p.bytes += int64(len(data))
+	p.hold(index, ref, seg)
 	return nil
 }
 
