@@ -146,16 +146,8 @@ func (l *Log) ApplyChunk(id uint64, index uint32, data []byte, crc uint32) error
 	if crc32c(data) != crc {
 		return fmt.Errorf("%w: chunk %d of message %d", ErrCorrupt, index, id)
 	}
-	p := rs.mu.pending[id]
+	p := l.pendingForLocked(id, index)
 	if p == nil {
-		l.loadIDsLocked()
-		if _, dup := l.dupLocked(id); dup {
-			return nil
-		}
-		p = l.newPendingLocked()
-		rs.mu.pending[id] = p
-	}
-	if int(index) < len(p.have) && p.have[index] {
 		return nil
 	}
 	var h [recHeaderSize + chunkMetaSize]byte
@@ -173,6 +165,27 @@ func (l *Log) ApplyChunk(id uint64, index uint32, data []byte, crc uint32) error
 	}
 	p.hold(index, chunkRef{seg: seg.id, off: off + recHeaderSize + chunkMetaSize, n: uint32(len(data)), crc: crc}, seg)
 	return nil
+}
+
+// pendingForLocked returns the pending message id that chunk index is to
+// join, made when it is new, or nil when the chunk is to be ignored: the
+// message is already committed (a duplicated proposal) or holds that
+// chunk. rep.mu held.
+func (l *Log) pendingForLocked(id uint64, index uint32) *pendingMsg {
+	rs := &l.rep
+	p := rs.mu.pending[id]
+	if p == nil {
+		l.loadIDsLocked()
+		if _, dup := l.dupLocked(id); dup {
+			return nil
+		}
+		p = l.newPendingLocked()
+		rs.mu.pending[id] = p
+	}
+	if int(index) < len(p.have) && p.have[index] {
+		return nil
+	}
+	return p
 }
 
 // hold records that chunk index of p is at ref; seg, the segment holding

@@ -30,16 +30,8 @@ func (l *Log) ApplyChunkAt(id uint64, index uint32, data []byte, crc uint32, at 
 	if index >= maxReplicaChunks || len(data) > maxChunkSize {
 		return fmt.Errorf("%w: chunk %d of %d bytes", ErrBadRequest, index, len(data))
 	}
-	p := rs.mu.pending[id]
+	p := l.pendingForLocked(id, index)
 	if p == nil {
-		l.loadIDsLocked()
-		if _, dup := l.dupLocked(id); dup {
-			return nil
-		}
-		p = l.newPendingLocked()
-		rs.mu.pending[id] = p
-	}
-	if int(index) < len(p.have) && p.have[index] {
 		return nil
 	}
 	var b [recHeaderSize + chunkRefBodySize]byte
