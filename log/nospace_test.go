@@ -182,7 +182,7 @@ func TestFullDiskConcurrentNothingAckedLost(t *testing.T) {
 						mu.Lock()
 						failures++
 						mu.Unlock()
-						time.Sleep(20 * time.Millisecond) // fake time: the client retries later
+						synctime.Pass(20 * time.Millisecond) // the client retries later
 						continue
 					}
 					mu.Lock()
@@ -192,15 +192,15 @@ func TestFullDiskConcurrentNothingAckedLost(t *testing.T) {
 					acked[seq] = p
 					mu.Unlock()
 					k++
-					time.Sleep(2 * time.Millisecond) // fake time: writers overlap the disk filling
+					synctime.Pass(2 * time.Millisecond) // writers overlap the disk filling
 
 				}
 			})
 		}
 		for range 3 {
-			time.Sleep(20 * time.Millisecond)
+			synctime.Pass(20 * time.Millisecond)
 			dfs.Fill(500)
-			time.Sleep(30 * time.Millisecond)
+			synctime.Pass(30 * time.Millisecond)
 			dfs.SetCapacity(-1)
 		}
 		wg.Wait()

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/bargemq/barge/internal/synctime"
 )
 
 // raftEnt is a test entry: index i of term, with a cmd of payloadFor(tag).
@@ -386,8 +388,7 @@ func TestRaftSaveSyncPolicy(t *testing.T) {
 				t.Fatalf("sync %v: entries lost by a crash right after SaveRaft: %v", sync, got)
 			}
 			if sync == SyncInterval {
-				time.Sleep(time.Second + time.Millisecond) // fake time: the flusher runs
-				synctest.Wait()
+				synctime.Advance(time.Second + time.Millisecond) // the flusher runs
 				if lost() {
 					t.Fatal("entries lost after the interval flusher ran")
 				}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/bargemq/barge/internal/synctime"
 )
 
 // syncBuffer is a bytes.Buffer safe for a logger on another goroutine.
@@ -185,7 +187,7 @@ func TestVerifyRate(t *testing.T) {
 		l.Close()
 
 		slow := mustOpen(t, "/s", Config{}, Options{FS: mfs, SegmentSize: 8 << 10, VerifyRate: 100})
-		time.Sleep(time.Second)
+		synctime.Advance(time.Second)
 		select {
 		case <-slow.VerifyDone():
 			t.Fatalf("a 100 B/s pass finished in a second")

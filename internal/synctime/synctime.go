@@ -16,3 +16,9 @@ func Advance(d time.Duration) {
 	time.Sleep(d)
 	synctest.Wait()
 }
+
+// Pass lets d of the bubble's fake time pass for the calling goroutine
+// alone (a sleep inside a bubble), without waiting for the others as
+// Advance does, so several goroutines of a bubble may call it at once.
+// Call it only from inside synctest.Test.
+func Pass(d time.Duration) { time.Sleep(d) }
