@@ -181,10 +181,14 @@ func (e *Engine) handle(r *apiReq) {
 		e.consumerList(r, stream)
 	case jsapi.OpConsumerNext:
 		e.consumerNext(r, stream, string(s.Consumer))
+	case jsapi.OpConsumerPause:
+		e.consumerPause(r, stream, string(s.Consumer))
+	case jsapi.OpConsumerUnpin:
+		e.consumerUnpin(r, stream, string(s.Consumer))
 	case jsapi.OpStreamLeaderStepDown:
 		e.stepDown(r, stream)
 	default:
-		// Snapshots, restores, leader step-downs, pause, unpin, reset:
+		// Snapshots, restores, consumer leader step-downs, reset:
 		// not offered by this server.
 		e.respondErr(r.reply, s.Op.ResponseType(), jsapi.NewAPIError(jsapi.ErrCodeBadRequest))
 	}

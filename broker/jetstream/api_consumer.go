@@ -1,6 +1,8 @@
 package jetstream
 
 import (
+	"bytes"
+
 	"github.com/bargemq/barge/codec/jsapi"
 )
 
@@ -123,4 +125,52 @@ func (e *Engine) consumerNext(r *apiReq, stream, name string) {
 		return
 	}
 	st.cons.Next(name, r.reply, r.data)
+}
+
+// consumerPause answers CONSUMER.PAUSE.<stream>.<consumer>: a body with a
+// pause_until in the future pauses the consumer until then; an empty body
+// or a zero (or past) time resumes it. A body that is not a JSON object is
+// taken as empty, as nats-server does.
+func (e *Engine) consumerPause(r *apiReq, stream, name string) {
+	typ := jsapi.TypeConsumerPauseResponse
+	var req jsapi.ConsumerPauseRequest
+	if b := bytes.TrimSpace(r.data); len(b) > 0 && (b[0] == '{' || b[0] == '[') {
+		if apiErr := decode(b, &req, false); apiErr != nil {
+			e.respondErr(r.reply, typ, apiErr)
+			return
+		}
+	}
+	st := e.lookup(stream)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	ps, apiErr := st.cons.Pause(name, req.PauseUntil)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.ConsumerPauseResponse{APIResponse: jsapi.APIResponse{Type: typ},
+		Paused: ps.Paused, PauseUntil: ps.PauseUntil, PauseRemaining: ps.Remaining})
+}
+
+// consumerUnpin answers CONSUMER.UNPIN.<stream>.<consumer> ({"group":…}):
+// the pinned client of a pinned_client consumer's group loses its pin.
+func (e *Engine) consumerUnpin(r *apiReq, stream, name string) {
+	typ := jsapi.TypeConsumerUnpinResponse
+	var req jsapi.ConsumerUnpinRequest
+	if apiErr := decode(r.data, &req, false); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	st := e.lookup(stream)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	if apiErr := st.cons.Unpin(name, req.Group); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.APIResponse{Type: typ})
 }

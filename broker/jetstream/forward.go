@@ -229,7 +229,8 @@ func forwardedOp(op jsapi.Op) bool {
 	case jsapi.OpStreamUpdate, jsapi.OpStreamInfo, jsapi.OpStreamDelete, jsapi.OpStreamPurge,
 		jsapi.OpMsgGet, jsapi.OpMsgDelete, jsapi.OpDirectGet, jsapi.OpDirectGetLast,
 		jsapi.OpConsumerCreate, jsapi.OpDurableCreate, jsapi.OpConsumerInfo, jsapi.OpConsumerDelete,
-		jsapi.OpConsumerNames, jsapi.OpConsumerList, jsapi.OpConsumerNext, jsapi.OpStreamLeaderStepDown:
+		jsapi.OpConsumerNames, jsapi.OpConsumerList, jsapi.OpConsumerNext, jsapi.OpStreamLeaderStepDown,
+		jsapi.OpConsumerPause, jsapi.OpConsumerUnpin:
 		return true
 	}
 	return false
@@ -239,7 +240,7 @@ func forwardedOp(op jsapi.Op) bool {
 func consumerOp(op jsapi.Op) bool {
 	switch op {
 	case jsapi.OpConsumerCreate, jsapi.OpDurableCreate, jsapi.OpConsumerInfo, jsapi.OpConsumerDelete,
-		jsapi.OpConsumerNames, jsapi.OpConsumerList, jsapi.OpConsumerNext:
+		jsapi.OpConsumerNames, jsapi.OpConsumerList, jsapi.OpConsumerNext, jsapi.OpConsumerPause, jsapi.OpConsumerUnpin:
 		return true
 	}
 	return false

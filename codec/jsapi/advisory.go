@@ -52,3 +52,87 @@ func AppendDeliveryExceeded(dst []byte, stream, consumer string, seq, deliveries
 	}
 	return append(dst, b...)
 }
+
+// Consumer pause and priority-group advisories (nats-server's
+// JSConsumerPauseAdvisory, JSConsumerGroupPinnedAdvisory and
+// JSConsumerGroupUnpinnedAdvisory), each followed by "<stream>.<consumer>".
+const (
+	PreAdvisoryConsumerPause    = "$JS.EVENT.ADVISORY.CONSUMER.PAUSE."
+	PreAdvisoryConsumerPinned   = "$JS.EVENT.ADVISORY.CONSUMER.PINNED."
+	PreAdvisoryConsumerUnpinned = "$JS.EVENT.ADVISORY.CONSUMER.UNPINNED."
+
+	TypeConsumerPauseAdvisory    = "io.nats.jetstream.advisory.v1.consumer_pause"
+	TypeConsumerPinnedAdvisory   = "io.nats.jetstream.advisory.v1.consumer_group_pinned"
+	TypeConsumerUnpinnedAdvisory = "io.nats.jetstream.advisory.v1.consumer_group_unpinned"
+)
+
+// ConsumerPauseAdvisory says a consumer was paused or resumed: by a config
+// update or the PAUSE API, or because its pause_until passed.
+type ConsumerPauseAdvisory struct {
+	Type       string    `json:"type"`
+	ID         string    `json:"id"`
+	Time       time.Time `json:"timestamp"`
+	Stream     string    `json:"stream"`
+	Consumer   string    `json:"consumer"`
+	Paused     bool      `json:"paused"`
+	PauseUntil time.Time `json:"pause_until,omitempty"`
+	Domain     string    `json:"domain,omitempty"`
+}
+
+// ConsumerPinnedAdvisory says a pinned_client consumer pinned a new client.
+type ConsumerPinnedAdvisory struct {
+	Type           string    `json:"type"`
+	ID             string    `json:"id"`
+	Time           time.Time `json:"timestamp"`
+	Account        string    `json:"account,omitempty"`
+	Stream         string    `json:"stream"`
+	Consumer       string    `json:"consumer"`
+	Domain         string    `json:"domain,omitempty"`
+	Group          string    `json:"group"`
+	PinnedClientID string    `json:"pinned_id"`
+}
+
+// ConsumerUnpinnedAdvisory says a pinned_client consumer dropped its pin;
+// Reason is "admin" (the UNPIN API) or "timeout" (priority_timeout passed
+// without a pull from the pinned client).
+type ConsumerUnpinnedAdvisory struct {
+	Type     string    `json:"type"`
+	ID       string    `json:"id"`
+	Time     time.Time `json:"timestamp"`
+	Account  string    `json:"account,omitempty"`
+	Stream   string    `json:"stream"`
+	Consumer string    `json:"consumer"`
+	Domain   string    `json:"domain,omitempty"`
+	Group    string    `json:"group"`
+	Reason   string    `json:"reason"`
+}
+
+// AppendConsumerPause appends the JSON of a pause advisory stamped at:
+// paused says whether the consumer is paused at that moment, until is its
+// pause_until (zero when resumed).
+func AppendConsumerPause(dst []byte, stream, consumer string, paused bool, until, at time.Time) []byte {
+	return appendJSON(dst, &ConsumerPauseAdvisory{Type: TypeConsumerPauseAdvisory, ID: rand.Text(), Time: at.UTC(),
+		Stream: stream, Consumer: consumer, Paused: paused, PauseUntil: until.UTC()})
+}
+
+// AppendConsumerPinned appends the JSON of a pinned advisory stamped at.
+func AppendConsumerPinned(dst []byte, stream, consumer, group, pinID string, at time.Time) []byte {
+	return appendJSON(dst, &ConsumerPinnedAdvisory{Type: TypeConsumerPinnedAdvisory, ID: rand.Text(), Time: at.UTC(),
+		Stream: stream, Consumer: consumer, Group: group, PinnedClientID: pinID})
+}
+
+// AppendConsumerUnpinned appends the JSON of an unpinned advisory stamped at.
+func AppendConsumerUnpinned(dst []byte, stream, consumer, group, reason string, at time.Time) []byte {
+	return appendJSON(dst, &ConsumerUnpinnedAdvisory{Type: TypeConsumerUnpinnedAdvisory, ID: rand.Text(), Time: at.UTC(),
+		Stream: stream, Consumer: consumer, Group: group, Reason: reason})
+}
+
+// appendJSON appends v's JSON; v is one of this file's advisories, whose
+// every field marshals.
+func appendJSON(dst []byte, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return dst
+	}
+	return append(dst, b...)
+}

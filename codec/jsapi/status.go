@@ -126,6 +126,18 @@ func AppendConsumerIsPushBased(dst []byte) []byte {
 	return AppendStatus(dst, 409, "Consumer is push based")
 }
 
+// AppendPinIDMismatch appends "423 Nats-Pin-Id mismatch": a pull request of
+// a pinned_client consumer (ADR-42) names a pin id other than the current
+// one (nats.go: ErrPinIDMismatch; the client drops its id and pulls again).
+func AppendPinIDMismatch(dst []byte) []byte { return AppendStatus(dst, 423, "Nats-Pin-Id mismatch") }
+
+// AppendWrongPinID appends "423 Nats-Wrong-Pin-Id" with the pending counts:
+// a waiting pull request with an old pin id is ended when another client
+// is pinned.
+func AppendWrongPinID(dst []byte, pendingMsgs, pendingBytes int) []byte {
+	return AppendStatusPending(dst, 423, "Nats-Wrong-Pin-Id", pendingMsgs, pendingBytes)
+}
+
 // AppendLeadershipChange appends "409 Leadership Change".
 func AppendLeadershipChange(dst []byte) []byte { return AppendStatus(dst, 409, "Leadership Change") }
 

@@ -160,9 +160,9 @@ func (c *consumer) advanceFloorLocked(ns int64) {
 	c.mu.ackC, c.mu.ackS, c.mu.ats = c.mu.pending[first].cseq-1, first-1, ns
 }
 
-// scanLocked walks every deadline: redeliveries due, pull requests expired
-// or owed a heartbeat, the push heartbeat, inactivity; and arms the timer
-// for the next one.
+// scanLocked walks every deadline: redeliveries due, the end of a pause, a
+// pin's priority_timeout, pull requests expired or owed a heartbeat, the
+// push heartbeat, inactivity; and arms the timer for the next one.
 func (c *consumer) scanLocked(now time.Time, d *deliverer) {
 	var next time.Time
 	consider := func(t time.Time) {
@@ -188,6 +188,8 @@ func (c *consumer) scanLocked(now time.Time, d *deliverer) {
 	if len(c.mu.maxed) > 0 {
 		c.pruneMaxedLocked(c.set.st.Reader().State().FirstSeq)
 	}
+	consider(c.pauseTickLocked(now))
+	consider(c.pinTickLocked(now))
 	c.expireLocked(now)
 	for _, wr := range c.mu.waiting {
 		if wr.hb > 0 && !now.Before(wr.hbAt) {

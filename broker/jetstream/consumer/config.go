@@ -116,6 +116,15 @@ func applyDefaults(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) {
 	if cfg.Durable == "" && cfg.InactiveThreshold == 0 {
 		cfg.InactiveThreshold = DefaultInactiveThreshold
 	}
+	cfg.PinnedTTL = max(cfg.PinnedTTL, 0)
+	if cfg.PriorityPolicy == jsapi.PriorityPinnedClient && cfg.PinnedTTL == 0 {
+		cfg.PinnedTTL = pinnedTTLDefault
+	}
+	if cfg.PauseUntil != nil {
+		// Kept in UTC, as nats-server keeps it.
+		u := cfg.PauseUntil.UTC()
+		cfg.PauseUntil = &u
+	}
 }
 
 // checkConfig validates a defaulted cfg against the stream's config, as
@@ -224,10 +233,7 @@ func checkConfig(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *jsapi.API
 	if n > maxMetadataLen {
 		return jsapi.NewAPIError(jsapi.ErrCodeConsumerMetadataLength, "128KB")
 	}
-	if cfg.PriorityPolicy != jsapi.PriorityNone || len(cfg.PriorityGroups) > 0 {
-		return invalidConfig("priority groups are not supported")
-	}
-	return nil
+	return checkPriorityConfig(cfg)
 }
 
 // checkFilters validates filter_subject / filter_subjects.

@@ -65,7 +65,17 @@ type consumer struct {
 		// (filtered consumers only), up to lastSeen.
 		npc, lastSeen uint64
 
-		waiting []*pullRequest // pull requests, oldest first
+		waiting []*pullRequest // pull requests, oldest first (prioritized: by priority)
+
+		// paused is the pause state last announced (pause.go).
+		paused bool
+		// The pinned client of a pinned_client consumer (priority.go):
+		// its pin id ("" none), group, when it was pinned, and when the
+		// pin lapses unless it pulls again.
+		pin, pinGroup       string
+		pinnedAt, pinExpiry time.Time
+		// events are advisories the loop publishes after unlocking.
+		events []event
 
 		// Push consumers.
 		lastActive time.Time // last sign of interest or a pull request
@@ -128,6 +138,7 @@ func newConsumer(s *Set, name string, cfg jsapi.ConsumerConfig, created time.Tim
 	if cfg.FlowControl {
 		c.mu.maxpb = FlowControlMaxPending / 16
 	}
+	c.mu.paused = c.pausedLocked(s.env.Clock.Now())
 	return c
 }
 
@@ -199,6 +210,13 @@ func (c *consumer) restoreLocked(st *savedState) {
 		c.mu.pending[p.sseq] = &pendingMsg{cseq: p.cseq, ts: p.ts, dc: uint64(p.dc), deadline: max(dl, 1)}
 	}
 	c.mu.maxed = slices.Clone(st.maxed)
+	if st.pin != "" && c.mu.cfg.PriorityPolicy == jsapi.PriorityPinnedClient && slices.Contains(c.mu.cfg.PriorityGroups, st.pinGroup) {
+		// The pinned client keeps its pin; its priority_timeout starts
+		// again now (the first scan arms the timer).
+		c.mu.pin, c.mu.pinGroup = st.pin, st.pinGroup
+		c.mu.pinnedAt = time.Unix(0, st.pinnedAt)
+		c.mu.pinExpiry = c.now().Add(c.mu.cfg.PinnedTTL)
+	}
 	c.mu.scan = true
 	c.mu.written = 0
 }
@@ -324,6 +342,11 @@ func (c *consumer) info() *jsapi.ConsumerInfo {
 		NumWaiting:    len(c.mu.waiting),
 		NumPending:    c.numPendingLocked(),
 		TimeStamp:     now.UTC(),
+
+		PriorityGroups: c.priorityInfoLocked(),
+	}
+	if c.pausedLocked(now) {
+		in.Paused, in.PauseRemaining = true, c.mu.cfg.PauseUntil.Sub(now)
 	}
 	if c.mu.dts != 0 {
 		t := time.Unix(0, c.mu.dts).UTC()

@@ -64,6 +64,10 @@ type Env struct {
 //	func (s *Set) Next(name string, reply []byte, body []byte)
 //	    CONSUMER.MSG.NEXT.<stream>.<name>: a pull request; messages and
 //	    status replies go to reply.
+//	func (s *Set) Pause(name string, until time.Time) (PauseState, *jsapi.APIError)
+//	    CONSUMER.PAUSE.<stream>.<name>: set pause_until (zero resumes).
+//	func (s *Set) Unpin(name, group string) *jsapi.APIError
+//	    CONSUMER.UNPIN.<stream>.<name>: drop a priority group's pin.
 //	func (s *Set) StreamChanged()
 //	    The stream was purged, a message deleted, or its config updated:
 //	    re-check pending counts and waiting requests.

@@ -32,6 +32,7 @@ type deliverer struct {
 	subj    []byte
 	ack     []byte
 	hdr     []byte
+	pinHdr  []byte
 	status  []byte
 	payload []byte
 	ext     []broker.Extent
@@ -47,6 +48,8 @@ type deliverer struct {
 	// advBody is their JSON.
 	adv     []exceeded
 	advBody []byte
+	// events are pause and pin advisories to publish after unlocking.
+	events []event
 }
 
 // flushEvery bounds how many small deliveries wait for one flush, so the
@@ -88,8 +91,14 @@ func (c *consumer) run() {
 			clear(c.mu.exceeded)
 			c.mu.exceeded = c.mu.exceeded[:0]
 		}
+		if len(c.mu.events) > 0 {
+			d.events = append(d.events, c.mu.events...)
+			clear(c.mu.events)
+			c.mu.events = c.mu.events[:0]
+		}
 		c.mu.Unlock()
 		c.publishExceeded(d)
+		c.publishEvents(d)
 		if !more || d.deferred >= flushEvery {
 			d.ob.Flush()
 			d.deferred = 0
@@ -117,6 +126,12 @@ func (c *consumer) stepLocked(now time.Time, d *deliverer) bool {
 	if !push && len(c.mu.waiting) == 0 {
 		return false
 	}
+	if c.pausedLocked(now) {
+		if !push {
+			c.endNoWaitLocked(now, d)
+		}
+		return false
+	}
 	if push && c.mu.maxpb > 0 && c.mu.pbytes > c.mu.maxpb {
 		return false // flow control: wait for the client's reply
 	}
@@ -128,20 +143,11 @@ func (c *consumer) stepLocked(now time.Time, d *deliverer) bool {
 		return false
 	}
 	d.ack = jsapi.AppendAckReply(d.ack[:0], c.set.st.Name(), c.name, dc, seq, c.mu.dseq+1, d.sm.Time, c.pendingAfterLocked(seq, src))
-	hdr := d.sm.Hdr
-	payload := d.sm.Size
-	if c.mu.cfg.HeadersOnly {
-		d.hdr = jsapi.AppendHeaderField(d.hdr[:0], hdr, jsapi.HdrMsgSize, strconv.FormatInt(payload, 10))
-		hdr, payload = d.hdr, 0
-	}
-	if len(hdr) == 0 {
-		hdr = nil
-	}
 	// A delivery's size is what the client counts (nats.go's Msg.Size):
 	// the stored subject it arrives under, the reply, header and payload.
 	d.subj = append(d.subj[:0], d.sm.Subject...)
-	sz := len(d.subj) + len(d.ack) + len(hdr) + int(payload)
 	if push {
+		hdr, payload, sz := c.frameLocked(d)
 		n, err := c.sendLocked(d, c.deliverSubjectLocked(d), hdr, payload)
 		if err != nil {
 			c.dropBrokenLocked(now, seq, src, err)
@@ -162,26 +168,45 @@ func (c *consumer) stepLocked(now time.Time, d *deliverer) bool {
 		}
 		return true
 	}
-	for len(c.mu.waiting) > 0 {
-		wr := c.mu.waiting[0]
-		if !wr.expires.IsZero() && !now.Before(wr.expires) {
-			c.sendStatusLocked(d, wr.reply, jsapi.AppendRequestTimeout(d.status[:0], wr.batch, wr.bytesLeft))
-			c.popWaitingLocked(now)
-			continue
+	for {
+		i, pin := c.eligibleLocked(now, d, src)
+		if i < 0 {
+			// Nothing may take it now (priority groups), or no request is
+			// left: settle the no_wait ones as if nothing were pending.
+			c.endNoWaitLocked(now, d)
+			return false
 		}
+		wr := c.mu.waiting[i]
+		if pin == pinFresh {
+			c.mu.pin = newPinID() // tentative until the delivery is made
+		}
+		hdr, payload, sz := c.frameLocked(d)
 		if wr.maxBytes > 0 && sz > wr.bytesLeft {
 			c.sendStatusLocked(d, wr.reply, jsapi.AppendMaxBytesExceeded(d.status[:0], wr.batch, wr.bytesLeft))
-			c.popWaitingLocked(now)
+			c.removeWaitingLocked(now, i)
+			if pin == pinFresh {
+				c.mu.pin = ""
+			}
 			continue
 		}
 		n, err := c.sendLocked(d, wr.reply, hdr, payload)
 		if err != nil {
+			if pin == pinFresh {
+				c.mu.pin = ""
+			}
 			c.dropBrokenLocked(now, seq, src, err)
 			return true
 		}
 		if n == 0 {
-			c.popWaitingLocked(now) // nobody listens on the inbox any more
+			c.removeWaitingLocked(now, i) // nobody listens on the inbox any more
+			if pin == pinFresh {
+				c.mu.pin = ""
+			}
 			continue
+		}
+		if pin == pinFresh {
+			wr.group.ID = c.mu.pin // the rest of its batch goes to it too
+			c.pinnedLocked(now, wr.group.Group)
 		}
 		c.commitLocked(now, seq, dc, src, d)
 		wr.batch--
@@ -192,16 +217,36 @@ func (c *consumer) stepLocked(now time.Time, d *deliverer) bool {
 		switch {
 		case wr.batch <= 0 && wr.maxBytes > 0 && wr.bytesLeft > 0:
 			c.sendStatusLocked(d, wr.reply, jsapi.AppendBatchCompleted(d.status[:0], 0, wr.bytesLeft))
-			c.popWaitingLocked(now)
+			c.removeWaitingLocked(now, i)
 		case wr.batch <= 0 || (wr.maxBytes > 0 && wr.bytesLeft <= 0):
-			c.popWaitingLocked(now)
+			c.removeWaitingLocked(now, i)
 		case wr.hb > 0:
 			wr.hbAt = now.Add(wr.hb)
 			c.armLocked(now, wr.hbAt)
 		}
 		return true
 	}
-	return true
+}
+
+// frameLocked returns the header and payload length d's loaded message is
+// delivered with (headers_only replaces the payload by Nats-Msg-Size; a
+// pinned_client consumer adds Nats-Pin-Id) and the delivery's size as the
+// client counts it. d.subj and d.ack must be set.
+func (c *consumer) frameLocked(d *deliverer) (hdr []byte, payload int64, sz int) {
+	hdr = d.sm.Hdr
+	payload = d.sm.Size
+	if c.mu.cfg.HeadersOnly {
+		d.hdr = jsapi.AppendHeaderField(d.hdr[:0], hdr, jsapi.HdrMsgSize, strconv.FormatInt(payload, 10))
+		hdr, payload = d.hdr, 0
+	}
+	if c.mu.cfg.PriorityPolicy == jsapi.PriorityPinnedClient && c.mu.pin != "" {
+		d.pinHdr = jsapi.AppendHeaderField(d.pinHdr[:0], hdr, jsapi.HdrPinID, c.mu.pin)
+		hdr = d.pinHdr
+	}
+	if len(hdr) == 0 {
+		hdr = nil
+	}
+	return hdr, payload, len(d.subj) + len(d.ack) + len(hdr) + int(payload)
 }
 
 // candidateLocked loads the next message to deliver into d.sm: a due

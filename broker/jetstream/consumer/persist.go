@@ -158,6 +158,10 @@ func (c *consumer) snapshotLocked(snap *savedState) {
 		snap.pending = append(snap.pending, pendingRec{sseq: s, cseq: p.cseq, ts: p.ts, dc: uint32(p.dc)})
 	}
 	snap.maxed = append(snap.maxed[:0], c.mu.maxed...)
+	snap.pin, snap.pinGroup, snap.pinnedAt = c.mu.pin, c.mu.pinGroup, 0
+	if c.mu.pin != "" {
+		snap.pinnedAt = c.mu.pinnedAt.UnixNano()
+	}
 }
 
 // saveState makes an encoded state durable: in the consumer's directory,

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"slices"
 	"time"
 
 	"github.com/bargemq/barge/codec/jsapi"
@@ -18,6 +19,10 @@ type pullRequest struct {
 	hb        time.Duration // idle heartbeat interval; 0 = none
 	hbAt      time.Time     // next heartbeat
 	delivered int
+	// group is the request's priority group part (ADR-42): group name,
+	// min_pending / min_ack_pending (overflow), pin id (pinned_client),
+	// priority (prioritized).
+	group jsapi.PriorityGroup
 }
 
 // request queues a pull request, or answers it at once with a status when
@@ -49,6 +54,9 @@ func (c *consumer) request(reply, body []byte) {
 		case req.MaxBytes > 0 && cfg.MaxRequestMaxBytes > 0 && req.MaxBytes > cfg.MaxRequestMaxBytes:
 			status = jsapi.AppendExceededMaxRequestMaxBytes(nil, cfg.MaxRequestMaxBytes)
 		}
+	}
+	if status == nil {
+		status = c.checkGroupLocked(now, &req.PriorityGroup)
 	}
 	if status == nil && req.NoWait {
 		var sm log.StoredMsg
@@ -87,6 +95,7 @@ func (c *consumer) request(reply, body []byte) {
 	wr := &pullRequest{
 		reply: append([]byte(nil), reply...), batch: req.Batch,
 		maxBytes: req.MaxBytes, bytesLeft: req.MaxBytes, noWait: req.NoWait, hb: req.Heartbeat,
+		group: req.PriorityGroup,
 	}
 	if req.Expires > 0 {
 		wr.expires = now.Add(req.Expires)
@@ -96,16 +105,35 @@ func (c *consumer) request(reply, body []byte) {
 		wr.hbAt = now.Add(wr.hb)
 		c.armLocked(now, wr.hbAt)
 	}
-	c.mu.waiting = append(c.mu.waiting, wr)
+	c.queueLocked(wr)
 	c.mu.lastActive = now
 	c.mu.Unlock()
 	c.wake()
 }
 
-// popWaitingLocked removes the head pull request.
-func (c *consumer) popWaitingLocked(now time.Time) {
-	c.mu.waiting[0] = nil
-	c.mu.waiting = c.mu.waiting[1:]
+// queueLocked adds wr to the waiting requests: last, or under the
+// prioritized policy after every request of its priority or a better
+// (lower) one.
+func (c *consumer) queueLocked(wr *pullRequest) {
+	if c.mu.cfg.PriorityPolicy != jsapi.PriorityPrioritized {
+		c.mu.waiting = append(c.mu.waiting, wr)
+		return
+	}
+	i := len(c.mu.waiting)
+	for i > 0 && c.mu.waiting[i-1].group.Priority > wr.group.Priority {
+		i--
+	}
+	c.mu.waiting = slices.Insert(c.mu.waiting, i, wr)
+}
+
+// removeWaitingLocked removes the pull request at index i.
+func (c *consumer) removeWaitingLocked(now time.Time, i int) {
+	if i == 0 {
+		c.mu.waiting[0] = nil
+		c.mu.waiting = c.mu.waiting[1:]
+	} else {
+		c.mu.waiting = slices.Delete(c.mu.waiting, i, i+1)
+	}
 	if len(c.mu.waiting) == 0 {
 		c.mu.waiting = nil
 	}

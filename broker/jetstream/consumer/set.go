@@ -267,8 +267,11 @@ func (s *Set) update(c *consumer, cfg *jsapi.ConsumerConfig, action jsapi.Consum
 			return nil, s.storeFailed(c.name, err)
 		}
 	}
+	now := s.env.Clock.Now()
 	c.mu.Lock()
 	c.mu.cfg = *cfg
+	c.pauseChangedLocked(now, old.PauseUntil)
+	c.priorityChangedLocked(now)
 	filters := effectiveFilters(cfg, &scfg)
 	if !slices.Equal(filters, c.mu.filters) {
 		c.mu.filters = filters

@@ -47,6 +47,13 @@ import (
 // It is written only when there are such messages, so a consumer without
 // any keeps writing version 1; both versions are read.
 //
+// Version 3 (magic BRGCONS3) is version 2 (nmaxed may be 0) followed by the
+// pinned client of a pinned_client consumer (priority.go):
+//
+//	... | group len u16 | group | pin id len u16 | pin id | pinned at i64
+//
+// It is written only while a client is pinned; every version is read.
+//
 // crc is CRC-32C of the body. next seq is the stream sequence the consumer
 // looks at next for a first delivery; pending entries are delivered and not
 // yet acknowledged messages with their delivery count (redeliveries are
@@ -54,6 +61,7 @@ import (
 const (
 	stateMagic    = "BRGCONS1" // format
 	stateMagic2   = "BRGCONS2" // format: with the maxed list
+	stateMagic3   = "BRGCONS3" // format: with the maxed list and the pin
 	stateHdrSize  = 16         // format
 	stateBodyFix  = 8*7 + 4    // format: fixed part of the body
 	statePendSize = 8*3 + 4    // format: one pending entry
@@ -83,15 +91,23 @@ type savedState struct {
 	pending      []pendingRec
 	// maxed are the stream seqs that ran out of deliveries, ascending.
 	maxed []uint64
+	// pin is the pinned client's id ("" none), pinGroup its group,
+	// pinnedAt when it was pinned (unix ns).
+	pin, pinGroup string
+	pinnedAt      int64
 }
 
 // appendState encodes st to dst.
 func appendState(dst []byte, st *savedState) []byte {
 	body := stateBodyFix + statePendSize*len(st.pending)
 	magic := stateMagic
-	if len(st.maxed) > 0 {
+	if len(st.maxed) > 0 || st.pin != "" {
 		body += 4 + 8*len(st.maxed)
 		magic = stateMagic2
+	}
+	if st.pin != "" {
+		body += 2 + len(st.pinGroup) + 2 + len(st.pin) + 8
+		magic = stateMagic3
 	}
 	dst = slices.Grow(dst, stateHdrSize+body)
 	dst = append(dst, magic...)
@@ -113,11 +129,18 @@ func appendState(dst []byte, st *savedState) []byte {
 		dst = le.AppendUint64(dst, uint64(p.ts))
 		dst = le.AppendUint32(dst, p.dc)
 	}
-	if len(st.maxed) > 0 {
+	if magic != stateMagic {
 		dst = le.AppendUint32(dst, uint32(len(st.maxed)))
 		for _, s := range st.maxed {
 			dst = le.AppendUint64(dst, s)
 		}
+	}
+	if magic == stateMagic3 {
+		dst = le.AppendUint16(dst, uint16(len(st.pinGroup)))
+		dst = append(dst, st.pinGroup...)
+		dst = le.AppendUint16(dst, uint16(len(st.pin)))
+		dst = append(dst, st.pin...)
+		dst = le.AppendUint64(dst, uint64(st.pinnedAt))
 	}
 	le.PutUint32(dst[start-8:], crc32.Checksum(dst[start:], crcTable))
 	return dst
@@ -126,10 +149,14 @@ func appendState(dst []byte, st *savedState) []byte {
 // decodeState parses a state file; errBadState when it does not verify.
 func decodeState(b []byte) (*savedState, error) {
 	le := binary.LittleEndian
-	if len(b) < stateHdrSize || (string(b[:8]) != stateMagic && string(b[:8]) != stateMagic2) {
+	if len(b) < stateHdrSize {
 		return nil, errBadState
 	}
-	v2 := string(b[:8]) == stateMagic2
+	magic := string(b[:8])
+	if magic != stateMagic && magic != stateMagic2 && magic != stateMagic3 {
+		return nil, errBadState
+	}
+	v2, v3 := magic == stateMagic2, magic == stateMagic3
 	n := int(le.Uint32(b[12:]))
 	body := b[stateHdrSize:]
 	if n != len(body) || n < stateBodyFix || crc32.Checksum(body, crcTable) != le.Uint32(b[8:]) {
@@ -142,7 +169,7 @@ func decodeState(b []byte) (*savedState, error) {
 	}
 	np := int(le.Uint32(body[56:]))
 	end := stateBodyFix + np*statePendSize
-	if np > n/statePendSize || (!v2 && n != end) || (v2 && n < end+4) {
+	if np > n/statePendSize || (!v2 && !v3 && n != end) || ((v2 || v3) && n < end+4) {
 		return nil, errBadState
 	}
 	st.pending = make([]pendingRec, np)
@@ -150,11 +177,14 @@ func decodeState(b []byte) (*savedState, error) {
 		p := body[stateBodyFix+i*statePendSize:]
 		st.pending[i] = pendingRec{sseq: le.Uint64(p), cseq: le.Uint64(p[8:]), ts: int64(le.Uint64(p[16:])), dc: le.Uint32(p[24:])}
 	}
-	if v2 {
-		nm := int(le.Uint32(body[end:]))
-		if nm == 0 || nm > n/8 || n != end+4+8*nm {
-			return nil, errBadState
-		}
+	if !v2 && !v3 {
+		return st, nil
+	}
+	nm := int(le.Uint32(body[end:]))
+	if (v2 && nm == 0) || nm > n/8 || (v2 && n != end+4+8*nm) || (v3 && n < end+4+8*nm) {
+		return nil, errBadState
+	}
+	if nm > 0 {
 		st.maxed = make([]uint64, nm)
 		for i := range st.maxed {
 			st.maxed[i] = le.Uint64(body[end+4+8*i:])
@@ -163,7 +193,37 @@ func decodeState(b []byte) (*savedState, error) {
 			return nil, errBadState
 		}
 	}
+	if v3 && !decodePin(body[end+4+8*nm:], st) {
+		return nil, errBadState
+	}
 	return st, nil
+}
+
+// decodePin reads the pin section of a version 3 state (all of b).
+func decodePin(b []byte, st *savedState) bool {
+	le := binary.LittleEndian
+	str := func() (string, bool) {
+		if len(b) < 2 {
+			return "", false
+		}
+		k := int(le.Uint16(b))
+		if len(b) < 2+k {
+			return "", false
+		}
+		s := string(b[2 : 2+k])
+		b = b[2+k:]
+		return s, true
+	}
+	g, ok := str()
+	if !ok {
+		return false
+	}
+	id, ok := str()
+	if !ok || id == "" || len(b) != 8 {
+		return false
+	}
+	st.pinGroup, st.pin, st.pinnedAt = g, id, int64(le.Uint64(b))
+	return true
 }
 
 // consumerMeta is meta.json.
