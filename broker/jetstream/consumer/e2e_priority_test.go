@@ -4,18 +4,42 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/bargemq/barge/clock/clocktest"
+	"github.com/bargemq/barge/cmd/barge/app"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// fetchAll fetches up to n messages within wait and acks them.
-func fetchAll(t *testing.T, c jetstream.Consumer, n int, wait time.Duration, opts ...jetstream.FetchOpt) []string {
+// startServerClock is startServer with JetStream on clk: pauses, pins and
+// the pull requests' expiry move only when the test advances it.
+func startServerClock(t testing.TB, dir string, clk *clocktest.Manual) *app.App {
 	t.Helper()
-	b, err := c.Fetch(n, append(opts, jetstream.FetchMaxWait(wait))...)
+	cfg := app.Defaults()
+	cfg.Port, cfg.HTTPPort = 0, 0
+	cfg.StoreDir, cfg.LogFile, cfg.Clock = dir, dir+"/barge.log", clk
+	a, err := app.Start(cfg)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { stop(a) })
+	return a
+}
+
+// noWait fetches what a no_wait pull gets now, acking it.
+func noWait(t *testing.T, c jetstream.Consumer, n int) []string {
+	t.Helper()
+	b, err := c.FetchNoWait(n)
 	must(t, err)
+	return drain(t, b)
+}
+
+// drain reads a batch to its end, acking every message; a 404 or 408 end
+// is no error.
+func drain(t *testing.T, b jetstream.MessageBatch) []string {
+	t.Helper()
 	var got []string
 	for m := range b.Messages() {
 		got = append(got, string(m.Data()))
@@ -27,12 +51,31 @@ func fetchAll(t *testing.T, c jetstream.Consumer, n int, wait time.Duration, opt
 	return got
 }
 
+// pauseAdvisory reads the next pause advisory from sub.
+func pauseAdvisory(t *testing.T, sub *nats.Subscription) (paused bool, until time.Time) {
+	t.Helper()
+	m, err := sub.NextMsg(5 * time.Second)
+	must(t, err)
+	var a struct {
+		Type       string    `json:"type"`
+		Paused     bool      `json:"paused"`
+		PauseUntil time.Time `json:"pause_until"`
+	}
+	if err := json.Unmarshal(m.Data, &a); err != nil || a.Type != "io.nats.jetstream.advisory.v1.consumer_pause" {
+		t.Fatalf("advisory %s: %v", m.Data, err)
+	}
+	return a.Paused, a.PauseUntil
+}
+
 // TestJetStreamPauseConsumer: nats.go's PauseConsumer and ResumeConsumer
-// against barge: a paused consumer delivers nothing, reports paused and
-// pause_remaining, announces the pause; resumed it delivers; a consumer
-// created with pause_until starts delivering at that time.
+// against barge on a hand-moved clock: a paused consumer delivers nothing,
+// reports paused and pause_remaining, announces the pause, stays paused
+// across a restart; resumed it delivers; a consumer created with a
+// pause_until delivers once the clock reaches it, with a resume advisory.
 func TestJetStreamPauseConsumer(t *testing.T) {
-	a := startServer(t, "")
+	dir := t.TempDir()
+	clk := clocktest.New(time.Now().Truncate(time.Millisecond))
+	a := startServerClock(t, dir, clk)
 	nc := connect(t, a)
 	js := newJS(t, nc)
 	c := ctx(t)
@@ -44,87 +87,126 @@ func TestJetStreamPauseConsumer(t *testing.T) {
 	}
 	cons, err := s.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "C", AckPolicy: jetstream.AckExplicitPolicy})
 	must(t, err)
-	adv, err := nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.P.C")
+	adv, err := nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.P.*")
 	must(t, err)
 	must(t, nc.Flush())
 
-	until := time.Now().Add(time.Hour)
+	until := clk.Now().Add(time.Hour)
 	pr, err := js.PauseConsumer(c, "P", "C", until)
 	must(t, err)
-	if !pr.Paused || !pr.PauseUntil.Equal(until) || pr.PauseRemaining <= 59*time.Minute {
+	if !pr.Paused || !pr.PauseUntil.Equal(until) || pr.PauseRemaining != time.Hour {
 		t.Fatalf("pause: %+v", pr)
 	}
-	m, err := adv.NextMsg(5 * time.Second)
-	must(t, err)
-	var pa struct {
-		Type       string    `json:"type"`
-		Paused     bool      `json:"paused"`
-		PauseUntil time.Time `json:"pause_until"`
-	}
-	if err := json.Unmarshal(m.Data, &pa); err != nil || pa.Type != "io.nats.jetstream.advisory.v1.consumer_pause" || !pa.Paused || !pa.PauseUntil.Equal(until) {
-		t.Fatalf("advisory %s: %v", m.Data, err)
+	if p, u := pauseAdvisory(t, adv); !p || !u.Equal(until) {
+		t.Fatalf("pause advisory: paused %v until %v", p, u)
 	}
 	info, err := cons.Info(c)
 	must(t, err)
-	if !info.Paused || info.PauseRemaining <= 59*time.Minute || info.Config.PauseUntil == nil {
+	if !info.Paused || info.PauseRemaining != time.Hour || info.Config.PauseUntil == nil || !info.Config.PauseUntil.Equal(until) {
 		t.Fatalf("info while paused: %+v", info)
 	}
-	if got := fetchAll(t, cons, 3, 300*time.Millisecond); len(got) != 0 {
+	if got := noWait(t, cons, 3); len(got) != 0 {
 		t.Fatalf("fetched while paused: %q", got)
 	}
+
+	// The pause is in the durable's config: a restart keeps it.
+	nc.Close()
+	stop(a)
+	a = startServerClock(t, dir, clk)
+	nc = connect(t, a)
+	js = newJS(t, nc)
+	s, err = js.Stream(c, "P")
+	must(t, err)
+	cons, err = s.Consumer(c, "C")
+	must(t, err)
+	if ci := cons.CachedInfo(); !ci.Paused || !ci.Config.PauseUntil.Equal(until) {
+		t.Fatalf("after a restart: paused %v until %v", ci.Paused, ci.Config.PauseUntil)
+	}
+	if got := noWait(t, cons, 3); len(got) != 0 {
+		t.Fatalf("fetched while paused, after a restart: %q", got)
+	}
+	adv, err = nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.P.*")
+	must(t, err)
+	must(t, nc.Flush())
+
 	pr, err = s.ResumeConsumer(c, "C")
 	must(t, err)
-	if pr.Paused || !pr.PauseUntil.IsZero() {
+	if pr.Paused || !pr.PauseUntil.IsZero() || pr.PauseRemaining != 0 {
 		t.Fatalf("resume: %+v", pr)
 	}
-	if got := fetchAll(t, cons, 3, 5*time.Second); join(got) != "m0 m1 m2" {
+	if p, u := pauseAdvisory(t, adv); p || !u.IsZero() {
+		t.Fatalf("resume advisory: paused %v until %v", p, u)
+	}
+	if got := noWait(t, cons, 3); join(got) != "m0 m1 m2" {
 		t.Fatalf("after resume: %q", got)
 	}
 	if _, err := js.PauseConsumer(c, "P", "NOPE", until); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Fatalf("pause of a missing consumer: %v", err)
 	}
 
-	// Created paused: the first message comes at pause_until.
-	start := time.Now().Add(500 * time.Millisecond)
+	// Created paused: a waiting fetch gets its message once the clock
+	// reaches pause_until, and the resume advisory goes out.
+	start := clk.Now().Add(5 * time.Second)
 	late, err := s.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "L", AckPolicy: jetstream.AckExplicitPolicy, PauseUntil: &start})
 	must(t, err)
-	if ci := late.CachedInfo(); !ci.Paused {
+	if ci := late.CachedInfo(); !ci.Paused || ci.PauseRemaining != 5*time.Second {
 		t.Fatalf("created paused: %+v", ci)
 	}
-	b, err := late.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	b, err := late.Fetch(1, jetstream.FetchMaxWait(9*time.Second))
 	must(t, err)
-	for range b.Messages() {
-		if now := time.Now(); now.Before(start) {
-			t.Fatalf("delivered %v before pause_until", start.Sub(now))
-		}
+	waitFor(t, "the waiting fetch", func() bool {
+		ci, err := late.Info(c)
+		return err == nil && ci.NumWaiting == 1
+	})
+	clk.Advance(5 * time.Second) // the fetch expires at 9 s
+	if got := drain(t, b); join(got) != "m0" {
+		t.Fatalf("at pause_until: %q", got)
+	}
+	if p, u := pauseAdvisory(t, adv); p || !u.Equal(start) {
+		t.Fatalf("advisory at pause_until: paused %v until %v", p, u)
 	}
 }
 
 // TestJetStreamPriorityGroups: nats.go's priority-group options against
-// barge. overflow: a fetch with min_pending above num_pending gets nothing,
-// one below gets messages. pinned_client: of two consumers of one durable,
-// the first to get a message is pinned and gets them all (Nats-Pin-Id);
-// once it stops, its pin lapses after priority_timeout and the standby is
-// pinned; UnpinConsumer moves the pin.
+// barge on a hand-moved clock. overflow: a fetch with min_pending above
+// num_pending waits and is served once the stream grows; one below is
+// served at once. pinned_client: the first fetcher is pinned (Nats-Pin-Id,
+// priority group state in info), another waits as standby; the pin lapses
+// after priority_timeout and the standby is pinned; the old client's id is
+// refused with 423 (nats.go: ErrPinIDMismatch, which clears its id);
+// UnpinConsumer lets the next fetch be pinned anew.
 func TestJetStreamPriorityGroups(t *testing.T) {
-	a := startServer(t, "")
+	clk := clocktest.New(time.Now().Truncate(time.Millisecond))
+	a := startServerClock(t, t.TempDir(), clk)
 	nc := connect(t, a)
 	js := newJS(t, nc)
 	c := ctx(t)
 	s, err := js.CreateStream(c, jetstream.StreamConfig{Name: "G", Subjects: []string{"g.>"}})
 	must(t, err)
-	for i := range 5 {
-		_, err := js.Publish(c, "g.x", fmt.Appendf(nil, "m%d", i))
-		must(t, err)
+	publish := func(n int) {
+		for range n {
+			_, err := js.Publish(c, "g.x", nil)
+			must(t, err)
+		}
 	}
+	publish(5)
 	over, err := s.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "O", AckPolicy: jetstream.AckExplicitPolicy,
 		PriorityPolicy: jetstream.PriorityPolicyOverflow, PriorityGroups: []string{"jobs"}})
 	must(t, err)
-	if got := fetchAll(t, over, 1, 300*time.Millisecond, jetstream.FetchPriorityGroup("jobs"), jetstream.FetchMinPending(6)); len(got) != 0 {
-		t.Fatalf("min_pending 6 with 5 pending: %q", got)
+	far, err := over.Fetch(1, jetstream.FetchMaxWait(9*time.Second), jetstream.FetchPriorityGroup("jobs"), jetstream.FetchMinPending(6))
+	must(t, err)
+	waitFor(t, "the min_pending 6 fetch waiting", func() bool {
+		ci, err := over.Info(c)
+		return err == nil && ci.NumWaiting == 1 && ci.NumAckPending == 0
+	})
+	near, err := over.Fetch(2, jetstream.FetchMaxWait(9*time.Second), jetstream.FetchPriorityGroup("jobs"), jetstream.FetchMinPending(4))
+	must(t, err)
+	if got := seqs(t, near); got != "1 2" {
+		t.Fatalf("min_pending 4 with 5 pending: %s", got)
 	}
-	if got := fetchAll(t, over, 2, 5*time.Second, jetstream.FetchPriorityGroup("jobs"), jetstream.FetchMinPending(4)); join(got) != "m0 m1" {
-		t.Fatalf("min_pending 4 with 5 pending: %q", got)
+	publish(3) // num_pending 6
+	if got := seqs(t, far); got != "3" {
+		t.Fatalf("min_pending 6 once 6 are pending: %s", got)
 	}
 
 	_, err = s.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "PIN", AckPolicy: jetstream.AckExplicitPolicy,
@@ -134,76 +216,97 @@ func TestJetStreamPriorityGroups(t *testing.T) {
 	must(t, err)
 	second, err := s.Consumer(c, "PIN")
 	must(t, err)
-	got1, got2 := make(chan string, 100), make(chan string, 100)
-	cc1, err := first.Consume(func(m jetstream.Msg) {
-		got1 <- string(m.Data()) + "@" + m.Headers().Get("Nats-Pin-Id")
-		_ = m.Ack()
-	}, jetstream.PullPriorityGroup("g"), jetstream.PullExpiry(time.Second))
-	must(t, err)
-	take := func(ch chan string, what string) string {
+	fetch := func(cons jetstream.Consumer, n int) jetstream.MessageBatch {
 		t.Helper()
-		select {
-		case s := <-ch:
-			return s
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: nothing", what)
-			return ""
-		}
+		b, err := cons.Fetch(n, jetstream.FetchMaxWait(9*time.Second), jetstream.FetchPriorityGroup("g"))
+		must(t, err)
+		return b
 	}
 	pin := ""
-	for i := range 5 {
-		m := take(got1, "pinned client")
-		d, p, _ := strings.Cut(m, "@")
-		if d != fmt.Sprintf("m%d", i) || p == "" || (pin != "" && p != pin) {
-			t.Fatalf("pinned client got %q (pin %q)", m, pin)
+	for i, m := range msgs(t, fetch(first, 2), 2) {
+		if md, _ := m.Metadata(); md.Sequence.Stream != uint64(i+1) || m.Headers().Get("Nats-Pin-Id") == "" {
+			t.Fatalf("first fetch, message %d: %+v %v", i, md, m.Headers())
 		}
-		pin = p
+		pin = m.Headers().Get("Nats-Pin-Id")
 	}
-	cc2, err := second.Consume(func(m jetstream.Msg) {
-		got2 <- string(m.Data()) + "@" + m.Headers().Get("Nats-Pin-Id")
-		_ = m.Ack()
-	}, jetstream.PullPriorityGroup("g"))
-	must(t, err)
-	defer cc2.Stop()
-	_, err = js.Publish(c, "g.x", []byte("m5"))
-	must(t, err)
-	if m := take(got1, "pinned client with a standby"); m != "m5@"+pin {
-		t.Fatalf("pinned client: %q", m)
+	standby := fetch(second, 1)
+	waitFor(t, "the standby waiting", func() bool {
+		ci, err := first.Info(c)
+		return err == nil && ci.NumWaiting == 1
+	})
+	if m := msgs(t, fetch(first, 1), 1)[0]; m.Headers().Get("Nats-Pin-Id") != pin {
+		t.Fatalf("pinned client again: %v", m.Headers())
 	}
 	info, err := first.Info(c)
 	must(t, err)
-	if len(info.PriorityGroups) != 1 || info.PriorityGroups[0].PinnedClientID != pin {
-		t.Fatalf("info: %+v", info.PriorityGroups)
+	if len(info.PriorityGroups) != 1 || info.PriorityGroups[0].Group != "g" || info.PriorityGroups[0].PinnedClientID != pin || info.NumWaiting != 1 {
+		t.Fatalf("info: %+v waiting %d", info.PriorityGroups, info.NumWaiting)
 	}
 
-	// The pinned client goes away: after priority_timeout (3 s) the
-	// standby is pinned.
-	cc1.Stop()
-	<-cc1.Closed()
-	_, err = js.Publish(c, "g.x", []byte("m6"))
-	must(t, err)
-	m := take(got2, "standby after the timeout")
-	d, pin2, _ := strings.Cut(m, "@")
-	if d != "m6" || pin2 == "" || pin2 == pin {
-		t.Fatalf("standby got %q (old pin %q)", m, pin)
+	// first stops pulling: after priority_timeout the standby is pinned.
+	clk.Advance(3 * time.Second)
+	m := msgs(t, standby, 1)[0]
+	pin2 := m.Headers().Get("Nats-Pin-Id")
+	if md, _ := m.Metadata(); md.Sequence.Stream != 4 || pin2 == "" || pin2 == pin {
+		t.Fatalf("standby after the timeout: %+v pin %q (old %q)", md, pin2, pin)
 	}
-	select {
-	case m := <-got1:
-		t.Fatalf("stopped client got %q", m)
-	default:
+	b := fetch(first, 1)
+	for m := range b.Messages() {
+		t.Fatalf("old pin got %+v", m.Headers())
+	}
+	if err := b.Error(); !errors.Is(err, jetstream.ErrPinIDMismatch) {
+		t.Fatalf("old pin: %v", err)
 	}
 
-	// UnpinConsumer: the same client pulls again without its id and is
-	// pinned anew.
+	// Unpin: first (its id cleared by the 423) is pinned anew.
 	must(t, s.UnpinConsumer(c, "PIN", "g"))
-	_, err = js.Publish(c, "g.x", []byte("m7"))
-	must(t, err)
-	m = take(got2, "after unpin")
-	if d, p, _ := strings.Cut(m, "@"); d != "m7" || p == "" || p == pin2 {
-		t.Fatalf("after unpin: %q (pin before %q)", m, pin2)
+	m = msgs(t, fetch(first, 1), 1)[0]
+	if pin3 := m.Headers().Get("Nats-Pin-Id"); pin3 == "" || pin3 == pin2 || pin3 == pin {
+		t.Fatalf("after unpin: pin %q (before %q)", pin3, pin2)
 	}
 	var apiErr *jetstream.APIError
 	if err := s.UnpinConsumer(c, "PIN", "nope"); !errors.As(err, &apiErr) || apiErr.ErrorCode != 10160 {
 		t.Fatalf("unpin of a missing group: %v", err)
+	}
+}
+
+// msgs reads n messages from b and acks them.
+func msgs(t *testing.T, b jetstream.MessageBatch, n int) []jetstream.Msg {
+	t.Helper()
+	var out []jetstream.Msg
+	for m := range b.Messages() {
+		must(t, m.Ack())
+		out = append(out, m)
+		if len(out) == n {
+			break
+		}
+	}
+	if len(out) != n {
+		t.Fatalf("%d of %d messages: %v", len(out), n, b.Error())
+	}
+	return out
+}
+
+// seqs is the stream sequences of b's messages, acked.
+func seqs(t *testing.T, b jetstream.MessageBatch) string {
+	t.Helper()
+	var out []string
+	for m := range b.Messages() {
+		md, err := m.Metadata()
+		must(t, err)
+		must(t, m.Ack())
+		out = append(out, fmt.Sprint(md.Sequence.Stream))
+	}
+	return join(out)
+}
+
+// waitFor waits, up to 10 s, for cond (a question to the server).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }
