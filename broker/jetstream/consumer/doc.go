@@ -51,6 +51,12 @@
 // retention, and one max-deliveries advisory is published on
 // $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>.
 //
+// A consumer whose pause_until lies ahead delivers nothing until then
+// (pause.go); a pull consumer's priority_policy picks which waiting
+// request the next message goes to (priority.go: overflow, pinned_client,
+// prioritized, ADR-42). Both publish their advisories from the loop once
+// it has let go of the mutex.
+//
 // Acks arrive on an internal subscription to $JS.ACK.<stream>.> and run on
 // the acking client's event loop: they update the state under the mutex and
 // kick the loop, nothing more. Retention removals (an fsynced log delete)

@@ -71,7 +71,8 @@ func pauseAdvisory(t *testing.T, sub *nats.Subscription) (paused bool, until tim
 // against barge on a hand-moved clock: a paused consumer delivers nothing,
 // reports paused and pause_remaining, announces the pause, stays paused
 // across a restart; resumed it delivers; a consumer created with a
-// pause_until delivers once the clock reaches it, with a resume advisory.
+// pause_until announces the pause and delivers once the clock reaches it,
+// with a resume advisory.
 func TestJetStreamPauseConsumer(t *testing.T) {
 	dir := t.TempDir()
 	clk := clocktest.New(time.Now().Truncate(time.Millisecond))
@@ -151,6 +152,9 @@ func TestJetStreamPauseConsumer(t *testing.T) {
 	must(t, err)
 	if ci := late.CachedInfo(); !ci.Paused || ci.PauseRemaining != 5*time.Second {
 		t.Fatalf("created paused: %+v", ci)
+	}
+	if p, u := pauseAdvisory(t, adv); !p || !u.Equal(start) {
+		t.Fatalf("advisory of the create: paused %v until %v", p, u)
 	}
 	b, err := late.Fetch(1, jetstream.FetchMaxWait(9*time.Second))
 	must(t, err)

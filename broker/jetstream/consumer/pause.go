@@ -12,13 +12,16 @@ import (
 // nothing until then: its pull requests wait (no_wait ones end with 404,
 // as when nothing is pending), expire and get their idle heartbeats, a
 // push consumer keeps sending its idle heartbeats, and acks are taken. The
-// delivery loop's timer wakes it at pause_until. pause_until is set in a
-// create or update, or by CONSUMER.PAUSE.<stream>.<consumer> (Set.Pause,
-// an update of that one field); it is part of the config, so it is kept
-// with the durable's definition (meta.json, or the meta shard for a
-// replicated stream) and survives a restart and a change of leader. A
-// change of pause_until, and the end of a pause, publish the pause
-// advisory on $JS.EVENT.ADVISORY.CONSUMER.PAUSE.<stream>.<consumer>.
+// delivery loop's timer wakes it at pause_until. pause_until is set when
+// the consumer is created, or by CONSUMER.PAUSE.<stream>.<consumer>
+// (Set.Pause, an update of that one field); as in nats-server a create or
+// update of an existing consumer keeps its pause_until. It is part of the
+// config, so it is kept with the durable's definition (meta.json, or the
+// meta shard for a replicated stream) and survives a restart and a change
+// of leader. The pause advisory on
+// $JS.EVENT.ADVISORY.CONSUMER.PAUSE.<stream>.<consumer> goes out when
+// CONSUMER.PAUSE changes pause_until, when a pause ends, and after a
+// create or update request that leaves the consumer paused.
 
 // pausedLocked reports whether the consumer is paused at now.
 func (c *consumer) pausedLocked(now time.Time) bool {
@@ -55,6 +58,21 @@ func (c *consumer) pauseChangedLocked(now time.Time, old *time.Time) {
 	}
 	c.mu.paused = c.pausedLocked(now)
 	c.pauseEventLocked(now)
+}
+
+// announcePause publishes the pause advisory after a create or update
+// request that leaves the consumer paused, as nats-server does.
+func (c *consumer) announcePause() {
+	now := c.now()
+	c.mu.Lock()
+	paused := c.pausedLocked(now)
+	if paused {
+		c.pauseEventLocked(now)
+	}
+	c.mu.Unlock()
+	if paused {
+		c.wake()
+	}
 }
 
 // pauseEventLocked queues the pause advisory for the current config.

@@ -8,8 +8,14 @@ import (
 	"github.com/bargemq/barge/codec/jsapi"
 )
 
-// pauseAdv decodes the pause advisories received on in.
+// pauseAdv decodes the pause advisories of consumer D received on in.
 func pauseAdv(t *testing.T, in *inbox) []jsapi.ConsumerPauseAdvisory {
+	t.Helper()
+	return pauseAdv2(t, in, "D")
+}
+
+// pauseAdv2 decodes the pause advisories of consumer name received on in.
+func pauseAdv2(t *testing.T, in *inbox, name string) []jsapi.ConsumerPauseAdvisory {
 	t.Helper()
 	var out []jsapi.ConsumerPauseAdvisory
 	for _, m := range in.take() {
@@ -17,7 +23,7 @@ func pauseAdv(t *testing.T, in *inbox) []jsapi.ConsumerPauseAdvisory {
 		if err := json.Unmarshal([]byte(m.Data), &a); err != nil {
 			t.Fatalf("advisory %q: %v", m.Data, err)
 		}
-		if a.Type != jsapi.TypeConsumerPauseAdvisory || a.Stream != "S" || a.Consumer != "D" || a.ID == "" {
+		if a.Type != jsapi.TypeConsumerPauseAdvisory || a.Stream != "S" || a.Consumer != name || a.ID == "" {
 			t.Fatalf("advisory %+v", a)
 		}
 		out = append(out, a)
@@ -36,7 +42,7 @@ func TestPauseUntilHoldsPullDeliveries(t *testing.T) {
 		adv := e.sub(jsapi.PreAdvisoryConsumerPause + "S.D")
 		until := time.Now().Add(10 * time.Second)
 		e.create(jsapi.ConsumerConfig{Durable: "D", AckPolicy: jsapi.AckExplicit, PauseUntil: &until})
-		if a := pauseAdv(t, adv); len(a) != 0 {
+		if a := pauseAdv(t, adv); len(a) != 1 || !a[0].Paused || !a[0].PauseUntil.Equal(until) {
 			t.Fatalf("advisories at create: %+v", a)
 		}
 		e.pub("s.x", "a")
@@ -147,9 +153,11 @@ func TestPauseAPI(t *testing.T) {
 	})
 }
 
-// TestPauseByUpdate: an update that sets pause_until pauses, one without
-// it resumes, each with an advisory; a past pause_until is kept but does
-// not pause.
+// TestPauseByUpdate: as in nats-server, a create or update of an existing
+// consumer keeps its pause_until whatever the request says (only the PAUSE
+// API changes it), and a request that leaves the consumer paused is
+// followed by a pause advisory; a past pause_until at create is kept but
+// does not pause.
 func TestPauseByUpdate(t *testing.T) {
 	run(t, func(t *testing.T) {
 		e := newEnv(t, streamCfg(nil))
@@ -158,32 +166,44 @@ func TestPauseByUpdate(t *testing.T) {
 		e.create(cfg)
 		until := time.Now().Add(time.Minute).In(time.FixedZone("X", 7200))
 		cfg.PauseUntil = &until
-		if ci := e.create(cfg); !ci.Paused || ci.Config.PauseUntil.Location() != time.UTC {
+		if ci := e.create(cfg); ci.Paused || ci.Config.PauseUntil != nil {
 			t.Fatalf("update with pause_until: %+v", ci)
+		}
+		if a := pauseAdv(t, adv); len(a) != 0 {
+			t.Fatalf("advisories of an update: %+v", a)
+		}
+
+		cfg.Durable = "P"
+		adv = e.sub(jsapi.PreAdvisoryConsumerPause + "S.P")
+		if ci := e.create(cfg); !ci.Paused || ci.Config.PauseUntil.Location() != time.UTC || !ci.Config.PauseUntil.Equal(until) {
+			t.Fatalf("create with pause_until: %+v", ci)
 		}
 		e.pub("s.x", "a")
 		in := e.sub("_INBOX.1")
-		e.next("D", "_INBOX.1", jsapi.NextRequest{Batch: 1, Expires: 5 * time.Second})
+		e.next("P", "_INBOX.1", jsapi.NextRequest{Batch: 1, Expires: 5 * time.Second})
 		sleep(6 * time.Second)
 		if got := data(in.take()); got != "<408>" {
 			t.Fatalf("request expiring while paused: %q", got)
 		}
 		cfg.PauseUntil = nil
-		if ci := e.create(cfg); ci.Paused {
+		cfg.Description = "updated"
+		if ci := e.create(cfg); !ci.Paused || !ci.Config.PauseUntil.Equal(until) || ci.Config.Description != "updated" {
 			t.Fatalf("update without pause_until: %+v", ci)
 		}
-		e.next("D", "_INBOX.1", jsapi.NextRequest{Batch: 1, Expires: 5 * time.Second})
-		if got := data(in.take()); got != "a" {
-			t.Fatalf("after the update: %q", got)
+		a := pauseAdv2(t, adv, "P")
+		if len(a) != 2 || !a[0].Paused || !a[1].Paused {
+			t.Fatalf("advisories of the create and the update: %+v", a)
 		}
+
+		cfg.Durable = "Q"
 		past := time.Now().Add(-time.Minute)
 		cfg.PauseUntil = &past
 		if ci := e.create(cfg); ci.Paused || ci.Config.PauseUntil == nil {
 			t.Fatalf("past pause_until: %+v", ci)
 		}
-		a := pauseAdv(t, adv)
-		if len(a) != 3 || !a[0].Paused || a[1].Paused || a[2].Paused {
-			t.Fatalf("advisories: %+v", a)
+		e.next("Q", "_INBOX.1", jsapi.NextRequest{Batch: 1, Expires: 5 * time.Second})
+		if got := data(in.take()); got != "a" {
+			t.Fatalf("past pause_until: %q", got)
 		}
 	})
 }

@@ -185,7 +185,16 @@ func (s *Set) Create(req *jsapi.CreateConsumerRequest, subjectName, subjectFilte
 	}
 	if c := s.mu.consumers[name]; name != "" && c != nil {
 		s.mu.Unlock()
-		return s.update(c, &cfg, r.Action)
+		// As in nats-server, a create or update keeps an existing
+		// consumer's pause_until: only CONSUMER.PAUSE changes it.
+		c.mu.Lock()
+		cfg.PauseUntil = c.mu.cfg.PauseUntil
+		c.mu.Unlock()
+		ci, aerr := s.update(c, &cfg, r.Action)
+		if aerr == nil {
+			c.announcePause()
+		}
+		return ci, aerr
 	}
 	if r.Action == jsapi.ActionUpdate {
 		s.mu.Unlock()
@@ -236,6 +245,7 @@ func (s *Set) Create(req *jsapi.CreateConsumerRequest, subjectName, subjectFilte
 	s.mu.consumers[name] = c
 	c.start()
 	s.mu.Unlock()
+	c.announcePause()
 	return c.info(), nil
 }
 
