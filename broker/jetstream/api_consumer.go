@@ -3,6 +3,7 @@ package jetstream
 import (
 	"bytes"
 
+	"github.com/bargemq/barge/broker/jetstream/consumer"
 	"github.com/bargemq/barge/codec/jsapi"
 )
 
@@ -160,6 +161,11 @@ func (e *Engine) consumerUnpin(r *apiReq, stream, name string) {
 	typ := jsapi.TypeConsumerUnpinResponse
 	var req jsapi.ConsumerUnpinRequest
 	if apiErr := decode(r.data, &req, false); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	// The group is checked before the stream, as nats-server does.
+	if apiErr := consumer.CheckUnpinGroup(req.Group); apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}

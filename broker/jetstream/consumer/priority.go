@@ -250,11 +250,8 @@ func (c *consumer) priorityChangedLocked(now time.Time) {
 // requester. Errors: 10025 for a missing group, 10162 for an invalid
 // name, 10160 for a group the consumer lacks, 10014 for no consumer.
 func (s *Set) Unpin(name, group string) *jsapi.APIError {
-	if group == "" {
-		return jsapi.NewAPIError(jsapi.ErrCodeInvalidJSON, "consumer group not specified")
-	}
-	if !validGroupName(group) {
-		return jsapi.NewAPIError(jsapi.ErrCodeConsumerInvalidGroupName)
+	if aerr := CheckUnpinGroup(group); aerr != nil {
+		return aerr
 	}
 	c := s.lookup([]byte(name))
 	if c == nil {
@@ -269,6 +266,18 @@ func (s *Set) Unpin(name, group string) *jsapi.APIError {
 	c.unpinLocked(now, group, "admin")
 	c.mu.Unlock()
 	c.wake()
+	return nil
+}
+
+// CheckUnpinGroup checks the group of an UNPIN request: 10025 when it is
+// missing, 10162 when it is no valid group name.
+func CheckUnpinGroup(group string) *jsapi.APIError {
+	if group == "" {
+		return jsapi.NewAPIError(jsapi.ErrCodeInvalidJSON, "consumer group not specified")
+	}
+	if !validGroupName(group) {
+		return jsapi.NewAPIError(jsapi.ErrCodeConsumerInvalidGroupName)
+	}
 	return nil
 }
 
