@@ -256,3 +256,12 @@ func (c *Config) applyResolverPreload(n Node) error {
 	}
 	return nil
 }
+
+// newAuthenticator builds the authenticator of cfg, nil when it requires
+// no authentication; prev lends its verified bcrypt passwords.
+func newAuthenticator(cfg *auth.Config, prev *auth.Authenticator) (*auth.Authenticator, error) {
+	if !cfg.Required() {
+		return nil, nil
+	}
+	return auth.New(*cfg, prev)
+}
