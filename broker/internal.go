@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 
+	"github.com/bargemq/barge/auth"
 	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/subject"
 	"github.com/valyala/bytebufferpool"
@@ -25,6 +26,11 @@ type InternalMsg struct {
 	// MaxInternalMsg, which only a SubscribeInternalOversize handler is
 	// told of: Hdr and Data are then nil. It is 0 otherwise.
 	Oversize int64
+	// Perms are the publishing client's permissions, for handlers that
+	// serve reads (JetStream checks them, see auth.Perms.MayRead); nil
+	// when it has none, or the message comes from the server itself or a
+	// route.
+	Perms *auth.Perms
 }
 
 // InternalHandler receives messages for an internal subscription. It runs on

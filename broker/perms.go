@@ -40,8 +40,10 @@ type clientPerms struct {
 	// touch.
 	mu struct {
 		sync.Mutex
-		// deny caches DeliveryDenied by subject and queue group.
-		deny map[denyKey]bool
+		// deny caches DeliveryDenied by subject for plain
+		// subscriptions, qdeny by subject and queue group.
+		deny  map[string]bool
+		qdeny map[denyKey]bool
 		// read caches MayRead by subject (stored messages delivered).
 		read map[string]bool
 		// replies are the reply subjects of messages delivered to the
@@ -66,7 +68,8 @@ func newClientPerms(p *auth.Perms) *clientPerms {
 		return nil
 	}
 	cp := &clientPerms{p: p, pub: make(map[string]bool)}
-	cp.mu.deny = make(map[denyKey]bool)
+	cp.mu.deny = make(map[string]bool)
+	cp.mu.qdeny = make(map[denyKey]bool)
 	cp.mu.read = make(map[string]bool)
 	if p.Response() != nil {
 		cp.mu.replies = make(map[string]*replyPerm)
@@ -159,14 +162,27 @@ func (c *client) deliverable(sub *Subscription, subj []byte) bool {
 	}
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
+	if sub.Queue == "" {
+		// Keyed by the subject alone, so that the lookup of a cached
+		// answer does not allocate.
+		denied, hit := cp.mu.deny[string(subj)]
+		if !hit {
+			denied = cp.p.DeliveryDenied(string(subj), "")
+			if len(cp.mu.deny) >= permCacheMax {
+				dropSome(cp.mu.deny)
+			}
+			cp.mu.deny[string(subj)] = denied
+		}
+		return !denied
+	}
 	k := denyKey{string(subj), sub.Queue}
-	denied, hit := cp.mu.deny[k]
+	denied, hit := cp.mu.qdeny[k]
 	if !hit {
 		denied = cp.p.DeliveryDenied(k.subject, k.queue)
-		if len(cp.mu.deny) >= permCacheMax {
-			dropSome(cp.mu.deny)
+		if len(cp.mu.qdeny) >= permCacheMax {
+			dropSome(cp.mu.qdeny)
 		}
-		cp.mu.deny[k] = denied
+		cp.mu.qdeny[k] = denied
 	}
 	return !denied
 }

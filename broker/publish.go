@@ -496,7 +496,7 @@ func (c *client) resetPublish() {
 // internal subscription.
 func (c *client) deliverInternal(t *target, payload []byte) {
 	p := &c.pub
-	m := InternalMsg{Subject: p.subject, Reply: p.reply, Data: payload}
+	m := InternalMsg{Subject: p.subject, Reply: p.reply, Data: payload, Perms: c.readPerms()}
 	if p.hdrLen >= 0 {
 		m.Hdr, m.Data = payload[:p.hdrLen], payload[p.hdrLen:]
 	}
