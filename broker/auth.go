@@ -34,10 +34,44 @@ var (
 	ErrAuthExpired = errors.New("broker: user authentication expired")
 )
 
-// SetAuth installs the authenticator for the logins that follow; nil
-// requires none. Connections already logged in keep their identity (see
-// SetPerms-style handling in a reload for their permissions).
-func (s *Server) SetAuth(a *auth.Authenticator) { s.authn.Store(a) }
+// SetAuth installs the authenticator for the logins that follow (nil
+// requires none) and checks the connected clients against it, as
+// nats-server does on reload: each is authenticated again with the
+// credentials of its CONNECT; one that no longer logs in gets
+// -ERR 'Authorization Violation' and is closed, the others take their
+// user's new permissions (subscriptions these no longer allow are removed,
+// with a violation error naming the sid).
+func (s *Server) SetAuth(a *auth.Authenticator) {
+	s.authn.Store(a)
+	s.mu.Lock()
+	clients := make([]*client, 0, len(s.mu.clients))
+	for _, c := range s.mu.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+	for _, c := range clients {
+		if c.closed.Load() || c.awaitingAuth.Load() {
+			continue
+		}
+		c.reauthorize(a)
+	}
+}
+
+// reauthorize checks a logged-in client against a new authenticator.
+func (c *client) reauthorize(a *auth.Authenticator) {
+	c.mu.Lock()
+	cr := c.mu.creds
+	c.mu.Unlock()
+	id, err := a.Authenticate(&cr, []byte(c.nonce), c.host, c.srv.opts.Clock.Now())
+	if err != nil {
+		c.srv.stats.authFailures.Add(1)
+		c.srv.log.Warn("authorization revoked by reload", "cid", c.cid, "addr", c.t.RemoteAddr(), "user", cr.User, "reason", err.Error())
+		c.sendErr(errAuthViolation.Msg)
+		c.t.Close(errors.New("broker: authorization revoked"))
+		return
+	}
+	c.setIdentity(id)
+}
 
 // Auth returns the authenticator in force (nil: none).
 func (s *Server) Auth() *auth.Authenticator { return s.authn.Load() }
@@ -93,9 +127,15 @@ func (c *client) login(o *codec.ConnectOptions) error {
 	if !a.Required() {
 		c.awaitingAuth.Store(false)
 		c.stopAuthTimers()
+		c.mu.Lock()
+		c.mu.creds = auth.Credentials{User: o.User, Pass: o.Pass, Token: o.AuthToken, Nkey: o.Nkey, Sig: o.Sig, JWT: o.JWT}
+		c.mu.Unlock()
 		return nil
 	}
 	cr := auth.Credentials{User: o.User, Pass: o.Pass, Token: o.AuthToken, Nkey: o.Nkey, Sig: o.Sig, JWT: o.JWT}
+	c.mu.Lock()
+	c.mu.creds = cr
+	c.mu.Unlock()
 	now := c.srv.opts.Clock.Now()
 	id, err := a.Authenticate(&cr, []byte(c.nonce), c.host, now)
 	if err != nil {

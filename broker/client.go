@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bargemq/barge/auth"
 	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/subject"
 )
@@ -91,6 +92,9 @@ type client struct {
 		stopped bool
 		// user and account are who the client logged in as (auth.go).
 		user, account string
+		// creds are the credentials of its CONNECT, checked again when a
+		// reload changes the authorization (Server.SetAuth).
+		creds auth.Credentials
 		// authTimer is the login timeout before CONNECT, then the user
 		// JWT's expiry; nil when none.
 		authTimer Timer
@@ -241,10 +245,8 @@ func (c *client) Connect(options []byte) error {
 	if o.NoResponders && !o.Headers {
 		return errNoRespondersNeedsHeaders
 	}
-	if c.awaitingAuth.Load() || c.srv.authn.Load().Required() {
-		if err := c.login(&o); err != nil {
-			return err
-		}
+	if err := c.login(&o); err != nil {
+		return err
 	}
 	c.opts = o
 	c.headers.Store(o.Headers)

@@ -245,3 +245,55 @@ func TestAuthRaw(t *testing.T) {
 	}
 	wantAuthViolation(t, "wrong password beside no_auth_user", connectErr(b, nats.UserInfo("u", "q")))
 }
+
+// TestAuthReload: a reload changes users, passwords and permissions
+// without a restart: new logins use the new users; a connected client
+// whose password changed is closed with 'Authorization Violation'; one
+// whose permissions shrank loses the subscriptions they no longer allow,
+// told with nats-server's reload wording, and stays connected.
+func TestAuthReload(t *testing.T) {
+	const before = `
+authorization {
+  users: [
+    {user: alice, password: pw1}
+    {user: bob, password: pw}
+  ]
+}
+`
+	const after = `
+authorization {
+  users: [
+    {user: alice, password: pw2}
+    {user: bob, password: pw, permissions: {subscribe: "y.>"}}
+    {user: carol, password: pw}
+  ]
+}
+`
+	s := startFromFile(t, before)
+	wantAuthViolation(t, "carol before", connectErr(s.a, nats.UserInfo("carol", "pw")))
+	alice := dialRaw(t, s.a)
+	rawLogin(t, alice, "alice", "pw1")
+	bob := dialRaw(t, s.a)
+	rawLogin(t, bob, "bob", "pw")
+	bob.send("SUB x.> 1\r\nSUB y.> 2\r\nPING\r\n")
+	bob.expect("PONG")
+
+	if err := s.reload(after); err != nil {
+		t.Fatal(err)
+	}
+	alice.expect("-ERR 'Authorization Violation'")
+	alice.expectClosed()
+	bob.expect(`-ERR 'Permissions Violation for Subscription to "x.>" (sid "1")'`)
+	bob.send("PING\r\n")
+	bob.expect("PONG")
+	if err := connectErr(s.a, nats.UserInfo("carol", "pw")); err != nil {
+		t.Fatalf("carol after reload: %v", err)
+	}
+	if err := connectErr(s.a, nats.UserInfo("alice", "pw2")); err != nil {
+		t.Fatalf("alice's new password: %v", err)
+	}
+	wantAuthViolation(t, "alice's old password", connectErr(s.a, nats.UserInfo("alice", "pw1")))
+	if log := readLog(t, filepath.Join(s.dir, "barge.log")); strings.Contains(log, "pw2") {
+		t.Fatal("the log shows a password")
+	}
+}

@@ -216,6 +216,20 @@ func TestPermsJetStreamReads(t *testing.T) {
 	_, err = ukv.Get(ctx, "secret")
 	denied("kv get secret", err)
 
+	obs, err := adminJS.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "OB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.PutString(ctx, "doc", "content"); err != nil {
+		t.Fatal(err)
+	}
+	uobs, err := js.ObjectStore(ctx, "OB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = uobs.GetString(ctx, "doc")
+	denied("object get", err)
+
 	m, err := ust.GetMsg(ctx, 1)
 	if err != nil || m.Subject != "orders.a" {
 		t.Fatalf("msg get 1: %v %v", m, err)
