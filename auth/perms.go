@@ -59,6 +59,8 @@ type entry struct {
 // concurrent use; it keeps no cache (a connection caches what it asks,
 // see broker). The zero value is not useful: use Compile.
 type Perms struct {
+	// src is what was compiled (Source), never modified.
+	src         *Permissions
 	pubAllow    []entry
 	pubAllowSet bool // pubAllow applies even when empty
 	pubDeny     []entry
@@ -73,7 +75,7 @@ func Compile(p *Permissions) (*Perms, error) {
 	if p == nil {
 		return nil, nil
 	}
-	c := &Perms{}
+	c := &Perms{src: p}
 	var err error
 	if p.Publish != nil {
 		if c.pubAllow, err = compileList(p.Publish.Allow, false); err != nil {
@@ -144,6 +146,10 @@ func parseEntry(s string, queues bool) (entry, error) {
 }
 
 func validFilter(s string) bool { return subject.ValidSubscribe([]byte(s)) }
+
+// Source returns the Permissions p was compiled from (not to be
+// modified), for passing them on: Compile(p.Source()) is p again.
+func (p *Perms) Source() *Permissions { return p.src }
 
 // Response is the allow_responses setting, nil when off.
 func (p *Perms) Response() *ResponsePermission { return p.resp }

@@ -89,15 +89,16 @@ authorization {
 	}
 	nc := connect(t, a, nats.UserInfo("alice", "secret"))
 	nc.Flush()
-	var cz struct {
-		Conns []struct {
-			User string `json:"authorized_user"`
-		} `json:"connections"`
-	}
-	getJSON(t, a.MonitorURL()+"/connz", &cz)
-	if len(cz.Conns) != 1 || cz.Conns[0].User != "alice" {
-		t.Fatalf("connz %+v", cz)
-	}
+	// The connections above close asynchronously: wait for alice's alone.
+	eventually(t, 10*time.Second, "alice alone in /connz", func() bool {
+		var cz struct {
+			Conns []struct {
+				User string `json:"authorized_user"`
+			} `json:"connections"`
+		}
+		getJSON(t, a.MonitorURL()+"/connz", &cz)
+		return len(cz.Conns) == 1 && cz.Conns[0].User == "alice"
+	})
 }
 
 // TestAuthToken: the token, plain and bcrypt.

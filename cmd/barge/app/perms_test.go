@@ -3,10 +3,13 @@ package app_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bargemq/barge/cmd/barge/app"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -264,4 +267,61 @@ func TestPermsJetStreamReads(t *testing.T) {
 		err = batch.Error()
 	}
 	denied("fetch from ALL", err)
+}
+
+// TestPermsJetStreamReadsCluster: on an R3 stream, a restricted user's
+// reads are checked whichever node it talks to: requests forwarded to the
+// stream's leader carry its permissions.
+func TestPermsJetStreamReadsCluster(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.conf")
+	if err := os.WriteFile(path, []byte(permsConf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tune, _, _ := raftMembers(t, 3, func(_ int, c *app.Config) {
+		if err := c.LoadFile(path); err != nil {
+			t.Fatal(err)
+		}
+	})
+	apps := startCluster(t, 3, tune)
+	for _, a := range apps {
+		metaOf(t, a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adminJS, err := jetstream.New(connect(t, apps[0], nats.UserInfo("admin", "a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := createStream(ctx, t, adminJS, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"orders.a", "orders.secret"} {
+		if _, err := adminJS.Publish(ctx, s, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "ALL", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range apps {
+		js, err := jetstream.New(connect(t, a, nats.UserInfo("u", "p")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ust jetstream.Stream
+		eventually(t, 15*time.Second, "stream on every node", func() bool {
+			ust, err = js.Stream(ctx, "ORDERS")
+			return err == nil
+		})
+		if _, err := ust.GetMsg(ctx, 2); err == nil || !strings.Contains(err.Error(), "Permissions Violation for Subscription") {
+			t.Fatalf("node %d: msg get of orders.secret: %v", i, err)
+		}
+		if m, err := ust.GetMsg(ctx, 1); err != nil || m.Subject != "orders.a" {
+			t.Fatalf("node %d: msg get 1: %v %v", i, m, err)
+		}
+		if _, err := ust.CreateConsumer(ctx, jetstream.ConsumerConfig{}); err == nil || !strings.Contains(err.Error(), "Permissions Violation for Subscription") {
+			t.Fatalf("node %d: consumer on the whole stream: %v", i, err)
+		}
+	}
 }
