@@ -302,8 +302,17 @@ func (s *Server) sendTo(ob *OutBatch, sub *Subscription, buf *bytebufferpool.Byt
 		return true
 	}
 	c := sub.client
-	if c == nil || c.closed.Load() || !admit(sub) {
+	if c == nil || c.closed.Load() {
 		return false
+	}
+	if sub.permFilter.Load() && !c.deliverable(sub, d.Subject) {
+		return false // a subject the owner's deny entries cover
+	}
+	if !admit(sub) {
+		return false
+	}
+	if len(d.Reply) > 0 {
+		c.noteReply(d.Reply) // allow_responses: an ack or reply it may answer
 	}
 	size := d.Size
 	b := buf.B[:0]

@@ -24,6 +24,11 @@ authorization {
       publish: { allow: ["orders.>", "work", "$JS.API.>", "_INBOX.>"], deny: "orders.secret" }
       subscribe: { allow: ["orders.*", "work grp", "_INBOX.>", "$KV.B.a"], deny: "orders.secret" }
     }}
+    {user: w, password: p, permissions: {
+      publish: ["$JS.API.>", "_INBOX.>"]
+      subscribe: ["_INBOX.>", "orders.a"]
+      allow_responses: true
+    }}
     {user: svc, password: p, permissions: {
       subscribe: "rpc.>"
       allow_responses: true
@@ -255,6 +260,28 @@ func TestPermsJetStreamReads(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("fetched %d messages (%v), want 1", n, batch.Error())
 	}
+	// allow_responses lets a worker ack what it fetched, as in nats-server.
+	wjs, err := jetstream.New(connect(t, a, nats.UserInfo("w", "p")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc, err := wjs.CreateOrUpdateConsumer(ctx, "ORDERS", jetstream.ConsumerConfig{Durable: "W", FilterSubject: "orders.a", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, err := wc.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for msg := range wb.Messages() {
+		if err := msg.DoubleAck(ctx); err != nil {
+			t.Fatalf("ack through allow_responses: %v", err)
+		}
+	}
+	if wb.Error() != nil {
+		t.Fatal(wb.Error())
+	}
+
 	all, err := ust.Consumer(ctx, "ALL")
 	if err != nil {
 		t.Fatal(err)
