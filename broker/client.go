@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bargemq/barge/auth"
 	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/subject"
 )
@@ -69,6 +70,15 @@ type client struct {
 	refused bool
 	// pingsOut counts PINGs sent and not yet answered by a PONG.
 	pingsOut atomic.Int32
+	// nonce is the nonce of the INFO sent at accept ("" when none), that
+	// nkey and JWT users sign. Fixed once INFO is out.
+	nonce string
+	// awaitingAuth is set from accept until the client logged in, when
+	// the server requires authentication (auth.go).
+	awaitingAuth atomic.Bool
+	// perms are the logged-in user's permissions with their caches; nil
+	// restricts nothing (perms.go).
+	perms atomic.Pointer[clientPerms]
 
 	mu struct {
 		sync.Mutex
@@ -80,6 +90,14 @@ type client struct {
 		timer Timer
 		// stopped is set when the keepalive must not be rearmed.
 		stopped bool
+		// user and account are who the client logged in as (auth.go).
+		user, account string
+		// creds are the credentials of its CONNECT, checked again when a
+		// reload changes the authorization (Server.SetAuth).
+		creds auth.Credentials
+		// authTimer is the login timeout before CONNECT, then the user
+		// JWT's expiry; nil when none.
+		authTimer Timer
 	}
 
 	stats connStats
@@ -162,6 +180,7 @@ func (c *client) Data(b []byte) error {
 func (c *client) Closed(err error) {
 	c.closed.Store(true)
 	c.stopKeepalive()
+	c.stopAuthTimers()
 	c.abortPublish()
 	c.mu.Lock()
 	subs := make([]*Subscription, 0, len(c.mu.subs))
@@ -226,6 +245,9 @@ func (c *client) Connect(options []byte) error {
 	if o.NoResponders && !o.Headers {
 		return errNoRespondersNeedsHeaders
 	}
+	if err := c.login(&o); err != nil {
+		return err
+	}
 	c.opts = o
 	c.headers.Store(o.Headers)
 	c.proto1 = o.Protocol >= 1
@@ -246,6 +268,11 @@ var (
 
 // Ping answers PONG.
 func (c *client) Ping() error {
+	if c.awaitingAuth.Load() {
+		if err := c.beforeConnect(); err != nil {
+			return err
+		}
+	}
 	c.line = append(c.line[:0], codec.PongLine...)
 	c.write(c.line)
 	if c.proto1 && !c.asyncInfo.Load() {
@@ -259,6 +286,11 @@ func (c *client) Ping() error {
 
 // Pong clears the count of unanswered keepalive PINGs.
 func (c *client) Pong() error {
+	if c.awaitingAuth.Load() {
+		if err := c.beforeConnect(); err != nil {
+			return err
+		}
+	}
 	c.pingsOut.Store(0)
 	return nil
 }
@@ -267,9 +299,22 @@ func (c *client) Pong() error {
 // -ERR 'Invalid Subject' and the connection carries on; a sid already in use
 // is ignored, as nats-server does.
 func (c *client) Sub(subj, queue, sid []byte) error {
+	if c.awaitingAuth.Load() {
+		if err := c.beforeConnect(); err != nil {
+			return err
+		}
+	}
 	if !subject.ValidSubscribe(subj) || (queue != nil && !subject.ValidQueueName(queue)) {
 		c.sendErr(codec.ErrInvalidSubject.Msg)
 		return nil
+	}
+	filter := false
+	if c.perms.Load() != nil {
+		var allowed bool
+		if allowed, filter = c.subAllowed(string(subj), string(queue)); !allowed {
+			c.subViolation(string(subj), string(queue))
+			return nil
+		}
 	}
 	c.mu.Lock()
 	if _, dup := c.mu.subs[string(sid)]; dup {
@@ -281,6 +326,7 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 			client:  c,
 			sid:     bytes.Clone(sid),
 		}
+		sub.permFilter.Store(filter)
 		c.mu.subs[string(sub.sid)] = sub
 		c.mu.Unlock()
 		if err := c.srv.sl.Insert(sub); err != nil {
@@ -306,6 +352,11 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 // of messages it has already received, after its max-th message. An unknown
 // sid is ignored.
 func (c *client) Unsub(sid []byte, max int64) error {
+	if c.awaitingAuth.Load() {
+		if err := c.beforeConnect(); err != nil {
+			return err
+		}
+	}
 	c.mu.Lock()
 	sub := c.mu.subs[string(sid)]
 	c.mu.Unlock()

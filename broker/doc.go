@@ -57,4 +57,13 @@
 //   - A connection its transport cuts as a slow consumer (the Closed reason
 //     wraps codec.ErrSlowConsumer) is counted in Varz.SlowConsumers and
 //     logged at warning level with its cid, address and the reason.
+//   - Authentication and permissions (auth.go, perms.go; the rules are
+//     the auth package's): a login is decided at CONNECT, and the user's
+//     compiled permissions are held per connection with caches of the
+//     answers, so a permitted publish costs an atomic load and one map
+//     lookup and allocates nothing; a connection without permissions pays
+//     one nil check. A reload (Server.SetAuth) authenticates every client
+//     again with its CONNECT's credentials. The requester's permissions
+//     travel with an internal message (InternalMsg.Perms) so JetStream can
+//     check reads.
 package broker

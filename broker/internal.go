@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 
+	"github.com/bargemq/barge/auth"
 	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/subject"
 	"github.com/valyala/bytebufferpool"
@@ -25,6 +26,11 @@ type InternalMsg struct {
 	// MaxInternalMsg, which only a SubscribeInternalOversize handler is
 	// told of: Hdr and Data are then nil. It is 0 otherwise.
 	Oversize int64
+	// Perms are the publishing client's permissions, for handlers that
+	// serve reads (JetStream checks them, see auth.Perms.MayRead); nil
+	// when it has none, or the message comes from the server itself or a
+	// route.
+	Perms *auth.Perms
 }
 
 // InternalHandler receives messages for an internal subscription. It runs on
@@ -296,8 +302,17 @@ func (s *Server) sendTo(ob *OutBatch, sub *Subscription, buf *bytebufferpool.Byt
 		return true
 	}
 	c := sub.client
-	if c == nil || c.closed.Load() || !admit(sub) {
+	if c == nil || c.closed.Load() {
 		return false
+	}
+	if sub.permFilter.Load() && !c.deliverable(sub, d.Subject) {
+		return false // a subject the owner's deny entries cover
+	}
+	if !admit(sub) {
+		return false
+	}
+	if len(d.Reply) > 0 {
+		c.noteReply(d.Reply) // allow_responses: an ack or reply it may answer
 	}
 	size := d.Size
 	b := buf.B[:0]

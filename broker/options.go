@@ -2,6 +2,7 @@ package broker
 
 import (
 	crand "crypto/rand"
+	"github.com/bargemq/barge/auth"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -80,6 +81,9 @@ type Options struct {
 	Rand rand.Source
 	// Logger receives connection events (default: discard).
 	Logger *slog.Logger
+	// Auth decides client logins and permissions; nil lets every client
+	// in with no restriction. Server.SetAuth replaces it.
+	Auth *auth.Authenticator
 	// SublistCacheSize bounds the subject match cache (default
 	// DefaultSublistCacheSize).
 	SublistCacheSize int

@@ -81,6 +81,16 @@ func (c *client) PubStart(subj, reply []byte, hdrLen, size int) error {
 		p.drop = true
 		return nil
 	}
+	if c.awaitingAuth.Load() {
+		if err := c.beforeConnect(); err != nil {
+			return err
+		}
+	}
+	if !c.pubAllowed(p.subject) {
+		c.pubViolation(p.subject)
+		p.drop = true
+		return nil
+	}
 	c.resolveTargets()
 	if cp := c.srv.capturer; cp != nil && (!c.route || c.captureAsked()) {
 		p.capture = cp.Capture(p.subject, p.reply, hdrLen, size)
@@ -144,6 +154,9 @@ func (c *client) addTarget(sub *Subscription) {
 		return
 	}
 	p.targets = append(p.targets, target{sub: sub, headers: sub.client.headers.Load()})
+	if p.reply != nil {
+		sub.client.noteReply(p.reply)
+	}
 }
 
 func (c *client) eligible(sub *Subscription) bool {
@@ -153,7 +166,8 @@ func (c *client) eligible(sub *Subscription) bool {
 	if sub.handler != nil {
 		return !c.route || sub.routed
 	}
-	return sub.client != nil && !sub.client.closed.Load() && (c.opts.Echo || sub.client != c)
+	return sub.client != nil && !sub.client.closed.Load() && (c.opts.Echo || sub.client != c) &&
+		(!sub.permFilter.Load() || sub.client.deliverable(sub, c.pub.subject))
 }
 
 // pickMember chooses one eligible member of a queue group uniformly at
@@ -482,7 +496,7 @@ func (c *client) resetPublish() {
 // internal subscription.
 func (c *client) deliverInternal(t *target, payload []byte) {
 	p := &c.pub
-	m := InternalMsg{Subject: p.subject, Reply: p.reply, Data: payload}
+	m := InternalMsg{Subject: p.subject, Reply: p.reply, Data: payload, Perms: c.readPerms()}
 	if p.hdrLen >= 0 {
 		m.Hdr, m.Data = payload[:p.hdrLen], payload[p.hdrLen:]
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bargemq/barge/auth"
 	"github.com/bargemq/barge/codec"
 	"github.com/valyala/bytebufferpool"
 )
@@ -64,6 +65,8 @@ type Server struct {
 
 	// limits are the client limits in force (SetLimits); never nil.
 	limits atomic.Pointer[Limits]
+	// authn decides logins (auth.go); nil lets every client in.
+	authn atomic.Pointer[auth.Authenticator]
 
 	nextCID atomic.Uint64
 	stats   serverStats
@@ -80,6 +83,7 @@ type serverStats struct {
 	outBytes      atomic.Int64
 	slowConsumers atomic.Int64
 	staleConns    atomic.Int64
+	authFailures  atomic.Int64 // refused logins and login timeouts
 }
 
 // NewServer returns a Server with o's settings (zero fields take their
@@ -93,6 +97,7 @@ func NewServer(o Options) *Server {
 	}
 	s.start = o.Clock.Now()
 	s.SetLimits(limitsOf(o))
+	s.authn.Store(o.Auth)
 	s.lines.ping = []byte(codec.PingLine)
 	s.lines.crlf = []byte(crlf)
 	s.mu.clients = make(map[uint64]*client)
@@ -169,6 +174,7 @@ func (s *Server) Accept(t Transport) Session {
 	info.ClientID = c.cid
 	info.ClientIP = c.host
 	c.sentURLs = info.ConnectURLs
+	c.prepareAuth(&info)
 	_ = t.Write(codec.AppendInfo(nil, &info))
 	c.startKeepalive()
 	s.log.Debug("client connected", "cid", c.cid, "addr", t.RemoteAddr())

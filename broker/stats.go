@@ -41,6 +41,12 @@ type Varz struct {
 	SlowConsumers      int64  `json:"slow_consumers"`
 	StaleConnections   int64  `json:"stale_connections"`
 	Subscriptions      uint32 `json:"subscriptions"`
+	// AuthRequired and AuthTimeout (seconds) are nats-server's;
+	// AuthFailures (barge's own) counts refused logins and login
+	// timeouts.
+	AuthRequired bool    `json:"auth_required,omitempty"`
+	AuthTimeout  float64 `json:"auth_timeout"`
+	AuthFailures int64   `json:"auth_failures"`
 }
 
 // Connz lists the open client connections, as /connz does.
@@ -72,6 +78,8 @@ type ConnInfo struct {
 	Name     string    `json:"name,omitempty"`
 	Lang     string    `json:"lang,omitempty"`
 	Version  string    `json:"version,omitempty"`
+	// AuthorizedUser is the user the client logged in as.
+	AuthorizedUser string `json:"authorized_user,omitempty"`
 }
 
 // Varz returns a snapshot of the server's counters. Counters are read one
@@ -82,7 +90,8 @@ func (s *Server) Varz() Varz {
 	conns := len(s.mu.clients)
 	s.mu.Unlock()
 	lim := s.limits.Load()
-	return Varz{
+	authn := s.authn.Load()
+	v := Varz{
 		ID:                 s.id,
 		Name:               s.info.ServerName,
 		Version:            NATSVersion,
@@ -111,7 +120,13 @@ func (s *Server) Varz() Varz {
 		SlowConsumers:      s.stats.slowConsumers.Load(),
 		StaleConnections:   s.stats.staleConns.Load(),
 		Subscriptions:      uint32(s.sl.Count()),
+		AuthRequired:       authn.Required(),
+		AuthFailures:       s.stats.authFailures.Load(),
 	}
+	if v.AuthRequired {
+		v.AuthTimeout = authn.Timeout().Seconds()
+	}
+	return v
 }
 
 // Connz returns every open client connection, ordered by client id.
@@ -156,6 +171,7 @@ func (c *client) connInfo(now time.Time) *ConnInfo {
 	c.mu.Lock()
 	ci.NumSubs = uint32(len(c.mu.subs))
 	ci.Name, ci.Lang, ci.Version = c.mu.name, c.mu.lang, c.mu.version
+	ci.AuthorizedUser = c.mu.user
 	c.mu.Unlock()
 	return ci
 }

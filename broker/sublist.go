@@ -55,6 +55,10 @@ type Subscription struct {
 	// peer is set instead of client for a cluster peer's interest, learned
 	// from its RS+; messages for it are forwarded over the route.
 	peer *peer
+	// permFilter is set when a deny entry of the owner's subscribe
+	// permissions overlaps Subject: each delivery is then checked
+	// (client.deliverable). Set at SUB and on a permission change.
+	permFilter atomic.Bool
 
 	// max is the UNSUB auto-unsubscribe limit (0: none); delivered counts
 	// messages handed to the subscription. Publishers on any event loop

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sync"
 
+	"github.com/bargemq/barge/auth"
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec/jsapi"
 )
@@ -14,6 +15,9 @@ type apiReq struct {
 	subject, reply, hdr, data []byte
 	// hops counts how often another member forwarded it (forward.go).
 	hops int
+	// perms are the requester's permissions, checked by reads
+	// (readperm.go); nil restricts nothing.
+	perms *auth.Perms
 	// oversize is the size of a request over broker.MaxInternalMsg,
 	// whose body the broker did not hand over (hdr and data are nil): it
 	// is answered with an error.
@@ -68,7 +72,7 @@ func (q *apiQueue) enqueueHops(m *broker.InternalMsg, hops int) {
 	b = append(b, m.Hdr...)
 	b = append(b, m.Data...)
 	i, j, k := len(m.Subject), len(m.Subject)+len(m.Reply), len(m.Subject)+len(m.Reply)+len(m.Hdr)
-	r := apiReq{subject: b[:i:i], reply: b[i:j:j], hdr: b[j:k:k], data: b[k:], hops: hops, oversize: m.Oversize}
+	r := apiReq{subject: b[:i:i], reply: b[i:j:j], hdr: b[j:k:k], data: b[k:], hops: hops, oversize: m.Oversize, perms: m.Perms}
 	var lane string
 	if s, ok := jsapi.ParseAPISubject(r.subject); ok {
 		lane = string(s.Stream)

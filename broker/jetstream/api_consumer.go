@@ -35,6 +35,11 @@ func (e *Engine) consumerCreate(r *apiReq, s jsapi.APISubject) {
 		// The legacy durable API names the consumer only in the subject.
 		req.Config.Durable = cname
 	}
+	fs := append([]string{filter, req.Config.FilterSubject}, req.Config.FilterSubjects...)
+	if f, denied := r.deniedFilter(st, fs...); denied {
+		e.respondErr(r.reply, typ, readDenied(f))
+		return
+	}
 	info, apiErr := st.cons.Create(&req, cname, filter)
 	if apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
@@ -124,6 +129,18 @@ func (e *Engine) consumerNext(r *apiReq, stream, name string) {
 			e.sendStatus(r.reply, jsapi.AppendNoResponders(nil))
 		}
 		return
+	}
+	if r.perms != nil {
+		info, apiErr := st.cons.Info(name)
+		if apiErr == nil && info.Config != nil {
+			fs := append([]string{info.Config.FilterSubject}, info.Config.FilterSubjects...)
+			if f, denied := r.deniedFilter(st, fs...); denied {
+				if len(r.reply) > 0 {
+					e.sendStatus(r.reply, jsapi.AppendStatus(nil, 403, readDeniedText(f)))
+				}
+				return
+			}
+		}
 	}
 	st.cons.Next(name, r.reply, r.data)
 }

@@ -64,6 +64,10 @@ func (e *Engine) msgGet(r *apiReq, name string) {
 		e.respondErr(r.reply, typ, getError(err, seq))
 		return
 	}
+	if !r.mayRead(sm.Subject) {
+		e.respondErr(r.reply, typ, readDenied(sm.Subject))
+		return
+	}
 	if sm.Size > msgGetInline {
 		if len(r.reply) == 0 {
 			return
@@ -159,6 +163,10 @@ func (e *Engine) directGet(r *apiReq, name, lastSubj string) {
 	var sm log.StoredMsg
 	if seq, err := findMsg(st.store.Reader(), &req, &sm); err != nil {
 		e.sendStatus(r.reply, directGetError(err, seq))
+		return
+	}
+	if !r.mayRead(sm.Subject) {
+		e.sendStatus(r.reply, jsapi.AppendStatus(nil, 403, readDeniedText(sm.Subject)))
 		return
 	}
 	hdr := jsapi.AppendDirectGetHeader(nil, sm.Hdr, st.name, sm.Subject, sm.Seq, time.Unix(0, sm.Time))

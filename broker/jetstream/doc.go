@@ -10,6 +10,8 @@
 //	                           registry and the subject index that names the
 //	                           stream capturing a published subject
 //	api*.go, msgget_stream.go  the $JS.API handlers (api.go: lanes and replies)
+//	readperm.go                reads checked against the requester's subscribe
+//	                           permissions (consumer create, fetch, gets)
 //	publish.go                 the publish path: Capture, early rules, commit,
 //	                           PubAcks
 //	rules.go                   the publish rules, decided once in log order

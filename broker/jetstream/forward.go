@@ -158,7 +158,7 @@ func (e *Engine) onForwarded(m *broker.InternalMsg) {
 	case bytes.HasPrefix(orig, []byte(jsapi.AckPrefix)), bytes.HasPrefix(orig, []byte(jsapi.FlowControlPrefix)):
 		e.routeAck(orig, m.Reply, m.Hdr, m.Data, hops)
 	case bytes.HasPrefix(orig, []byte("$JS.")):
-		e.api.enqueueHops(&broker.InternalMsg{Subject: orig, Reply: m.Reply, Hdr: m.Hdr, Data: m.Data}, hops)
+		e.api.enqueueHops(&broker.InternalMsg{Subject: orig, Reply: m.Reply, Hdr: m.Hdr, Data: m.Data, Perms: readPermsOf(m.Hdr)}, hops)
 	}
 }
 
@@ -292,7 +292,11 @@ func (e *Engine) forwardAPI(r *apiReq, s jsapi.APISubject) bool {
 // gone, or its interest has not arrived yet) r is answered 10008, except a
 // pull request, which its client retries.
 func (e *Engine) forwardReq(node uint64, r *apiReq, op jsapi.Op) {
-	if e.forward(node, r.hops+1, r.subject, r.reply, r.hdr, r.data) || op == jsapi.OpConsumerNext {
+	hdr := r.hdr
+	if r.perms != nil {
+		hdr = withReadPerms(hdr, r.perms)
+	}
+	if e.forward(node, r.hops+1, r.subject, r.reply, hdr, r.data) || op == jsapi.OpConsumerNext {
 		return
 	}
 	e.respondErr(r.reply, op.ResponseType(), jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail))
@@ -308,7 +312,7 @@ func (e *Engine) forwardWhenLed(st *stream, r apiReq) {
 	defer tick.Stop()
 	for {
 		if _, ok := st.repl.Leader(); ok {
-			e.api.enqueueHops(&broker.InternalMsg{Subject: r.subject, Reply: r.reply, Hdr: r.hdr, Data: r.data}, r.hops)
+			e.api.enqueueHops(&broker.InternalMsg{Subject: r.subject, Reply: r.reply, Hdr: r.hdr, Data: r.data, Perms: r.perms}, r.hops)
 			return
 		}
 		select {

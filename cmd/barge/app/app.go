@@ -77,7 +77,13 @@ func Start(cfg Config) (*App, error) {
 		}
 	}
 	staging := a.newStaging(spill)
+	authn, err := newAuthenticator(&cfg.Auth, nil)
+	if err != nil {
+		a.closeLog()
+		return nil, err
+	}
 	a.broker = broker.NewServer(broker.Options{
+		Auth:           authn,
 		MaxConnections: maxConnections(cfg.MaxConnections),
 		ServerName:     cfg.ServerName,
 		Host:           cfg.Host,

@@ -6,11 +6,11 @@ package app
 import (
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/bargemq/barge/auth"
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/log"
 )
@@ -78,6 +78,10 @@ type Config struct {
 	// go through (the log's FS seam); nil is the OS. No flag: tests inject
 	// disk faults.
 	StoreFS log.FS
+	// Auth is client authentication and permissions (the authorization
+	// block, no_auth_user, operator mode); the zero value lets every
+	// client in.
+	Auth auth.Config
 	// Clock is the time JetStream runs on (message timestamps, the
 	// duplicate window, max_age, consumer timers; a replicated message's
 	// timestamp is its proposer's); nil is the system clock. No flag:
@@ -148,6 +152,9 @@ func (c *Config) Validate() error {
 		// stream info names the cluster.
 		return fmt.Errorf("cluster_size needs --cluster, --cluster_name, --raft, --node_id and JetStream")
 	}
+	if err := c.Auth.Validate(); err != nil {
+		return err
+	}
 	if c.Cluster != "" {
 		if _, _, err := net.SplitHostPort(hostPort(c.Cluster)); err != nil {
 			return fmt.Errorf("cluster: want host:port, got %q", c.Cluster)
@@ -210,20 +217,6 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q too large", s)
 	}
 	return v * mult, nil
-}
-
-// LoadFile applies a configuration file to c. The format is one setting per
-// line, `key: value` or `key = value`, with `#` or `//` comments and optional
-// quotes around values; keys are the long flag names (port, http_port,
-// max_payload, store_dir, ...). Unknown keys are an error, so a typo is not
-// silently ignored.
-func (c *Config) LoadFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return c.load(f, path)
 }
 
 // Set applies one setting by its long flag name.

@@ -1,20 +1,33 @@
 package app
 
 import (
-	"bufio"
 	"fmt"
 	"io"
+	"sort"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/conf"
 )
 
-// blockKeys maps the keys of a configuration file's blocks to the long flag
-// names, the way nats-server's configuration names them:
+// Configuration files are read by nats-server's own parser
+// (github.com/nats-io/nats-server/v2/conf): nested maps, lists, `include`,
+// `$VARIABLES` (from the file or the environment), units (1k = 1000,
+// 1kb = 1KiB, ...), `#` and `//` comments, `key: value`, `key = value` or
+// `key value`. The parsed tree (a FileTree) is then mapped onto Config:
+// top-level scalar keys through Set (their long flag names), and blocks by
+// the mapping function fileBlock names. A new block (tls, accounts, ...) is
+// one more function there.
+
+// blockKeys maps the keys of the cluster and jetstream blocks to the long
+// flag names, the way nats-server's configuration names them:
 //
 //	cluster {
 //	  name: barge-local              # cluster_name
 //	  listen: 127.0.0.1:6222         # cluster
 //	  advertise: 10.0.0.1:6222       # cluster_advertise
-//	  routes: [                      # routes (a list: one line or several)
+//	  routes: [                      # routes
 //	    nats://127.0.0.1:6223
 //	    nats://127.0.0.1:6224
 //	  ]
@@ -30,118 +43,346 @@ import (
 //
 // A block key that is not listed here is an error, as an unknown top-level
 // key is.
-var blockKeys = map[string]map[string]string{
-	"cluster": {
-		"name": "cluster_name", "listen": "cluster", "advertise": "cluster_advertise",
-		"routes": "routes", "raft": "raft", "raft_listen": "raft_listen",
-		"node_id": "node_id", "size": "cluster_size",
-	},
-	"jetstream": {"store_dir": "store_dir", "sync": "sync", "enabled": "jetstream"},
-}
-
-// load applies a configuration file read from r (name is for errors): one
-// `key: value` (or `key = value`) per line, `#` and `//` comments, values
-// optionally quoted, lists in brackets over one line or several, and the
-// `cluster { ... }` and `jetstream { ... }` blocks of blockKeys. A
-// `jetstream { ... }` block also turns JetStream on.
-func (c *Config) load(r io.Reader, name string) error {
-	sc := bufio.NewScanner(r)
-	line := 0
-	block := ""   // the block being read, "" at the top level
-	listKey := "" // a bracketed list being read over several lines
-	var list []string
-	for sc.Scan() {
-		line++
-		s := strings.TrimSpace(sc.Text())
-		if i := strings.Index(s, "#"); i >= 0 {
-			s = strings.TrimSpace(s[:i])
+func blockKeys(block string) map[string]string {
+	switch block {
+	case "cluster":
+		return map[string]string{
+			"name": "cluster_name", "listen": "cluster", "advertise": "cluster_advertise",
+			"routes": "routes", "raft": "raft", "raft_listen": "raft_listen",
+			"node_id": "node_id", "size": "cluster_size",
 		}
-		if strings.HasPrefix(s, "//") || s == "" {
-			continue
-		}
-		if listKey != "" {
-			item, closed := strings.CutSuffix(s, "]")
-			list = append(list, listItems(item)...)
-			if closed {
-				if err := c.setIn(block, listKey, strings.Join(list, ",")); err != nil {
-					return fmt.Errorf("%s:%d: %w", name, line, err)
-				}
-				listKey, list = "", nil
-			}
-			continue
-		}
-		if s == "}" {
-			if block == "" {
-				return fmt.Errorf("%s:%d: `}` closes no block", name, line)
-			}
-			block = ""
-			continue
-		}
-		if open, ok := strings.CutSuffix(s, "{"); ok {
-			b := strings.ToLower(strings.TrimSpace(strings.TrimRight(strings.TrimSpace(open), ":=")))
-			if block != "" {
-				return fmt.Errorf("%s:%d: block %q inside block %q", name, line, b, block)
-			}
-			if _, known := blockKeys[b]; !known {
-				return fmt.Errorf("%s:%d: unknown block %q", name, line, b)
-			}
-			block = b
-			if b == "jetstream" {
-				c.JetStream = true
-			}
-			continue
-		}
-		i := strings.IndexAny(s, ":=")
-		if i <= 0 {
-			return fmt.Errorf("%s:%d: expected `key: value`", name, line)
-		}
-		key := strings.TrimSpace(s[:i])
-		val := strings.TrimSpace(s[i+1:])
-		if rest, ok := strings.CutPrefix(val, "["); ok {
-			if items, closed := strings.CutSuffix(rest, "]"); closed {
-				val = strings.Join(listItems(items), ",")
-			} else {
-				listKey, list = key, listItems(rest)
-				continue
-			}
-		}
-		if err := c.setIn(block, key, unquote(val)); err != nil {
-			return fmt.Errorf("%s:%d: %w", name, line, err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	switch {
-	case listKey != "":
-		return fmt.Errorf("%s: list %q is not closed with `]`", name, listKey)
-	case block != "":
-		return fmt.Errorf("%s: block %q is not closed with `}`", name, block)
+	case "jetstream":
+		return map[string]string{"store_dir": "store_dir", "sync": "sync", "enabled": "jetstream"}
 	}
 	return nil
 }
 
-// setIn applies key (a block key when block is set) through Set.
-func (c *Config) setIn(block, key, val string) error {
-	if block != "" {
-		flat, ok := blockKeys[block][strings.ToLower(key)]
-		if !ok {
-			return fmt.Errorf("unknown setting %q in block %q", key, block)
-		}
-		key = flat
+// fileBlock returns the function mapping a top-level key's block (a map
+// value) onto Config, nil when barge has no such block.
+func fileBlock(key string) func(c *Config, n Node) error {
+	switch key {
+	case "cluster", "jetstream":
+		return func(c *Config, n Node) error { return c.applyFlatBlock(key, n) }
+	case "authorization":
+		return (*Config).applyAuthorization
+	case "resolver_preload":
+		return (*Config).applyResolverPreload
 	}
-	return c.Set(key, val)
+	return nil
 }
 
-// unquote drops the quotes around a value.
-func unquote(s string) string { return strings.Trim(strings.TrimSpace(s), `"'`) }
-
-// listItems splits the items of a bracketed list (commas or blanks between
-// them) and unquotes each.
-func listItems(s string) []string {
-	items := splitList(s)
-	for i, it := range items {
-		items[i] = unquote(it)
+// fileKey returns the function mapping a top-level key whose value is not
+// a block (or may be either) onto Config, nil for the keys Set handles.
+func fileKey(key string) func(c *Config, n Node) error {
+	switch key {
+	case "no_auth_user":
+		return func(c *Config, n Node) error {
+			s, err := n.String()
+			c.Auth.NoAuthUser = s
+			return err
+		}
+	case "operator", "operators", "root", "roots", "root_operator", "root_operators":
+		return (*Config).applyOperators
+	case "resolver", "account_resolver", "accounts_resolver":
+		return (*Config).applyResolver
+	case "system_account", "system":
+		return func(c *Config, n Node) error {
+			s, err := n.String()
+			c.Auth.SystemAccount = s
+			return err
+		}
 	}
-	return items
+	return nil
+}
+
+// FileTree is a parsed configuration file: its top-level keys (lower
+// case, as nats-server matches them) and their values.
+type FileTree map[string]Node
+
+// Node is one value of a parsed configuration file and where it was
+// written (for errors). V is what the conf package gives: string, int64
+// (units applied), float64, bool, time.Time, []any or map[string]any;
+// List and Map give the nested values as Nodes.
+type Node struct {
+	V    any
+	File string
+	Line int
+}
+
+// ParseFile parses the configuration file at path (includes relative to
+// its folder).
+func ParseFile(path string) (FileTree, error) {
+	m, err := conf.ParseFileWithChecks(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return treeOf(m, path), nil
+}
+
+// parseTree parses configuration text; name stands for its file in errors.
+func parseTree(data, name string) (FileTree, error) {
+	m, err := conf.ParseWithChecks(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return treeOf(m, name), nil
+}
+
+func treeOf(m map[string]any, file string) FileTree {
+	t := make(FileTree, len(m))
+	for k, v := range m {
+		t[strings.ToLower(k)] = nodeOf(v, file, 0)
+	}
+	return t
+}
+
+// positioned is what the conf package wraps each value in when it checks
+// (its unexported token type).
+type positioned interface {
+	Value() any
+	Line() int
+	SourceFile() string
+}
+
+func nodeOf(v any, file string, line int) Node {
+	if p, ok := v.(positioned); ok {
+		if f := p.SourceFile(); f != "" {
+			file = f
+		}
+		return Node{V: p.Value(), File: file, Line: p.Line()}
+	}
+	return Node{V: v, File: file, Line: line}
+}
+
+// Errorf is an error naming the node's place.
+func (n Node) Errorf(format string, args ...any) error {
+	if n.Line > 0 {
+		return fmt.Errorf("%s:%d: %s", n.File, n.Line, fmt.Sprintf(format, args...))
+	}
+	return fmt.Errorf("%s: %s", n.File, fmt.Sprintf(format, args...))
+}
+
+// Map returns a block's entries by lower-case key.
+func (n Node) Map() (map[string]Node, error) {
+	m, ok := n.V.(map[string]any)
+	if !ok {
+		return nil, n.Errorf("want a block { ... }, got %s", kind(n.V))
+	}
+	out := make(map[string]Node, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = nodeOf(v, n.File, n.Line)
+	}
+	return out, nil
+}
+
+// List returns a list's items; a single value is a list of one.
+func (n Node) List() []Node {
+	l, ok := n.V.([]any)
+	if !ok {
+		return []Node{n}
+	}
+	out := make([]Node, len(l))
+	for i, v := range l {
+		out[i] = nodeOf(v, n.File, n.Line)
+	}
+	return out
+}
+
+// String returns a string value.
+func (n Node) String() (string, error) {
+	s, ok := n.V.(string)
+	if !ok {
+		return "", n.Errorf("want a string, got %s", kind(n.V))
+	}
+	return s, nil
+}
+
+// Strings returns a list of strings (or a single string as one).
+func (n Node) Strings() ([]string, error) {
+	items := n.List()
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		s, err := it.String()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Int returns an integer value.
+func (n Node) Int() (int64, error) {
+	i, ok := n.V.(int64)
+	if !ok {
+		return 0, n.Errorf("want an integer, got %s", kind(n.V))
+	}
+	return i, nil
+}
+
+// Seconds reads a duration as nats-server does: a number is seconds, a
+// string a Go duration ("2s", "1m").
+func (n Node) Seconds() (time.Duration, error) {
+	switch v := n.V.(type) {
+	case int64:
+		return time.Duration(v) * time.Second, nil
+	case float64:
+		return time.Duration(v * float64(time.Second)), nil
+	case string:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return 0, n.Errorf("%v", err)
+		}
+		return d, nil
+	}
+	return 0, n.Errorf("want a duration, got %s", kind(n.V))
+}
+
+// scalar renders a value for Set: lists joined with commas.
+func (n Node) scalar() (string, error) {
+	switch v := n.V.(type) {
+	case string:
+		return v, nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case []any:
+		parts := make([]string, 0, len(v))
+		for _, it := range n.List() {
+			s, err := it.scalar()
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, ","), nil
+	}
+	return "", n.Errorf("want a value, got %s", kind(n.V))
+}
+
+func kind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "a block"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// sortedKeys returns a block's keys in the order they were written (by
+// line, then name), so that later lines win as they would read.
+func sortedKeys(m map[string]Node) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := m[keys[i]], m[keys[j]]
+		if a.File == b.File && a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+// LoadFile applies the configuration file at path to c (see Apply).
+func (c *Config) LoadFile(path string) error {
+	t, err := ParseFile(path)
+	if err != nil {
+		return err
+	}
+	return c.Apply(t)
+}
+
+// load applies configuration text read from r (name is for errors).
+func (c *Config) load(r io.Reader, name string) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	t, err := parseTree(string(data), name)
+	if err != nil {
+		return err
+	}
+	return c.Apply(t)
+}
+
+// Apply maps a parsed configuration file onto c: the blocks of fileBlock
+// and the keys of fileKey by their functions, every other key through Set
+// by its long flag name (port, http_port, max_payload, store_dir, ...). An
+// unknown key or block is an error naming its file and line, so a typo is
+// not silently ignored. A `jetstream { ... }` block also turns JetStream
+// on.
+func (c *Config) Apply(t FileTree) error {
+	for _, key := range sortedKeys(t) {
+		n := t[key]
+		if _, isMap := n.V.(map[string]any); isMap {
+			f := fileBlock(key)
+			if f == nil {
+				return n.Errorf("unknown block %q", key)
+			}
+			if err := f(c, n); err != nil {
+				return err
+			}
+			continue
+		}
+		if f := fileKey(key); f != nil {
+			if err := f(c, n); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.setNode(key, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setNode applies one scalar (or list) value through Set.
+func (c *Config) setNode(key string, n Node) error {
+	s, err := n.scalar()
+	if err != nil {
+		return err
+	}
+	if err := c.Set(key, s); err != nil {
+		return n.Errorf("%v", err)
+	}
+	return nil
+}
+
+// applyFlatBlock applies a block whose keys are long flag names under other
+// names (blockKeys).
+func (c *Config) applyFlatBlock(block string, n Node) error {
+	m, err := n.Map()
+	if err != nil {
+		return err
+	}
+	if block == "jetstream" {
+		c.JetStream = true
+	}
+	names := blockKeys(block)
+	for _, k := range sortedKeys(m) {
+		flat, ok := names[k]
+		if !ok {
+			return m[k].Errorf("unknown setting %q in block %q", k, block)
+		}
+		if err := c.setNode(flat, m[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

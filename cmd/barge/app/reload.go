@@ -37,6 +37,7 @@ var reloadable = []reloadSetting{
 	{"max_pending", "MaxPending", (*App).applyOutbound},
 	{"write_watermark", "WriteWatermark", (*App).applyOutbound},
 	{"profile_rate", "ProfileRate", (*App).applyProfileRate},
+	{"authorization", "Auth", (*App).applyAuth},
 }
 
 // fixedKeys names the settings fixed at start by their config keys, for
@@ -76,8 +77,22 @@ func (a *App) Reload(cfg Config) error {
 		return err
 	}
 	for _, s := range changed {
+		// The authorization can fail to build (an operator JWT that does
+		// not verify): find out before anything changes.
+		if s.key == "authorization" {
+			if _, err := newAuthenticator(&cfg.Auth, nil); err != nil {
+				return fmt.Errorf("%s: %w", s.key, err)
+			}
+		}
+	}
+	for _, s := range changed {
 		if err := s.apply(a, &cfg); err != nil {
 			return fmt.Errorf("%s: %w", s.key, err)
+		}
+		if s.key == "authorization" {
+			// Passwords and tokens stay out of the log.
+			a.log.Info("reloaded", "key", s.key)
+			continue
 		}
 		a.log.Info("reloaded", "key", s.key,
 			"old", fieldOf(&old, s.field), "new", fieldOf(&cfg, s.field))
@@ -177,5 +192,18 @@ func (a *App) applyStaging(c *Config) error {
 
 func (a *App) applyProfileRate(c *Config) error {
 	setProfileRate(c.ProfileRate)
+	return nil
+}
+
+// applyAuth installs the new users, passwords and permissions: new logins
+// use them, and connected clients are checked against them (see
+// broker.Server.SetAuth). Verified bcrypt passwords that still apply are
+// kept.
+func (a *App) applyAuth(c *Config) error {
+	authn, err := newAuthenticator(&c.Auth, a.broker.Auth())
+	if err != nil {
+		return err
+	}
+	a.broker.SetAuth(authn)
 	return nil
 }
