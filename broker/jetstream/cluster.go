@@ -81,11 +81,16 @@ type Replica interface {
 }
 
 // ReplicaMsg is one message for Replica.Submit; Hdr is not retained.
+// Seq, when not 0, is the sequence the message must get and Time its
+// timestamp (unix ns): a mirror's copy (BeginMirror). A sequence the log
+// is past comes back to done as an error wrapping log.ErrSeqExists.
 type ReplicaMsg struct {
 	Subject string
 	Hdr     []byte
 	Body    io.Reader
 	Size    int64
+	Seq     uint64
+	Time    int64
 }
 
 // ReplicaProgress is what a replica last reported about itself: how many
