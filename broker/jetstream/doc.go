@@ -14,6 +14,7 @@
 //	                           PubAcks
 //	rules.go                   the publish rules, decided once in log order
 //	store*.go                  the Store seam: localStore (R1), replicatedStore
+//	republish.go               subject_transform (applied at capture) and republish
 //	stream.go, config.go,      a stream: info, update, purge, delete; config
 //	meta.go                    checks; meta.json
 //	cluster*.go, placement.go, the cluster: meta shard, placement, replicas,
@@ -105,7 +106,7 @@
 //   - Interest retention: a message stored while the stream has no
 //     consumer is removed at once (nobody will ever acknowledge it); with
 //     consumers, the consumer Set removes messages through Stream.Remove.
-//   - Mirrors, sources, subject transforms, republish, per-message TTL,
+//   - Mirrors, sources, per-message TTL,
 //     counters, schedules and batch publish are refused as invalid config
 //     (10052); a Nats-TTL header is refused with 10166 (TTL disabled).
 //   - $JS.API.INFO reports API level 0 (jsapi.BargeAPILevel): clients gate

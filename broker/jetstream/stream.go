@@ -41,6 +41,10 @@ type stream struct {
 		// its duplicates wait (publish.go).
 		inflight map[uint64]*commitDone
 		closed   bool
+		// xform is cfg's subject_transform, repub its republish (nil:
+		// none); setConfigLocked builds both.
+		xform *subject.Transform
+		repub *republisher
 	}
 }
 
@@ -100,7 +104,7 @@ func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created t
 // Store set for a replicated stream's; the rest filled in here).
 func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time, store Store, repl Replica, env consumer.Env) (*stream, error) {
 	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, store: store, repl: repl}
-	st.mu.cfg = cfg
+	st.setConfigLocked(cfg)
 	st.mu.inflight = make(map[uint64]*commitDone)
 	env.Server, env.Clock, env.Logger, env.FS = e.srv, e.o.Clock, e.log.With("stream", cfg.Name), e.o.FS
 	set, err := consumer.NewSet(env, st, filepath.Join(dir, consumersDir))
@@ -181,7 +185,7 @@ func (s *stream) update(cfg jsapi.StreamConfig) *jsapi.APIError {
 		return s.e.internalErr(jsapi.ErrCodeStreamUpdate, s.name, "stream update", err)
 	}
 	s.mu.Lock()
-	s.mu.cfg = cfg
+	s.setConfigLocked(cfg)
 	s.mu.Unlock()
 	s.cons.StreamChanged()
 	return nil
