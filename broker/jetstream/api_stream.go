@@ -72,6 +72,8 @@ func (e *Engine) createStream(cfg jsapi.StreamConfig) (*stream, bool, *jsapi.API
 		if err != nil {
 			st.close()
 			e.o.FS.RemoveAll(st.dir)
+		} else {
+			st.startFeeds()
 		}
 	}
 	if err != nil {

@@ -274,6 +274,7 @@ func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 		st.close()
 		return err
 	}
+	st.startFeeds()
 	return nil
 }
 
@@ -287,6 +288,7 @@ func (e *Engine) reopenReplicated(st *stream) {
 		e.log.Error("jetstream: replica not reopened", "stream", st.name, "err", err)
 		return
 	}
+	st.stopFeeds()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.unregisterLocked(st)
@@ -294,6 +296,7 @@ func (e *Engine) reopenReplicated(st *stream) {
 		e.log.Error("jetstream: replica not reopened", "stream", st.name, "err", err)
 		return
 	}
+	nst.startFeeds()
 	e.log.Info("jetstream: replica reopened over a raft snapshot", "stream", st.name)
 }
 

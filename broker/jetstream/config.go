@@ -107,11 +107,8 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if maxPayload > 0 && int64(cfg.MaxMsgSize) > maxPayload {
 		return cfg, invalidConfig("max message size %d can not be larger than the server's max payload %d", cfg.MaxMsgSize, maxPayload)
 	}
-	if cfg.Mirror != nil && cfg.FirstSeq > 0 {
-		return cfg, jsapi.NewAPIError(jsapi.ErrCodeMirrorWithFirstSeq)
-	}
-	if cfg.Mirror != nil || len(cfg.Sources) > 0 {
-		return cfg, invalidConfig("mirrors and sources are not supported")
+	if apiErr := checkFeeds(&cfg, in.Subjects); apiErr != nil {
+		return cfg, apiErr
 	}
 	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
 		return cfg, invalidConfig("per-message TTL, counters and schedules are not supported")
@@ -125,7 +122,7 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.AllowBatchPublish {
 		return cfg, invalidConfig("fast batch publish (allow_batched) is not supported")
 	}
-	if len(cfg.Subjects) == 0 {
+	if len(cfg.Subjects) == 0 && cfg.Mirror == nil && len(cfg.Sources) == 0 {
 		cfg.Subjects = []string{cfg.Name}
 	}
 	if apiErr := checkTransforms(&cfg); apiErr != nil {

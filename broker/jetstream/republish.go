@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"reflect"
 	"strconv"
 	"time"
 
@@ -34,7 +35,11 @@ type republisher struct {
 // setConfigLocked makes cfg the stream's config and builds its transforms
 // (cfg passed checkConfig, so they parse). s.mu held.
 func (s *stream) setConfigLocked(cfg jsapi.StreamConfig) {
+	restart := s.mu.feedsOn && !reflect.DeepEqual(s.mu.cfg.Sources, cfg.Sources)
 	s.mu.cfg = cfg
+	if restart {
+		s.restartFeedsLocked()
+	}
 	s.mu.xform, s.mu.repub = nil, nil
 	if t := cfg.SubjectTransform; t != nil {
 		s.mu.xform, _ = subject.NewTransform(t.Source, t.Destination)

@@ -116,6 +116,11 @@ func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 	if cfg.DiscardNewPer && cfg.MaxMsgsPer > 0 {
 		rc.maxPerSubj = cfg.MaxMsgsPer
 	}
+	if cfg.Mirror != nil {
+		// A mirror stores what its origin stored, as nats-server's: no
+		// dedup, and a rollup applies.
+		rc.window, rc.allowRollup = 0, true
+	}
 	return rc
 }
 

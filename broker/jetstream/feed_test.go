@@ -1,0 +1,160 @@
+package jetstream_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// waitStream waits until cond holds for stream name's info.
+func waitStream(t testing.TB, ctx context.Context, js jetstream.JetStream, name string, what string, cond func(*jetstream.StreamInfo) bool) *jetstream.StreamInfo {
+	t.Helper()
+	var last *jetstream.StreamInfo
+	eventually(t, 30*time.Second, what, func() bool {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			return false
+		}
+		last, err = s.Info(ctx)
+		return err == nil && cond(last)
+	})
+	return last
+}
+
+// sameMsgs checks that mirror holds origin's message seq with the same
+// subject (through subj), header, payload and timestamp.
+func sameMsgs(t testing.TB, ctx context.Context, origin, mirror jetstream.Stream, seqs []uint64, subj func(string) string) {
+	t.Helper()
+	for _, seq := range seqs {
+		o, err := origin.GetMsg(ctx, seq)
+		must(t, err)
+		m, err := mirror.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("mirror seq %d: %v", seq, err)
+		}
+		if m.Subject != subj(o.Subject) || string(m.Data) != string(o.Data) || !m.Time.Equal(o.Time) ||
+			m.Header.Get("X-K") != o.Header.Get("X-K") {
+			t.Fatalf("seq %d: mirror %s %q %v %v, origin %s %q %v %v", seq, m.Subject, m.Data, m.Time, m.Header, o.Subject, o.Data, o.Time, o.Header)
+		}
+	}
+}
+
+// TestMirror mirrors a stream with nats.go: the origin's sequences,
+// timestamps, headers and gaps, the mirror's stream info, a filtered and
+// transformed mirror, opt_start_seq, and the config refusals.
+func TestMirror(t *testing.T) {
+	a := startServer(t, "", nil)
+	js := newJS(t, a.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "O", Subjects: []string{"o.>"}})
+	must(t, err)
+	for i := 1; i <= 10; i++ {
+		m := nats.NewMsg(fmt.Sprintf("o.%d", i%3))
+		m.Header.Set("X-K", fmt.Sprint(i))
+		m.Header.Set("Nats-Expected-Last-Sequence", fmt.Sprint(i-1)) // checked by the origin only
+		m.Data = []byte(fmt.Sprint("v", i))
+		_, err := js.PublishMsg(ctx, m)
+		must(t, err)
+	}
+	must(t, o.DeleteMsg(ctx, 4))
+	must(t, o.DeleteMsg(ctx, 1))
+
+	for _, bad := range []struct {
+		cfg  jetstream.StreamConfig
+		code jetstream.ErrorCode
+	}{
+		{jetstream.StreamConfig{Name: "B", Subjects: []string{"b"}, Mirror: &jetstream.StreamSource{Name: "O"}}, 10034},
+		{jetstream.StreamConfig{Name: "B", Mirror: &jetstream.StreamSource{Name: "O"}, Sources: []*jetstream.StreamSource{{Name: "O"}}}, 10031},
+		{jetstream.StreamConfig{Name: "B", Mirror: &jetstream.StreamSource{Name: "O", OptStartSeq: 2, OptStartTime: &time.Time{}}}, 10032},
+		{jetstream.StreamConfig{Name: "B", Mirror: &jetstream.StreamSource{Name: "O", FilterSubject: "o.1",
+			SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: "o.2", Destination: "x"}}}}, 10150},
+		{jetstream.StreamConfig{Name: "B", Mirror: &jetstream.StreamSource{Name: "O.x"}}, 10142},
+		{jetstream.StreamConfig{Name: "B", Mirror: &jetstream.StreamSource{Name: "O", External: &jetstream.ExternalStream{APIPrefix: "$JS.hub.API"}}}, 10052},
+	} {
+		_, err := js.CreateStream(ctx, bad.cfg)
+		wantJSCode(t, err, bad.code)
+	}
+
+	m, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "M", Mirror: &jetstream.StreamSource{Name: "O"}})
+	must(t, err)
+	si := waitStream(t, ctx, js, "M", "mirror caught up", func(si *jetstream.StreamInfo) bool { return si.State.LastSeq == 10 })
+	if si.State.Msgs != 8 || si.State.FirstSeq != 2 || si.State.NumDeleted != 1 || len(si.Config.Subjects) != 0 {
+		t.Fatalf("mirror state %+v subjects %v", si.State, si.Config.Subjects)
+	}
+	if si.Mirror == nil || si.Mirror.Name != "O" || si.Mirror.Lag != 0 || si.Mirror.Active < 0 {
+		t.Fatalf("mirror info %+v", si.Mirror)
+	}
+	sameMsgs(t, ctx, o, m, []uint64{2, 3, 5, 10}, func(s string) string { return s })
+	if _, err := m.GetMsg(ctx, 4); err == nil {
+		t.Fatal("a deleted origin message is in the mirror")
+	}
+	// New messages follow.
+	_, err = js.Publish(ctx, "o.new", []byte("later"))
+	must(t, err)
+	waitStream(t, ctx, js, "M", "mirror follows", func(si *jetstream.StreamInfo) bool { return si.State.LastSeq == 11 })
+	sameMsgs(t, ctx, o, m, []uint64{11}, func(s string) string { return s })
+
+	// Filtered and transformed, from sequence 3.
+	mt, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MT", Mirror: &jetstream.StreamSource{Name: "O", OptStartSeq: 3,
+		SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: "o.1", Destination: "one"}, {Source: "o.2", Destination: "two"}}}})
+	must(t, err)
+	si = waitStream(t, ctx, js, "MT", "filtered mirror caught up", func(si *jetstream.StreamInfo) bool {
+		return si.Mirror != nil && si.Mirror.Lag == 0 && si.State.LastSeq == 10
+	})
+	// o.1: 7, 10; o.2: 5, 8 (1 and 2 are before the start, 4 deleted).
+	if si.State.Msgs != 4 || si.State.FirstSeq != 5 {
+		t.Fatalf("filtered mirror state %+v", si.State)
+	}
+	sameMsgs(t, ctx, o, mt, []uint64{5, 7, 8}, func(s string) string {
+		if s == "o.1" {
+			return "one"
+		}
+		return "two"
+	})
+	_, err = js.UpdateStream(ctx, jetstream.StreamConfig{Name: "M", Mirror: &jetstream.StreamSource{Name: "O", OptStartSeq: 5}})
+	wantJSCode(t, err, 10055)
+}
+
+// TestMirrorRestart restarts the server while a mirror copies, and after:
+// the mirror resumes where it stopped, with no gap and no duplicate.
+func TestMirrorRestart(t *testing.T) {
+	dir := t.TempDir()
+	a := startServer(t, dir, nil)
+	js := newJS(t, a.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "O", Subjects: []string{"o.>"}})
+	must(t, err)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "M", Mirror: &jetstream.StreamSource{Name: "O"}})
+	must(t, err)
+	n := 0
+	publish := func(k int) {
+		for range k {
+			n++
+			_, err := js.Publish(ctx, fmt.Sprintf("o.%d", n%5), []byte(fmt.Sprint("v", n)))
+			must(t, err)
+		}
+	}
+	publish(200)
+	stop(a) // the mirror may be anywhere in the 200
+	for round := range 2 {
+		a = startServer(t, dir, nil)
+		js = newJS(t, a.ClientURL())
+		publish(50)
+		si := waitStream(t, ctx, js, "M", "mirror resumed", func(si *jetstream.StreamInfo) bool { return si.State.LastSeq == uint64(n) })
+		if si.State.Msgs != uint64(n) || si.State.FirstSeq != 1 || si.State.NumDeleted != 0 {
+			t.Fatalf("round %d: mirror state %+v", round, si.State)
+		}
+		o, err := js.Stream(ctx, "O")
+		must(t, err)
+		m, err := js.Stream(ctx, "M")
+		must(t, err)
+		sameMsgs(t, ctx, o, m, []uint64{1, 199, 200, 201, uint64(n)}, func(s string) string { return s })
+		stop(a)
+	}
+}
