@@ -1,11 +1,22 @@
 package jetstream_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/bargemq/barge/cmd/barge/app"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -156,5 +167,109 @@ func TestMirrorRestart(t *testing.T) {
 		must(t, err)
 		sameMsgs(t, ctx, o, m, []uint64{1, 199, 200, 201, uint64(n)}, func(s string) string { return s })
 		stop(a)
+	}
+}
+
+// TestMirrorLargeBoundedMemory mirrors one large message (64 MiB; set
+// BARGE_MIRROR_MB=1024 for 1 GiB), published over a raw connection so the
+// test holds none of it: the process's resident memory grows far less than
+// the message while the mirror copies it, and a direct get of the mirror
+// streams back the same bytes.
+func TestMirrorLargeBoundedMemory(t *testing.T) {
+	size := int64(64 << 20)
+	if s := os.Getenv("BARGE_MIRROR_MB"); s != "" {
+		n, _ := strconv.Atoi(s)
+		size = int64(n) << 20
+	}
+	a := startServer(t, "", func(c *app.Config) { c.MaxPayload = 2 << 30 })
+	js := newJS(t, a.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BIG", Subjects: []string{"big"}})
+	must(t, err)
+
+	c, err := net.Dial("tcp", strings.TrimPrefix(a.ClientURL(), "nats://"))
+	must(t, err)
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 256<<10)
+	bw := bufio.NewWriterSize(c, 256<<10)
+	line := func() string {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(5 * time.Minute))
+		for {
+			s, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			s = strings.TrimRight(s, "\r\n")
+			if s == "PING" {
+				fmt.Fprintf(c, "PONG\r\n")
+				continue
+			}
+			if strings.HasPrefix(s, "INFO ") || s == "PONG" {
+				continue
+			}
+			return s
+		}
+	}
+	fmt.Fprintf(bw, "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB ack.in 1\r\nSUB get.in 2\r\n")
+	want := sha256.New()
+	fmt.Fprintf(bw, "PUB big ack.in %d\r\n", size)
+	buf := make([]byte, 256<<10)
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		n := min(int64(len(buf)), size-off)
+		pattern(buf[:n], off)
+		want.Write(buf[:n])
+		if _, err := bw.Write(buf[:n]); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	fmt.Fprintf(bw, "\r\n")
+	must(t, bw.Flush())
+	if l := line(); !strings.HasPrefix(l, "MSG ack.in 1 ") {
+		t.Fatalf("ack line %q", l)
+	}
+	if ack := line(); ack != `{"stream":"BIG","seq":1}` {
+		t.Fatalf("ack %q", ack)
+	}
+
+	runtime.GC()
+	debug.FreeOSMemory()
+	base := rss(t)
+	resetPeakRSS()
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "BIGM", AllowDirect: true, Mirror: &jetstream.StreamSource{Name: "BIG"}})
+	must(t, err)
+	start := time.Now()
+	waitStream(t, ctx, js, "BIGM", "large message mirrored", func(si *jetstream.StreamInfo) bool { return si.State.LastSeq == 1 })
+	took := time.Since(start)
+	peak := peakRSS(t)
+	growth := peak - base
+	t.Logf("mirrored %d MiB in %v: RSS base %d MiB, peak %d MiB, growth %d MiB", size>>20, took.Round(time.Millisecond), base>>20, peak>>20, growth>>20)
+	if growth > size/4 && growth > 48<<20 {
+		t.Fatalf("RSS grew by %d MiB mirroring a %d MiB message", growth>>20, size>>20)
+	}
+
+	req := `{"seq":1}`
+	fmt.Fprintf(bw, "PUB $JS.API.DIRECT.GET.BIGM get.in %d\r\n%s\r\n", len(req), req)
+	must(t, bw.Flush())
+	hl := line()
+	f := strings.Fields(hl)
+	if len(f) != 5 || f[0] != "HMSG" {
+		t.Fatalf("direct get line %q", hl)
+	}
+	hlen, _ := strconv.Atoi(f[3])
+	total, _ := strconv.ParseInt(f[4], 10, 64)
+	hdr := make([]byte, hlen)
+	_, err = io.ReadFull(br, hdr)
+	must(t, err)
+	if !bytes.Contains(hdr, []byte("Nats-Sequence: 1\r\n")) || !bytes.Contains(hdr, []byte("Nats-Stream: BIGM\r\n")) {
+		t.Fatalf("direct get header %q", hdr)
+	}
+	got := sha256.New()
+	if n, err := io.CopyN(got, br, total-int64(hlen)); err != nil || n != size {
+		t.Fatalf("read back %d of %d: %v", n, size, err)
+	}
+	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Fatal("mirrored payload differs")
 	}
 }
