@@ -273,3 +273,92 @@ func TestMirrorLargeBoundedMemory(t *testing.T) {
 		t.Fatal("mirrored payload differs")
 	}
 }
+
+// TestSources aggregates two origins and the stream's own subject: each
+// copy carries Nats-Stream-Source as nats-server writes it, filters and
+// transforms apply, stream info lists each source with its lag, and a
+// restart resumes every source with no gap and no duplicate.
+func TestSources(t *testing.T) {
+	dir := t.TempDir()
+	a := startServer(t, dir, nil)
+	js := newJS(t, a.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, n := range []string{"A", "B"} {
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: n, Subjects: []string{strings.ToLower(n) + ".>"}})
+		must(t, err)
+	}
+	counts := map[string]int{}
+	publish := func(subj string, k int) {
+		for range k {
+			counts[subj]++
+			m := nats.NewMsg(subj)
+			m.Header.Set("X-N", fmt.Sprint(counts[subj]))
+			m.Data = []byte(fmt.Sprint(subj, counts[subj]))
+			_, err := js.PublishMsg(ctx, m)
+			must(t, err)
+		}
+	}
+	publish("a.1", 3)
+	publish("a.2", 3) // filtered out
+	publish("b.x", 2)
+
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Sources: []*jetstream.StreamSource{{Name: "A", FilterSubject: "a.1"}, {Name: "A", FilterSubject: "a.1"}}})
+	wantJSCode(t, err, 10140)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.own"}, Sources: []*jetstream.StreamSource{
+		{Name: "A", FilterSubject: "a.1"},
+		{Name: "B", SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: "b.*", Destination: "fromb.{{wildcard(1)}}"}}},
+	}})
+	must(t, err)
+	_, err = js.Publish(ctx, "s.own", []byte("own"))
+	must(t, err)
+	waitStream(t, ctx, js, "S", "sources copied", func(si *jetstream.StreamInfo) bool { return si.State.Msgs == 6 })
+
+	check := func(wantMsgs uint64) {
+		t.Helper()
+		si := waitStream(t, ctx, js, "S", "sources caught up", func(si *jetstream.StreamInfo) bool {
+			return si.State.Msgs == wantMsgs && len(si.Sources) == 2 && si.Sources[0].Lag == 0 && si.Sources[1].Lag == 0
+		})
+		s, err := js.Stream(ctx, "S")
+		must(t, err)
+		seen := map[string]bool{}
+		for seq := si.State.FirstSeq; seq <= si.State.LastSeq; seq++ {
+			m, err := s.GetMsg(ctx, seq)
+			must(t, err)
+			hdr := m.Header.Get("Nats-Stream-Source")
+			if m.Subject == "s.own" {
+				if hdr != "" {
+					t.Fatalf("own message with %q", hdr)
+				}
+				continue
+			}
+			key := m.Subject + "/" + m.Header.Get("X-N")
+			if seen[key] {
+				t.Fatalf("duplicate %s", key)
+			}
+			seen[key] = true
+			f := strings.Split(hdr, " ")
+			switch {
+			case m.Subject == "a.1" && len(f) == 5 && f[0] == "A" && f[2] == "a.1" && f[3] == ">" && f[4] == "a.1":
+			case m.Subject == "fromb.x" && len(f) == 5 && f[0] == "B" && f[2] == "b.*" && f[3] == "fromb.{{wildcard(1)}}" && f[4] == "b.x":
+			default:
+				t.Fatalf("seq %d: %s with Nats-Stream-Source %q", seq, m.Subject, hdr)
+			}
+			if string(m.Data) != strings.Replace(m.Subject, "fromb", "b", 1)+m.Header.Get("X-N") {
+				t.Fatalf("seq %d: payload %q", seq, m.Data)
+			}
+		}
+		if len(seen) != counts["a.1"]+counts["b.x"] {
+			t.Fatalf("%d sourced messages, want %d", len(seen), counts["a.1"]+counts["b.x"])
+		}
+	}
+	check(6)
+	publish("a.1", 50)
+	publish("b.x", 50)
+	stop(a) // the sources may be anywhere
+	a = startServer(t, dir, nil)
+	js = newJS(t, a.ClientURL())
+	publish("a.1", 5)
+	publish("b.x", 5)
+	check(6 + 110)
+}
