@@ -36,6 +36,7 @@ func (e *Engine) streamCreate(r *apiReq, name string) {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
+	e.fillMirrorDirect(&cfg)
 	if cfg.Sealed {
 		e.respondErr(r.reply, typ, invalidConfig("stream configuration for create can not be sealed"))
 		return

@@ -338,6 +338,7 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		return
 	}
 	cfg.Replicas = max(req.Replicas, 1)
+	e.fillMirrorDirect(&cfg)
 	if cfg.Storage == jsapi.MemoryStorage {
 		e.respondErr(r.reply, typ, invalidConfig("replicated streams need file storage"))
 		return

@@ -536,3 +536,29 @@ func stripHeaders(hdr []byte, source bool) []byte {
 	}
 	return append(out, "\r\n"...)
 }
+
+// fillMirrorDirect sets a new mirror's mirror_direct from its origin's
+// allow_direct, as nats-server does, when the origin is known here.
+func (e *Engine) fillMirrorDirect(cfg *jsapi.StreamConfig) {
+	if cfg.Mirror == nil {
+		return
+	}
+	if origin := e.lookup(cfg.Mirror.Name); origin != nil {
+		cfg.MirrorDirect = origin.Config().AllowDirect
+	}
+}
+
+// directMirrorOf is a stream that answers direct gets for stream name
+// when name itself does not (absent here, or without allow_direct): a
+// mirror of it with mirror_direct and allow_direct, as nats-server's
+// mirrors also listen on their origin's direct get subjects (an unfiltered
+// mirror only: it holds every message of the origin). nil: none.
+func (e *Engine) directMirrorOf(name string) *stream {
+	for _, st := range e.sortedStreams() {
+		cfg := st.Config()
+		if m := cfg.Mirror; m != nil && m.Name == name && cfg.MirrorDirect && cfg.AllowDirect && m.FilterSubject == "" && len(m.SubjectTransforms) == 0 {
+			return st
+		}
+	}
+	return nil
+}
