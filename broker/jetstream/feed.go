@@ -369,8 +369,8 @@ func (f *feed) copyMsg(ctx context.Context, seq uint64, sm *log.StoredMsg) error
 	_, err = app.End(func(_ uint64, _ int64, err error) { f.copied(seq, err) })
 	if err != nil {
 		<-f.slots
-		if errors.Is(err, log.ErrSeqExists) {
-			return nil // stored already (an earlier leader's copy)
+		if storedAlready(err) {
+			return nil // an earlier leader's copy
 		}
 		var ce *log.CheckError
 		if errors.As(err, &ce) {
@@ -389,7 +389,7 @@ func (f *feed) copied(seq uint64, err error) {
 	defer f.mu.Unlock()
 	var ce *log.CheckError
 	switch {
-	case err == nil, errors.Is(err, log.ErrSeqExists):
+	case err == nil, storedAlready(err):
 		f.mu.pos = max(f.mu.pos, seq)
 		f.mu.last = f.e.o.Clock.Now()
 	case errors.As(err, &ce):
@@ -399,6 +399,14 @@ func (f *feed) copied(seq uint64, err error) {
 		f.mu.failed = true
 		f.mu.err = f.e.storeError(f.st.name, err)
 	}
+}
+
+// storedAlready reports a copy refused because the stream holds it: a
+// mirror's sequence (log.ErrSeqExists), a source's origin sequence
+// (rules_source.go).
+func storedAlready(err error) bool {
+	var ce *log.CheckError
+	return errors.Is(err, log.ErrSeqExists) || (errors.As(err, &ce) && ce.Code == checkSourcedAgain)
 }
 
 // refused notes a copy the stream's rules refused (a limit of its own):
