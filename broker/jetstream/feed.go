@@ -366,7 +366,7 @@ func (f *feed) copyMsg(ctx context.Context, seq uint64, sm *log.StoredMsg) error
 		app.Abort()
 		return ctx.Err()
 	}
-	_, err = app.End(func(_ uint64, _ int64, err error) { f.copied(seq, err) })
+	_, err = app.End(func(sseq uint64, _ int64, err error) { f.copied(seq, sseq, err) })
 	if err != nil {
 		<-f.slots
 		if storedAlready(err) {
@@ -382,9 +382,19 @@ func (f *feed) copyMsg(ctx context.Context, seq uint64, sm *log.StoredMsg) error
 	return nil
 }
 
-// copied is a copy's durability callback (from the store's goroutine).
-func (f *feed) copied(seq uint64, err error) {
+// copied is a copy's durability callback (from the store's goroutine):
+// origin sequence seq, stored as sseq. A stored copy is republished as a
+// published message is (republish.go).
+func (f *feed) copied(seq, sseq uint64, err error) {
 	defer func() { <-f.slots }()
+	if err == nil && sseq != 0 {
+		f.st.mu.Lock()
+		rp := f.st.mu.repub
+		f.st.mu.Unlock()
+		if rp != nil {
+			f.e.republish(f.st, rp, sseq)
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var ce *log.CheckError

@@ -101,3 +101,29 @@ func TestObjectStoreSourced(t *testing.T) {
 		return err == nil && bytes.Equal(got, data)
 	})
 }
+
+// TestSourceRepublish: a source's copies are republished as published
+// messages are.
+func TestSourceRepublish(t *testing.T) {
+	a := startServer(t, "", nil)
+	nc := connect(t, a.ClientURL())
+	js, err := jetstream.New(nc)
+	must(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "O", Subjects: []string{"o.>"}})
+	must(t, err)
+	sub, err := nc.SubscribeSync("live.>")
+	must(t, err)
+	must(t, nc.Flush())
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Sources: []*jetstream.StreamSource{{Name: "O"}},
+		RePublish: &jetstream.RePublish{Source: ">", Destination: "live.>"}})
+	must(t, err)
+	_, err = js.Publish(ctx, "o.a", []byte("x"))
+	must(t, err)
+	m, err := sub.NextMsg(10 * time.Second)
+	must(t, err)
+	if m.Subject != "live.o.a" || m.Header.Get("Nats-Stream") != "S" || m.Header.Get("Nats-Sequence") != "1" || string(m.Data) != "x" {
+		t.Fatalf("republished copy %s %v %q", m.Subject, m.Header, m.Data)
+	}
+}
