@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -101,6 +102,11 @@ func TestMirror(t *testing.T) {
 		t.Fatalf("mirror info %+v", si.Mirror)
 	}
 	sameMsgs(t, ctx, o, m, []uint64{2, 3, 5, 10}, func(s string) string { return s })
+	// A mirror captures nothing (it has no subjects): a publish to its
+	// name finds no stream, as on nats-server.
+	if _, err := js.Publish(ctx, "M", []byte("x")); !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		t.Fatalf("publish to a mirror: %v", err)
+	}
 	if _, err := m.GetMsg(ctx, 4); err == nil {
 		t.Fatal("a deleted origin message is in the mirror")
 	}
