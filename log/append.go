@@ -35,6 +35,10 @@ type Appender struct {
 	cbuf    []byte   // compression / commit-record scratch
 	err     error    // sticky; ErrClosed after Commit/Abort
 	op      op
+	// at and atTs: the sequence and timestamp the message must get
+	// (AppendAt, mirror.go); at 0: the next ones.
+	at   uint64
+	atTs int64
 }
 
 // Append starts a message on subject with header hdr (copied; may be nil)

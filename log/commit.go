@@ -24,6 +24,7 @@ const (
 type op struct {
 	kind    opKind
 	seq     uint64 // opMsg: assigned; opDelete: target; opPurge: last sequence removed
+	gap     uint64 // opMsg: the first sequence its skip record skips (mirror.go); 0: none
 	subject string // opMsg: subject; opPurge: filter ("" = all)
 	e       entry  // opMsg
 	cfg     Config // opConfig

@@ -130,8 +130,11 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 		a.finish()
 		return nil, 0, 0, err
 	}
-	seq, ts = l.w.nextSeq, max(l.opts.Clock.Now().UnixNano(), l.w.lastTs)
-	act, err := l.checkLocked(a.subject, a.hdr, a.size, seq, ts, false)
+	seq, ts, gap, err := l.placeLocked(a.at, a.atTs, l.opts.Clock.Now().UnixNano())
+	var act Action
+	if err == nil {
+		act, err = l.checkLocked(a.subject, a.hdr, a.size, seq, ts, false)
+	}
 	if err != nil {
 		l.w.Unlock()
 		a.finish()
@@ -140,12 +143,22 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 	le.PutUint64(rec[recHeaderSize:], seq)
 	le.PutUint64(rec[recHeaderSize+8:], uint64(ts))
 	sealRecord(rec, rec[recHeaderSize:mlen])
-	seg, off, err := l.writeLocked(rec, tail)
+	if gap != 0 {
+		err = l.writeSkipLocked(gap, seq)
+	}
+	var seg *segment
+	var off int64
+	if err == nil {
+		seg, off, err = l.writeLocked(rec, tail)
+	}
 	var po *op
 	if err == nil {
 		po, err = l.actionLocked(act, a.subject, seq)
 	}
 	if err != nil {
+		if gap != 0 {
+			l.w.nextSeq = gap // the skip goes with the message
+		}
 		l.truncateCheckerLocked(seq - 1)
 		l.w.Unlock()
 		a.finish()
@@ -159,7 +172,7 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 	a.pinned = nil // the pin now belongs to the entry
 	l.w.nextSeq++
 	l.w.lastTs = ts
-	*o = op{kind: opMsg, seq: seq, subject: a.subject, record: true, async: async,
+	*o = op{kind: opMsg, seq: seq, gap: gap, subject: a.subject, record: true, async: async,
 		e: entry{seg: seg, first: first, off: off, ts: ts, size: a.size, hdrLen: uint32(len(a.hdr)), mlen: uint32(mlen)}}
 	l.noteRecordLocked(o, seg, off+int64(len(rec)+len(tail)))
 	l.pendingMsgs.Add(1)

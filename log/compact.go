@@ -471,11 +471,14 @@ func (w *compactWriter) finish() error {
 }
 
 // replaySkipLocked applies a skip record: sequences first..last existed
-// and were removed (their records compacted away); anything between the
-// last sequence seen and first is lost.
+// and were removed (their records compacted away, or a mirror's origin
+// removed them: mirror.go); anything between the last sequence seen and
+// first is lost. A skip that starts right after the last sequence seen is
+// believed however long it is (a mirror's first message may sit at any
+// sequence); one that leaves a hole must pass believableLocked.
 func (l *Log) replaySkipLocked(r *replay, first, last uint64) {
 	x := &l.mu.idx
-	if first == 0 || last < first || !l.believableLocked(r, last) || last <= x.last {
+	if first == 0 || last < first || last <= x.last || (first > x.last+1 && !l.believableLocked(r, last)) {
 		return
 	}
 	l.lostUpToLocked(first - 1)

@@ -215,6 +215,11 @@ type Commit struct {
 	Size    int64  // payload length: the sum of the chunks
 	Chunks  uint32 // number of chunks
 	Digest  uint32 // ChunkDigest of the chunks' CRC-32Cs
+	// Seq, when not 0, is the sequence the message must get (a mirror's
+	// copy, mirror.go): ErrSeqExists when the log is past it; the
+	// sequences before it that the log has not reached are skipped. Time
+	// is then the message's own timestamp.
+	Seq uint64
 }
 
 // ChunkDigest folds the CRC-32C of the next chunk into a message digest
@@ -285,6 +290,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		l.dropLocked(c.ID)
 	}
 	var act Action
+	var gap uint64
 	for settle := true; ; settle = false {
 		l.w.Lock()
 		if err := l.writableLocked(); err != nil {
@@ -296,7 +302,9 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		}
 		err = l.checkDiscardNew(l.w.cfg, l.msgSize(len(c.Subject), len(c.Hdr), c.Size), false)
 		if err == nil {
-			seq, ts = l.w.nextSeq, max(c.Time, l.w.lastTs)
+			seq, ts, gap, err = l.placeLocked(c.Seq, c.Time, c.Time)
+		}
+		if err == nil {
 			act, err = l.checkLocked(c.Subject, c.Hdr, c.Size, seq, ts, settle)
 		}
 		if err == nil {
@@ -317,6 +325,16 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		return 0, 0, err
 	}
 	defer l.w.Unlock()
+	if gap != 0 {
+		if err := l.writeSkipLocked(gap, seq); err != nil {
+			// A write error: it sticks, the replica must be reopened.
+			l.truncateCheckerLocked(seq - 1)
+			if chunk != nil {
+				l.recyclePendingLocked(p)
+			}
+			return 0, 0, err
+		}
+	}
 	var seg *segment
 	var off int64
 	if chunk == nil {

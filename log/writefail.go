@@ -183,8 +183,14 @@ func (l *Log) settleLocked(batch []*op, err error) []*op {
 			continue
 		}
 		o.err = err
-		if o.kind == opMsg && (first == 0 || o.seq < first) {
-			first = o.seq
+		if o.kind == opMsg {
+			s := o.seq
+			if o.gap != 0 {
+				s = o.gap // its skip record is lost with it
+			}
+			if first == 0 || s < first {
+				first = s
+			}
 		}
 	}
 	if l.w.failed {

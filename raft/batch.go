@@ -59,7 +59,9 @@ func (s *StreamShard) appendGroup(dst []byte, pipe, seq, base uint64, items []*p
 	dst = le.AppendUint64(dst, base)
 	dst = le.AppendUint32(dst, uint32(len(items)))
 	for _, it := range items {
-		it.c.Time = max(it.c.Time, now)
+		if it.c.Seq == 0 { // a mirror's copy keeps its origin's timestamp
+			it.c.Time = max(it.c.Time, now)
+		}
 		at := len(dst)
 		dst = le.AppendUint32(dst, 0)
 		dst = appendCommit(dst, &it.c)

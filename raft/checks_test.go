@@ -16,6 +16,7 @@ func TestCommitEntryRoundTrip(t *testing.T) {
 	for _, c := range []log.Commit{
 		{ID: 1, Time: 2, Size: 3, Chunks: 1, Digest: 9, Subject: "a", Hdr: []byte("NATS/1.0\r\n\r\n")},
 		{ID: 7, Time: 8, Subject: "kv.x"},
+		{ID: 9, Time: 10, Subject: "m", Seq: 1 << 40}, // a mirror's copy
 	} {
 		b := appendCommit(nil, &c)
 		if b[0] != kindCommit {
@@ -26,7 +27,7 @@ func TestCommitEntryRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.ID != c.ID || got.Time != c.Time || got.Size != c.Size || got.Chunks != c.Chunks || got.Digest != c.Digest ||
-			got.Subject != c.Subject || string(got.Hdr) != string(c.Hdr) {
+			got.Subject != c.Subject || string(got.Hdr) != string(c.Hdr) || got.Seq != c.Seq {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, c)
 		}
 		if err := parseCommit(b[:len(b)-1], &got); err == nil {
@@ -56,9 +57,13 @@ func TestCommitEntryRoundTrip(t *testing.T) {
 		t.Fatal("truncated kind 6 parsed")
 	}
 	bad := append([]byte(nil), old...)
-	bad[33] = 1 << 5
+	bad[33] = 1 << 6
 	if err := parseCommit(bad, &got); err == nil {
 		t.Fatal("unknown flags parsed")
+	}
+	bad[33] = flagAtSeq // with sequence 0
+	if err := parseCommit(bad, &got); err == nil {
+		t.Fatal("a commit at sequence 0 parsed")
 	}
 
 	cfg := log.Config{MaxMsgs: 1, MaxBytes: 2, MaxAge: 3, MaxMsgsPerSubject: 4, Discard: log.DiscardNew, Storage: log.FileStorage, Rules: "rules"}

@@ -18,7 +18,9 @@ import (
 //	1 chunk   chunking header (32 bytes: message id, index, count, len, crcs) | data
 //	2 commit  id u64 | ts i64 | size u64 | chunks u32 | digest u32 | flags u8 |
 //	          reserved u64 | subj len u16 | hdr len u32 | subject | hdr
-//	          (flags and reserved 0)
+//	          (flags 0 and reserved 0, or flags flagAtSeq and reserved the
+//	          sequence the message must get: a mirror's copy, whose ts is
+//	          its origin's; log.Commit.Seq)
 //	3 delete  seq u64
 //	4 purge   seq u64 | keep u64 | subj len u16 | subject
 //	5 abort   id u64
@@ -63,6 +65,8 @@ const (
 	// flagsKnown are the commit flags earlier versions wrote (their
 	// checks: last seq, subject seq, last msg id, rollup).
 	flagsKnown = 1<<5 - 1
+	// flagAtSeq (kind 2 only): reserved holds the message's sequence.
+	flagAtSeq = 1 << 5
 )
 
 var le = binary.LittleEndian
@@ -80,6 +84,10 @@ func appendCommit(dst []byte, c *log.Commit) []byte {
 	le.PutUint64(b[17:], uint64(c.Size))
 	le.PutUint32(b[25:], c.Chunks)
 	le.PutUint32(b[29:], c.Digest)
+	if c.Seq != 0 {
+		b[33] = flagAtSeq
+		le.PutUint64(b[34:], c.Seq)
+	}
 	le.PutUint16(b[42:], uint16(len(c.Subject)))
 	le.PutUint32(b[44:], uint32(len(c.Hdr)))
 	dst = append(dst, c.Subject...)
@@ -94,12 +102,19 @@ func parseCommit(b []byte, c *log.Commit) error {
 	}
 	sl, hl := int(le.Uint16(b[42:])), int(le.Uint32(b[44:]))
 	end := commitFixed + sl + hl
-	if len(b) < end || b[33]&^flagsKnown != 0 || b[33]>>3 == 3 || (b[0] == kindCommit && len(b) != end) {
+	atSeq := b[0] == kindCommit && b[33] == flagAtSeq
+	if len(b) < end || (!atSeq && (b[33]&^flagsKnown != 0 || b[33]>>3 == 3)) || (b[0] == kindCommit && len(b) != end) {
 		return errBadEntry
 	}
 	*c = log.Commit{ID: le.Uint64(b[1:]), Time: int64(le.Uint64(b[9:])), Size: int64(le.Uint64(b[17:])),
 		Chunks: le.Uint32(b[25:]), Digest: le.Uint32(b[29:]),
 		Subject: string(b[commitFixed : commitFixed+sl]), Hdr: b[commitFixed+sl : end]}
+	if atSeq {
+		c.Seq = le.Uint64(b[34:])
+		if c.Seq == 0 {
+			return errBadEntry
+		}
+	}
 	if b[0] == kindCommit {
 		return nil
 	}
@@ -207,6 +222,7 @@ const (
 	codeLimit     byte = 5 // DiscardNew: Value is 1 for max msgs, 2 for max bytes
 	codeBadEntry  byte = 6
 	codeOther     byte = 7
+	codeSeqExists byte = 8 // a mirror's message whose sequence is stored already
 )
 
 // Errors a proposal can report. Everything else is a transport or
@@ -219,6 +235,10 @@ var (
 	ErrNotFound = errors.New("raft: not found")
 	// ErrRejected: the replicas refused the entry (corrupt or malformed).
 	ErrRejected = errors.New("raft: entry rejected")
+	// ErrSeqExists: a message with Message.Seq below the log's next
+	// sequence (a mirror's copy of a message it has); it wraps
+	// log.ErrSeqExists.
+	ErrSeqExists = fmt.Errorf("raft: %w", log.ErrSeqExists)
 )
 
 // codeOf maps a log error to a result code.
@@ -231,6 +251,8 @@ func codeOf(err error) byte {
 		return codeCheck
 	case errors.Is(err, log.ErrDuplicate):
 		return codeDuplicate
+	case errors.Is(err, log.ErrSeqExists):
+		return codeSeqExists
 	case errors.Is(err, log.ErrNotFound), errors.Is(err, log.ErrDeleted):
 		return codeNotFound
 	case errors.Is(err, log.ErrCorrupt):
@@ -271,6 +293,8 @@ func errOf(res sm.Result) error {
 		return nil
 	case codeNotFound:
 		return ErrNotFound
+	case codeSeqExists:
+		return ErrSeqExists
 	case codeCheck:
 		x := res.Data[9:]
 		if len(x) < 4 {

@@ -130,7 +130,7 @@ func (s *StreamShard) Submit(m *Message, done func(seq uint64, ts int64, err err
 		return
 	}
 	it := &pubItem{done: done, size: m.Size}
-	it.c = log.Commit{ID: id, Subject: m.Subject, Hdr: append([]byte(nil), m.Hdr...), Size: m.Size}
+	it.c = log.Commit{ID: id, Subject: m.Subject, Hdr: append([]byte(nil), m.Hdr...), Size: m.Size, Seq: m.Seq, Time: m.Time}
 	small := m.Size+int64(len(m.Hdr)) <= batchMax && m.Size <= int64(s.chunkSize)
 	switch {
 	case small && m.Data == nil:

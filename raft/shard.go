@@ -110,6 +110,12 @@ type Message struct {
 	// keeps it until done without copying it.
 	Data []byte
 	Size int64
+	// Seq, when not 0, is the sequence the message must get, and Time its
+	// timestamp (unix ns): a mirror's copy of its origin's message
+	// (log.Commit.Seq). A sequence the log is past fails with
+	// ErrSeqExists.
+	Seq  uint64
+	Time int64
 }
 
 // Publish replicates m and returns its sequence and timestamp, after

@@ -144,6 +144,9 @@ func (e *Engine) directGet(r *apiReq, name, lastSubj string) {
 	}
 	st := e.lookup(name)
 	if st == nil || !st.Config().AllowDirect {
+		st = e.directMirrorOf(name) // feed.go
+	}
+	if st == nil {
 		e.sendStatus(r.reply, jsapi.AppendNoResponders(nil))
 		return
 	}

@@ -36,6 +36,7 @@ func (e *Engine) streamCreate(r *apiReq, name string) {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
+	e.fillMirrorDirect(&cfg)
 	if cfg.Sealed {
 		e.respondErr(r.reply, typ, invalidConfig("stream configuration for create can not be sealed"))
 		return
@@ -72,6 +73,8 @@ func (e *Engine) createStream(cfg jsapi.StreamConfig) (*stream, bool, *jsapi.API
 		if err != nil {
 			st.close()
 			e.o.FS.RemoveAll(st.dir)
+		} else {
+			st.startFeeds()
 		}
 	}
 	if err != nil {

@@ -81,11 +81,16 @@ type Replica interface {
 }
 
 // ReplicaMsg is one message for Replica.Submit; Hdr is not retained.
+// Seq, when not 0, is the sequence the message must get and Time its
+// timestamp (unix ns): a mirror's copy (BeginMirror). A sequence the log
+// is past comes back to done as an error wrapping log.ErrSeqExists.
 type ReplicaMsg struct {
 	Subject string
 	Hdr     []byte
 	Body    io.Reader
 	Size    int64
+	Seq     uint64
+	Time    int64
 }
 
 // ReplicaProgress is what a replica last reported about itself: how many
@@ -269,6 +274,7 @@ func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 		st.close()
 		return err
 	}
+	st.startFeeds()
 	return nil
 }
 
@@ -282,6 +288,7 @@ func (e *Engine) reopenReplicated(st *stream) {
 		e.log.Error("jetstream: replica not reopened", "stream", st.name, "err", err)
 		return
 	}
+	st.stopFeeds()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.unregisterLocked(st)
@@ -289,6 +296,7 @@ func (e *Engine) reopenReplicated(st *stream) {
 		e.log.Error("jetstream: replica not reopened", "stream", st.name, "err", err)
 		return
 	}
+	nst.startFeeds()
 	e.log.Info("jetstream: replica reopened over a raft snapshot", "stream", st.name)
 }
 
@@ -330,6 +338,7 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		return
 	}
 	cfg.Replicas = max(req.Replicas, 1)
+	e.fillMirrorDirect(&cfg)
 	if cfg.Storage == jsapi.MemoryStorage {
 		e.respondErr(r.reply, typ, invalidConfig("replicated streams need file storage"))
 		return

@@ -107,14 +107,8 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if maxPayload > 0 && int64(cfg.MaxMsgSize) > maxPayload {
 		return cfg, invalidConfig("max message size %d can not be larger than the server's max payload %d", cfg.MaxMsgSize, maxPayload)
 	}
-	if cfg.Mirror != nil && cfg.FirstSeq > 0 {
-		return cfg, jsapi.NewAPIError(jsapi.ErrCodeMirrorWithFirstSeq)
-	}
-	if cfg.Mirror != nil || len(cfg.Sources) > 0 {
-		return cfg, invalidConfig("mirrors and sources are not supported")
-	}
-	if cfg.SubjectTransform != nil || cfg.RePublish != nil {
-		return cfg, invalidConfig("subject transforms and republish are not supported")
+	if apiErr := checkFeeds(&cfg, in.Subjects); apiErr != nil {
+		return cfg, apiErr
 	}
 	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
 		return cfg, invalidConfig("per-message TTL, counters and schedules are not supported")
@@ -128,8 +122,11 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.AllowBatchPublish {
 		return cfg, invalidConfig("fast batch publish (allow_batched) is not supported")
 	}
-	if len(cfg.Subjects) == 0 {
+	if len(cfg.Subjects) == 0 && cfg.Mirror == nil && len(cfg.Sources) == 0 {
 		cfg.Subjects = []string{cfg.Name}
+	}
+	if apiErr := checkTransforms(&cfg); apiErr != nil {
+		return cfg, apiErr
 	}
 	seen := make(map[string]bool, len(cfg.Subjects))
 	var own subject.FilterTree // the subjects so far: overlaps within the config
@@ -233,4 +230,41 @@ func logConfig(cfg *jsapi.StreamConfig) log.Config {
 		lc.Storage = log.MemoryStorage
 	}
 	return lc
+}
+
+// checkTransforms validates a stream's subject_transform and republish as
+// nats-server's checkStreamCfg does; an empty republish source becomes '>',
+// and a republish of '>' to '>' on a stream whose one subject is its
+// transform's source republishes the transformed subjects.
+func checkTransforms(cfg *jsapi.StreamConfig) *jsapi.APIError {
+	if tr := cfg.SubjectTransform; tr != nil {
+		if tr.Source != "" && !subject.ValidSubscribe([]byte(tr.Source)) {
+			return jsapi.NewAPIError(jsapi.ErrCodeStreamTransformInvalidSource, subject.ErrBadSubject.Error()+" "+tr.Source)
+		}
+		if err := subject.ValidateMapping(tr.Source, tr.Destination); err != nil {
+			return jsapi.NewAPIError(jsapi.ErrCodeStreamTransformInvalidDest, err.Error())
+		}
+	}
+	rp := cfg.RePublish
+	if rp == nil {
+		return nil
+	}
+	c := *rp
+	cfg.RePublish = &c
+	if c.Source == "" {
+		c.Source = ">"
+	}
+	if tr := cfg.SubjectTransform; c.Source == ">" && c.Destination == ">" && tr != nil &&
+		len(cfg.Subjects) == 1 && tr.Source == cfg.Subjects[0] {
+		c.Source, c.Destination = tr.Destination, tr.Destination
+	}
+	for _, subj := range cfg.Subjects {
+		if subject.Overlap(c.Destination, subj) {
+			return invalidConfig("stream configuration for republish destination forms a cycle")
+		}
+	}
+	if _, err := subject.NewTransform(c.Source, c.Destination); err != nil || c.Destination == "" {
+		return invalidConfig("stream configuration for republish with transform from '%s' to '%s' not valid", c.Source, c.Destination)
+	}
+	return nil
 }

@@ -16,6 +16,9 @@
 //	                           PubAcks
 //	rules.go                   the publish rules, decided once in log order
 //	store*.go                  the Store seam: localStore (R1), replicatedStore
+//	republish.go               subject_transform (applied at capture) and republish
+//	feed*.go, rules_source.go  mirrors and sources: copying from an origin
+//	                           stream, their config checks, the sourced-copy rule
 //	stream.go, config.go,      a stream: info, update, purge, delete; config
 //	meta.go                    checks; meta.json
 //	cluster*.go, placement.go, the cluster: meta shard, placement, replicas,
@@ -107,8 +110,8 @@
 //   - Interest retention: a message stored while the stream has no
 //     consumer is removed at once (nobody will ever acknowledge it); with
 //     consumers, the consumer Set removes messages through Stream.Remove.
-//   - Mirrors, sources, subject transforms, republish, per-message TTL,
-//     counters, schedules and batch publish are refused as invalid config
+//   - Per-message TTL, counters, schedules, batch publish and external
+//     (cross-domain) mirrors and sources are refused as invalid config
 //     (10052); a Nats-TTL header is refused with 10166 (TTL disabled).
 //   - $JS.API.INFO reports API level 0 (jsapi.BargeAPILevel): clients gate
 //     2.11+ features on it, so nats.go refuses a KV bucket with

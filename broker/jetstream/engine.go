@@ -148,6 +148,9 @@ func New(srv *broker.Server, o Options) (*Engine, error) {
 	}
 	e.apiSub = sub
 	srv.SetCapturer(e)
+	for _, st := range e.sortedStreams() {
+		st.startFeeds() // once the registry is shared: feeds read it locked
+	}
 	return e, nil
 }
 

@@ -119,6 +119,11 @@ func (p *pub) start() {
 	st := p.st
 	st.mu.Lock()
 	p.err = st.precheckLocked(hdr, p.size, &h)
+	if tr := st.mu.xform; tr != nil && p.err == nil {
+		if to, ok := tr.Match(p.subject); ok {
+			p.subject = to // stored under the transformed subject
+		}
+	}
 	st.mu.Unlock()
 	if p.err != nil {
 		return
@@ -240,6 +245,7 @@ func (c *commitDone) done(seq uint64, _ int64, err error) {
 	waiters := c.waiters
 	c.waiters = nil
 	retention := st.mu.cfg.Retention
+	rp := st.mu.repub
 	st.mu.Unlock()
 	var ce *log.CheckError
 	switch {
@@ -276,6 +282,9 @@ func (c *commitDone) done(seq uint64, _ int64, err error) {
 	}
 	if changed {
 		st.cons.StreamChanged()
+	}
+	if rp != nil {
+		c.e.republish(st, rp, seq) // republish.go
 	}
 	if len(c.reply) > 0 {
 		c.e.ackIn(st, c.reply, seq, false)

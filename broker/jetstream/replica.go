@@ -152,7 +152,7 @@ func (e *Engine) applyReplicatedConfig(st *stream, cfg jsapi.StreamConfig) *jsap
 	}
 	old := st.Config()
 	st.mu.Lock()
-	st.mu.cfg = cfg
+	st.setConfigLocked(cfg)
 	st.mu.Unlock()
 	if !reflect.DeepEqual(old.Subjects, cfg.Subjects) && e.mu.streams[st.name] == st {
 		e.unregisterLocked(st)

@@ -116,6 +116,11 @@ func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 	if cfg.DiscardNewPer && cfg.MaxMsgsPer > 0 {
 		rc.maxPerSubj = cfg.MaxMsgsPer
 	}
+	if cfg.Mirror != nil {
+		// A mirror stores what its origin stored, as nats-server's: no
+		// dedup, and a rollup applies.
+		rc.window, rc.allowRollup = 0, true
+	}
 	return rc
 }
 
@@ -246,6 +251,10 @@ func refusalAnswer(ce *log.CheckError) (dup bool, seq uint64, apiErr *jsapi.APIE
 	if ce.Code == checkDuplicate {
 		return true, ce.Seq, nil
 	}
+	if ce.Code == checkSourcedAgain {
+		// Only feeds send these (feed.go takes it as stored already).
+		return false, 0, jsapi.NewAPIError(jsapi.ErrCodeStreamGeneral, "message sourced already")
+	}
 	return false, 0, jsapi.NewAPIError(jsapi.ErrCode(ce.Code), ce.Text)
 }
 
@@ -267,6 +276,9 @@ type publishRules struct {
 	bySubj  map[string]pendingSubj
 	pruneAt int
 	sm      log.StoredMsg // load scratch
+	// srcLast is the newest origin sequence accepted per source (its
+	// Nats-Stream-Source key) as far as learnt (rules_source.go).
+	srcLast map[string]uint64
 }
 
 // pendingMsg is an accepted message (id: its Nats-Msg-Id, or "").
@@ -275,6 +287,9 @@ type pendingMsg struct {
 	ts   int64
 	subj string
 	id   string
+	// src and srcSeq: a source's copy, its key and origin sequence.
+	src    string
+	srcSeq uint64
 }
 
 // pendingSubj is a subject's pending messages: how many, and the newest.
@@ -336,6 +351,12 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 			return log.ActNone, refusal(jsapi.ErrCodeStreamWrongLastMsgID, got)
 		}
 	}
+	srcKey, srcSeq, sourced := sourcedCopy(m.Hdr)
+	if sourced {
+		if err := r.checkSourced(v, srcKey, srcSeq); err != nil {
+			return log.ActNone, err
+		}
+	}
 	if r.cfg.maxPerSubj > 0 {
 		r.prune(v)
 		if v.SubjectMsgs(m.Subject)+r.bySubj[m.Subject].n >= r.cfg.maxPerSubj {
@@ -350,6 +371,12 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 		act = log.ActPurgeAll
 	}
 	r.accept(v, m, h.msgID)
+	if sourced {
+		key := string(srcKey)
+		r.srcLast[key] = srcSeq
+		p := &r.pending[len(r.pending)-1]
+		p.src, p.srcSeq = key, srcSeq
+	}
 	return act, nil
 }
 
@@ -362,6 +389,7 @@ func (r *publishRules) Truncate(last uint64) {
 		r.pending = r.pending[:n-1]
 	}
 	r.ids.truncate(last)
+	clear(r.srcLast) // learnt again from what is left
 }
 
 // Reset forgets everything and rebuilds from v: the log was opened.
@@ -370,6 +398,7 @@ func (r *publishRules) Reset(v log.View) {
 	r.pending, r.head, r.pruneAt = r.pending[:0], 0, 0
 	clear(r.bySubj)
 	r.ids = idTable{}
+	clear(r.srcLast)
 	r.raw, r.cfg, r.loaded = "", ruleConfig{}, false
 	r.configure(v.Rules())
 	if r.cfg.window > 0 {

@@ -27,6 +27,13 @@ type Store interface {
 	// follows in pieces through Appending.Write, then End or Abort.
 	// Errors: a store error (closed, full disk, a limit known at once).
 	Begin(subject string, hdr []byte, size int64) (Appending, error)
+	// BeginMirror is Begin for a mirror's copy of its origin's message:
+	// it is stored as sequence seq with timestamp ts (unix ns), the
+	// sequences before it that the store has not reached are skipped
+	// (deleted), and a seq the store is past is refused at End (or to
+	// done) with an error wrapping log.ErrSeqExists (log/mirror.go). It
+	// may block on the disk (it is not called on an event loop).
+	BeginMirror(subject string, hdr []byte, size int64, seq uint64, ts int64) (Appending, error)
 	// Delete removes message seq (log.ErrNotFound, log.ErrDeleted when it
 	// is not there): on a replica, on every replica through raft.
 	Delete(seq uint64) error

@@ -55,6 +55,14 @@ func (s *localStore) Begin(subject string, hdr []byte, size int64) (Appending, e
 	return localAppending{a}, nil
 }
 
+func (s *localStore) BeginMirror(subject string, hdr []byte, size int64, seq uint64, ts int64) (Appending, error) {
+	a, err := s.l.AppendAt(subject, hdr, size, seq, ts)
+	if err != nil {
+		return nil, err
+	}
+	return localAppending{a}, nil
+}
+
 func (s *localStore) Delete(seq uint64) error { return s.l.Delete(seq) }
 
 func (s *localStore) Purge(req log.PurgeRequest) (uint64, error) { return s.l.Purge(req) }

@@ -66,6 +66,16 @@ func (s *replicatedStore) Begin(subject string, hdr []byte, size int64) (Appendi
 	return a, nil
 }
 
+func (s *replicatedStore) BeginMirror(subject string, hdr []byte, size int64, seq uint64, ts int64) (Appending, error) {
+	a, err := s.Begin(subject, hdr, size)
+	if err != nil {
+		return nil, err
+	}
+	ra := a.(*replAppending)
+	ra.seq, ra.ts = seq, ts
+	return ra, nil
+}
+
 func (s *replicatedStore) Delete(seq uint64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), replOpTimeout)
 	defer cancel()
@@ -101,7 +111,9 @@ type replAppending struct {
 	subject string
 	hdr     []byte
 	size    int64
-	memMax  int64 // body bytes kept in memory before spooling
+	memMax  int64  // body bytes kept in memory before spooling
+	seq     uint64 // BeginMirror: the sequence and timestamp it must get
+	ts      int64
 	mem     []byte
 	spool   *os.File // nil until the body passes memMax and a file is ready
 }
@@ -133,7 +145,7 @@ func (a *replAppending) Write(piece []byte) error {
 // End submits the message to the replica's ordered pipeline (it does not
 // block on raft); done follows this replica's apply of its group.
 func (a *replAppending) End(done func(seq uint64, ts int64, err error)) (uint64, error) {
-	m := &ReplicaMsg{Subject: a.subject, Hdr: a.hdr}
+	m := &ReplicaMsg{Subject: a.subject, Hdr: a.hdr, Seq: a.seq, Time: a.ts}
 	if a.spool == nil {
 		m.Body, m.Size = bytes.NewBuffer(a.mem), int64(len(a.mem)) // handed over
 		a.mem = nil

@@ -41,6 +41,14 @@ type stream struct {
 		// its duplicates wait (publish.go).
 		inflight map[uint64]*commitDone
 		closed   bool
+		// xform is cfg's subject_transform, repub its republish (nil:
+		// none); setConfigLocked builds both.
+		xform *subject.Transform
+		repub *republisher
+		// feeds copy the mirror's or the sources' origins (feed.go),
+		// started once the stream is registered (startFeeds).
+		feeds   []*feed
+		feedsOn bool // startFeeds ran: config updates restart them
 	}
 }
 
@@ -100,7 +108,7 @@ func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created t
 // Store set for a replicated stream's; the rest filled in here).
 func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time, store Store, repl Replica, env consumer.Env) (*stream, error) {
 	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, store: store, repl: repl}
-	st.mu.cfg = cfg
+	st.setConfigLocked(cfg)
 	st.mu.inflight = make(map[uint64]*commitDone)
 	env.Server, env.Clock, env.Logger, env.FS = e.srv, e.o.Clock, e.log.With("stream", cfg.Name), e.o.FS
 	set, err := consumer.NewSet(env, st, filepath.Join(dir, consumersDir))
@@ -136,6 +144,16 @@ func (s *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 		// A per-node stream, led by this server (nats-server reports the
 		// same for a stream without a raft group).
 		si.Cluster = &jsapi.ClusterInfo{Name: s.e.o.ClusterName, Leader: s.e.o.ServerName}
+	}
+	s.mu.Lock()
+	feeds := s.mu.feeds
+	s.mu.Unlock()
+	for _, f := range feeds {
+		if f.mirror {
+			si.Mirror = f.info()
+		} else {
+			si.Sources = append(si.Sources, f.info())
+		}
 	}
 	if req != nil && req.DeletedDetails {
 		si.State.Deleted = s.store.Reader().Deleted(0)
@@ -181,7 +199,7 @@ func (s *stream) update(cfg jsapi.StreamConfig) *jsapi.APIError {
 		return s.e.internalErr(jsapi.ErrCodeStreamUpdate, s.name, "stream update", err)
 	}
 	s.mu.Lock()
-	s.mu.cfg = cfg
+	s.setConfigLocked(cfg)
 	s.mu.Unlock()
 	s.cons.StreamChanged()
 	return nil
@@ -240,17 +258,64 @@ func (s *stream) close() error {
 		return nil
 	}
 	s.mu.closed = true
+	feeds := s.mu.feeds
+	s.mu.feeds = nil
 	s.mu.Unlock()
+	for _, f := range feeds {
+		f.stop()
+	}
 	s.cons.Close()
 	return s.store.Close()
 }
 
 // destroy removes the stream and everything it stored.
 func (s *stream) destroy() error {
-	s.cons.DeleteAll()
 	s.mu.Lock()
 	s.mu.closed = true
+	feeds := s.mu.feeds
+	s.mu.feeds = nil
 	s.mu.Unlock()
+	for _, f := range feeds {
+		f.stop()
+	}
+	s.cons.DeleteAll()
 	s.store.Close()
 	return log.RemoveDir(s.e.o.FS, s.dir)
+}
+
+// startFeeds starts the stream's mirror or sources, once it is registered
+// (a feed's origin may be the stream another one is about to replace).
+func (s *stream) startFeeds() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed || s.mu.feedsOn {
+		return
+	}
+	s.mu.feedsOn = true
+	s.mu.feeds = s.e.startFeeds(s, &s.mu.cfg, nil)
+}
+
+// stopFeeds stops the stream's feeds and waits for them.
+func (s *stream) stopFeeds() {
+	s.mu.Lock()
+	feeds := s.mu.feeds
+	s.mu.feeds = nil
+	s.mu.Unlock()
+	for _, f := range feeds {
+		f.stop()
+	}
+}
+
+// restartFeedsLocked replaces the feeds after a config update changed the
+// sources: the old ones are cancelled, not waited for (the caller may hold
+// Engine.mu); the new ones start copying once they ended. s.mu held.
+func (s *stream) restartFeedsLocked() {
+	old := s.mu.feeds
+	for _, f := range old {
+		f.cancel()
+	}
+	s.mu.feeds = nil
+	if !s.mu.closed {
+		s.mu.feeds = s.e.startFeeds(s, &s.mu.cfg, old)
+	}
 }

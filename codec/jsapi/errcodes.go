@@ -76,6 +76,16 @@ const (
 	ErrCodeMirrorWithFirstSeq               ErrCode = 10143 // 400 stream mirrors can not have first sequence configured
 	ErrCodeStreamTransformInvalidSource     ErrCode = 10155 // 400 stream transform source: {err}
 	ErrCodeStreamTransformInvalidDest       ErrCode = 10156 // 400 stream transform: {err}
+	ErrCodeMirrorMaxMessageSizeTooBig       ErrCode = 10030 // 400 stream mirror must have max message size >= source
+	ErrCodeSourceMaxMessageSizeTooBig       ErrCode = 10046 // 400 stream source must have max message size >= target
+	ErrCodeSourceMultipleFiltersNotAllowed  ErrCode = 10144 // 400 source with multiple subject transforms cannot also have a single subject filter
+	ErrCodeSourceInvalidSubjectFilter       ErrCode = 10145 // 400 source transform source: {err}
+	ErrCodeSourceInvalidTransformDest       ErrCode = 10146 // 400 source transform: {err}
+	ErrCodeSourceOverlappingSubjectFilters  ErrCode = 10147 // 400 source filters can not overlap
+	ErrCodeMirrorMultipleFiltersNotAllowed  ErrCode = 10150 // 400 mirror with multiple subject transforms cannot also have a single subject filter
+	ErrCodeMirrorInvalidSubjectFilter       ErrCode = 10151 // 400 mirror transform source: {err}
+	ErrCodeMirrorOverlappingSubjectFilters  ErrCode = 10152 // 400 mirror subject filters can not overlap
+	ErrCodeMirrorInvalidTransformDest       ErrCode = 10154 // 400 mirror transform: {err}
 )
 
 // Publish and message errors.

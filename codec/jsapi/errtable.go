@@ -130,6 +130,26 @@ func (c ErrCode) template() (status int, desc string, ok bool) {
 		return 400, "stream transform source: {err}", true
 	case ErrCodeStreamTransformInvalidDest:
 		return 400, "stream transform: {err}", true
+	case ErrCodeMirrorMaxMessageSizeTooBig:
+		return 400, "stream mirror must have max message size >= source", true
+	case ErrCodeSourceMaxMessageSizeTooBig:
+		return 400, "stream source must have max message size >= target", true
+	case ErrCodeSourceMultipleFiltersNotAllowed:
+		return 400, "source with multiple subject transforms cannot also have a single subject filter", true
+	case ErrCodeSourceInvalidSubjectFilter:
+		return 400, "source transform source: {err}", true
+	case ErrCodeSourceInvalidTransformDest:
+		return 400, "source transform: {err}", true
+	case ErrCodeSourceOverlappingSubjectFilters:
+		return 400, "source filters can not overlap", true
+	case ErrCodeMirrorMultipleFiltersNotAllowed:
+		return 400, "mirror with multiple subject transforms cannot also have a single subject filter", true
+	case ErrCodeMirrorInvalidSubjectFilter:
+		return 400, "mirror transform source: {err}", true
+	case ErrCodeMirrorOverlappingSubjectFilters:
+		return 400, "mirror subject filters can not overlap", true
+	case ErrCodeMirrorInvalidTransformDest:
+		return 400, "mirror transform: {err}", true
 
 	// Publish and messages.
 	case ErrCodeNoMessageFound:

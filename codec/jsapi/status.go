@@ -26,6 +26,7 @@ const (
 	HdrLastStream       = "Nats-Last-Stream"
 	HdrConsumerStalled  = "Nats-Consumer-Stalled"
 	HdrStream           = "Nats-Stream"
+	HdrStreamSource     = "Nats-Stream-Source"
 	HdrSubject          = "Nats-Subject"
 	HdrSequence         = "Nats-Sequence"
 	HdrTimeStamp        = "Nats-Time-Stamp"

@@ -41,6 +41,8 @@ func describe(w string) string {
 		return "Pull consumer on the stream leader's node reading a pre-filled R3 stream (three-node cluster) with Fetch batches, explicit ack per message. nats-server's consumer is R3 (its default for an R3 stream: acks are replicated), barge's is its default too (node-local up to at least barge 93aec80). CPU and peak RSS are summed over the three processes."
 	case "js-pubfetch":
 		return "JetStream publish then fetch of the same messages, per repetition."
+	case "mirror":
+		return "A new mirror of a pre-filled R1 file stream, timed from its create until its last sequence is the origin's (stream info polled every 5 ms); MiB/s counts mirrored payload."
 	}
 	return ""
 }

@@ -62,7 +62,7 @@ type Workload interface {
 
 // Names lists every workload the suite knows, in report order.
 func Names() []string {
-	return []string{"core", "js-pub", "js-fetch", "latency", "obj-put", "obj-get", "r3-pub", "r3-fetch"}
+	return []string{"core", "js-pub", "js-fetch", "latency", "obj-put", "obj-get", "r3-pub", "r3-fetch", "mirror"}
 }
 
 // New returns a fresh workload by name: one of Names, or "js-pubfetch"
@@ -75,6 +75,8 @@ func New(name string) (Workload, error) {
 		return &jsPublish{}, nil
 	case "js-fetch":
 		return &jsFetch{}, nil
+	case "mirror":
+		return &jsMirror{}, nil
 	case "r3-pub":
 		return &jsPublish{c: jsClient{replicas: 3}}, nil
 	case "r3-fetch":

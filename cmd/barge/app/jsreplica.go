@@ -140,7 +140,7 @@ func (r *jsReplica) QueuedBytes() int64 { return r.sh.QueuedBytes() }
 
 // raftMsg is m as raft takes it.
 func raftMsg(m *jetstream.ReplicaMsg) *raft.Message {
-	rm := &raft.Message{Subject: m.Subject, Hdr: m.Hdr, Body: m.Body, Size: m.Size}
+	rm := &raft.Message{Subject: m.Subject, Hdr: m.Hdr, Body: m.Body, Size: m.Size, Seq: m.Seq, Time: m.Time}
 	if b, ok := m.Body.(interface{ Bytes() []byte }); ok {
 		rm.Data, rm.Body = b.Bytes(), nil
 	}

@@ -1,0 +1,124 @@
+package jetstream
+
+import (
+	"strings"
+
+	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/bargemq/barge/subject"
+)
+
+// checkFeeds validates a stream's mirror and sources as nats-server's
+// checkStreamCfg does, with the codes it answers. subjects are the
+// subjects the request listed (a mirror may have none). Mirrors and
+// sources read their origin inside this barge server or cluster: an
+// `external` origin (another domain's API prefix) and a durable
+// `consumer` source are refused as invalid config (10052).
+func checkFeeds(cfg *jsapi.StreamConfig, subjects []string) *jsapi.APIError {
+	if m := cfg.Mirror; m != nil {
+		switch {
+		case cfg.FirstSeq > 0:
+			return jsapi.NewAPIError(jsapi.ErrCodeMirrorWithFirstSeq)
+		case len(subjects) > 0:
+			return jsapi.NewAPIError(jsapi.ErrCodeMirrorWithSubjects)
+		case len(cfg.Sources) > 0:
+			return jsapi.NewAPIError(jsapi.ErrCodeMirrorWithSources)
+		case m.OptStartSeq > 0 && m.OptStartTime != nil:
+			return jsapi.NewAPIError(jsapi.ErrCodeMirrorWithStartSeqAndTime)
+		case m.FilterSubject != "" && len(m.SubjectTransforms) > 0:
+			return jsapi.NewAPIError(jsapi.ErrCodeMirrorMultipleFiltersNotAllowed)
+		}
+		if apiErr := checkFeedScope(m); apiErr != nil {
+			return apiErr
+		}
+		for i, tr := range m.SubjectTransforms {
+			if tr.Source != "" && !subject.ValidSubscribe([]byte(tr.Source)) {
+				return jsapi.NewAPIError(jsapi.ErrCodeMirrorInvalidSubjectFilter, subject.ErrBadSubject.Error()+" "+tr.Source)
+			}
+			if err := subject.ValidateMapping(tr.Source, tr.Destination); err != nil {
+				return jsapi.NewAPIError(jsapi.ErrCodeMirrorInvalidTransformDest, err.Error())
+			}
+			for j, other := range m.SubjectTransforms {
+				if i != j && subject.Overlap(tr.Source, other.Source) {
+					return jsapi.NewAPIError(jsapi.ErrCodeMirrorOverlappingSubjectFilters)
+				}
+			}
+		}
+		if m.FilterSubject != "" && !subject.ValidSubscribe([]byte(m.FilterSubject)) {
+			return jsapi.NewAPIError(jsapi.ErrCodeMirrorInvalidSubjectFilter, subject.ErrBadSubject.Error()+" "+m.FilterSubject)
+		}
+		if !validName(m.Name) || m.Name == cfg.Name {
+			return jsapi.NewAPIError(jsapi.ErrCodeMirrorInvalidStreamName)
+		}
+	}
+	seen := make(map[string]bool, len(cfg.Sources))
+	for _, src := range cfg.Sources {
+		if src == nil || !validName(src.Name) || src.Name == cfg.Name {
+			return jsapi.NewAPIError(jsapi.ErrCodeSourceInvalidStreamName)
+		}
+		if id := feedIndexName(src); seen[id] {
+			return jsapi.NewAPIError(jsapi.ErrCodeSourceDuplicateDetected)
+		} else {
+			seen[id] = true
+		}
+		if src.FilterSubject != "" && len(src.SubjectTransforms) > 0 {
+			return jsapi.NewAPIError(jsapi.ErrCodeSourceMultipleFiltersNotAllowed)
+		}
+		if src.FilterSubject != "" && !subject.ValidSubscribe([]byte(src.FilterSubject)) {
+			return jsapi.NewAPIError(jsapi.ErrCodeSourceInvalidSubjectFilter, subject.ErrBadSubject.Error()+" "+src.FilterSubject)
+		}
+		for _, tr := range src.SubjectTransforms {
+			if tr.Source != "" && !subject.ValidSubscribe([]byte(tr.Source)) {
+				return jsapi.NewAPIError(jsapi.ErrCodeSourceInvalidSubjectFilter, subject.ErrBadSubject.Error()+" "+tr.Source)
+			}
+			if err := subject.ValidateMapping(tr.Source, tr.Destination); err != nil {
+				return jsapi.NewAPIError(jsapi.ErrCodeSourceInvalidTransformDest, err.Error())
+			}
+		}
+		for i, tr := range src.SubjectTransforms {
+			for j, other := range src.SubjectTransforms {
+				if i != j && subjectMatchesPattern(orAll(tr.Source), orAll(other.Source)) {
+					return jsapi.NewAPIError(jsapi.ErrCodeSourceOverlappingSubjectFilters)
+				}
+			}
+		}
+		if apiErr := checkFeedScope(src); apiErr != nil {
+			return apiErr
+		}
+	}
+	return nil
+}
+
+// checkFeedScope refuses what barge's mirrors and sources do not do.
+func checkFeedScope(src *jsapi.StreamSource) *jsapi.APIError {
+	if src.External != nil {
+		return invalidConfig("external mirrors and sources (another domain's api prefix) are not supported")
+	}
+	if src.Consumer != nil {
+		return invalidConfig("sourcing through a durable consumer is not supported")
+	}
+	return nil
+}
+
+func orAll(filter string) string {
+	if filter == "" {
+		return ">"
+	}
+	return filter
+}
+
+// feedIndexName is nats-server's index name of a source: its stream, its
+// filters and their destinations ('>' for none; several joined by form
+// feeds), separated by spaces. Its fields after the stream name are part
+// of the Nats-Stream-Source header of every sourced message.
+func feedIndexName(src *jsapi.StreamSource) string {
+	from, to := orAll(src.FilterSubject), ">"
+	if len(src.SubjectTransforms) > 0 {
+		froms := make([]string, len(src.SubjectTransforms))
+		tos := make([]string, len(src.SubjectTransforms))
+		for i, tr := range src.SubjectTransforms {
+			froms[i], tos[i] = orAll(tr.Source), orAll(tr.Destination)
+		}
+		from, to = strings.Join(froms, "\f"), strings.Join(tos, "\f")
+	}
+	return src.Name + " " + from + " " + to
+}
