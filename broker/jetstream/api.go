@@ -183,8 +183,12 @@ func (e *Engine) handle(r *apiReq) {
 		e.consumerNext(r, stream, string(s.Consumer))
 	case jsapi.OpStreamLeaderStepDown:
 		e.stepDown(r, stream)
+	case jsapi.OpStreamSnapshot:
+		e.streamSnapshot(r, stream)
+	case jsapi.OpStreamRestore:
+		e.streamRestore(r, stream)
 	default:
-		// Snapshots, restores, leader step-downs, pause, unpin, reset:
+		// Consumer leader step-downs, pause, unpin, reset:
 		// not offered by this server.
 		e.respondErr(r.reply, s.Op.ResponseType(), jsapi.NewAPIError(jsapi.ErrCodeBadRequest))
 	}
