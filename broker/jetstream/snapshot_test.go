@@ -286,9 +286,15 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		}
 	}
 	want := make([]byte, large)
+	inbox := nc.NewInbox()
+	getSub, err := nc.SubscribeSync(inbox)
+	must(t, err)
+	getSub.SetPendingLimits(-1, -1) // a reply larger than the default 64 MiB
 	for i := range 2 {
-		m, err := js.GetMsg("S", uint64(small+1+i), nats.DirectGet())
+		must(t, nc.PublishRequest("$JS.API.DIRECT.GET.S", inbox, []byte(fmt.Sprintf(`{"seq":%d}`, small+1+i))))
+		m, err := getSub.NextMsg(60 * time.Second)
 		must(t, err)
+		m.Subject = m.Header.Get("Nats-Subject")
 		pattern(want, int64(i)*977)
 		if !bytes.Equal(m.Data, want) || m.Subject != "s.big" {
 			t.Fatalf("large message %d differs after restore", i)
