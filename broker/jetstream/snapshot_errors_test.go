@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bargemq/barge/clock/clocktest"
+	"github.com/bargemq/barge/cmd/barge/app"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
@@ -190,5 +192,50 @@ func TestBackupRestoreLikeCLI(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(store, "jetstream", "Z.restoring")); !os.IsNotExist(err) {
 		t.Fatalf("leftover restore directory: %v", err)
+	}
+}
+
+// TestRestoreAbandoned: a client that stops sending half way through a
+// restore (gone, or stalled) leaves nothing: once no chunk came for 5 s
+// (the engine's clock) the restore ends, its directory is removed, the
+// name is free again and a complete upload then restores it.
+func TestRestoreAbandoned(t *testing.T) {
+	src := startServer(t, "", nil)
+	snc, sjs := legacy(t, src)
+	dir := smallBackup(t, snc, sjs, "AB", 400)
+	arc, err := os.ReadFile(filepath.Join(dir, "stream.arc.s2"))
+	must(t, err)
+	meta, err := os.ReadFile(filepath.Join(dir, "backup.json"))
+	must(t, err)
+
+	clk := clocktest.New(time.Now())
+	store := t.TempDir()
+	a := startServer(t, store, func(c *app.Config) { c.Clock = clk })
+	nc, js := legacy(t, a)
+	m, err := nc.Request(jsapi.PreStreamRestore+"AB", meta, 5*time.Second)
+	must(t, err)
+	var resp jsapi.StreamRestoreResponse
+	must(t, json.Unmarshal(m.Data, &resp))
+	if resp.Error != nil {
+		t.Fatalf("restore: %+v", resp.Error)
+	}
+	for off := 0; off < len(arc)/2; off += 64 << 10 {
+		_, err := nc.Request(resp.DeliverSubject, arc[off:min(off+64<<10, len(arc)/2)], 5*time.Second)
+		must(t, err)
+	}
+	staging := filepath.Join(store, "jetstream", "AB.restoring")
+	if _, err := os.Stat(staging); err != nil {
+		t.Fatalf("no staging directory during the restore: %v", err)
+	}
+	eventually(t, 10*time.Second, "the stalled restore to end", func() bool {
+		clk.Advance(6 * time.Second)
+		_, err := os.Stat(staging)
+		return os.IsNotExist(err)
+	})
+	noStream(t, js, store, "AB")
+	info, err := restoreFrom(t, nc, "AB", dir, nil)
+	must(t, err)
+	if info.State.Msgs != 400 {
+		t.Fatalf("restored %+v", info.State)
 	}
 }
