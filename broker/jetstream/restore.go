@@ -39,7 +39,8 @@ import (
 // the trailing gap up to the state's last sequence likewise. Limits are
 // off while restoring and apply when the stream opens, as nats-server's.
 //
-// Memory streams, and replicated streams in a cluster, are refused
+// A chunk must fit an internal message (broker.MaxInternalMsg, 8 MiB; the
+// CLI sends 64 KiB). Memory streams, and replicated streams in a cluster, are refused
 // (10062); nats-server's older tar snapshots (before 2.15) are refused
 // with a clear error.
 

@@ -25,6 +25,10 @@ import (
 // then every message from the stream's reader (a large payload read one
 // stored chunk at a time, its checksum verified, never whole), then the
 // end entry. Memory: one chunk, the s2 block and one stored chunk.
+// The request's jsck (health check) is accepted and, as in nats-server
+// 2.15, adds no pre-scan: every record's checksum is verified as it is
+// read, and a failing one ends the snapshot with a 500 status. One
+// snapshot of a stream at a time (10064 "snapshot in progress").
 
 // snapshotAckTimeout ends a snapshot whose receiver stopped acknowledging
 // (nats-server's 5 s); snapshotInterestWait is how long the first chunk
