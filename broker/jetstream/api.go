@@ -191,8 +191,12 @@ func (e *Engine) handle(r *apiReq) {
 		e.consumerUnpin(r, stream, string(s.Consumer))
 	case jsapi.OpStreamLeaderStepDown:
 		e.stepDown(r, stream)
+	case jsapi.OpStreamSnapshot:
+		e.streamSnapshot(r, stream)
+	case jsapi.OpStreamRestore:
+		e.streamRestore(r, stream)
 	default:
-		// Snapshots, restores, consumer leader step-downs, reset:
+		// Consumer leader step-downs, reset:
 		// not offered by this server.
 		e.respondErr(r.reply, s.Op.ResponseType(), jsapi.NewAPIError(jsapi.ErrCodeBadRequest))
 	}

@@ -21,6 +21,7 @@
 //	                           stream, their config checks, the sourced-copy rule
 //	stream.go, config.go,      a stream: info, update, purge, delete; config
 //	meta.go                    checks; meta.json
+//	snapshot.go, restore*.go   STREAM.SNAPSHOT and STREAM.RESTORE (backups)
 //	cluster*.go, placement.go, the cluster: meta shard, placement, replicas,
 //	replica.go, forward.go,    forwarding to a stream's leader, streams placed
 //	nonmember*.go              on other nodes

@@ -230,7 +230,7 @@ func forwardedOp(op jsapi.Op) bool {
 		jsapi.OpMsgGet, jsapi.OpMsgDelete, jsapi.OpDirectGet, jsapi.OpDirectGetLast,
 		jsapi.OpConsumerCreate, jsapi.OpDurableCreate, jsapi.OpConsumerInfo, jsapi.OpConsumerDelete,
 		jsapi.OpConsumerNames, jsapi.OpConsumerList, jsapi.OpConsumerNext, jsapi.OpStreamLeaderStepDown,
-		jsapi.OpConsumerPause, jsapi.OpConsumerUnpin:
+		jsapi.OpConsumerPause, jsapi.OpConsumerUnpin, jsapi.OpStreamSnapshot:
 		return true
 	}
 	return false
@@ -274,7 +274,7 @@ func (e *Engine) forwardAPI(r *apiReq, s jsapi.APISubject) bool {
 	leader, ok := st.repl.Leader()
 	switch {
 	case ok && leader == cs.fw.self:
-		if consumerOp(s.Op) {
+		if consumerOp(s.Op) || s.Op == jsapi.OpStreamSnapshot {
 			e.activateConsumers(st)
 		}
 		return false

@@ -25,8 +25,8 @@ func (e *Engine) load() error {
 	}
 	for _, name := range names {
 		dir := filepath.Join(e.dir, name)
-		if strings.HasSuffix(name, log.DeletingSuffix) {
-			e.o.FS.RemoveAll(dir) // a delete interrupted by a crash
+		if strings.HasSuffix(name, log.DeletingSuffix) || strings.HasSuffix(name, restoringSuffix) {
+			e.o.FS.RemoveAll(dir) // a delete or a restore interrupted by a crash
 			continue
 		}
 		m, err := e.readMeta(dir)

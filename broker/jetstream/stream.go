@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bargemq/barge/broker/jetstream/consumer"
@@ -32,6 +33,8 @@ type stream struct {
 	// repl is the raft replica of a replicated stream (its store's), for
 	// the cluster's features: leader, progress, step-down; nil for R1.
 	repl Replica
+	// snapshotting is set while a snapshot is being sent (one at a time).
+	snapshotting atomic.Bool
 
 	mu struct {
 		sync.Mutex
