@@ -2,6 +2,10 @@ package broker
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
 	"runtime"
 	"slices"
 	"strconv"
@@ -72,6 +76,47 @@ type ConnInfo struct {
 	Name     string    `json:"name,omitempty"`
 	Lang     string    `json:"lang,omitempty"`
 	Version  string    `json:"version,omitempty"`
+	// TLS fields, as nats-server's connz (set for TLS connections).
+	TLSVersion   string         `json:"tls_version,omitempty"`
+	TLSCipher    string         `json:"tls_cipher_suite,omitempty"`
+	TLSPeerCerts []*TLSPeerCert `json:"tls_peer_certs,omitempty"`
+}
+
+// TLSPeerCert describes a peer's certificate in /connz, as nats-server's.
+type TLSPeerCert struct {
+	Subject          string `json:"subject,omitempty"`
+	SubjectPKISha256 string `json:"spki_sha256,omitempty"`
+	CertSha256       string `json:"cert_sha256,omitempty"`
+}
+
+// tlsInfo fills ci's TLS fields when t came in over TLS.
+func tlsInfo(ci *ConnInfo, t Transport) {
+	ts, ok := t.(TLSStater)
+	if !ok {
+		return
+	}
+	st, ok := ts.TLSConnectionState()
+	if !ok {
+		return
+	}
+	switch st.Version {
+	case tls.VersionTLS12:
+		ci.TLSVersion = "1.2"
+	case tls.VersionTLS13:
+		ci.TLSVersion = "1.3"
+	default:
+		ci.TLSVersion = fmt.Sprintf("Unknown [0x%x]", st.Version)
+	}
+	ci.TLSCipher = tls.CipherSuiteName(st.CipherSuite)
+	for _, pc := range st.PeerCertificates {
+		spki := sha256.Sum256(pc.RawSubjectPublicKeyInfo)
+		sum := sha256.Sum256(pc.Raw)
+		ci.TLSPeerCerts = append(ci.TLSPeerCerts, &TLSPeerCert{
+			Subject:          pc.Subject.String(),
+			SubjectPKISha256: hex.EncodeToString(spki[:]),
+			CertSha256:       hex.EncodeToString(sum[:]),
+		})
+	}
 }
 
 // Varz returns a snapshot of the server's counters. Counters are read one
@@ -157,6 +202,7 @@ func (c *client) connInfo(now time.Time) *ConnInfo {
 	ci.NumSubs = uint32(len(c.mu.subs))
 	ci.Name, ci.Lang, ci.Version = c.mu.name, c.mu.lang, c.mu.version
 	c.mu.Unlock()
+	tlsInfo(ci, c.t)
 	return ci
 }
 

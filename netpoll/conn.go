@@ -25,6 +25,9 @@ type conn struct {
 	fd     int            // the socket, written directly on the fast path
 	remote string
 	task   gnet.RunnableFunc // cached c.run, so scheduling allocates no closure
+	// tc is set for a TLS connection (tls.go): it has no gnet loop, gc, el
+	// and fd are unused, and a writer goroutine of its own drains the queue.
+	tc *tlsConn
 
 	// Loop-only state.
 	session broker.Session
@@ -197,7 +200,7 @@ func (c *conn) enqueueLocked(q *deque, sl *slot, b []byte, unitEnd bool) (bool, 
 	if c.budgetLocked()+int64(len(b)) > c.s.maxPendingBytes() {
 		return c.cutLocked(nil), ErrSlowConsumer
 	}
-	if q.len() == 0 && c.mu.inflight == 0 && c.mu.gnetOut == 0 &&
+	if c.tc == nil && q.len() == 0 && c.mu.inflight == 0 && c.mu.gnetOut == 0 &&
 		(sl == nil && c.mu.q.len() == 0 || sl != nil && c.atHeadLocked(sl)) {
 		n, err := c.writeDirectLocked(b)
 		if err != nil {
@@ -443,6 +446,10 @@ func (c *conn) unwatchLocked() {
 // schedule queues a run task on the connection's loop. If the engine is
 // stopping the task cannot be queued; the engine closes the connection.
 func (c *conn) schedule() {
+	if c.tc != nil {
+		c.tc.schedule(c)
+		return
+	}
 	if err := c.el.Execute(context.Background(), c.task); err != nil {
 		c.mu.Lock()
 		c.mu.scheduled = false

@@ -50,6 +50,8 @@ var fixedKeys = map[string]string{
 	"ClusterSize": "cluster_size", "RaftSnapshotEntries": "raft_snapshot_entries",
 	"RaftCompactionOverhead": "raft_compaction_overhead",
 	"SegmentSize":            "segment_size", "StoreFS": "store_fs", "Clock": "clock",
+	"TLS": "tls", "ClusterTLS": "cluster tls", "HTTPSPort": "https_port",
+	"CertWatchInterval": "cert_watch_interval",
 }
 
 var errStopped = errors.New("server is shutting down")
@@ -73,6 +75,12 @@ func (a *App) Reload(cfg Config) error {
 	old := a.reload.cfg
 	changed, err := diffConfig(&old, &cfg)
 	if err != nil {
+		return err
+	}
+	// The certificate files are read again at every reload, changed
+	// settings or not: new connections get the new certificate, existing
+	// ones keep theirs. A file that does not load fails the reload whole.
+	if err := a.reloadCerts(); err != nil {
 		return err
 	}
 	for _, s := range changed {
