@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bargemq/barge/clock"
@@ -39,6 +40,7 @@ type loaded struct {
 type stamp struct {
 	size int64
 	mod  time.Time
+	ino  uint64 // a file replaced by rename is a new inode
 	ok   bool
 }
 
@@ -72,7 +74,11 @@ func stat(p string) stamp {
 	if err != nil {
 		return stamp{}
 	}
-	return stamp{size: fi.Size(), mod: fi.ModTime(), ok: true}
+	st := stamp{size: fi.Size(), mod: fi.ModTime(), ok: true}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st
 }
 
 // load reads the files. Error texts name the setting, not the path, beyond
@@ -202,8 +208,8 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	return td.DialContext(ctx, network, addr)
 }
 
-// Watch reloads c whenever one of its files changes size or modification
-// time, checking every interval on clk, until Stop. onReload gets each
+// Watch reloads c whenever one of its files changes size, modification
+// time or inode (replaced by a rename), checking every interval on clk, until Stop. onReload gets each
 // reload's outcome (nil error on success); it may be nil. A file caught half
 // written fails to load and is tried again at the next change.
 func (c *Certs) Watch(clk clock.Clock, interval time.Duration, onReload func(error)) {
