@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -328,4 +331,106 @@ func dialTLSRaw(t testing.TB, addr string, fx *tlsFixture) (*tls.Conn, *bufio.Re
 		t.Fatalf("handshake: %v", err)
 	}
 	return tc, bufio.NewReaderSize(tc, 64<<10)
+}
+
+// TestTLSLargeMessageBoundedMemory sends one 256 MiB message (32 MiB with
+// -short) through a TLS-only server to a TLS subscriber, on protocol-level
+// clients that never hold the message: the server streams it record by
+// record, so its memory grows by about a watermark, not by the message.
+func TestTLSLargeMessageBoundedMemory(t *testing.T) {
+	size := int64(256 << 20)
+	if testing.Short() {
+		size = 32 << 20
+	}
+	fx := newTLSFixture(t)
+	a := startTLSServer(t, fx, func(c *app.Config) { c.MaxPayload = 1 << 30 })
+	addr := strings.TrimPrefix(a.ClientURL(), "nats://")
+
+	sc, sr := dialTLSRaw(t, addr, fx)
+	fmt.Fprintf(sc, "CONNECT {\"verbose\":false}\r\nSUB big 1\r\nPING\r\n")
+	for {
+		l, err := sr.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(l, "PONG") {
+			break
+		}
+	}
+	type result struct {
+		sum [32]byte
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		var r result
+		_ = sc.SetReadDeadline(time.Now().Add(3 * time.Minute))
+		l, err := sr.ReadString('\n')
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		if want := fmt.Sprintf("MSG big 1 %d\r\n", size); l != want {
+			got <- result{err: fmt.Errorf("line %q, want %q", l, want)}
+			return
+		}
+		h := sha256.New()
+		if _, err := io.CopyN(h, sr, size); err != nil {
+			got <- result{err: err}
+			return
+		}
+		copy(r.sum[:], h.Sum(nil))
+		got <- r
+	}()
+
+	runtime.GC()
+	debug.FreeOSMemory()
+	base := rss(t)
+	resetPeakRSS()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heapBase := ms.HeapInuse
+
+	pc, _ := dialTLSRaw(t, addr, fx)
+	want := sha256.New()
+	bw := bufio.NewWriterSize(pc, 256<<10)
+	fmt.Fprintf(bw, "CONNECT {\"verbose\":false}\r\nPUB big %d\r\n", size)
+	buf := make([]byte, 256<<10)
+	var heapPeak uint64
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		n := min(int64(len(buf)), size-off)
+		pattern(buf[:n], off)
+		want.Write(buf[:n])
+		if _, err := bw.Write(buf[:n]); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		if off%(32<<20) == 0 {
+			runtime.ReadMemStats(&ms)
+			heapPeak = max(heapPeak, ms.HeapInuse)
+		}
+	}
+	bw.WriteString("\r\nPING\r\n")
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-got:
+		if r.err != nil {
+			t.Fatalf("subscriber: %v", r.err)
+		}
+		if string(r.sum[:]) != string(want.Sum(nil)) {
+			t.Fatal("subscriber received different bytes")
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the subscriber did not receive the message")
+	}
+	growth := peakRSS(t) - base
+	t.Logf("%d MiB over TLS: RSS growth %d MiB, heap in use %d -> %d MiB (sampled peak)",
+		size>>20, growth>>20, heapBase>>20, heapPeak>>20)
+	if raceEnabled {
+		t.Skip("RSS bound not checked under the race detector (its shadow memory counts as RSS)")
+	}
+	if growth > 128<<20 {
+		t.Fatalf("resident memory grew by %d MiB for a %d MiB message, want < 128 MiB", growth>>20, size>>20)
+	}
 }
