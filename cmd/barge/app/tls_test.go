@@ -20,6 +20,7 @@ import (
 	"github.com/bargemq/barge/clock/clocktest"
 	"github.com/bargemq/barge/cmd/barge/app"
 	"github.com/bargemq/barge/internal/testcert"
+	"github.com/bargemq/barge/tlsconf"
 	"github.com/nats-io/nats.go"
 )
 
@@ -39,6 +40,16 @@ func newTLSFixture(t testing.TB) *tlsFixture {
 		server: ca.Leaf(t, "server", testcert.LeafOptions{}),
 		client: ca.Leaf(t, "alice", testcert.LeafOptions{Client: true}),
 	}
+}
+
+// clusterTLS is a cluster { tls { } } setting with fx's files.
+func (fx *tlsFixture) clusterTLS() tlsconf.Options {
+	return tlsconf.Options{Enabled: true, CertFile: fx.server.CertFile, KeyFile: fx.server.KeyFile, CAFile: fx.ca.CertFile}
+}
+
+// clientOpts are nats.go's options for a client trusting fx's CA.
+func (fx *tlsFixture) clientOpts() []nats.Option {
+	return []nats.Option{nats.RootCAs(fx.ca.CertFile)}
 }
 
 // startTLSServer runs a server whose client port is TLS-only with fx's
