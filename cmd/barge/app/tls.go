@@ -81,8 +81,17 @@ func (a *App) certsChanged(which string) func(error) {
 	}
 }
 
+// ReloadCerts reads every certificate file again, as a reload does: new
+// connections get the new certificates, existing ones keep theirs. A file
+// that does not load leaves its certificate as it was.
+func (a *App) ReloadCerts() error {
+	a.reload.Lock()
+	defer a.reload.Unlock()
+	return a.reloadCerts()
+}
+
 // reloadCerts reads every certificate file again (SIGHUP). Both loads are
-// attempted; the error reports the first failure.
+// attempted; the error reports every failure. Called with a.reload held.
 func (a *App) reloadCerts() error {
 	var errs []error
 	if a.tls != nil {
