@@ -40,8 +40,11 @@ type TLSOptions struct {
 }
 
 const (
-	defaultTLSTimeout   = 2 * time.Second
-	defaultTLSSockBuf   = 4 << 20
+	defaultTLSTimeout = 2 * time.Second
+	defaultTLSSockBuf = 4 << 20
+	// tlsReadBuffer is both the socket-side buffer crypto/tls reads
+	// records from (one read(2) takes several records) and the buffer
+	// handed to Session.Data (several records' plaintext per call).
 	tlsReadBuffer       = 64 << 10
 	tlsMaxRecordPayload = 16 << 10 // a full TLS record's plaintext
 	tlsCloseNotifyWait  = time.Second
@@ -53,7 +56,10 @@ var errPeerWrite = errors.New("netpoll: tls write")
 
 // tlsConn is the TLS side of a conn.
 type tlsConn struct {
-	raw  *net.TCPConn
+	raw *net.TCPConn
+	// rb buffers what crypto/tls reads from raw; only the reading
+	// goroutine (the handshake, then tlsRead) touches it.
+	rb   *bufio.Reader
 	wake chan struct{} // a pending schedule (capacity 1)
 	done chan struct{} // closed when the connection is finished
 	// w is where the drain writes: the raw socket before the handshake
@@ -121,20 +127,19 @@ func (tc *tlsConn) writeAll(iov [][]byte) error {
 	return nil
 }
 
-// prefixConn is a net.Conn whose first reads return bytes already read.
-type prefixConn struct {
+// bufConn is the net.Conn crypto/tls runs over: reads go through a buffer
+// (so one read(2) takes in several records, and tlsRead can tell records
+// are already here), writes straight to the socket.
+type bufConn struct {
 	net.Conn
-	pre []byte
+	r *bufio.Reader
 }
 
-func (p *prefixConn) Read(b []byte) (int, error) {
-	if len(p.pre) > 0 {
-		n := copy(b, p.pre)
-		p.pre = p.pre[n:]
-		return n, nil
-	}
-	return p.Conn.Read(b)
-}
+func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// aLongTimeAgo is a read deadline already past: a read with it returns what
+// is buffered and never waits for the socket.
+var aLongTimeAgo = time.Unix(1, 0)
 
 // serveTLS runs one TLS connection from accept to close: it handshakes
 // (before or after the session's INFO), then reads and feeds the session
@@ -161,18 +166,18 @@ func (s *Server) serveTLS(raw *net.TCPConn) {
 	defer s.trackHandshake(raw, false)
 
 	first := o.HandshakeFirst
-	var under net.Conn = raw
+	tc.rb = bufio.NewReaderSize(raw, tlsReadBuffer)
+	under := &bufConn{Conn: raw, r: tc.rb}
 	if first && o.Fallback > 0 {
 		// Wait briefly for a client that starts with TLS; one that waits
-		// for INFO instead gets the upgrade sequence.
+		// for INFO instead gets the upgrade sequence. Peek leaves the
+		// byte for the handshake.
 		_ = raw.SetReadDeadline(time.Now().Add(o.Fallback))
-		var b [1]byte
-		n, err := raw.Read(b[:])
+		_, err := tc.rb.Peek(1)
 		_ = raw.SetReadDeadline(time.Time{})
 		var ne net.Error
 		switch {
-		case n == 1:
-			under = &prefixConn{Conn: raw, pre: b[:]}
+		case err == nil:
 		case errors.As(err, &ne) && ne.Timeout():
 			first = false
 		default:
@@ -256,7 +261,10 @@ func (s *Server) trackHandshake(raw *net.TCPConn, add bool) bool {
 }
 
 // tlsRead feeds the session until the connection fails or is closed, then
-// finishes it.
+// finishes it. crypto/tls returns one record (16 KiB at most) per Read;
+// records already buffered are gathered into the same Session.Data call,
+// so a large payload arrives in pieces of up to tlsReadBuffer, as over
+// plain TCP.
 func (c *conn) tlsRead() {
 	tc := c.tc
 	buf := make([]byte, tlsReadBuffer)
@@ -264,6 +272,22 @@ func (c *conn) tlsRead() {
 	for {
 		var n int
 		n, err = tc.tc.Read(buf)
+		for err == nil && n > 0 && len(buf)-n >= tlsMaxRecordPayload && tc.rb.Buffered() > 0 {
+			// Only what is buffered: with the deadline past, a record
+			// not wholly here ends the gathering with a timeout, which
+			// crypto/tls does not hold against the connection.
+			_ = tc.raw.SetReadDeadline(aLongTimeAgo)
+			m, e := tc.tc.Read(buf[n:])
+			_ = tc.raw.SetReadDeadline(time.Time{})
+			n += m
+			var ne net.Error
+			if e != nil && !(errors.As(e, &ne) && ne.Timeout()) {
+				err = e
+			}
+			if e != nil || m == 0 {
+				break
+			}
+		}
 		if n > 0 {
 			c.mu.Lock()
 			closing := c.mu.closing
