@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -402,6 +403,9 @@ func TestTLSLargeMessageBoundedMemory(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	heapBase := ms.HeapInuse
 
+	var ru0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	start := time.Now()
 	pc, _ := dialTLSRaw(t, addr, fx)
 	want := sha256.New()
 	bw := bufio.NewWriterSize(pc, 256<<10)
@@ -435,9 +439,13 @@ func TestTLSLargeMessageBoundedMemory(t *testing.T) {
 	case <-time.After(3 * time.Minute):
 		t.Fatal("the subscriber did not receive the message")
 	}
+	elapsed := time.Since(start)
+	var ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
 	growth := peakRSS(t) - base
-	t.Logf("%d MiB over TLS: RSS growth %d MiB, heap in use %d -> %d MiB (sampled peak)",
-		size>>20, growth>>20, heapBase>>20, heapPeak>>20)
+	t.Logf("%d MiB over TLS in %v (process CPU %v, clients included): RSS growth %d MiB, heap in use %d -> %d MiB (sampled peak)",
+		size>>20, elapsed.Round(time.Millisecond), cpu.Round(time.Millisecond), growth>>20, heapBase>>20, heapPeak>>20)
 	if raceEnabled {
 		t.Skip("RSS bound not checked under the race detector (its shadow memory counts as RSS)")
 	}
