@@ -419,6 +419,11 @@ func (c *conn) forceClose(reason error) {
 	c.mu.closeNow = true
 	sched := c.needScheduleLocked()
 	c.mu.Unlock()
+	if c.tc != nil {
+		// A TLS writer may be blocked on the socket with a run already
+		// scheduled: closing the socket is what stops it.
+		c.tc.closeRaw()
+	}
 	if sched {
 		c.schedule()
 	}
@@ -485,11 +490,15 @@ func (c *conn) tick(now time.Time) {
 		c.mu.Unlock()
 		return
 	}
-	if c.mu.closing && !c.mu.closeNow && !c.mu.deadline.IsZero() && now.After(c.mu.deadline) {
+	cut := c.mu.closing && !c.mu.closeNow && !c.mu.deadline.IsZero() && now.After(c.mu.deadline)
+	if cut {
 		c.mu.closeNow = true
 	}
 	sched := c.needScheduleLocked()
 	c.mu.Unlock()
+	if cut && c.tc != nil {
+		c.tc.closeRaw() // as in forceClose
+	}
 	if sched {
 		c.schedule()
 	}

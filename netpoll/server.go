@@ -187,6 +187,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, c := range conns {
 			c.forceClose(ErrServerShutdown)
 		}
+		if s.opts.TLS != nil {
+			// TLS connections are not gnet's: closing their sockets
+			// ends their goroutines, which call Session.Closed.
+			select {
+			case <-idle:
+			case <-time.After(tlsShutdownWait):
+			}
+		}
 	}
 	close(s.stop)
 	<-s.tickDone

@@ -48,6 +48,9 @@ const (
 	tlsReadBuffer       = 64 << 10
 	tlsMaxRecordPayload = 16 << 10 // a full TLS record's plaintext
 	tlsCloseNotifyWait  = time.Second
+	// tlsShutdownWait bounds how long Shutdown waits, after cutting them,
+	// for TLS connections' goroutines to finish.
+	tlsShutdownWait = time.Second
 )
 
 // errPeerWrite marks a failed write to a TLS peer (a gone peer: logged at
@@ -139,7 +142,7 @@ func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 // aLongTimeAgo is a read deadline already past: a read with it returns what
 // is buffered and never waits for the socket.
-var aLongTimeAgo = time.Unix(1, 0)
+func aLongTimeAgo() time.Time { return time.Unix(1, 0) }
 
 // serveTLS runs one TLS connection from accept to close: it handshakes
 // (before or after the session's INFO), then reads and feeds the session
@@ -276,7 +279,7 @@ func (c *conn) tlsRead() {
 			// Only what is buffered: with the deadline past, a record
 			// not wholly here ends the gathering with a timeout, which
 			// crypto/tls does not hold against the connection.
-			_ = tc.raw.SetReadDeadline(aLongTimeAgo)
+			_ = tc.raw.SetReadDeadline(aLongTimeAgo())
 			m, e := tc.tc.Read(buf[n:])
 			_ = tc.raw.SetReadDeadline(time.Time{})
 			n += m

@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -209,5 +210,28 @@ func TestTLSSlowConsumerCut(t *testing.T) {
 	}
 	if reason := ts.waitClosed(t); !errors.Is(reason, ErrSlowConsumer) {
 		t.Fatalf("closed with %v", reason)
+	}
+}
+
+// TestTLSShutdownCutsBlockedWriter: Shutdown with a TLS client that reads
+// nothing cuts it at the context's deadline, and Session.Closed has been
+// called by the time Shutdown returns.
+func TestTLSShutdownCutsBlockedWriter(t *testing.T) {
+	h := startTLSServer(t, Options{WriteWatermark: 1 << 20, MaxPending: 64 << 20}, true, nil)
+	h.dialTLS(t, true, 0) // never reads
+	ts := h.session(t)
+	piece := make([]byte, 1<<20)
+	for i := 0; i < 32; i++ {
+		if err := ts.tr.Write(piece); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := h.s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if ts.closes.Load() != 1 {
+		t.Fatal("Session.Closed not called before Shutdown returned")
 	}
 }

@@ -275,6 +275,17 @@ func TestTLSCertificateReload(t *testing.T) {
 		t.Fatal("the old connection's certificate changed")
 	}
 
+	// SIGHUP without a -c file reads the certificate files all the same.
+	fx.ca.Leaf(t, "server", testcert.LeafOptions{})
+	if err := a.ReloadCerts(); err != nil {
+		t.Fatalf("ReloadCerts: %v", err)
+	}
+	if s := serverSerial(t, connect(t, a, opts...)); s == second || s == first {
+		t.Fatal("ReloadCerts did not reach new connections")
+	} else {
+		second = s
+	}
+
 	// The files change on disk: the watcher (on the injected clock)
 	// reloads them.
 	fx.ca.Leaf(t, "server", testcert.LeafOptions{})
