@@ -19,8 +19,7 @@ import (
 // Certs is the loaded certificate, key and CA pool of one Options, swapped
 // whole on reload. Safe for concurrent use.
 type Certs struct {
-	opts Options
-	cur  atomic.Pointer[loaded]
+	cur atomic.Pointer[loaded]
 
 	// mu serialises Reload (so two reloads never interleave their reads
 	// and swaps) and guards stopWatch.
@@ -30,6 +29,7 @@ type Certs struct {
 
 // loaded is one generation of the files and the server config built from it.
 type loaded struct {
+	opts   Options
 	cert   tls.Certificate
 	pool   *x509.CertPool // nil: the system pool
 	server *tls.Config
@@ -50,8 +50,8 @@ func New(o Options) (*Certs, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Certs{opts: o}
-	l, err := c.load()
+	c := &Certs{}
+	l, err := load(o)
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +60,10 @@ func New(o Options) (*Certs, error) {
 }
 
 // Options returns the settings c was built from.
-func (c *Certs) Options() Options { return c.opts }
+func (c *Certs) Options() Options { return c.cur.Load().opts }
 
-func (c *Certs) paths() [3]string {
-	return [3]string{c.opts.CertFile, c.opts.KeyFile, c.opts.CAFile}
+func paths(o *Options) [3]string {
+	return [3]string{o.CertFile, o.KeyFile, o.CAFile}
 }
 
 func stat(p string) stamp {
@@ -83,12 +83,12 @@ func stat(p string) stamp {
 
 // load reads the files. Error texts name the setting, not the path, beyond
 // what os errors carry; they go to the log, never to clients.
-func (c *Certs) load() (*loaded, error) {
-	l := &loaded{}
-	for i, p := range c.paths() {
+func load(o Options) (*loaded, error) {
+	l := &loaded{opts: o}
+	for i, p := range paths(&o) {
 		l.stamps[i] = stat(p)
 	}
-	cert, err := tls.LoadX509KeyPair(c.opts.CertFile, c.opts.KeyFile)
+	cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("tls: loading cert_file/key_file: %w", err)
 	}
@@ -96,8 +96,8 @@ func (c *Certs) load() (*loaded, error) {
 		cert.Leaf, _ = x509.ParseCertificate(cert.Certificate[0])
 	}
 	l.cert = cert
-	if c.opts.CAFile != "" {
-		pem, err := os.ReadFile(c.opts.CAFile)
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("tls: loading ca_file: %w", err)
 		}
@@ -106,10 +106,10 @@ func (c *Certs) load() (*loaded, error) {
 			return nil, errors.New("tls: ca_file holds no PEM certificate")
 		}
 	}
-	l.server = c.base()
+	l.server = base(&o)
 	l.server.Certificates = []tls.Certificate{l.cert}
 	l.server.ClientCAs = l.pool
-	if c.opts.RequireClientCert() {
+	if o.RequireClientCert() {
 		l.server.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return l, nil
@@ -118,15 +118,15 @@ func (c *Certs) load() (*loaded, error) {
 // base is the config every generation shares: versions, suites, curves and
 // full-size records (no dynamic record sizing: large messages want 16 KiB
 // records from the first byte).
-func (c *Certs) base() *tls.Config {
-	minV := c.opts.MinVersion
+func base(o *Options) *tls.Config {
+	minV := o.MinVersion
 	if minV == 0 {
 		minV = tls.VersionTLS12
 	}
 	return &tls.Config{
 		MinVersion:                  minV,
-		CipherSuites:                c.opts.CipherSuites,
-		CurvePreferences:            c.opts.CurvePreferences,
+		CipherSuites:                o.CipherSuites,
+		CurvePreferences:            o.CurvePreferences,
 		DynamicRecordSizingDisabled: true,
 	}
 }
@@ -137,7 +137,25 @@ func (c *Certs) base() *tls.Config {
 func (c *Certs) Reload() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	l, err := c.load()
+	l, err := load(c.cur.Load().opts)
+	if err != nil {
+		return err
+	}
+	c.cur.Store(l)
+	return nil
+}
+
+// Update loads o (other files, a CA, versions, suites or curves) and makes
+// it current for new handshakes; on an error nothing changes. Enabled and
+// the handshake settings (HandshakeFirst, Timeout) are the listener's, not
+// Certs': the caller decides whether those may change.
+func (c *Certs) Update(o Options) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, err := load(o)
 	if err != nil {
 		return err
 	}
@@ -151,7 +169,7 @@ func (c *Certs) Leaf() *x509.Certificate { return c.cur.Load().cert.Leaf }
 // ServerConfig is the config of a listener: every handshake takes the
 // current generation's certificate, CA pool and client-auth setting.
 func (c *Certs) ServerConfig() *tls.Config {
-	cfg := c.base()
+	cfg := base(&c.cur.Load().opts)
 	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
 		return c.cur.Load().server, nil
 	}
@@ -165,7 +183,7 @@ func (c *Certs) ServerConfig() *tls.Config {
 // nodes of a cluster dial each other by address).
 func (c *Certs) ClientConfig(serverName string) *tls.Config {
 	l := c.cur.Load()
-	cfg := c.base()
+	cfg := base(&l.opts)
 	cfg.Certificates = []tls.Certificate{l.cert}
 	cfg.RootCAs = l.pool
 	cfg.ServerName = serverName
@@ -227,7 +245,8 @@ func (c *Certs) Watch(clk clock.Clock, interval time.Duration, onReload func(err
 	var tick func()
 	tick = func() {
 		var now [3]stamp
-		for i, p := range c.paths() {
+		o := c.Options()
+		for i, p := range paths(&o) {
 			now[i] = stat(p)
 		}
 		if now != last {

@@ -37,6 +37,9 @@ var reloadable = []reloadSetting{
 	{"max_pending", "MaxPending", (*App).applyOutbound},
 	{"write_watermark", "WriteWatermark", (*App).applyOutbound},
 	{"profile_rate", "ProfileRate", (*App).applyProfileRate},
+	// Loaded before the others apply (Reload, reloadCerts); nothing left
+	// to do here but log the change.
+	{"tls", "TLS", func(*App, *Config) error { return nil }},
 }
 
 // fixedKeys names the settings fixed at start by their config keys, for
@@ -50,7 +53,7 @@ var fixedKeys = map[string]string{
 	"ClusterSize": "cluster_size", "RaftSnapshotEntries": "raft_snapshot_entries",
 	"RaftCompactionOverhead": "raft_compaction_overhead",
 	"SegmentSize":            "segment_size", "StoreFS": "store_fs", "Clock": "clock",
-	"TLS": "tls", "ClusterTLS": "cluster tls", "HTTPSPort": "https_port",
+	"ClusterTLS": "cluster tls", "HTTPSPort": "https_port",
 	"CertWatchInterval": "cert_watch_interval",
 }
 
@@ -77,10 +80,14 @@ func (a *App) Reload(cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if err := tlsReloadable(&old.TLS, &cfg.TLS); err != nil {
+		return err
+	}
 	// The certificate files are read again at every reload, changed
-	// settings or not: new connections get the new certificate, existing
-	// ones keep theirs. A file that does not load fails the reload whole.
-	if err := a.reloadCerts(); err != nil {
+	// settings or not (and the tls settings that may change take
+	// effect): new connections get the new certificate, existing ones
+	// keep theirs. A file that does not load fails the reload whole.
+	if err := a.loadCerts(&cfg.TLS); err != nil {
 		return err
 	}
 	for _, s := range changed {

@@ -2,7 +2,9 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"reflect"
 	"time"
 
 	"github.com/bargemq/barge/broker"
@@ -79,6 +81,46 @@ func (a *App) certsChanged(which string) func(error) {
 		}
 		a.log.Info("certificate reloaded", "tls", which)
 	}
+}
+
+// tlsReloadable refuses a reload that changes a tls setting fixed at
+// start: turning TLS on or off (the listener's kind), handshake_first and
+// the handshake timeout (the listener's), verify (advertised in INFO). The
+// files, the CA, versions, suites and curves may change.
+func tlsReloadable(old, cfg *tlsconf.Options) error {
+	var what string
+	switch {
+	case old.Enabled != cfg.Enabled:
+		what = "tls (on/off)"
+	case old.HandshakeFirst != cfg.HandshakeFirst || old.HandshakeFirstFallback != cfg.HandshakeFirstFallback:
+		what = "tls handshake_first"
+	case old.HandshakeTimeout() != cfg.HandshakeTimeout():
+		what = "tls timeout"
+	case old.RequireClientCert() != cfg.RequireClientCert():
+		what = "tls verify"
+	default:
+		return nil
+	}
+	return fmt.Errorf("config reload not supported for %s", what)
+}
+
+// loadCerts is reloadCerts with the client port's tls settings of a
+// reload: when they changed, the new ones are loaded. Called with
+// a.reload held.
+func (a *App) loadCerts(o *tlsconf.Options) error {
+	if a.tls == nil || reflect.DeepEqual(a.tls.Options(), *o) {
+		return a.reloadCerts()
+	}
+	if err := a.tls.Update(*o); err != nil {
+		return err
+	}
+	a.log.Info("certificate reloaded", "tls", "tls", "cert_file", o.CertFile)
+	if a.clusterTLS != nil {
+		if err := a.clusterTLS.Reload(); err != nil {
+			return errors.New("cluster " + err.Error())
+		}
+	}
+	return nil
 }
 
 // ReloadCerts reads every certificate file again, as a reload does: new

@@ -464,3 +464,35 @@ func TestTLSLargeMessageBoundedMemory(t *testing.T) {
 		t.Fatalf("resident memory grew by %d MiB for a %d MiB message, want < 128 MiB", growth>>20, size>>20)
 	}
 }
+
+// TestTLSReloadSettings: a reload may point tls at other files (new
+// connections get them); turning TLS off or changing verify is refused
+// and changes nothing.
+func TestTLSReloadSettings(t *testing.T) {
+	fx := newTLSFixture(t)
+	var cfg app.Config
+	a := startTLSServer(t, fx, func(c *app.Config) { cfg = *c })
+	opts := []nats.Option{nats.RootCAs(fx.ca.CertFile)}
+	first := serverSerial(t, connect(t, a, opts...))
+
+	other := fx.ca.Leaf(t, "server2", testcert.LeafOptions{})
+	next := cfg
+	next.TLS.CertFile, next.TLS.KeyFile = other.CertFile, other.KeyFile
+	if err := a.Reload(next); err != nil {
+		t.Fatalf("reload to other files: %v", err)
+	}
+	if got := serverSerial(t, connect(t, a, opts...)); got != other.Cert.SerialNumber.String() || got == first {
+		t.Fatalf("after the reload the server presents serial %s, want %s", got, other.Cert.SerialNumber)
+	}
+	for name, mod := range map[string]func(c *app.Config){
+		"tls (on/off)": func(c *app.Config) { c.TLS = tlsconf.Options{} },
+		"tls verify":   func(c *app.Config) { c.TLS.Verify = true },
+	} {
+		bad := next
+		mod(&bad)
+		if err := a.Reload(bad); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: reload %v", name, err)
+		}
+	}
+	roundTrip(t, connect(t, a, opts...), "after.refusals")
+}
