@@ -144,6 +144,20 @@ func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 // is buffered and never waits for the socket.
 func aLongTimeAgo() time.Time { return time.Unix(1, 0) }
 
+// isProbe reports a handshake that failed because the peer never spoke
+// TLS: a first record that is not a handshake, or a timeout.
+func isProbe(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh) && rh.Conn != nil
+}
+
 // serveTLS runs one TLS connection from accept to close: it handshakes
 // (before or after the session's INFO), then reads and feeds the session
 // until the connection ends.
@@ -206,7 +220,14 @@ func (s *Server) serveTLS(raw *net.TCPConn) {
 	cancel()
 	if err != nil {
 		s.tlsFailures.Add(1)
-		s.log.Warn("netpoll: TLS handshake failed", "remote", c.remote, "err", err)
+		// As nats-server: a peer that never started TLS (a plaintext
+		// client, a load balancer's probe, a timeout) is logged at debug
+		// level, any other failure as an error.
+		logf := s.log.Error
+		if isProbe(err) {
+			logf = s.log.Debug
+		}
+		logf("netpoll: TLS handshake error", "remote", c.remote, "err", err)
 		tc.closeRaw()
 		if !first {
 			c.finish(fmt.Errorf("%w: TLS handshake: %w", ErrClosed, err))

@@ -205,7 +205,7 @@ func TestTLSMutual(t *testing.T) {
 	}
 	waitTLSErrors(t, a, before+len(refused))
 	log, _ := os.ReadFile(cfg.LogFile)
-	for _, want := range []string{"TLS handshake failed", "certificate", "expired"} {
+	for _, want := range []string{"TLS handshake error", "certificate", "expired"} {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("log lacks %q", want)
 		}
