@@ -76,9 +76,11 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// FromMap maps a `tls { }` block as nats-server's conf.Parse returns it
-// (strings, bools, int64, float64, []any). Unknown keys are an error, so a
-// security setting barge does not implement is never silently dropped.
+// FromMap maps a `tls { }` block as nats-server's conf package returns it
+// (strings, bools, int64, float64, []any; values wrapped with their
+// position, as conf.ParseFileWithChecks gives them, are unwrapped). Unknown
+// keys are an error, so a security setting barge does not implement is
+// never silently dropped.
 func FromMap(m map[string]any) (Options, error) {
 	o := Options{Enabled: true}
 	keys := make([]string, 0, len(m))
@@ -87,7 +89,7 @@ func FromMap(m map[string]any) (Options, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if err := o.set(strings.ToLower(k), m[k]); err != nil {
+		if err := o.set(strings.ToLower(k), unwrap(m[k])); err != nil {
 			return o, fmt.Errorf("tls %s: %w", k, err)
 		}
 	}
@@ -121,6 +123,22 @@ func (o *Options) set(k string, v any) error {
 		return fmt.Errorf("not supported by barge")
 	}
 	return err
+}
+
+// unwrap returns the plain value of a conf token (anything with a
+// Value() any method), lists included.
+func unwrap(v any) any {
+	if t, ok := v.(interface{ Value() any }); ok {
+		v = t.Value()
+	}
+	if l, ok := v.([]any); ok {
+		out := make([]any, len(l))
+		for i, e := range l {
+			out[i] = unwrap(e)
+		}
+		return out
+	}
+	return v
 }
 
 func str(v any) (string, error) {

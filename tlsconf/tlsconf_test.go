@@ -35,7 +35,10 @@ func TestFromMap(t *testing.T) {
 		len(o.CurvePreferences) != 2 || o.CurvePreferences[0] != tls.X25519 {
 		t.Fatalf("%+v", o)
 	}
-	o, err = FromMap(map[string]any{"cert_file": "a", "key_file": "b", "timeout": int64(3), "handshake_first": "auto"})
+	// Values as conf.ParseFileWithChecks gives them: wrapped with their
+	// position.
+	o, err = FromMap(map[string]any{"cert_file": tok{"a"}, "key_file": tok{"b"}, "timeout": tok{int64(3)},
+		"handshake_first": tok{"auto"}, "curve_preferences": tok{[]any{tok{"X25519"}}}})
 	if err != nil || o.Timeout != 3*time.Second || o.HandshakeFirstFallback != DefaultHandshakeFirstFallback {
 		t.Fatalf("%+v %v", o, err)
 	}
@@ -53,6 +56,11 @@ func TestFromMap(t *testing.T) {
 		}
 	}
 }
+
+// tok is a value wrapped as the conf package's pedantic parse wraps them.
+type tok struct{ v any }
+
+func (t tok) Value() any { return t.v }
 
 // TestWatchReloads: a certificate rewritten on disk is served to the next
 // handshake once the watcher's clock ticks; a broken file keeps the last
