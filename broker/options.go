@@ -54,6 +54,10 @@ type Options struct {
 	MaxPingsOut int
 	// JetStream is advertised as the INFO jetstream flag.
 	JetStream bool
+	// TLSRequired and TLSVerify are advertised in INFO (tls_required,
+	// tls_verify): the client port is TLS-only, and with TLSVerify clients
+	// must present a certificate. The transport does the TLS.
+	TLSRequired, TLSVerify bool
 	// MaxConnections is the most client connections served at once (default
 	// DefaultMaxConnections; negative refuses every client). A client over
 	// it gets INFO, then -ERR 'maximum connections exceeded', and is closed.

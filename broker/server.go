@@ -118,7 +118,9 @@ func NewServer(o Options) *Server {
 		Headers:    true,
 		MaxPayload: o.MaxPayload,
 		JetStream:  o.JetStream,
+		// TLSRequired and TLSVerify below.
 	}
+	s.info.TLSRequired, s.info.TLSVerify = o.TLSRequired, o.TLSVerify
 	return s
 }
 

@@ -2,6 +2,10 @@ package broker
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
 	"runtime"
 	"slices"
 	"strconv"
@@ -80,6 +84,47 @@ type ConnInfo struct {
 	Version  string    `json:"version,omitempty"`
 	// AuthorizedUser is the user the client logged in as.
 	AuthorizedUser string `json:"authorized_user,omitempty"`
+	// TLS fields, as nats-server's connz (set for TLS connections).
+	TLSVersion   string         `json:"tls_version,omitempty"`
+	TLSCipher    string         `json:"tls_cipher_suite,omitempty"`
+	TLSPeerCerts []*TLSPeerCert `json:"tls_peer_certs,omitempty"`
+}
+
+// TLSPeerCert describes a peer's certificate in /connz, as nats-server's.
+type TLSPeerCert struct {
+	Subject          string `json:"subject,omitempty"`
+	SubjectPKISha256 string `json:"spki_sha256,omitempty"`
+	CertSha256       string `json:"cert_sha256,omitempty"`
+}
+
+// tlsInfo fills ci's TLS fields when t came in over TLS.
+func tlsInfo(ci *ConnInfo, t Transport) {
+	ts, ok := t.(TLSStater)
+	if !ok {
+		return
+	}
+	st, ok := ts.TLSConnectionState()
+	if !ok {
+		return
+	}
+	switch st.Version {
+	case tls.VersionTLS12:
+		ci.TLSVersion = "1.2"
+	case tls.VersionTLS13:
+		ci.TLSVersion = "1.3"
+	default:
+		ci.TLSVersion = fmt.Sprintf("Unknown [0x%x]", st.Version)
+	}
+	ci.TLSCipher = tls.CipherSuiteName(st.CipherSuite)
+	for _, pc := range st.PeerCertificates {
+		spki := sha256.Sum256(pc.RawSubjectPublicKeyInfo)
+		sum := sha256.Sum256(pc.Raw)
+		ci.TLSPeerCerts = append(ci.TLSPeerCerts, &TLSPeerCert{
+			Subject:          pc.Subject.String(),
+			SubjectPKISha256: hex.EncodeToString(spki[:]),
+			CertSha256:       hex.EncodeToString(sum[:]),
+		})
+	}
 }
 
 // Varz returns a snapshot of the server's counters. Counters are read one
@@ -173,6 +218,7 @@ func (c *client) connInfo(now time.Time) *ConnInfo {
 	ci.Name, ci.Lang, ci.Version = c.mu.name, c.mu.lang, c.mu.version
 	ci.AuthorizedUser = c.mu.user
 	c.mu.Unlock()
+	tlsInfo(ci, c.t)
 	return ci
 }
 

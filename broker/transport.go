@@ -1,6 +1,9 @@
 package broker
 
-import "io"
+import (
+	"crypto/tls"
+	"io"
+)
 
 // Transport is a client connection as the broker sees it. netpoll implements
 // it over gnet; broker never imports netpoll.
@@ -65,4 +68,11 @@ type Extent struct {
 	R   io.ReaderAt
 	Off int64
 	Len int64
+}
+
+// TLSStater is an optional extension of a Transport that came in over TLS:
+// it reports the negotiated connection (false until the handshake is done).
+// /connz shows it; nothing else in the broker depends on the transport.
+type TLSStater interface {
+	TLSConnectionState() (tls.ConnectionState, bool)
 }

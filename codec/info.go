@@ -16,6 +16,7 @@ type Info struct {
 	Headers      bool   `json:"headers"`
 	AuthRequired bool   `json:"auth_required,omitempty"`
 	TLSRequired  bool   `json:"tls_required,omitempty"`
+	TLSVerify    bool   `json:"tls_verify,omitempty"`
 	TLSAvailable bool   `json:"tls_available,omitempty"`
 	// MaxPayload is int64: barge's payloads go past 2 GiB; nats.go reads
 	// this field as int64 too.

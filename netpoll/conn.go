@@ -25,6 +25,9 @@ type conn struct {
 	fd     int            // the socket, written directly on the fast path
 	remote string
 	task   gnet.RunnableFunc // cached c.run, so scheduling allocates no closure
+	// tc is set for a TLS connection (tls.go): it has no gnet loop, gc, el
+	// and fd are unused, and a writer goroutine of its own drains the queue.
+	tc *tlsConn
 
 	// Loop-only state.
 	session broker.Session
@@ -197,7 +200,7 @@ func (c *conn) enqueueLocked(q *deque, sl *slot, b []byte, unitEnd bool) (bool, 
 	if c.budgetLocked()+int64(len(b)) > c.s.maxPendingBytes() {
 		return c.cutLocked(nil), ErrSlowConsumer
 	}
-	if q.len() == 0 && c.mu.inflight == 0 && c.mu.gnetOut == 0 &&
+	if c.tc == nil && q.len() == 0 && c.mu.inflight == 0 && c.mu.gnetOut == 0 &&
 		(sl == nil && c.mu.q.len() == 0 || sl != nil && c.atHeadLocked(sl)) {
 		n, err := c.writeDirectLocked(b)
 		if err != nil {
@@ -416,6 +419,11 @@ func (c *conn) forceClose(reason error) {
 	c.mu.closeNow = true
 	sched := c.needScheduleLocked()
 	c.mu.Unlock()
+	if c.tc != nil {
+		// A TLS writer may be blocked on the socket with a run already
+		// scheduled: closing the socket is what stops it.
+		c.tc.closeRaw()
+	}
 	if sched {
 		c.schedule()
 	}
@@ -443,6 +451,10 @@ func (c *conn) unwatchLocked() {
 // schedule queues a run task on the connection's loop. If the engine is
 // stopping the task cannot be queued; the engine closes the connection.
 func (c *conn) schedule() {
+	if c.tc != nil {
+		c.tc.schedule(c)
+		return
+	}
 	if err := c.el.Execute(context.Background(), c.task); err != nil {
 		c.mu.Lock()
 		c.mu.scheduled = false
@@ -478,11 +490,15 @@ func (c *conn) tick(now time.Time) {
 		c.mu.Unlock()
 		return
 	}
-	if c.mu.closing && !c.mu.closeNow && !c.mu.deadline.IsZero() && now.After(c.mu.deadline) {
+	cut := c.mu.closing && !c.mu.closeNow && !c.mu.deadline.IsZero() && now.After(c.mu.deadline)
+	if cut {
 		c.mu.closeNow = true
 	}
 	sched := c.needScheduleLocked()
 	c.mu.Unlock()
+	if cut && c.tc != nil {
+		c.tc.closeRaw() // as in forceClose
+	}
 	if sched {
 		c.schedule()
 	}

@@ -102,6 +102,25 @@
 // FlushTimeout. The cut is logged with the peer's address and the reason,
 // which Session.Closed also gets.
 //
+// # TLS
+//
+// With Options.TLS the Server is a second transport (tls.go): connections
+// are not enrolled in gnet. A goroutine per connection handshakes with
+// crypto/tls over the accepted net.TCPConn, then reads and feeds
+// Session.Data; a writer goroutine per connection runs the same drain into
+// the TLS connection, through a buffer of one full record. Without
+// HandshakeFirst the session is opened before the handshake and what it
+// queued at accept (INFO) is drained in the clear first; with it, the
+// session is opened after. The queue, watermark, staging, stream slots,
+// extents and slow-consumer cut are shared with the gnet path; what differs:
+// there is no direct-write fast path (writes always wake the writer), gnet's
+// outbound is always zero (TLS writes are synchronous), extents are never
+// sent with sendfile (the bytes must be encrypted), and closing now closes
+// the socket, which also frees a writer blocked on a peer that reads
+// nothing. A failed handshake closes the socket, is logged with its reason
+// and counted (Server.TLSHandshakeErrors); sockets still handshaking are
+// closed by Shutdown.
+//
 // # Closing
 //
 // Transport.Close and a Session.Data error flush what is queued, bounded by

@@ -41,15 +41,17 @@ func (c *conn) drain() (closeNow bool) {
 			c.mu.Unlock()
 			return false
 		}
-		c.mu.gnetOut = int64(c.gc.OutboundBuffered())
+		c.mu.gnetOut = c.outBuffered()
 		var taken int64
-		if budget := c.s.watermarkBytes() - c.mu.gnetOut; budget > 0 && round < maxRounds {
+		// A TLS connection's writer is a goroutine of its own: no loop to
+		// share, so no round limit.
+		if budget := c.s.watermarkBytes() - c.mu.gnetOut; budget > 0 && (round < maxRounds || c.tc != nil) {
 			taken = c.takeLocked(budget)
 		}
 		// With gnet's outbound empty the loop owns the socket, so a
 		// WriteFile extent at the head of the batch may go out with
 		// sendfile(2).
-		zeroCopy := c.mu.gnetOut == 0
+		zeroCopy := c.mu.gnetOut == 0 && c.tc == nil
 		if taken == 0 {
 			c.truncateSpillLocked()
 			closeNow = c.settleLocked()
@@ -68,11 +70,15 @@ func (c *conn) drain() (closeNow bool) {
 		}
 		// Refresh in the same critical section that clears inflight, so a
 		// direct write can never see gnet empty while it holds our bytes.
-		c.mu.gnetOut = int64(c.gc.OutboundBuffered())
+		c.mu.gnetOut = c.outBuffered()
 		if err != nil {
-			c.failLocked(fmt.Errorf("netpoll: reading back queued extent: %w", err))
+			c.failLocked(err)
 			c.mu.Unlock()
-			c.s.log.Error("netpoll: closing connection", "remote", c.remote, "err", err)
+			if errors.Is(err, errPeerWrite) {
+				c.s.log.Debug("netpoll: closing connection", "remote", c.remote, "err", err)
+			} else {
+				c.s.log.Error("netpoll: closing connection", "remote", c.remote, "err", err)
+			}
 			return true
 		}
 		c.mu.Unlock()
@@ -173,7 +179,7 @@ func (c *conn) handOff(zeroCopy bool) error {
 			ch.b = ch.b[:k]
 			if _, err := t.f.ReadAt(ch.b, off); err != nil {
 				c.s.chunks.put(ch)
-				readErr = err
+				readErr = fmt.Errorf("netpoll: reading back queued extent: %w", err)
 				break
 			}
 			c.iov = append(c.iov, ch.b)
@@ -188,9 +194,13 @@ func (c *conn) handOff(zeroCopy bool) error {
 			t.f.(SpillFile).Punch(t.off, t.n)
 		}
 	}
-	switch len(c.iov) {
-	case 0:
-	case 1:
+	switch {
+	case c.tc != nil:
+		if err := c.tc.writeAll(c.iov); err != nil && readErr == nil {
+			readErr = err
+		}
+	case len(c.iov) == 0:
+	case len(c.iov) == 1:
 		_, _ = c.gc.Write(c.iov[0])
 	default:
 		_, _ = c.gc.Writev(c.iov)
@@ -229,6 +239,15 @@ func sendFile(fd int, f *os.File, off, n int64) int64 {
 		}
 	}
 	return sent
+}
+
+// outBuffered is what gnet holds of the connection's outbound; a TLS
+// connection's writes are synchronous, so it holds nothing.
+func (c *conn) outBuffered() int64 {
+	if c.tc != nil {
+		return 0
+	}
+	return int64(c.gc.OutboundBuffered())
 }
 
 // truncateSpillLocked empties the spill file once nothing staged remains, so

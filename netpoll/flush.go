@@ -70,7 +70,7 @@ func (c *conn) flushLocked() bool {
 	if c.mu.q.len() == 0 || c.mu.gone {
 		return false
 	}
-	if c.mu.closing || c.mu.inflight != 0 || c.mu.gnetOut != 0 {
+	if c.tc != nil || c.mu.closing || c.mu.inflight != 0 || c.mu.gnetOut != 0 {
 		return c.needScheduleLocked()
 	}
 	iov := c.mu.iov[:0]

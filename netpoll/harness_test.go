@@ -58,6 +58,9 @@ type harness struct {
 	s        *Server
 	accepted chan *testSession
 	onData   func(ts *testSession, b []byte) error
+	// greet, if set, is written by every session as it is accepted (as
+	// the broker writes INFO).
+	greet []byte
 }
 
 // startServer starts a Server on 127.0.0.1:0 with o and shuts it down when
@@ -70,7 +73,14 @@ func startServer(t testing.TB, o Options) *harness {
 // startServerData is startServer with an onData hook for every session.
 func startServerData(t testing.TB, o Options, onData func(ts *testSession, b []byte) error) *harness {
 	t.Helper()
-	h := &harness{accepted: make(chan *testSession, 64), onData: onData}
+	return startServerGreet(t, o, onData, nil)
+}
+
+// startServerGreet is startServerData with a greeting every session writes
+// as it is accepted.
+func startServerGreet(t testing.TB, o Options, onData func(ts *testSession, b []byte) error, greet []byte) *harness {
+	t.Helper()
+	h := &harness{accepted: make(chan *testSession, 64), onData: onData, greet: greet}
 	o.Addr = "127.0.0.1:0"
 	if o.Loops == 0 {
 		o.Loops = 2
@@ -82,6 +92,9 @@ func startServerData(t testing.TB, o Options, onData func(ts *testSession, b []b
 		ts := &testSession{tr: tr, c: tr.(*conn), closedC: make(chan error, 1)}
 		if h.onData != nil {
 			ts.onData = func(b []byte) error { return h.onData(ts, b) }
+		}
+		if h.greet != nil {
+			_ = tr.Write(h.greet)
 		}
 		h.accepted <- ts
 		return ts

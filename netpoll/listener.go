@@ -42,6 +42,10 @@ func (s *Server) acceptLoop(reserve int) {
 		nc, err := s.ln.AcceptTCP()
 		if err == nil {
 			delay = acceptMinSleep
+			if s.opts.TLS != nil {
+				go s.serveTLS(nc)
+				continue
+			}
 			// Enrolling duplicates the descriptor; it can run out too. nc
 			// is closed either way: gnet serves the duplicate.
 			if _, err := s.cli.EnrollContext(nc, nil); err != nil {

@@ -48,6 +48,8 @@ type Options struct {
 	ReadBufferCap int
 	// Now is the clock used for flush deadlines. Default time.Now.
 	Now func() time.Time
+	// TLS, when set, serves every connection over TLS (see TLSOptions).
+	TLS *TLSOptions
 	// Logger receives connection-level events (slow consumers, spill
 	// errors) and gnet's own log. Default: discard.
 	Logger *slog.Logger

@@ -45,12 +45,17 @@ type Server struct {
 	stop       chan struct{} // closed to stop the ticker
 	tickDone   chan struct{} // closed when the ticker has returned
 
+	tlsFailures atomic.Uint64 // TLS handshakes that failed
+
 	mu struct {
 		sync.Mutex
 		closed bool               // Shutdown began: new connections are refused
 		conns  map[*conn]struct{} // every open connection
 		watch  map[*conn]struct{} // connections the ticker revisits
 		idle   chan struct{}      // closed when conns empties during Shutdown
+		// handshaking: TLS sockets not yet past their handshake, closed by
+		// Shutdown.
+		handshaking map[*net.TCPConn]struct{}
 		// acceptErr is why the accept loop stopped for good (nil while it
 		// runs, and after Shutdown stopped it).
 		acceptErr error
@@ -92,6 +97,7 @@ func Listen(o Options, accept func(t broker.Transport) broker.Session) (*Server,
 	s.SetOutboundLimits(o.WriteWatermark, o.MaxPending)
 	s.mu.conns = make(map[*conn]struct{})
 	s.mu.watch = make(map[*conn]struct{})
+	s.mu.handshaking = make(map[*net.TCPConn]struct{})
 	cli, err := gnet.NewClient(&handler{s: s},
 		gnet.WithNumEventLoop(o.Loops),
 		// TCP_NODELAY is already on (Go sets it on accepted connections, and
@@ -147,6 +153,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer close(s.done)
 	s.mu.Lock()
 	s.mu.closed = true
+	for raw := range s.mu.handshaking {
+		_ = raw.Close()
+	}
 	s.mu.Unlock()
 	close(s.quit)
 	_ = s.ln.Close()
@@ -177,6 +186,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 		for _, c := range conns {
 			c.forceClose(ErrServerShutdown)
+		}
+		if s.opts.TLS != nil {
+			// TLS connections are not gnet's: closing their sockets
+			// ends their goroutines, which call Session.Closed.
+			select {
+			case <-idle:
+			case <-time.After(tlsShutdownWait):
+			}
 		}
 	}
 	close(s.stop)
@@ -323,6 +340,14 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	gc.SetContext(nil)
+	c.finish(err)
+	return gnet.None
+}
+
+// finish marks the connection gone, releases its queue and spill file, and
+// calls Session.Closed; err is the transport's own reason, used when no
+// earlier one was set. Called exactly once per connection.
+func (c *conn) finish(err error) {
 	c.mu.Lock()
 	c.mu.gone, c.mu.closing = true, true
 	c.dropLocked()
@@ -341,11 +366,10 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if spill != nil {
 		_ = spill.Close()
 	}
-	h.s.forget(c)
+	c.s.forget(c)
 	if c.session != nil {
 		c.session.Closed(reason)
 	}
-	return gnet.None
 }
 
 // gnetLogger routes gnet's log lines to slog.

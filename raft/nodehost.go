@@ -60,6 +60,12 @@ type Config struct {
 	// RaftAddress through something in between (a proxy); "" = RaftAddress.
 	ListenAddress string
 
+	// MutualTLS makes raft traffic between hosts mutual TLS (Dragonboat's
+	// MutualTLS): each host presents CertFile/KeyFile and verifies its
+	// peers against CAFile. Dragonboat reads the files once, at start.
+	MutualTLS                 bool
+	CAFile, CertFile, KeyFile string
+
 	RTT                time.Duration // tick; default DefaultRTT
 	HeartbeatRTT       uint64        // ticks between heartbeats
 	ElectionRTT        uint64        // ticks before a follower stands for election
@@ -162,6 +168,10 @@ func NewNodeHost(cfg Config) (*NodeHost, error) {
 		RTTMillisecond: uint64(max(cfg.RTT/time.Millisecond, 1)),
 		RaftAddress:    cfg.RaftAddress,
 		ListenAddress:  cfg.ListenAddress,
+		MutualTLS:      cfg.MutualTLS,
+		CAFile:         cfg.CAFile,
+		CertFile:       cfg.CertFile,
+		KeyFile:        cfg.KeyFile,
 		Expert:         expert,
 	}
 	nh, err := dragonboat.NewNodeHost(nhc)

@@ -79,6 +79,10 @@ func run(args []string) int {
 func reload(a *app.App, o *options) {
 	a.Logger().Info("reloading configuration", "signal", "hangup", "config", o.configFile)
 	if o.configFile == "" {
+		// The certificate files are read again all the same.
+		if err := a.ReloadCerts(); err != nil {
+			a.Logger().Error("failed to reload certificates", "err", err)
+		}
 		a.Logger().Error("failed to reload server configuration",
 			"err", "can only reload config when a file is provided using -c or --config")
 		return

@@ -17,6 +17,7 @@ import (
 	"github.com/bargemq/barge/broker/jetstream"
 	"github.com/bargemq/barge/log"
 	"github.com/bargemq/barge/netpoll"
+	"github.com/bargemq/barge/tlsconf"
 )
 
 // Version is barge's own release version.
@@ -43,7 +44,12 @@ type App struct {
 	jsc     *jsCluster      // raft host and meta shard; nil without cluster_size
 	http    *http.Server
 	httpLn  net.Listener
-	started time.Time
+	https   *http.Server   // https_port's server; nil when off
+	httpsLn net.Listener   // https_port's listener (TLS); nil when off
+	tls     *tlsconf.Certs // the client port's certificates; nil without TLS
+	// clusterTLS is the routes' and raft's certificates; nil without.
+	clusterTLS *tlsconf.Certs
+	started    time.Time
 	// stagingDir is where staged outbound bytes go (newStaging).
 	stagingDir string
 
@@ -77,8 +83,13 @@ func Start(cfg Config) (*App, error) {
 		}
 	}
 	staging := a.newStaging(spill)
+	if err := a.startTLS(); err != nil {
+		a.closeLog()
+		return nil, err
+	}
 	authn, err := newAuthenticator(&cfg.Auth, nil)
 	if err != nil {
+		a.stopTLS()
 		a.closeLog()
 		return nil, err
 	}
@@ -93,11 +104,14 @@ func Start(cfg Config) (*App, error) {
 		PingInterval:   cfg.PingInterval,
 		MaxPingsOut:    cfg.MaxPingsOut,
 		JetStream:      cfg.JetStream,
+		TLSRequired:    a.tls != nil,
+		TLSVerify:      a.tls != nil && cfg.TLS.RequireClientCert(),
 		Logger:         a.log,
 	})
 	if cfg.JetStream {
 		if err := a.startJetStream(); err != nil {
 			a.broker.Shutdown()
+			a.stopTLS()
 			a.closeLog()
 			return nil, err
 		}
@@ -106,6 +120,7 @@ func Start(cfg Config) (*App, error) {
 		if err := a.startRoutes(staging); err != nil {
 			a.closeJetStream()
 			a.broker.Shutdown()
+			a.stopTLS()
 			a.closeLog()
 			return nil, err
 		}
@@ -116,11 +131,13 @@ func Start(cfg Config) (*App, error) {
 		WriteWatermark: cfg.WriteWatermark,
 		MaxPending:     cfg.MaxPending,
 		Staging:        staging,
+		TLS:            a.clientTLS(),
 		Logger:         a.log,
 	}, a.broker.Accept)
 	if err != nil {
 		a.closeJetStream()
 		a.broker.Shutdown()
+		a.stopTLS()
 		a.closeLog()
 		a.stopRoutes(context.Background())
 		return nil, fmt.Errorf("listen: %w", err)
@@ -136,7 +153,7 @@ func Start(cfg Config) (*App, error) {
 			}
 		}
 	}
-	if cfg.HTTPPort != 0 {
+	if cfg.HTTPPort != 0 || cfg.HTTPSPort != 0 {
 		if err := a.startMonitor(); err != nil {
 			_ = a.Shutdown(context.Background())
 			return nil, err
@@ -184,6 +201,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.http != nil {
 		errs = append(errs, a.http.Shutdown(ctx))
 	}
+	if a.https != nil {
+		errs = append(errs, a.https.Shutdown(ctx))
+	}
+	a.stopTLS()
 	errs = append(errs, a.stopRoutes(ctx))
 	if a.net != nil {
 		errs = append(errs, a.net.Shutdown(ctx))

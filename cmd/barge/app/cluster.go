@@ -21,12 +21,14 @@ func (a *App) startRoutes(staging *netpoll.Staging) error {
 		Seeds:    cfg.Routes,
 		RaftAddr: cfg.RaftAddr,
 		NodeID:   cfg.NodeID,
+		Dialer:   a.routeDialer(),
 	})
 	rs, err := netpoll.Listen(netpoll.Options{
 		Addr:           cfg.Cluster,
 		WriteWatermark: cfg.WriteWatermark,
 		MaxPending:     cfg.MaxPending,
 		Staging:        staging,
+		TLS:            a.routeTLS(),
 		Logger:         a.log,
 	}, a.cluster.AcceptRoute)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/bargemq/barge/auth"
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/log"
+	"github.com/bargemq/barge/tlsconf"
 )
 
 // Config is everything a barge server is started with. The zero value is not
@@ -82,6 +83,17 @@ type Config struct {
 	// block, no_auth_user, operator mode); the zero value lets every
 	// client in.
 	Auth auth.Config
+	// TLS is the client port's TLS (flags --tls, --tlscert, --tlskey,
+	// --tlscacert, --tlsverify; the config's tls { } block); ClusterTLS is
+	// mutual TLS for routes and raft (cluster { tls { } }), always
+	// verifying peers against its ca_file. Zero values are TLS off.
+	TLS, ClusterTLS tlsconf.Options
+	// HTTPSPort serves monitoring over HTTPS with TLS's certificate; 0
+	// disables, -1 picks a free port.
+	HTTPSPort int
+	// CertWatchInterval is how often the certificate files are checked for
+	// changes (size, modification time) and reloaded; 0 is 1s. No flag.
+	CertWatchInterval time.Duration
 	// Clock is the time JetStream runs on (message timestamps, the
 	// duplicate window, max_age, consumer timers; a replicated message's
 	// timestamp is its proposer's); nil is the system clock. No flag:
@@ -123,6 +135,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("port %d out of range", c.Port)
 	case c.HTTPPort < -1 || c.HTTPPort > 65535:
 		return fmt.Errorf("http_port %d out of range", c.HTTPPort)
+	case c.HTTPSPort < -1 || c.HTTPSPort > 65535:
+		return fmt.Errorf("https_port %d out of range", c.HTTPSPort)
+	case c.HTTPSPort != 0 && !c.TLS.Enabled:
+		return fmt.Errorf("https_port needs TLS (tls { } or --tls with --tlscert and --tlskey)")
+	case c.ClusterTLS.Enabled && c.ClusterTLS.CAFile == "":
+		return fmt.Errorf("cluster tls needs ca_file: routes and raft verify their peers")
 	case c.MaxPayload <= 0:
 		return fmt.Errorf("max_payload must be positive")
 	case c.MaxPending <= 0:
@@ -154,6 +172,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Auth.Validate(); err != nil {
 		return err
+	}
+	if err := c.TLS.Validate(); err != nil {
+		return err
+	}
+	if err := c.ClusterTLS.Validate(); err != nil {
+		return fmt.Errorf("cluster %w", err)
 	}
 	if c.Cluster != "" {
 		if _, _, err := net.SplitHostPort(hostPort(c.Cluster)); err != nil {
@@ -288,6 +312,19 @@ func (c *Config) Set(key, val string) error {
 		c.RaftListen = hostPort(val)
 	case "node_id":
 		c.NodeID, err = strconv.ParseUint(val, 10, 64)
+	case "tls":
+		c.TLS.Enabled, err = parseBool(val)
+	case "tlscert":
+		c.TLS.CertFile, c.TLS.Enabled = val, true
+	case "tlskey":
+		c.TLS.KeyFile, c.TLS.Enabled = val, true
+	case "tlscacert":
+		c.TLS.CAFile = val
+	case "tlsverify":
+		c.TLS.Verify, err = parseBool(val)
+		c.TLS.Enabled = c.TLS.Enabled || c.TLS.Verify
+	case "https_port":
+		c.HTTPSPort, err = strconv.Atoi(val)
 	case "cluster_size", "jetstream_cluster_size":
 		c.ClusterSize, err = strconv.Atoi(val)
 	default:

@@ -82,6 +82,11 @@ func (a *App) startRaft() error {
 
 		SnapshotEntries:    cfg.RaftSnapshotEntries,
 		CompactionOverhead: cfg.RaftCompactionOverhead,
+
+		MutualTLS: cfg.ClusterTLS.Enabled,
+		CAFile:    cfg.ClusterTLS.CAFile,
+		CertFile:  cfg.ClusterTLS.CertFile,
+		KeyFile:   cfg.ClusterTLS.KeyFile,
 	})
 	if err != nil {
 		return err

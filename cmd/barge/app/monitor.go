@@ -3,6 +3,7 @@ package app
 import (
 	"github.com/bargemq/barge/internal/procmem"
 
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,20 +35,16 @@ type Varz struct {
 	// segments); each stream lists its own in state.lost. barge's own
 	// field: nats-server has none.
 	DamagedMsgs uint64 `json:"damaged_msgs"`
+	HTTPSPort   int    `json:"https_port"`
+	// TLS of the client port, nats-server's fields; TLSHandshakeErrors
+	// (barge's own) counts clients refused because their handshake failed.
+	TLSRequired        bool    `json:"tls_required,omitempty"`
+	TLSVerify          bool    `json:"tls_verify,omitempty"`
+	TLSTimeout         float64 `json:"tls_timeout,omitempty"`
+	TLSHandshakeErrors uint64  `json:"tls_handshake_errors"`
 }
 
 func (a *App) startMonitor() error {
-	port := a.cfg.HTTPPort
-	if port < 0 {
-		port = 0
-	}
-	// Monitoring (pprof included) stays on loopback unless asked for: it
-	// does not follow the client listener's --addr.
-	ln, err := net.Listen("tcp", net.JoinHostPort(monitorHost(a.cfg.HTTPHost), strconv.Itoa(port)))
-	if err != nil {
-		return fmt.Errorf("http_port: %w", err)
-	}
-	a.httpLn = ln
 	if r := a.cfg.ProfileRate; r > 0 {
 		setProfileRate(r)
 	}
@@ -65,14 +62,48 @@ func (a *App) startMonitor() error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Monitoring (pprof included) stays on loopback unless asked for: it
+	// does not follow the client listener's --addr.
+	if port := a.cfg.HTTPPort; port != 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(monitorHost(a.cfg.HTTPHost), strconv.Itoa(max(port, 0))))
+		if err != nil {
+			return fmt.Errorf("http_port: %w", err)
+		}
+		a.httpLn = ln
+		a.http = a.serveHTTP(ln, mux)
+		a.log.Info("monitoring", "url", a.MonitorURL())
+	}
+	if port := a.cfg.HTTPSPort; port != 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(monitorHost(a.cfg.HTTPHost), strconv.Itoa(max(port, 0))))
+		if err != nil {
+			return fmt.Errorf("https_port: %w", err)
+		}
+		// The client port's certificate, reloaded with it.
+		a.httpsLn = tls.NewListener(ln, a.tls.ServerConfig())
+		a.https = a.serveHTTP(a.httpsLn, mux)
+		a.log.Info("monitoring", "url", a.MonitorHTTPSURL())
+	}
+	return nil
+}
+
+// serveHTTP serves mux on ln in the background.
+func (a *App) serveHTTP(ln net.Listener, mux *http.ServeMux) *http.Server {
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("monitoring endpoint stopped", "err", err)
 		}
 	}()
-	a.log.Info("monitoring", "url", a.MonitorURL())
-	return nil
+	return srv
+}
+
+// MonitorHTTPSURL is the https:// base URL of the monitoring endpoint, or ""
+// when https_port is off.
+func (a *App) MonitorHTTPSURL() string {
+	if a.httpsLn == nil {
+		return ""
+	}
+	return "https://" + a.httpsLn.Addr().String()
 }
 
 // monitorHost is the monitoring listen host: http_host, loopback by default.
@@ -135,11 +166,22 @@ func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
 		HeapInuse:  ms.HeapInuse,
 		Cores:      runtime.NumCPU(),
 		GoRoutines: runtime.NumGoroutine(),
-		HTTPPort:   a.httpLn.Addr().(*net.TCPAddr).Port,
 		HTTPHost:   monitorHost(a.cfg.HTTPHost),
 		StoreDir:   a.cfg.StoreDir,
 		Staged:     a.net.Staging().Used(),
 		MaxStaging: a.net.Staging().Max(),
+	}
+	if a.httpLn != nil {
+		extra.HTTPPort = a.httpLn.Addr().(*net.TCPAddr).Port
+	}
+	if a.httpsLn != nil {
+		extra.HTTPSPort = a.httpsLn.Addr().(*net.TCPAddr).Port
+	}
+	if a.tls != nil {
+		o := a.tls.Options()
+		extra.TLSRequired, extra.TLSVerify = true, o.RequireClientCert()
+		extra.TLSTimeout = o.HandshakeTimeout().Seconds()
+		extra.TLSHandshakeErrors = a.net.TLSHandshakeErrors()
 	}
 	if a.js != nil {
 		extra.DamagedMsgs = a.js.DamagedMsgs()

@@ -38,6 +38,9 @@ var reloadable = []reloadSetting{
 	{"write_watermark", "WriteWatermark", (*App).applyOutbound},
 	{"profile_rate", "ProfileRate", (*App).applyProfileRate},
 	{"authorization", "Auth", (*App).applyAuth},
+	// Loaded before the others apply (Reload, reloadCerts); nothing left
+	// to do here but log the change.
+	{"tls", "TLS", func(*App, *Config) error { return nil }},
 }
 
 // fixedKeys names the settings fixed at start by their config keys, for
@@ -51,6 +54,8 @@ var fixedKeys = map[string]string{
 	"ClusterSize": "cluster_size", "RaftSnapshotEntries": "raft_snapshot_entries",
 	"RaftCompactionOverhead": "raft_compaction_overhead",
 	"SegmentSize":            "segment_size", "StoreFS": "store_fs", "Clock": "clock",
+	"ClusterTLS": "cluster tls", "HTTPSPort": "https_port",
+	"CertWatchInterval": "cert_watch_interval",
 }
 
 var errStopped = errors.New("server is shutting down")
@@ -74,6 +79,16 @@ func (a *App) Reload(cfg Config) error {
 	old := a.reload.cfg
 	changed, err := diffConfig(&old, &cfg)
 	if err != nil {
+		return err
+	}
+	if err := tlsReloadable(&old.TLS, &cfg.TLS); err != nil {
+		return err
+	}
+	// The certificate files are read again at every reload, changed
+	// settings or not (and the tls settings that may change take
+	// effect): new connections get the new certificate, existing ones
+	// keep theirs. A file that does not load fails the reload whole.
+	if err := a.loadCerts(&cfg.TLS); err != nil {
 		return err
 	}
 	for _, s := range changed {
