@@ -35,6 +35,7 @@ import (
 //	  raft_listen: 0.0.0.0:7222      # raft_listen
 //	  node_id: 1                     # node_id
 //	  size: 3                        # cluster_size
+//	  tls { ... }                    # mutual TLS of routes and raft
 //	}
 //	jetstream {
 //	  store_dir: /var/lib/barge      # store_dir
@@ -65,6 +66,8 @@ func fileBlock(key string) func(c *Config, n Node) error {
 		return func(c *Config, n Node) error { return c.applyFlatBlock(key, n) }
 	case "authorization":
 		return (*Config).applyAuthorization
+	case "tls":
+		return func(c *Config, n Node) error { return c.applyTLSNode("", n) }
 	case "resolver_preload":
 		return (*Config).applyResolverPreload
 	}
@@ -364,6 +367,19 @@ func (c *Config) setNode(key string, n Node) error {
 	return nil
 }
 
+// applyTLSNode maps a tls { } block (top level, or inside cluster where
+// is "cluster") onto c with tlsconf's reading of nats-server's keys.
+func (c *Config) applyTLSNode(where string, n Node) error {
+	m, ok := n.V.(map[string]any)
+	if !ok {
+		return n.Errorf("tls must be a block, not %s", kind(n.V))
+	}
+	if err := ApplyTLSBlock(c, where, m); err != nil {
+		return n.Errorf("%v", err)
+	}
+	return nil
+}
+
 // applyFlatBlock applies a block whose keys are long flag names under other
 // names (blockKeys).
 func (c *Config) applyFlatBlock(block string, n Node) error {
@@ -376,6 +392,12 @@ func (c *Config) applyFlatBlock(block string, n Node) error {
 	}
 	names := blockKeys(block)
 	for _, k := range sortedKeys(m) {
+		if block == "cluster" && k == "tls" {
+			if err := c.applyTLSNode("cluster", m[k]); err != nil {
+				return err
+			}
+			continue
+		}
 		flat, ok := names[k]
 		if !ok {
 			return m[k].Errorf("unknown setting %q in block %q", k, block)
