@@ -9,10 +9,10 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Batch publishing is not built: allow_atomic and allow_batched are refused
-// with 10052 on create and on update, like every other feature barge lacks,
-// the stream is left as it was, and a batch publish on a plain stream gets
-// nats-server's "atomic publish is disabled".
+// Fast batch publishing is not built: allow_batched is refused with 10052
+// on create and on update, like every other feature barge lacks, the
+// stream is left as it was; a batch publish on a stream without
+// allow_atomic gets nats-server's "atomic publish is disabled".
 func TestBatchPermissionsRefused(t *testing.T) {
 	a := startServer(t, "", nil)
 	nc := connect(t, a.ClientURL())
@@ -37,7 +37,7 @@ func TestBatchPermissionsRefused(t *testing.T) {
 		}
 		return 0, "", resp.Config
 	}
-	for _, flag := range []string{"allow_atomic", "allow_batched"} {
+	for _, flag := range []string{"allow_batched"} {
 		code, desc, _ := request("$JS.API.STREAM.CREATE.B", `{"name":"B","subjects":["b.>"],"`+flag+`":true}`)
 		if code != 10052 || !strings.Contains(desc, flag) || !strings.Contains(desc, "not supported") {
 			t.Fatalf("create with %s: %d %q, want 10052 naming it", flag, code, desc)
@@ -49,7 +49,7 @@ func TestBatchPermissionsRefused(t *testing.T) {
 	if code, desc, _ := request("$JS.API.STREAM.CREATE.B", `{"name":"B","subjects":["b.>"]}`); code != 0 {
 		t.Fatalf("plain create: %d %s", code, desc)
 	}
-	for _, flag := range []string{"allow_atomic", "allow_batched"} {
+	for _, flag := range []string{"allow_batched"} {
 		code, desc, _ := request("$JS.API.STREAM.UPDATE.B", `{"name":"B","subjects":["b.>"],"`+flag+`":true}`)
 		if code != 10052 || !strings.Contains(desc, flag) {
 			t.Fatalf("update with %s: %d %q, want 10052", flag, code, desc)

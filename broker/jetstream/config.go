@@ -119,11 +119,11 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
 		return cfg, invalidConfig("per-message TTL, counters and schedules are not supported")
 	}
-	// Batch publishing is not built: asking for it is refused like the
-	// rest, not accepted and dropped. (`nats bench js pub --create` asks
-	// for both on the stream it creates; create the stream first.)
-	if cfg.AllowAtomicPublish {
-		return cfg, invalidConfig("atomic batch publish (allow_atomic) is not supported")
+	// Atomic batches are built for R1 streams (batch_atomic.go); fast
+	// batches are not built: asking for them is refused, not accepted and
+	// dropped.
+	if cfg.AllowAtomicPublish && cfg.Replicas > 1 {
+		return cfg, invalidConfig("atomic batch publish (allow_atomic) is not supported on replicated streams")
 	}
 	if cfg.AllowBatchPublish {
 		return cfg, invalidConfig("fast batch publish (allow_batched) is not supported")

@@ -52,6 +52,7 @@ type pub struct {
 	err     *jsapi.APIError // the message is refused: reply this at End
 	msgID   bool            // it has a Nats-Msg-Id: duplicates may wait for it
 	rollup  bool            // it has a Nats-Rollup
+	bat     *batchPub       // a staged atomic batch message (batch_atomic.go)
 }
 
 // Headers receives the whole header block of an HPUB.
@@ -64,6 +65,10 @@ func (p *pub) Headers(hdr []byte) {
 func (p *pub) Write(piece []byte) {
 	if !p.started {
 		p.start()
+	}
+	if p.bat != nil {
+		p.bat.write(p, piece)
+		return
 	}
 	if p.app == nil {
 		return
@@ -81,7 +86,9 @@ func (p *pub) End() {
 	if !p.started {
 		p.start()
 	}
-	if p.err != nil {
+	if p.bat != nil {
+		p.endBatch()
+	} else if p.err != nil {
 		p.reject(p.err)
 	} else {
 		p.commit()
@@ -95,12 +102,15 @@ func (p *pub) Abort() {
 	if p.app != nil {
 		p.app.Abort()
 	}
+	if p.bat != nil {
+		p.abortBatch()
+	}
 	p.release()
 }
 
 func (p *pub) release() {
 	p.app, p.err, p.started, p.st = nil, nil, false, nil
-	p.msgID, p.rollup = false, false
+	p.msgID, p.rollup, p.bat = false, false, nil
 	p.subject = ""
 	if cap(p.hdr) > 4096 {
 		p.hdr = nil
@@ -127,6 +137,10 @@ func (p *pub) start() {
 	body := p.size
 	if p.hdrLen > 0 {
 		body -= p.hdrLen
+	}
+	if h.batch {
+		p.startBatch(hdr, int64(body))
+		return
 	}
 	app, err := st.store.Begin(p.subject, hdr, int64(body))
 	if err != nil {

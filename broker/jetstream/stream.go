@@ -32,6 +32,8 @@ type stream struct {
 	// repl is the raft replica of a replicated stream (its store's), for
 	// the cluster's features: leader, progress, step-down; nil for R1.
 	repl Replica
+	// batches are the open atomic batches (batch_atomic.go).
+	batches atomicBatches
 
 	mu struct {
 		sync.Mutex
@@ -241,6 +243,7 @@ func (s *stream) close() error {
 	}
 	s.mu.closed = true
 	s.mu.Unlock()
+	s.closeBatches()
 	s.cons.Close()
 	return s.store.Close()
 }
@@ -251,6 +254,7 @@ func (s *stream) destroy() error {
 	s.mu.Lock()
 	s.mu.closed = true
 	s.mu.Unlock()
+	s.closeBatches()
 	s.store.Close()
 	return log.RemoveDir(s.e.o.FS, s.dir)
 }
