@@ -50,8 +50,9 @@ const (
 
 // atomicBatches are a stream's open atomic batches.
 type atomicBatches struct {
-	mu sync.Mutex // guards m and every field of its batches
-	m  map[string]*atomicBatch
+	mu   sync.Mutex // guards m, fast and every field of their batches
+	m    map[string]*atomicBatch
+	fast map[string]*fastBatch // the open fast batches (batch_fast.go)
 }
 
 // atomicBatch is one open batch: its staged messages, in batch sequence
@@ -339,6 +340,9 @@ func (st *stream) closeBatches() {
 	defer st.batches.mu.Unlock()
 	for _, b := range st.batches.m {
 		st.dropBatchLocked(b)
+	}
+	for _, b := range st.batches.fast {
+		st.dropFastLocked(b)
 	}
 }
 

@@ -125,8 +125,8 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.AllowAtomicPublish && cfg.Replicas > 1 {
 		return cfg, invalidConfig("atomic batch publish (allow_atomic) is not supported on replicated streams")
 	}
-	if cfg.AllowBatchPublish {
-		return cfg, invalidConfig("fast batch publish (allow_batched) is not supported")
+	if cfg.AllowBatchPublish && cfg.Replicas > 1 {
+		return cfg, invalidConfig("fast batch publish (allow_batched) is not supported on replicated streams")
 	}
 	if len(cfg.Subjects) == 0 {
 		cfg.Subjects = []string{cfg.Name}

@@ -99,6 +99,8 @@ type Engine struct {
 	// atomicOpen counts the open atomic batches of every stream
 	// (batch_atomic.go).
 	atomicOpen atomic.Int64
+	// fastOpen counts the open fast batches (batch_fast.go).
+	fastOpen atomic.Int64
 
 	// maxPayload is Options.MaxPayload in force (SetMaxPayload).
 	maxPayload atomic.Int64

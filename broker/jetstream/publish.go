@@ -53,6 +53,10 @@ type pub struct {
 	msgID   bool            // it has a Nats-Msg-Id: duplicates may wait for it
 	rollup  bool            // it has a Nats-Rollup
 	bat     *batchPub       // a staged atomic batch message (batch_atomic.go)
+	fast    *fastPub        // a fast-batch message being stored (batch_fast.go)
+	// fastSkip: a fast-batch message answered without storing (a ping,
+	// an end-of-batch commit, a gap).
+	fastSkip bool
 }
 
 // Headers receives the whole header block of an HPUB.
@@ -88,6 +92,10 @@ func (p *pub) End() {
 	}
 	if p.bat != nil {
 		p.endBatch()
+	} else if p.fast != nil {
+		p.endFast()
+	} else if p.fastSkip {
+		// answered by startFast
 	} else if p.err != nil {
 		p.reject(p.err)
 	} else {
@@ -111,6 +119,7 @@ func (p *pub) Abort() {
 func (p *pub) release() {
 	p.app, p.err, p.started, p.st = nil, nil, false, nil
 	p.msgID, p.rollup, p.bat = false, false, nil
+	p.fast, p.fastSkip = nil, false
 	p.subject = ""
 	if cap(p.hdr) > 4096 {
 		p.hdr = nil
@@ -140,6 +149,10 @@ func (p *pub) start() {
 	}
 	if h.batch {
 		p.startBatch(hdr, int64(body))
+		return
+	}
+	if isFastReply(p.reply) {
+		p.startFast(hdr, int64(body))
 		return
 	}
 	app, err := st.store.Begin(p.subject, hdr, int64(body))
