@@ -373,3 +373,13 @@ func (p *pub) abortBatch() {
 	p.st.dropBatchLocked(bp.b)
 	p.st.batches.mu.Unlock()
 }
+
+// atomicReplicasErr refuses allow_atomic on a replicated stream (10052):
+// atomic batches are built for R1 streams only, and a flag barge cannot
+// honour is refused, not accepted and dropped.
+func atomicReplicasErr(cfg *jsapi.StreamConfig) *jsapi.APIError {
+	if cfg.AllowAtomicPublish && cfg.Replicas > 1 {
+		return invalidConfig("atomic batch publish (allow_atomic) is not supported on replicated streams")
+	}
+	return nil
+}

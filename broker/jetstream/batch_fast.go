@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"context"
 	"errors"
 	"math"
 	"strconv"
@@ -11,7 +12,7 @@ import (
 	"github.com/bargemq/barge/log"
 )
 
-// Fast batch publish (ADR-50, allow_batched), R1 streams: the flow
+// Fast batch publish (ADR-50, allow_batched): the flow
 // controlled batch protocol of nats-server 2.14 that orbit.go's
 // jetstreamext.FastPublisher (`nats bench js pub fast`) speaks.
 //
@@ -327,7 +328,7 @@ func (st *stream) fastFlowLocked(b *fastBatch, out *fastOut) bool {
 // endFast commits a stored fast-batch message; its durability moves the
 // batch's flow (fastDurable), a refusal is reported as nats-server does.
 func (p *pub) endFast() {
-	fp, st, e := p.fast, p.st, p.e
+	fp, st := p.fast, p.st
 	p.fast = nil
 	if p.err != nil || p.app == nil {
 		if p.app != nil {
@@ -344,7 +345,8 @@ func (p *pub) endFast() {
 	st.batches.mu.Unlock()
 	_, err := p.app.End(func(seq uint64, _ int64, err error) {
 		if err != nil {
-			st.fastRefused(fp, e.storeError(st.name, err), 0)
+			// A replicated store decides at apply: a refusal comes here.
+			st.fastFailed(fp, err)
 			return
 		}
 		if st.Config().Retention == jsapi.InterestPolicy && st.cons.Count() == 0 {
@@ -354,25 +356,33 @@ func (p *pub) endFast() {
 		st.fastDurable(fp, seq)
 	})
 	p.app = nil
-	if err == nil {
-		return
+	if err != nil {
+		st.fastFailed(fp, err)
 	}
+}
+
+// fastFailed handles a stored message that failed or was refused by the
+// rules (at once on R1, at apply on a replicated stream).
+func (st *stream) fastFailed(fp *fastPub, err error) {
 	st.batches.mu.Lock()
 	if b := st.batches.fast[fp.ref.id]; b != nil && b.pending > 0 {
 		b.pending--
 	}
 	st.batches.mu.Unlock()
 	var ce *log.CheckError
-	if errors.As(err, &ce) {
+	switch {
+	case errors.As(err, &ce):
 		dup, orig, apiErr := refusalAnswer(ce)
 		if dup {
 			st.fastRefused(fp, nil, orig)
 			return
 		}
 		st.fastRefused(fp, apiErr, 0)
-		return
+	case errors.Is(err, context.DeadlineExceeded):
+		st.fastRefused(fp, jsapi.NewAPIError(jsapi.ErrCodeClusterNotAvail), 0)
+	default:
+		st.fastRefused(fp, st.e.storeError(st.name, err), 0)
 	}
-	st.fastRefused(fp, e.storeError(st.name, err), 0)
 }
 
 // fastDurable registers message fp (stream sequence seq) durable.

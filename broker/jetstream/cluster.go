@@ -330,6 +330,10 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		return
 	}
 	cfg.Replicas = max(req.Replicas, 1)
+	if apiErr := atomicReplicasErr(&cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
 	if cfg.Storage == jsapi.MemoryStorage {
 		e.respondErr(r.reply, typ, invalidConfig("replicated streams need file storage"))
 		return

@@ -119,14 +119,8 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
 		return cfg, invalidConfig("per-message TTL, counters and schedules are not supported")
 	}
-	// Atomic batches are built for R1 streams (batch_atomic.go); fast
-	// batches are not built: asking for them is refused, not accepted and
-	// dropped.
-	if cfg.AllowAtomicPublish && cfg.Replicas > 1 {
-		return cfg, invalidConfig("atomic batch publish (allow_atomic) is not supported on replicated streams")
-	}
-	if cfg.AllowBatchPublish && cfg.Replicas > 1 {
-		return cfg, invalidConfig("fast batch publish (allow_batched) is not supported on replicated streams")
+	if apiErr := atomicReplicasErr(&cfg); apiErr != nil {
+		return cfg, apiErr
 	}
 	if len(cfg.Subjects) == 0 {
 		cfg.Subjects = []string{cfg.Name}

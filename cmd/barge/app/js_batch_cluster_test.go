@@ -1,0 +1,63 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+)
+
+// TestJSClusterFastBatchR3: orbit.go's FastPublisher fills an R3 stream
+// through a node of the cluster (each message a replicated publish, the
+// flow acks following the applies), the commit's PubAck names the batch,
+// and every replica ends with the whole batch. allow_atomic on a
+// replicated stream is refused (10052): atomic batches are R1 only.
+func TestJSClusterFastBatchR3(t *testing.T) {
+	_, jss := clusterJS(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	js := jss[1]
+	_, err := createStream(ctx, t, js, jetstream.StreamConfig{Name: "FB3", Subjects: []string{"fb3.>"}, Replicas: 3, AllowBatchPublish: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = createStream(ctx, t, js, jetstream.StreamConfig{Name: "AB3", Subjects: []string{"ab3.>"}, Replicas: 3, AllowAtomicPublish: true})
+	var ae *jetstream.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode != 10052 {
+		t.Fatalf("allow_atomic on R3: %v", err)
+	}
+	fp, err := jetstreamext.NewFastPublisher(js, jetstreamext.FastPublishFlowControl{Flow: 50, MaxOutstandingAcks: 2, AckTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := 1; i < n; i++ {
+		if _, err := fp.Add("fb3.x", []byte(strconv.Itoa(i))); err != nil {
+			t.Fatalf("add %d: %v", i, err)
+		}
+	}
+	ack, err := fp.Commit(ctx, "fb3.x", []byte("last"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.Stream != "FB3" || ack.Sequence != n || ack.BatchSize != n {
+		t.Fatalf("commit ack %+v", ack)
+	}
+	for i, js := range jss {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			s, err := js.Stream(ctx, "FB3")
+			if err == nil && s.CachedInfo().State.Msgs == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: stream info %v", i, err)
+			}
+			time.Sleep(0) // a fresh request is the wait
+		}
+	}
+}
