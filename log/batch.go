@@ -31,7 +31,7 @@ import (
 
 // StageInline is the largest payload a staged message keeps in memory; a
 // larger one is written as chunk records while it arrives.
-const StageInline = 64 << 10
+const StageInline = 16 << 10
 
 // AppendStaged is Append for a message of an atomic batch: the payload
 // goes to chunk records when it is over StageInline (Append's threshold is

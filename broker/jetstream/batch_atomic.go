@@ -16,8 +16,8 @@ import (
 //
 // A message with a Nats-Batch-Id header on a stream that allows atomic
 // publish is staged, not stored: its body goes into the stream's log as
-// it arrives (log.AppendStaged: chunk records for a payload over 64 KiB,
-// invisible without a commit record; at most 64 KiB of a smaller one in
+// it arrives (log.AppendStaged: chunk records for a payload over 16 KiB,
+// invisible without a commit record; at most 16 KiB of a smaller one in
 // memory), and the publisher gets an empty reply once it is staged. The
 // message with Nats-Batch-Commit "1" (staged as the last) or "eob" (not
 // stored; the last staged message gets Nats-Batch-Commit: 1) commits the
