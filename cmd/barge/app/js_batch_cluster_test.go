@@ -48,16 +48,9 @@ func TestJSClusterFastBatchR3(t *testing.T) {
 		t.Fatalf("commit ack %+v", ack)
 	}
 	for i, js := range jss {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		eventually(t, 30*time.Second, "node "+strconv.Itoa(i)+" holds the batch", func() bool {
 			s, err := js.Stream(ctx, "FB3")
-			if err == nil && s.CachedInfo().State.Msgs == n {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("node %d: stream info %v", i, err)
-			}
-			time.Sleep(0) // a fresh request is the wait
-		}
+			return err == nil && s.CachedInfo().State.Msgs == n
+		})
 	}
 }
