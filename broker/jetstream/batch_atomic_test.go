@@ -424,3 +424,27 @@ func TestAtomicBatchTornCommit(t *testing.T) {
 		t.Fatalf("message 1 %q", m.Data)
 	}
 }
+
+// TestAtomicBatchDiscardNew: a batch that would pass max_msgs under
+// discard new is refused whole (10077), one that fits is stored.
+func TestAtomicBatchDiscardNew(t *testing.T) {
+	a := startServer(t, "", nil)
+	nc := connect(t, a.ClientURL())
+	js, err := jetstream.New(nc)
+	must(t, err)
+	s, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "AD", Subjects: []string{"AD.>"},
+		AllowAtomicPublish: true, MaxMsgs: 2, Discard: jetstream.DiscardNew})
+	must(t, err)
+	batchPub(t, nc, "AD.a", "big", 1, "", []byte("1"))
+	batchPub(t, nc, "AD.a", "big", 2, "", []byte("2"))
+	if r := batchPub(t, nc, "AD.a", "big", 3, "1", []byte("3")); r.code() != 10077 || !strings.Contains(r.Error.Description, "maximum messages exceeded") {
+		t.Fatalf("batch over max_msgs: %+v", r)
+	}
+	if n := streamMsgs(t, s); n != 0 {
+		t.Fatalf("%d messages from a refused batch", n)
+	}
+	batchPub(t, nc, "AD.a", "fits", 1, "", []byte("1"))
+	if r := batchPub(t, nc, "AD.a", "fits", 2, "1", []byte("2")); r.code() != 0 || r.Count != 2 {
+		t.Fatalf("batch within max_msgs: %+v", r)
+	}
+}
