@@ -288,7 +288,7 @@ func (a *Appender) finish() {
 		a.pinned = nil
 	}
 	if a.buf != nil {
-		if cap(*a.buf) <= a.l.bufCap() {
+		if cap(*a.buf) == a.l.bufCap() { // a pool buffer (a staged one may be its own)
 			a.l.bufs.Put(a.buf)
 		}
 		a.buf = nil

@@ -7,6 +7,9 @@
 //	Open(dir, cfg, opts)            recover and open; Close
 //	Append(subj, hdr, size)         an Appender: Write pieces, then Commit or Abort
 //	AppendMsg(subj, hdr, payload)   a small message in one call
+//	AppendStaged, Stage, CommitBatch
+//	                                an atomic batch: staged messages made durable
+//	                                and visible in one step (batch.go)
 //	LoadMsg(seq, *StoredMsg)        metadata + payload extents (zero-copy); ReadPayload
 //	LoadNext(seq, filter, *StoredMsg), LastSeqForSubject, SeqAtTime, SubjectsState
 //	Delete(seq), Purge(PurgeRequest), UpdateConfig(cfg), State()

@@ -2,18 +2,18 @@ package jetstream_test
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 )
 
-// Batch publishing is not built: allow_atomic and allow_batched are refused
-// with 10052 on create and on update, like every other feature barge lacks,
-// the stream is left as it was, and a batch publish on a plain stream gets
-// nats-server's "atomic publish is disabled".
-func TestBatchPermissionsRefused(t *testing.T) {
+// allow_atomic and allow_batched are refused with 10052 on a replicated
+// stream only (batch_atomic.go, batch_fast.go); here, standalone, the
+// refusal of an R1 stream is gone: create and update take both flags; a
+// batch publish on a stream without allow_atomic gets nats-server's
+// "atomic publish is disabled".
+func TestBatchPermissions(t *testing.T) {
 	a := startServer(t, "", nil)
 	nc := connect(t, a.ClientURL())
 	request := func(subj, body string) (code int, desc string, cfg map[string]any) {
@@ -37,27 +37,16 @@ func TestBatchPermissionsRefused(t *testing.T) {
 		}
 		return 0, "", resp.Config
 	}
-	for _, flag := range []string{"allow_atomic", "allow_batched"} {
-		code, desc, _ := request("$JS.API.STREAM.CREATE.B", `{"name":"B","subjects":["b.>"],"`+flag+`":true}`)
-		if code != 10052 || !strings.Contains(desc, flag) || !strings.Contains(desc, "not supported") {
-			t.Fatalf("create with %s: %d %q, want 10052 naming it", flag, code, desc)
-		}
-	}
-	if code, _, _ := request("$JS.API.STREAM.INFO.B", ""); code != 10059 {
-		t.Fatalf("a refused create made the stream: %d", code)
-	}
 	if code, desc, _ := request("$JS.API.STREAM.CREATE.B", `{"name":"B","subjects":["b.>"]}`); code != 0 {
 		t.Fatalf("plain create: %d %s", code, desc)
 	}
-	for _, flag := range []string{"allow_atomic", "allow_batched"} {
-		code, desc, _ := request("$JS.API.STREAM.UPDATE.B", `{"name":"B","subjects":["b.>"],"`+flag+`":true}`)
-		if code != 10052 || !strings.Contains(desc, flag) {
-			t.Fatalf("update with %s: %d %q, want 10052", flag, code, desc)
-		}
+	if code, desc, cfg := request("$JS.API.STREAM.CREATE.C", `{"name":"C","subjects":["c.>"],"allow_atomic":true,"allow_batched":true}`); code != 0 ||
+		cfg["allow_atomic"] != true || cfg["allow_batched"] != true {
+		t.Fatalf("create with both: %d %s %v", code, desc, cfg)
 	}
-	_, _, cfg := request("$JS.API.STREAM.INFO.B", "")
-	if cfg["allow_atomic"] != nil || cfg["allow_batched"] != nil {
-		t.Fatalf("refused update changed the stream: %v", cfg)
+	if code, desc, cfg := request("$JS.API.STREAM.UPDATE.C", `{"name":"C","subjects":["c.>"]}`); code != 0 ||
+		cfg["allow_atomic"] != nil || cfg["allow_batched"] != nil {
+		t.Fatalf("update clearing both: %d %s %v", code, desc, cfg)
 	}
 	_, js := legacy(t, a)
 	msg := nats.NewMsg("b.1")

@@ -339,6 +339,10 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 	}
 	cfg.Replicas = max(req.Replicas, 1)
 	e.fillMirrorDirect(&cfg)
+	if apiErr := atomicReplicasErr(&cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
 	if cfg.Storage == jsapi.MemoryStorage {
 		e.respondErr(r.reply, typ, invalidConfig("replicated streams need file storage"))
 		return

@@ -113,14 +113,8 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
 		return cfg, invalidConfig("per-message TTL, counters and schedules are not supported")
 	}
-	// Batch publishing is not built: asking for it is refused like the
-	// rest, not accepted and dropped. (`nats bench js pub --create` asks
-	// for both on the stream it creates; create the stream first.)
-	if cfg.AllowAtomicPublish {
-		return cfg, invalidConfig("atomic batch publish (allow_atomic) is not supported")
-	}
-	if cfg.AllowBatchPublish {
-		return cfg, invalidConfig("fast batch publish (allow_batched) is not supported")
+	if apiErr := atomicReplicasErr(&cfg); apiErr != nil {
+		return cfg, apiErr
 	}
 	if len(cfg.Subjects) == 0 && cfg.Mirror == nil && len(cfg.Sources) == 0 {
 		cfg.Subjects = []string{cfg.Name}

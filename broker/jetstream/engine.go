@@ -96,6 +96,12 @@ type Engine struct {
 	// quit is closed when Close begins, ending waits for the meta shard.
 	quit chan struct{}
 
+	// atomicOpen counts the open atomic batches of every stream
+	// (batch_atomic.go).
+	atomicOpen atomic.Int64
+	// fastOpen counts the open fast batches (batch_fast.go).
+	fastOpen atomic.Int64
+
 	// maxPayload is Options.MaxPayload in force (SetMaxPayload).
 	maxPayload atomic.Int64
 

@@ -52,6 +52,11 @@ type pub struct {
 	err     *jsapi.APIError // the message is refused: reply this at End
 	msgID   bool            // it has a Nats-Msg-Id: duplicates may wait for it
 	rollup  bool            // it has a Nats-Rollup
+	bat     *batchPub       // a staged atomic batch message (batch_atomic.go)
+	fast    *fastPub        // a fast-batch message being stored (batch_fast.go)
+	// fastSkip: a fast-batch message answered without storing (a ping,
+	// an end-of-batch commit, a gap).
+	fastSkip bool
 }
 
 // Headers receives the whole header block of an HPUB.
@@ -64,6 +69,10 @@ func (p *pub) Headers(hdr []byte) {
 func (p *pub) Write(piece []byte) {
 	if !p.started {
 		p.start()
+	}
+	if p.bat != nil {
+		p.bat.write(p, piece)
+		return
 	}
 	if p.app == nil {
 		return
@@ -81,7 +90,13 @@ func (p *pub) End() {
 	if !p.started {
 		p.start()
 	}
-	if p.err != nil {
+	if p.bat != nil {
+		p.endBatch()
+	} else if p.fast != nil {
+		p.endFast()
+	} else if p.fastSkip {
+		// answered by startFast
+	} else if p.err != nil {
 		p.reject(p.err)
 	} else {
 		p.commit()
@@ -95,12 +110,16 @@ func (p *pub) Abort() {
 	if p.app != nil {
 		p.app.Abort()
 	}
+	if p.bat != nil {
+		p.abortBatch()
+	}
 	p.release()
 }
 
 func (p *pub) release() {
 	p.app, p.err, p.started, p.st = nil, nil, false, nil
-	p.msgID, p.rollup = false, false
+	p.msgID, p.rollup, p.bat = false, false, nil
+	p.fast, p.fastSkip = nil, false
 	p.subject = ""
 	if cap(p.hdr) > 4096 {
 		p.hdr = nil
@@ -132,6 +151,14 @@ func (p *pub) start() {
 	body := p.size
 	if p.hdrLen > 0 {
 		body -= p.hdrLen
+	}
+	if h.batch {
+		p.startBatch(hdr, int64(body))
+		return
+	}
+	if isFastReply(p.reply) {
+		p.startFast(hdr, int64(body))
+		return
 	}
 	app, err := st.store.Begin(p.subject, hdr, int64(body))
 	if err != nil {

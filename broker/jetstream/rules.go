@@ -25,6 +25,7 @@ import (
 //	malformed expected-sequence header   10003 / 10193
 //	sealed stream                        10109
 //	Nats-Batch-Id (atomic publish off)   10174
+//	  (on: the batch rules, rules_batch.go)
 //	Nats-Expected-Stream                 10060
 //	max_msg_size (headers + payload)     10054
 //	Nats-Rollup not allowed / invalid    10111
@@ -107,12 +108,13 @@ type ruleConfig struct {
 	maxPerSubj  int64 // max_msgs_per_subject under discard_new_per_subject; 0: off
 	sealed      bool
 	allowRollup bool
+	allowAtomic bool // allow_atomic: Nats-Batch-Id messages (rules_batch.go)
 }
 
 // rulesOf is cfg's ruleConfig.
 func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 	rc := ruleConfig{window: int64(cfg.Duplicates), maxMsgSize: int64(cfg.MaxMsgSize), sealed: cfg.Sealed,
-		allowRollup: cfg.AllowRollup && !cfg.DenyPurge}
+		allowRollup: cfg.AllowRollup && !cfg.DenyPurge, allowAtomic: cfg.AllowAtomicPublish}
 	if cfg.DiscardNewPer && cfg.MaxMsgsPer > 0 {
 		rc.maxPerSubj = cfg.MaxMsgsPer
 	}
@@ -125,7 +127,8 @@ func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 }
 
 // Encoded ruleConfig, log.Config.Rules (format: stored in raft config
-// entries): version u8 (1) | flags u8 (bit 0 sealed, bit 1 allow rollup) |
+// entries): version u8 (1) | flags u8 (bit 0 sealed, bit 1 allow rollup,
+// bit 7 allow atomic) |
 // window i64 | max msg size i64 | max msgs per subject i64.
 const (
 	rulesVersion = 1
@@ -141,6 +144,9 @@ func (rc ruleConfig) encode() string {
 	if rc.allowRollup {
 		b[1] |= 2
 	}
+	if rc.allowAtomic {
+		b[1] |= 0x80
+	}
 	binary.LittleEndian.PutUint64(b[2:], uint64(rc.window))
 	binary.LittleEndian.PutUint64(b[10:], uint64(rc.maxMsgSize))
 	binary.LittleEndian.PutUint64(b[18:], uint64(rc.maxPerSubj))
@@ -154,7 +160,8 @@ func decodeRules(s string) ruleConfig {
 		return ruleConfig{}
 	}
 	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) }
-	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
+	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, allowAtomic: s[1]&0x80 != 0,
+		window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
 }
 
 // pubHeaders are the JetStream headers of a message: views into its
@@ -197,7 +204,7 @@ func (h *pubHeaders) parse(hdr []byte) *log.CheckError {
 	h.expStream = get(jsapi.HdrExpectedStream)
 	h.expLastMsgID = get(jsapi.HdrExpectedLastMsgID)
 	h.rollup = get(jsapi.HdrRollup)
-	_, h.batch = codec.HeaderValue(hdr, "Nats-Batch-Id")
+	_, h.batch = codec.HeaderValue(hdr, jsapi.HdrBatchID)
 	h.expSubjSeqSubj = get(jsapi.HdrExpectedLastSubjSeqSubj)
 	var ok bool
 	if h.expLastSeq, h.hasExpLastSeq, ok = num(jsapi.HdrExpectedLastSeq); !ok {
@@ -231,7 +238,7 @@ func (rc *ruleConfig) decideStatic(name string, hdr []byte, size int64, h *pubHe
 	switch {
 	case rc.sealed:
 		return refusal(jsapi.ErrCodeStreamSealed, "")
-	case h.batch:
+	case h.batch && !rc.allowAtomic:
 		return refusal(jsapi.ErrCodeAtomicPublishDisabled, "")
 	case len(h.expStream) > 0 && string(h.expStream) != name:
 		return refusal(jsapi.ErrCodeStreamNotMatch, "")
@@ -279,6 +286,7 @@ type publishRules struct {
 	// srcLast is the newest origin sequence accepted per source (its
 	// Nats-Stream-Source key) as far as learnt (rules_source.go).
 	srcLast map[string]uint64
+	batch   batchRules    // the atomic batch being decided (rules_batch.go)
 }
 
 // pendingMsg is an accepted message (id: its Nats-Msg-Id, or "").
@@ -312,6 +320,11 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 	if ce := r.cfg.decideStatic(r.name, m.Hdr, m.Size+int64(len(m.Hdr)), &h); ce != nil {
 		return log.ActNone, ce
 	}
+	if h.batch {
+		if ce := r.batch.before(m, &h); ce != nil {
+			return log.ActNone, ce
+		}
+	}
 	last := v.LastSeq()
 	if r.cfg.window > 0 {
 		if !r.loaded {
@@ -324,6 +337,9 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 					// The limits the pending messages trigger when they
 					// are applied may remove the original (pending or not).
 					return log.ActNone, log.ErrUnsettled
+				}
+				if v.Live(e.seq) && h.batch {
+					return log.ActNone, refusal(jsapi.ErrCodeAtomicPublishContainsDuplicate, "")
 				}
 				if v.Live(e.seq) {
 					return log.ActNone, &log.CheckError{Code: checkDuplicate, Seq: e.seq}
@@ -377,6 +393,9 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 		p := &r.pending[len(r.pending)-1]
 		p.src, p.srcSeq = key, srcSeq
 	}
+	if h.batch {
+		r.batch.accept(m, &h)
+	}
 	return act, nil
 }
 
@@ -399,6 +418,7 @@ func (r *publishRules) Reset(v log.View) {
 	clear(r.bySubj)
 	r.ids = idTable{}
 	clear(r.srcLast)
+	r.batch.reset()
 	r.raw, r.cfg, r.loaded = "", ruleConfig{}, false
 	r.configure(v.Rules())
 	if r.cfg.window > 0 {

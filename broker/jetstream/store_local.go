@@ -42,6 +42,7 @@ func (e *Engine) openLocalStore(dir string, cfg *jsapi.StreamConfig) (*localStor
 		return nil, err
 	}
 	s.l = l
+	repairBatchTail(l, lopts.Logger) // batch_repair.go
 	return s, nil
 }
 

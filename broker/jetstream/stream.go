@@ -35,6 +35,8 @@ type stream struct {
 	repl Replica
 	// snapshotting is set while a snapshot is being sent (one at a time).
 	snapshotting atomic.Bool
+	// batches are the open atomic batches (batch_atomic.go).
+	batches atomicBatches
 
 	mu struct {
 		sync.Mutex
@@ -267,6 +269,7 @@ func (s *stream) close() error {
 	for _, f := range feeds {
 		f.stop()
 	}
+	s.closeBatches()
 	s.cons.Close()
 	return s.store.Close()
 }
@@ -282,6 +285,7 @@ func (s *stream) destroy() error {
 		f.stop()
 	}
 	s.cons.DeleteAll()
+	s.closeBatches()
 	s.store.Close()
 	return log.RemoveDir(s.e.o.FS, s.dir)
 }

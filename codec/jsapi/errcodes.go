@@ -125,6 +125,19 @@ const (
 	// ErrCodeBatchPublishDisabled: a fast-batch publish on a stream without
 	// allow_batched.
 	ErrCodeBatchPublishDisabled ErrCode = 10205 // 400 batch publish is disabled
+	// Atomic and fast batch publish (ADR-50), as nats-server 2.14.
+	ErrCodeAtomicPublishMissingSeq        ErrCode = 10175 // 400 atomic publish sequence is missing
+	ErrCodeAtomicPublishIncompleteBatch   ErrCode = 10176 // 400 atomic publish batch is incomplete
+	ErrCodeAtomicPublishUnsupportedHeader ErrCode = 10177 // 400 atomic publish unsupported header used: {header}
+	ErrCodeAtomicPublishInvalidBatchID    ErrCode = 10179 // 400 atomic publish batch ID is invalid
+	ErrCodeAtomicPublishTooLargeBatch     ErrCode = 10199 // 400 atomic publish batch is too large: {size}
+	ErrCodeAtomicPublishInvalidCommit     ErrCode = 10200 // 400 atomic publish batch commit is invalid
+	ErrCodeAtomicPublishContainsDuplicate ErrCode = 10201 // 400 atomic publish batch contains duplicate message id
+	ErrCodeBatchPublishInvalidPattern     ErrCode = 10206 // 400 batch publish pattern is invalid
+	ErrCodeBatchPublishInvalidBatchID     ErrCode = 10207 // 400 batch publish ID is invalid
+	ErrCodeBatchPublishUnknownBatchID     ErrCode = 10208 // 400 batch publish ID unknown
+	ErrCodeAtomicPublishTooManyInflight   ErrCode = 10210 // 429 atomic publish too many inflight
+	ErrCodeBatchPublishTooManyInflight    ErrCode = 10211 // 429 batch publish too many inflight
 	// ErrCodeStreamExpectedLastSeqPerSubjectInvalid: subject given without a sequence.
 	ErrCodeStreamExpectedLastSeqPerSubjectInvalid ErrCode = 10193 // 400 missing sequence for expected last sequence per subject
 )

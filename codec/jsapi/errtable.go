@@ -182,6 +182,30 @@ func (c ErrCode) template() (status int, desc string, ok bool) {
 		return 400, "atomic publish is disabled", true
 	case ErrCodeBatchPublishDisabled:
 		return 400, "batch publish is disabled", true
+	case ErrCodeAtomicPublishMissingSeq:
+		return 400, "atomic publish sequence is missing", true
+	case ErrCodeAtomicPublishIncompleteBatch:
+		return 400, "atomic publish batch is incomplete", true
+	case ErrCodeAtomicPublishUnsupportedHeader:
+		return 400, "atomic publish unsupported header used: {header}", true
+	case ErrCodeAtomicPublishInvalidBatchID:
+		return 400, "atomic publish batch ID is invalid", true
+	case ErrCodeAtomicPublishTooLargeBatch:
+		return 400, "atomic publish batch is too large: {size}", true
+	case ErrCodeAtomicPublishInvalidCommit:
+		return 400, "atomic publish batch commit is invalid", true
+	case ErrCodeAtomicPublishContainsDuplicate:
+		return 400, "atomic publish batch contains duplicate message id", true
+	case ErrCodeBatchPublishInvalidPattern:
+		return 400, "batch publish pattern is invalid", true
+	case ErrCodeBatchPublishInvalidBatchID:
+		return 400, "batch publish ID is invalid", true
+	case ErrCodeBatchPublishUnknownBatchID:
+		return 400, "batch publish ID unknown", true
+	case ErrCodeAtomicPublishTooManyInflight:
+		return 429, "atomic publish too many inflight", true
+	case ErrCodeBatchPublishTooManyInflight:
+		return 429, "batch publish too many inflight", true
 	case ErrCodeMessageTTLDisabled:
 		return 400, "per-message TTL is disabled", true
 	case ErrCodeStreamExpectedLastSeqPerSubjectInvalid:

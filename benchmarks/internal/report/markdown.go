@@ -39,6 +39,10 @@ func describe(w string) string {
 		return "JetStream async publish to a file-store R3 stream on a three-node cluster of the same server, a window of outstanding acks; the client is connected to the stream leader's node. MiB/s counts acknowledged payload; CPU and peak RSS are summed over the three processes."
 	case "r3-fetch":
 		return "Pull consumer on the stream leader's node reading a pre-filled R3 stream (three-node cluster) with Fetch batches, explicit ack per message. nats-server's consumer is R3 (its default for an R3 stream: acks are replicated), barge's is its default too (node-local up to at least barge 93aec80). CPU and peak RSS are summed over the three processes."
+	case "js-fastpub":
+		return "JetStream fast-batch publish (ADR-50, allow_batched) to a file-store R1 stream: one batch per repetition through orbit.go's FastPublisher (as `nats bench js pub fast`), two flow windows of up to 500 messages outstanding; timed to the commit's PubAck."
+	case "r3-fastpub":
+		return "Like js-fastpub, into a file-store R3 stream on a three-node cluster of the same server, the client on the stream leader's node; CPU and peak RSS are summed over the three processes."
 	case "js-pubfetch":
 		return "JetStream publish then fetch of the same messages, per repetition."
 	case "mirror":

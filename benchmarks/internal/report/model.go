@@ -73,7 +73,7 @@ func (r *Run) LimitFor(workload string) (bps float64, label string, ok bool) {
 	switch workload {
 	case "core", "js-fetch", "obj-get", "js-pubfetch", "r3-fetch":
 		return r.Limits.LoopbackBps, "loopback TCP", r.Limits.LoopbackBps > 0
-	case "js-pub", "obj-put", "r3-pub", "mirror":
+	case "js-pub", "obj-put", "r3-pub", "mirror", "js-fastpub", "r3-fastpub":
 		return r.Limits.DiskFsyncBps, "disk write+fsync", r.Limits.DiskFsyncBps > 0
 	}
 	return 0, "", false

@@ -21,7 +21,7 @@ type Node struct {
 // against a cluster of that many nodes.
 func Replicas(name string) int {
 	switch name {
-	case "r3-pub", "r3-fetch":
+	case "r3-pub", "r3-fetch", "r3-fastpub":
 		return 3
 	}
 	return 1

@@ -56,7 +56,7 @@ func TestReplicatedWorkloadsAgainstNATSCluster(t *testing.T) {
 	if err := WaitCluster(ctx, nodes, 3, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"r3-pub", "r3-fetch"} {
+	for _, name := range []string{"r3-pub", "r3-fetch", "r3-fastpub"} {
 		t.Run(name, func(t *testing.T) {
 			w, err := New(name)
 			if err != nil {
@@ -74,6 +74,8 @@ func TestReplicatedWorkloadsAgainstNATSCluster(t *testing.T) {
 			case *jsPublish:
 				c = &w.c
 			case *jsFetch:
+				c = &w.c
+			case *jsFastPublish:
 				c = &w.c
 			}
 			if c.leader == "" || c.nc.ConnectedServerName() != c.leader {

@@ -62,7 +62,7 @@ type Workload interface {
 
 // Names lists every workload the suite knows, in report order.
 func Names() []string {
-	return []string{"core", "js-pub", "js-fetch", "latency", "obj-put", "obj-get", "r3-pub", "r3-fetch", "mirror"}
+	return []string{"core", "js-pub", "js-fastpub", "js-fetch", "latency", "obj-put", "obj-get", "r3-pub", "r3-fastpub", "r3-fetch", "mirror"}
 }
 
 // New returns a fresh workload by name: one of Names, or "js-pubfetch"
@@ -79,6 +79,10 @@ func New(name string) (Workload, error) {
 		return &jsMirror{}, nil
 	case "r3-pub":
 		return &jsPublish{c: jsClient{replicas: 3}}, nil
+	case "js-fastpub":
+		return &jsFastPublish{}, nil
+	case "r3-fastpub":
+		return &jsFastPublish{c: jsClient{replicas: 3}}, nil
 	case "r3-fetch":
 		return &jsFetch{c: jsClient{replicas: 3}}, nil
 	case "latency":
