@@ -36,6 +36,10 @@ func (e *Engine) streamCreate(r *apiReq, name string) {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
+	if apiErr := e.checkFeedStreams(&cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
 	e.fillMirrorDirect(&cfg)
 	if cfg.Sealed {
 		e.respondErr(r.reply, typ, invalidConfig("stream configuration for create can not be sealed"))
@@ -170,6 +174,10 @@ func (e *Engine) streamUpdate(r *apiReq, name string) {
 	}
 	if cfg.Name != name {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamMismatch))
+		return
+	}
+	if apiErr := e.checkFeedStreams(&cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
 	st, apiErr := e.updateStream(cfg)
