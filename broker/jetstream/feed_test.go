@@ -345,8 +345,8 @@ func TestSources(t *testing.T) {
 			seen[key] = true
 			f := strings.Split(hdr, " ")
 			switch {
-			case m.Subject == "a.1" && len(f) == 5 && f[0] == "A" && f[2] == "a.1" && f[3] == ">" && f[4] == "a.1":
-			case m.Subject == "fromb.x" && len(f) == 5 && f[0] == "B" && f[2] == "b.*" && f[3] == "fromb.{{wildcard(1)}}" && f[4] == "b.x":
+			case m.Subject == "a.1" && len(f) == 6 && f[0] == "A" && f[2] == "a.1" && f[3] == ">" && f[4] == "a.1":
+			case m.Subject == "fromb.x" && len(f) == 6 && f[0] == "B" && f[2] == "b.*" && f[3] == "fromb.{{wildcard(1)}}" && f[4] == "b.x":
 			default:
 				t.Fatalf("seq %d: %s with Nats-Stream-Source %q", seq, m.Subject, hdr)
 			}

@@ -3,6 +3,8 @@ package jetstream_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +69,77 @@ func wantCycle(t testing.TB, err error) {
 	var ae *jetstream.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode != 10052 || ae.Description != "detected cycle" {
 		t.Fatalf("err = %v, want 10052 detected cycle", err)
+	}
+}
+
+// TestFeedOriginRecreated deletes an origin and creates it again (its
+// sequences start at 1) under a source and a mirror. As in nats-server the
+// source notices the new identity in its Nats-Stream-Source headers and
+// copies the new origin from its start, across a restart with no
+// duplicate; the mirror keeps its sequences and copies the new origin's
+// messages past its last one.
+func TestFeedOriginRecreated(t *testing.T) {
+	dir := t.TempDir()
+	a := startServer(t, dir, nil)
+	js := newJS(t, a.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	origin := func() {
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "O", Subjects: []string{"o.>"}})
+		must(t, err)
+	}
+	pub := func(n int, tag string) {
+		for i := range n {
+			_, err := js.Publish(ctx, "o.x", []byte(fmt.Sprint(tag, i+1)))
+			must(t, err)
+		}
+	}
+	origin()
+	pub(3, "old")
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Sources: []*jetstream.StreamSource{{Name: "O"}}})
+	must(t, err)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "M", Mirror: &jetstream.StreamSource{Name: "O"}})
+	must(t, err)
+	waitStream(t, ctx, js, "S", "S sourced 3", func(si *jetstream.StreamInfo) bool { return si.State.Msgs == 3 })
+	waitStream(t, ctx, js, "M", "M mirrored 3", func(si *jetstream.StreamInfo) bool { return si.State.LastSeq == 3 })
+
+	must(t, js.DeleteStream(ctx, "O"))
+	origin()
+	pub(2, "new")
+	waitStream(t, ctx, js, "S", "S sourced the new origin", func(si *jetstream.StreamInfo) bool { return si.State.Msgs == 5 })
+	pub(3, "new+") // new origin sequences 3..5: the mirror takes 4 and 5
+	waitStream(t, ctx, js, "S", "S sourced 8", func(si *jetstream.StreamInfo) bool { return si.State.Msgs == 8 })
+	waitStream(t, ctx, js, "M", "M past the new origin's 3", func(si *jetstream.StreamInfo) bool { return si.State.LastSeq == 5 })
+	stop(a)
+	a = startServer(t, dir, nil)
+	js = newJS(t, a.ClientURL())
+	pub(1, "after")
+	waitStream(t, ctx, js, "S", "S sourced 9", func(si *jetstream.StreamInfo) bool { return si.State.Msgs == 9 })
+	waitStream(t, ctx, js, "M", "M at 6", func(si *jetstream.StreamInfo) bool { return si.State.LastSeq == 6 })
+
+	s, err := js.Stream(ctx, "S")
+	must(t, err)
+	var ids []string
+	want := []string{"old1", "old2", "old3", "new1", "new2", "new+1", "new+2", "new+3", "after1"}
+	for seq := uint64(1); seq <= 9; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		must(t, err)
+		f := strings.Split(m.Header.Get("Nats-Stream-Source"), " ")
+		if string(m.Data) != want[seq-1] || len(f) != 6 {
+			t.Fatalf("S seq %d: %q %q", seq, m.Data, m.Header.Get("Nats-Stream-Source"))
+		}
+		ids = append(ids, f[5])
+	}
+	if ids[2] == ids[3] || ids[3] != ids[8] {
+		t.Fatalf("origin identities %v", ids)
+	}
+	m, err := js.Stream(ctx, "M")
+	must(t, err)
+	for seq, data := range map[uint64]string{3: "old3", 4: "new+2", 6: "after1"} {
+		msg, err := m.GetMsg(ctx, seq)
+		must(t, err)
+		if string(msg.Data) != data {
+			t.Fatalf("M seq %d: %q, want %q", seq, msg.Data, data)
+		}
 	}
 }
