@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -141,5 +142,49 @@ func TestFeedOriginRecreated(t *testing.T) {
 		if string(msg.Data) != data {
 			t.Fatalf("M seq %d: %q, want %q", seq, msg.Data, data)
 		}
+	}
+}
+
+// TestSourcedRollupAndSourceHeader: a source's copy carrying Nats-Rollup
+// rolls up the sourcing stream even without allow_rollup, and a client
+// publish carrying Nats-Stream-Source is refused (10227), both as in
+// nats-server.
+func TestSourcedRollupAndSourceHeader(t *testing.T) {
+	a := startServer(t, "", nil)
+	js := newJS(t, a.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "O", Subjects: []string{"o.>"}, AllowRollup: true})
+	must(t, err)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Sources: []*jetstream.StreamSource{{Name: "O"}}})
+	must(t, err)
+	for i := range 3 {
+		_, err := js.Publish(ctx, "o.k", []byte(fmt.Sprint(i)))
+		must(t, err)
+	}
+	m := nats.NewMsg("o.k")
+	m.Header.Set("Nats-Rollup", "sub")
+	m.Data = []byte("roll")
+	_, err = js.PublishMsg(ctx, m)
+	must(t, err)
+	waitStream(t, ctx, js, "S", "the rollup copied", func(si *jetstream.StreamInfo) bool {
+		return si.State.Msgs == 1 && si.State.LastSeq == 4 && len(si.Sources) == 1 && si.Sources[0].Lag == 0 && si.Sources[0].Error == nil
+	})
+	s, err := js.Stream(ctx, "S")
+	must(t, err)
+	last, err := s.GetLastMsgForSubject(ctx, "o.k")
+	must(t, err)
+	if string(last.Data) != "roll" {
+		t.Fatalf("last o.k in S: %q", last.Data)
+	}
+
+	own := nats.NewMsg("s.x")
+	own.Header.Set("Nats-Stream-Source", "O 9 > > o.k")
+	_, err = js.PublishMsg(ctx, own)
+	wantJSCode(t, err, 10227)
+	si, err := s.Info(ctx)
+	must(t, err)
+	if si.State.Msgs != 1 {
+		t.Fatalf("S holds %d messages after a refused publish", si.State.Msgs)
 	}
 }

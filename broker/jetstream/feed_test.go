@@ -368,34 +368,3 @@ func TestSources(t *testing.T) {
 	publish("b.x", 5)
 	check(6 + 110)
 }
-
-// TestSourcedAgainRefused: a copy carrying a Nats-Stream-Source whose
-// origin sequence is not above the newest stored for that source is
-// refused (what keeps a replicated source free of duplicates across leader
-// changes), before and after a restart, other sources unaffected.
-func TestSourcedAgainRefused(t *testing.T) {
-	dir := t.TempDir()
-	a := startServer(t, dir, nil)
-	js := newJS(t, a.ClientURL())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}})
-	must(t, err)
-	pub := func(src string) error {
-		m := nats.NewMsg("s.x")
-		m.Header.Set("Nats-Stream-Source", src)
-		_, err := js.PublishMsg(ctx, m)
-		return err
-	}
-	must(t, pub("X 5 > > a.b"))
-	must(t, pub("Y 9 a.* > a.b"))
-	must(t, pub("Y 2 > > a.b")) // another source: another filter
-	wantJSCode(t, pub("X 5 > > a.c"), 10051)
-	wantJSCode(t, pub("X 4 > > a.c"), 10051)
-	stop(a)
-	a = startServer(t, dir, nil)
-	js = newJS(t, a.ClientURL())
-	wantJSCode(t, pub("Y 9 a.* > a.b"), 10051)
-	wantJSCode(t, pub("X 5 > > a.b"), 10051)
-	must(t, pub("X 6 > > a.b"))
-}
