@@ -346,7 +346,7 @@ func (e *Engine) streamList(r *apiReq) {
 	resp := &jsapi.StreamListResponse{APIResponse: jsapi.APIResponse{Type: typ},
 		APIPaged: jsapi.APIPaged{Total: len(streams), Offset: lo, Limit: jsapi.ListLimit},
 		Streams:  []*jsapi.StreamInfo{}}
-	if ls := streams[lo:hi]; anyRemote(ls) {
+	if ls := streams[lo:hi]; e.anyRemote(ls) {
 		// Some are placed on other members: their leaders have the
 		// numbers (nonmember_info.go); not on the API worker.
 		go func(reply []byte) {

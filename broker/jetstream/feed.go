@@ -528,6 +528,11 @@ func (f *feed) info() *jsapi.StreamSourceInfo {
 	} else {
 		si.Active = max(f.e.o.Clock.Now().Sub(last), 0)
 	}
+	if f.mirror {
+		// The mirror's last sequence is its position on every replica,
+		// also one that does not lead it (now or ever).
+		pos = max(pos, f.st.store.Reader().State().LastSeq)
+	}
 	if origin, _ := f.e.tryLookup(f.src.Name); origin != nil {
 		if ol := origin.store.Reader().State().LastSeq; ol > pos {
 			si.Lag = ol - pos
