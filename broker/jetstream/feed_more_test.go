@@ -167,16 +167,17 @@ func TestSourcedRollupAndSourceHeader(t *testing.T) {
 	m.Data = []byte("roll")
 	_, err = js.PublishMsg(ctx, m)
 	must(t, err)
-	waitStream(t, ctx, js, "S", "the rollup copied", func(si *jetstream.StreamInfo) bool {
-		return si.State.Msgs == 1 && si.State.LastSeq == 4 && len(si.Sources) == 1 && si.Sources[0].Lag == 0 && si.Sources[0].Error == nil
-	})
 	s, err := js.Stream(ctx, "S")
 	must(t, err)
-	last, err := s.GetLastMsgForSubject(ctx, "o.k")
-	must(t, err)
-	if string(last.Data) != "roll" {
-		t.Fatalf("last o.k in S: %q", last.Data)
-	}
+	// The origin's own rollup may have removed o.k messages the source had
+	// not copied yet: the copy's rollup leaves the one message either way.
+	waitStream(t, ctx, js, "S", "the rollup copied", func(si *jetstream.StreamInfo) bool {
+		if si.State.Msgs != 1 || len(si.Sources) != 1 || si.Sources[0].Lag != 0 || si.Sources[0].Error != nil {
+			return false
+		}
+		last, err := s.GetLastMsgForSubject(ctx, "o.k")
+		return err == nil && string(last.Data) == "roll"
+	})
 
 	own := nats.NewMsg("s.x")
 	own.Header.Set("Nats-Stream-Source", "O 9 > > o.k")
