@@ -77,6 +77,12 @@ type feed struct {
 	slots  chan struct{} // in-flight copies
 	buf    []byte
 	oid    string // the origin's identity (streamIdentity), set by copyFrom; run's goroutine only
+	// posKnown: position ran, so pos is this source's (a replica that never
+	// led it has none); savedPos and savedAt: the position last written
+	// to the sources file, and when (feed_pos.go). run's goroutine only.
+	posKnown bool
+	savedPos uint64
+	savedAt  time.Time
 
 	mu struct {
 		sync.Mutex
@@ -190,7 +196,7 @@ func (f *feed) run(ctx context.Context) {
 			f.wait(ctx, nil)
 		}
 	}
-	f.drain()
+	f.savePos() // drains
 }
 
 // wait returns when ctx ends, ch closes, or feedRetry passes.
@@ -249,6 +255,7 @@ func (f *feed) copyFrom(ctx context.Context, origin *stream) error {
 		seq, err := r.LoadNext(next, f.filter, &sm)
 		if errors.Is(err, log.ErrNotFound) {
 			f.caughtUp(r, next)
+			f.maybeSavePos()
 			f.wait(ctx, changed)
 			continue
 		}
@@ -283,7 +290,7 @@ func (f *feed) position(r log.Reader) (uint64, error) {
 	} else {
 		var oid string
 		var err error
-		if after, oid, err = f.sourcedUpTo(own); err != nil {
+		if after, oid, err = f.sourcedPos(own); err != nil {
 			return 0, err
 		}
 		if after > 0 && oid != "" && oid != f.oid {
@@ -296,6 +303,9 @@ func (f *feed) position(r log.Reader) (uint64, error) {
 	f.mu.Lock()
 	f.mu.pos = after
 	f.mu.Unlock()
+	if !f.posKnown {
+		f.posKnown, f.savedPos = true, after
+	}
 	if after > 0 {
 		return after + 1, nil
 	}

@@ -189,3 +189,47 @@ func TestSourcedRollupAndSourceHeader(t *testing.T) {
 		t.Fatalf("S holds %d messages after a refused publish", si.State.Msgs)
 	}
 }
+
+// TestSourcePositionSurvivesPurge: a source's position is kept apart from
+// the copies (sources.json), so a purge of the sourcing stream followed by
+// a restart does not make the source copy its origin again, as in
+// nats-server.
+func TestSourcePositionSurvivesPurge(t *testing.T) {
+	dir := t.TempDir()
+	a := startServer(t, dir, nil)
+	js := newJS(t, a.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "O", Subjects: []string{"o.>"}})
+	must(t, err)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Sources: []*jetstream.StreamSource{{Name: "O"}}})
+	must(t, err)
+	for i := range 5 {
+		_, err := js.Publish(ctx, "o.x", []byte(fmt.Sprint(i)))
+		must(t, err)
+	}
+	waitStream(t, ctx, js, "S", "S sourced 5", func(si *jetstream.StreamInfo) bool { return si.State.Msgs == 5 })
+	s, err := js.Stream(ctx, "S")
+	must(t, err)
+	must(t, s.Purge(ctx))
+	_, err = js.Publish(ctx, "s.own", []byte("own")) // the newest message is no copy
+	must(t, err)
+	stop(a)
+	a = startServer(t, dir, nil)
+	js = newJS(t, a.ClientURL())
+	_, err = js.Publish(ctx, "o.x", []byte("after"))
+	must(t, err)
+	si := waitStream(t, ctx, js, "S", "S sourced the new message only", func(si *jetstream.StreamInfo) bool {
+		return len(si.Sources) == 1 && si.Sources[0].Lag == 0 && si.State.LastSeq >= 7
+	})
+	if si.State.Msgs != 2 || si.State.LastSeq != 7 {
+		t.Fatalf("S state %+v, want the own message and the new copy", si.State)
+	}
+	s, err = js.Stream(ctx, "S")
+	must(t, err)
+	m, err := s.GetMsg(ctx, 7)
+	must(t, err)
+	if string(m.Data) != "after" || !strings.HasPrefix(m.Header.Get("Nats-Stream-Source"), "O 6 ") {
+		t.Fatalf("S seq 7: %q %q", m.Data, m.Header.Get("Nats-Stream-Source"))
+	}
+}
