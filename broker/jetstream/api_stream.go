@@ -36,6 +36,10 @@ func (e *Engine) streamCreate(r *apiReq, name string) {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
+	if apiErr := e.checkFeedStreams(&cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
 	e.fillMirrorDirect(&cfg)
 	if cfg.Sealed {
 		e.respondErr(r.reply, typ, invalidConfig("stream configuration for create can not be sealed"))
@@ -170,6 +174,10 @@ func (e *Engine) streamUpdate(r *apiReq, name string) {
 	}
 	if cfg.Name != name {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamMismatch))
+		return
+	}
+	if apiErr := e.checkFeedStreams(&cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
 	st, apiErr := e.updateStream(cfg)
@@ -338,7 +346,7 @@ func (e *Engine) streamList(r *apiReq) {
 	resp := &jsapi.StreamListResponse{APIResponse: jsapi.APIResponse{Type: typ},
 		APIPaged: jsapi.APIPaged{Total: len(streams), Offset: lo, Limit: jsapi.ListLimit},
 		Streams:  []*jsapi.StreamInfo{}}
-	if ls := streams[lo:hi]; anyRemote(ls) {
+	if ls := streams[lo:hi]; e.anyRemote(ls) {
 		// Some are placed on other members: their leaders have the
 		// numbers (nonmember_info.go); not on the API worker.
 		go func(reply []byte) {

@@ -338,6 +338,10 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		return
 	}
 	cfg.Replicas = max(req.Replicas, 1)
+	if apiErr := e.checkFeedStreams(&cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
 	e.fillMirrorDirect(&cfg)
 	if apiErr := atomicReplicasErr(&cfg); apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)

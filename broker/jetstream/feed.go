@@ -2,16 +2,16 @@ package jetstream
 
 import (
 	"bytes"
-
 	"context"
+	"crypto/sha256"
 	"errors"
-	"github.com/bargemq/barge/codec"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
 	"github.com/bargemq/barge/subject"
@@ -40,9 +40,13 @@ import (
 // origin removed, or the filter skips, are deleted gaps in the mirror.
 //
 // A source's copy gets the stream's next sequence and the header
-// Nats-Stream-Source: "<origin> <seq> <filters> <destinations> <subject>"
-// as nats-server writes it (feedIndexName); at open the position of each
-// source is read back from the newest message carrying its header. Both
+// Nats-Stream-Source: "<origin> <seq> <filters> <destinations> <subject>
+// <identity>" as nats-server writes it (feedIndexName, streamIdentity); at
+// open the position of each source is read back from the newest message
+// carrying its header. An origin deleted and created again has a new
+// identity: a source then copies it from its start, as nats-server's does;
+// a mirror keeps its sequences and copies the new origin's messages past
+// its last one, as nats-server's mirror asks its consumer for. Both
 // strip Nats-Expected-* and Nats-Batch-* headers (they were checked on
 // the origin) and a source replaces an older Nats-Stream-Source.
 
@@ -72,6 +76,13 @@ type feed struct {
 	after  []*feed       // feeds this one replaced: run waits for their end
 	slots  chan struct{} // in-flight copies
 	buf    []byte
+	oid    string // the origin's identity (streamIdentity), set by copyFrom; run's goroutine only
+	// posKnown: position ran, so pos is this source's (a replica that never
+	// led it has none); savedPos and savedAt: the position last written
+	// to the sources file, and when (feed_pos.go). run's goroutine only.
+	posKnown bool
+	savedPos uint64
+	savedAt  time.Time
 
 	mu struct {
 		sync.Mutex
@@ -185,7 +196,7 @@ func (f *feed) run(ctx context.Context) {
 			f.wait(ctx, nil)
 		}
 	}
-	f.drain()
+	f.savePos() // drains
 }
 
 // wait returns when ctx ends, ch closes, or feedRetry passes.
@@ -221,6 +232,7 @@ func (f *feed) setErr(err *jsapi.APIError) {
 // it: run looks it up again) or a copy fails.
 func (f *feed) copyFrom(ctx context.Context, origin *stream) error {
 	r := origin.store.Reader()
+	f.oid = origin.identity()
 	next, err := f.position(r)
 	if err != nil {
 		return err
@@ -243,6 +255,7 @@ func (f *feed) copyFrom(ctx context.Context, origin *stream) error {
 		seq, err := r.LoadNext(next, f.filter, &sm)
 		if errors.Is(err, log.ErrNotFound) {
 			f.caughtUp(r, next)
+			f.maybeSavePos()
 			f.wait(ctx, changed)
 			continue
 		}
@@ -275,15 +288,25 @@ func (f *feed) position(r log.Reader) (uint64, error) {
 	if f.mirror {
 		after = own.State().LastSeq
 	} else {
+		var oid string
 		var err error
-		if after, err = f.sourcedUpTo(own); err != nil {
+		if after, oid, err = f.sourcedPos(own); err != nil {
 			return 0, err
 		}
+		if after > 0 && oid != "" && oid != f.oid {
+			// The origin was deleted and made again since the newest
+			// copy: its sequences started again, and so does the source.
+			f.e.log.Warn("jetstream: source stream was recreated, sourcing it from its start", "stream", f.st.name, "origin", f.src.Name)
+			after = 0
+		}
+	}
+	f.mu.Lock()
+	f.mu.pos = after
+	f.mu.Unlock()
+	if !f.posKnown {
+		f.posKnown, f.savedPos = true, after
 	}
 	if after > 0 {
-		f.mu.Lock()
-		f.mu.pos = max(f.mu.pos, after)
-		f.mu.Unlock()
 		return after + 1, nil
 	}
 	switch {
@@ -296,8 +319,9 @@ func (f *feed) position(r log.Reader) (uint64, error) {
 }
 
 // sourcedUpTo finds the origin sequence of the newest message in own that
-// this source copied (0: none), from the Nats-Stream-Source headers.
-func (f *feed) sourcedUpTo(own log.Reader) (uint64, error) {
+// this source copied (0: none), and the origin identity it carries (""
+// for none), from the Nats-Stream-Source headers.
+func (f *feed) sourcedUpTo(own log.Reader) (uint64, string, error) {
 	st := own.State()
 	var sm log.StoredMsg
 	for seq := st.LastSeq; seq >= st.FirstSeq && seq > 0; seq-- {
@@ -305,32 +329,36 @@ func (f *feed) sourcedUpTo(own log.Reader) (uint64, error) {
 			if errors.Is(err, log.ErrDeleted) || errors.Is(err, log.ErrNotFound) || errors.Is(err, log.ErrCorrupt) {
 				continue
 			}
-			return 0, err
+			return 0, "", err
 		}
-		if oseq, ok := f.sourceSeqOf(sm.Hdr); ok {
-			return oseq, nil
+		if oseq, oid, ok := f.sourceSeqOf(sm.Hdr); ok {
+			return oseq, oid, nil
 		}
 	}
-	return 0, nil
+	return 0, "", nil
 }
 
-// sourceSeqOf reads the origin sequence of hdr's Nats-Stream-Source when
-// this source wrote it.
-func (f *feed) sourceSeqOf(hdr []byte) (uint64, bool) {
+// sourceSeqOf reads the origin sequence and identity of hdr's
+// Nats-Stream-Source when this source wrote it.
+func (f *feed) sourceSeqOf(hdr []byte) (uint64, string, bool) {
 	v, ok := headerValue(hdr, jsapi.HdrStreamSource)
 	if !ok {
-		return 0, false
+		return 0, "", false
 	}
 	fields := strings.Split(v, " ")
 	if len(fields) < 5 {
-		return 0, false
+		return 0, "", false
 	}
 	want := strings.SplitN(f.iname, " ", 3)
 	if fields[0] != want[0] || fields[2] != want[1] || fields[3] != want[2] {
-		return 0, false
+		return 0, "", false
 	}
 	seq, err := strconv.ParseUint(fields[1], 10, 64)
-	return seq, err == nil
+	var oid string
+	if len(fields) > 5 {
+		oid = fields[5]
+	}
+	return seq, oid, err == nil
 }
 
 // copyMsg copies origin message seq (sm) into the stream.
@@ -449,10 +477,13 @@ func (f *feed) subjectFor(subj string) (string, bool) {
 	return "", false
 }
 
-// sourceHeader is the Nats-Stream-Source value of origin message seq.
+// sourceHeader is the Nats-Stream-Source value of origin message seq:
+// "<origin> <seq> <filters> <destinations> <subject> <identity>", the
+// identity telling a recreated origin's copies from the old one's, as
+// nats-server 2.12+ writes it.
 func (f *feed) sourceHeader(seq uint64, subj string) string {
 	name, rest, _ := strings.Cut(f.iname, " ")
-	return name + " " + strconv.FormatUint(seq, 10) + " " + rest + " " + subj
+	return name + " " + strconv.FormatUint(seq, 10) + " " + rest + " " + subj + " " + f.oid
 }
 
 // copyBody writes sm's payload into app a buffer at a time.
@@ -507,12 +538,35 @@ func (f *feed) info() *jsapi.StreamSourceInfo {
 	} else {
 		si.Active = max(f.e.o.Clock.Now().Sub(last), 0)
 	}
+	if f.mirror {
+		// The mirror's last sequence is its position on every replica,
+		// also one that does not lead it (now or ever).
+		pos = max(pos, f.st.store.Reader().State().LastSeq)
+	}
 	if origin, _ := f.e.tryLookup(f.src.Name); origin != nil {
 		if ol := origin.store.Reader().State().LastSeq; ol > pos {
 			si.Lag = ol - pos
 		}
 	}
 	return si
+}
+
+// identity is nats-server's identity of a stream: a hash of its creation
+// time, different for a stream deleted and created again under its name.
+func (s *stream) identity() string {
+	return streamIdentity(s.created)
+}
+
+// streamIdentity hashes a creation time as nats-server does (sha-256 of
+// its RFC 3339 text, 8 base-62 digits).
+func streamIdentity(created time.Time) string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	sum := sha256.Sum256([]byte(created.UTC().Format(time.RFC3339Nano)))
+	var b [8]byte
+	for i := range b {
+		b[i] = digits[int(sum[i])%len(digits)]
+	}
+	return string(b[:])
 }
 
 // headerValue is the value of key in the header block hdr.

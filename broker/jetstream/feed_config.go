@@ -122,3 +122,86 @@ func feedIndexName(src *jsapi.StreamSource) string {
 	}
 	return src.Name + " " + from + " " + to
 }
+
+// streamConfigOf is the config of stream name as this node knows it: a
+// stream of its own or, in a cluster, one placed on other nodes.
+func (e *Engine) streamConfigOf(name string) (jsapi.StreamConfig, bool) {
+	if st := e.lookup(name); st != nil {
+		return st.Config(), true
+	}
+	if cs := e.cl.Load(); cs != nil {
+		if s := cs.nm.snap.Load(); s != nil {
+			if rs := s.defs[name]; rs != nil {
+				return rs.def.Config, true
+			}
+		}
+	}
+	return jsapi.StreamConfig{}, false
+}
+
+// checkFeedStreams makes the checks of cfg's mirror and sources that need
+// the other streams, as nats-server's checkStreamCfg does: a known origin
+// whose max_msg_size is larger than cfg's is refused (10030 for a mirror,
+// 10046 for a source), and so is a config that closes a cycle of sources
+// and mirrors (10052 "detected cycle"): walking from cfg through the
+// origins it knows, a source back to a stream already visited is a cycle
+// when its filter can take the subjects of the stream that sources it (no
+// filter: always), a mirror back to one always. An origin not known (yet)
+// is not checked, as in nats-server.
+func (e *Engine) checkFeedStreams(cfg *jsapi.StreamConfig) *jsapi.APIError {
+	tooBig := func(name string) bool {
+		o, ok := e.streamConfigOf(name)
+		return ok && cfg.MaxMsgSize > 0 && o.MaxMsgSize > 0 && cfg.MaxMsgSize < o.MaxMsgSize
+	}
+	if m := cfg.Mirror; m != nil && m.External == nil && tooBig(m.Name) {
+		return jsapi.NewAPIError(jsapi.ErrCodeMirrorMaxMessageSizeTooBig)
+	}
+	for _, src := range cfg.Sources {
+		if src != nil && src.External == nil && tooBig(src.Name) {
+			return jsapi.NewAPIError(jsapi.ErrCodeSourceMaxMessageSizeTooBig)
+		}
+	}
+	cycle := invalidConfig("detected cycle")
+	visited := map[string]bool{}
+	toVisit := []jsapi.StreamConfig{*cfg}
+	for len(toVisit) > 0 {
+		c := toVisit[0]
+		toVisit = toVisit[1:]
+		visited[c.Name] = true
+		for _, src := range c.Sources {
+			if src == nil || src.External != nil {
+				continue
+			}
+			if visited[src.Name] {
+				if feedTakes(c.Subjects, src.FilterSubject) {
+					return cycle
+				}
+			} else if o, ok := e.streamConfigOf(src.Name); ok {
+				toVisit = append(toVisit, o)
+			}
+		}
+		if m := c.Mirror; m != nil && m.External == nil {
+			if visited[m.Name] {
+				return cycle
+			}
+			if o, ok := e.streamConfigOf(m.Name); ok {
+				toVisit = append(toVisit, o)
+			}
+		}
+	}
+	return nil
+}
+
+// feedTakes reports whether a source filter can take one of subjects (an
+// empty filter takes all).
+func feedTakes(subjects []string, filter string) bool {
+	if filter == "" {
+		return true
+	}
+	for _, s := range subjects {
+		if subject.Overlap(s, filter) {
+			return true
+		}
+	}
+	return false
+}

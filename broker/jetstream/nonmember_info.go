@@ -24,7 +24,9 @@ import (
 //
 // subscribed with route interest, and waits up to remoteInfoWait for every
 // answer. A stream whose leader does not answer in time is listed with its
-// definition and an empty state. These requests run on a goroutine of
+// definition and an empty state. A replicated mirror or source led by
+// another member is listed the same way, from its leader: its copying, and
+// so its lag and activity, run there. These requests run on a goroutine of
 // their own, not on the API worker, so two nodes listing each other's
 // streams do not wait on each other.
 
@@ -80,11 +82,12 @@ func (rc *remoteCalls) onReply(m *broker.InternalMsg) {
 	}
 }
 
-// remoteStreamInfo asks rs's leader for its info; nil when no answer came
+// remoteStreamInfo asks stream name's leader for its info, through the
+// first of nodes (sorted) that a route leads to; nil when no answer came
 // before ctx ended or the answer was an error.
-func (e *Engine) remoteStreamInfo(ctx context.Context, cs *clusterState, rs *remoteStream) *jsapi.StreamInfo {
+func (e *Engine) remoteStreamInfo(ctx context.Context, cs *clusterState, name string, nodes []uint64) *jsapi.StreamInfo {
 	rc := cs.calls
-	if rc == nil || rc.sub == nil || len(rs.def.Members) == 0 {
+	if rc == nil || rc.sub == nil || len(nodes) == 0 {
 		return nil
 	}
 	id := rc.next.Add(1)
@@ -98,9 +101,9 @@ func (e *Engine) remoteStreamInfo(ctx context.Context, cs *clusterState, rs *rem
 		rc.mu.Unlock()
 	}()
 	reply := strconv.AppendUint(bytes.Clone(rc.prefix), id, 10)
-	subject := []byte(jsapi.APIPrefix + "STREAM.INFO." + rs.def.Config.Name)
+	subject := []byte(jsapi.APIPrefix + "STREAM.INFO." + name)
 	sent := false
-	for _, m := range sortedIDs(rs.def.Members) {
+	for _, m := range nodes {
 		if e.forward(m, 1, subject, reply, nil, nil) {
 			sent = true
 			break
@@ -122,8 +125,10 @@ func (e *Engine) remoteStreamInfo(ctx context.Context, cs *clusterState, rs *rem
 }
 
 // listedInfos returns the infos of ls: local streams' own, those placed
-// elsewhere from their leaders, asked in parallel (the definition with an
-// empty state when one does not answer within remoteInfoWait).
+// elsewhere, and the replicated mirrors and sources led elsewhere (whose
+// copying, and so its lag and activity, runs on their leader), from their
+// leaders, asked in parallel (the definition with an empty state, or this
+// replica's info, when one does not answer within remoteInfoWait).
 func (e *Engine) listedInfos(ls []listedStream) []*jsapi.StreamInfo {
 	out := make([]*jsapi.StreamInfo, len(ls))
 	cs := e.cl.Load()
@@ -131,14 +136,24 @@ func (e *Engine) listedInfos(ls []listedStream) []*jsapi.StreamInfo {
 	defer cancel()
 	var wg sync.WaitGroup
 	for i := range ls {
-		if ls[i].st != nil || cs == nil {
+		var nodes []uint64
+		switch {
+		case cs == nil:
+		case ls[i].remote != nil:
+			nodes = sortedIDs(ls[i].remote.def.Members)
+		case ls[i].st != nil:
+			if leader, ok := ls[i].st.feedsLedElsewhere(cs); ok {
+				nodes = []uint64{leader}
+			}
+		}
+		if len(nodes) == 0 {
 			out[i] = e.listedInfo(&ls[i])
 			continue
 		}
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if si := e.remoteStreamInfo(ctx, cs, ls[i].remote); si != nil {
+			if si := e.remoteStreamInfo(ctx, cs, ls[i].name, nodes); si != nil {
 				out[i] = si
 			} else {
 				out[i] = e.listedInfo(&ls[i])
@@ -149,12 +164,36 @@ func (e *Engine) listedInfos(ls []listedStream) []*jsapi.StreamInfo {
 	return out
 }
 
-// anyRemote reports whether some entry of ls is placed elsewhere.
-func anyRemote(ls []listedStream) bool {
+// anyRemote reports whether some entry of ls is placed elsewhere, or is a
+// mirror or source led elsewhere.
+func (e *Engine) anyRemote(ls []listedStream) bool {
+	cs := e.cl.Load()
 	for i := range ls {
 		if ls[i].remote != nil {
 			return true
 		}
+		if cs != nil && ls[i].st != nil {
+			if _, ok := ls[i].st.feedsLedElsewhere(cs); ok {
+				return true
+			}
+		}
 	}
 	return false
+}
+
+// feedsLedElsewhere reports the leader of s when s is a replicated mirror
+// or source led by another node: its copying, and the lag and activity
+// its info shows, are that node's.
+func (s *stream) feedsLedElsewhere(cs *clusterState) (uint64, bool) {
+	if s.repl == nil {
+		return 0, false
+	}
+	s.mu.Lock()
+	feeds := len(s.mu.feeds)
+	s.mu.Unlock()
+	if feeds == 0 {
+		return 0, false
+	}
+	leader, ok := s.repl.Leader()
+	return leader, ok && leader != cs.c.NodeID()
 }

@@ -170,8 +170,9 @@ func (p *pub) start() {
 
 // precheckLocked runs the publish rules that depend only on the config and
 // the message (hdr; size: headers and body), for R1 and replicated streams
-// alike, early: before the body is stored or proposed. h receives the
-// parsed headers. s.mu held.
+// alike, early: before the body is stored or proposed, and refuses a
+// client's Nats-Stream-Source (10227). h receives the parsed headers.
+// s.mu held.
 func (s *stream) precheckLocked(hdr []byte, size int, h *pubHeaders) *jsapi.APIError {
 	if s.mu.closed {
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreClosed)
@@ -180,6 +181,11 @@ func (s *stream) precheckLocked(hdr []byte, size int, h *pubHeaders) *jsapi.APIE
 	if ce := rc.decideStatic(s.name, hdr, int64(size), h); ce != nil {
 		_, _, apiErr := refusalAnswer(ce)
 		return apiErr
+	}
+	if h.sourced {
+		// Only a source's copies carry it (they are not publishes), as
+		// nats-server refuses it from clients.
+		return jsapi.NewAPIError(jsapi.ErrCodeMessageSourceHdrNotAllowed)
 	}
 	return nil
 }

@@ -105,6 +105,10 @@ func (e *Engine) updateReplicated(r *apiReq, cs *clusterState, st *stream, req *
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamMismatch))
 		return
 	}
+	if apiErr := e.checkFeedStreams(&cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
 	old := st.Config()
 	if cfg, apiErr = checkUpdate(old, cfg); apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)

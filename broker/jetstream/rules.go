@@ -28,7 +28,9 @@ import (
 //	  (on: the batch rules, rules_batch.go)
 //	Nats-Expected-Stream                 10060
 //	max_msg_size (headers + payload)     10054
-//	Nats-Rollup not allowed / invalid    10111
+//	Nats-Rollup not allowed / invalid    10111 (a source's copy may roll
+//	                                     up without allow_rollup, as in
+//	                                     nats-server)
 //	Nats-Msg-Id within duplicate_window  a PubAck {"duplicate": true} with the original's sequence
 //	Nats-Expected-Last-Sequence          10071 with the last sequence
 //	Nats-Expected-Last-Subject-Sequence  10071 with the subject's last sequence
@@ -177,6 +179,7 @@ type pubHeaders struct {
 	hasExpLastSeq  bool
 	hasExpSubjSeq  bool
 	batch          bool // Nats-Batch-Id: an atomic batch publish
+	sourced        bool // Nats-Stream-Source: a source's copy
 }
 
 // parse reads the JetStream headers of hdr. A Nats-TTL is refused (10166:
@@ -205,6 +208,7 @@ func (h *pubHeaders) parse(hdr []byte) *log.CheckError {
 	h.expLastMsgID = get(jsapi.HdrExpectedLastMsgID)
 	h.rollup = get(jsapi.HdrRollup)
 	_, h.batch = codec.HeaderValue(hdr, jsapi.HdrBatchID)
+	_, h.sourced = codec.HeaderValue(hdr, jsapi.HdrStreamSource)
 	h.expSubjSeqSubj = get(jsapi.HdrExpectedLastSubjSeqSubj)
 	var ok bool
 	if h.expLastSeq, h.hasExpLastSeq, ok = num(jsapi.HdrExpectedLastSeq); !ok {
@@ -244,7 +248,7 @@ func (rc *ruleConfig) decideStatic(name string, hdr []byte, size int64, h *pubHe
 		return refusal(jsapi.ErrCodeStreamNotMatch, "")
 	case rc.maxMsgSize > 0 && size > rc.maxMsgSize:
 		return refusal(jsapi.ErrCodeStreamMessageExceedsMaximum, "")
-	case len(h.rollup) > 0 && !rc.allowRollup:
+	case len(h.rollup) > 0 && !rc.allowRollup && !h.sourced:
 		return refusal(jsapi.ErrCodeStreamRollupFailed, "rollup not permitted")
 	case len(h.rollup) > 0 && string(h.rollup) != jsapi.RollupSubject && string(h.rollup) != jsapi.RollupAll:
 		return refusal(jsapi.ErrCodeStreamRollupFailed, "rollup value invalid: "+strconv.Quote(string(h.rollup)))

@@ -13,9 +13,10 @@ import (
 // The sourced-copy rule.
 //
 // A source's copy carries Nats-Stream-Source "<origin> <seq> <filters>
-// <destinations> <subject>" (feed.go). The rules refuse a copy whose
-// origin sequence is not above the newest one accepted for the same
-// source (origin, filters, destinations): a source copies in origin
+// <destinations> <subject> <identity>" (feed.go). The rules refuse a copy
+// whose origin sequence is not above the newest one accepted for the same
+// source (origin, filters, destinations, and the origin's identity, so a
+// recreated origin's sequences start again): a source copies in origin
 // order, so this refuses exactly a copy made twice, as happens when a
 // replicated stream's leadership moves while copies are in flight (the
 // old leader's proposals are applied after the new leader read its
@@ -39,7 +40,7 @@ func sourcedCopy(hdr []byte) (key []byte, seq uint64, ok bool) {
 	name, rest, ok1 := bytes.Cut(v, []byte(" "))
 	num, rest, ok2 := bytes.Cut(rest, []byte(" "))
 	from, rest, ok3 := bytes.Cut(rest, []byte(" "))
-	to, _, ok4 := bytes.Cut(rest, []byte(" "))
+	to, rest, ok4 := bytes.Cut(rest, []byte(" "))
 	if !ok1 || !ok2 || !ok3 || !ok4 {
 		return nil, 0, false
 	}
@@ -47,8 +48,12 @@ func sourcedCopy(hdr []byte) (key []byte, seq uint64, ok bool) {
 	if err != nil {
 		return nil, 0, false
 	}
-	key = make([]byte, 0, len(name)+len(from)+len(to)+2)
+	_, id, _ := bytes.Cut(rest, []byte(" ")) // after the subject: the origin's identity
+	key = make([]byte, 0, len(name)+len(from)+len(to)+len(id)+3)
 	key = append(append(append(append(append(key, name...), ' '), from...), ' '), to...)
+	if len(id) > 0 {
+		key = append(append(key, ' '), id...)
+	}
 	return key, seq, true
 }
 

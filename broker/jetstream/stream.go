@@ -55,6 +55,12 @@ type stream struct {
 		feeds   []*feed
 		feedsOn bool // startFeeds ran: config updates restart them
 	}
+	// srcPos guards m, the sources' positions as in the sources file
+	// (feed_pos.go; nil: not read yet), and the file's writes.
+	srcPos struct {
+		sync.Mutex
+		m map[string]sourcePos
+	}
 }
 
 var _ consumer.Stream = (*stream)(nil)

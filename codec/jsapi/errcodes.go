@@ -119,6 +119,9 @@ const (
 	ErrCodeMessageTTLInvalid ErrCode = 10165 // 400 invalid per-message TTL
 	// ErrCodeMessageTTLDisabled: Nats-TTL on a stream without allow_msg_ttl.
 	ErrCodeMessageTTLDisabled ErrCode = 10166 // 400 per-message TTL is disabled
+	// ErrCodeMessageSourceHdrNotAllowed: a client publish carrying
+	// Nats-Stream-Source (only a source's copies may).
+	ErrCodeMessageSourceHdrNotAllowed ErrCode = 10227 // 400 message stream source header is not allowed
 	// ErrCodeAtomicPublishDisabled: Nats-Batch-Id on a stream without
 	// allow_atomic.
 	ErrCodeAtomicPublishDisabled ErrCode = 10174 // 400 atomic publish is disabled

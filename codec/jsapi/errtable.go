@@ -208,6 +208,8 @@ func (c ErrCode) template() (status int, desc string, ok bool) {
 		return 429, "batch publish too many inflight", true
 	case ErrCodeMessageTTLDisabled:
 		return 400, "per-message TTL is disabled", true
+	case ErrCodeMessageSourceHdrNotAllowed:
+		return 400, "message stream source header is not allowed", true
 	case ErrCodeStreamExpectedLastSeqPerSubjectInvalid:
 		return 400, "missing sequence for expected last sequence per subject", true
 	}

@@ -47,6 +47,8 @@ func describe(w string) string {
 		return "JetStream publish then fetch of the same messages, per repetition."
 	case "mirror":
 		return "A new mirror of a pre-filled R1 file stream, timed from its create until its last sequence is the origin's (stream info polled every 5 ms); MiB/s counts mirrored payload."
+	case "mirror-live":
+		return "A mirror of an R1 file stream while the origin is published to at full speed (async, the window of outstanding acks); MiB/s is the copy throughput, from the first publish until the mirror holds the last message (stream info polled every 5 ms). Behind: the messages (and payload) the mirror lacked when the last publish was acknowledged; catch-up: the time from then until it held them."
 	}
 	return ""
 }
@@ -219,6 +221,7 @@ func (r *Run) workloadTable(pf func(string, ...any), wl string, sizes []int64, p
 	}
 	lim, label, hasLim := r.LimitFor(wl)
 	isLat := wl == "latency"
+	isLag := wl == "mirror-live"
 	pf("| size | server | msgs/rep | msgs/s | MiB/s median (min–max) |")
 	if hasLim {
 		pf(" of %s |", label)
@@ -226,12 +229,18 @@ func (r *Run) workloadTable(pf func(string, ...any), wl string, sizes []int64, p
 	if isLat {
 		pf(" offered msgs/s | p50 | p99 | p99.9 |")
 	}
+	if isLag {
+		pf(" behind at last ack: msgs (MiB) | catch-up s |")
+	}
 	pf(" server CPU s/rep | server peak RSS | errors | barge ÷ nats |\n|---|---|---|---|---|")
 	if hasLim {
 		pf("---|")
 	}
 	if isLat {
 		pf("---|---|---|---|")
+	}
+	if isLag {
+		pf("---|---|")
 	}
 	pf("---|---|---|---|\n")
 	var notes []string
@@ -250,6 +259,9 @@ func (r *Run) workloadTable(pf func(string, ...any), wl string, sizes []int64, p
 				if isLat {
 					n += 4
 				}
+				if isLag {
+					n += 2
+				}
 				pf(" **%s** |%s", p.Status, strings.Repeat(" |", n))
 				pf(" %s | — |\n", note(&notes, p.Err))
 				continue
@@ -261,6 +273,13 @@ func (r *Run) workloadTable(pf func(string, ...any), wl string, sizes []int64, p
 			if isLat {
 				l := p.Latency
 				pf(" %.3g | %s | %s | %s |", p.OfferedRate, dur(l.P50), dur(l.P99), dur(l.P999))
+			}
+			if isLag {
+				if l := p.Lag; l != nil {
+					pf(" %.0f (%.1f) | %.2f (%.2f–%.2f) |", l.Msgs.Median, mib(l.Bytes.Median), l.CatchUpSec.Median, l.CatchUpSec.Min, l.CatchUpSec.Max)
+				} else {
+					pf(" — | — |")
+				}
 			}
 			errs := fmt.Sprint(p.Errors)
 			if p.Errors > 0 && p.Err != "" {

@@ -59,11 +59,21 @@ type Point struct {
 
 	MsgsPerSec  stats.Summary     `json:"msgs_per_sec"`
 	BytesPerSec stats.Summary     `json:"bytes_per_sec"`
-	Latency     stats.Percentiles `json:"latency"`      // all repetitions pooled
-	OfferedRate float64           `json:"offered_rate"` // latency workload: msgs/s offered
-	CPUSeconds  stats.Summary     `json:"cpu_seconds"`  // server CPU per repetition
-	PeakRSS     int64             `json:"peak_rss"`     // server VmHWM over the measured repetitions
-	Errors      int64             `json:"errors"`       // summed over repetitions
+	Latency     stats.Percentiles `json:"latency"`       // all repetitions pooled
+	OfferedRate float64           `json:"offered_rate"`  // latency workload: msgs/s offered
+	CPUSeconds  stats.Summary     `json:"cpu_seconds"`   // server CPU per repetition
+	PeakRSS     int64             `json:"peak_rss"`      // server VmHWM over the measured repetitions
+	Errors      int64             `json:"errors"`        // summed over repetitions
+	Lag         *Lag              `json:"lag,omitempty"` // mirror-live only
+}
+
+// Lag summarizes, over the repetitions, how far a mirror was behind its
+// origin when the last publish was acknowledged, and how long it then took
+// to catch up.
+type Lag struct {
+	Msgs       stats.Summary `json:"msgs"`
+	Bytes      stats.Summary `json:"bytes"`
+	CatchUpSec stats.Summary `json:"catch_up_sec"`
 }
 
 // LimitFor says which machine limit a workload is compared with, its value in
@@ -73,7 +83,7 @@ func (r *Run) LimitFor(workload string) (bps float64, label string, ok bool) {
 	switch workload {
 	case "core", "js-fetch", "obj-get", "js-pubfetch", "r3-fetch":
 		return r.Limits.LoopbackBps, "loopback TCP", r.Limits.LoopbackBps > 0
-	case "js-pub", "obj-put", "r3-pub", "mirror", "js-fastpub", "r3-fastpub":
+	case "js-pub", "obj-put", "r3-pub", "mirror", "mirror-live", "js-fastpub", "r3-fastpub":
 		return r.Limits.DiskFsyncBps, "disk write+fsync", r.Limits.DiskFsyncBps > 0
 	}
 	return 0, "", false

@@ -376,6 +376,7 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 	resetOK := srv.ResetPeakRSS() == nil
 	var mps, bps, cpu []float64
 	var lat []time.Duration
+	var lagMsgs, lagBytes, catchUp []float64
 	for i := 0; i < c.Reps; i++ {
 		phase.Store(fmt.Sprintf("rep %d/%d", i+1, c.Reps))
 		done.Store(0)
@@ -390,6 +391,12 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 		bps = append(bps, float64(s.Bytes)/secs)
 		cpu = append(cpu, c1-c0)
 		lat = append(lat, s.Latency...)
+		if s.Lag != nil {
+			lagMsgs, lagBytes = append(lagMsgs, float64(s.Lag.Msgs)), append(lagBytes, float64(s.Lag.Bytes))
+			catchUp = append(catchUp, s.Lag.CatchUp.Seconds())
+			r.logf("%s rep %d/%d: mirror behind by %d msgs (%.1f MiB) at the last ack, caught up in %v", label, i+1, c.Reps,
+				s.Lag.Msgs, float64(s.Lag.Bytes)/units.MiB, s.Lag.CatchUp.Round(time.Millisecond))
+		}
 		p.Errors += s.Errors
 		if p.Err == "" && s.FirstErr != "" {
 			p.Err = s.FirstErr
@@ -406,6 +413,9 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 	}
 	p.MsgsPerSec, p.BytesPerSec, p.CPUSeconds = stats.Summarize(mps), stats.Summarize(bps), stats.Summarize(cpu)
 	p.Latency = stats.LatencyPercentiles(lat)
+	if len(lagMsgs) > 0 {
+		p.Lag = &report.Lag{Msgs: stats.Summarize(lagMsgs), Bytes: stats.Summarize(lagBytes), CatchUpSec: stats.Summarize(catchUp)}
+	}
 	if wl == "latency" {
 		r.logf("%s: latency p50 %v p99 %v p99.9 %v", label, p.Latency.P50, p.Latency.P99, p.Latency.P999)
 	}

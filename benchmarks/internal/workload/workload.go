@@ -1,7 +1,8 @@
 // Package workload holds the measured scenarios: core pub→sub, JetStream async
 // publish, JetStream pull fetch, publish+consume latency under a fixed offered
-// load, Object Store put/get, and publish and fetch on an R3 stream of a
-// three-node cluster. Each one talks to the server with the
+// load, Object Store put/get, publish and fetch on an R3 stream of a
+// three-node cluster, and a mirror's copy (of a filled stream, and while its
+// origin is published to). Each one talks to the server with the
 // official nats.go client only, so the same code measures barge and
 // nats-server.
 package workload
@@ -47,6 +48,15 @@ type Sample struct {
 	Latency  []time.Duration // end-to-end latencies (latency workload only)
 	Errors   int64           // messages lost or refused, async errors
 	FirstErr string          // the first error seen, for the report
+	Lag      *Lag            // mirror-live only: the mirror's lag when publishing ended
+}
+
+// Lag is how far a mirror was behind its origin when the last publish to
+// the origin was acknowledged, and how long it then took to catch up.
+type Lag struct {
+	Msgs    int64         // origin messages the mirror did not hold yet
+	Bytes   int64         // their payload bytes
+	CatchUp time.Duration // from the last ack to the mirror holding every message
 }
 
 // Workload is one scenario. Prepare runs once per point on a fresh server,
@@ -62,7 +72,7 @@ type Workload interface {
 
 // Names lists every workload the suite knows, in report order.
 func Names() []string {
-	return []string{"core", "js-pub", "js-fastpub", "js-fetch", "latency", "obj-put", "obj-get", "r3-pub", "r3-fastpub", "r3-fetch", "mirror"}
+	return []string{"core", "js-pub", "js-fastpub", "js-fetch", "latency", "obj-put", "obj-get", "r3-pub", "r3-fastpub", "r3-fetch", "mirror", "mirror-live"}
 }
 
 // New returns a fresh workload by name: one of Names, or "js-pubfetch"
@@ -77,6 +87,8 @@ func New(name string) (Workload, error) {
 		return &jsFetch{}, nil
 	case "mirror":
 		return &jsMirror{}, nil
+	case "mirror-live":
+		return &jsMirrorLive{}, nil
 	case "r3-pub":
 		return &jsPublish{c: jsClient{replicas: 3}}, nil
 	case "js-fastpub":

@@ -53,6 +53,9 @@ func TestEveryWorkloadAgainstNATS(t *testing.T) {
 				if s.Msgs != 20 || s.Bytes != 20*4096 || s.Errors != 0 || s.Elapsed <= 0 {
 					t.Fatalf("rep %d: %+v", rep, s)
 				}
+				if name == "mirror-live" && (s.Lag == nil || s.Lag.Msgs < 0 || s.Lag.Msgs > 20 || s.Lag.Bytes != s.Lag.Msgs*4096 || s.Lag.CatchUp < 0) {
+					t.Fatalf("rep %d: lag %+v", rep, s.Lag)
+				}
 				if name == "latency" && len(s.Latency) != 20 {
 					t.Fatalf("latency samples = %d", len(s.Latency))
 				}

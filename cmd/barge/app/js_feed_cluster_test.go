@@ -115,3 +115,61 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return v
 }
+
+// TestJSClusterFeedInfoFromLeader: the lag and activity of a replicated
+// mirror and source are their leader's (it copies), whichever node lists
+// the streams: STREAM.LIST on a follower asks the leader, as STREAM.INFO
+// is forwarded to it.
+func TestJSClusterFeedInfoFromLeader(t *testing.T) {
+	_, js := clusterJS(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for i, cfg := range []jetstream.StreamConfig{
+		{Name: "O", Subjects: []string{"o.>"}, Replicas: 3},
+		{Name: "M", Replicas: 3, Mirror: &jetstream.StreamSource{Name: "O"}},
+		{Name: "S", Subjects: []string{"s.own"}, Replicas: 3, Sources: []*jetstream.StreamSource{{Name: "O"}}},
+	} {
+		if _, err := createStream(ctx, t, js[i], cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 20
+	for i := range n {
+		if _, err := js[0].Publish(ctx, "o.x", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"M", "S"} {
+		eventually(t, 60*time.Second, name+" caught up", func() bool {
+			s, err := js[0].Stream(ctx, name)
+			return err == nil && s.CachedInfo().State.Msgs == n
+		})
+	}
+	for node := range js {
+		lister := js[node].ListStreams(ctx)
+		seen := 0
+		for si := range lister.Info() {
+			var feed *jetstream.StreamSourceInfo
+			switch si.Config.Name {
+			case "M":
+				feed = si.Mirror
+			case "S":
+				if len(si.Sources) == 1 {
+					feed = si.Sources[0]
+				}
+			default:
+				continue
+			}
+			seen++
+			if feed == nil || feed.Lag != 0 || feed.Active < 0 {
+				t.Fatalf("node %d lists %s with feed info %+v", node, si.Config.Name, feed)
+			}
+		}
+		if err := lister.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if seen != 2 {
+			t.Fatalf("node %d listed %d of M and S", node, seen)
+		}
+	}
+}
