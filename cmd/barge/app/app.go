@@ -69,6 +69,8 @@ func Start(cfg Config) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// verify_and_map is a tls setting that authentication acts on.
+	cfg.Auth.TLSMap = cfg.TLS.Enabled && cfg.TLS.VerifyAndMap
 	a := &App{cfg: cfg, started: time.Now()}
 	a.reload.cfg = cfg
 	if err := a.openLog(); err != nil {
