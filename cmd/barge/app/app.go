@@ -49,7 +49,10 @@ type App struct {
 	tls     *tlsconf.Certs // the client port's certificates; nil without TLS
 	// clusterTLS is the routes' and raft's certificates; nil without.
 	clusterTLS *tlsconf.Certs
-	started    time.Time
+	// routeDial dials routes over TLS (and counts its failed handshakes);
+	// nil without cluster TLS.
+	routeDial *tlsconf.Dialer
+	started   time.Time
 	// stagingDir is where staged outbound bytes go (newStaging).
 	stagingDir string
 
