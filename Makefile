@@ -4,7 +4,7 @@ BIN       := bin/barge
 PKGS      := ./...
 FUZZTIME  ?= 15s
 
-.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick bench-r3 profile cluster faults clean
+.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick bench-r3 bench-tls profile cluster faults clean
 
 all: build
 
@@ -52,6 +52,14 @@ bench-quick:
 bench-r3:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-r3: cmd/barge does not build: barge is skipped"; }
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -workloads r3-pub,r3-fetch -latest=false $(BENCHFLAGS)
+
+# TLS rows: JetStream publish and fetch at 1KiB, 1MiB, 8MiB and a 256MiB Object Store put/get,
+# each plaintext and over TLS (tls-*: both servers with the same generated certificate), side by
+# side in one report; the report does not replace results/latest.md.
+bench-tls:
+	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-tls: cmd/barge does not build: barge is skipped"; }
+	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -workloads js-pub,js-fetch,obj-put,obj-get -tls \
+		-sizes 1KiB,1MiB,8MiB -obj-sizes 256MiB -latest=false $(BENCHFLAGS)
 
 # pprof captures of barge under the 1 KiB and 256 MiB JetStream publish+fetch workloads, into profiles/.
 profile:

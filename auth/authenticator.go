@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/base64"
 	"strconv"
 	"time"
@@ -18,6 +19,9 @@ type Credentials struct {
 	Nkey  string // "nkey": the user's public nkey
 	Sig   string // "sig": the nonce signed with the nkey's seed, base64
 	JWT   string // "jwt": a user JWT (operator mode)
+	// Cert is the client's TLS certificate (the leaf it presented), nil
+	// without one; Config.TLSMap logs users in by it.
+	Cert *x509.Certificate
 }
 
 // Identity is who a client logged in as.
@@ -52,6 +56,7 @@ type Authenticator struct {
 	nkeys        map[string]*login // by public nkey
 	defaultPerms *Perms
 	op           *operatorMode // nil outside operator mode
+	certDNs      []userDN      // users named by a DN, for TLSMap
 	cache        *passCache
 }
 
@@ -110,6 +115,9 @@ func New(cfg Config, prev *Authenticator) (*Authenticator, error) {
 			return nil, err
 		}
 	}
+	if cfg.TLSMap {
+		a.certDNs = userDNs(a.users)
+	}
 	var old *passCache
 	if prev != nil {
 		old = prev.cache
@@ -141,7 +149,8 @@ func (a *Authenticator) BcryptComputed() int64 { return a.cache.computed.Load() 
 // (user JWT), nkey users, users (the no_auth_user standing in for a client
 // without credentials), then the single token or user. nonce is the one
 // INFO sent (nkey and JWT users sign it), host the client's address (a
-// user JWT may limit it). On refusal the error is a *Failure.
+// user JWT may limit it). With Config.TLSMap, users log in by cr.Cert
+// instead (certmap.go). On refusal the error is a *Failure.
 func (a *Authenticator) Authenticate(cr *Credentials, nonce []byte, host string, now time.Time) (*Identity, error) {
 	if !a.Required() {
 		return &Identity{Account: GlobalAccount}, nil
@@ -170,6 +179,9 @@ func (a *Authenticator) Authenticate(cr *Credentials, nonce []byte, host string,
 			}
 		}
 		return &Identity{Name: nk.user.Nkey, Account: nk.user.Account, Perms: nk.perms}, nil
+	}
+	if a.cfg.TLSMap && len(a.users) > 0 {
+		return a.certLogin(cr)
 	}
 	if len(a.users) > 0 {
 		if noCreds && noAuth != "" {

@@ -60,6 +60,9 @@ type Config struct {
 	Accounts  map[string]string
 	// SystemAccount is system_account (kept for the account layer).
 	SystemAccount string
+	// TLSMap is the client port's tls { verify_and_map }: users (not nkey
+	// users) log in by their TLS certificate's SANs or subject (certmap.go).
+	TLSMap bool
 }
 
 // Required reports whether clients must authenticate.

@@ -11,7 +11,11 @@
 // operator signed; the nonce signed with the user's seed), nkey users (the
 // nonce signed), users with a password (plain, compared in constant time,
 // or bcrypt), the no_auth_user for a client that sends no credentials,
-// then the single token or user/password. A refusal is a *Failure whose
+// then the single token or user/password. With Config.TLSMap (the client
+// port's verify_and_map) users log in by their TLS certificate instead: its
+// email, DNS and URI SANs, its subject as a distinguished name (in order,
+// then reordered) and as a string are tried against the user names
+// (certmap.go). A refusal is a *Failure whose
 // reason is for the server's log only; the client is told 'Authorization
 // Violation'.
 //

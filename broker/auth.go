@@ -2,6 +2,7 @@ package broker
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"time"
@@ -132,7 +133,7 @@ func (c *client) login(o *codec.ConnectOptions) error {
 		c.mu.Unlock()
 		return nil
 	}
-	cr := auth.Credentials{User: o.User, Pass: o.Pass, Token: o.AuthToken, Nkey: o.Nkey, Sig: o.Sig, JWT: o.JWT}
+	cr := auth.Credentials{User: o.User, Pass: o.Pass, Token: o.AuthToken, Nkey: o.Nkey, Sig: o.Sig, JWT: o.JWT, Cert: peerCert(c.t)}
 	c.mu.Lock()
 	c.mu.creds = cr
 	c.mu.Unlock()
@@ -151,6 +152,20 @@ func (c *client) login(o *codec.ConnectOptions) error {
 		c.mu.Unlock()
 	}
 	return nil
+}
+
+// peerCert is the certificate a TLS client presented (verify_and_map
+// logs in by it), nil for a plain connection or one without a certificate.
+func peerCert(t Transport) *x509.Certificate {
+	ts, ok := t.(TLSStater)
+	if !ok {
+		return nil
+	}
+	st, ok := ts.TLSConnectionState()
+	if !ok || len(st.PeerCertificates) == 0 {
+		return nil
+	}
+	return st.PeerCertificates[0]
 }
 
 // setIdentity records who the client is and installs its permissions.

@@ -88,6 +88,8 @@ type ConnInfo struct {
 	TLSVersion   string         `json:"tls_version,omitempty"`
 	TLSCipher    string         `json:"tls_cipher_suite,omitempty"`
 	TLSPeerCerts []*TLSPeerCert `json:"tls_peer_certs,omitempty"`
+	// TLSFirst: the handshake came before INFO (handshake_first).
+	TLSFirst bool `json:"tls_first,omitempty"`
 }
 
 // TLSPeerCert describes a peer's certificate in /connz, as nats-server's.
@@ -116,6 +118,7 @@ func tlsInfo(ci *ConnInfo, t Transport) {
 		ci.TLSVersion = fmt.Sprintf("Unknown [0x%x]", st.Version)
 	}
 	ci.TLSCipher = tls.CipherSuiteName(st.CipherSuite)
+	ci.TLSFirst = ts.TLSHandshakeFirst()
 	for _, pc := range st.PeerCertificates {
 		spki := sha256.Sum256(pc.RawSubjectPublicKeyInfo)
 		sum := sha256.Sum256(pc.Raw)

@@ -71,8 +71,11 @@ type Extent struct {
 }
 
 // TLSStater is an optional extension of a Transport that came in over TLS:
-// it reports the negotiated connection (false until the handshake is done).
-// /connz shows it; nothing else in the broker depends on the transport.
+// it reports the negotiated connection (false until the handshake is done)
+// and whether the handshake came before INFO. /connz shows them and
+// verify_and_map reads the peer certificate; nothing else in the broker
+// depends on the transport.
 type TLSStater interface {
 	TLSConnectionState() (tls.ConnectionState, bool)
+	TLSHandshakeFirst() bool
 }

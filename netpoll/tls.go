@@ -72,8 +72,11 @@ type tlsConn struct {
 	w  io.Writer
 	bw *bufio.Writer
 	tc *tls.Conn
-	// state is the negotiated connection, set once after the handshake.
+	// state is the negotiated connection, set once after the handshake;
+	// first, set just before it, whether the handshake came before the
+	// session's first bytes (handshake_first).
 	state atomic.Pointer[tls.ConnectionState]
+	first atomic.Bool
 	// closeOnce guards closing raw.
 	closeOnce sync.Once
 }
@@ -95,6 +98,11 @@ func (c *conn) TLSConnectionState() (tls.ConnectionState, bool) {
 	}
 	return *st, true
 }
+
+// TLSHandshakeFirst reports whether a TLS connection's handshake came
+// before INFO (handshake_first, or its auto mode's client that started
+// with TLS).
+func (c *conn) TLSHandshakeFirst() bool { return c.tc != nil && c.tc.first.Load() }
 
 // schedule wakes the writer; when the connection must close now it closes
 // the socket, which also unblocks a write stuck on a peer that reads
@@ -235,6 +243,7 @@ func (s *Server) serveTLS(raw *net.TCPConn) {
 		return
 	}
 	st := tlc.ConnectionState()
+	tc.first.Store(first)
 	tc.state.Store(&st)
 	tc.tc = tlc
 	tc.bw = bufio.NewWriterSize(tlc, tlsMaxRecordPayload)

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -214,17 +215,46 @@ func verifyChain(cs tls.ConnectionState, pool *x509.CertPool, usage x509.ExtKeyU
 }
 
 // Dialer dials TLS connections with a config taken from c at each dial, so a
-// reload reaches new routes. It satisfies broker.Dialer.
+// reload reaches new routes. It satisfies broker.Dialer. Use it by pointer.
 type Dialer struct {
 	Certs *Certs
-	Net   net.Dialer
+	Net   net.Dialer // its Timeout bounds the dial and the handshake together
+	// Log, when set, gets each failed handshake as an error.
+	Log *slog.Logger
+
+	handshakeErrors atomic.Uint64
 }
 
 // DialContext dials addr and completes the handshake before returning.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	td := tls.Dialer{NetDialer: &d.Net, Config: d.Certs.ClientConfig("")}
-	return td.DialContext(ctx, network, addr)
+	if d.Net.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Net.Timeout)
+		defer cancel()
+	}
+	raw, err := d.Net.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := d.Certs.ClientConfig("")
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		cfg.ServerName = host // SNI only: the chain is verified without a name
+	}
+	tc := tls.Client(raw, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		d.handshakeErrors.Add(1)
+		_ = raw.Close()
+		if d.Log != nil {
+			d.Log.Error("tls: handshake error dialing", "addr", addr, "err", err)
+		}
+		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
+	}
+	return tc, nil
 }
+
+// HandshakeErrors counts dials whose TLS handshake failed (the peer's
+// certificate did not verify, it refused ours, a timeout).
+func (d *Dialer) HandshakeErrors() uint64 { return d.handshakeErrors.Load() }
 
 // Watch reloads c whenever one of its files changes size, modification
 // time or inode (replaced by a rename), checking every interval on clk, until Stop. onReload gets each

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -71,6 +72,14 @@ type LeafOptions struct {
 	// Client adds client-auth usage; leaves always have server-auth too,
 	// so one pair serves both ends of a route.
 	Client bool
+	// Subject replaces the default subject (CN=cn, O=barge tests) when
+	// it has a CommonName.
+	Subject pkix.Name
+	// Emails, DNSNames and URIs are SANs added to the defaults
+	// (localhost, 127.0.0.1, ::1), as verify_and_map reads them.
+	Emails   []string
+	DNSNames []string
+	URIs     []*url.URL
 }
 
 // Leaf signs a certificate for cn, valid for 127.0.0.1, ::1 and localhost,
@@ -91,15 +100,21 @@ func (ca *CA) Leaf(t testing.TB, cn string, o LeafOptions) *Pair {
 		o.NotAfter = now.Add(24 * time.Hour)
 	}
 	usage := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	subject := pkix.Name{CommonName: cn, Organization: []string{"barge tests"}}
+	if o.Subject.CommonName != "" {
+		subject = o.Subject
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(ca.serial.Add(1)),
-		Subject:      pkix.Name{CommonName: cn, Organization: []string{"barge tests"}},
-		NotBefore:    o.NotBefore,
-		NotAfter:     o.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  usage,
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+		SerialNumber:   big.NewInt(ca.serial.Add(1)),
+		Subject:        subject,
+		NotBefore:      o.NotBefore,
+		NotAfter:       o.NotAfter,
+		KeyUsage:       x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:    usage,
+		DNSNames:       append([]string{"localhost"}, o.DNSNames...),
+		EmailAddresses: o.Emails,
+		URIs:           o.URIs,
+		IPAddresses:    []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {

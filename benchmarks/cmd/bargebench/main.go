@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -31,7 +32,9 @@ func run() error {
 	fs := flag.NewFlagSet("bargebench", flag.ExitOnError)
 	quick := fs.Bool("quick", false, "small preset that runs in under two minutes (overrides sizes, reps, budgets unless given explicitly)")
 	servers := fs.String("servers", "nats,barge", "servers to run: nats, barge")
-	workloads := fs.String("workloads", strings.Join(workload.Names(), ","), "workloads: "+strings.Join(workload.Names(), ", "))
+	workloads := fs.String("workloads", strings.Join(workload.Names(), ","), "workloads: "+strings.Join(workload.Names(), ", ")+
+		"; tls-<name> runs a single-server one over TLS (e.g. "+strings.Join(workload.TLSNames(), ", ")+")")
+	withTLS := fs.Bool("tls", false, "also run each selected single-server workload over TLS (its tls- variant, right after it), both servers with the same generated certificate")
 	sizes := fs.String("sizes", "1KiB,64KiB,1MiB,8MiB,31MiB,256MiB,1GiB", "message sizes")
 	reps := fs.Int("reps", 3, "measured repetitions per point")
 	warmup := fs.Int("warmup", 1, "discarded warm-up repetitions per point")
@@ -40,6 +43,7 @@ func run() error {
 	minMsgs := fs.Int("min-msgs", 3, "minimum messages per repetition")
 	maxMsgs := fs.Int("max-msgs", 200000, "maximum messages per repetition")
 	maxObjs := fs.Int("max-objects", 2000, "maximum objects per repetition (Object Store workloads)")
+	objSizes := fs.String("obj-sizes", "", "message (object) sizes of obj-put, obj-get and their tls- variants (empty: -sizes)")
 	r3Sizes := fs.String("r3-sizes", "1KiB,1MiB,8MiB", "message sizes of the r3-* workloads (they ignore -sizes)")
 	r3Bytes := fs.String("r3-bytes", "128MiB", "r3-* workloads: payload per repetition (messages = r3-bytes/size, clamped to -min-msgs..-r3-max-msgs)")
 	r3MaxMsgs := fs.Int("r3-max-msgs", 20000, "r3-* workloads: maximum messages per repetition")
@@ -129,8 +133,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	var objList []int64
+	if *objSizes != "" {
+		if objList, err = units.ParseSizes(*objSizes); err != nil {
+			return err
+		}
+	}
+	wls := splitList(*workloads)
+	if *withTLS {
+		wls = addTLS(wls)
+	}
 	cfg := runner.Config{
-		Workloads: splitList(*workloads), Sizes: sizesList, R3Sizes: r3List,
+		Workloads: wls, Sizes: sizesList, R3Sizes: r3List, ObjSizes: objList,
 		Reps: *reps, Warmup: *warmup, Msgs: *msgs, BytesPerRep: sz("bytes", *bytesPerRep),
 		MinMsgs: *minMsgs, MaxMsgs: *maxMsgs, MaxObjects: *maxObjs, Window: sz("window", *window),
 		R3Bytes: sz("r3-bytes", *r3Bytes), R3MaxMsgs: *r3MaxMsgs, Latest: *latest,
@@ -175,6 +189,21 @@ func splitList(s string) []string {
 	for _, f := range strings.Split(s, ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// addTLS puts each single-server workload's TLS variant right after it
+// (the replicated ones run without TLS).
+func addTLS(wls []string) []string {
+	var out []string
+	for _, w := range wls {
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+		if t := workload.TLSPrefix + w; !workload.IsTLS(w) && workload.Replicas(w) == 1 && !slices.Contains(wls, t) {
+			out = append(out, t)
 		}
 	}
 	return out

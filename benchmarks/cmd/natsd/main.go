@@ -2,7 +2,8 @@
 // module proxy) as its own process, with the same flag spelling the suite uses
 // for barge, so both servers' CPU seconds and peak RSS are measured the same way
 // from /proc. With --cluster and --routes it runs as one member of a
-// JetStream cluster (the suite's R3 workloads start three).
+// JetStream cluster (the suite's R3 workloads start three); with -tlscert and
+// -tlskey its client port serves TLS only (the suite's tls-* workloads).
 package main
 
 import (
@@ -35,6 +36,8 @@ func main() {
 	cluster := fs.String("cluster", "", "route listen address host:port (or nats://host:port); empty: standalone")
 	routes := fs.String("routes", "", "seed route URLs, comma separated (listing this node itself is fine)")
 	clusterName := fs.String("cluster_name", "natsd-bench", "cluster name")
+	tlsCert := fs.String("tlscert", "", "client port: TLS certificate (PEM); with -tlskey the port is TLS only")
+	tlsKey := fs.String("tlskey", "", "client port: TLS private key (PEM)")
 	_ = fs.Parse(os.Args[1:])
 
 	mp, err := units.ParseSize(*maxPayload)
@@ -64,6 +67,16 @@ func main() {
 		if *routes != "" {
 			opts.Routes = server.RoutesFromStr(*routes)
 		}
+	}
+	if *tlsCert != "" || *tlsKey != "" {
+		// As nats-server's --tlscert/--tlskey: server-only TLS with its
+		// default versions, suites and handshake timeout.
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: *tlsCert, KeyFile: *tlsKey})
+		if err != nil {
+			fail(fmt.Errorf("tls: %w", err))
+		}
+		opts.TLSConfig, opts.TLS = tc, true
+		opts.TLSTimeout = server.TLS_TIMEOUT.Seconds()
 	}
 	switch s := strings.ToLower(*sync); s {
 	case "default", "":

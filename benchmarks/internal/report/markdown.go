@@ -20,8 +20,14 @@ const (
 // cluster (the replicated workloads') was started.
 const ClusterSettings = " cluster"
 
+// tlsPrefix names a workload's TLS variant (workload.TLSPrefix).
+const tlsPrefix = "tls-"
+
 // describe says in one line what each workload measures.
 func describe(w string) string {
+	if base, ok := strings.CutPrefix(w, tlsPrefix); ok {
+		return "Over TLS (both servers' client port TLS only, the same generated certificate, server-only TLS): " + describe(base)
+	}
 	switch w {
 	case "core":
 		return "Core NATS: one publisher, one subscriber connection; the publisher keeps at most a window of undelivered bytes (≥ 2 messages) so a server that cuts slow consumers is measured at its sustainable rate."
@@ -130,6 +136,7 @@ func (r *Run) WriteMarkdown(w io.Writer, plots map[string][]string) error {
 	}
 	sizes := r.Sizes()
 	r.summaryTables(pf, sizes)
+	r.tlsTables(pf, sizes)
 	for _, wl := range r.Workloads() {
 		r.workloadTable(pf, wl, sizes, plots[wl])
 	}
@@ -184,7 +191,7 @@ func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 }
 
 func (r *Run) ratioCell(wl string, size int64) string {
-	if wl == "latency" {
+	if strings.TrimPrefix(wl, tlsPrefix) == "latency" {
 		// Both run at the same offered load: compare p99 (lower is better).
 		b, n := r.Find(Barge, wl, size), r.Find(NATS, wl, size)
 		if b != nil && n != nil && b.Status == StatusOK && n.Status == StatusOK && n.Latency.P99 > 0 {
@@ -220,7 +227,7 @@ func (r *Run) workloadTable(pf func(string, ...any), wl string, sizes []int64, p
 		pf("\n\n")
 	}
 	lim, label, hasLim := r.LimitFor(wl)
-	isLat := wl == "latency"
+	isLat := strings.TrimPrefix(wl, tlsPrefix) == "latency"
 	isLag := wl == "mirror-live"
 	pf("| size | server | msgs/rep | msgs/s | MiB/s median (min–max) |")
 	if hasLim {
@@ -365,4 +372,71 @@ func msgRate(v float64) string {
 		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%.3g", v)
+}
+
+// tlsTables compares each tls-* workload with its plaintext run on the
+// same server (median MiB/s ratio), and gives server CPU seconds per GiB
+// of payload for both, when the run has TLS workloads.
+func (r *Run) tlsTables(pf func(string, ...any), sizes []int64) {
+	var tlsWls []string
+	for _, wl := range r.Workloads() {
+		if strings.HasPrefix(wl, tlsPrefix) {
+			tlsWls = append(tlsWls, wl)
+		}
+	}
+	if len(tlsWls) == 0 {
+		return
+	}
+	head := func(first string) {
+		pf("| %s |", first)
+		for _, s := range sizes {
+			pf(" %s |", units.FormatSize(s))
+		}
+		pf("\n|---|")
+		for range sizes {
+			pf("---|")
+		}
+		pf("\n")
+	}
+	ok := func(p *Point) bool { return p != nil && p.Status == StatusOK }
+	pf("## TLS ÷ plaintext, same server (median MiB/s)\n\n")
+	head("workload / server")
+	for _, wl := range tlsWls {
+		base := strings.TrimPrefix(wl, tlsPrefix)
+		for _, sv := range r.Servers() {
+			pf("| %s ÷ %s / %s |", wl, base, sv)
+			for _, s := range sizes {
+				t, p := r.Find(sv, wl, s), r.Find(sv, base, s)
+				if ok(t) && ok(p) && p.BytesPerSec.Median > 0 {
+					pf(" %.2f× |", t.BytesPerSec.Median/p.BytesPerSec.Median)
+				} else {
+					pf(" — |")
+				}
+			}
+			pf("\n")
+		}
+	}
+	pf("\n## Server CPU seconds per GiB of payload (median)\n\n")
+	head("workload / server")
+	for _, wl := range tlsWls {
+		for _, w := range []string{strings.TrimPrefix(wl, tlsPrefix), wl} {
+			for _, sv := range r.Servers() {
+				pf("| %s / %s |", w, sv)
+				for _, s := range sizes {
+					pf(" %s |", cpuPerGiB(r.Find(sv, w, s)))
+				}
+				pf("\n")
+			}
+		}
+	}
+	pf("\n")
+}
+
+// cpuPerGiB is a point's median server CPU seconds per repetition over
+// the GiB of payload a repetition moves.
+func cpuPerGiB(p *Point) string {
+	if p == nil || p.Status != StatusOK || p.Count == 0 || p.Size == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", p.CPUSeconds.Median/(float64(p.Count)*float64(p.Size)/(1<<30)))
 }

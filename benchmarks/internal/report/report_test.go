@@ -53,3 +53,26 @@ func TestSVGIsWellFormed(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownTLSTables: a run with tls-* workloads compares each with its
+// plaintext run on the same server and gives CPU seconds per GiB.
+func TestMarkdownTLSTables(t *testing.T) {
+	r := fakeRun()
+	pt := func(server, wl string, mibps, cpu float64) Point {
+		return Point{Server: server, Workload: wl, Size: 1 << 20, Count: 1024, Status: StatusOK,
+			BytesPerSec: stats.Summary{Median: mibps * (1 << 20), N: 1}, CPUSeconds: stats.Summary{Median: cpu, N: 1}}
+	}
+	r.Points = []Point{pt(NATS, "js-fetch", 400, 2), pt(Barge, "js-fetch", 1000, 1),
+		pt(NATS, "tls-js-fetch", 300, 3), pt(Barge, "tls-js-fetch", 700, 1.5)}
+	var b bytes.Buffer
+	if err := r.WriteMarkdown(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"| tls-js-fetch ÷ js-fetch / barge | 0.70× |", "| tls-js-fetch ÷ js-fetch / nats-server | 0.75× |",
+		"| tls-js-fetch | 2.33× |", "| tls-js-fetch / barge | 1.50 |", "Over TLS"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}

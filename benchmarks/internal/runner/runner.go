@@ -20,6 +20,7 @@ import (
 	"github.com/bargemq/barge/benchmarks/internal/proc"
 	"github.com/bargemq/barge/benchmarks/internal/report"
 	"github.com/bargemq/barge/benchmarks/internal/stats"
+	"github.com/bargemq/barge/benchmarks/internal/tlscert"
 	"github.com/bargemq/barge/benchmarks/internal/units"
 	"github.com/bargemq/barge/benchmarks/internal/workload"
 )
@@ -31,6 +32,7 @@ type Config struct {
 	Workloads []string // workload.Names()
 	Sizes     []int64  // payload bytes
 	R3Sizes   []int64  // payload bytes of the replicated (r3-*) workloads, which ignore Sizes
+	ObjSizes  []int64  // when set, the Object Store workloads' (tls- too) sizes instead of Sizes
 
 	Reps, Warmup int           // measured and discarded repetitions per point
 	Msgs         int           // fixed messages per repetition; 0: derive from BytesPerRep
@@ -69,7 +71,8 @@ type Config struct {
 // report, not returned as an error.
 func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
 	start := time.Now()
-	r := &runner{cfg: cfg, start: start}
+	r := &runner{cfg: cfg, start: start, tlsSeen: map[string]bool{}}
+	var err error
 	run := &report.Run{
 		Date:     start,
 		Rev:      gitRev(cfg.RepoDir),
@@ -94,6 +97,12 @@ func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
 			r.bargeBuilt = fi.ModTime().UTC().Format("2006-01-02 15:04:05Z")
 		}
 		r.cfg.BargeBin = snap
+	}
+	if slices.ContainsFunc(cfg.Workloads, workload.IsTLS) {
+		// One certificate for the whole run, served by both servers.
+		if r.tls, err = tlscert.Generate(filepath.Join(cfg.WorkDir, "tls")); err != nil {
+			return nil, "", err
+		}
 	}
 	run.Notes = r.notes()
 	sizes, total := cfg.plan()
@@ -126,10 +135,14 @@ func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
 }
 
 // runsAt reports whether workload wl is measured at size: the replicated
-// workloads at R3Sizes, the others at Sizes.
+// workloads at R3Sizes, the Object Store ones at ObjSizes when set, the
+// others at Sizes.
 func (c *Config) runsAt(wl string, size int64) bool {
 	if workload.Replicas(wl) > 1 {
 		return slices.Contains(c.R3Sizes, size)
+	}
+	if b := workload.Base(wl); len(c.ObjSizes) > 0 && (b == "obj-put" || b == "obj-get") {
+		return slices.Contains(c.ObjSizes, size)
 	}
 	return slices.Contains(c.Sizes, size)
 }
@@ -137,7 +150,7 @@ func (c *Config) runsAt(wl string, size int64) bool {
 // plan returns every size some workload runs at, ascending, and the number
 // of points.
 func (c *Config) plan() (sizes []int64, points int) {
-	for _, s := range slices.Concat(c.Sizes, c.R3Sizes) {
+	for _, s := range slices.Concat(c.Sizes, c.R3Sizes, c.ObjSizes) {
 		if slices.Contains(sizes, s) {
 			continue
 		}
@@ -161,6 +174,10 @@ type runner struct {
 	start      time.Time
 	run        *report.Run
 	bargeBuilt string // modification time of the barge binary that was copied
+	// tls are the certificate files of the tls-* workloads (zero without
+	// them); tlsSeen the servers whose negotiated TLS is noted already.
+	tls     tlscert.Files
+	tlsSeen map[string]bool
 }
 
 // copyFile copies an executable to dst (mode 0755), replacing dst.
@@ -203,6 +220,9 @@ func (r *runner) notes() []string {
 		extra = append(extra, fmt.Sprintf("Messages per repetition: %s of payload, clamped to %d–%d messages (Object Store: at most %d objects); latency: %v of offered load at min(%s/s, %.0f msgs/s).",
 			units.FormatSize(c.BytesPerRep), c.MinMsgs, c.MaxMsgs, c.MaxObjects, c.LatencyDur, units.FormatSize(int64(c.LatencyBps)), c.LatencyRate))
 	}
+	if slices.ContainsFunc(c.Workloads, workload.IsTLS) {
+		extra = append(extra, fmt.Sprintf("tls-* workloads are the same workloads with both servers' client port serving TLS only (server-only TLS: nats-server's and barge's --tlscert/--tlskey, their default versions and suites), one %s certificate generated for the run and served by both; the client verifies it against the run's CA (nats.go, Go's crypto/tls). The monitoring port stays plain HTTP.", r.tls.KeyType))
+	}
 	if len(clustered) > 0 {
 		extra = append(extra,
 			fmt.Sprintf("%v: each server runs as a cluster of %d processes on this machine (names n1..n%d, routes over loopback; nats-server with its JetStream cluster, barge with --cluster_size %d); a point starts once an R3 stream can be created and led (checked with a throwaway stream). %s of payload per repetition, clamped to %d–%d messages.",
@@ -239,7 +259,7 @@ func (r *runner) measureLimits() {
 // count decides how many messages one repetition of wl sends at size.
 func (r *runner) count(wl string, size int64) (n int, rate float64) {
 	c := r.cfg
-	if wl == "latency" {
+	if workload.Base(wl) == "latency" {
 		rate = min(c.LatencyBps/float64(size), c.LatencyRate)
 		n = max(c.MinMsgs, int(rate*c.LatencyDur.Seconds()))
 		return n, rate
@@ -251,7 +271,7 @@ func (r *runner) count(wl string, size int64) (n int, rate float64) {
 		return max(c.MinMsgs, min(int(c.R3Bytes/size), c.R3MaxMsgs)), 0
 	}
 	hi := c.MaxMsgs
-	if wl == "obj-put" || wl == "obj-get" {
+	if b := workload.Base(wl); b == "obj-put" || b == "obj-get" {
 		hi = min(hi, c.MaxObjects)
 	}
 	return max(c.MinMsgs, min(int(c.BytesPerRep/size), hi)), 0
@@ -268,6 +288,10 @@ func (r *runner) spec(server, dir string, size int64, wl string) (proc.Spec, err
 		return proc.Spec{}, err
 	}
 	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mport), "-js", "-sd", dir}
+	if workload.IsTLS(wl) {
+		// The same flags for both: the client port serves TLS only.
+		args = append(args, "--tlscert", r.tls.Cert, "--tlskey", r.tls.Key)
+	}
 	s := proc.Spec{Name: server, Host: "127.0.0.1", Port: port, HTTPPort: mport,
 		LogPath: filepath.Join(c.WorkDir, fmt.Sprintf("%s-%s-%s.log", server, wl, units.FormatSize(size)))}
 	switch server {
@@ -350,6 +374,17 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 	}
 	if len(st.nodes) > 1 {
 		env.Nodes = st.nodes
+	}
+	if workload.IsTLS(wl) {
+		env.CAFile = r.tls.CA
+		if !r.tlsSeen[server] {
+			r.tlsSeen[server] = true
+			if what, err := workload.TLSState(env.URL, env.CAFile); err != nil {
+				r.logf("%s: TLS probe: %v", label, err)
+			} else {
+				r.run.Notes = append(r.run.Notes, fmt.Sprintf("tls-* workloads: %s negotiated %s with nats.go.", server, what))
+			}
+		}
 	}
 	r.logf("%s: %d msgs/rep, starting", label, n)
 	phase := atomic.Value{}

@@ -9,6 +9,7 @@ package workload
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,11 @@ type Env struct {
 	// workloads (Replicas(name) > 1); URL is then Nodes[0]'s. Empty for a
 	// single server.
 	Nodes []Node
+
+	// CAFile is the PEM CA the client verifies the server's certificate
+	// with, for the tls-* workloads (the server's client port is TLS
+	// only); empty: plain TCP.
+	CAFile string
 }
 
 // Sample is what one repetition measured.
@@ -75,9 +81,33 @@ func Names() []string {
 	return []string{"core", "js-pub", "js-fastpub", "js-fetch", "latency", "obj-put", "obj-get", "r3-pub", "r3-fastpub", "r3-fetch", "mirror", "mirror-live"}
 }
 
+// TLSPrefix names a workload's TLS variant: "tls-js-pub" is js-pub with
+// both servers serving their client port over TLS only (server-only TLS,
+// the same generated certificate) and the client verifying it.
+const TLSPrefix = "tls-"
+
+// TLSNames lists the TLS variants the suite reports on (any single-server
+// workload's variant works, e.g. tls-core).
+func TLSNames() []string {
+	return []string{"tls-js-pub", "tls-js-fetch", "tls-obj-put", "tls-obj-get"}
+}
+
+// IsTLS reports whether workload name runs over TLS.
+func IsTLS(name string) bool { return strings.HasPrefix(name, TLSPrefix) }
+
+// Base is the workload a TLS variant runs (name itself for the others).
+func Base(name string) string { return strings.TrimPrefix(name, TLSPrefix) }
+
 // New returns a fresh workload by name: one of Names, or "js-pubfetch"
-// (publish then fetch in each repetition, used by the profile target).
+// (publish then fetch in each repetition, used by the profile target), or
+// TLSPrefix before a single-server one of those.
 func New(name string) (Workload, error) {
+	if IsTLS(name) {
+		if base := Base(name); Replicas(base) == 1 && !IsTLS(base) {
+			return New(base)
+		}
+		return nil, fmt.Errorf("workload: no TLS variant of %q (replicated workloads run without TLS)", Base(name))
+	}
 	switch name {
 	case "core":
 		return &corePubSub{}, nil
@@ -190,7 +220,11 @@ func (l *errLog) first() string {
 // connect opens a client connection that never reconnects (a dead server
 // must show up as an error) and routes async errors (slow consumer) to errs.
 func connect(e *Env, name string, errs *errLog) (*nats.Conn, error) {
-	return nats.Connect(e.URL,
+	var sec []nats.Option
+	if e.CAFile != "" {
+		sec = append(sec, nats.RootCAs(e.CAFile))
+	}
+	return nats.Connect(e.URL, append(sec,
 		nats.Name("bargebench-"+name),
 		nats.NoReconnect(),
 		nats.Timeout(10*time.Second),
@@ -203,7 +237,7 @@ func connect(e *Env, name string, errs *errLog) (*nats.Conn, error) {
 			}
 			errs.setCause(fmt.Errorf("disconnected: %w", err))
 		}),
-	)
+	)...)
 }
 
 // alive returns nil while every connection is open, or an error carrying the
@@ -279,4 +313,19 @@ func (f *failure) get() error {
 	default:
 		return nil
 	}
+}
+
+// TLSState connects to a TLS server as the tls-* workloads do and says what
+// was negotiated, e.g. "TLS 1.3, TLS_AES_128_GCM_SHA256".
+func TLSState(url, caFile string) (string, error) {
+	nc, err := nats.Connect(url, nats.Name("bargebench-tls-probe"), nats.RootCAs(caFile), nats.NoReconnect(), nats.Timeout(10*time.Second))
+	if err != nil {
+		return "", err
+	}
+	defer nc.Close()
+	st, err := nc.TLSConnectionState()
+	if err != nil {
+		return "", err
+	}
+	return tls.VersionName(st.Version) + ", " + tls.CipherSuiteName(st.CipherSuite), nil
 }

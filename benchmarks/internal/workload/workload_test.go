@@ -2,9 +2,12 @@ package workload
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bargemq/barge/benchmarks/internal/tlscert"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -79,5 +82,58 @@ func TestRefusalIsReported(t *testing.T) {
 			t.Errorf("%s: want a refusal, got %v", name, err)
 		}
 		w.Close()
+	}
+}
+
+// TestTLSWorkloadsAgainstNATS: the tls-* variants run against a nats-server
+// whose client port is TLS only, with a certificate from tlscert; the same
+// workload without the CA cannot connect.
+func TestTLSWorkloadsAgainstNATS(t *testing.T) {
+	files, err := tlscert.Generate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: files.Cert, KeyFile: files.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true, TLS: true, TLSConfig: tc, TLSTimeout: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	if what, err := TLSState(s.ClientURL(), files.CA); err != nil || !strings.HasPrefix(what, "TLS 1.") {
+		t.Fatalf("TLSState: %q %v", what, err)
+	}
+	for _, name := range TLSNames() {
+		w, err := New(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var done atomic.Int64
+		e := &Env{URL: s.ClientURL(), Size: 4096, Count: 5, Window: 64 << 10, Payload: Payload(4096, 1),
+			Idle: 10 * time.Second, Done: &done, CAFile: files.CA}
+		if err := w.Prepare(context.Background(), e); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if smp, err := w.Rep(context.Background(), e, 0); err != nil || smp.Msgs != 5 || smp.Errors != 0 {
+			t.Fatalf("%s: %+v %v", name, smp, err)
+		}
+		w.Close()
+	}
+	plain, _ := New("js-pub")
+	var done atomic.Int64
+	if err := plain.Prepare(context.Background(), &Env{URL: s.ClientURL(), Size: 1, Count: 1, Payload: []byte{1},
+		Idle: time.Second, Done: &done}); err == nil {
+		t.Error("connected to a TLS server without its CA")
+	}
+	plain.Close()
+	if _, err := New("tls-r3-pub"); err == nil {
+		t.Error("tls-r3-pub accepted")
 	}
 }

@@ -49,7 +49,10 @@ type App struct {
 	tls     *tlsconf.Certs // the client port's certificates; nil without TLS
 	// clusterTLS is the routes' and raft's certificates; nil without.
 	clusterTLS *tlsconf.Certs
-	started    time.Time
+	// routeDial dials routes over TLS (and counts its failed handshakes);
+	// nil without cluster TLS.
+	routeDial *tlsconf.Dialer
+	started   time.Time
 	// stagingDir is where staged outbound bytes go (newStaging).
 	stagingDir string
 
@@ -69,6 +72,8 @@ func Start(cfg Config) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// verify_and_map is a tls setting that authentication acts on.
+	cfg.Auth.TLSMap = cfg.TLS.Enabled && cfg.TLS.VerifyAndMap
 	a := &App{cfg: cfg, started: time.Now()}
 	a.reload.cfg = cfg
 	if err := a.openLog(); err != nil {

@@ -42,6 +42,10 @@ type Varz struct {
 	TLSVerify          bool    `json:"tls_verify,omitempty"`
 	TLSTimeout         float64 `json:"tls_timeout,omitempty"`
 	TLSHandshakeErrors uint64  `json:"tls_handshake_errors"`
+	// RouteTLSHandshakeErrors (barge's own) counts route connections, in
+	// and out, whose TLS handshake failed (cluster { tls { } } only; raft's
+	// transport does its own TLS and is not counted).
+	RouteTLSHandshakeErrors uint64 `json:"route_tls_handshake_errors,omitempty"`
 }
 
 func (a *App) startMonitor() error {
@@ -182,6 +186,9 @@ func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
 		extra.TLSRequired, extra.TLSVerify = true, o.RequireClientCert()
 		extra.TLSTimeout = o.HandshakeTimeout().Seconds()
 		extra.TLSHandshakeErrors = a.net.TLSHandshakeErrors()
+	}
+	if a.clusterTLS != nil {
+		extra.RouteTLSHandshakeErrors = a.routeTLSErrors()
 	}
 	if a.js != nil {
 		extra.DamagedMsgs = a.js.DamagedMsgs()

@@ -71,6 +71,7 @@ func (a *App) Reload(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	cfg.Auth.TLSMap = cfg.TLS.Enabled && cfg.TLS.VerifyAndMap // as in Start
 	a.reload.Lock()
 	defer a.reload.Unlock()
 	if a.reload.stopped {

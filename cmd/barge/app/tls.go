@@ -199,5 +199,19 @@ func (a *App) routeDialer() broker.Dialer {
 	if a.clusterTLS == nil {
 		return nil
 	}
-	return &tlsconf.Dialer{Certs: a.clusterTLS, Net: net.Dialer{Timeout: broker.DefaultRouteDialTimeout}}
+	a.routeDial = &tlsconf.Dialer{Certs: a.clusterTLS, Net: net.Dialer{Timeout: broker.DefaultRouteDialTimeout}, Log: a.log}
+	return a.routeDial
+}
+
+// routeTLSErrors counts failed route TLS handshakes, of routes that came in
+// and of those this node dialed.
+func (a *App) routeTLSErrors() uint64 {
+	var n uint64
+	if a.routes != nil {
+		n += a.routes.TLSHandshakeErrors()
+	}
+	if a.routeDial != nil {
+		n += a.routeDial.HandshakeErrors()
+	}
+	return n
 }

@@ -233,8 +233,23 @@ func TestTLSHandshakeFirst(t *testing.T) {
 		c.TLS.HandshakeFirst = true
 		c.TLS.HandshakeFirstFallback = 50 * time.Millisecond
 	})
-	roundTrip(t, connect(t, b, nats.RootCAs(fx.ca.CertFile), nats.TLSHandshakeFirst()), "auto.first")
-	roundTrip(t, connect(t, b, nats.RootCAs(fx.ca.CertFile)), "auto.upgrade")
+	roundTrip(t, connect(t, b, nats.RootCAs(fx.ca.CertFile), nats.TLSHandshakeFirst(), nats.Name("first")), "auto.first")
+	roundTrip(t, connect(t, b, nats.RootCAs(fx.ca.CertFile), nats.Name("upgrade")), "auto.upgrade")
+	// /connz says which connection started with TLS (tls_first).
+	var z struct {
+		Conns []struct {
+			Name     string `json:"name"`
+			TLSFirst *bool  `json:"tls_first"`
+		} `json:"connections"`
+	}
+	getJSON(t, b.MonitorURL()+"/connz", &z)
+	got := map[string]bool{}
+	for _, c := range z.Conns {
+		got[c.Name] = c.TLSFirst != nil && *c.TLSFirst
+	}
+	if len(z.Conns) != 2 || !got["first"] || got["upgrade"] {
+		t.Fatalf("/connz tls_first: %+v", got)
+	}
 }
 
 // serverSerial is the serial of the certificate the server presented to nc.
