@@ -366,10 +366,12 @@ func (c *conn) finish(err error) {
 	if spill != nil {
 		_ = spill.Close()
 	}
-	c.s.forget(c)
+	// Closed before forget: Shutdown returns once the registry is empty,
+	// and promises every Session.Closed has been called by then.
 	if c.session != nil {
 		c.session.Closed(reason)
 	}
+	c.s.forget(c)
 }
 
 // gnetLogger routes gnet's log lines to slog.
