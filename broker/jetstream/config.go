@@ -156,6 +156,7 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 		}
 		own.Add(subj, "")
 	}
+	cfg.Metadata = withRequiredLevel(cfg.Metadata, streamRequiredLevel(&cfg))
 	return cfg, nil
 }
 

@@ -115,6 +115,7 @@ func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time
 // counts and deleted_details the deleted sequences.
 func (s *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 	cfg := s.Config()
+	cfg.Metadata = withServerLevel(cfg.Metadata)
 	si := &jsapi.StreamInfo{
 		Config:    cfg,
 		Created:   s.created.UTC(),
