@@ -116,8 +116,20 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.SubjectTransform != nil || cfg.RePublish != nil {
 		return cfg, invalidConfig("subject transforms and republish are not supported")
 	}
-	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
-		return cfg, invalidConfig("per-message TTL, counters and schedules are not supported")
+	if cfg.SubjectDeleteMarkerTTL > 0 {
+		if cfg.SubjectDeleteMarkerTTL < time.Second {
+			return cfg, invalidConfig("subject delete marker TTL must be at least 1 second")
+		}
+		// Markers are message TTLs and roll-ups: nats-server turns both on.
+		cfg.AllowMsgTTL = true
+		if !cfg.AllowRollup {
+			cfg.AllowRollup, cfg.DenyPurge = true, false
+		}
+	} else if cfg.SubjectDeleteMarkerTTL < 0 {
+		return cfg, invalidConfig("subject delete marker TTL must not be negative")
+	}
+	if cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
+		return cfg, invalidConfig("counters and schedules are not supported")
 	}
 	// Batch publishing is not built: asking for it is refused like the
 	// rest, not accepted and dropped. (`nats bench js pub --create` asks
@@ -199,6 +211,8 @@ func checkUpdate(old, cfg jsapi.StreamConfig) (jsapi.StreamConfig, *jsapi.APIErr
 		return cfg, jsapi.NewAPIError(jsapi.ErrCodeStreamMirrorNotUpdatable)
 	case cfg.Replicas != old.Replicas:
 		return cfg, jsapi.NewAPIError(jsapi.ErrCodeStreamReplicasNotUpdatable)
+	case old.AllowMsgTTL && !cfg.AllowMsgTTL:
+		return cfg, invalidConfig("message TTL status can not be disabled")
 	}
 	if cfg.Sealed {
 		cfg.MaxAge = 0
@@ -220,6 +234,9 @@ func logConfig(cfg *jsapi.StreamConfig) log.Config {
 		MaxAge:   cfg.MaxAge,
 		FirstSeq: cfg.FirstSeq,
 		Rules:    rulesOf(cfg).encode(),
+	}
+	if takesMaxAge(cfg) {
+		lc.MaxAge = 0 // the stream's expirer applies it (ttl.go)
 	}
 	if !cfg.DiscardNewPer {
 		lc.MaxMsgsPerSubject = cfg.MaxMsgsPer

@@ -13,6 +13,9 @@
 //	publish.go                 the publish path: Capture, early rules, commit,
 //	                           PubAcks
 //	rules.go                   the publish rules, decided once in log order
+//	ttl.go                     per-message TTL, max_age with TTLs, delete
+//	                           markers
+//	apilevel.go                API levels (ADR-44) and their metadata
 //	store*.go                  the Store seam: localStore (R1), replicatedStore
 //	stream.go, config.go,      a stream: info, update, purge, delete; config
 //	meta.go                    checks; meta.json
@@ -105,13 +108,13 @@
 //   - Interest retention: a message stored while the stream has no
 //     consumer is removed at once (nobody will ever acknowledge it); with
 //     consumers, the consumer Set removes messages through Stream.Remove.
-//   - Mirrors, sources, subject transforms, republish, per-message TTL,
-//     counters, schedules and batch publish are refused as invalid config
-//     (10052); a Nats-TTL header is refused with 10166 (TTL disabled).
-//   - $JS.API.INFO reports API level 0 (jsapi.BargeAPILevel): clients gate
-//     2.11+ features on it, so nats.go refuses a KV bucket with
-//     LimitMarkerTTL itself rather than asking for per-message TTL and
-//     subject delete markers.
+//   - Mirrors, sources, subject transforms, republish, counters, schedules
+//     and batch publish are refused as invalid config (10052).
+//   - $JS.API.INFO reports API level 1 (jsapi.BargeAPILevel; apilevel.go
+//     sets the _nats.* metadata): clients gate features on it.
+//   - Per-message TTL and subject delete markers (ttl.go): the rules learn
+//     each TTL in log order; the stream's leader removes what expired, by
+//     an ordinary (replicated) delete or a delete marker.
 //
 // # Locks
 //

@@ -3,6 +3,7 @@ package jetstream
 import (
 	"encoding/binary"
 	"strconv"
+	"time"
 
 	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
@@ -21,6 +22,7 @@ import (
 // (the one publishes had before, close to nats-server's):
 //
 //	header block over 64 KiB             10097
+//	Nats-TTL invalid                     10165
 //	Nats-TTL (per-message TTL disabled)  10166
 //	malformed expected-sequence header   10003 / 10193
 //	sealed stream                        10109
@@ -81,9 +83,15 @@ import (
 // exactly as one that did not, and every replica decides as every other
 // (TestRulesRestartParity: copies with different batches, one restarted).
 //
+// Per-message TTL: a message's expiry is its timestamp plus its Nats-TTL,
+// the same on every replica; the rules hand it to the stream's ttlIndex as
+// they accept the message (and rebuild it at Reset), and only the leader
+// removes expired messages, through the log like any delete (ttl.go).
+//
 // Outside the guarantee: max_age removes messages by each node's own
-// clock, so a rule reading a message that expires at that moment may
-// differ. A restarted replica reopens its log with the stream's current
+// clock (on a stream without TTLs or markers: one with them has its max_age
+// applied by the leader like a TTL), so a rule reading a message that
+// expires at that moment may differ. A restarted replica reopens its log with the stream's current
 // definition and raft re-applies the entries after its applied marker
 // under it: an entry decided before a config entry that the marker does
 // not cover is decided again with the newer rules (the limits have the
@@ -107,12 +115,13 @@ type ruleConfig struct {
 	maxPerSubj  int64 // max_msgs_per_subject under discard_new_per_subject; 0: off
 	sealed      bool
 	allowRollup bool
+	allowTTL    bool // allow_msg_ttl (or subject_delete_marker_ttl)
 }
 
 // rulesOf is cfg's ruleConfig.
 func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 	rc := ruleConfig{window: int64(cfg.Duplicates), maxMsgSize: int64(cfg.MaxMsgSize), sealed: cfg.Sealed,
-		allowRollup: cfg.AllowRollup && !cfg.DenyPurge}
+		allowRollup: cfg.AllowRollup && !cfg.DenyPurge, allowTTL: cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL > 0}
 	if cfg.DiscardNewPer && cfg.MaxMsgsPer > 0 {
 		rc.maxPerSubj = cfg.MaxMsgsPer
 	}
@@ -120,7 +129,8 @@ func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 }
 
 // Encoded ruleConfig, log.Config.Rules (format: stored in raft config
-// entries): version u8 (1) | flags u8 (bit 0 sealed, bit 1 allow rollup) |
+// entries): version u8 (1) | flags u8 (bit 0 sealed, bit 1 allow rollup,
+// bit 2 allow msg TTL) |
 // window i64 | max msg size i64 | max msgs per subject i64.
 const (
 	rulesVersion = 1
@@ -136,6 +146,9 @@ func (rc ruleConfig) encode() string {
 	if rc.allowRollup {
 		b[1] |= 2
 	}
+	if rc.allowTTL {
+		b[1] |= 4
+	}
 	binary.LittleEndian.PutUint64(b[2:], uint64(rc.window))
 	binary.LittleEndian.PutUint64(b[10:], uint64(rc.maxMsgSize))
 	binary.LittleEndian.PutUint64(b[18:], uint64(rc.maxPerSubj))
@@ -149,7 +162,7 @@ func decodeRules(s string) ruleConfig {
 		return ruleConfig{}
 	}
 	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) }
-	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
+	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, allowTTL: s[1]&4 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
 }
 
 // pubHeaders are the JetStream headers of a message: views into its
@@ -164,17 +177,18 @@ type pubHeaders struct {
 	expSubjSeq     uint64
 	hasExpLastSeq  bool
 	hasExpSubjSeq  bool
-	batch          bool // Nats-Batch-Id: an atomic batch publish
+	batch          bool  // Nats-Batch-Id: an atomic batch publish
+	ttl            int64 // Nats-TTL in seconds (-1: never; 0: none)
+	badTTL         bool  // Nats-TTL is not a valid TTL
 }
 
-// parse reads the JetStream headers of hdr. A Nats-TTL is refused (10166:
-// no stream allows per-message TTL, so it is refused as nats-server refuses
-// it on such a stream rather than stored and never expired); a malformed
-// number in an expected-sequence header is a bad request, a subject
-// without its sequence 10193, as in nats-server.
+// parse reads the JetStream headers of hdr. A malformed number in an
+// expected-sequence header is a bad request, a subject without its
+// sequence 10193, as in nats-server.
 func (h *pubHeaders) parse(hdr []byte) *log.CheckError {
-	if _, ok := codec.HeaderValue(hdr, jsapi.HdrTTL); ok {
-		return refusal(jsapi.ErrCodeMessageTTLDisabled, "")
+	if v, ok := codec.HeaderValue(hdr, jsapi.HdrTTL); ok {
+		h.ttl, ok = parseTTL(v)
+		h.badTTL = !ok
 	}
 	get := func(key string) []byte {
 		v, _ := codec.HeaderValue(hdr, key)
@@ -224,6 +238,10 @@ func (rc *ruleConfig) decideStatic(name string, hdr []byte, size int64, h *pubHe
 		}
 	}
 	switch {
+	case h.badTTL:
+		return refusal(jsapi.ErrCodeMessageTTLInvalid, "")
+	case h.ttl != 0 && !rc.allowTTL:
+		return refusal(jsapi.ErrCodeMessageTTLDisabled, "")
 	case rc.sealed:
 		return refusal(jsapi.ErrCodeStreamSealed, "")
 	case h.batch:
@@ -267,6 +285,9 @@ type publishRules struct {
 	bySubj  map[string]pendingSubj
 	pruneAt int
 	sm      log.StoredMsg // load scratch
+	// ttls learns the accepted messages with a TTL, for the stream's
+	// expirer (ttl.go); nil: not tracked.
+	ttls *ttlIndex
 }
 
 // pendingMsg is an accepted message (id: its Nats-Msg-Id, or "").
@@ -283,9 +304,10 @@ type pendingSubj struct {
 	last uint64
 }
 
-// newPublishRules returns the rules of stream name.
-func newPublishRules(name string) *publishRules {
-	return &publishRules{name: name, bySubj: make(map[string]pendingSubj)}
+// newPublishRules returns the rules of stream name, telling ttls (when
+// not nil) about the messages with a TTL.
+func newPublishRules(name string, ttls *ttlIndex) *publishRules {
+	return &publishRules{name: name, bySubj: make(map[string]pendingSubj), ttls: ttls}
 }
 
 var _ log.Checker = (*publishRules)(nil)
@@ -350,6 +372,9 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 		act = log.ActPurgeAll
 	}
 	r.accept(v, m, h.msgID)
+	if h.ttl > 0 && r.ttls != nil {
+		r.ttls.add(m.Seq, m.Time+h.ttl*int64(time.Second))
+	}
 	return act, nil
 }
 
@@ -377,6 +402,29 @@ func (r *publishRules) Reset(v log.View) {
 		// message's timestamp is no lower, so its expiry leaves what a
 		// load at that message would have found.
 		r.load(v, v.LastTime())
+	}
+	if r.ttls != nil {
+		r.ttls.reset()
+		if r.cfg.allowTTL {
+			r.loadTTLs(v)
+		}
+	}
+}
+
+// loadTTLs tells ttls about every stored message with a TTL.
+func (r *publishRules) loadTTLs(v log.View) {
+	for seq := uint64(0); ; {
+		got, err := v.LoadNext(seq, &r.sm)
+		if got == 0 {
+			return
+		}
+		seq = got + 1
+		if err != nil {
+			continue
+		}
+		if ttl := msgTTL(r.sm.Hdr); ttl > 0 {
+			r.ttls.add(got, r.sm.Time+ttl*int64(time.Second))
+		}
 	}
 }
 

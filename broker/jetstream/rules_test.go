@@ -51,7 +51,7 @@ func TestRulesCommonCaseAllocs(t *testing.T) {
 		{"msg id", "NATS/1.0\r\nNats-Msg-Id: abc\r\n\r\n", 3},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			probe := &allocProbe{publishRules: newPublishRules("S")}
+			probe := &allocProbe{publishRules: newPublishRules("S", nil)}
 			l, err := log.Open(t.TempDir(), logConfig(&cfg), log.Options{Checker: probe, Sync: log.SyncInterval})
 			if err != nil {
 				t.Fatal(err)
@@ -111,7 +111,7 @@ type parityLog struct {
 
 func (p *parityLog) open() {
 	p.t.Helper()
-	opts := log.Options{Checker: newPublishRules(p.cfg.Name), Replica: p.replica, Clock: p.clock, Sync: log.SyncInterval}
+	opts := log.Options{Checker: newPublishRules(p.cfg.Name, nil), Replica: p.replica, Clock: p.clock, Sync: log.SyncInterval}
 	l, err := log.Open(p.dir, logConfig(&p.cfg), opts)
 	if err != nil {
 		p.t.Fatal(err)

@@ -32,6 +32,9 @@ type stream struct {
 	// repl is the raft replica of a replicated stream (its store's), for
 	// the cluster's features: leader, progress, step-down; nil for R1.
 	repl Replica
+	// ttls and expiry remove expired messages (ttl.go).
+	ttls   *ttlIndex
+	expiry *expirer
 
 	mu struct {
 		sync.Mutex
@@ -74,11 +77,12 @@ func (s *stream) Remove(seq uint64) error {
 // local store and loads its consumers. For a new stream meta must already
 // be written.
 func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Time) (*stream, error) {
-	store, err := e.openLocalStore(dir, &cfg)
+	ttls := &ttlIndex{}
+	store, err := e.openLocalStore(dir, &cfg, ttls)
 	if err != nil {
 		return nil, err
 	}
-	st, err := e.newStream(dir, cfg, created, store, nil, consumer.Env{})
+	st, err := e.newStream(dir, cfg, created, store, nil, ttls, consumer.Env{})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -88,18 +92,18 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 
 // openReplicaStream builds a replicated stream over this node's replica:
 // the same stream type, consumers and reads as R1, over a replicated store.
-func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created time.Time, repl Replica) (*stream, error) {
+func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created time.Time, repl Replica, ttls *ttlIndex) (*stream, error) {
 	store, err := newReplicatedStore(repl, dir)
 	if err != nil {
 		return nil, err
 	}
-	return e.newStream(dir, cfg, created, store, repl, consumer.Env{Store: e.consumerStoreFor(cfg.Name)})
+	return e.newStream(dir, cfg, created, store, repl, ttls, consumer.Env{Store: e.consumerStoreFor(cfg.Name)})
 }
 
 // newStream makes the stream over store and loads its consumers (env's
 // Store set for a replicated stream's; the rest filled in here).
-func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time, store Store, repl Replica, env consumer.Env) (*stream, error) {
-	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, store: store, repl: repl}
+func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time, store Store, repl Replica, ttls *ttlIndex, env consumer.Env) (*stream, error) {
+	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, store: store, repl: repl, ttls: ttls}
 	st.mu.cfg = cfg
 	st.mu.inflight = make(map[uint64]*commitDone)
 	env.Server, env.Clock, env.Logger, env.FS = e.srv, e.o.Clock, e.log.With("stream", cfg.Name), e.o.FS
@@ -108,6 +112,7 @@ func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time
 		return nil, fmt.Errorf("consumers: %w", err)
 	}
 	st.cons = set
+	st.startExpirer()
 	return st, nil
 }
 
@@ -184,6 +189,7 @@ func (s *stream) update(cfg jsapi.StreamConfig) *jsapi.APIError {
 	s.mu.Lock()
 	s.mu.cfg = cfg
 	s.mu.Unlock()
+	s.kickExpirer()
 	s.cons.StreamChanged()
 	return nil
 }
@@ -242,6 +248,7 @@ func (s *stream) close() error {
 	}
 	s.mu.closed = true
 	s.mu.Unlock()
+	s.stopExpirer()
 	s.cons.Close()
 	return s.store.Close()
 }
@@ -252,6 +259,7 @@ func (s *stream) destroy() error {
 	s.mu.Lock()
 	s.mu.closed = true
 	s.mu.Unlock()
+	s.stopExpirer()
 	s.store.Close()
 	return log.RemoveDir(s.e.o.FS, s.dir)
 }
