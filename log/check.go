@@ -101,6 +101,22 @@ var ErrUnsettled = errors.New("log: check needs the written messages applied")
 type View struct {
 	l      *Log
 	settle bool
+	body   *[]byte // SetPayload's
+}
+
+// SetPayload replaces the payload of the message being checked with p (a
+// JetStream counter's value, computed in log order), when the Checker
+// accepts it. Only a message whose payload fits one record (not chunked)
+// can have it replaced: a chunked one is refused with ErrBadRequest. The
+// log stores p as if it had come with the message; p is not retained
+// past the call that stores it.
+func (v View) SetPayload(p []byte) {
+	if v.body != nil {
+		*v.body = append((*v.body)[:0], p...)
+		if *v.body == nil {
+			*v.body = []byte{}
+		}
+	}
 }
 
 // LastSeq is the last sequence written: the message before the one being
@@ -171,21 +187,26 @@ func (v View) LoadMsg(seq uint64, sm *StoredMsg) error { return v.l.LoadMsg(seq,
 func (v View) LoadNext(seq uint64, sm *StoredMsg) (uint64, error) { return v.l.LoadNext(seq, "", sm) }
 
 // checkLocked asks the Checker about the message about to be seq at ts
-// (ActNone, nil without one). settle: the caller can wait for the written
+// (ActNone, nil without one), and returns the payload it set instead of
+// the message's (nil: none). settle: the caller can wait for the written
 // messages (ErrUnsettled may come back). l.w held.
-func (l *Log) checkLocked(subject string, hdr []byte, size int64, seq uint64, ts int64, settle bool) (Action, error) {
+func (l *Log) checkLocked(subject string, hdr []byte, size int64, seq uint64, ts int64, settle bool) (Action, []byte, error) {
 	ck := l.opts.Checker
 	if ck == nil {
-		return ActNone, nil
+		return ActNone, nil, nil
 	}
 	if len(hdr) == 0 {
 		hdr = nil
 	}
-	act, err := ck.Check(View{l: l, settle: settle}, CheckMsg{Subject: subject, Hdr: hdr, Size: size, Seq: seq, Time: ts})
+	var body []byte
+	act, err := ck.Check(View{l: l, settle: settle, body: &body}, CheckMsg{Subject: subject, Hdr: hdr, Size: size, Seq: seq, Time: ts})
 	if errors.Is(err, ErrUnsettled) && !settle {
-		return ActNone, fmt.Errorf("%w: checker asked to settle where the log cannot wait", ErrBadRequest)
+		return ActNone, nil, fmt.Errorf("%w: checker asked to settle where the log cannot wait", ErrBadRequest)
 	}
-	return act, err
+	if err != nil {
+		return act, nil, err
+	}
+	return act, body, nil
 }
 
 // truncateCheckerLocked tells the Checker that nothing after last is

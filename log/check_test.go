@@ -18,6 +18,7 @@ import (
 //	           (code 2) unless the subject's applied last sequence is N
 //	"roll"     accept, purging the subject below (ActPurgeSubject)
 //	"rollall"  accept, purging everything below (ActPurgeAll)
+//	"body=X"   accept, with X as its payload (View.SetPayload)
 //
 // It records what it is told.
 type testChecker struct {
@@ -50,6 +51,8 @@ func (c *testChecker) Check(v View, m CheckMsg) (Action, error) {
 	case h == "rollall":
 		c.checks = append(c.checks, m)
 		return ActPurgeAll, nil
+	case strings.HasPrefix(h, "body="):
+		v.SetPayload([]byte(h[5:]))
 	}
 	c.checks = append(c.checks, m)
 	return ActNone, nil

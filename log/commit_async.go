@@ -1,5 +1,7 @@
 package log
 
+import "fmt"
+
 // CommitAsync is Commit for callers that must not wait for the fsync (an
 // event loop): it assigns the sequence and timestamp and writes the record
 // before it returns, so messages committed one after another get increasing
@@ -131,7 +133,15 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 		return nil, 0, 0, err
 	}
 	seq, ts = l.w.nextSeq, max(l.opts.Clock.Now().UnixNano(), l.w.lastTs)
-	act, err := l.checkLocked(a.subject, a.hdr, a.size, seq, ts, false)
+	act, body, err := l.checkLocked(a.subject, a.hdr, a.size, seq, ts, false)
+	if err == nil && body != nil {
+		if a.chunked {
+			l.truncateCheckerLocked(seq - 1)
+			err = fmt.Errorf("%w: a chunked message's payload cannot be replaced", ErrBadRequest)
+		} else {
+			rec, tail = a.replacePayload(body)
+		}
+	}
 	if err != nil {
 		l.w.Unlock()
 		a.finish()

@@ -285,6 +285,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		l.dropLocked(c.ID)
 	}
 	var act Action
+	var body []byte
 	for settle := true; ; settle = false {
 		l.w.Lock()
 		if err := l.writableLocked(); err != nil {
@@ -297,7 +298,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		err = l.checkDiscardNew(l.w.cfg, l.msgSize(len(c.Subject), len(c.Hdr), c.Size), false)
 		if err == nil {
 			seq, ts = l.w.nextSeq, max(c.Time, l.w.lastTs)
-			act, err = l.checkLocked(c.Subject, c.Hdr, c.Size, seq, ts, settle)
+			act, body, err = l.checkLocked(c.Subject, c.Hdr, c.Size, seq, ts, settle)
 		}
 		if err == nil {
 			break
@@ -317,6 +318,25 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		return 0, 0, err
 	}
 	defer l.w.Unlock()
+	if body != nil {
+		// The Checker replaced the payload: it is stored as an inline
+		// message's one chunk, and what held the old one is let go.
+		if p.first != nil {
+			p.first.live.Add(-1)
+			p.first = nil
+		}
+		if chunk == nil {
+			delete(rs.mu.pending, c.ID)
+		}
+		chunk = l.inlineChunkLocked(c.ID, body)
+		crc := crc32c(body)
+		p.have = append(p.have[:0], true)
+		p.refs = append(p.refs[:0], chunkRef{n: uint32(len(body)), crc: crc})
+		p.n, p.bytes, p.inline = 1, int64(len(body)), false
+		cc := *c
+		cc.Size, cc.Chunks, cc.Digest = int64(len(body)), 1, ChunkDigest(0, crc)
+		c = &cc
+	}
 	var seg *segment
 	var off int64
 	if chunk == nil {

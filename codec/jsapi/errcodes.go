@@ -109,6 +109,15 @@ const (
 	ErrCodeMessageTTLInvalid ErrCode = 10165 // 400 invalid per-message TTL
 	// ErrCodeMessageTTLDisabled: Nats-TTL on a stream without allow_msg_ttl.
 	ErrCodeMessageTTLDisabled ErrCode = 10166 // 400 per-message TTL is disabled
+	// Counters (ADR-49): Nats-Incr on a stream without allow_msg_counter,
+	// a counter stream's message without it, with a payload, with an
+	// invalid value (or a header a counter cannot take), and a stored
+	// counter value that does not parse.
+	ErrCodeMessageIncrDisabled  ErrCode = 10168 // 400 message counters is disabled
+	ErrCodeMessageIncrMissing   ErrCode = 10169 // 400 message counter increment is missing
+	ErrCodeMessageIncrPayload   ErrCode = 10170 // 400 message counter has payload
+	ErrCodeMessageIncrInvalid   ErrCode = 10171 // 400 message counter increment is invalid
+	ErrCodeMessageCounterBroken ErrCode = 10172 // 400 message counter is broken
 	// ErrCodeAtomicPublishDisabled: Nats-Batch-Id on a stream without
 	// allow_atomic.
 	ErrCodeAtomicPublishDisabled ErrCode = 10174 // 400 atomic publish is disabled

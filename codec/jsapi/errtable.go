@@ -164,6 +164,16 @@ func (c ErrCode) template() (status int, desc string, ok bool) {
 		return 400, "batch publish is disabled", true
 	case ErrCodeMessageTTLDisabled:
 		return 400, "per-message TTL is disabled", true
+	case ErrCodeMessageIncrDisabled:
+		return 400, "message counters is disabled", true
+	case ErrCodeMessageIncrMissing:
+		return 400, "message counter increment is missing", true
+	case ErrCodeMessageIncrPayload:
+		return 400, "message counter has payload", true
+	case ErrCodeMessageIncrInvalid:
+		return 400, "message counter increment is invalid", true
+	case ErrCodeMessageCounterBroken:
+		return 400, "message counter is broken", true
 	case ErrCodeStreamExpectedLastSeqPerSubjectInvalid:
 		return 400, "missing sequence for expected last sequence per subject", true
 	}
