@@ -21,6 +21,9 @@ import (
 //     proposer in the entry's result; neither the log nor raft reads it;
 //   - an Action is performed right after the message, in log order, with
 //     the message's own group commit (a rollup's purge);
+//   - a payload the Checker sets (View.SetPayload) is stored instead of
+//     the message's own (a counter's total), in the same record forms the
+//     message would have had, so recovery reads it like any other;
 //   - Truncate tells the Checker that messages it accepted were rolled back
 //     after a write failure, Reset that the log was (re)opened.
 //

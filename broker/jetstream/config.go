@@ -116,6 +116,18 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.SubjectTransform != nil || cfg.RePublish != nil {
 		return cfg, invalidConfig("subject transforms and republish are not supported")
 	}
+	if cfg.AllowMsgCounter {
+		switch {
+		case cfg.Discard == jsapi.DiscardNew:
+			return cfg, invalidConfig("counter stream cannot use discard new")
+		case cfg.AllowMsgTTL:
+			return cfg, invalidConfig("counter stream cannot use message TTLs")
+		case cfg.AllowMsgSchedules:
+			return cfg, invalidConfig("counter stream cannot use message schedules")
+		case cfg.Retention != jsapi.LimitsPolicy:
+			return cfg, invalidConfig("counter stream can only use limits retention")
+		}
+	}
 	if cfg.SubjectDeleteMarkerTTL > 0 {
 		if cfg.SubjectDeleteMarkerTTL < time.Second {
 			return cfg, invalidConfig("subject delete marker TTL must be at least 1 second")
@@ -128,8 +140,8 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	} else if cfg.SubjectDeleteMarkerTTL < 0 {
 		return cfg, invalidConfig("subject delete marker TTL must not be negative")
 	}
-	if cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
-		return cfg, invalidConfig("counters and schedules are not supported")
+	if cfg.AllowMsgSchedules {
+		return cfg, invalidConfig("message schedules are not supported")
 	}
 	// Batch publishing is not built: asking for it is refused like the
 	// rest, not accepted and dropped. (`nats bench js pub --create` asks
@@ -213,6 +225,8 @@ func checkUpdate(old, cfg jsapi.StreamConfig) (jsapi.StreamConfig, *jsapi.APIErr
 		return cfg, jsapi.NewAPIError(jsapi.ErrCodeStreamReplicasNotUpdatable)
 	case old.AllowMsgTTL && !cfg.AllowMsgTTL:
 		return cfg, invalidConfig("message TTL status can not be disabled")
+	case cfg.AllowMsgCounter != old.AllowMsgCounter:
+		return cfg, invalidConfig("stream configuration update can not change message counter setting")
 	}
 	if cfg.Sealed {
 		cfg.MaxAge = 0

@@ -15,6 +15,7 @@
 //	rules.go                   the publish rules, decided once in log order
 //	ttl.go                     per-message TTL, max_age with TTLs, delete
 //	                           markers
+//	counter.go                 counters (ADR-49)
 //	apilevel.go                API levels (ADR-44) and their metadata
 //	store*.go                  the Store seam: localStore (R1), replicatedStore
 //	stream.go, config.go,      a stream: info, update, purge, delete; config
@@ -108,8 +109,10 @@
 //   - Interest retention: a message stored while the stream has no
 //     consumer is removed at once (nobody will ever acknowledge it); with
 //     consumers, the consumer Set removes messages through Stream.Remove.
-//   - Mirrors, sources, subject transforms, republish, counters, schedules
-//     and batch publish are refused as invalid config (10052).
+//   - Mirrors, sources, subject transforms, republish, schedules and batch
+//     publish are refused as invalid config (10052).
+//   - Counters (counter.go): the rules compute each total in log order and
+//     store it as the message's body (log.View.SetPayload).
 //   - $JS.API.INFO reports API level 1 (jsapi.BargeAPILevel; apilevel.go
 //     sets the _nats.* metadata): clients gate features on it.
 //   - Per-message TTL and subject delete markers (ttl.go): the rules learn

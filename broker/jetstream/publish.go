@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec/jsapi"
@@ -239,7 +240,7 @@ func (c *commitDone) done(seq uint64, _ int64, err error) {
 	}
 	waiters := c.waiters
 	c.waiters = nil
-	retention := st.mu.cfg.Retention
+	retention, counter := st.mu.cfg.Retention, st.mu.cfg.AllowMsgCounter
 	st.mu.Unlock()
 	var ce *log.CheckError
 	switch {
@@ -277,7 +278,10 @@ func (c *commitDone) done(seq uint64, _ int64, err error) {
 	if changed {
 		st.cons.StreamChanged()
 	}
-	if len(c.reply) > 0 {
+	if counter && len(c.reply) > 0 {
+		// The total the rules stored (counter.go).
+		c.e.sendCounterAck(c.reply, st, seq, st.counterAckValue(seq))
+	} else if len(c.reply) > 0 {
 		c.e.ackIn(st, c.reply, seq, false)
 	}
 	for _, r := range waiters {
@@ -311,6 +315,18 @@ func (e *Engine) sendPubAckIn(ob *broker.OutBatch, reply []byte, st *stream, seq
 	buf.b = jsapi.AppendPubAck(buf.b[:0], st.name, seq, "", dup)
 	// A PubAck inbox is used once: do not let it evict cached subjects.
 	e.srv.SendIn(ob, &broker.Delivery{To: reply, Body: buf.b, Once: true})
+	e.putBuf(buf)
+}
+
+// sendCounterAck sends a counter's PubAck, with its total:
+// {"stream","seq","val"}.
+func (e *Engine) sendCounterAck(reply []byte, st *stream, seq uint64, val string) {
+	buf := e.srvBuf()
+	b := jsapi.AppendPubAck(buf.b[:0], st.name, seq, "", false)
+	b = append(b[:len(b)-1], `,"val":`...)
+	b = strconv.AppendQuote(b, val)
+	buf.b = append(b, '}')
+	e.srv.Deliver(reply, nil, nil, buf.b)
 	e.putBuf(buf)
 }
 

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"encoding/binary"
+	"math/big"
 	"strconv"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 //	header block over 64 KiB             10097
 //	Nats-TTL invalid                     10165
 //	Nats-TTL (per-message TTL disabled)  10166
+//	Nats-Incr rules (counter.go)         10168-10171
 //	malformed expected-sequence header   10003 / 10193
 //	sealed stream                        10109
 //	Nats-Batch-Id (atomic publish off)   10174
@@ -36,6 +38,7 @@ import (
 //	  (-Subject: another subject or filter instead of the message's own)
 //	Nats-Expected-Last-Msg-Id            10070 with the last message's id
 //	discard_new_per_subject              10077 "maximum messages per subject exceeded"
+//	Nats-Incr total (counter.go)         the new body (View.SetPayload)
 //	Nats-Rollup sub / all                an Action: the log purges the
 //	                                     subject / the stream below the message
 //
@@ -110,18 +113,19 @@ const checkDuplicate uint32 = 1
 
 // ruleConfig is what the rules read of a stream's config.
 type ruleConfig struct {
-	window      int64 // duplicate_window (ns); 0: no dedup
-	maxMsgSize  int64 // max_msg_size, headers and payload; <= 0: none
-	maxPerSubj  int64 // max_msgs_per_subject under discard_new_per_subject; 0: off
-	sealed      bool
-	allowRollup bool
-	allowTTL    bool // allow_msg_ttl (or subject_delete_marker_ttl)
+	window       int64 // duplicate_window (ns); 0: no dedup
+	maxMsgSize   int64 // max_msg_size, headers and payload; <= 0: none
+	maxPerSubj   int64 // max_msgs_per_subject under discard_new_per_subject; 0: off
+	sealed       bool
+	allowRollup  bool
+	allowTTL     bool // allow_msg_ttl (or subject_delete_marker_ttl)
+	allowCounter bool // allow_msg_counter (counter.go)
 }
 
 // rulesOf is cfg's ruleConfig.
 func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 	rc := ruleConfig{window: int64(cfg.Duplicates), maxMsgSize: int64(cfg.MaxMsgSize), sealed: cfg.Sealed,
-		allowRollup: cfg.AllowRollup && !cfg.DenyPurge, allowTTL: cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL > 0}
+		allowRollup: cfg.AllowRollup && !cfg.DenyPurge, allowTTL: cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL > 0, allowCounter: cfg.AllowMsgCounter}
 	if cfg.DiscardNewPer && cfg.MaxMsgsPer > 0 {
 		rc.maxPerSubj = cfg.MaxMsgsPer
 	}
@@ -130,7 +134,7 @@ func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 
 // Encoded ruleConfig, log.Config.Rules (format: stored in raft config
 // entries): version u8 (1) | flags u8 (bit 0 sealed, bit 1 allow rollup,
-// bit 2 allow msg TTL) |
+// bit 2 allow msg TTL, bit 3 allow msg counter) |
 // window i64 | max msg size i64 | max msgs per subject i64.
 const (
 	rulesVersion = 1
@@ -149,6 +153,9 @@ func (rc ruleConfig) encode() string {
 	if rc.allowTTL {
 		b[1] |= 4
 	}
+	if rc.allowCounter {
+		b[1] |= 8
+	}
 	binary.LittleEndian.PutUint64(b[2:], uint64(rc.window))
 	binary.LittleEndian.PutUint64(b[10:], uint64(rc.maxMsgSize))
 	binary.LittleEndian.PutUint64(b[18:], uint64(rc.maxPerSubj))
@@ -162,7 +169,7 @@ func decodeRules(s string) ruleConfig {
 		return ruleConfig{}
 	}
 	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) }
-	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, allowTTL: s[1]&4 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
+	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, allowTTL: s[1]&4 != 0, allowCounter: s[1]&8 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
 }
 
 // pubHeaders are the JetStream headers of a message: views into its
@@ -177,9 +184,11 @@ type pubHeaders struct {
 	expSubjSeq     uint64
 	hasExpLastSeq  bool
 	hasExpSubjSeq  bool
-	batch          bool  // Nats-Batch-Id: an atomic batch publish
-	ttl            int64 // Nats-TTL in seconds (-1: never; 0: none)
-	badTTL         bool  // Nats-TTL is not a valid TTL
+	batch          bool     // Nats-Batch-Id: an atomic batch publish
+	ttl            int64    // Nats-TTL in seconds (-1: never; 0: none)
+	badTTL         bool     // Nats-TTL is not a valid TTL
+	incr           *big.Int // Nats-Incr (nil when absent or invalid)
+	hasIncr        bool
 }
 
 // parse reads the JetStream headers of hdr. A malformed number in an
@@ -189,6 +198,12 @@ func (h *pubHeaders) parse(hdr []byte) *log.CheckError {
 	if v, ok := codec.HeaderValue(hdr, jsapi.HdrTTL); ok {
 		h.ttl, ok = parseTTL(v)
 		h.badTTL = !ok
+	}
+	if v, ok := codec.HeaderValue(hdr, jsapi.HdrIncr); ok {
+		h.hasIncr = true
+		if n, valid := parseIncr(v); valid {
+			h.incr = n
+		}
 	}
 	get := func(key string) []byte {
 		v, _ := codec.HeaderValue(hdr, key)
@@ -244,6 +259,11 @@ func (rc *ruleConfig) decideStatic(name string, hdr []byte, size int64, h *pubHe
 		return refusal(jsapi.ErrCodeMessageTTLDisabled, "")
 	case rc.sealed:
 		return refusal(jsapi.ErrCodeStreamSealed, "")
+	}
+	if ce := rc.decideCounter(h, size-int64(len(hdr))); ce != nil {
+		return ce
+	}
+	switch {
 	case h.batch:
 		return refusal(jsapi.ErrCodeAtomicPublishDisabled, "")
 	case len(h.expStream) > 0 && string(h.expStream) != name:
@@ -288,6 +308,10 @@ type publishRules struct {
 	// ttls learns the accepted messages with a TTL, for the stream's
 	// expirer (ttl.go); nil: not tracked.
 	ttls *ttlIndex
+	// counters holds the total of each subject's newest pending counter
+	// message (counter.go); body is scratch.
+	counters map[string]pendingCounter
+	body     []byte
 }
 
 // pendingMsg is an accepted message (id: its Nats-Msg-Id, or "").
@@ -307,7 +331,8 @@ type pendingSubj struct {
 // newPublishRules returns the rules of stream name, telling ttls (when
 // not nil) about the messages with a TTL.
 func newPublishRules(name string, ttls *ttlIndex) *publishRules {
-	return &publishRules{name: name, bySubj: make(map[string]pendingSubj), ttls: ttls}
+	return &publishRules{name: name, bySubj: make(map[string]pendingSubj), ttls: ttls,
+		counters: make(map[string]pendingCounter)}
 }
 
 var _ log.Checker = (*publishRules)(nil)
@@ -364,6 +389,18 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 			return log.ActNone, refusal(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreMaxMsgsPerSubject)
 		}
 	}
+	var total string
+	if h.incr != nil {
+		var err error
+		if total, err = r.counterTotal(v, m, h.incr); err != nil {
+			return log.ActNone, err
+		}
+		r.body = counterBody(r.body[:0], total)
+		if r.cfg.maxMsgSize > 0 && int64(len(m.Hdr)+len(r.body)) > r.cfg.maxMsgSize {
+			return log.ActNone, refusal(jsapi.ErrCodeStreamMessageExceedsMaximum, "")
+		}
+		v.SetPayload(r.body)
+	}
 	act := log.ActNone
 	switch string(h.rollup) {
 	case jsapi.RollupSubject:
@@ -372,6 +409,9 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 		act = log.ActPurgeAll
 	}
 	r.accept(v, m, h.msgID)
+	if h.incr != nil {
+		r.counters[m.Subject] = pendingCounter{seq: m.Seq, val: total}
+	}
 	if h.ttl > 0 && r.ttls != nil {
 		r.ttls.add(m.Seq, m.Time+h.ttl*int64(time.Second))
 	}
@@ -386,6 +426,11 @@ func (r *publishRules) Truncate(last uint64) {
 		r.pending[n-1] = pendingMsg{}
 		r.pending = r.pending[:n-1]
 	}
+	for subj, cv := range r.counters {
+		if cv.seq > last {
+			delete(r.counters, subj)
+		}
+	}
 	r.ids.truncate(last)
 }
 
@@ -394,6 +439,7 @@ func (r *publishRules) Reset(v log.View) {
 	clear(r.pending)
 	r.pending, r.head, r.pruneAt = r.pending[:0], 0, 0
 	clear(r.bySubj)
+	clear(r.counters)
 	r.ids = idTable{}
 	r.raw, r.cfg, r.loaded = "", ruleConfig{}, false
 	r.configure(v.Rules())
@@ -513,6 +559,7 @@ func (r *publishRules) forget(p pendingMsg) {
 	ps := r.bySubj[p.subj]
 	if ps.n--; ps.n <= 0 {
 		delete(r.bySubj, p.subj)
+		delete(r.counters, p.subj)
 		return
 	}
 	r.bySubj[p.subj] = ps
