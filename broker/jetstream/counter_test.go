@@ -73,7 +73,7 @@ func TestCounters(t *testing.T) {
 	}
 	for _, step := range []struct {
 		subj, by string
-		want string
+		want     string
 	}{
 		{"c.a", "1", "1"}, {"c.a", "41", "42"}, {"c.b", "-5", "-5"}, {"c.a", "+8", "50"},
 		{"c.b", "100000000000000000000000000000", "99999999999999999999999999995"},
