@@ -141,7 +141,13 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 		return cfg, invalidConfig("subject delete marker TTL must not be negative")
 	}
 	if cfg.AllowMsgSchedules {
-		return cfg, invalidConfig("message schedules are not supported")
+		if cfg.Discard == jsapi.DiscardNew {
+			return cfg, invalidConfig("message scheduling cannot use discard new")
+		}
+		// A schedule rolls its subject up: nats-server turns roll-ups on.
+		if !cfg.AllowRollup {
+			cfg.AllowRollup, cfg.DenyPurge = true, false
+		}
 	}
 	// Batch publishing is not built: asking for it is refused like the
 	// rest, not accepted and dropped. (`nats bench js pub --create` asks
@@ -227,6 +233,8 @@ func checkUpdate(old, cfg jsapi.StreamConfig) (jsapi.StreamConfig, *jsapi.APIErr
 		return cfg, invalidConfig("message TTL status can not be disabled")
 	case cfg.AllowMsgCounter != old.AllowMsgCounter:
 		return cfg, invalidConfig("stream configuration update can not change message counter setting")
+	case old.AllowMsgSchedules && !cfg.AllowMsgSchedules:
+		return cfg, invalidConfig("message schedules can not be disabled")
 	}
 	if cfg.Sealed {
 		cfg.MaxAge = 0

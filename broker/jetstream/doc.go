@@ -16,6 +16,7 @@
 //	ttl.go                     per-message TTL, max_age with TTLs, delete
 //	                           markers
 //	counter.go                 counters (ADR-49)
+//	schedule.go                message schedules (ADR-51)
 //	apilevel.go                API levels (ADR-44) and their metadata
 //	store*.go                  the Store seam: localStore (R1), replicatedStore
 //	stream.go, config.go,      a stream: info, update, purge, delete; config
@@ -109,8 +110,10 @@
 //   - Interest retention: a message stored while the stream has no
 //     consumer is removed at once (nobody will ever acknowledge it); with
 //     consumers, the consumer Set removes messages through Stream.Remove.
-//   - Mirrors, sources, subject transforms, republish, schedules and batch
-//     publish are refused as invalid config (10052).
+//   - Mirrors, sources, subject transforms, republish and batch publish
+//     are refused as invalid config (10052).
+//   - Message schedules (schedule.go): learned by the rules in log order,
+//     fired by the stream's leader through its store.
 //   - Counters (counter.go): the rules compute each total in log order and
 //     store it as the message's body (log.View.SetPayload).
 //   - $JS.API.INFO reports API level 1 (jsapi.BargeAPILevel; apilevel.go

@@ -119,7 +119,7 @@ func (p *pub) start() {
 	}
 	st := p.st
 	st.mu.Lock()
-	p.err = st.precheckLocked(hdr, p.size, &h)
+	p.err = st.precheckLocked(p.subject, hdr, p.size, &h)
 	st.mu.Unlock()
 	if p.err != nil {
 		return
@@ -141,14 +141,17 @@ func (p *pub) start() {
 // the message (hdr; size: headers and body), for R1 and replicated streams
 // alike, early: before the body is stored or proposed. h receives the
 // parsed headers. s.mu held.
-func (s *stream) precheckLocked(hdr []byte, size int, h *pubHeaders) *jsapi.APIError {
+func (s *stream) precheckLocked(subj string, hdr []byte, size int, h *pubHeaders) *jsapi.APIError {
 	if s.mu.closed {
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreClosed)
 	}
 	rc := rulesOf(&s.mu.cfg)
-	if ce := rc.decideStatic(s.name, hdr, int64(size), h); ce != nil {
+	if ce := rc.decideStatic(s.name, subj, hdr, int64(size), h); ce != nil {
 		_, _, apiErr := refusalAnswer(ce)
 		return apiErr
+	}
+	if len(hdr) > 0 {
+		return clientSchedule(&s.mu.cfg, h, hdr)
 	}
 	return nil
 }

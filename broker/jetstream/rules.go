@@ -26,6 +26,7 @@ import (
 //	Nats-TTL invalid                     10165
 //	Nats-TTL (per-message TTL disabled)  10166
 //	Nats-Incr rules (counter.go)         10168-10171
+//	Nats-Schedule rules (schedule.go)    10188-10212 (and 10166)
 //	malformed expected-sequence header   10003 / 10193
 //	sealed stream                        10109
 //	Nats-Batch-Id (atomic publish off)   10174
@@ -113,19 +114,21 @@ const checkDuplicate uint32 = 1
 
 // ruleConfig is what the rules read of a stream's config.
 type ruleConfig struct {
-	window       int64 // duplicate_window (ns); 0: no dedup
-	maxMsgSize   int64 // max_msg_size, headers and payload; <= 0: none
-	maxPerSubj   int64 // max_msgs_per_subject under discard_new_per_subject; 0: off
-	sealed       bool
-	allowRollup  bool
-	allowTTL     bool // allow_msg_ttl (or subject_delete_marker_ttl)
-	allowCounter bool // allow_msg_counter (counter.go)
+	window         int64 // duplicate_window (ns); 0: no dedup
+	maxMsgSize     int64 // max_msg_size, headers and payload; <= 0: none
+	maxPerSubj     int64 // max_msgs_per_subject under discard_new_per_subject; 0: off
+	sealed         bool
+	allowRollup    bool
+	allowTTL       bool // allow_msg_ttl (or subject_delete_marker_ttl)
+	allowCounter   bool // allow_msg_counter (counter.go)
+	allowSchedules bool // allow_msg_schedules (schedule.go)
 }
 
 // rulesOf is cfg's ruleConfig.
 func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 	rc := ruleConfig{window: int64(cfg.Duplicates), maxMsgSize: int64(cfg.MaxMsgSize), sealed: cfg.Sealed,
-		allowRollup: cfg.AllowRollup && !cfg.DenyPurge, allowTTL: cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL > 0, allowCounter: cfg.AllowMsgCounter}
+		allowRollup: cfg.AllowRollup && !cfg.DenyPurge, allowTTL: cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL > 0, allowCounter: cfg.AllowMsgCounter,
+		allowSchedules: cfg.AllowMsgSchedules}
 	if cfg.DiscardNewPer && cfg.MaxMsgsPer > 0 {
 		rc.maxPerSubj = cfg.MaxMsgsPer
 	}
@@ -134,7 +137,8 @@ func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 
 // Encoded ruleConfig, log.Config.Rules (format: stored in raft config
 // entries): version u8 (1) | flags u8 (bit 0 sealed, bit 1 allow rollup,
-// bit 2 allow msg TTL, bit 3 allow msg counter) |
+// bit 2 allow msg TTL, bit 3 allow msg counter, bit 4 allow msg
+// schedules) |
 // window i64 | max msg size i64 | max msgs per subject i64.
 const (
 	rulesVersion = 1
@@ -156,6 +160,9 @@ func (rc ruleConfig) encode() string {
 	if rc.allowCounter {
 		b[1] |= 8
 	}
+	if rc.allowSchedules {
+		b[1] |= 16
+	}
 	binary.LittleEndian.PutUint64(b[2:], uint64(rc.window))
 	binary.LittleEndian.PutUint64(b[10:], uint64(rc.maxMsgSize))
 	binary.LittleEndian.PutUint64(b[18:], uint64(rc.maxPerSubj))
@@ -169,7 +176,7 @@ func decodeRules(s string) ruleConfig {
 		return ruleConfig{}
 	}
 	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) }
-	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, allowTTL: s[1]&4 != 0, allowCounter: s[1]&8 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
+	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, allowTTL: s[1]&4 != 0, allowCounter: s[1]&8 != 0, allowSchedules: s[1]&16 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
 }
 
 // pubHeaders are the JetStream headers of a message: views into its
@@ -189,6 +196,7 @@ type pubHeaders struct {
 	badTTL         bool     // Nats-TTL is not a valid TTL
 	incr           *big.Int // Nats-Incr (nil when absent or invalid)
 	hasIncr        bool
+	sched          schedHeaders // schedule.go
 }
 
 // parse reads the JetStream headers of hdr. A malformed number in an
@@ -199,6 +207,7 @@ func (h *pubHeaders) parse(hdr []byte) *log.CheckError {
 		h.ttl, ok = parseTTL(v)
 		h.badTTL = !ok
 	}
+	h.sched.parse(hdr)
 	if v, ok := codec.HeaderValue(hdr, jsapi.HdrIncr); ok {
 		h.hasIncr = true
 		if n, valid := parseIncr(v); valid {
@@ -243,7 +252,7 @@ func refusal(code jsapi.ErrCode, arg string) *log.CheckError {
 
 // decideStatic decides the rules that depend only on rc, the stream's name
 // and the message (hdr, and size: headers and payload), filling h.
-func (rc *ruleConfig) decideStatic(name string, hdr []byte, size int64, h *pubHeaders) *log.CheckError {
+func (rc *ruleConfig) decideStatic(name, subj string, hdr []byte, size int64, h *pubHeaders) *log.CheckError {
 	if len(hdr) > maxHeaderSize {
 		return refusal(jsapi.ErrCodeStreamHeaderExceedsMaximum, "")
 	}
@@ -261,6 +270,9 @@ func (rc *ruleConfig) decideStatic(name string, hdr []byte, size int64, h *pubHe
 		return refusal(jsapi.ErrCodeStreamSealed, "")
 	}
 	if ce := rc.decideCounter(h, size-int64(len(hdr))); ce != nil {
+		return ce
+	}
+	if ce := rc.decideSchedule(subj, &h.sched, h.rollup); ce != nil {
 		return ce
 	}
 	switch {
@@ -308,6 +320,8 @@ type publishRules struct {
 	// ttls learns the accepted messages with a TTL, for the stream's
 	// expirer (ttl.go); nil: not tracked.
 	ttls *ttlIndex
+	// scheds learns the accepted schedules (schedule.go); nil: not tracked.
+	scheds *schedIndex
 	// counters holds the total of each subject's newest pending counter
 	// message (counter.go); body is scratch.
 	counters map[string]pendingCounter
@@ -328,11 +342,14 @@ type pendingSubj struct {
 	last uint64
 }
 
-// newPublishRules returns the rules of stream name, telling ttls (when
-// not nil) about the messages with a TTL.
-func newPublishRules(name string, ttls *ttlIndex) *publishRules {
-	return &publishRules{name: name, bySubj: make(map[string]pendingSubj), ttls: ttls,
-		counters: make(map[string]pendingCounter)}
+// newPublishRules returns the rules of stream name, telling ix (when not
+// nil) about the messages with a TTL and the schedules.
+func newPublishRules(name string, ix *msgIndexes) *publishRules {
+	r := &publishRules{name: name, bySubj: make(map[string]pendingSubj), counters: make(map[string]pendingCounter)}
+	if ix != nil {
+		r.ttls, r.scheds = &ix.ttls, &ix.scheds
+	}
+	return r
 }
 
 var _ log.Checker = (*publishRules)(nil)
@@ -341,7 +358,7 @@ var _ log.Checker = (*publishRules)(nil)
 func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 	r.configure(v.Rules())
 	var h pubHeaders
-	if ce := r.cfg.decideStatic(r.name, m.Hdr, m.Size+int64(len(m.Hdr)), &h); ce != nil {
+	if ce := r.cfg.decideStatic(r.name, m.Subject, m.Hdr, m.Size+int64(len(m.Hdr)), &h); ce != nil {
 		return log.ActNone, ce
 	}
 	last := v.LastSeq()
@@ -408,9 +425,16 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 	case jsapi.RollupAll:
 		act = log.ActPurgeAll
 	}
+	schedule := h.sched.hasPattern && len(h.sched.pattern) > 0
+	if schedule {
+		act = log.ActPurgeSubject // one schedule per subject
+	}
 	r.accept(v, m, h.msgID)
 	if h.incr != nil {
 		r.counters[m.Subject] = pendingCounter{seq: m.Seq, val: total}
+	}
+	if schedule && r.scheds != nil {
+		r.scheds.add(m.Subject, m.Seq, m.Time, h.sched.pattern)
 	}
 	if h.ttl > 0 && r.ttls != nil {
 		r.ttls.add(m.Seq, m.Time+h.ttl*int64(time.Second))
@@ -451,13 +475,15 @@ func (r *publishRules) Reset(v log.View) {
 	}
 	if r.ttls != nil {
 		r.ttls.reset()
-		if r.cfg.allowTTL {
+		r.scheds.reset()
+		if r.cfg.allowTTL || r.cfg.allowSchedules {
 			r.loadTTLs(v)
 		}
 	}
 }
 
-// loadTTLs tells ttls about every stored message with a TTL.
+// loadTTLs tells ttls about every stored message with a TTL, and scheds
+// about every schedule.
 func (r *publishRules) loadTTLs(v log.View) {
 	for seq := uint64(0); ; {
 		got, err := v.LoadNext(seq, &r.sm)
@@ -468,8 +494,11 @@ func (r *publishRules) loadTTLs(v log.View) {
 		if err != nil {
 			continue
 		}
-		if ttl := msgTTL(r.sm.Hdr); ttl > 0 {
+		if ttl := msgTTL(r.sm.Hdr); ttl > 0 && r.cfg.allowTTL {
 			r.ttls.add(got, r.sm.Time+ttl*int64(time.Second))
+		}
+		if p, ok := codec.HeaderValue(r.sm.Hdr, hdrSchedule); ok && len(p) > 0 && r.cfg.allowSchedules {
+			r.scheds.add(r.sm.Subject, got, r.sm.Time, p)
 		}
 	}
 }

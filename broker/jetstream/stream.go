@@ -32,9 +32,14 @@ type stream struct {
 	// repl is the raft replica of a replicated stream (its store's), for
 	// the cluster's features: leader, progress, step-down; nil for R1.
 	repl Replica
-	// ttls and expiry remove expired messages (ttl.go).
+	// ix are what the publish rules learn for the timers: ttls and
+	// expiry remove expired messages (ttl.go), scheds and sched fire the
+	// schedules (schedule.go).
+	ix     *msgIndexes
 	ttls   *ttlIndex
 	expiry *expirer
+	scheds *schedIndex
+	sched  *scheduler
 
 	mu struct {
 		sync.Mutex
@@ -77,12 +82,12 @@ func (s *stream) Remove(seq uint64) error {
 // local store and loads its consumers. For a new stream meta must already
 // be written.
 func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Time) (*stream, error) {
-	ttls := &ttlIndex{}
-	store, err := e.openLocalStore(dir, &cfg, ttls)
+	ix := &msgIndexes{}
+	store, err := e.openLocalStore(dir, &cfg, ix)
 	if err != nil {
 		return nil, err
 	}
-	st, err := e.newStream(dir, cfg, created, store, nil, ttls, consumer.Env{})
+	st, err := e.newStream(dir, cfg, created, store, nil, ix, consumer.Env{})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -92,18 +97,21 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 
 // openReplicaStream builds a replicated stream over this node's replica:
 // the same stream type, consumers and reads as R1, over a replicated store.
-func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created time.Time, repl Replica, ttls *ttlIndex) (*stream, error) {
+func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created time.Time, repl Replica, ix *msgIndexes) (*stream, error) {
 	store, err := newReplicatedStore(repl, dir)
 	if err != nil {
 		return nil, err
 	}
-	return e.newStream(dir, cfg, created, store, repl, ttls, consumer.Env{Store: e.consumerStoreFor(cfg.Name)})
+	return e.newStream(dir, cfg, created, store, repl, ix, consumer.Env{Store: e.consumerStoreFor(cfg.Name)})
 }
 
 // newStream makes the stream over store and loads its consumers (env's
 // Store set for a replicated stream's; the rest filled in here).
-func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time, store Store, repl Replica, ttls *ttlIndex, env consumer.Env) (*stream, error) {
-	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, store: store, repl: repl, ttls: ttls}
+func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time, store Store, repl Replica, ix *msgIndexes, env consumer.Env) (*stream, error) {
+	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, store: store, repl: repl, ix: ix}
+	if ix != nil {
+		st.ttls, st.scheds = &ix.ttls, &ix.scheds
+	}
 	st.mu.cfg = cfg
 	st.mu.inflight = make(map[uint64]*commitDone)
 	env.Server, env.Clock, env.Logger, env.FS = e.srv, e.o.Clock, e.log.With("stream", cfg.Name), e.o.FS
@@ -113,6 +121,7 @@ func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time
 	}
 	st.cons = set
 	st.startExpirer()
+	st.startScheduler()
 	return st, nil
 }
 
@@ -249,6 +258,7 @@ func (s *stream) close() error {
 	s.mu.closed = true
 	s.mu.Unlock()
 	s.stopExpirer()
+	s.stopScheduler()
 	s.cons.Close()
 	return s.store.Close()
 }
@@ -260,6 +270,7 @@ func (s *stream) destroy() error {
 	s.mu.closed = true
 	s.mu.Unlock()
 	s.stopExpirer()
+	s.stopScheduler()
 	s.store.Close()
 	return log.RemoveDir(s.e.o.FS, s.dir)
 }

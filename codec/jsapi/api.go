@@ -55,8 +55,9 @@ const (
 	// (per-message TTL and subject delete markers; consumer pause and
 	// priority groups). Level 2 is all of 2.12 (counters, atomic batches,
 	// schedules, async persist): clients gate those on it, so barge
-	// reports it only once it implements them all (counters work already;
-	// a counter stream's _nats.req.level is 2, as nats-server sets it).
+	// reports it only once it implements them all (counters and schedules
+	// work already, atomic batches and async persist do not; such a
+	// stream's _nats.req.level is 2, as nats-server sets it).
 	BargeAPILevel = 1
 )
 

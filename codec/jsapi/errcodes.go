@@ -118,6 +118,14 @@ const (
 	ErrCodeMessageIncrPayload   ErrCode = 10170 // 400 message counter has payload
 	ErrCodeMessageIncrInvalid   ErrCode = 10171 // 400 message counter increment is invalid
 	ErrCodeMessageCounterBroken ErrCode = 10172 // 400 message counter is broken
+	// Message schedules (ADR-51).
+	ErrCodeMessageSchedulesDisabled         ErrCode = 10188 // 400 message schedules is disabled
+	ErrCodeMessageSchedulesPatternInvalid   ErrCode = 10189 // 400 message schedules pattern is invalid
+	ErrCodeMessageSchedulesTargetInvalid    ErrCode = 10190 // 400 message schedules target is invalid
+	ErrCodeMessageSchedulesTTLInvalid       ErrCode = 10191 // 400 message schedules invalid per-message TTL
+	ErrCodeMessageSchedulesRollupInvalid    ErrCode = 10192 // 400 message schedules invalid rollup
+	ErrCodeMessageSchedulesSourceInvalid    ErrCode = 10203 // 400 message schedules source is invalid
+	ErrCodeMessageSchedulesSchedulerInvalid ErrCode = 10212 // 400 message schedules invalid scheduler
 	// ErrCodeAtomicPublishDisabled: Nats-Batch-Id on a stream without
 	// allow_atomic.
 	ErrCodeAtomicPublishDisabled ErrCode = 10174 // 400 atomic publish is disabled

@@ -174,6 +174,20 @@ func (c ErrCode) template() (status int, desc string, ok bool) {
 		return 400, "message counter increment is invalid", true
 	case ErrCodeMessageCounterBroken:
 		return 400, "message counter is broken", true
+	case ErrCodeMessageSchedulesDisabled:
+		return 400, "message schedules is disabled", true
+	case ErrCodeMessageSchedulesPatternInvalid:
+		return 400, "message schedules pattern is invalid", true
+	case ErrCodeMessageSchedulesTargetInvalid:
+		return 400, "message schedules target is invalid", true
+	case ErrCodeMessageSchedulesTTLInvalid:
+		return 400, "message schedules invalid per-message TTL", true
+	case ErrCodeMessageSchedulesRollupInvalid:
+		return 400, "message schedules invalid rollup", true
+	case ErrCodeMessageSchedulesSourceInvalid:
+		return 400, "message schedules source is invalid", true
+	case ErrCodeMessageSchedulesSchedulerInvalid:
+		return 400, "message schedules invalid scheduler", true
 	case ErrCodeStreamExpectedLastSeqPerSubjectInvalid:
 		return 400, "missing sequence for expected last sequence per subject", true
 	}
