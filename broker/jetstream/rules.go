@@ -207,7 +207,9 @@ func (h *pubHeaders) parse(hdr []byte) *log.CheckError {
 		h.ttl, ok = parseTTL(v)
 		h.badTTL = !ok
 	}
-	h.sched.parse(hdr)
+	if hasKeyPrefix(hdr, hdrSchedule) { // one scan, not eight
+		h.sched.parse(hdr)
+	}
 	if v, ok := codec.HeaderValue(hdr, jsapi.HdrIncr); ok {
 		h.hasIncr = true
 		if n, valid := parseIncr(v); valid {

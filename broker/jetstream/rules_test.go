@@ -80,6 +80,11 @@ func TestRulesConfigRoundTrip(t *testing.T) {
 	if got := decodeRules(rc.encode()); got != rc {
 		t.Fatalf("round trip: %+v", got)
 	}
+	for _, f := range []ruleConfig{{allowTTL: true}, {allowCounter: true}, {allowSchedules: true}} {
+		if got := decodeRules(f.encode()); got != f {
+			t.Fatalf("round trip %+v: %+v", f, got)
+		}
+	}
 	if got := decodeRules(""); got != (ruleConfig{}) {
 		t.Fatalf("empty: %+v", got)
 	}

@@ -101,6 +101,24 @@ func (s *schedHeaders) parse(hdr []byte) {
 	s.scheduler, _ = get(hdrScheduler)
 }
 
+// hasKeyPrefix reports whether a header of hdr has a key starting with
+// prefix (ASCII case-insensitively, as codec.HeaderValue compares keys).
+func hasKeyPrefix(hdr []byte, prefix string) bool {
+	for len(hdr) > 0 {
+		i := bytes.IndexByte(hdr, '\n')
+		line := hdr
+		if i >= 0 {
+			line, hdr = hdr[:i], hdr[i+1:]
+		} else {
+			hdr = nil
+		}
+		if len(line) >= len(prefix) && strings.EqualFold(string(line[:len(prefix)]), prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // decideSchedule applies the static schedule rules (nats-server's, in its
 // order) to a message on subj with headers h, rollup its Nats-Rollup.
 func (rc *ruleConfig) decideSchedule(subj string, s *schedHeaders, rollup []byte) *log.CheckError {
@@ -326,7 +344,7 @@ func (sc *scheduler) fire() {
 func (sc *scheduler) run() (int64, bool) {
 	st := sc.st
 	now := st.e.o.Clock.Now().UnixNano()
-	lead := (&expirer{st: st}).leads()
+	lead := st.leadsTimers()
 	sc.idx.mu.Lock()
 	var due []string
 	for subj, e := range sc.idx.mu.m {

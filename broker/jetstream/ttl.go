@@ -273,9 +273,9 @@ func (ex *expirer) fire() {
 	}
 }
 
-// leads reports whether this node removes the stream's expired messages.
-func (ex *expirer) leads() bool {
-	st := ex.st
+// leadsTimers reports whether this node acts on the stream's timers
+// (expiry, schedules): an R1 stream's node, a replicated one's leader.
+func (st *stream) leadsTimers() bool {
 	if st.repl == nil {
 		return true
 	}
@@ -294,7 +294,7 @@ func (ex *expirer) leads() bool {
 func (ex *expirer) run() (int64, bool) {
 	st := ex.st
 	now := st.e.o.Clock.Now().UnixNano()
-	lead := ex.leads()
+	lead := st.leadsTimers()
 	cfg := st.Config()
 	retry := false
 	for _, e := range ex.idx.due(now) {
