@@ -438,8 +438,11 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 	if schedule && r.scheds != nil {
 		r.scheds.add(m.Subject, m.Seq, m.Time, h.sched.pattern)
 	}
-	if h.ttl > 0 && r.ttls != nil {
-		r.ttls.add(m.Seq, m.Time+h.ttl*int64(time.Second))
+	if r.ttls != nil && r.cfg.allowTTL {
+		if h.ttl > 0 {
+			r.ttls.add(m.Seq, m.Time+h.ttl*int64(time.Second))
+		}
+		r.ttls.touch(m.Time)
 	}
 	return act, nil
 }

@@ -44,6 +44,9 @@ import (
 // counts as the marker TTL (unless max_msgs_per_subject is 1), as
 // nats-server raises it; barge does not rewrite the stored header.
 
+// noAge is the max_age walk's answer when no message is stored.
+const noAge = 1<<63 - 1
+
 // ttlRetry is how soon a follower, or a leader whose removal failed, looks
 // again at expired messages.
 const ttlRetry = time.Second
@@ -118,7 +121,35 @@ type ttlIndex struct {
 		// ex is the stream's expirer once attached (nil before, and after
 		// stop); rearmed when an earlier expiry arrives.
 		ex *expirer
+		// ageWait: the expirer applies max_age (ageAfter, ns) and found no
+		// message to wait for; the next one accepted arms it (touch).
+		ageWait  bool
+		ageAfter int64
 	}
+}
+
+// touch tells the index that a message stored at ts (unix ns) was
+// accepted: an expirer waiting for one to apply max_age to is armed.
+func (x *ttlIndex) touch(ts int64) {
+	x.mu.Lock()
+	if !x.mu.ageWait {
+		x.mu.Unlock()
+		return
+	}
+	x.mu.ageWait = false
+	ex, at := x.mu.ex, ts+x.mu.ageAfter
+	x.mu.Unlock()
+	if ex != nil {
+		ex.arm(at)
+	}
+}
+
+// waitAge makes the next accepted message arm the expirer at its
+// timestamp plus maxAge (0: stop waiting).
+func (x *ttlIndex) waitAge(maxAge int64) {
+	x.mu.Lock()
+	x.mu.ageWait, x.mu.ageAfter = maxAge > 0, maxAge
+	x.mu.Unlock()
 }
 
 // add records that message seq expires at at (unix ns).
@@ -315,11 +346,19 @@ func (ex *expirer) run() (int64, bool) {
 	}
 	next, ok := ex.idx.next()
 	if cfg.MaxAge > 0 && takesMaxAge(&cfg) {
+		// Waiting before the walk: a message accepted during it arms the
+		// timer (at worst once too many).
+		ex.idx.waitAge(int64(cfg.MaxAge))
 		at, r := ex.maxAge(&cfg, now, lead)
 		retry = retry || r
-		if !ok || at < next {
-			next, ok = at, true
+		if at != noAge {
+			ex.idx.waitAge(0)
+			if !ok || at < next {
+				next, ok = at, true
+			}
 		}
+	} else {
+		ex.idx.waitAge(0)
 	}
 	if ex.changed {
 		ex.changed = false
@@ -341,7 +380,7 @@ func (ex *expirer) maxAge(cfg *jsapi.StreamConfig, now int64, lead bool) (int64,
 	ex.mu.Lock()
 	seq := max(ex.mu.ageCursor, r.State().FirstSeq)
 	ex.mu.Unlock()
-	next := int64(1<<63 - 1)
+	next := int64(noAge)
 	failed := false
 	for {
 		got, err := r.LoadNext(seq, "", &ex.sm)

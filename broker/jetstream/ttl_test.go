@@ -111,6 +111,15 @@ func TestMsgTTL(t *testing.T) {
 		t.Fatal(`"never" removed by max_age`)
 	}
 
+	// A stream that was empty: its first message still reaches max_age.
+	e, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "E", Subjects: []string{"e"}, AllowMsgTTL: true, MaxAge: 2 * time.Second})
+	must(t, err)
+	clk.Advance(time.Second)
+	ackE, err := js.Publish(ctx, "e", nil)
+	must(t, err)
+	clk.Advance(2 * time.Second)
+	eventually(t, 5*time.Second, "max_age on a stream that was empty", func() bool { return gone(ctx, t, e, ackE.Sequence) })
+
 	// allow_msg_ttl cannot be turned off.
 	_, err = js.UpdateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, MaxAge: time.Hour})
 	wantJSCode(t, err, 10052)
