@@ -463,7 +463,7 @@ func markerHeader(ttl time.Duration, expired uint64) []byte {
 	b = append(b, "NATS/1.0\r\n"...)
 	b = append(b, jsapi.HdrMarkerReason+": MaxAge\r\n"...)
 	b = append(b, jsapi.HdrTTL+": "...)
-	b = append(b, ttl.String()...)
+	b = append(b, ttl.Truncate(time.Second).String()...) // whole seconds, as nats-server writes it
 	b = append(b, "\r\n"+jsapi.HdrRollup+": "+jsapi.RollupSubject+"\r\n"...)
 	b = append(b, jsapi.HdrExpectedLastSubjSeq+": "...)
 	b = strconv.AppendUint(b, expired, 10)
