@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -168,5 +169,56 @@ func sameEverywhere(t *testing.T, apps []*app.App, stream string, last int, want
 		deadline.Stop()
 		tick.Stop()
 		nc.Close()
+	}
+}
+
+// TestJSKVLimitMarkersReplicated: a KV bucket with LimitMarkerTTL on three
+// replicas (nats.go's jetstream KeyValue): a key created with KeyTTL
+// expires on every replica and leaves the same marker, which a Get through
+// any member reports as a missing key.
+func TestJSKVLimitMarkersReplicated(t *testing.T) {
+	clock := &jumpClock{}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tune, _, _ := raftMembers(t, 3, func(_ int, c *app.Config) { c.Clock = clock })
+	apps := startCluster(t, 3, tune)
+	for _, a := range apps {
+		metaOf(t, a)
+	}
+	js, err := jetstream.New(connect(t, apps[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kv jetstream.KeyValue
+	for {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "lm3", LimitMarkerTTL: 30 * time.Second, Replicas: 3})
+		var ae *jetstream.APIError
+		if err == nil || !errors.As(err, &ae) || ae.ErrorCode != 10008 || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(ctx, "k", []byte("v"), jetstream.KeyTTL(40*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "stay", []byte("s")); err != nil {
+		t.Fatal(err)
+	}
+	clock.Jump(41 * time.Second)
+	sameEverywhere(t, apps, "KV_lm3", 3, "1 -\n2 $KV.lm3.stay  s\n3 $KV.lm3.k  \n")
+	for _, a := range apps {
+		kvm, err := jetstream.New(connect(t, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := kvm.KeyValue(ctx, "lm3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Get(ctx, "k"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Fatalf("expired key through %s: %v", a.ClientURL(), err)
+		}
 	}
 }
