@@ -16,7 +16,7 @@
 //	ttl.go                     per-message TTL, max_age with TTLs, delete
 //	                           markers
 //	counter.go                 counters (ADR-49)
-//	schedule.go                message schedules (ADR-51)
+//	schedule.go, cron.go       message schedules (ADR-51)
 //	apilevel.go                API levels (ADR-44) and their metadata
 //	store*.go                  the Store seam: localStore (R1), replicatedStore
 //	stream.go, config.go,      a stream: info, update, purge, delete; config

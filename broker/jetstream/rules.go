@@ -436,7 +436,7 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 		r.counters[m.Subject] = pendingCounter{seq: m.Seq, val: total}
 	}
 	if schedule && r.scheds != nil {
-		r.scheds.add(m.Subject, m.Seq, m.Time, h.sched.pattern)
+		r.scheds.add(m.Subject, m.Seq, m.Time, &h.sched)
 	}
 	if r.ttls != nil && r.cfg.allowTTL {
 		if h.ttl > 0 {
@@ -502,8 +502,11 @@ func (r *publishRules) loadTTLs(v log.View) {
 		if ttl := msgTTL(r.sm.Hdr); ttl > 0 && r.cfg.allowTTL {
 			r.ttls.add(got, r.sm.Time+ttl*int64(time.Second))
 		}
-		if p, ok := codec.HeaderValue(r.sm.Hdr, hdrSchedule); ok && len(p) > 0 && r.cfg.allowSchedules {
-			r.scheds.add(r.sm.Subject, got, r.sm.Time, p)
+		if r.cfg.allowSchedules && hasKeyPrefix(r.sm.Hdr, hdrSchedule) {
+			var s schedHeaders
+			if s.parse(r.sm.Hdr); s.hasPattern && len(s.pattern) > 0 {
+				r.scheds.add(r.sm.Subject, got, r.sm.Time, &s)
+			}
 		}
 	}
 }

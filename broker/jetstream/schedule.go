@@ -17,7 +17,8 @@ import (
 //
 // On a stream with allow_msg_schedules, a message with a Nats-Schedule
 // header is a schedule: "@at <RFC 3339 time>" fires once, "@every
-// <duration>" (at least 1s) repeats. It is stored on its own subject like
+// <duration>" (at least 1s) and a cron pattern (cron.go, read in
+// Nats-Schedule-Time-Zone) repeat. It is stored on its own subject like
 // any message and rolls that subject up (one schedule per subject; barge
 // applies the rollup without adding the Nats-Rollup header nats-server
 // adds). When it fires, the stream's leader publishes into the stream, on
@@ -33,10 +34,11 @@ import (
 // open), as the TTLs are (ttl.go); only the leader fires; a follower moves
 // its own copy of a repeating schedule on without firing.
 //
-// Not built: cron patterns and Nats-Schedule-Time-Zone (refused as an
-// invalid pattern, 10189), and the purge a client's own Nats-Schedule-Next:
-// purge message asks for (validated as nats-server does, then stored
-// without purging the schedule). The target and source must lie in the
+// A repeating schedule that missed its times while the stream was not
+// open fires once, at its next time counted from the open. Not built: the
+// purge a client's own Nats-Schedule-Next: purge message asks for
+// (validated as nats-server does, then stored without purging the
+// schedule). The target and source must lie in the
 // stream's subjects: checked against the config when the message arrives
 // (the rules in log order do not carry the subjects).
 
@@ -59,31 +61,53 @@ type msgIndexes struct {
 	scheds schedIndex
 }
 
-// parseSchedule reads a Nats-Schedule pattern for a schedule stored at ts
-// (unix ns): its first firing (unix ns), whether it repeats (every: the
-// interval), ok false when barge cannot run it.
-func parseSchedule(pattern string, ts int64) (next int64, every time.Duration, ok bool) {
+// parseSchedule reads a Nats-Schedule pattern, with the
+// Nats-Schedule-Time-Zone tz when hasTZ, for a schedule stored at ts (unix
+// ns): the entry (its first firing, and how it repeats), or the refusal.
+func parseSchedule(pattern string, tz []byte, hasTZ bool, ts int64) (schedEntry, jsapi.ErrCode, bool) {
+	var loc *time.Location
+	if hasTZ {
+		var err error
+		if len(tz) == 0 {
+			return schedEntry{}, jsapi.ErrCodeMessageSchedulesTimeZoneInvalid, false
+		}
+		if loc, err = time.LoadLocation(string(tz)); err != nil {
+			return schedEntry{}, jsapi.ErrCodeMessageSchedulesTimeZoneInvalid, false
+		}
+	}
+	invalid := func() (schedEntry, jsapi.ErrCode, bool) {
+		return schedEntry{}, jsapi.ErrCodeMessageSchedulesPatternInvalid, false
+	}
 	switch {
 	case strings.HasPrefix(pattern, "@at "):
 		t, err := time.Parse(time.RFC3339, pattern[4:])
-		if err != nil {
-			return 0, 0, false
+		if err != nil || hasTZ {
+			return invalid()
 		}
-		return t.UnixNano(), 0, true
+		return schedEntry{next: t.UnixNano()}, 0, true
 	case strings.HasPrefix(pattern, "@every "):
 		d, err := time.ParseDuration(pattern[7:])
-		if err != nil || d < time.Second {
-			return 0, 0, false
+		if err != nil || d < time.Second || hasTZ {
+			return invalid()
 		}
-		return time.Unix(0, ts).Round(time.Second).Add(d).UnixNano(), d, true
+		return schedEntry{next: time.Unix(0, ts).Round(time.Second).Add(d).UnixNano(), every: d}, 0, true
 	}
-	return 0, 0, false
+	c, err := parseCron(pattern, loc)
+	if err != nil {
+		return invalid()
+	}
+	next, ok := c.next(time.Unix(0, ts))
+	if !ok {
+		return invalid()
+	}
+	return schedEntry{next: next.UnixNano(), cron: c}, 0, true
 }
 
 // schedHeaders are a message's schedule headers (views into its header
 // block).
 type schedHeaders struct {
 	pattern, target, source, ttl, rollup []byte
+	tzName                               []byte
 	tz, hasPattern                       bool
 	next, scheduler                      []byte
 	hasNext                              bool
@@ -92,7 +116,7 @@ type schedHeaders struct {
 func (s *schedHeaders) parse(hdr []byte) {
 	get := func(k string) ([]byte, bool) { return codec.HeaderValue(hdr, k) }
 	s.pattern, s.hasPattern = get(hdrSchedule)
-	_, s.tz = get(hdrScheduleTZ)
+	s.tzName, s.tz = get(hdrScheduleTZ)
 	s.target, _ = get(hdrScheduleTarget)
 	s.source, _ = get(hdrScheduleSource)
 	s.ttl, _ = get(hdrScheduleTTL)
@@ -123,12 +147,12 @@ func hasKeyPrefix(hdr []byte, prefix string) bool {
 // order) to a message on subj with headers h, rollup its Nats-Rollup.
 func (rc *ruleConfig) decideSchedule(subj string, s *schedHeaders, rollup []byte) *log.CheckError {
 	if s.hasPattern && len(s.pattern) > 0 {
-		_, _, ok := parseSchedule(string(s.pattern), 0)
+		_, code, ok := parseSchedule(string(s.pattern), s.tzName, s.tz, 0)
 		switch {
 		case !rc.allowSchedules:
 			return refusal(jsapi.ErrCodeMessageSchedulesDisabled, "")
-		case !ok || s.tz:
-			return refusal(jsapi.ErrCodeMessageSchedulesPatternInvalid, "")
+		case !ok:
+			return refusal(code, "")
 		}
 		var ttlOK bool
 		if len(s.ttl) > 0 {
@@ -203,8 +227,12 @@ func scheduleInSubjects(cfg *jsapi.StreamConfig, hdr []byte) *jsapi.APIError {
 type schedEntry struct {
 	seq   uint64
 	next  int64
-	every time.Duration
+	every time.Duration // an @every schedule's interval
+	cron  *cronSpec     // a cron schedule's pattern
 }
+
+// repeats reports whether the schedule fires more than once.
+func (e *schedEntry) repeats() bool { return e.every > 0 || e.cron != nil }
 
 // schedIndex is a stream's schedules by subject, filled by its publish
 // rules (under the log's writer lock) and run by its scheduler. mu guards
@@ -217,21 +245,23 @@ type schedIndex struct {
 	}
 }
 
-// add records the schedule stored as seq on subj with pattern, at ts.
-func (x *schedIndex) add(subj string, seq uint64, ts int64, pattern []byte) {
-	next, every, ok := parseSchedule(string(pattern), ts)
+// add records the schedule stored as seq on subj with the headers s, at
+// ts.
+func (x *schedIndex) add(subj string, seq uint64, ts int64, s *schedHeaders) {
+	e, _, ok := parseSchedule(string(s.pattern), s.tzName, s.tz, ts)
 	if !ok {
 		return
 	}
+	e.seq = seq
 	x.mu.Lock()
 	if x.mu.m == nil {
 		x.mu.m = make(map[string]schedEntry)
 	}
-	x.mu.m[subj] = schedEntry{seq: seq, next: next, every: every}
+	x.mu.m[subj] = e
 	sc := x.mu.sc
 	x.mu.Unlock()
 	if sc != nil {
-		sc.arm(next)
+		sc.arm(e.next)
 	}
 }
 
@@ -269,8 +299,8 @@ func (st *stream) startScheduler() {
 	for subj, e := range st.scheds.mu.m {
 		// A repeating schedule that missed its time while the stream was
 		// not open fires once, a period from now, as in nats-server.
-		if e.every > 0 && e.next < now {
-			e.next = time.Unix(0, now).Round(time.Second).Add(e.every).UnixNano()
+		if e.repeats() && e.next < now {
+			e.next = e.nextAfter(now)
 			st.scheds.mu.m[subj] = e
 		}
 	}
@@ -367,10 +397,10 @@ func (sc *scheduler) run() (int64, bool) {
 			continue
 		}
 		if !lead {
-			if e.every == 0 {
+			if !e.repeats() {
 				sc.reschedule(subj, e, now+int64(ttlRetry)) // the leader purges it
 			} else {
-				sc.reschedule(subj, e, nextEvery(e, now))
+				sc.reschedule(subj, e, e.fireAfter(now))
 			}
 			continue
 		}
@@ -379,13 +409,13 @@ func (sc *scheduler) run() (int64, bool) {
 			sc.reschedule(subj, e, now+int64(ttlRetry))
 			continue
 		}
-		if e.every == 0 {
+		if !e.repeats() {
 			sc.forget(subj, e.seq)
 			if _, err := st.store.Purge(log.PurgeRequest{Subject: subj, Seq: e.seq + 1}); err != nil {
 				st.e.log.Warn("jetstream: fired schedule not purged", "stream", st.name, "subject", subj, "err", err)
 			}
 		} else {
-			sc.reschedule(subj, e, nextEvery(e, now))
+			sc.reschedule(subj, e, e.fireAfter(now))
 		}
 		st.cons.StreamChanged()
 	}
@@ -400,14 +430,27 @@ func (sc *scheduler) run() (int64, bool) {
 	return next, ok
 }
 
-// nextEvery is a repeating schedule's next firing after now: once, however
-// many were missed.
-func nextEvery(e schedEntry, now int64) int64 {
-	next := e.next + int64(e.every)
-	if next <= now {
-		next = time.Unix(0, now).Round(time.Second).Add(e.every).UnixNano()
+// fireAfter is a repeating schedule's next firing once it fired at now:
+// one, however many were missed.
+func (e *schedEntry) fireAfter(now int64) int64 {
+	if e.every > 0 {
+		if next := e.next + int64(e.every); next > now {
+			return next
+		}
 	}
-	return next
+	return e.nextAfter(now)
+}
+
+// nextAfter is a repeating schedule's first firing after now, counted
+// from now (an @every one: a period from now, rounded to the second).
+func (e *schedEntry) nextAfter(now int64) int64 {
+	if e.cron != nil {
+		if t, ok := e.cron.next(time.Unix(0, now)); ok {
+			return t.UnixNano()
+		}
+		return 1<<63 - 1
+	}
+	return time.Unix(0, now).Round(time.Second).Add(e.every).UnixNano()
 }
 
 func (sc *scheduler) forget(subj string, seq uint64) {
@@ -445,8 +488,8 @@ func (sc *scheduler) publish(subj string, e schedEntry, now int64) error {
 		return err
 	}
 	next := scheduleNextPurge
-	if e.every > 0 {
-		next = time.Unix(0, nextEvery(e, now)).UTC().Format(time.RFC3339Nano)
+	if e.repeats() {
+		next = time.Unix(0, e.fireAfter(now)).UTC().Format(time.RFC3339Nano)
 	}
 	hdr := producedHeader(body.Hdr, subj, next, ttl, rollup)
 	app, err := sc.st.store.Begin(target, hdr, int64(len(payload)))

@@ -70,7 +70,9 @@ func TestMessageSchedules(t *testing.T) {
 		code int
 	}{
 		{[]string{"Nats-Schedule", "@at nope", "Nats-Schedule-Target", "out.x"}, 10189},
-		{[]string{"Nats-Schedule", "0 * * * * *", "Nats-Schedule-Target", "out.x"}, 10189}, // cron: not built
+		{[]string{"Nats-Schedule", "0 * * * *", "Nats-Schedule-Target", "out.x"}, 10189}, // five fields
+		{[]string{"Nats-Schedule", "@every 1s", "Nats-Schedule-Target", "out.x", "Nats-Schedule-Time-Zone", "UTC"}, 10189},
+		{[]string{"Nats-Schedule", "@daily", "Nats-Schedule-Target", "out.x", "Nats-Schedule-Time-Zone", "Mars/Olympus"}, 10223},
 		{[]string{"Nats-Schedule", "@every 500ms", "Nats-Schedule-Target", "out.x"}, 10189},
 		{[]string{"Nats-Schedule", "@every 1s"}, 10190},
 		{[]string{"Nats-Schedule", "@every 1s", "Nats-Schedule-Target", "sched.e"}, 10190},
@@ -93,6 +95,10 @@ func TestMessageSchedules(t *testing.T) {
 	}
 	if code := pubCode(t, nc, schedMsg("sched.rep", "Nats-Schedule", "@every 5s", "Nats-Schedule-Target", "out.rep")); code != 0 {
 		t.Fatalf("@every: %d", code)
+	}
+	if code := pubCode(t, nc, schedMsg("sched.cron", "Nats-Schedule", "*/10 * * * * *", "Nats-Schedule-Target", "out.cron",
+		"Nats-Schedule-Time-Zone", "UTC")); code != 0 {
+		t.Fatalf("cron: %d", code)
 	}
 	count := func(subj string) uint64 {
 		info, err := s.Info(ctx, jetstream.WithSubjectFilter(subj))
@@ -120,8 +126,8 @@ func TestMessageSchedules(t *testing.T) {
 		_, err := s.GetLastMsgForSubject(ctx, "sched.once")
 		return errors.Is(err, jetstream.ErrMsgNotFound)
 	})
-	// The repeating schedule fired at 5s and 10s.
-	eventually(t, 5*time.Second, "@every fired twice", func() bool { return count("out.rep") == 2 })
+	// The repeating schedule fired at 5s and 10s, the cron one at 10s.
+	eventually(t, 5*time.Second, "@every fired twice", func() bool { return count("out.rep") == 2 && count("out.cron") == 1 })
 	rep, err := s.GetLastMsgForSubject(ctx, "out.rep")
 	must(t, err)
 	if next, err := time.Parse(time.RFC3339Nano, rep.Header.Get("Nats-Schedule-Next")); err != nil || !next.Equal(t0.Add(15*time.Second)) {
@@ -141,5 +147,7 @@ func TestMessageSchedules(t *testing.T) {
 	s, err = js.Stream(ctx, "S")
 	must(t, err)
 	clk.Advance(5 * time.Second)
-	eventually(t, 5*time.Second, "@every after a restart", func() bool { return count("out.rep") == 4 })
+	// After the restart at 17s each repeating schedule fires at its next
+	// time counted from the restart: the cron one at 20s, @every at 22s.
+	eventually(t, 5*time.Second, "@every and cron after a restart", func() bool { return count("out.rep") == 4 && count("out.cron") == 2 })
 }

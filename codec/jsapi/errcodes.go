@@ -126,6 +126,7 @@ const (
 	ErrCodeMessageSchedulesRollupInvalid    ErrCode = 10192 // 400 message schedules invalid rollup
 	ErrCodeMessageSchedulesSourceInvalid    ErrCode = 10203 // 400 message schedules source is invalid
 	ErrCodeMessageSchedulesSchedulerInvalid ErrCode = 10212 // 400 message schedules invalid scheduler
+	ErrCodeMessageSchedulesTimeZoneInvalid  ErrCode = 10223 // 400 message schedules time zone is invalid
 	// ErrCodeAtomicPublishDisabled: Nats-Batch-Id on a stream without
 	// allow_atomic.
 	ErrCodeAtomicPublishDisabled ErrCode = 10174 // 400 atomic publish is disabled

@@ -188,6 +188,8 @@ func (c ErrCode) template() (status int, desc string, ok bool) {
 		return 400, "message schedules source is invalid", true
 	case ErrCodeMessageSchedulesSchedulerInvalid:
 		return 400, "message schedules invalid scheduler", true
+	case ErrCodeMessageSchedulesTimeZoneInvalid:
+		return 400, "message schedules time zone is invalid", true
 	case ErrCodeStreamExpectedLastSeqPerSubjectInvalid:
 		return 400, "missing sequence for expected last sequence per subject", true
 	}
