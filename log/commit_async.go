@@ -133,8 +133,8 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 		return nil, 0, 0, err
 	}
 	seq, ts = l.w.nextSeq, max(l.opts.Clock.Now().UnixNano(), l.w.lastTs)
-	act, body, err := l.checkLocked(a.subject, a.hdr, a.size, seq, ts, false)
-	if err == nil && body != nil {
+	act, out, err := l.checkLocked(a.subject, a.hdr, a.size, seq, ts, false)
+	if body := out.body; err == nil && body != nil {
 		if a.chunked {
 			l.truncateCheckerLocked(seq - 1)
 			err = fmt.Errorf("%w: a chunked message's payload cannot be replaced", ErrBadRequest)
@@ -153,7 +153,7 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 	seg, off, err := l.writeLocked(rec, tail)
 	var po *op
 	if err == nil {
-		po, err = l.actionLocked(act, a.subject, seq)
+		po, err = l.actionLocked(act, out.purgeSubject(a.subject), seq)
 	}
 	if err != nil {
 		l.truncateCheckerLocked(seq - 1)

@@ -285,7 +285,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		l.dropLocked(c.ID)
 	}
 	var act Action
-	var body []byte
+	var out *checkOut
 	for settle := true; ; settle = false {
 		l.w.Lock()
 		if err := l.writableLocked(); err != nil {
@@ -298,7 +298,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		err = l.checkDiscardNew(l.w.cfg, l.msgSize(len(c.Subject), len(c.Hdr), c.Size), false)
 		if err == nil {
 			seq, ts = l.w.nextSeq, max(c.Time, l.w.lastTs)
-			act, body, err = l.checkLocked(c.Subject, c.Hdr, c.Size, seq, ts, settle)
+			act, out, err = l.checkLocked(c.Subject, c.Hdr, c.Size, seq, ts, settle)
 		}
 		if err == nil {
 			break
@@ -318,7 +318,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		return 0, 0, err
 	}
 	defer l.w.Unlock()
-	if body != nil {
+	if body := out.body; body != nil {
 		// The Checker replaced the payload: it is stored as an inline
 		// message's one chunk, and what held the old one is let go.
 		if p.first != nil {
@@ -352,7 +352,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		return 0, 0, err
 	}
 	rec := rs.mu.buf
-	po, err := l.actionLocked(act, c.Subject, seq)
+	po, err := l.actionLocked(act, out.purgeSubject(c.Subject), seq)
 	if err != nil {
 		// A write error: it sticks, the replica must be reopened.
 		l.truncateCheckerLocked(seq - 1)

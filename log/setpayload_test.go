@@ -111,3 +111,52 @@ func TestCheckerSetPayload(t *testing.T) {
 	defer l.Close()
 	check()
 }
+
+// View.SetPurgeFilter makes ActPurgeSubject purge another subject below
+// the message, on a local log and on a replica, and it stays purged after
+// a reopen.
+func TestCheckerSetPurgeFilter(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Checker: &testChecker{}}
+	l := mustOpen(t, dir, Config{}, opts)
+	for _, m := range []struct{ subj, hdr string }{{"a.1", ""}, {"a.2", ""}, {"b", ""}, {"k", "purge=a.*"}} {
+		app, err := l.Append(m.subj, []byte(m.hdr), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		app.Write([]byte("x"))
+		if _, _, err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(l *Log) {
+		t.Helper()
+		if st := l.State(); st.Msgs != 2 || st.FirstSeq != 3 {
+			t.Fatalf("after the purge: %+v", st)
+		}
+	}
+	check(l)
+	l.Close()
+	l = mustOpen(t, dir, Config{}, opts)
+	check(l)
+	l.Close()
+
+	rdir := t.TempDir()
+	ropts := Options{Replica: true, ChunkSize: repChunk, SegmentSize: 64 << 10, Checker: &testChecker{}}
+	r := mustOpen(t, rdir, Config{}, ropts)
+	for i, m := range []struct{ subj, hdr string }{{"a.1", ""}, {"a.2", ""}, {"b", ""}, {"k", "purge=a.*"}} {
+		p := []byte("x")
+		crc := crc32c(p)
+		if _, _, err := r.ApplyInline(&Commit{ID: uint64(i + 1), Subject: m.subj, Hdr: []byte(m.hdr), Size: 1, Time: 100, Chunks: 1, Digest: ChunkDigest(0, crc)}, p, crc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.ApplySync(10); err != nil {
+		t.Fatal(err)
+	}
+	check(r)
+	r.Close()
+	r = mustOpen(t, rdir, Config{}, ropts)
+	defer r.Close()
+	check(r)
+}

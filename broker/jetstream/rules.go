@@ -430,6 +430,11 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 	schedule := h.sched.hasPattern && len(h.sched.pattern) > 0
 	if schedule {
 		act = log.ActPurgeSubject // one schedule per subject
+	} else if act == log.ActNone && string(h.sched.next) == scheduleNextPurge && len(h.sched.scheduler) > 0 {
+		// A fired one-shot schedule's message purges the schedule, with
+		// it (one with a rollup of its own leaves that to the scheduler).
+		act = log.ActPurgeSubject
+		v.SetPurgeFilter(string(h.sched.scheduler))
 	}
 	r.accept(v, m, h.msgID)
 	if h.incr != nil {

@@ -27,19 +27,20 @@ import (
 // message), without the Nats-Schedule*, Nats-Expected-*, Nats-Msg-Id,
 // Nats-TTL and Nats-Rollup headers, with Nats-Scheduler: the schedule's
 // subject, Nats-Schedule-Next: the next time (RFC 3339) or "purge", and
-// Nats-TTL / Nats-Rollup from Nats-Schedule-TTL / -Rollup. A one-shot
-// schedule is then purged (a second, replicated, operation: a crash in
-// between fires it again at the restart). Which schedules exist is learned
+// Nats-TTL / Nats-Rollup from Nats-Schedule-TTL / -Rollup. A message with
+// Nats-Schedule-Next: purge (a one-shot schedule's, or a client's) purges
+// its Nats-Scheduler subject as it is stored, in the same log operation
+// (log.View.SetPurgeFilter); one that also rolls its own subject up cannot
+// do both at once: the scheduler then purges its schedule right after (a
+// crash in between fires it again at the restart), and a client's leaves
+// the schedule. Which schedules exist is learned
 // by the publish rules in log order (rebuilt from the headers at every log
 // open), as the TTLs are (ttl.go); only the leader fires; a follower moves
 // its own copy of a repeating schedule on without firing.
 //
 // A repeating schedule that missed its times while the stream was not
-// open fires once, at its next time counted from the open. Not built: the
-// purge a client's own Nats-Schedule-Next: purge message asks for
-// (validated as nats-server does, then stored without purging the
-// schedule). The target and source must lie in the
-// stream's subjects: checked against the config when the message arrives
+// open fires once, at its next time counted from the open. The target and
+// source must lie in the stream's subjects: checked against the config when the message arrives
 // (the rules in log order do not carry the subjects).
 
 const (
@@ -411,8 +412,12 @@ func (sc *scheduler) run() (int64, bool) {
 		}
 		if !e.repeats() {
 			sc.forget(subj, e.seq)
-			if _, err := st.store.Purge(log.PurgeRequest{Subject: subj, Seq: e.seq + 1}); err != nil {
-				st.e.log.Warn("jetstream: fired schedule not purged", "stream", st.name, "subject", subj, "err", err)
+			// The message purged the schedule as it was stored, unless it
+			// rolls its own subject up (Nats-Schedule-Rollup): then here.
+			if _, rolls := codec.HeaderValue(sc.sm.Hdr, hdrScheduleRollup); rolls {
+				if _, err := st.store.Purge(log.PurgeRequest{Subject: subj, Seq: e.seq + 1}); err != nil {
+					st.e.log.Warn("jetstream: fired schedule not purged", "stream", st.name, "subject", subj, "err", err)
+				}
 			}
 		} else {
 			sc.reschedule(subj, e, e.fireAfter(now))

@@ -141,6 +141,17 @@ func TestMessageSchedules(t *testing.T) {
 		t.Fatal("the repeating schedule was removed")
 	}
 
+	// A client's Nats-Schedule-Next: purge removes the schedule it names.
+	if code := pubCode(t, nc, schedMsg("sched.client", "Nats-Schedule", "@every 1h", "Nats-Schedule-Target", "out.c")); code != 0 {
+		t.Fatalf("schedule: %d", code)
+	}
+	if code := pubCode(t, nc, schedMsg("out.c", "Nats-Schedule-Next", "purge", "Nats-Scheduler", "sched.client")); code != 0 {
+		t.Fatalf("purge: %d", code)
+	}
+	if _, err := s.GetLastMsgForSubject(ctx, "sched.client"); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("purged schedule: %v", err)
+	}
+
 	stop(a)
 	a = startClocked(t, dir, clk)
 	js = newJS(t, a.ClientURL())
