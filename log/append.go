@@ -247,6 +247,15 @@ func (a *Appender) msgRecord() (rec, tail []byte) {
 	return rec, tail
 }
 
+// replacePayload makes body the payload of a single-record message (a
+// Checker's View.SetPayload) and returns its record rebuilt.
+func (a *Appender) replacePayload(body []byte) (rec, tail []byte) {
+	pre := recHeaderSize + msgMetaSize + len(a.subject) + len(a.hdr)
+	*a.buf = append((*a.buf)[:pre], body...)
+	a.size, a.n = int64(len(body)), int64(len(body))
+	return a.msgRecord()
+}
+
 // commitRecord builds the commit record of a chunked message.
 func (a *Appender) commitRecord() []byte {
 	body := commitMetaSz + len(a.subject) + len(a.hdr) + chunkRefSize*len(a.refs)

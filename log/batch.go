@@ -162,7 +162,13 @@ func (l *Log) CommitBatch(apps []*Appender, done func(seq uint64, ts int64, err 
 	acts := make([]Action, len(apps))
 	ts := max(l.opts.Clock.Now().UnixNano(), ts0)
 	for i, a := range apps {
-		act, err := l.checkLocked(a.subject, a.hdr, a.size, l.w.nextSeq, ts, false)
+		act, out, err := l.checkLocked(a.subject, a.hdr, a.size, l.w.nextSeq, ts, false)
+		if err == nil && (out.body != nil || out.hasFilter) {
+			// A counter's total or a schedule's purge rewrites the
+			// message; a batch's records are built as they came.
+			l.truncateCheckerLocked(l.w.nextSeq - 1)
+			err = fmt.Errorf("%w: a counter or schedule message cannot be part of an atomic batch", ErrBadRequest)
+		}
 		if err != nil {
 			undo()
 			return 0, &BatchRefusal{Index: i, Err: err}

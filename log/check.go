@@ -21,6 +21,9 @@ import (
 //     proposer in the entry's result; neither the log nor raft reads it;
 //   - an Action is performed right after the message, in log order, with
 //     the message's own group commit (a rollup's purge);
+//   - a payload the Checker sets (View.SetPayload) is stored instead of
+//     the message's own (a counter's total), in the same record forms the
+//     message would have had, so recovery reads it like any other;
 //   - Truncate tells the Checker that messages it accepted were rolled back
 //     after a write failure, Reset that the log was (re)opened.
 //
@@ -101,6 +104,49 @@ var ErrUnsettled = errors.New("log: check needs the written messages applied")
 type View struct {
 	l      *Log
 	settle bool
+	out    *checkOut // what SetPayload and SetPurgeFilter set
+}
+
+// checkOut is what a Checker set through its View besides its answer.
+type checkOut struct {
+	body      []byte // non-nil: the payload to store instead
+	buf       []byte // body's reused storage
+	filter    string // with hasFilter: what ActPurgeSubject purges
+	hasFilter bool
+}
+
+// purgeSubject is what ActPurgeSubject purges for a message on subject.
+func (o *checkOut) purgeSubject(subject string) string {
+	if o.hasFilter {
+		return o.filter
+	}
+	return subject
+}
+
+// SetPayload replaces the payload of the message being checked with p (a
+// JetStream counter's value, computed in log order), when the Checker
+// accepts it. Only a message whose payload fits one record (not chunked)
+// can have it replaced: a chunked one is refused with ErrBadRequest. The
+// log stores p as if it had come with the message; p is not retained
+// past the call that stores it.
+func (v View) SetPayload(p []byte) {
+	if v.out != nil {
+		v.out.body = append(v.out.buf[:0], p...)
+		v.out.buf = v.out.body[:0]
+		if v.out.body == nil {
+			v.out.body = []byte{}
+		}
+	}
+}
+
+// SetPurgeFilter makes ActPurgeSubject, if the Checker answers it, purge
+// the messages on filter (a subject or wildcard filter, not empty) below
+// the message instead of those on the message's own subject (a JetStream
+// schedule's message purging the schedule).
+func (v View) SetPurgeFilter(filter string) {
+	if v.out != nil && filter != "" {
+		v.out.filter, v.out.hasFilter = filter, true
+	}
 }
 
 // LastSeq is the last sequence written: the message before the one being
@@ -171,21 +217,25 @@ func (v View) LoadMsg(seq uint64, sm *StoredMsg) error { return v.l.LoadMsg(seq,
 func (v View) LoadNext(seq uint64, sm *StoredMsg) (uint64, error) { return v.l.LoadNext(seq, "", sm) }
 
 // checkLocked asks the Checker about the message about to be seq at ts
-// (ActNone, nil without one). settle: the caller can wait for the written
-// messages (ErrUnsettled may come back). l.w held.
-func (l *Log) checkLocked(subject string, hdr []byte, size int64, seq uint64, ts int64, settle bool) (Action, error) {
+// (ActNone, nil without one), and returns what the Checker set through its
+// View: valid while l.w is held (l.w.ck, kept so no message allocates).
+// settle: the caller can wait for the written messages (ErrUnsettled may
+// come back). l.w held.
+func (l *Log) checkLocked(subject string, hdr []byte, size int64, seq uint64, ts int64, settle bool) (Action, *checkOut, error) {
+	out := &l.w.ck
+	out.body, out.filter, out.hasFilter = nil, "", false
 	ck := l.opts.Checker
 	if ck == nil {
-		return ActNone, nil
+		return ActNone, out, nil
 	}
 	if len(hdr) == 0 {
 		hdr = nil
 	}
-	act, err := ck.Check(View{l: l, settle: settle}, CheckMsg{Subject: subject, Hdr: hdr, Size: size, Seq: seq, Time: ts})
+	act, err := ck.Check(View{l: l, settle: settle, out: out}, CheckMsg{Subject: subject, Hdr: hdr, Size: size, Seq: seq, Time: ts})
 	if errors.Is(err, ErrUnsettled) && !settle {
-		return ActNone, fmt.Errorf("%w: checker asked to settle where the log cannot wait", ErrBadRequest)
+		return ActNone, out, fmt.Errorf("%w: checker asked to settle where the log cannot wait", ErrBadRequest)
 	}
-	return act, err
+	return act, out, err
 }
 
 // truncateCheckerLocked tells the Checker that nothing after last is

@@ -18,6 +18,8 @@ import (
 //	           (code 2) unless the subject's applied last sequence is N
 //	"roll"     accept, purging the subject below (ActPurgeSubject)
 //	"rollall"  accept, purging everything below (ActPurgeAll)
+//	"body=X"   accept, with X as its payload (View.SetPayload)
+//	"purge=F"  accept, purging filter F below it (View.SetPurgeFilter)
 //
 // It records what it is told.
 type testChecker struct {
@@ -50,6 +52,12 @@ func (c *testChecker) Check(v View, m CheckMsg) (Action, error) {
 	case h == "rollall":
 		c.checks = append(c.checks, m)
 		return ActPurgeAll, nil
+	case strings.HasPrefix(h, "body="):
+		v.SetPayload([]byte(h[5:]))
+	case strings.HasPrefix(h, "purge="):
+		v.SetPurgeFilter(h[6:])
+		c.checks = append(c.checks, m)
+		return ActPurgeSubject, nil
 	}
 	c.checks = append(c.checks, m)
 	return ActNone, nil

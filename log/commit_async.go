@@ -1,5 +1,7 @@
 package log
 
+import "fmt"
+
 // CommitAsync is Commit for callers that must not wait for the fsync (an
 // event loop): it assigns the sequence and timestamp and writes the record
 // before it returns, so messages committed one after another get increasing
@@ -132,8 +134,17 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 	}
 	seq, ts, gap, err := l.placeLocked(a.at, a.atTs, l.opts.Clock.Now().UnixNano())
 	var act Action
+	var out *checkOut
 	if err == nil {
-		act, err = l.checkLocked(a.subject, a.hdr, a.size, seq, ts, false)
+		act, out, err = l.checkLocked(a.subject, a.hdr, a.size, seq, ts, false)
+	}
+	if err == nil && out.body != nil {
+		if a.chunked {
+			l.truncateCheckerLocked(seq - 1)
+			err = fmt.Errorf("%w: a chunked message's payload cannot be replaced", ErrBadRequest)
+		} else {
+			rec, tail = a.replacePayload(out.body)
+		}
 	}
 	if err != nil {
 		l.w.Unlock()
@@ -153,7 +164,7 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 	}
 	var po *op
 	if err == nil {
-		po, err = l.actionLocked(act, a.subject, seq)
+		po, err = l.actionLocked(act, out.purgeSubject(a.subject), seq)
 	}
 	if err != nil {
 		if gap != 0 {

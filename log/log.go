@@ -34,6 +34,9 @@ type Log struct {
 		nextTxn uint64   // id for the next chunked message
 		closed  bool
 		cfg     Config // copy of mu.cfg for the writers' checks
+		// ck is what the Checker set through its View for the message
+		// being decided (checkLocked; read before l.w is released).
+		ck checkOut
 		// pend holds small records written at pendOff.. in active but not
 		// yet in the file (see writeLocked); the group commit leader writes
 		// them out with one pwrite before it syncs or publishes anything.

@@ -291,6 +291,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 	}
 	var act Action
 	var gap uint64
+	var out *checkOut
 	for settle := true; ; settle = false {
 		l.w.Lock()
 		if err := l.writableLocked(); err != nil {
@@ -305,7 +306,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 			seq, ts, gap, err = l.placeLocked(c.Seq, c.Time, c.Time)
 		}
 		if err == nil {
-			act, err = l.checkLocked(c.Subject, c.Hdr, c.Size, seq, ts, settle)
+			act, out, err = l.checkLocked(c.Subject, c.Hdr, c.Size, seq, ts, settle)
 		}
 		if err == nil {
 			break
@@ -335,6 +336,25 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 			return 0, 0, err
 		}
 	}
+	if body := out.body; body != nil {
+		// The Checker replaced the payload: it is stored as an inline
+		// message's one chunk, and what held the old one is let go.
+		if p.first != nil {
+			p.first.live.Add(-1)
+			p.first = nil
+		}
+		if chunk == nil {
+			delete(rs.mu.pending, c.ID)
+		}
+		chunk = l.inlineChunkLocked(c.ID, body)
+		crc := crc32c(body)
+		p.have = append(p.have[:0], true)
+		p.refs = append(p.refs[:0], chunkRef{n: uint32(len(body)), crc: crc})
+		p.n, p.bytes, p.inline = 1, int64(len(body)), false
+		cc := *c
+		cc.Size, cc.Chunks, cc.Digest = int64(len(body)), 1, ChunkDigest(0, crc)
+		c = &cc
+	}
 	var seg *segment
 	var off int64
 	if chunk == nil {
@@ -350,7 +370,7 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		return 0, 0, err
 	}
 	rec := rs.mu.buf
-	po, err := l.actionLocked(act, c.Subject, seq)
+	po, err := l.actionLocked(act, out.purgeSubject(c.Subject), seq)
 	if err != nil {
 		// A write error: it sticks, the replica must be reopened.
 		l.truncateCheckerLocked(seq - 1)

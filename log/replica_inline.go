@@ -43,22 +43,35 @@ func (l *Log) ApplyInline(c *Commit, data []byte, crc uint32) (seq uint64, ts in
 	if c.Chunks != 1 || c.Size != int64(len(data)) || c.Digest != ChunkDigest(0, crc) {
 		return 0, 0, fmt.Errorf("%w: message %d has 1 of %d chunks, %d of %d bytes", ErrCorrupt, c.ID, c.Chunks, len(data), c.Size)
 	}
-	// The chunk record, sealed; writeInlineLocked appends the commit.
-	n := recHeaderSize + chunkMetaSize + len(data)
-	b := slices.Grow(rs.mu.inline[:0], n)[:n]
-	putRecHeader(b, recChunk, 0, chunkMetaSize+len(data))
-	meta := b[recHeaderSize : recHeaderSize+chunkMetaSize]
-	le.PutUint64(meta[0:], c.ID)
-	le.PutUint32(meta[8:], 0)
-	le.PutUint32(meta[12:], crc)
-	copy(b[recHeaderSize+chunkMetaSize:], data)
-	sealRecord(b[:recHeaderSize+chunkMetaSize], meta)
-	rs.mu.inline = b
+	b := l.inlineChunkLockedCRC(c.ID, data, crc)
 	p := l.newPendingLocked()
 	p.have = append(p.have[:0], true)
 	p.refs = append(p.refs[:0], chunkRef{n: uint32(len(data)), crc: crc})
 	p.n, p.bytes = 1, int64(len(data))
 	return l.commitLocked(c, p, b)
+}
+
+// inlineChunkLocked builds the sealed chunk record of an inline message's
+// one chunk, data, in rep.mu.inline; writeInlineLocked appends the commit.
+// rep.mu held.
+func (l *Log) inlineChunkLocked(id uint64, data []byte) []byte {
+	return l.inlineChunkLockedCRC(id, data, crc32c(data))
+}
+
+// inlineChunkLockedCRC is inlineChunkLocked with data's CRC-32C known.
+func (l *Log) inlineChunkLockedCRC(id uint64, data []byte, crc uint32) []byte {
+	rs := &l.rep
+	n := recHeaderSize + chunkMetaSize + len(data)
+	b := slices.Grow(rs.mu.inline[:0], n)[:n]
+	putRecHeader(b, recChunk, 0, chunkMetaSize+len(data))
+	meta := b[recHeaderSize : recHeaderSize+chunkMetaSize]
+	le.PutUint64(meta[0:], id)
+	le.PutUint32(meta[8:], 0)
+	le.PutUint32(meta[12:], crc)
+	copy(b[recHeaderSize+chunkMetaSize:], data)
+	sealRecord(b[:recHeaderSize+chunkMetaSize], meta)
+	rs.mu.inline = b
+	return b
 }
 
 // writeInlineLocked writes chunk (a chunk record) and the commit record of

@@ -144,6 +144,10 @@ func (e *Engine) handle(r *apiReq) {
 	if e.refuseUnclustered(r, s) {
 		return
 	}
+	if levelChecked(s.Op) && levelTooHigh(r.hdr) {
+		e.respondErr(r.reply, s.Op.ResponseType(), jsapi.NewAPIError(jsapi.ErrCodeRequiredAPILevel))
+		return
+	}
 	if e.forwardAPI(r, s) {
 		return
 	}

@@ -40,12 +40,13 @@ func (e *Engine) consumerCreate(r *apiReq, s jsapi.APISubject) {
 		e.respondErr(r.reply, typ, readDenied(f))
 		return
 	}
+	req.Config.Metadata = withRequiredLevel(req.Config.Metadata, consumerRequiredLevel(&req.Config))
 	info, apiErr := st.cons.Create(&req, cname, filter)
 	if apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
-	e.respond(r.reply, &jsapi.ConsumerCreateResponse{APIResponse: jsapi.APIResponse{Type: typ}, ConsumerInfo: info})
+	e.respond(r.reply, &jsapi.ConsumerCreateResponse{APIResponse: jsapi.APIResponse{Type: typ}, ConsumerInfo: withConsumerServerLevel(info)})
 }
 
 // consumerInfo answers CONSUMER.INFO.<stream>.<consumer>.
@@ -61,7 +62,7 @@ func (e *Engine) consumerInfo(r *apiReq, stream, name string) {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
-	e.respond(r.reply, &jsapi.ConsumerInfoResponse{APIResponse: jsapi.APIResponse{Type: typ}, ConsumerInfo: info})
+	e.respond(r.reply, &jsapi.ConsumerInfoResponse{APIResponse: jsapi.APIResponse{Type: typ}, ConsumerInfo: withConsumerServerLevel(info)})
 }
 
 // consumerDelete answers CONSUMER.DELETE.<stream>.<consumer>.
@@ -114,6 +115,9 @@ func (e *Engine) consumerList(r *apiReq, stream string) {
 	}
 	list := st.cons.List()
 	lo, hi := page(len(list), req.Offset, jsapi.ListLimit)
+	for _, info := range list[lo:hi] {
+		withConsumerServerLevel(info)
+	}
 	e.respond(r.reply, &jsapi.ConsumerListResponse{APIResponse: jsapi.APIResponse{Type: typ},
 		APIPaged:  jsapi.APIPaged{Total: len(list), Offset: lo, Limit: jsapi.ListLimit},
 		Consumers: append([]*jsapi.ConsumerInfo{}, list[lo:hi]...)})

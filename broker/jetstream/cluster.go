@@ -259,11 +259,12 @@ func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 	if err := e.makeStreamDir(dir, &streamMeta{Config: d.Config, Created: d.Created, Replicated: true}); err != nil {
 		return err
 	}
-	repl, err := cs.c.StartReplica(d.ShardID, d.Members, filepath.Join(dir, msgsDir), logConfig(&d.Config), newPublishRules(d.Config.Name))
+	ix := &msgIndexes{}
+	repl, err := cs.c.StartReplica(d.ShardID, d.Members, filepath.Join(dir, msgsDir), logConfig(&d.Config), newPublishRules(d.Config.Name, ix))
 	if err != nil {
 		return err
 	}
-	st, err := e.openReplicaStream(dir, d.Config, d.Created, repl)
+	st, err := e.openReplicaStream(dir, d.Config, d.Created, repl, ix)
 	if err != nil {
 		repl.Close()
 		return err
@@ -283,7 +284,9 @@ func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 // fails st stays registered (without consumers) and the next poll retries.
 func (e *Engine) reopenReplicated(st *stream) {
 	st.cons.Close()
-	nst, err := e.openReplicaStream(st.dir, st.Config(), st.created, st.repl)
+	st.stopExpirer()
+	st.stopScheduler()
+	nst, err := e.openReplicaStream(st.dir, st.Config(), st.created, st.repl, st.ix)
 	if err != nil {
 		e.log.Error("jetstream: replica not reopened", "stream", st.name, "err", err)
 		return

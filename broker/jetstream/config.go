@@ -110,8 +110,38 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if apiErr := checkFeeds(&cfg, in.Subjects); apiErr != nil {
 		return cfg, apiErr
 	}
-	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
-		return cfg, invalidConfig("per-message TTL, counters and schedules are not supported")
+	if cfg.AllowMsgCounter {
+		switch {
+		case cfg.Discard == jsapi.DiscardNew:
+			return cfg, invalidConfig("counter stream cannot use discard new")
+		case cfg.AllowMsgTTL:
+			return cfg, invalidConfig("counter stream cannot use message TTLs")
+		case cfg.AllowMsgSchedules:
+			return cfg, invalidConfig("counter stream cannot use message schedules")
+		case cfg.Retention != jsapi.LimitsPolicy:
+			return cfg, invalidConfig("counter stream can only use limits retention")
+		}
+	}
+	if cfg.SubjectDeleteMarkerTTL > 0 {
+		if cfg.SubjectDeleteMarkerTTL < time.Second {
+			return cfg, invalidConfig("subject delete marker TTL must be at least 1 second")
+		}
+		// Markers are message TTLs and roll-ups: nats-server turns both on.
+		cfg.AllowMsgTTL = true
+		if !cfg.AllowRollup {
+			cfg.AllowRollup, cfg.DenyPurge = true, false
+		}
+	} else if cfg.SubjectDeleteMarkerTTL < 0 {
+		return cfg, invalidConfig("subject delete marker TTL must not be negative")
+	}
+	if cfg.AllowMsgSchedules {
+		if cfg.Discard == jsapi.DiscardNew {
+			return cfg, invalidConfig("message scheduling cannot use discard new")
+		}
+		// A schedule rolls its subject up: nats-server turns roll-ups on.
+		if !cfg.AllowRollup {
+			cfg.AllowRollup, cfg.DenyPurge = true, false
+		}
 	}
 	if apiErr := atomicReplicasErr(&cfg); apiErr != nil {
 		return cfg, apiErr
@@ -147,6 +177,7 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 		}
 		own.Add(subj, "")
 	}
+	cfg.Metadata = withRequiredLevel(cfg.Metadata, streamRequiredLevel(&cfg))
 	return cfg, nil
 }
 
@@ -189,6 +220,12 @@ func checkUpdate(old, cfg jsapi.StreamConfig) (jsapi.StreamConfig, *jsapi.APIErr
 		return cfg, jsapi.NewAPIError(jsapi.ErrCodeStreamMirrorNotUpdatable)
 	case cfg.Replicas != old.Replicas:
 		return cfg, jsapi.NewAPIError(jsapi.ErrCodeStreamReplicasNotUpdatable)
+	case old.AllowMsgTTL && !cfg.AllowMsgTTL:
+		return cfg, invalidConfig("message TTL status can not be disabled")
+	case cfg.AllowMsgCounter != old.AllowMsgCounter:
+		return cfg, invalidConfig("stream configuration update can not change message counter setting")
+	case old.AllowMsgSchedules && !cfg.AllowMsgSchedules:
+		return cfg, invalidConfig("message schedules can not be disabled")
 	}
 	if cfg.Sealed {
 		cfg.MaxAge = 0
@@ -210,6 +247,9 @@ func logConfig(cfg *jsapi.StreamConfig) log.Config {
 		MaxAge:   cfg.MaxAge,
 		FirstSeq: cfg.FirstSeq,
 		Rules:    rulesOf(cfg).encode(),
+	}
+	if takesMaxAge(cfg) {
+		lc.MaxAge = 0 // the stream's expirer applies it (ttl.go)
 	}
 	if !cfg.DiscardNewPer {
 		lc.MaxMsgsPerSubject = cfg.MaxMsgsPer

@@ -19,6 +19,11 @@
 //	                           commit removed at open), fast batches (flow
 //	                           control over ordinary publishes)
 //	rules.go                   the publish rules, decided once in log order
+//	ttl.go                     per-message TTL, max_age with TTLs, delete
+//	                           markers
+//	counter.go                 counters (ADR-49)
+//	schedule.go, cron.go       message schedules (ADR-51)
+//	apilevel.go                API levels (ADR-44) and their metadata
 //	store*.go                  the Store seam: localStore (R1), replicatedStore
 //	republish.go               subject_transform (applied at capture) and republish
 //	feed*.go, rules_source.go  mirrors and sources: copying from an origin
@@ -115,19 +120,22 @@
 //   - Interest retention: a message stored while the stream has no
 //     consumer is removed at once (nobody will ever acknowledge it); with
 //     consumers, the consumer Set removes messages through Stream.Remove.
-//   - Per-message TTL, counters, schedules, atomic batches on a replicated
-//     stream and external (cross-domain) mirrors and sources are refused as
-//     invalid config (10052); a Nats-TTL header is refused with 10166 (TTL
-//     disabled).
+//   - Atomic batches on a replicated stream and external (cross-domain)
+//     mirrors and sources are refused as invalid config (10052).
 //   - An atomic batch is R1 only: a replicated one would need its raft
 //     entries applied as one step on every replica (not built). The
 //     batch's messages keep their Nats-Batch-* headers, the last one
 //     Nats-Batch-Commit: 1, as nats-server stores them; that header is
 //     what the repair at open looks for.
-//   - $JS.API.INFO reports API level 0 (jsapi.BargeAPILevel): clients gate
-//     2.11+ features on it, so nats.go refuses a KV bucket with
-//     LimitMarkerTTL itself rather than asking for per-message TTL and
-//     subject delete markers.
+//   - Message schedules (schedule.go): learned by the rules in log order,
+//     fired by the stream's leader through its store.
+//   - Counters (counter.go): the rules compute each total in log order and
+//     store it as the message's body (log.View.SetPayload).
+//   - $JS.API.INFO reports API level 1 (jsapi.BargeAPILevel; apilevel.go
+//     sets the _nats.* metadata): clients gate features on it.
+//   - Per-message TTL and subject delete markers (ttl.go): the rules learn
+//     each TTL in log order; the stream's leader removes what expired, by
+//     an ordinary (replicated) delete or a delete marker.
 //
 // # Locks
 //

@@ -223,19 +223,14 @@ func TestKVJetStreamPackageWatch(t *testing.T) {
 	want(res, "s.2", "", jetstream.KeyValueDelete)
 }
 
-// TestKVTTLNotAdvertised: barge reports API level 0, so nats.go refuses a
-// bucket with LimitMarkerTTL itself, and a per-key TTL (Nats-TTL) is
-// refused by the server with 10166 as nats-server does on a stream without
-// allow_msg_ttl.
-func TestKVTTLNotAdvertised(t *testing.T) {
+// TestKVTTLDisabledBucket: a per-key TTL (Nats-TTL) on a bucket made
+// without LimitMarkerTTL (its stream has no allow_msg_ttl) is refused with
+// 10166 as nats-server refuses it, and nothing is stored.
+func TestKVTTLDisabledBucket(t *testing.T) {
 	a := startServer(t, "", nil)
 	js := newJS(t, a.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "ttl", LimitMarkerTTL: time.Minute})
-	if !errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
-		t.Fatalf("LimitMarkerTTL: %v", err)
-	}
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "ttl"})
 	must(t, err)
 	_, err = kv.Create(ctx, "k", []byte("v"), jetstream.KeyTTL(time.Minute))

@@ -202,7 +202,9 @@ func (e *Engine) listedInfo(ls *listedStream) *jsapi.StreamInfo {
 		return ls.st.info(nil)
 	}
 	d := &ls.remote.def
-	si := &jsapi.StreamInfo{Config: d.Config, Created: d.Created.UTC(), TimeStamp: e.o.Clock.Now().UTC()}
+	cfg := d.Config
+	cfg.Metadata = withServerLevel(cfg.Metadata)
+	si := &jsapi.StreamInfo{Config: cfg, Created: d.Created.UTC(), TimeStamp: e.o.Clock.Now().UTC()}
 	if cs := e.cl.Load(); cs != nil {
 		ci := &jsapi.ClusterInfo{Name: e.o.ClusterName, RaftGroup: d.Config.Name}
 		for _, id := range sortedIDs(d.Members) {

@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec/jsapi"
@@ -137,7 +138,7 @@ func (p *pub) start() {
 	}
 	st := p.st
 	st.mu.Lock()
-	p.err = st.precheckLocked(hdr, p.size, &h)
+	p.err = st.precheckLocked(p.subject, hdr, p.size, &h)
 	if tr := st.mu.xform; tr != nil && p.err == nil {
 		if to, ok := tr.Match(p.subject); ok {
 			p.subject = to // stored under the transformed subject
@@ -173,12 +174,12 @@ func (p *pub) start() {
 // alike, early: before the body is stored or proposed, and refuses a
 // client's Nats-Stream-Source (10227). h receives the parsed headers.
 // s.mu held.
-func (s *stream) precheckLocked(hdr []byte, size int, h *pubHeaders) *jsapi.APIError {
+func (s *stream) precheckLocked(subj string, hdr []byte, size int, h *pubHeaders) *jsapi.APIError {
 	if s.mu.closed {
 		return jsapi.NewAPIError(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreClosed)
 	}
 	rc := rulesOf(&s.mu.cfg)
-	if ce := rc.decideStatic(s.name, hdr, int64(size), h); ce != nil {
+	if ce := rc.decideStatic(s.name, subj, hdr, int64(size), h); ce != nil {
 		_, _, apiErr := refusalAnswer(ce)
 		return apiErr
 	}
@@ -186,6 +187,9 @@ func (s *stream) precheckLocked(hdr []byte, size int, h *pubHeaders) *jsapi.APIE
 		// Only a source's copies carry it (they are not publishes), as
 		// nats-server refuses it from clients.
 		return jsapi.NewAPIError(jsapi.ErrCodeMessageSourceHdrNotAllowed)
+	}
+	if len(hdr) > 0 {
+		return clientSchedule(&s.mu.cfg, h, hdr)
 	}
 	return nil
 }
@@ -277,7 +281,7 @@ func (c *commitDone) done(seq uint64, _ int64, err error) {
 	}
 	waiters := c.waiters
 	c.waiters = nil
-	retention := st.mu.cfg.Retention
+	retention, counter := st.mu.cfg.Retention, st.mu.cfg.AllowMsgCounter
 	rp := st.mu.repub
 	st.mu.Unlock()
 	var ce *log.CheckError
@@ -319,7 +323,10 @@ func (c *commitDone) done(seq uint64, _ int64, err error) {
 	if rp != nil {
 		c.e.republish(st, rp, seq) // republish.go
 	}
-	if len(c.reply) > 0 {
+	if counter && len(c.reply) > 0 {
+		// The total the rules stored (counter.go).
+		c.e.sendCounterAck(c.reply, st, seq, st.counterAckValue(seq))
+	} else if len(c.reply) > 0 {
 		c.e.ackIn(st, c.reply, seq, false)
 	}
 	for _, r := range waiters {
@@ -353,6 +360,18 @@ func (e *Engine) sendPubAckIn(ob *broker.OutBatch, reply []byte, st *stream, seq
 	buf.b = jsapi.AppendPubAck(buf.b[:0], st.name, seq, "", dup)
 	// A PubAck inbox is used once: do not let it evict cached subjects.
 	e.srv.SendIn(ob, &broker.Delivery{To: reply, Body: buf.b, Once: true})
+	e.putBuf(buf)
+}
+
+// sendCounterAck sends a counter's PubAck, with its total:
+// {"stream","seq","val"}.
+func (e *Engine) sendCounterAck(reply []byte, st *stream, seq uint64, val string) {
+	buf := e.srvBuf()
+	b := jsapi.AppendPubAck(buf.b[:0], st.name, seq, "", false)
+	b = append(b[:len(b)-1], `,"val":`...)
+	b = strconv.AppendQuote(b, val)
+	buf.b = append(b, '}')
+	e.srv.Deliver(reply, nil, nil, buf.b)
 	e.putBuf(buf)
 }
 

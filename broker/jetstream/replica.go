@@ -162,6 +162,7 @@ func (e *Engine) applyReplicatedConfig(st *stream, cfg jsapi.StreamConfig) *jsap
 	st.mu.Lock()
 	st.setConfigLocked(cfg)
 	st.mu.Unlock()
+	st.kickExpirer()
 	if !reflect.DeepEqual(old.Subjects, cfg.Subjects) && e.mu.streams[st.name] == st {
 		e.unregisterLocked(st)
 		if err := e.registerLocked(st); err != nil {

@@ -2,7 +2,9 @@ package jetstream
 
 import (
 	"encoding/binary"
+	"math/big"
 	"strconv"
+	"time"
 
 	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
@@ -21,7 +23,10 @@ import (
 // (the one publishes had before, close to nats-server's):
 //
 //	header block over 64 KiB             10097
+//	Nats-TTL invalid                     10165
 //	Nats-TTL (per-message TTL disabled)  10166
+//	Nats-Incr rules (counter.go)         10168-10171
+//	Nats-Schedule rules (schedule.go)    10188-10212 (and 10166)
 //	malformed expected-sequence header   10003 / 10193
 //	sealed stream                        10109
 //	Nats-Batch-Id (atomic publish off)   10174
@@ -37,6 +42,7 @@ import (
 //	  (-Subject: another subject or filter instead of the message's own)
 //	Nats-Expected-Last-Msg-Id            10070 with the last message's id
 //	discard_new_per_subject              10077 "maximum messages per subject exceeded"
+//	Nats-Incr total (counter.go)         the new body (View.SetPayload)
 //	Nats-Rollup sub / all                an Action: the log purges the
 //	                                     subject / the stream below the message
 //
@@ -84,9 +90,15 @@ import (
 // exactly as one that did not, and every replica decides as every other
 // (TestRulesRestartParity: copies with different batches, one restarted).
 //
+// Per-message TTL: a message's expiry is its timestamp plus its Nats-TTL,
+// the same on every replica; the rules hand it to the stream's ttlIndex as
+// they accept the message (and rebuild it at Reset), and only the leader
+// removes expired messages, through the log like any delete (ttl.go).
+//
 // Outside the guarantee: max_age removes messages by each node's own
-// clock, so a rule reading a message that expires at that moment may
-// differ. A restarted replica reopens its log with the stream's current
+// clock (on a stream without TTLs or markers: one with them has its max_age
+// applied by the leader like a TTL), so a rule reading a message that
+// expires at that moment may differ. A restarted replica reopens its log with the stream's current
 // definition and raft re-applies the entries after its applied marker
 // under it: an entry decided before a config entry that the marker does
 // not cover is decided again with the newer rules (the limits have the
@@ -105,18 +117,22 @@ const checkDuplicate uint32 = 1
 
 // ruleConfig is what the rules read of a stream's config.
 type ruleConfig struct {
-	window      int64 // duplicate_window (ns); 0: no dedup
-	maxMsgSize  int64 // max_msg_size, headers and payload; <= 0: none
-	maxPerSubj  int64 // max_msgs_per_subject under discard_new_per_subject; 0: off
-	sealed      bool
-	allowRollup bool
-	allowAtomic bool // allow_atomic: Nats-Batch-Id messages (rules_batch.go)
+	window         int64 // duplicate_window (ns); 0: no dedup
+	maxMsgSize     int64 // max_msg_size, headers and payload; <= 0: none
+	maxPerSubj     int64 // max_msgs_per_subject under discard_new_per_subject; 0: off
+	sealed         bool
+	allowRollup    bool
+	allowAtomic    bool // allow_atomic: Nats-Batch-Id messages (rules_batch.go)
+	allowTTL       bool // allow_msg_ttl (or subject_delete_marker_ttl)
+	allowCounter   bool // allow_msg_counter (counter.go)
+	allowSchedules bool // allow_msg_schedules (schedule.go)
 }
 
 // rulesOf is cfg's ruleConfig.
 func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 	rc := ruleConfig{window: int64(cfg.Duplicates), maxMsgSize: int64(cfg.MaxMsgSize), sealed: cfg.Sealed,
-		allowRollup: cfg.AllowRollup && !cfg.DenyPurge, allowAtomic: cfg.AllowAtomicPublish}
+		allowRollup: cfg.AllowRollup && !cfg.DenyPurge, allowAtomic: cfg.AllowAtomicPublish, allowTTL: cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL > 0, allowCounter: cfg.AllowMsgCounter,
+		allowSchedules: cfg.AllowMsgSchedules}
 	if cfg.DiscardNewPer && cfg.MaxMsgsPer > 0 {
 		rc.maxPerSubj = cfg.MaxMsgsPer
 	}
@@ -130,7 +146,8 @@ func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 
 // Encoded ruleConfig, log.Config.Rules (format: stored in raft config
 // entries): version u8 (1) | flags u8 (bit 0 sealed, bit 1 allow rollup,
-// bit 7 allow atomic) |
+// bit 2 allow msg TTL, bit 3 allow msg counter, bit 4 allow msg
+// schedules, bit 7 allow atomic) |
 // window i64 | max msg size i64 | max msgs per subject i64.
 const (
 	rulesVersion = 1
@@ -145,6 +162,15 @@ func (rc ruleConfig) encode() string {
 	}
 	if rc.allowRollup {
 		b[1] |= 2
+	}
+	if rc.allowTTL {
+		b[1] |= 4
+	}
+	if rc.allowCounter {
+		b[1] |= 8
+	}
+	if rc.allowSchedules {
+		b[1] |= 16
 	}
 	if rc.allowAtomic {
 		b[1] |= 0x80
@@ -162,8 +188,7 @@ func decodeRules(s string) ruleConfig {
 		return ruleConfig{}
 	}
 	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) }
-	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, allowAtomic: s[1]&0x80 != 0,
-		window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
+	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, allowAtomic: s[1]&0x80 != 0, allowTTL: s[1]&4 != 0, allowCounter: s[1]&8 != 0, allowSchedules: s[1]&16 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
 }
 
 // pubHeaders are the JetStream headers of a message: views into its
@@ -178,18 +203,31 @@ type pubHeaders struct {
 	expSubjSeq     uint64
 	hasExpLastSeq  bool
 	hasExpSubjSeq  bool
-	batch          bool // Nats-Batch-Id: an atomic batch publish
-	sourced        bool // Nats-Stream-Source: a source's copy
+	batch          bool     // Nats-Batch-Id: an atomic batch publish
+	sourced        bool     // Nats-Stream-Source: a source's copy
+	ttl            int64    // Nats-TTL in seconds (-1: never; 0: none)
+	badTTL         bool     // Nats-TTL is not a valid TTL
+	incr           *big.Int // Nats-Incr (nil when absent or invalid)
+	hasIncr        bool
+	sched          schedHeaders // schedule.go
 }
 
-// parse reads the JetStream headers of hdr. A Nats-TTL is refused (10166:
-// no stream allows per-message TTL, so it is refused as nats-server refuses
-// it on such a stream rather than stored and never expired); a malformed
-// number in an expected-sequence header is a bad request, a subject
-// without its sequence 10193, as in nats-server.
+// parse reads the JetStream headers of hdr. A malformed number in an
+// expected-sequence header is a bad request, a subject without its
+// sequence 10193, as in nats-server.
 func (h *pubHeaders) parse(hdr []byte) *log.CheckError {
-	if _, ok := codec.HeaderValue(hdr, jsapi.HdrTTL); ok {
-		return refusal(jsapi.ErrCodeMessageTTLDisabled, "")
+	if v, ok := codec.HeaderValue(hdr, jsapi.HdrTTL); ok {
+		h.ttl, ok = parseTTL(v)
+		h.badTTL = !ok
+	}
+	if hasKeyPrefix(hdr, hdrSchedule) { // one scan, not eight
+		h.sched.parse(hdr)
+	}
+	if v, ok := codec.HeaderValue(hdr, jsapi.HdrIncr); ok {
+		h.hasIncr = true
+		if n, valid := parseIncr(v); valid {
+			h.incr = n
+		}
 	}
 	get := func(key string) []byte {
 		v, _ := codec.HeaderValue(hdr, key)
@@ -230,7 +268,7 @@ func refusal(code jsapi.ErrCode, arg string) *log.CheckError {
 
 // decideStatic decides the rules that depend only on rc, the stream's name
 // and the message (hdr, and size: headers and payload), filling h.
-func (rc *ruleConfig) decideStatic(name string, hdr []byte, size int64, h *pubHeaders) *log.CheckError {
+func (rc *ruleConfig) decideStatic(name, subj string, hdr []byte, size int64, h *pubHeaders) *log.CheckError {
 	if len(hdr) > maxHeaderSize {
 		return refusal(jsapi.ErrCodeStreamHeaderExceedsMaximum, "")
 	}
@@ -240,8 +278,20 @@ func (rc *ruleConfig) decideStatic(name string, hdr []byte, size int64, h *pubHe
 		}
 	}
 	switch {
+	case h.badTTL:
+		return refusal(jsapi.ErrCodeMessageTTLInvalid, "")
+	case h.ttl != 0 && !rc.allowTTL:
+		return refusal(jsapi.ErrCodeMessageTTLDisabled, "")
 	case rc.sealed:
 		return refusal(jsapi.ErrCodeStreamSealed, "")
+	}
+	if ce := rc.decideCounter(h, size-int64(len(hdr))); ce != nil {
+		return ce
+	}
+	if ce := rc.decideSchedule(subj, &h.sched, h.rollup); ce != nil {
+		return ce
+	}
+	switch {
 	case h.batch && !rc.allowAtomic:
 		return refusal(jsapi.ErrCodeAtomicPublishDisabled, "")
 	case len(h.expStream) > 0 && string(h.expStream) != name:
@@ -290,7 +340,16 @@ type publishRules struct {
 	// srcLast is the newest origin sequence accepted per source (its
 	// Nats-Stream-Source key) as far as learnt (rules_source.go).
 	srcLast map[string]uint64
-	batch   batchRules    // the atomic batch being decided (rules_batch.go)
+	batch   batchRules // the atomic batch being decided (rules_batch.go)
+	// ttls learns the accepted messages with a TTL, for the stream's
+	// expirer (ttl.go); nil: not tracked.
+	ttls *ttlIndex
+	// scheds learns the accepted schedules (schedule.go); nil: not tracked.
+	scheds *schedIndex
+	// counters holds the total of each subject's newest pending counter
+	// message (counter.go); body is scratch.
+	counters map[string]pendingCounter
+	body     []byte
 }
 
 // pendingMsg is an accepted message (id: its Nats-Msg-Id, or "").
@@ -310,9 +369,14 @@ type pendingSubj struct {
 	last uint64
 }
 
-// newPublishRules returns the rules of stream name.
-func newPublishRules(name string) *publishRules {
-	return &publishRules{name: name, bySubj: make(map[string]pendingSubj)}
+// newPublishRules returns the rules of stream name, telling ix (when not
+// nil) about the messages with a TTL and the schedules.
+func newPublishRules(name string, ix *msgIndexes) *publishRules {
+	r := &publishRules{name: name, bySubj: make(map[string]pendingSubj), counters: make(map[string]pendingCounter)}
+	if ix != nil {
+		r.ttls, r.scheds = &ix.ttls, &ix.scheds
+	}
+	return r
 }
 
 var _ log.Checker = (*publishRules)(nil)
@@ -321,7 +385,7 @@ var _ log.Checker = (*publishRules)(nil)
 func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 	r.configure(v.Rules())
 	var h pubHeaders
-	if ce := r.cfg.decideStatic(r.name, m.Hdr, m.Size+int64(len(m.Hdr)), &h); ce != nil {
+	if ce := r.cfg.decideStatic(r.name, m.Subject, m.Hdr, m.Size+int64(len(m.Hdr)), &h); ce != nil {
 		return log.ActNone, ce
 	}
 	if h.batch {
@@ -383,12 +447,33 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 			return log.ActNone, refusal(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreMaxMsgsPerSubject)
 		}
 	}
+	var total string
+	if h.incr != nil {
+		var err error
+		if total, err = r.counterTotal(v, m, h.incr); err != nil {
+			return log.ActNone, err
+		}
+		r.body = counterBody(r.body[:0], total)
+		if r.cfg.maxMsgSize > 0 && int64(len(m.Hdr)+len(r.body)) > r.cfg.maxMsgSize {
+			return log.ActNone, refusal(jsapi.ErrCodeStreamMessageExceedsMaximum, "")
+		}
+		v.SetPayload(r.body)
+	}
 	act := log.ActNone
 	switch string(h.rollup) {
 	case jsapi.RollupSubject:
 		act = log.ActPurgeSubject
 	case jsapi.RollupAll:
 		act = log.ActPurgeAll
+	}
+	schedule := h.sched.hasPattern && len(h.sched.pattern) > 0
+	if schedule {
+		act = log.ActPurgeSubject // one schedule per subject
+	} else if act == log.ActNone && string(h.sched.next) == scheduleNextPurge && len(h.sched.scheduler) > 0 {
+		// A fired one-shot schedule's message purges the schedule, with
+		// it (one with a rollup of its own leaves that to the scheduler).
+		act = log.ActPurgeSubject
+		v.SetPurgeFilter(string(h.sched.scheduler))
 	}
 	r.accept(v, m, h.msgID)
 	if sourced {
@@ -399,6 +484,18 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 	}
 	if h.batch {
 		r.batch.accept(m, &h)
+	}
+	if h.incr != nil {
+		r.counters[m.Subject] = pendingCounter{seq: m.Seq, val: total}
+	}
+	if schedule && r.scheds != nil {
+		r.scheds.add(m.Subject, m.Seq, m.Time, &h.sched)
+	}
+	if r.ttls != nil && r.cfg.allowTTL {
+		if h.ttl > 0 {
+			r.ttls.add(m.Seq, m.Time+h.ttl*int64(time.Second))
+		}
+		r.ttls.touch(m.Time)
 	}
 	return act, nil
 }
@@ -411,6 +508,11 @@ func (r *publishRules) Truncate(last uint64) {
 		r.pending[n-1] = pendingMsg{}
 		r.pending = r.pending[:n-1]
 	}
+	for subj, cv := range r.counters {
+		if cv.seq > last {
+			delete(r.counters, subj)
+		}
+	}
 	r.ids.truncate(last)
 	clear(r.srcLast) // learnt again from what is left
 }
@@ -420,6 +522,7 @@ func (r *publishRules) Reset(v log.View) {
 	clear(r.pending)
 	r.pending, r.head, r.pruneAt = r.pending[:0], 0, 0
 	clear(r.bySubj)
+	clear(r.counters)
 	r.ids = idTable{}
 	clear(r.srcLast)
 	r.batch.reset()
@@ -430,6 +533,37 @@ func (r *publishRules) Reset(v log.View) {
 		// message's timestamp is no lower, so its expiry leaves what a
 		// load at that message would have found.
 		r.load(v, v.LastTime())
+	}
+	if r.ttls != nil {
+		r.ttls.reset()
+		r.scheds.reset()
+		if r.cfg.allowTTL || r.cfg.allowSchedules {
+			r.loadTTLs(v)
+		}
+	}
+}
+
+// loadTTLs tells ttls about every stored message with a TTL, and scheds
+// about every schedule.
+func (r *publishRules) loadTTLs(v log.View) {
+	for seq := uint64(0); ; {
+		got, err := v.LoadNext(seq, &r.sm)
+		if got == 0 {
+			return
+		}
+		seq = got + 1
+		if err != nil {
+			continue
+		}
+		if ttl := msgTTL(r.sm.Hdr); ttl > 0 && r.cfg.allowTTL {
+			r.ttls.add(got, r.sm.Time+ttl*int64(time.Second))
+		}
+		if r.cfg.allowSchedules && hasKeyPrefix(r.sm.Hdr, hdrSchedule) {
+			var s schedHeaders
+			if s.parse(r.sm.Hdr); s.hasPattern && len(s.pattern) > 0 {
+				r.scheds.add(r.sm.Subject, got, r.sm.Time, &s)
+			}
+		}
 	}
 }
 
@@ -518,6 +652,7 @@ func (r *publishRules) forget(p pendingMsg) {
 	ps := r.bySubj[p.subj]
 	if ps.n--; ps.n <= 0 {
 		delete(r.bySubj, p.subj)
+		delete(r.counters, p.subj)
 		return
 	}
 	r.bySubj[p.subj] = ps

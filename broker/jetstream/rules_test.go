@@ -51,7 +51,7 @@ func TestRulesCommonCaseAllocs(t *testing.T) {
 		{"msg id", "NATS/1.0\r\nNats-Msg-Id: abc\r\n\r\n", 3},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			probe := &allocProbe{publishRules: newPublishRules("S")}
+			probe := &allocProbe{publishRules: newPublishRules("S", nil)}
 			l, err := log.Open(t.TempDir(), logConfig(&cfg), log.Options{Checker: probe, Sync: log.SyncInterval})
 			if err != nil {
 				t.Fatal(err)
@@ -79,6 +79,11 @@ func TestRulesConfigRoundTrip(t *testing.T) {
 	rc := ruleConfig{window: int64(time.Minute), maxMsgSize: 100, maxPerSubj: 3, sealed: true, allowRollup: true}
 	if got := decodeRules(rc.encode()); got != rc {
 		t.Fatalf("round trip: %+v", got)
+	}
+	for _, f := range []ruleConfig{{allowTTL: true}, {allowCounter: true}, {allowSchedules: true}} {
+		if got := decodeRules(f.encode()); got != f {
+			t.Fatalf("round trip %+v: %+v", f, got)
+		}
 	}
 	if got := decodeRules(""); got != (ruleConfig{}) {
 		t.Fatalf("empty: %+v", got)
@@ -111,7 +116,7 @@ type parityLog struct {
 
 func (p *parityLog) open() {
 	p.t.Helper()
-	opts := log.Options{Checker: newPublishRules(p.cfg.Name), Replica: p.replica, Clock: p.clock, Sync: log.SyncInterval}
+	opts := log.Options{Checker: newPublishRules(p.cfg.Name, nil), Replica: p.replica, Clock: p.clock, Sync: log.SyncInterval}
 	l, err := log.Open(p.dir, logConfig(&p.cfg), opts)
 	if err != nil {
 		p.t.Fatal(err)
@@ -302,7 +307,7 @@ func TestRulesSourcedAgain(t *testing.T) {
 	cfg := jsapi.StreamConfig{Name: "S", MaxMsgsPer: -1}
 	dir := t.TempDir()
 	open := func() *log.Log {
-		l, err := log.Open(dir, logConfig(&cfg), log.Options{Checker: newPublishRules("S"), Sync: log.SyncInterval})
+		l, err := log.Open(dir, logConfig(&cfg), log.Options{Checker: newPublishRules("S", nil), Sync: log.SyncInterval})
 		if err != nil {
 			t.Fatal(err)
 		}

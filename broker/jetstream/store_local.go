@@ -22,7 +22,7 @@ type localStore struct {
 var _ Store = (*localStore)(nil)
 
 // openLocalStore opens (or creates) the log of the stream cfg in dir.
-func (e *Engine) openLocalStore(dir string, cfg *jsapi.StreamConfig) (*localStore, error) {
+func (e *Engine) openLocalStore(dir string, cfg *jsapi.StreamConfig, ix *msgIndexes) (*localStore, error) {
 	s := &localStore{}
 	lopts := log.Options{
 		Clock:        e.o.Clock,
@@ -35,7 +35,7 @@ func (e *Engine) openLocalStore(dir string, cfg *jsapi.StreamConfig) (*localStor
 		FS:           e.o.FS,
 		// One write per client per group commit for the PubAcks.
 		AsyncBatchDone: s.acks.Flush,
-		Checker:        newPublishRules(cfg.Name),
+		Checker:        newPublishRules(cfg.Name, ix),
 	}
 	l, err := log.Open(filepath.Join(dir, msgsDir), logConfig(cfg), lopts)
 	if err != nil {

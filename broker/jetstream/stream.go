@@ -37,6 +37,14 @@ type stream struct {
 	snapshotting atomic.Bool
 	// batches are the open atomic batches (batch_atomic.go).
 	batches atomicBatches
+	// ix are what the publish rules learn for the timers: ttls and
+	// expiry remove expired messages (ttl.go), scheds and sched fire the
+	// schedules (schedule.go).
+	ix     *msgIndexes
+	ttls   *ttlIndex
+	expiry *expirer
+	scheds *schedIndex
+	sched  *scheduler
 
 	mu struct {
 		sync.Mutex
@@ -93,11 +101,12 @@ func (s *stream) Remove(seq uint64) error {
 // local store and loads its consumers. For a new stream meta must already
 // be written.
 func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Time) (*stream, error) {
-	store, err := e.openLocalStore(dir, &cfg)
+	ix := &msgIndexes{}
+	store, err := e.openLocalStore(dir, &cfg, ix)
 	if err != nil {
 		return nil, err
 	}
-	st, err := e.newStream(dir, cfg, created, store, nil, consumer.Env{})
+	st, err := e.newStream(dir, cfg, created, store, nil, ix, consumer.Env{})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -107,18 +116,21 @@ func (e *Engine) openStream(dir string, cfg jsapi.StreamConfig, created time.Tim
 
 // openReplicaStream builds a replicated stream over this node's replica:
 // the same stream type, consumers and reads as R1, over a replicated store.
-func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created time.Time, repl Replica) (*stream, error) {
+func (e *Engine) openReplicaStream(dir string, cfg jsapi.StreamConfig, created time.Time, repl Replica, ix *msgIndexes) (*stream, error) {
 	store, err := newReplicatedStore(repl, dir)
 	if err != nil {
 		return nil, err
 	}
-	return e.newStream(dir, cfg, created, store, repl, consumer.Env{Store: e.consumerStoreFor(cfg.Name)})
+	return e.newStream(dir, cfg, created, store, repl, ix, consumer.Env{Store: e.consumerStoreFor(cfg.Name)})
 }
 
 // newStream makes the stream over store and loads its consumers (env's
 // Store set for a replicated stream's; the rest filled in here).
-func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time, store Store, repl Replica, env consumer.Env) (*stream, error) {
-	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, store: store, repl: repl}
+func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time, store Store, repl Replica, ix *msgIndexes, env consumer.Env) (*stream, error) {
+	st := &stream{e: e, name: cfg.Name, dir: dir, created: created, store: store, repl: repl, ix: ix}
+	if ix != nil {
+		st.ttls, st.scheds = &ix.ttls, &ix.scheds
+	}
 	st.setConfigLocked(cfg)
 	st.mu.inflight = make(map[uint64]*commitDone)
 	env.Server, env.Clock, env.Logger, env.FS = e.srv, e.o.Clock, e.log.With("stream", cfg.Name), e.o.FS
@@ -127,6 +139,8 @@ func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time
 		return nil, fmt.Errorf("consumers: %w", err)
 	}
 	st.cons = set
+	st.startExpirer()
+	st.startScheduler()
 	return st, nil
 }
 
@@ -134,6 +148,7 @@ func (e *Engine) newStream(dir string, cfg jsapi.StreamConfig, created time.Time
 // counts and deleted_details the deleted sequences.
 func (s *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 	cfg := s.Config()
+	cfg.Metadata = withServerLevel(cfg.Metadata)
 	si := &jsapi.StreamInfo{
 		Config:    cfg,
 		Created:   s.created.UTC(),
@@ -212,6 +227,7 @@ func (s *stream) update(cfg jsapi.StreamConfig) *jsapi.APIError {
 	s.mu.Lock()
 	s.setConfigLocked(cfg)
 	s.mu.Unlock()
+	s.kickExpirer()
 	s.cons.StreamChanged()
 	return nil
 }
@@ -275,6 +291,8 @@ func (s *stream) close() error {
 	for _, f := range feeds {
 		f.stop()
 	}
+	s.stopExpirer()
+	s.stopScheduler()
 	s.closeBatches()
 	s.cons.Close()
 	return s.store.Close()
@@ -290,6 +308,8 @@ func (s *stream) destroy() error {
 	for _, f := range feeds {
 		f.stop()
 	}
+	s.stopExpirer()
+	s.stopScheduler()
 	s.cons.DeleteAll()
 	s.closeBatches()
 	s.store.Close()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -118,7 +119,7 @@ func TestJetStreamPackageStreams(t *testing.T) {
 	}
 	ai, err := js.AccountInfo(ctx)
 	must(t, err)
-	if ai.Streams != 1 || ai.API.Level != 0 { // barge reports level 0: see jsapi.BargeAPILevel
+	if ai.Streams != 1 || ai.API.Level != jsapi.BargeAPILevel {
 		t.Fatalf("account %+v", ai)
 	}
 	// Publishing to a subject no stream takes: no responders.

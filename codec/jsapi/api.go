@@ -51,14 +51,14 @@ const (
 	// reports in api.level (ADR-44: 0 is 2.10, 1 is 2.11, ...). A server
 	// that implements less of the API should report a lower level.
 	NATSServerAPILevel = 5
-	// BargeAPILevel is the level barge reports: 0 (2.10's API). barge
-	// implements no 2.11+ feature (per-message TTL and subject delete
-	// markers, pause, priority groups, counters, batch publish), and
-	// clients gate those on the level: nats.go refuses a KV bucket with
-	// LimitMarkerTTL (ErrLimitMarkerTTLNotSupported) and the nats CLI
-	// explains which server version a feature needs, instead of asking
-	// and failing on a config error.
-	BargeAPILevel = 0
+	// BargeAPILevel is the level barge reports: 1, nats-server 2.11's API
+	// (per-message TTL and subject delete markers; consumer pause and
+	// priority groups). Level 2 is all of 2.12 (counters, atomic batches,
+	// schedules, async persist): clients gate those on it, so barge
+	// reports it only once it implements them all (counters and schedules
+	// work already, atomic batches and async persist do not; such a
+	// stream's _nats.req.level is 2, as nats-server sets it).
+	BargeAPILevel = 1
 )
 
 // APIResponse is the common head of every API response. Type is one of

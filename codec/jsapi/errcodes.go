@@ -122,6 +122,24 @@ const (
 	// ErrCodeMessageSourceHdrNotAllowed: a client publish carrying
 	// Nats-Stream-Source (only a source's copies may).
 	ErrCodeMessageSourceHdrNotAllowed ErrCode = 10227 // 400 message stream source header is not allowed
+	// Counters (ADR-49): Nats-Incr on a stream without allow_msg_counter,
+	// a counter stream's message without it, with a payload, with an
+	// invalid value (or a header a counter cannot take), and a stored
+	// counter value that does not parse.
+	ErrCodeMessageIncrDisabled  ErrCode = 10168 // 400 message counters is disabled
+	ErrCodeMessageIncrMissing   ErrCode = 10169 // 400 message counter increment is missing
+	ErrCodeMessageIncrPayload   ErrCode = 10170 // 400 message counter has payload
+	ErrCodeMessageIncrInvalid   ErrCode = 10171 // 400 message counter increment is invalid
+	ErrCodeMessageCounterBroken ErrCode = 10172 // 400 message counter is broken
+	// Message schedules (ADR-51).
+	ErrCodeMessageSchedulesDisabled         ErrCode = 10188 // 400 message schedules is disabled
+	ErrCodeMessageSchedulesPatternInvalid   ErrCode = 10189 // 400 message schedules pattern is invalid
+	ErrCodeMessageSchedulesTargetInvalid    ErrCode = 10190 // 400 message schedules target is invalid
+	ErrCodeMessageSchedulesTTLInvalid       ErrCode = 10191 // 400 message schedules invalid per-message TTL
+	ErrCodeMessageSchedulesRollupInvalid    ErrCode = 10192 // 400 message schedules invalid rollup
+	ErrCodeMessageSchedulesSourceInvalid    ErrCode = 10203 // 400 message schedules source is invalid
+	ErrCodeMessageSchedulesSchedulerInvalid ErrCode = 10212 // 400 message schedules invalid scheduler
+	ErrCodeMessageSchedulesTimeZoneInvalid  ErrCode = 10223 // 400 message schedules time zone is invalid
 	// ErrCodeAtomicPublishDisabled: Nats-Batch-Id on a stream without
 	// allow_atomic.
 	ErrCodeAtomicPublishDisabled ErrCode = 10174 // 400 atomic publish is disabled

@@ -210,6 +210,32 @@ func (c ErrCode) template() (status int, desc string, ok bool) {
 		return 400, "per-message TTL is disabled", true
 	case ErrCodeMessageSourceHdrNotAllowed:
 		return 400, "message stream source header is not allowed", true
+	case ErrCodeMessageIncrDisabled:
+		return 400, "message counters is disabled", true
+	case ErrCodeMessageIncrMissing:
+		return 400, "message counter increment is missing", true
+	case ErrCodeMessageIncrPayload:
+		return 400, "message counter has payload", true
+	case ErrCodeMessageIncrInvalid:
+		return 400, "message counter increment is invalid", true
+	case ErrCodeMessageCounterBroken:
+		return 400, "message counter is broken", true
+	case ErrCodeMessageSchedulesDisabled:
+		return 400, "message schedules is disabled", true
+	case ErrCodeMessageSchedulesPatternInvalid:
+		return 400, "message schedules pattern is invalid", true
+	case ErrCodeMessageSchedulesTargetInvalid:
+		return 400, "message schedules target is invalid", true
+	case ErrCodeMessageSchedulesTTLInvalid:
+		return 400, "message schedules invalid per-message TTL", true
+	case ErrCodeMessageSchedulesRollupInvalid:
+		return 400, "message schedules invalid rollup", true
+	case ErrCodeMessageSchedulesSourceInvalid:
+		return 400, "message schedules source is invalid", true
+	case ErrCodeMessageSchedulesSchedulerInvalid:
+		return 400, "message schedules invalid scheduler", true
+	case ErrCodeMessageSchedulesTimeZoneInvalid:
+		return 400, "message schedules time zone is invalid", true
 	case ErrCodeStreamExpectedLastSeqPerSubjectInvalid:
 		return 400, "missing sequence for expected last sequence per subject", true
 	}

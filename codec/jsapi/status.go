@@ -15,6 +15,7 @@ const (
 	HdrExpectedLastSubjSeqSubj = "Nats-Expected-Last-Subject-Sequence-Subject"
 	HdrExpectedLastMsgID       = "Nats-Expected-Last-Msg-Id"
 	HdrRollup                  = "Nats-Rollup" // value "sub" or "all"
+	HdrIncr                    = "Nats-Incr"   // a counter increment (ADR-49)
 	HdrTTL                     = "Nats-TTL"
 	HdrMarkerReason            = "Nats-Marker-Reason"
 	HdrRequiredAPILevel        = "Nats-Required-Api-Level"
