@@ -79,6 +79,10 @@ type client struct {
 	// perms are the logged-in user's permissions with their caches; nil
 	// restricts nothing (perms.go).
 	perms atomic.Pointer[clientPerms]
+	// acc is the account the client publishes and subscribes in: the
+	// global account until it logs in to another (account.go); never nil.
+	// A route client switches it per routed message.
+	acc atomic.Pointer[Account]
 
 	mu struct {
 		sync.Mutex
@@ -118,6 +122,7 @@ func newClient(s *Server, t Transport, lim *Limits) *client {
 		opts:  codec.ConnectOptions{Echo: true},
 	}
 	c.maxPayload = lim.MaxPayload
+	c.acc.Store(s.global)
 	c.host, c.port = splitHostPort(t.RemoteAddr())
 	c.dt, _ = t.(Deferrer)
 	c.mu.subs = make(map[string]*Subscription)
@@ -140,6 +145,7 @@ func newRouteClient(s *Server, remote string) *client {
 		opts:  codec.ConnectOptions{Echo: true, Headers: true},
 		route: true,
 	}
+	c.acc.Store(s.global)
 	c.host, c.port = splitHostPort(remote)
 	c.mu.subs = make(map[string]*Subscription)
 	s.mu.Lock()
@@ -189,7 +195,7 @@ func (c *client) Closed(err error) {
 	}
 	clear(c.mu.subs)
 	c.mu.Unlock()
-	c.srv.sl.RemoveBatch(subs)
+	removeSubs(subs)
 	if cl := c.srv.cluster; cl != nil {
 		cl.localUnsub(subs...)
 	}
@@ -325,11 +331,12 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 			Queue:   string(queue),
 			client:  c,
 			sid:     bytes.Clone(sid),
+			acc:     c.account(),
 		}
 		sub.permFilter.Store(filter)
 		c.mu.subs[string(sub.sid)] = sub
 		c.mu.Unlock()
-		if err := c.srv.sl.Insert(sub); err != nil {
+		if err := sub.acc.sl.Insert(sub); err != nil {
 			// Unreachable after subject.ValidSubscribe; keep the maps
 			// consistent anyway.
 			c.mu.Lock()
@@ -387,7 +394,7 @@ func (c *client) unsubscribe(sub *Subscription) {
 		delete(c.mu.subs, string(sub.sid))
 	}
 	c.mu.Unlock()
-	if owned && c.srv.sl.Remove(sub) == nil {
+	if owned && sub.acc.sl.Remove(sub) == nil {
 		if cl := c.srv.cluster; cl != nil {
 			cl.localUnsub(sub)
 		}

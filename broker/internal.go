@@ -58,7 +58,7 @@ func (s *Server) SubscribeInternal(subj, queue string, h InternalHandler) (*Subs
 	if !subject.ValidSubscribe([]byte(subj)) || (queue != "" && !subject.ValidQueueName([]byte(queue))) {
 		return nil, ErrInvalidSubject
 	}
-	sub := &Subscription{Subject: subj, Queue: queue, handler: h}
+	sub := &Subscription{Subject: subj, Queue: queue, handler: h, acc: s.global}
 	if err := s.sl.Insert(sub); err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func (s *Server) SubscribeInternalOversize(subj string, h InternalHandler) (*Sub
 	if !subject.ValidSubscribe([]byte(subj)) {
 		return nil, ErrInvalidSubject
 	}
-	sub := &Subscription{Subject: subj, handler: h, oversize: true}
+	sub := &Subscription{Subject: subj, handler: h, oversize: true, acc: s.global}
 	if err := s.sl.Insert(sub); err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (s *Server) SubscribeInternalRouted(subj string, h InternalHandler) (*Subsc
 	if !subject.ValidSubscribe([]byte(subj)) {
 		return nil, ErrInvalidSubject
 	}
-	sub := &Subscription{Subject: subj, handler: h, routed: true}
+	sub := &Subscription{Subject: subj, handler: h, routed: true, acc: s.global}
 	if err := s.sl.Insert(sub); err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func (s *Server) SubscribeInternalRouted(subj string, h InternalHandler) (*Subsc
 // UnsubscribeInternal removes a subscription made by SubscribeInternal or
 // SubscribeInternalRouted.
 func (s *Server) UnsubscribeInternal(sub *Subscription) error {
-	err := s.sl.Remove(sub)
+	err := sub.acc.sl.Remove(sub)
 	if cl := s.cluster; cl != nil && err == nil && sub.routed {
 		cl.localUnsub(sub)
 	}
@@ -154,9 +154,9 @@ type Redirect interface {
 // message captured that way is never redirected again.
 const captureToken = "$BARGE.CAP"
 
-// SetCapturer installs the stream capturer. Call it before accepting
-// clients; it is not synchronized with publishers.
-func (s *Server) SetCapturer(c Capturer) { s.capturer = c }
+// SetCapturer installs the global account's stream capturer (see
+// Account.SetCapturer).
+func (s *Server) SetCapturer(c Capturer) { s.global.SetCapturer(c) }
 
 // Delivery is a server-originated message (JetStream deliveries, API
 // replies, acknowledgements) for Server.Send.
@@ -179,6 +179,9 @@ type Delivery struct {
 	// Once says To is used for this message only (a PubAck's reply
 	// inbox): its subscription match is not cached (Sublist.MatchOnce).
 	Once bool
+	// Account is the subject space the message is sent in; nil is the
+	// global account.
+	Account *Account
 }
 
 // Send delivers d to every subscriber of d.To and to one member of each
@@ -223,11 +226,14 @@ func (b *OutBatch) add(d Deferrer) {
 // defer writes is only queued and the connection remembered in ob, which
 // the caller must Flush; ob nil is Send.
 func (s *Server) SendIn(ob *OutBatch, d *Delivery) int {
+	if d.Account == nil {
+		d.Account = s.global
+	}
 	var r *SublistResult
 	if d.Once {
-		r = s.sl.MatchOnce(d.To)
+		r = d.Account.sl.MatchOnce(d.To)
 	} else {
-		r = s.sl.Match(d.To)
+		r = d.Account.sl.Match(d.To)
 	}
 	if r.Empty() {
 		return 0

@@ -119,7 +119,7 @@ func (s *Server) Varz() Varz {
 		OutBytes:           s.stats.outBytes.Load(),
 		SlowConsumers:      s.stats.slowConsumers.Load(),
 		StaleConnections:   s.stats.staleConns.Load(),
-		Subscriptions:      uint32(s.sl.Count()),
+		Subscriptions:      uint32(s.subscriptionCount()),
 		AuthRequired:       authn.Required(),
 		AuthFailures:       s.stats.authFailures.Load(),
 	}

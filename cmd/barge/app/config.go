@@ -82,6 +82,9 @@ type Config struct {
 	// block, no_auth_user, operator mode); the zero value lets every
 	// client in.
 	Auth auth.Config
+	// Accounts are the accounts block (config_accounts.go); their users
+	// are in Auth.Users.
+	Accounts []AccountConfig
 	// Clock is the time JetStream runs on (message timestamps, the
 	// duplicate window, max_age, consumer timers; a replicated message's
 	// timestamp is its proposer's); nil is the system clock. No flag:
@@ -153,6 +156,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("cluster_size needs --cluster, --cluster_name, --raft, --node_id and JetStream")
 	}
 	if err := c.Auth.Validate(); err != nil {
+		return err
+	}
+	if err := c.validateAccounts(); err != nil {
 		return err
 	}
 	if c.Cluster != "" {

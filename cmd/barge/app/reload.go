@@ -51,6 +51,7 @@ var fixedKeys = map[string]string{
 	"ClusterSize": "cluster_size", "RaftSnapshotEntries": "raft_snapshot_entries",
 	"RaftCompactionOverhead": "raft_compaction_overhead",
 	"SegmentSize":            "segment_size", "StoreFS": "store_fs", "Clock": "clock",
+	"Accounts": "accounts",
 }
 
 var errStopped = errors.New("server is shutting down")

@@ -1,0 +1,172 @@
+package broker
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Accounts. Each account is its own subject space: it has its own Sublist,
+// so a message published in one account is matched against that account's
+// subscriptions only, and the subject spaces cost the hot path nothing but
+// the atomic load of the publisher's account pointer. A client is bound to
+// its account when it logs in (the global account "$G" until then, and
+// for every user that names none). Internal subscriptions (JetStream, the
+// system services) are made in an account too; the Server's own shortcuts
+// (SubscribeInternal, Send, Sublist) act on the global account.
+//
+// Accounts are created on first use, by name: a login into an account
+// that has no subscriptions yet, or a peer's interest or message for an
+// account this server has not seen, creates it. The set only grows (an
+// account removed from the configuration keeps its empty Sublist until
+// the server restarts), which keeps lookups lock-free.
+
+// GlobalAccountName is the account of clients outside any configured
+// account, nats-server's "$G".
+const GlobalAccountName = "$G"
+
+// Account is one subject space. Its name is fixed; its Sublist is safe for
+// concurrent use.
+type Account struct {
+	name string
+	sl   *Sublist
+	// capturer takes messages published in this account into its streams;
+	// nil without JetStream for the account. Set before its clients
+	// publish (SetCapturer, Account.SetCapturer).
+	capturer atomic.Pointer[capturerBox]
+}
+
+// capturerBox holds a Capturer behind an atomic pointer.
+type capturerBox struct{ c Capturer }
+
+// Name returns the account's name.
+func (a *Account) Name() string { return a.name }
+
+// Sublist returns the account's subscription index.
+func (a *Account) Sublist() *Sublist { return a.sl }
+
+// SetCapturer installs the account's stream capturer (nil removes it).
+func (a *Account) SetCapturer(c Capturer) {
+	if c == nil {
+		a.capturer.Store(nil)
+		return
+	}
+	a.capturer.Store(&capturerBox{c})
+}
+
+// getCapturer returns the account's capturer, nil when none.
+func (a *Account) getCapturer() Capturer {
+	if b := a.capturer.Load(); b != nil {
+		return b.c
+	}
+	return nil
+}
+
+// accountSet is the server's accounts by name: a copy-on-write map behind
+// an atomic pointer, so that a lookup (a routed message names its account)
+// takes no lock and allocates nothing.
+type accountSet struct {
+	// mu serializes creations; readers only load m.
+	mu        sync.Mutex
+	m         atomic.Pointer[map[string]*Account]
+	cacheSize int
+}
+
+func newAccountSet(cacheSize int) *accountSet {
+	as := &accountSet{cacheSize: cacheSize}
+	m := map[string]*Account{GlobalAccountName: {name: GlobalAccountName, sl: NewSublist(cacheSize)}}
+	as.m.Store(&m)
+	return as
+}
+
+// get returns the account named name, creating it if needed.
+func (as *accountSet) get(name string) *Account {
+	if a := (*as.m.Load())[name]; a != nil {
+		return a
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	old := *as.m.Load()
+	if a := old[name]; a != nil {
+		return a
+	}
+	a := &Account{name: name, sl: NewSublist(as.cacheSize)}
+	m := make(map[string]*Account, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[name] = a
+	as.m.Store(&m)
+	return a
+}
+
+// getBytes is get for a name in a buffer; it allocates only to create.
+func (as *accountSet) getBytes(name []byte) *Account {
+	if a := (*as.m.Load())[string(name)]; a != nil {
+		return a
+	}
+	return as.get(string(name))
+}
+
+// all returns every account (in no particular order).
+func (as *accountSet) all() []*Account {
+	m := *as.m.Load()
+	out := make([]*Account, 0, len(m))
+	for _, a := range m {
+		out = append(out, a)
+	}
+	return out
+}
+
+// Account returns the account named name, creating it if needed ("" is
+// the global account).
+func (s *Server) Account(name string) *Account {
+	if name == "" {
+		return s.global
+	}
+	return s.accounts.get(name)
+}
+
+// GlobalAccount returns the global account "$G".
+func (s *Server) GlobalAccount() *Account { return s.global }
+
+// Accounts returns every account the server knows.
+func (s *Server) Accounts() []*Account { return s.accounts.all() }
+
+// account returns the account c is bound to.
+func (c *client) account() *Account { return c.acc.Load() }
+
+// removeSubs removes subs, which may belong to different accounts, from
+// their accounts' sublists.
+func removeSubs(subs []*Subscription) {
+	if len(subs) == 0 {
+		return
+	}
+	first := subs[0].acc
+	same := true
+	for _, sub := range subs {
+		if sub.acc != first {
+			same = false
+			break
+		}
+	}
+	if same {
+		first.sl.RemoveBatch(subs)
+		return
+	}
+	by := make(map[*Account][]*Subscription)
+	for _, sub := range subs {
+		by[sub.acc] = append(by[sub.acc], sub)
+	}
+	for a, list := range by {
+		a.sl.RemoveBatch(list)
+	}
+}
+
+// subscriptionCount is the number of subscriptions in every account.
+func (s *Server) subscriptionCount() int {
+	n := 0
+	for _, a := range s.accounts.all() {
+		n += a.sl.Count()
+	}
+	return n
+}
