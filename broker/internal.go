@@ -31,6 +31,8 @@ type InternalMsg struct {
 	// when it has none, or the message comes from the server itself or a
 	// route.
 	Perms *auth.Perms
+	// hops counts the imports the message crossed (imports.go).
+	hops uint8
 }
 
 // InternalHandler receives messages for an internal subscription. It runs on
@@ -55,12 +57,28 @@ func (s *Server) SubscribeInternal(subj, queue string, h InternalHandler) (*Subs
 	if h == nil {
 		return nil, ErrNilHandler
 	}
+	return s.subscribeInternalIn(s.global, subj, queue, false, h)
+}
+
+// SubscribeInternalIn is SubscribeInternal in account acc, or
+// SubscribeInternalRouted (queue "") when routed.
+func (s *Server) SubscribeInternalIn(acc *Account, subj, queue string, routed bool, h InternalHandler) (*Subscription, error) {
+	if h == nil {
+		return nil, ErrNilHandler
+	}
+	return s.subscribeInternalIn(acc, subj, queue, routed, h)
+}
+
+func (s *Server) subscribeInternalIn(acc *Account, subj, queue string, routed bool, h InternalHandler) (*Subscription, error) {
 	if !subject.ValidSubscribe([]byte(subj)) || (queue != "" && !subject.ValidQueueName([]byte(queue))) {
 		return nil, ErrInvalidSubject
 	}
-	sub := &Subscription{Subject: subj, Queue: queue, handler: h, acc: s.global}
-	if err := s.sl.Insert(sub); err != nil {
+	sub := &Subscription{Subject: subj, Queue: queue, handler: h, acc: acc, routed: routed}
+	if err := acc.sl.Insert(sub); err != nil {
 		return nil, err
+	}
+	if cl := s.cluster; cl != nil && routed {
+		cl.localSub(sub)
 	}
 	return sub, nil
 }
@@ -94,17 +112,7 @@ func (s *Server) SubscribeInternalRouted(subj string, h InternalHandler) (*Subsc
 	if h == nil {
 		return nil, ErrNilHandler
 	}
-	if !subject.ValidSubscribe([]byte(subj)) {
-		return nil, ErrInvalidSubject
-	}
-	sub := &Subscription{Subject: subj, handler: h, routed: true, acc: s.global}
-	if err := s.sl.Insert(sub); err != nil {
-		return nil, err
-	}
-	if cl := s.cluster; cl != nil {
-		cl.localSub(sub)
-	}
-	return sub, nil
+	return s.subscribeInternalIn(s.global, subj, "", true, h)
 }
 
 // UnsubscribeInternal removes a subscription made by SubscribeInternal or
@@ -182,6 +190,8 @@ type Delivery struct {
 	// Account is the subject space the message is sent in; nil is the
 	// global account.
 	Account *Account
+	// hops counts the imports the message crossed (imports.go).
+	hops uint8
 }
 
 // Send delivers d to every subscriber of d.To and to one member of each
@@ -304,7 +314,7 @@ func (s *Server) sendTo(ob *OutBatch, sub *Subscription, buf *bytebufferpool.Byt
 		if len(d.Ext) > 0 || d.Size > MaxInternalMsg {
 			return false
 		}
-		sub.handler(&InternalMsg{Subject: d.Subject, Reply: d.Reply, Hdr: d.Hdr, Data: d.Body})
+		sub.handler(&InternalMsg{Subject: d.Subject, Reply: d.Reply, Hdr: d.Hdr, Data: d.Body, hops: d.hops})
 		return true
 	}
 	c := sub.client

@@ -69,6 +69,13 @@ type Server struct {
 	// authn decides logins (auth.go); nil lets every client in.
 	authn atomic.Pointer[auth.Authenticator]
 
+	// imports holds the service imports' reply mappings by exporting
+	// account (imports.go); mu guards the map.
+	imports struct {
+		mu        sync.Mutex
+		responses map[*Account]*responses
+	}
+
 	nextCID atomic.Uint64
 	stats   serverStats
 }

@@ -111,6 +111,11 @@ func Start(cfg Config) (*App, error) {
 		}
 		a.warnUnclustered()
 	}
+	// After the routes: a service import's reply subscription is routed.
+	// Validate checked the subjects, so this does not fail in practice.
+	if err := a.installImports(); err != nil {
+		a.log.Error("imports", "err", err)
+	}
 	ns, err := netpoll.Listen(netpoll.Options{
 		Addr:           net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		WriteWatermark: cfg.WriteWatermark,

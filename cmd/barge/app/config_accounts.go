@@ -2,9 +2,14 @@ package app
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/bargemq/barge/auth"
+	"github.com/bargemq/barge/broker"
+	"github.com/bargemq/barge/subject"
 )
 
 // The accounts block, mapped with nats-server's keys:
@@ -26,7 +31,32 @@ import (
 // AccountConfig is one account of the accounts block.
 type AccountConfig struct {
 	// Name is the account's name, as written (names are case-sensitive).
-	Name string
+	Name    string
+	Exports []ExportConfig
+	Imports []ImportConfig
+}
+
+// ExportConfig is one entry of an account's exports: a stream or a
+// service subject, the accounts that may import it (none: any), and for a
+// service its response type and threshold.
+type ExportConfig struct {
+	Service      bool
+	Subject      string
+	Accounts     []string
+	ResponseType broker.ResponseType
+	Threshold    time.Duration
+}
+
+// ImportConfig is one entry of an account's imports: a stream or service
+// of Account on Subject, mapped to To (for a stream, Prefix + "." +
+// Subject when Prefix is set; for a service, the subject the importing
+// account's clients request on).
+type ImportConfig struct {
+	Service bool
+	Account string
+	Subject string
+	To      string
+	Prefix  string
 }
 
 // reservedAccount reports names the accounts block cannot define,
@@ -87,6 +117,10 @@ func (c *Config) applyAccount(ac *AccountConfig, n Node) error {
 			users, err = parseUsers(v)
 		case "default_permissions":
 			defaults, err = parsePermissions(v)
+		case "exports":
+			ac.Exports, err = parseExports(v)
+		case "imports":
+			ac.Imports, err = parseImports(v)
 		default:
 			return v.Errorf("unknown setting %q in account %q", k, ac.Name)
 		}
@@ -113,16 +147,208 @@ func (c *Config) applyAccount(ac *AccountConfig, n Node) error {
 	return nil
 }
 
+// parseExports reads an exports list.
+func parseExports(n Node) ([]ExportConfig, error) {
+	var out []ExportConfig
+	for _, it := range n.List() {
+		m, err := it.Map()
+		if err != nil {
+			return nil, it.Errorf("Export Items should be a map with type entry, got %s", kind(it.V))
+		}
+		var e ExportConfig
+		kinds, rtSeen := 0, false
+		for _, k := range sortedKeys(m) {
+			v := m[k]
+			switch k {
+			case "stream", "service":
+				kinds++
+				e.Service = k == "service"
+				if e.Subject, err = v.String(); err != nil {
+					return nil, v.Errorf("Expected %s name to be string, got %s", k, kind(v.V))
+				}
+			case "accounts":
+				e.Accounts, err = v.Strings()
+			case "response", "response_type":
+				rtSeen = true
+				var s string
+				if s, err = v.String(); err != nil {
+					return nil, v.Errorf("Expected response type to be string, got %s", kind(v.V))
+				}
+				switch strings.ToLower(s) {
+				case "single", "singleton":
+					e.ResponseType = broker.Singleton
+				case "stream":
+					e.ResponseType = broker.Streamed
+				case "chunk", "chunked":
+					e.ResponseType = broker.Chunked
+				default:
+					return nil, v.Errorf("Unknown response type: %q", s)
+				}
+			case "threshold", "response_threshold", "response_max_time", "response_time":
+				e.Threshold, err = v.Seconds()
+			default:
+				return nil, v.Errorf("Unknown field %q parsing export", k)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case kinds != 1:
+			return nil, it.Errorf("an export needs one stream or service subject")
+		case !e.Service && (rtSeen || e.Threshold != 0):
+			return nil, it.Errorf("Detected response directive on non-service")
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// parseImports reads an imports list.
+func parseImports(n Node) ([]ImportConfig, error) {
+	var out []ImportConfig
+	for _, it := range n.List() {
+		m, err := it.Map()
+		if err != nil {
+			return nil, it.Errorf("Import Items should be a map with type entry, got %s", kind(it.V))
+		}
+		var im ImportConfig
+		kinds := 0
+		for _, k := range sortedKeys(m) {
+			v := m[k]
+			switch k {
+			case "stream", "service":
+				kinds++
+				im.Service = k == "service"
+				src, err := v.Map()
+				if err != nil {
+					return nil, v.Errorf("%s entry should be an account map, got %s", k, kind(v.V))
+				}
+				for sk, sv := range src {
+					switch sk {
+					case "account":
+						im.Account, err = sv.String()
+					case "subject":
+						im.Subject, err = sv.String()
+					default:
+						return nil, sv.Errorf("Unknown field %q parsing import", sk)
+					}
+					if err != nil {
+						return nil, err
+					}
+				}
+				if im.Account == "" || im.Subject == "" {
+					return nil, v.Errorf("Expect an account name and a subject")
+				}
+			case "prefix":
+				im.Prefix, err = v.String()
+			case "to", "local_subject":
+				im.To, err = v.String()
+			case "share", "allow_trace":
+				// Latency sharing and message tracing are not built.
+			default:
+				return nil, v.Errorf("Unknown field %q parsing import", k)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case kinds != 1:
+			return nil, it.Errorf("an import needs one stream or service entry")
+		case im.Service && im.Prefix != "":
+			return nil, it.Errorf("Detected prefix on a service import")
+		case im.Prefix != "" && im.To != "":
+			return nil, it.Errorf("an import takes prefix or to, not both")
+		}
+		out = append(out, im)
+	}
+	return out, nil
+}
+
 // validateAccounts checks what the accounts block refers to: a user
-// naming an account that is not defined.
+// naming an account that is not defined, and imports of what the other
+// account does not export to the importer.
 func (c *Config) validateAccounts() error {
-	known := map[string]bool{auth.GlobalAccount: true}
-	for _, a := range c.Accounts {
-		known[a.Name] = true
+	known := map[string]*AccountConfig{auth.GlobalAccount: {Name: auth.GlobalAccount}}
+	for i := range c.Accounts {
+		known[c.Accounts[i].Name] = &c.Accounts[i]
 	}
 	for _, u := range c.Auth.Users {
-		if u.Account != "" && !known[u.Account] {
+		if u.Account != "" && known[u.Account] == nil {
 			return fmt.Errorf("user %q: account %q not defined", u.ID(), u.Account)
+		}
+	}
+	for _, a := range c.Accounts {
+		for _, im := range a.Imports {
+			from := known[im.Account]
+			if from == nil {
+				return fmt.Errorf("account %q: import from %q: account not defined", a.Name, im.Account)
+			}
+			from2, to2 := im.Subject, im.To
+			if im.Prefix != "" {
+				to2 = im.Prefix + "." + im.Subject
+			}
+			if im.Service && im.To != "" {
+				from2, to2 = im.To, im.Subject
+			}
+			if err := broker.CheckImport(from2, to2); err != nil {
+				return fmt.Errorf("account %q: import %q from %q: %w", a.Name, im.Subject, im.Account, err)
+			}
+			if im.Account == a.Name {
+				return fmt.Errorf("account %q: import from itself", a.Name)
+			}
+			if exportFor(from, &im, a.Name) == nil {
+				what := "stream"
+				if im.Service {
+					what = "service"
+				}
+				return fmt.Errorf("account %q: %s import %q from %q: not exported to it", a.Name, what, im.Subject, im.Account)
+			}
+		}
+	}
+	return nil
+}
+
+// exportFor returns the export of from that covers im for account to, nil
+// when none does.
+func exportFor(from *AccountConfig, im *ImportConfig, to string) *ExportConfig {
+	for i := range from.Exports {
+		e := &from.Exports[i]
+		if e.Service != im.Service || !subject.IsSubset(im.Subject, e.Subject) {
+			continue
+		}
+		if len(e.Accounts) == 0 || slices.Contains(e.Accounts, to) {
+			return e
+		}
+	}
+	return nil
+}
+
+// installImports sets up every account's imports in the broker.
+func (a *App) installImports() error {
+	known := make(map[string]*AccountConfig, len(a.cfg.Accounts))
+	for i := range a.cfg.Accounts {
+		known[a.cfg.Accounts[i].Name] = &a.cfg.Accounts[i]
+	}
+	for _, ac := range a.cfg.Accounts {
+		to := a.broker.Account(ac.Name)
+		for _, im := range ac.Imports {
+			from := a.broker.Account(im.Account)
+			exp := exportFor(known[im.Account], &im, ac.Name)
+			var err error
+			if im.Service {
+				err = a.broker.AddServiceImport(to, from, im.Subject, im.To, exp.ResponseType, exp.Threshold)
+			} else {
+				toSubj := im.To
+				if im.Prefix != "" {
+					toSubj = im.Prefix + "." + im.Subject
+				}
+				err = a.broker.AddStreamImport(to, from, im.Subject, toSubj)
+			}
+			if err != nil {
+				return fmt.Errorf("account %q: import %q from %q: %w", ac.Name, im.Subject, im.Account, err)
+			}
 		}
 	}
 	return nil
