@@ -27,6 +27,7 @@ const GlobalAccountName = "$G"
 // Account is one subject space. Its name is fixed; its Sublist is safe for
 // concurrent use.
 type Account struct {
+	srv  *Server
 	name string
 	sl   *Sublist
 	// capturer takes messages published in this account into its streams;
@@ -68,12 +69,13 @@ type accountSet struct {
 	// mu serializes creations; readers only load m.
 	mu        sync.Mutex
 	m         atomic.Pointer[map[string]*Account]
+	srv       *Server
 	cacheSize int
 }
 
-func newAccountSet(cacheSize int) *accountSet {
-	as := &accountSet{cacheSize: cacheSize}
-	m := map[string]*Account{GlobalAccountName: {name: GlobalAccountName, sl: NewSublist(cacheSize)}}
+func newAccountSet(srv *Server, cacheSize int) *accountSet {
+	as := &accountSet{srv: srv, cacheSize: cacheSize}
+	m := map[string]*Account{GlobalAccountName: {srv: srv, name: GlobalAccountName, sl: NewSublist(cacheSize)}}
 	as.m.Store(&m)
 	return as
 }
@@ -89,7 +91,7 @@ func (as *accountSet) get(name string) *Account {
 	if a := old[name]; a != nil {
 		return a
 	}
-	a := &Account{name: name, sl: NewSublist(as.cacheSize)}
+	a := &Account{srv: as.srv, name: name, sl: NewSublist(as.cacheSize)}
 	m := make(map[string]*Account, len(old)+1)
 	for k, v := range old {
 		m[k] = v

@@ -70,10 +70,16 @@ func (s *Server) SubscribeInternalIn(acc *Account, subj, queue string, routed bo
 }
 
 func (s *Server) subscribeInternalIn(acc *Account, subj, queue string, routed bool, h InternalHandler) (*Subscription, error) {
+	return s.subscribeInternalSub(acc, &Subscription{Subject: subj, Queue: queue, handler: h, routed: routed})
+}
+
+// subscribeInternalSub inserts sub, an internal subscription, in acc.
+func (s *Server) subscribeInternalSub(acc *Account, sub *Subscription) (*Subscription, error) {
+	subj, queue, routed := sub.Subject, sub.Queue, sub.routed
+	sub.acc = acc
 	if !subject.ValidSubscribe([]byte(subj)) || (queue != "" && !subject.ValidQueueName([]byte(queue))) {
 		return nil, ErrInvalidSubject
 	}
-	sub := &Subscription{Subject: subj, Queue: queue, handler: h, acc: acc, routed: routed}
 	if err := acc.sl.Insert(sub); err != nil {
 		return nil, err
 	}

@@ -101,8 +101,8 @@ func NewServer(o Options) *Server {
 	s := &Server{
 		opts:     o,
 		log:      o.Logger,
-		accounts: newAccountSet(o.SublistCacheSize),
 	}
+	s.accounts = newAccountSet(s, o.SublistCacheSize)
 	s.global = s.accounts.get(GlobalAccountName)
 	s.sl = s.global.sl
 	s.start = o.Clock.Now()

@@ -40,6 +40,10 @@ func (e *Engine) consumerCreate(r *apiReq, s jsapi.APISubject) {
 		e.respondErr(r.reply, typ, readDenied(f))
 		return
 	}
+	if max := e.o.MaxConsumers; max > 0 && e.consumerCount() >= max && !e.consumerExists(st, cname, &req) {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeMaximumConsumersLimit))
+		return
+	}
 	info, apiErr := st.cons.Create(&req, cname, filter)
 	if apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)

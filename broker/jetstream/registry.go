@@ -167,3 +167,29 @@ func (e *Engine) usage() (mem, store uint64, streams, consumers int) {
 	}
 	return
 }
+
+// consumerCount is the number of consumers of every stream, for the
+// account's max_consumers.
+func (e *Engine) consumerCount() int {
+	n := 0
+	for _, st := range e.sortedStreams() {
+		n += st.cons.Count()
+	}
+	return n
+}
+
+// consumerExists reports whether a create names a consumer st already
+// has (an idempotent create or an update, which max_consumers allows).
+func (e *Engine) consumerExists(st *stream, cname string, req *jsapi.CreateConsumerRequest) bool {
+	for _, n := range []string{cname, req.Config.Name, req.Config.Durable} {
+		if n != "" && hasConsumer(st, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasConsumer(st *stream, name string) bool {
+	_, err := st.cons.Info(name)
+	return err == nil
+}

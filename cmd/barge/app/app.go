@@ -31,19 +31,22 @@ const LevelTrace = slog.Level(-8)
 
 // App is a running barge server.
 type App struct {
-	cfg     Config // as started; reload.cfg has the settings in force
-	log     *slog.Logger
-	logOut  *logSink       // the logger's destination, swapped by a reload
-	level   *slog.LevelVar // the logger's level, changed by a reload
-	broker  *broker.Server
-	js      *jetstream.Engine // nil without JetStream
-	net     *netpoll.Server
-	cluster *broker.Cluster // nil when standalone
-	routes  *netpoll.Server // the route listener; nil when standalone
-	jsc     *jsCluster      // raft host and meta shard; nil without cluster_size
-	http    *http.Server
-	httpLn  net.Listener
-	started time.Time
+	cfg    Config // as started; reload.cfg has the settings in force
+	log    *slog.Logger
+	logOut *logSink       // the logger's destination, swapped by a reload
+	level  *slog.LevelVar // the logger's level, changed by a reload
+	broker *broker.Server
+	js     *jetstream.Engine // nil without JetStream
+	// accountJS are the engines of the accounts with JetStream other than
+	// the global account, by account name (jsaccounts.go).
+	accountJS map[string]*jetstream.Engine
+	net       *netpoll.Server
+	cluster   *broker.Cluster // nil when standalone
+	routes    *netpoll.Server // the route listener; nil when standalone
+	jsc       *jsCluster      // raft host and meta shard; nil without cluster_size
+	http      *http.Server
+	httpLn    net.Listener
+	started   time.Time
 	// stagingDir is where staged outbound bytes go (newStaging).
 	stagingDir string
 
@@ -206,6 +209,20 @@ func (a *App) Shutdown(ctx context.Context) error {
 // startJetStream loads the streams from store_dir and subscribes the
 // JetStream API, before any client can connect.
 func (a *App) startJetStream() error {
+	js, err := jetstream.New(a.broker, a.jsOptions())
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	a.js = js
+	if err := a.startAccountJetStream(); err != nil {
+		_ = a.closeJetStream()
+		return err
+	}
+	return nil
+}
+
+// jsOptions are the engine options every account's engine starts from.
+func (a *App) jsOptions() jetstream.Options {
 	o := jetstream.Options{
 		StoreDir:    a.cfg.StoreDir,
 		Logger:      a.log,
@@ -222,20 +239,16 @@ func (a *App) startJetStream() error {
 	if a.cfg.SyncInterval > 0 {
 		o.Sync, o.SyncInterval = log.SyncInterval, a.cfg.SyncInterval
 	}
-	js, err := jetstream.New(a.broker, o)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	a.js = js
-	return nil
+	return o
 }
 
 // closeJetStream closes the streams (their logs sync what is committed).
 func (a *App) closeJetStream() error {
+	errs := []error{a.closeAccountJetStream()}
 	if a.js == nil {
-		return nil
+		return errors.Join(errs...)
 	}
-	err := a.js.Close()
+	errs = append(errs, a.js.Close())
 	a.js = nil
-	return err
+	return errors.Join(errs...)
 }

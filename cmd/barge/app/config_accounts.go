@@ -34,6 +34,16 @@ type AccountConfig struct {
 	Name    string
 	Exports []ExportConfig
 	Imports []ImportConfig
+	// JetStream is the account's jetstream setting; nil: no JetStream
+	// for the account.
+	JetStream *AccountJetStream
+}
+
+// AccountJetStream are an account's JetStream limits (`jetstream: enabled`
+// sets none); 0 is unlimited.
+type AccountJetStream struct {
+	MaxMemory, MaxFile       int64
+	MaxStreams, MaxConsumers int
 }
 
 // ExportConfig is one entry of an account's exports: a stream or a
@@ -121,6 +131,8 @@ func (c *Config) applyAccount(ac *AccountConfig, n Node) error {
 			ac.Exports, err = parseExports(v)
 		case "imports":
 			ac.Imports, err = parseImports(v)
+		case "jetstream":
+			ac.JetStream, err = parseAccountJetStream(v)
 		default:
 			return v.Errorf("unknown setting %q in account %q", k, ac.Name)
 		}
@@ -145,6 +157,59 @@ func (c *Config) applyAccount(ac *AccountConfig, n Node) error {
 		c.Auth.Users = append(c.Auth.Users, users...)
 	}
 	return nil
+}
+
+// parseAccountJetStream reads an account's jetstream: a boolean,
+// "enabled"/"disabled", or a block of limits with nats-server's keys.
+func parseAccountJetStream(n Node) (*AccountJetStream, error) {
+	switch v := n.V.(type) {
+	case bool:
+		if v {
+			return &AccountJetStream{}, nil
+		}
+		return nil, nil
+	case string:
+		switch strings.ToLower(v) {
+		case "enabled", "enable":
+			return &AccountJetStream{}, nil
+		case "disabled", "disable":
+			return nil, nil
+		}
+		return nil, n.Errorf("Expected 'enabled' or 'disabled' for string value, got '%s'", v)
+	}
+	m, err := n.Map()
+	if err != nil {
+		return nil, err
+	}
+	js := &AccountJetStream{}
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		i, err := v.Int()
+		if err != nil {
+			if _, isBool := v.V.(bool); isBool && (k == "max_bytes_required" || k == "max_stream_bytes" || k == "max_bytes") {
+				continue
+			}
+			return nil, v.Errorf("Expected a parseable size for %q, got %v", k, v.V)
+		}
+		switch k {
+		case "max_memory", "max_mem", "mem", "memory":
+			js.MaxMemory = i
+		case "max_store", "max_file", "max_disk", "store", "disk":
+			js.MaxFile = i
+		case "max_streams", "streams":
+			js.MaxStreams = int(i)
+		case "max_consumers", "consumers":
+			js.MaxConsumers = int(i)
+		case "mem_max_stream_bytes", "memory_max_stream_bytes", "disk_max_stream_bytes", "store_max_stream_bytes", "max_ack_pending":
+			// Per-stream caps are not built; the account totals apply.
+		default:
+			return nil, v.Errorf("unknown setting %q in an account's jetstream", k)
+		}
+	}
+	// -1 is nats-server's "unlimited".
+	js.MaxMemory, js.MaxFile = max(js.MaxMemory, 0), max(js.MaxFile, 0)
+	js.MaxStreams, js.MaxConsumers = max(js.MaxStreams, 0), max(js.MaxConsumers, 0)
+	return js, nil
 }
 
 // parseExports reads an exports list.
@@ -280,6 +345,16 @@ func (c *Config) validateAccounts() error {
 		}
 	}
 	for _, a := range c.Accounts {
+		if a.JetStream != nil {
+			switch {
+			case !c.JetStream:
+				return fmt.Errorf("account %q: jetstream needs JetStream enabled on the server", a.Name)
+			case c.ClusterSize > 0:
+				return fmt.Errorf("account %q: jetstream for accounts other than the global account is not supported in a JetStream cluster (cluster_size)", a.Name)
+			case !safeDirName(a.Name):
+				return fmt.Errorf("account %q: a JetStream account's name must be usable as a folder name", a.Name)
+			}
+		}
 		for _, im := range a.Imports {
 			from := known[im.Account]
 			if from == nil {
@@ -352,4 +427,10 @@ func (a *App) installImports() error {
 		}
 	}
 	return nil
+}
+
+// safeDirName reports whether an account name can name its folder under
+// store_dir as it is.
+func safeDirName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\:`) && !strings.HasPrefix(name, ".")
 }

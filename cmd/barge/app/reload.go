@@ -170,6 +170,9 @@ func (a *App) applyClientLimits(c *Config) error {
 		MaxPingsOut:    c.MaxPingsOut,
 		MaxConnections: maxConnections(c.MaxConnections),
 	})
+	for _, js := range a.accountJS {
+		js.SetMaxPayload(c.MaxPayload)
+	}
 	if a.js != nil {
 		a.js.SetMaxPayload(c.MaxPayload)
 	}
