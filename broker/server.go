@@ -99,8 +99,8 @@ type serverStats struct {
 func NewServer(o Options) *Server {
 	o = o.withDefaults()
 	s := &Server{
-		opts:     o,
-		log:      o.Logger,
+		opts: o,
+		log:  o.Logger,
 	}
 	s.accounts = newAccountSet(s, o.SublistCacheSize)
 	s.global = s.accounts.get(GlobalAccountName)
