@@ -80,6 +80,8 @@ type ConnInfo struct {
 	Version  string    `json:"version,omitempty"`
 	// AuthorizedUser is the user the client logged in as.
 	AuthorizedUser string `json:"authorized_user,omitempty"`
+	// Account is the client's account.
+	Account string `json:"account,omitempty"`
 }
 
 // Varz returns a snapshot of the server's counters. Counters are read one
@@ -173,6 +175,7 @@ func (c *client) connInfo(now time.Time) *ConnInfo {
 	ci.Name, ci.Lang, ci.Version = c.mu.name, c.mu.lang, c.mu.version
 	ci.AuthorizedUser = c.mu.user
 	c.mu.Unlock()
+	ci.Account = c.account().name
 	return ci
 }
 

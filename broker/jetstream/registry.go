@@ -193,3 +193,8 @@ func hasConsumer(st *stream, name string) bool {
 	_, err := st.cons.Info(name)
 	return err == nil
 }
+
+// Usage reports the engine's bytes by storage kind and its numbers of
+// streams and consumers (the figures of $JS.API.INFO for the streams this
+// server holds).
+func (e *Engine) Usage() (mem, store uint64, streams, consumers int) { return e.usage() }

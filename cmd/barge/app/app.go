@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bargemq/barge/broker"
@@ -40,6 +41,9 @@ type App struct {
 	// accountJS are the engines of the accounts with JetStream other than
 	// the global account, by account name (jsaccounts.go).
 	accountJS map[string]*jetstream.Engine
+	// sysReady is set once Start has finished: the system account's
+	// requests read fields Start sets (sysacct.go).
+	sysReady atomic.Bool
 	net       *netpoll.Server
 	cluster   *broker.Cluster // nil when standalone
 	routes    *netpoll.Server // the route listener; nil when standalone
@@ -119,6 +123,9 @@ func Start(cfg Config) (*App, error) {
 	if err := a.installImports(); err != nil {
 		a.log.Error("imports", "err", err)
 	}
+	if err := a.startSystemAccount(); err != nil {
+		a.log.Error("system account", "err", err)
+	}
 	ns, err := netpoll.Listen(netpoll.Options{
 		Addr:           net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		WriteWatermark: cfg.WriteWatermark,
@@ -160,6 +167,7 @@ func Start(cfg Config) (*App, error) {
 	a.log.Info("barge ready", "version", Version, "addr", ns.Addr().String(),
 		"max_payload", cfg.MaxPayload, "jetstream", cfg.JetStream, "store_dir", cfg.StoreDir,
 		"max_connections", cfg.MaxConnections, "max_staging", staging.Max())
+	a.sysReady.Store(true)
 	return a, nil
 }
 

@@ -60,6 +60,12 @@ func (a *App) startMonitor() error {
 	mux.HandleFunc("/routez", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.routez())
 	})
+	mux.HandleFunc("/accountz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, a.accountz(r.URL.Query().Get("acc")))
+	})
+	mux.HandleFunc("/jsz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, a.jsz())
+	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -126,6 +132,11 @@ func (a *App) Health() error {
 }
 
 func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, a.varz())
+}
+
+// varz is the /varz document: the broker's figures and the process's.
+func (a *App) varz() map[string]any {
 	rss, _ := procmem.RSS()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -135,11 +146,13 @@ func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
 		HeapInuse:  ms.HeapInuse,
 		Cores:      runtime.NumCPU(),
 		GoRoutines: runtime.NumGoroutine(),
-		HTTPPort:   a.httpLn.Addr().(*net.TCPAddr).Port,
 		HTTPHost:   monitorHost(a.cfg.HTTPHost),
 		StoreDir:   a.cfg.StoreDir,
 		Staged:     a.net.Staging().Used(),
 		MaxStaging: a.net.Staging().Max(),
+	}
+	if a.httpLn != nil {
+		extra.HTTPPort = a.httpLn.Addr().(*net.TCPAddr).Port
 	}
 	if a.js != nil {
 		extra.DamagedMsgs = a.js.DamagedMsgs()
@@ -148,7 +161,7 @@ func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
 	doc := map[string]any{}
 	mergeJSON(doc, a.broker.Varz())
 	mergeJSON(doc, extra)
-	writeJSON(w, doc)
+	return doc
 }
 
 func mergeJSON(dst map[string]any, v any) {
