@@ -44,13 +44,13 @@ type App struct {
 	// sysReady is set once Start has finished: the system account's
 	// requests read fields Start sets (sysacct.go).
 	sysReady atomic.Bool
-	net       *netpoll.Server
-	cluster   *broker.Cluster // nil when standalone
-	routes    *netpoll.Server // the route listener; nil when standalone
-	jsc       *jsCluster      // raft host and meta shard; nil without cluster_size
-	http      *http.Server
-	httpLn    net.Listener
-	started   time.Time
+	net      *netpoll.Server
+	cluster  *broker.Cluster // nil when standalone
+	routes   *netpoll.Server // the route listener; nil when standalone
+	jsc      *jsCluster      // raft host and meta shard; nil without cluster_size
+	http     *http.Server
+	httpLn   net.Listener
+	started  time.Time
 	// stagingDir is where staged outbound bytes go (newStaging).
 	stagingDir string
 
