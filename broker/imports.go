@@ -133,46 +133,47 @@ func (m *mapping) apply(subj []byte) []byte {
 // may have wildcards) reach account to's subscribers under the subject
 // mapped to toSubj ("" keeps the subject; it must have subj's wildcards in
 // the same order). A prefix import is toSubj = prefix + "." + subj.
-func (s *Server) AddStreamImport(to, from *Account, subj, toSubj string) error {
+// UnsubscribeInternal of the returned subscription removes the import.
+func (s *Server) AddStreamImport(to, from *Account, subj, toSubj string) (*Subscription, error) {
 	if !subject.ValidSubscribe([]byte(subj)) || (toSubj != "" && !subject.ValidSubscribe([]byte(toSubj))) {
-		return ErrInvalidSubject
+		return nil, ErrInvalidSubject
 	}
 	m, err := newMapping(subj, toSubj)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.subscribeInternalIn(from, subj, "", false, func(im *InternalMsg) {
+	return s.subscribeInternalIn(from, subj, "", false, func(im *InternalMsg) {
 		if im.hops >= maxImportHops {
 			return
 		}
 		s.Send(&Delivery{Account: to, To: m.apply(im.Subject), Reply: im.Reply, Hdr: im.Hdr, Body: im.Data, hops: im.hops + 1})
 	})
-	return err
 }
 
 // AddServiceImport makes requests published in account to on local (""
 // is subj) reach account from's subscribers on subj, their responses
 // reaching the requester in to, as many as rt allows within threshold (0
-// is DefaultResponseThreshold).
-func (s *Server) AddServiceImport(to, from *Account, subj, local string, rt ResponseType, threshold time.Duration) error {
+// is DefaultResponseThreshold). UnsubscribeInternal of the returned
+// subscription removes the import (responses still pending are delivered).
+func (s *Server) AddServiceImport(to, from *Account, subj, local string, rt ResponseType, threshold time.Duration) (*Subscription, error) {
 	if local == "" {
 		local = subj
 	}
 	if !subject.ValidSubscribe([]byte(subj)) || !subject.ValidSubscribe([]byte(local)) {
-		return ErrInvalidSubject
+		return nil, ErrInvalidSubject
 	}
 	if threshold <= 0 {
 		threshold = DefaultResponseThreshold
 	}
 	m, err := newMapping(local, subj)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rs, err := s.responsesOf(from)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.subscribeInternalIn(to, local, "", false, func(im *InternalMsg) {
+	return s.subscribeInternalIn(to, local, "", false, func(im *InternalMsg) {
 		if im.hops >= maxImportHops {
 			return
 		}
@@ -182,7 +183,6 @@ func (s *Server) AddServiceImport(to, from *Account, subj, local string, rt Resp
 		}
 		s.Send(&Delivery{Account: from, To: m.apply(im.Subject), Reply: reply, Hdr: im.Hdr, Body: im.Data, hops: im.hops + 1})
 	})
-	return err
 }
 
 // responses maps the reply subjects this server made up in one exporting

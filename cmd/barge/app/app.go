@@ -38,9 +38,9 @@ type App struct {
 	level  *slog.LevelVar // the logger's level, changed by a reload
 	broker *broker.Server
 	js     *jetstream.Engine // nil without JetStream
-	// accountJS are the engines of the accounts with JetStream other than
-	// the global account, by account name (jsaccounts.go).
-	accountJS map[string]*jetstream.Engine
+	// accts is the accounts' state: their engines, imports and
+	// configuration in force (jsaccounts.go).
+	accts accountsState
 	// sysReady is set once Start has finished: the system account's
 	// requests read fields Start sets (sysacct.go).
 	sysReady atomic.Bool

@@ -402,24 +402,37 @@ func exportFor(from *AccountConfig, im *ImportConfig, to string) *ExportConfig {
 
 // installImports sets up every account's imports in the broker.
 func (a *App) installImports() error {
-	known := make(map[string]*AccountConfig, len(a.cfg.Accounts))
-	for i := range a.cfg.Accounts {
-		known[a.cfg.Accounts[i].Name] = &a.cfg.Accounts[i]
+	a.accts.mu.Lock()
+	defer a.accts.mu.Unlock()
+	a.accts.cfg = a.cfg.Accounts
+	return a.installImportsLocked(a.cfg.Accounts)
+}
+
+// installImportsLocked sets up the imports of accounts (which Validate
+// checked), recording their subscriptions in a.accts.imports.
+func (a *App) installImportsLocked(accounts []AccountConfig) error {
+	known := make(map[string]*AccountConfig, len(accounts))
+	for i := range accounts {
+		known[accounts[i].Name] = &accounts[i]
 	}
-	for _, ac := range a.cfg.Accounts {
+	for _, ac := range accounts {
 		to := a.broker.Account(ac.Name)
 		for _, im := range ac.Imports {
 			from := a.broker.Account(im.Account)
 			exp := exportFor(known[im.Account], &im, ac.Name)
 			var err error
+			var sub *broker.Subscription
 			if im.Service {
-				err = a.broker.AddServiceImport(to, from, im.Subject, im.To, exp.ResponseType, exp.Threshold)
+				sub, err = a.broker.AddServiceImport(to, from, im.Subject, im.To, exp.ResponseType, exp.Threshold)
 			} else {
 				toSubj := im.To
 				if im.Prefix != "" {
 					toSubj = im.Prefix + "." + im.Subject
 				}
-				err = a.broker.AddStreamImport(to, from, im.Subject, toSubj)
+				sub, err = a.broker.AddStreamImport(to, from, im.Subject, toSubj)
+			}
+			if sub != nil {
+				a.accts.imports = append(a.accts.imports, sub)
 			}
 			if err != nil {
 				return fmt.Errorf("account %q: import %q from %q: %w", ac.Name, im.Subject, im.Account, err)

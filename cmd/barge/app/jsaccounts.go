@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
+	"sync"
 
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/broker/jetstream"
@@ -20,19 +22,85 @@ import (
 // $JS.API requests with 10039 'jetstream not enabled for account'.
 // A JetStream cluster (cluster_size) keeps JetStream to the global account
 // (Validate refuses account jetstream there).
+//
+// A reload of the accounts block installs the new imports (the old ones
+// are removed) and starts the engines of accounts that gain JetStream; an
+// account's JetStream cannot be turned off or have its limits changed
+// without a restart (the reload is refused).
+
+// accountsState is what the App keeps of the accounts block.
+type accountsState struct {
+	// mu guards the fields: the reload changes them, monitoring and the
+	// system account's requests read them.
+	mu sync.Mutex
+	// cfg is the accounts block in force.
+	cfg []AccountConfig
+	// js are the engines of the accounts other than the global one, by
+	// account name.
+	js map[string]*jetstream.Engine
+	// noJS are the 10039 responders of accounts without JetStream.
+	noJS map[string]*broker.Subscription
+	// imports are the subscriptions of the imports in force.
+	imports []*broker.Subscription
+}
+
+// accountEngines returns a copy of the accounts' engines by name.
+func (a *App) accountEngines() map[string]*jetstream.Engine {
+	a.accts.mu.Lock()
+	defer a.accts.mu.Unlock()
+	out := make(map[string]*jetstream.Engine, len(a.accts.js))
+	for k, v := range a.accts.js {
+		out[k] = v
+	}
+	return out
+}
+
+// accountConfigs returns the accounts block in force.
+func (a *App) accountConfigs() []AccountConfig {
+	a.accts.mu.Lock()
+	defer a.accts.mu.Unlock()
+	return a.accts.cfg
+}
 
 // startAccountJetStream starts the engines of the accounts with
 // JetStream and answers the others' API requests with 10039.
 func (a *App) startAccountJetStream() error {
-	for _, ac := range a.cfg.Accounts {
+	a.accts.mu.Lock()
+	defer a.accts.mu.Unlock()
+	return a.startAccountJetStreamLocked(a.cfg.Accounts)
+}
+
+// startAccountJetStreamLocked gives each of accounts that has no engine
+// and no 10039 responder yet the one it needs.
+func (a *App) startAccountJetStreamLocked(accounts []AccountConfig) error {
+	if a.js == nil {
+		return nil
+	}
+	if a.accts.js == nil {
+		a.accts.js = make(map[string]*jetstream.Engine)
+		a.accts.noJS = make(map[string]*broker.Subscription)
+	}
+	for _, ac := range accounts {
 		acc := a.broker.Account(ac.Name)
+		if a.accts.js[ac.Name] != nil {
+			continue
+		}
 		if ac.JetStream == nil {
-			if _, err := acc.SubscribeInternal(jsapi.APIWildcard, "", func(m *broker.InternalMsg) {
+			if a.accts.noJS[ac.Name] != nil {
+				continue
+			}
+			sub, err := acc.SubscribeInternal(jsapi.APIWildcard, "", func(m *broker.InternalMsg) {
 				notEnabledForAccount(acc, m)
-			}); err != nil {
+			})
+			if err != nil {
 				return fmt.Errorf("account %q: %w", ac.Name, err)
 			}
+			a.accts.noJS[ac.Name] = sub
 			continue
+		}
+		if sub := a.accts.noJS[ac.Name]; sub != nil {
+			_ = acc.UnsubscribeInternal(sub)
+			delete(a.accts.noJS, ac.Name)
 		}
 		o := a.jsOptions()
 		o.StoreDir = filepath.Join(a.cfg.StoreDir, "accounts", ac.Name)
@@ -44,10 +112,7 @@ func (a *App) startAccountJetStream() error {
 		if err != nil {
 			return fmt.Errorf("jetstream for account %q: %w", ac.Name, err)
 		}
-		if a.accountJS == nil {
-			a.accountJS = make(map[string]*jetstream.Engine)
-		}
-		a.accountJS[ac.Name] = js
+		a.accts.js[ac.Name] = js
 	}
 	return nil
 }
@@ -64,13 +129,15 @@ func notEnabledForAccount(acc *broker.Account, m *broker.InternalMsg) {
 
 // closeAccountJetStream closes the accounts' engines.
 func (a *App) closeAccountJetStream() error {
+	a.accts.mu.Lock()
+	defer a.accts.mu.Unlock()
 	var errs []error
-	for name, js := range a.accountJS {
+	for name, js := range a.accts.js {
 		if err := js.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("account %q: %w", name, err))
 		}
 	}
-	a.accountJS = nil
+	a.accts.js = nil
 	return errors.Join(errs...)
 }
 
@@ -80,5 +147,45 @@ func (a *App) AccountJetStream(name string) *jetstream.Engine {
 	if name == "" || name == broker.GlobalAccountName {
 		return a.js
 	}
-	return a.accountJS[name]
+	a.accts.mu.Lock()
+	defer a.accts.mu.Unlock()
+	return a.accts.js[name]
+}
+
+// checkAccountsReload refuses a reload that turns an account's JetStream
+// off or changes its limits.
+func checkAccountsReload(old, cur []AccountConfig) error {
+	next := make(map[string]*AccountConfig, len(cur))
+	for i := range cur {
+		next[cur[i].Name] = &cur[i]
+	}
+	for _, o := range old {
+		if o.JetStream == nil {
+			continue
+		}
+		n := next[o.Name]
+		if n == nil || !reflect.DeepEqual(o.JetStream, n.JetStream) {
+			return fmt.Errorf("config reload not supported for jetstream of account %q: restart the server", o.Name)
+		}
+	}
+	return nil
+}
+
+// applyAccounts installs a reloaded accounts block: the new imports in
+// place of the old, engines for accounts that gained JetStream, 10039
+// responders for new accounts without it. Accounts that left keep their
+// (empty) subject space; their users are gone with the authorization.
+func (a *App) applyAccounts(c *Config) error {
+	a.accts.mu.Lock()
+	defer a.accts.mu.Unlock()
+	if err := a.startAccountJetStreamLocked(c.Accounts); err != nil {
+		return err
+	}
+	for _, sub := range a.accts.imports {
+		_ = a.broker.UnsubscribeInternal(sub)
+	}
+	a.accts.imports = nil
+	err := a.installImportsLocked(c.Accounts)
+	a.accts.cfg = c.Accounts
+	return err
 }

@@ -37,6 +37,7 @@ var reloadable = []reloadSetting{
 	{"max_pending", "MaxPending", (*App).applyOutbound},
 	{"write_watermark", "WriteWatermark", (*App).applyOutbound},
 	{"profile_rate", "ProfileRate", (*App).applyProfileRate},
+	{"accounts", "Accounts", (*App).applyAccounts},
 	{"authorization", "Auth", (*App).applyAuth},
 }
 
@@ -51,7 +52,6 @@ var fixedKeys = map[string]string{
 	"ClusterSize": "cluster_size", "RaftSnapshotEntries": "raft_snapshot_entries",
 	"RaftCompactionOverhead": "raft_compaction_overhead",
 	"SegmentSize":            "segment_size", "StoreFS": "store_fs", "Clock": "clock",
-	"Accounts": "accounts",
 }
 
 var errStopped = errors.New("server is shutting down")
@@ -85,12 +85,17 @@ func (a *App) Reload(cfg Config) error {
 				return fmt.Errorf("%s: %w", s.key, err)
 			}
 		}
+		if s.key == "accounts" {
+			if err := checkAccountsReload(old.Accounts, cfg.Accounts); err != nil {
+				return err
+			}
+		}
 	}
 	for _, s := range changed {
 		if err := s.apply(a, &cfg); err != nil {
 			return fmt.Errorf("%s: %w", s.key, err)
 		}
-		if s.key == "authorization" {
+		if s.key == "authorization" || s.key == "accounts" {
 			// Passwords and tokens stay out of the log.
 			a.log.Info("reloaded", "key", s.key)
 			continue
@@ -170,7 +175,7 @@ func (a *App) applyClientLimits(c *Config) error {
 		MaxPingsOut:    c.MaxPingsOut,
 		MaxConnections: maxConnections(c.MaxConnections),
 	})
-	for _, js := range a.accountJS {
+	for _, js := range a.accountEngines() {
 		js.SetMaxPayload(c.MaxPayload)
 	}
 	if a.js != nil {

@@ -192,7 +192,7 @@ func (a *App) accountz(acc string) map[string]any {
 			"jetstream_enabled": a.AccountJetStream(acc) != nil,
 			"num_connections":   conns[acc], "num_subscriptions": x.Sublist().Count(),
 		}
-		for _, ac := range a.cfg.Accounts {
+		for _, ac := range a.accountConfigs() {
 			if ac.Name != acc {
 				continue
 			}
@@ -229,7 +229,7 @@ func (a *App) jsz() map[string]any {
 	var streams, consumers int
 	var accounts []map[string]any
 	names := []string{broker.GlobalAccountName}
-	for name := range a.accountJS {
+	for name := range a.accountEngines() {
 		names = append(names, name)
 	}
 	slices.SortFunc(names, strings.Compare)
