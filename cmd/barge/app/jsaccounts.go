@@ -11,6 +11,7 @@ import (
 	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/broker/jetstream"
 	"github.com/bargemq/barge/codec/jsapi"
+	"github.com/nats-io/jwt/v2"
 )
 
 // JetStream per account. The global account's engine is App.js, its
@@ -21,7 +22,9 @@ import (
 // and the account's limits. A configured account without it answers its
 // $JS.API requests with 10039 'jetstream not enabled for account'.
 // A JetStream cluster (cluster_size) keeps JetStream to the global account
-// (Validate refuses account jetstream there).
+// (Validate refuses account jetstream there). In operator mode, each
+// preloaded account JWT that enables JetStream gets an engine with its
+// limits (operatorAccounts).
 //
 // A reload of the accounts block installs the new imports (the old ones
 // are removed) and starts the engines of accounts that gain JetStream; an
@@ -67,7 +70,43 @@ func (a *App) accountConfigs() []AccountConfig {
 func (a *App) startAccountJetStream() error {
 	a.accts.mu.Lock()
 	defer a.accts.mu.Unlock()
-	return a.startAccountJetStreamLocked(a.cfg.Accounts)
+	return a.startAccountJetStreamLocked(append(a.cfg.Accounts, operatorAccounts(&a.cfg)...))
+}
+
+// operatorAccounts are the accounts of operator mode's preloaded JWTs,
+// named by public key, with JetStream where the account's claims enable
+// it (memory or disk storage not 0), with its limits (-1: unlimited).
+// In a JetStream cluster they have none, as configured accounts.
+func operatorAccounts(c *Config) []AccountConfig {
+	var out []AccountConfig
+	for key, s := range c.Auth.Accounts {
+		ac, err := jwt.DecodeAccountClaims(s)
+		if err != nil {
+			continue // Validate and the authenticator refuse it
+		}
+		x := AccountConfig{Name: key}
+		if ac.Limits.IsJSEnabled() && c.ClusterSize == 0 {
+			l := ac.Limits.JetStreamLimits
+			if t, ok := ac.Limits.JetStreamTieredLimits["R1"]; ok {
+				l = t // the engine keeps one set of limits: R1's
+			}
+			x.JetStream = &AccountJetStream{
+				MaxMemory: max(l.MemoryStorage, 0), MaxFile: max(l.DiskStorage, 0),
+				MaxStreams: int(max(l.Streams, 0)), MaxConsumers: int(max(l.Consumer, 0)),
+			}
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// startOperatorJetStream starts JetStream for operator accounts a reload
+// of the resolver_preload added (an account's engine keeps the limits it
+// started with).
+func (a *App) startOperatorJetStream(c *Config) error {
+	a.accts.mu.Lock()
+	defer a.accts.mu.Unlock()
+	return a.startAccountJetStreamLocked(operatorAccounts(c))
 }
 
 // startAccountJetStreamLocked gives each of accounts that has no engine

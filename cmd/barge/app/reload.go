@@ -213,6 +213,9 @@ func (a *App) applyAuth(c *Config) error {
 	if err != nil {
 		return err
 	}
+	if err := a.startOperatorJetStream(c); err != nil {
+		return err
+	}
 	a.broker.SetAuth(authn)
 	return nil
 }
