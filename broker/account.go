@@ -3,6 +3,8 @@ package broker
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/bargemq/barge/codec"
 )
 
 // Accounts. Each account is its own subject space: it has its own Sublist,
@@ -30,10 +32,70 @@ type Account struct {
 	srv  *Server
 	name string
 	sl   *Sublist
+	// limits are the account's client limits (SetLimits); nil: none.
+	limits atomic.Pointer[AccountLimits]
+	// conns counts the clients logged in to the account.
+	conns atomic.Int64
 	// capturer takes messages published in this account into its streams;
 	// nil without JetStream for the account. Set before its clients
 	// publish (SetCapturer, Account.SetCapturer).
 	capturer atomic.Pointer[capturerBox]
+}
+
+// AccountLimits are an account's limits block: MaxConnections bounds the
+// clients logged in to the account on this server, MaxSubscriptions the
+// subscriptions of each of its clients; 0 is unlimited.
+type AccountLimits struct {
+	MaxConnections   int
+	MaxSubscriptions int
+}
+
+// SetLimits installs the account's limits for the logins and
+// subscriptions that follow.
+func (a *Account) SetLimits(l AccountLimits) { a.limits.Store(&l) }
+
+// NumConnections is the number of clients logged in to the account here.
+func (a *Account) NumConnections() int { return int(a.conns.Load()) }
+
+// Errors worded as nats-server sends them.
+var errMaxAccountConns = &codec.ProtoError{Msg: "maximum account active connections exceeded", Fatal: true}
+
+const maxSubsMsg = "maximum subscriptions exceeded"
+
+// bindAccount counts c in acc (and out of the account it was counted in),
+// refusing it when acc has its MaxConnections clients.
+func (c *client) bindAccount(acc *Account) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.counted == acc {
+		return nil
+	}
+	if l := acc.limits.Load(); l != nil && l.MaxConnections > 0 && acc.conns.Load() >= int64(l.MaxConnections) {
+		return errMaxAccountConns
+	}
+	acc.conns.Add(1)
+	if old := c.mu.counted; old != nil {
+		old.conns.Add(-1)
+	}
+	c.mu.counted = acc
+	return nil
+}
+
+// unbindAccount uncounts a closed client.
+func (c *client) unbindAccount() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.counted != nil {
+		c.mu.counted.conns.Add(-1)
+		c.mu.counted = nil
+	}
+}
+
+// subsLimited reports whether c may not subscribe once more under its
+// account's MaxSubscriptions.
+func (c *client) subsLimited() bool {
+	l := c.account().limits.Load()
+	return l != nil && l.MaxSubscriptions > 0 && c.numSubs() >= l.MaxSubscriptions
 }
 
 // capturerBox holds a Capturer behind an atomic pointer.

@@ -153,6 +153,11 @@ func (c *client) login(o *codec.ConnectOptions) error {
 		// a CONNECT into another cannot carry them over.
 		return c.authViolation(o.User, "CONNECT into account "+acc.name+" after subscribing in "+c.account().name)
 	}
+	if err := c.bindAccount(c.srv.Account(id.Account)); err != nil {
+		c.srv.log.Warn("maximum account active connections exceeded", "cid", c.cid, "addr", c.t.RemoteAddr(), "user", o.User, "account", id.Account)
+		c.stopAuthTimers()
+		return err
+	}
 	c.awaitingAuth.Store(false)
 	c.stopAuthTimers()
 	c.setIdentity(id)

@@ -102,6 +102,9 @@ type client struct {
 		// authTimer is the login timeout before CONNECT, then the user
 		// JWT's expiry; nil when none.
 		authTimer Timer
+		// counted is the account the client is counted in (account.go);
+		// nil before it logs in.
+		counted *Account
 	}
 
 	stats connStats
@@ -195,6 +198,7 @@ func (c *client) Closed(err error) {
 	}
 	clear(c.mu.subs)
 	c.mu.Unlock()
+	c.unbindAccount()
 	removeSubs(subs)
 	if cl := c.srv.cluster; cl != nil {
 		cl.localUnsub(subs...)
@@ -313,6 +317,15 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 	if !subject.ValidSubscribe(subj) || (queue != nil && !subject.ValidQueueName(queue)) {
 		c.sendErr(codec.ErrInvalidSubject.Msg)
 		return nil
+	}
+	if c.subsLimited() {
+		c.mu.Lock()
+		_, dup := c.mu.subs[string(sid)]
+		c.mu.Unlock()
+		if !dup {
+			c.sendErr(maxSubsMsg)
+			return nil
+		}
 	}
 	filter := false
 	if c.perms.Load() != nil {

@@ -215,3 +215,45 @@ func loadConf(t *testing.T, cfg *app.Config, conf string) error {
 	}
 	return cfg.LoadFile(path)
 }
+
+// TestAccountLimits: an account's max_connections refuses the next login
+// with nats-server's error and closes it; max_subscriptions refuses a
+// client's next SUB and keeps the connection.
+func TestAccountLimits(t *testing.T) {
+	a := startFromFile(t, `
+accounts {
+  A: { users: [ {user: a, password: pa} ], limits: { max_connections: 1, max_subscriptions: 2 } }
+}
+`).a
+	errs := make(chan error, 4)
+	nc := connect(t, a, nats.UserInfo("a", "pa"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		errs <- err
+	}))
+	err := connectErr(a, nats.UserInfo("a", "pa"))
+	if err == nil || !strings.Contains(err.Error(), "maximum account active connections exceeded") {
+		t.Fatalf("second connection: %v", err)
+	}
+	s1, _ := nc.SubscribeSync("x")
+	_, _ = nc.SubscribeSync("y")
+	_, _ = nc.SubscribeSync("z")
+	_ = nc.Flush()
+	select {
+	case err := <-errs:
+		if !strings.Contains(err.Error(), "maximum subscriptions exceeded") {
+			t.Fatalf("third subscription: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("third subscription: no error")
+	}
+	_ = nc.Publish("x", []byte("still open"))
+	if got := nextData(t, s1, "x"); got != "still open" {
+		t.Fatalf("got %q", got)
+	}
+	nc.Close()
+	eventually(t, 5*time.Second, "A's connection released", func() bool {
+		return a.Broker().Account("A").NumConnections() == 0
+	})
+	if err := connectErr(a, nats.UserInfo("a", "pa")); err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+}

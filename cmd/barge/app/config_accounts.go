@@ -37,6 +37,9 @@ type AccountConfig struct {
 	// JetStream is the account's jetstream setting; nil: no JetStream
 	// for the account.
 	JetStream *AccountJetStream
+	// Limits is the account's limits block (max_connections on this
+	// server, max_subscriptions per client); 0 is unlimited.
+	Limits broker.AccountLimits
 }
 
 // AccountJetStream are an account's JetStream limits (`jetstream: enabled`
@@ -133,6 +136,8 @@ func (c *Config) applyAccount(ac *AccountConfig, n Node) error {
 			ac.Imports, err = parseImports(v)
 		case "jetstream":
 			ac.JetStream, err = parseAccountJetStream(v)
+		case "limits":
+			ac.Limits, err = parseAccountLimits(v)
 		default:
 			return v.Errorf("unknown setting %q in account %q", k, ac.Name)
 		}
@@ -157,6 +162,34 @@ func (c *Config) applyAccount(ac *AccountConfig, n Node) error {
 		c.Auth.Users = append(c.Auth.Users, users...)
 	}
 	return nil
+}
+
+// parseAccountLimits reads an account's limits block.
+func parseAccountLimits(n Node) (broker.AccountLimits, error) {
+	var l broker.AccountLimits
+	m, err := n.Map()
+	if err != nil {
+		return l, err
+	}
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		i, err := v.Int()
+		if err != nil {
+			return l, err
+		}
+		i = max(i, 0) // -1: unlimited
+		switch k {
+		case "max_connections", "max_conn":
+			l.MaxConnections = int(i)
+		case "max_subscriptions", "max_subs":
+			l.MaxSubscriptions = int(i)
+		case "max_payload", "max_pay", "max_leafnodes", "max_leafs":
+			return l, v.Errorf("account limit %q is not supported", k)
+		default:
+			return l, v.Errorf("Unknown field %q parsing account limits", k)
+		}
+	}
+	return l, nil
 }
 
 // parseAccountJetStream reads an account's jetstream: a boolean,
@@ -405,7 +438,15 @@ func (a *App) installImports() error {
 	a.accts.mu.Lock()
 	defer a.accts.mu.Unlock()
 	a.accts.cfg = a.cfg.Accounts
+	a.setAccountLimits(a.cfg.Accounts)
 	return a.installImportsLocked(a.cfg.Accounts)
+}
+
+// setAccountLimits installs each account's limits block.
+func (a *App) setAccountLimits(accounts []AccountConfig) {
+	for _, ac := range accounts {
+		a.broker.Account(ac.Name).SetLimits(ac.Limits)
+	}
 }
 
 // installImportsLocked sets up the imports of accounts (which Validate

@@ -220,6 +220,7 @@ func (a *App) applyAccounts(c *Config) error {
 	if err := a.startAccountJetStreamLocked(c.Accounts); err != nil {
 		return err
 	}
+	a.setAccountLimits(c.Accounts)
 	for _, sub := range a.accts.imports {
 		_ = a.broker.UnsubscribeInternal(sub)
 	}
