@@ -119,8 +119,13 @@ func (p *pub) start() {
 	st := p.st
 	st.mu.Lock()
 	p.err = st.precheckLocked(hdr, p.size, &h)
+	storage := st.mu.cfg.Storage
 	st.mu.Unlock()
 	if p.err != nil {
+		return
+	}
+	if p.e.wouldExceedAccount(storage, p.size) {
+		p.err = jsapi.NewAPIError(jsapi.ErrCodeAccountResourcesExceeded)
 		return
 	}
 	p.msgID, p.rollup = len(h.msgID) > 0, len(h.rollup) > 0

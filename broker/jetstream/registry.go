@@ -198,3 +198,31 @@ func hasConsumer(st *stream, name string) bool {
 // streams and consumers (the figures of $JS.API.INFO for the streams this
 // server holds).
 func (e *Engine) Usage() (mem, store uint64, streams, consumers int) { return e.usage() }
+
+// wouldExceedAccount reports whether storing size more bytes of the given
+// storage kind would take the account past its max_memory or max_file
+// (nats-server refuses such a publish with 10002). Only an engine with
+// such a limit pays for the sum; concurrent publishes may overshoot it by
+// what they store together.
+func (e *Engine) wouldExceedAccount(storage jsapi.StorageType, size int) bool {
+	limit := e.o.MaxStore
+	if storage == jsapi.MemoryStorage {
+		limit = e.o.MaxMemory
+	}
+	if limit <= 0 {
+		return false
+	}
+	used := int64(size)
+	e.mu.RLock()
+	streams := make([]*stream, 0, len(e.mu.streams))
+	for _, st := range e.mu.streams {
+		streams = append(streams, st)
+	}
+	e.mu.RUnlock()
+	for _, st := range streams {
+		if st.Config().Storage == storage {
+			used += int64(st.store.Reader().State().Bytes)
+		}
+	}
+	return used > limit
+}

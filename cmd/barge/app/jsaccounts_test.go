@@ -182,3 +182,28 @@ func TestJetStreamAccountConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestJetStreamAccountStorageLimit: a publish that would take the account
+// past max_file is refused with 10002 and stores nothing.
+func TestJetStreamAccountStorageLimit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := startFromFile(t, `
+accounts {
+  A: { users: [ {user: a, password: pa} ], jetstream: { max_file: 64KB } }
+}
+`)
+	js := jsFor(t, s.a, "a", "pa")
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "s", make([]byte, 40<<10)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = js.Publish(ctx, "s", make([]byte, 40<<10))
+	wantAPIErr(t, "publish past max_file", err, 10002)
+	if info, _ := st.Info(ctx); info.State.Msgs != 1 {
+		t.Fatalf("stream has %d messages, want 1", info.State.Msgs)
+	}
+}
