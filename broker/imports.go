@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/subject"
 )
 
@@ -181,7 +182,17 @@ func (s *Server) AddServiceImport(to, from *Account, subj, local string, rt Resp
 		if len(im.Reply) > 0 {
 			reply = rs.add(to, im.Reply, rt, threshold)
 		}
-		s.Send(&Delivery{Account: from, To: m.apply(im.Subject), Reply: reply, Hdr: im.Hdr, Body: im.Data, hops: im.hops + 1})
+		target := m.apply(im.Subject)
+		n := s.Send(&Delivery{Account: from, To: target, Reply: reply, Hdr: im.Hdr, Body: im.Data, hops: im.hops + 1})
+		if n == 0 && reply != nil {
+			// Nobody in the exporting account: the requester gets the
+			// no-responders status, as if it had asked there itself.
+			rs.forget(reply)
+			hdr := codec.AppendHeaderStart(nil, 503, "")
+			hdr = codec.AppendHeader(hdr, "Nats-Subject", string(im.Subject))
+			hdr = codec.AppendHeaderEnd(hdr)
+			s.Send(&Delivery{Account: to, To: im.Reply, Hdr: hdr, Once: true})
+		}
 	})
 }
 
@@ -234,6 +245,17 @@ func (rs *responses) add(to *Account, reply []byte, rt ResponseType, threshold t
 	rs.pending[tok] = p
 	p.timer = rs.srv.opts.Clock.AfterFunc(threshold, func() { rs.drop(tok, p) })
 	return []byte(rs.prefix + tok)
+}
+
+// forget drops the mapping of a reply subject add returned.
+func (rs *responses) forget(reply []byte) {
+	tok := string(reply[len(rs.prefix):])
+	rs.mu.Lock()
+	if p := rs.pending[tok]; p != nil {
+		p.timer.Stop()
+		delete(rs.pending, tok)
+	}
+	rs.mu.Unlock()
 }
 
 func (rs *responses) drop(tok string, p *pendingResponse) {

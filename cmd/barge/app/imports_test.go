@@ -20,6 +20,7 @@ accounts {
       {stream: "events.>"}
       {stream: "private.>", accounts: [C]}
       {service: "help.*"}
+      {service: "none.*"}
       {service: "feed", response_type: stream}
       {service: "once", response_type: singleton}
     ]
@@ -30,6 +31,7 @@ accounts {
       {stream: {account: A, subject: "events.>"}, prefix: "from_a"}
       {stream: {account: A, subject: "events.*"}, to: "ev.*"}
       {service: {account: A, subject: "help.*"}, to: "ask.*"}
+      {service: {account: A, subject: "none.*"}, to: "ask.none.*"}
       {service: {account: A, subject: "feed"}}
       {service: {account: A, subject: "once"}}
     ]
@@ -97,6 +99,10 @@ func TestServiceImports(t *testing.T) {
 	m, err := ncB.Request("ask.docs", []byte("?"), 5*time.Second)
 	if err != nil || string(m.Data) != "A helps with help.docs" {
 		t.Fatalf("service request: %v %v", m, err)
+	}
+	// A service nobody in A answers: B's requester gets no responders.
+	if _, err := ncB.Request("ask.none.x", nil, 5*time.Second); err != nats.ErrNoResponders {
+		t.Fatalf("request to an unanswered service: %v, want no responders", err)
 	}
 	// In B, help.* is nobody's.
 	if _, err := ncB.Request("help.docs", nil, 5*time.Second); err != nats.ErrNoResponders {
