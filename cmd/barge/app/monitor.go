@@ -63,6 +63,9 @@ func (a *App) startMonitor() error {
 	mux.HandleFunc("/accountz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.accountz(r.URL.Query().Get("acc")))
 	})
+	mux.HandleFunc("/subsz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, a.subsz())
+	})
 	mux.HandleFunc("/jsz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.jsz())
 	})

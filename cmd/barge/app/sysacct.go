@@ -20,13 +20,14 @@ import (
 //	$SYS.REQ.SERVER.PING.<NAME>          <NAME> of every server
 //	$SYS.REQ.SERVER.<server id>.<NAME>   <NAME> of one server
 //
-// with <NAME> one of IDZ, STATSZ, VARZ, CONNZ, ROUTEZ, ACCOUNTZ, JSZ and
-// HEALTHZ. The subscriptions are routed, so a PING reaches every member
+// with <NAME> one of IDZ, STATSZ, VARZ, CONNZ, ROUTEZ, SUBSZ, ACCOUNTZ,
+// JSZ and HEALTHZ. The subscriptions are routed, so a PING reaches every member
 // of a cluster and each answers. Answers are nats-server's shapes:
 // {"server": {...}, "statsz": {...}} for STATSZ, {"server": {...},
 // "data": {...}} for the others. A user reaches them by logging in to the
 // system account (an account of the accounts block named by
-// system_account). The monitoring port serves /accountz and /jsz too.
+// system_account). The monitoring port serves /accountz, /subsz and /jsz
+// too.
 // Connect and disconnect events are not published.
 
 // systemAccountName is the configured system account or "$SYS".
@@ -46,6 +47,7 @@ func (a *App) sysHandlers() map[string]func() any {
 		"ROUTEZ":   func() any { return a.routez() },
 		"ACCOUNTZ": func() any { return a.accountz("") },
 		"JSZ":      func() any { return a.jsz() },
+		"SUBSZ":    func() any { return a.subsz() },
 		"HEALTHZ": func() any {
 			if err := a.Health(); err != nil {
 				return map[string]string{"status": "unavailable", "error": err.Error()}
@@ -217,6 +219,19 @@ func kindOf(service bool) string {
 		return "service"
 	}
 	return "stream"
+}
+
+// subsz is /subsz: the number of subscriptions, in total (nats-server's
+// num_subscriptions) and by account.
+func (a *App) subsz() map[string]any {
+	total := 0
+	by := map[string]int{}
+	for _, acc := range a.broker.Accounts() {
+		n := acc.Sublist().Count()
+		total += n
+		by[acc.Name()] = n
+	}
+	return map[string]any{"server_id": a.broker.ID(), "now": time.Now().UTC(), "num_subscriptions": total, "accounts": by}
 }
 
 // jsz is /jsz: this server's JetStream usage, in total and by account.

@@ -121,6 +121,14 @@ func TestSystemAccountRequests(t *testing.T) {
 	if ad.Detail.Name != "A" || ad.Detail.Conns != 1 || len(ad.Detail.Exports) != 1 {
 		t.Fatalf("/accountz?acc=A: %+v", ad)
 	}
+	var subsz struct {
+		N        int            `json:"num_subscriptions"`
+		Accounts map[string]int `json:"accounts"`
+	}
+	getJSON(t, a.MonitorURL()+"/subsz", &subsz)
+	if subsz.N == 0 || subsz.Accounts["SYS"] == 0 {
+		t.Fatalf("/subsz: %+v", subsz)
+	}
 	var jsz struct {
 		Streams  int `json:"streams"`
 		Accounts int `json:"accounts"`
