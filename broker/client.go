@@ -58,6 +58,9 @@ type client struct {
 	// proto1 is CONNECT's protocol >= 1 (set by Connect, read by Ping, on
 	// the client's event loop).
 	proto1 bool
+	// connected is set once a CONNECT was accepted (its connect event
+	// sent), so that Closed sends the disconnect event.
+	connected atomic.Bool
 	// sentURLs are the connect_urls of the INFO sent at accept (shared with
 	// the server's INFO, never modified).
 	sentURLs []string
@@ -198,6 +201,9 @@ func (c *client) Closed(err error) {
 	}
 	clear(c.mu.subs)
 	c.mu.Unlock()
+	if c.connected.Load() {
+		c.connEvent(false, err)
+	}
 	c.unbindAccount()
 	removeSubs(subs)
 	if cl := c.srv.cluster; cl != nil {
@@ -264,6 +270,9 @@ func (c *client) Connect(options []byte) error {
 	c.mu.Lock()
 	c.mu.name, c.mu.lang, c.mu.version = o.Name, o.Lang, o.Version
 	c.mu.Unlock()
+	if !c.route && !c.connected.Swap(true) {
+		c.connEvent(true, nil)
+	}
 	if o.Verbose {
 		c.sendOK()
 	}

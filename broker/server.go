@@ -76,6 +76,9 @@ type Server struct {
 		responses map[*Account]*responses
 	}
 
+	// events is the connection event handler (events.go).
+	events connEvents
+
 	nextCID atomic.Uint64
 	stats   serverStats
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,8 +28,9 @@ import (
 // "data": {...}} for the others. A user reaches them by logging in to the
 // system account (an account of the accounts block named by
 // system_account). The monitoring port serves /accountz, /subsz and /jsz
-// too.
-// Connect and disconnect events are not published.
+// too. Each client's connect and disconnect is published in the system
+// account on $SYS.ACCOUNT.<account>.CONNECT and .DISCONNECT (advisories
+// client_connect, client_disconnect); periodic STATSZ events are not.
 
 // systemAccountName is the configured system account or "$SYS".
 func (a *App) systemAccountName() string {
@@ -84,6 +86,9 @@ func (a *App) startSystemAccount() error {
 			sys.Deliver(reply, nil, nil, b)
 		}()
 	}
+	a.broker.SetConnEventHandler(func(ev *broker.ConnEvent) {
+		a.connEvent(sys, ev, seq.Add(1))
+	})
 	handlers := a.sysHandlers()
 	handlers["STATSZ"] = nil
 	sub := func(subj, name string, f func() any) error {
@@ -102,6 +107,33 @@ func (a *App) startSystemAccount() error {
 		}
 	}
 	return nil
+}
+
+// connEvent publishes a client's connect or disconnect in the system
+// account, as nats-server's advisories on $SYS.ACCOUNT.<account>.CONNECT
+// and .DISCONNECT.
+func (a *App) connEvent(sys *broker.Account, ev *broker.ConnEvent, seq uint64) {
+	start := ev.Start.UTC()
+	client := map[string]any{
+		"start": start, "host": ev.Host, "id": ev.CID, "acc": ev.Account, "user": ev.User,
+		"name": ev.Name, "lang": ev.Lang, "ver": ev.Version, "server": a.serverName(), "kind": "Client", "client_type": "nats",
+	}
+	typ, what := "io.nats.server.advisory.v1.client_connect", "CONNECT"
+	msg := map[string]any{"server": a.sysServerInfo(seq), "client": client}
+	if !ev.Connect {
+		typ, what = "io.nats.server.advisory.v1.client_disconnect", "DISCONNECT"
+		stop := ev.Stop.UTC()
+		client["stop"] = stop
+		msg["sent"] = map[string]int64{"msgs": ev.OutMsgs, "bytes": ev.OutBytes}
+		msg["received"] = map[string]int64{"msgs": ev.InMsgs, "bytes": ev.InBytes}
+		msg["reason"] = ev.Reason
+	}
+	msg["type"], msg["id"], msg["timestamp"] = typ, a.broker.ID()+"-"+strconv.FormatUint(seq, 10), time.Now().UTC()
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return
+	}
+	sys.Deliver([]byte("$SYS.ACCOUNT."+ev.Account+"."+what), nil, nil, b)
 }
 
 // serverName is the server_name, or the id when none is set.

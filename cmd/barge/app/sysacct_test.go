@@ -175,3 +175,45 @@ func TestSystemAccountPingCluster(t *testing.T) {
 	}
 	expectNone(t, sub, "IDZ of one server")
 }
+
+// TestSystemAccountConnEvents: a client's connect and disconnect are
+// published in the system account with its account and user.
+func TestSystemAccountConnEvents(t *testing.T) {
+	a := startFromFile(t, sysConf).a
+	sys := connect(t, a, nats.UserInfo("admin", "pa"))
+	sub, err := sys.SubscribeSync("$SYS.ACCOUNT.A.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = sys.Flush()
+	nc := connect(t, a, nats.UserInfo("a", "pa"), nats.Name("evt"))
+	_ = nc.Publish("x.1", []byte("12345"))
+	_ = nc.Flush()
+	nc.Close()
+	for _, want := range []string{"CONNECT", "DISCONNECT"} {
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("%s event: %v", want, err)
+		}
+		var ev struct {
+			Type   string `json:"type"`
+			Client struct {
+				Account string `json:"acc"`
+				User    string `json:"user"`
+				Name    string `json:"name"`
+			} `json:"client"`
+			Received struct {
+				Msgs int64 `json:"msgs"`
+			} `json:"received"`
+		}
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != "$SYS.ACCOUNT.A."+want || ev.Client.Account != "A" || ev.Client.User != "a" || ev.Client.Name != "evt" {
+			t.Fatalf("%s event on %s: %s", want, m.Subject, m.Data)
+		}
+		if want == "DISCONNECT" && (ev.Type != "io.nats.server.advisory.v1.client_disconnect" || ev.Received.Msgs != 1) {
+			t.Fatalf("disconnect event: %s", m.Data)
+		}
+	}
+}
