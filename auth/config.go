@@ -10,8 +10,7 @@ import (
 )
 
 // GlobalAccount is the account of every user that names none, nats-server's
-// "$G". barge has one subject space for now; the account is recorded so that
-// a later account layer can route by it.
+// "$G". The broker gives each account its own subject space.
 const GlobalAccount = "$G"
 
 // DefaultTimeout is how long a client has to send its CONNECT when

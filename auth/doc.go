@@ -52,7 +52,7 @@
 // be signed by one of them. User JWT permissions (or the account's default
 // permissions when the user has none), bearer tokens, revocations, the src
 // and times limits and expiry are honoured; scoped signing keys work
-// without templates ("{{name()}}" and the like are refused). Accounts are
-// recorded in Identity.Account; barge has one subject space until the
-// account layer comes.
+// without templates ("{{name()}}" and the like are refused). The user's
+// account is Identity.Account (the account's public key), which the broker
+// makes a subject space of its own.
 package auth

@@ -71,6 +71,13 @@ func (c *client) reauthorize(a *auth.Authenticator) {
 		c.t.Close(errors.New("broker: authorization revoked"))
 		return
 	}
+	if c.srv.Account(id.Account) != c.account() {
+		c.srv.stats.authFailures.Add(1)
+		c.srv.log.Warn("account changed by reload, client closed", "cid", c.cid, "addr", c.t.RemoteAddr(), "user", cr.User, "account", id.Account)
+		c.sendErr(errAuthViolation.Msg)
+		c.t.Close(errors.New("broker: account changed"))
+		return
+	}
 	c.setIdentity(id)
 }
 
@@ -142,6 +149,16 @@ func (c *client) login(o *codec.ConnectOptions) error {
 	if err != nil {
 		return c.authViolation(o.User, err.Error())
 	}
+	if acc := c.srv.Account(id.Account); acc != c.account() && c.numSubs() > 0 {
+		// Subscriptions made as the no_auth_user belong to its account;
+		// a CONNECT into another cannot carry them over.
+		return c.authViolation(o.User, "CONNECT into account "+acc.name+" after subscribing in "+c.account().name)
+	}
+	if err := c.bindAccount(c.srv.Account(id.Account)); err != nil {
+		c.srv.log.Warn("maximum account active connections exceeded", "cid", c.cid, "addr", c.t.RemoteAddr(), "user", o.User, "account", id.Account)
+		c.stopAuthTimers()
+		return err
+	}
 	c.awaitingAuth.Store(false)
 	c.stopAuthTimers()
 	c.setIdentity(id)
@@ -168,8 +185,10 @@ func peerCert(t Transport) *x509.Certificate {
 	return st.PeerCertificates[0]
 }
 
-// setIdentity records who the client is and installs its permissions.
+// setIdentity records who the client is, binds it to its account and
+// installs its permissions.
 func (c *client) setIdentity(id *auth.Identity) {
+	c.acc.Store(c.srv.Account(id.Account))
 	c.mu.Lock()
 	c.mu.user, c.mu.account = id.Name, id.Account
 	c.mu.Unlock()

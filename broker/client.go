@@ -58,6 +58,9 @@ type client struct {
 	// proto1 is CONNECT's protocol >= 1 (set by Connect, read by Ping, on
 	// the client's event loop).
 	proto1 bool
+	// connected is set once a CONNECT was accepted (its connect event
+	// sent), so that Closed sends the disconnect event.
+	connected atomic.Bool
 	// sentURLs are the connect_urls of the INFO sent at accept (shared with
 	// the server's INFO, never modified).
 	sentURLs []string
@@ -79,6 +82,10 @@ type client struct {
 	// perms are the logged-in user's permissions with their caches; nil
 	// restricts nothing (perms.go).
 	perms atomic.Pointer[clientPerms]
+	// acc is the account the client publishes and subscribes in: the
+	// global account until it logs in to another (account.go); never nil.
+	// A route client switches it per routed message.
+	acc atomic.Pointer[Account]
 
 	mu struct {
 		sync.Mutex
@@ -98,6 +105,9 @@ type client struct {
 		// authTimer is the login timeout before CONNECT, then the user
 		// JWT's expiry; nil when none.
 		authTimer Timer
+		// counted is the account the client is counted in (account.go);
+		// nil before it logs in.
+		counted *Account
 	}
 
 	stats connStats
@@ -118,6 +128,7 @@ func newClient(s *Server, t Transport, lim *Limits) *client {
 		opts:  codec.ConnectOptions{Echo: true},
 	}
 	c.maxPayload = lim.MaxPayload
+	c.acc.Store(s.global)
 	c.host, c.port = splitHostPort(t.RemoteAddr())
 	c.dt, _ = t.(Deferrer)
 	c.mu.subs = make(map[string]*Subscription)
@@ -140,6 +151,7 @@ func newRouteClient(s *Server, remote string) *client {
 		opts:  codec.ConnectOptions{Echo: true, Headers: true},
 		route: true,
 	}
+	c.acc.Store(s.global)
 	c.host, c.port = splitHostPort(remote)
 	c.mu.subs = make(map[string]*Subscription)
 	s.mu.Lock()
@@ -189,7 +201,11 @@ func (c *client) Closed(err error) {
 	}
 	clear(c.mu.subs)
 	c.mu.Unlock()
-	c.srv.sl.RemoveBatch(subs)
+	if c.connected.Load() {
+		c.connEvent(false, err)
+	}
+	c.unbindAccount()
+	removeSubs(subs)
 	if cl := c.srv.cluster; cl != nil {
 		cl.localUnsub(subs...)
 	}
@@ -254,6 +270,9 @@ func (c *client) Connect(options []byte) error {
 	c.mu.Lock()
 	c.mu.name, c.mu.lang, c.mu.version = o.Name, o.Lang, o.Version
 	c.mu.Unlock()
+	if !c.route && !c.connected.Swap(true) {
+		c.connEvent(true, nil)
+	}
 	if o.Verbose {
 		c.sendOK()
 	}
@@ -308,6 +327,15 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		c.sendErr(codec.ErrInvalidSubject.Msg)
 		return nil
 	}
+	if c.subsLimited() {
+		c.mu.Lock()
+		_, dup := c.mu.subs[string(sid)]
+		c.mu.Unlock()
+		if !dup {
+			c.sendErr(maxSubsMsg)
+			return nil
+		}
+	}
 	filter := false
 	if c.perms.Load() != nil {
 		var allowed bool
@@ -325,11 +353,12 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 			Queue:   string(queue),
 			client:  c,
 			sid:     bytes.Clone(sid),
+			acc:     c.account(),
 		}
 		sub.permFilter.Store(filter)
 		c.mu.subs[string(sub.sid)] = sub
 		c.mu.Unlock()
-		if err := c.srv.sl.Insert(sub); err != nil {
+		if err := sub.acc.sl.Insert(sub); err != nil {
 			// Unreachable after subject.ValidSubscribe; keep the maps
 			// consistent anyway.
 			c.mu.Lock()
@@ -387,7 +416,7 @@ func (c *client) unsubscribe(sub *Subscription) {
 		delete(c.mu.subs, string(sub.sid))
 	}
 	c.mu.Unlock()
-	if owned && c.srv.sl.Remove(sub) == nil {
+	if owned && sub.acc.sl.Remove(sub) == nil {
 		if cl := c.srv.cluster; cl != nil {
 			cl.localUnsub(sub)
 		}

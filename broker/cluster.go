@@ -200,7 +200,7 @@ type Cluster struct {
 	}
 }
 
-type interestKey struct{ subject, queue string }
+type interestKey struct{ account, subject, queue string }
 
 // peer is another member of the cluster, known by its server id.
 type peer struct {
@@ -404,7 +404,7 @@ func (c *Cluster) registerOut(ro *routeOut, info *codec.RouteInfo) error {
 	old := pe.out.Swap(ro)
 	var b []byte
 	for k, n := range c.mu.interest {
-		b = codec.AppendRouteSub(b, k.subject, k.queue, weight(k, n))
+		b = codec.AppendRouteSub(b, k.account, k.subject, k.queue, weight(k, n))
 	}
 	if len(b) > 0 {
 		_ = ro.t.Write(b)
@@ -511,7 +511,7 @@ next:
 // localSub counts a new local client subscription and tells every peer
 // when it changes what the peers must forward.
 func (c *Cluster) localSub(sub *Subscription) {
-	k := interestKey{sub.Subject, sub.Queue}
+	k := interestKey{sub.acc.name, sub.Subject, sub.Queue}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.mu.interest[k] + 1
@@ -519,7 +519,7 @@ func (c *Cluster) localSub(sub *Subscription) {
 	if k.queue == "" && n > 1 {
 		return
 	}
-	c.broadcastLocked(codec.AppendRouteSub(nil, k.subject, k.queue, weight(k, n)))
+	c.broadcastLocked(codec.AppendRouteSub(nil, k.account, k.subject, k.queue, weight(k, n)))
 }
 
 // localUnsub uncounts local client subscriptions that left.
@@ -531,7 +531,7 @@ func (c *Cluster) localUnsub(subs ...*Subscription) {
 		if (sub.handler != nil && !sub.routed) || sub.peer != nil {
 			continue
 		}
-		k := interestKey{sub.Subject, sub.Queue}
+		k := interestKey{sub.acc.name, sub.Subject, sub.Queue}
 		n, ok := c.mu.interest[k]
 		if !ok {
 			continue
@@ -540,10 +540,10 @@ func (c *Cluster) localUnsub(subs ...*Subscription) {
 		switch {
 		case n <= 0:
 			delete(c.mu.interest, k)
-			b = codec.AppendRouteUnsub(b, k.subject, k.queue)
+			b = codec.AppendRouteUnsub(b, k.account, k.subject, k.queue)
 		case k.queue != "":
 			c.mu.interest[k] = n
-			b = codec.AppendRouteSub(b, k.subject, k.queue, n)
+			b = codec.AppendRouteSub(b, k.account, k.subject, k.queue, n)
 		default:
 			c.mu.interest[k] = n
 		}

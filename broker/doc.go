@@ -66,4 +66,10 @@
 //     again with its CONNECT's credentials. The requester's permissions
 //     travel with an internal message (InternalMsg.Perms) so JetStream can
 //     check reads.
+//   - Accounts (account.go): each account has its own Sublist and the
+//     client holds a pointer to its account, bound at login, so tenancy
+//     costs a publish one atomic load. The account travels on every route
+//     line (RS+/RS-/RMSG name it first, as nats-server's do). Accounts are
+//     created by name on first use and never removed. An account's limits
+//     (AccountLimits) are checked at login and at SUB, not per message.
 package broker

@@ -31,6 +31,8 @@ type InternalMsg struct {
 	// when it has none, or the message comes from the server itself or a
 	// route.
 	Perms *auth.Perms
+	// hops counts the imports the message crossed (imports.go).
+	hops uint8
 }
 
 // InternalHandler receives messages for an internal subscription. It runs on
@@ -55,12 +57,34 @@ func (s *Server) SubscribeInternal(subj, queue string, h InternalHandler) (*Subs
 	if h == nil {
 		return nil, ErrNilHandler
 	}
+	return s.subscribeInternalIn(s.global, subj, queue, false, h)
+}
+
+// SubscribeInternalIn is SubscribeInternal in account acc, or
+// SubscribeInternalRouted (queue "") when routed.
+func (s *Server) SubscribeInternalIn(acc *Account, subj, queue string, routed bool, h InternalHandler) (*Subscription, error) {
+	if h == nil {
+		return nil, ErrNilHandler
+	}
+	return s.subscribeInternalIn(acc, subj, queue, routed, h)
+}
+
+func (s *Server) subscribeInternalIn(acc *Account, subj, queue string, routed bool, h InternalHandler) (*Subscription, error) {
+	return s.subscribeInternalSub(acc, &Subscription{Subject: subj, Queue: queue, handler: h, routed: routed})
+}
+
+// subscribeInternalSub inserts sub, an internal subscription, in acc.
+func (s *Server) subscribeInternalSub(acc *Account, sub *Subscription) (*Subscription, error) {
+	subj, queue, routed := sub.Subject, sub.Queue, sub.routed
+	sub.acc = acc
 	if !subject.ValidSubscribe([]byte(subj)) || (queue != "" && !subject.ValidQueueName([]byte(queue))) {
 		return nil, ErrInvalidSubject
 	}
-	sub := &Subscription{Subject: subj, Queue: queue, handler: h}
-	if err := s.sl.Insert(sub); err != nil {
+	if err := acc.sl.Insert(sub); err != nil {
 		return nil, err
+	}
+	if cl := s.cluster; cl != nil && routed {
+		cl.localSub(sub)
 	}
 	return sub, nil
 }
@@ -77,7 +101,7 @@ func (s *Server) SubscribeInternalOversize(subj string, h InternalHandler) (*Sub
 	if !subject.ValidSubscribe([]byte(subj)) {
 		return nil, ErrInvalidSubject
 	}
-	sub := &Subscription{Subject: subj, handler: h, oversize: true}
+	sub := &Subscription{Subject: subj, handler: h, oversize: true, acc: s.global}
 	if err := s.sl.Insert(sub); err != nil {
 		return nil, err
 	}
@@ -94,23 +118,13 @@ func (s *Server) SubscribeInternalRouted(subj string, h InternalHandler) (*Subsc
 	if h == nil {
 		return nil, ErrNilHandler
 	}
-	if !subject.ValidSubscribe([]byte(subj)) {
-		return nil, ErrInvalidSubject
-	}
-	sub := &Subscription{Subject: subj, handler: h, routed: true}
-	if err := s.sl.Insert(sub); err != nil {
-		return nil, err
-	}
-	if cl := s.cluster; cl != nil {
-		cl.localSub(sub)
-	}
-	return sub, nil
+	return s.subscribeInternalIn(s.global, subj, "", true, h)
 }
 
 // UnsubscribeInternal removes a subscription made by SubscribeInternal or
 // SubscribeInternalRouted.
 func (s *Server) UnsubscribeInternal(sub *Subscription) error {
-	err := s.sl.Remove(sub)
+	err := sub.acc.sl.Remove(sub)
 	if cl := s.cluster; cl != nil && err == nil && sub.routed {
 		cl.localUnsub(sub)
 	}
@@ -154,9 +168,9 @@ type Redirect interface {
 // message captured that way is never redirected again.
 const captureToken = "$BARGE.CAP"
 
-// SetCapturer installs the stream capturer. Call it before accepting
-// clients; it is not synchronized with publishers.
-func (s *Server) SetCapturer(c Capturer) { s.capturer = c }
+// SetCapturer installs the global account's stream capturer (see
+// Account.SetCapturer).
+func (s *Server) SetCapturer(c Capturer) { s.global.SetCapturer(c) }
 
 // Delivery is a server-originated message (JetStream deliveries, API
 // replies, acknowledgements) for Server.Send.
@@ -179,6 +193,11 @@ type Delivery struct {
 	// Once says To is used for this message only (a PubAck's reply
 	// inbox): its subscription match is not cached (Sublist.MatchOnce).
 	Once bool
+	// Account is the subject space the message is sent in; nil is the
+	// global account.
+	Account *Account
+	// hops counts the imports the message crossed (imports.go).
+	hops uint8
 }
 
 // Send delivers d to every subscriber of d.To and to one member of each
@@ -223,11 +242,14 @@ func (b *OutBatch) add(d Deferrer) {
 // defer writes is only queued and the connection remembered in ob, which
 // the caller must Flush; ob nil is Send.
 func (s *Server) SendIn(ob *OutBatch, d *Delivery) int {
+	if d.Account == nil {
+		d.Account = s.global
+	}
 	var r *SublistResult
 	if d.Once {
-		r = s.sl.MatchOnce(d.To)
+		r = d.Account.sl.MatchOnce(d.To)
 	} else {
-		r = s.sl.Match(d.To)
+		r = d.Account.sl.Match(d.To)
 	}
 	if r.Empty() {
 		return 0
@@ -298,7 +320,7 @@ func (s *Server) sendTo(ob *OutBatch, sub *Subscription, buf *bytebufferpool.Byt
 		if len(d.Ext) > 0 || d.Size > MaxInternalMsg {
 			return false
 		}
-		sub.handler(&InternalMsg{Subject: d.Subject, Reply: d.Reply, Hdr: d.Hdr, Data: d.Body})
+		sub.handler(&InternalMsg{Subject: d.Subject, Reply: d.Reply, Hdr: d.Hdr, Data: d.Body, hops: d.hops})
 		return true
 	}
 	c := sub.client

@@ -92,7 +92,7 @@ func (c *client) PubStart(subj, reply []byte, hdrLen, size int) error {
 		return nil
 	}
 	c.resolveTargets()
-	if cp := c.srv.capturer; cp != nil && (!c.route || c.captureAsked()) {
+	if cp := c.account().getCapturer(); cp != nil && (!c.route || c.captureAsked()) {
 		p.capture = cp.Capture(p.subject, p.reply, hdrLen, size)
 		if rd, ok := p.capture.(Redirect); ok {
 			p.capture = nil
@@ -122,7 +122,7 @@ func (c *client) PubStart(subj, reply []byte, hdrLen, size int) error {
 // groups the message names.
 func (c *client) resolveTargets() {
 	p := &c.pub
-	r := c.srv.sl.Match(p.subject)
+	r := c.account().sl.Match(p.subject)
 	for _, sub := range r.Psubs {
 		if sub.peer != nil {
 			if !c.route {
@@ -441,7 +441,7 @@ func (c *client) countOut(t *target) {
 // reply subject, as nats-server sends it.
 func (c *client) sendNoResponders() {
 	p := &c.pub
-	r := c.srv.sl.Match(p.reply)
+	r := c.account().sl.Match(p.reply)
 	for _, sub := range r.Psubs {
 		if sub.client != c {
 			continue

@@ -95,7 +95,7 @@ func (ri *routeIn) run() error {
 	}
 	clear(ri.mu.subs)
 	ri.mu.Unlock()
-	ri.cl.srv.sl.RemoveBatch(subs)
+	removeSubs(subs)
 	ri.cl.unregisterIn(ri)
 	return err
 }
@@ -215,8 +215,9 @@ func (ri *routeIn) Err(msg []byte) error {
 	return nil
 }
 
-// Sub records the peer's interest as a Subscription it owns.
-func (ri *routeIn) Sub(subj, queue []byte, _ int64) error {
+// Sub records the peer's interest as a Subscription it owns, in the
+// account the interest names.
+func (ri *routeIn) Sub(account, subj, queue []byte, _ int64) error {
 	if ri.peer == nil {
 		return errRouteNoInfo
 	}
@@ -224,14 +225,14 @@ func (ri *routeIn) Sub(subj, queue []byte, _ int64) error {
 		ri.cl.log.Debug("route interest with an invalid subj ignored", "subject", string(subj))
 		return nil
 	}
-	k := interestKey{string(subj), string(queue)}
+	k := interestKey{string(account), string(subj), string(queue)}
 	ri.mu.Lock()
 	defer ri.mu.Unlock()
 	if _, ok := ri.mu.subs[k]; ok {
 		return nil // a queue weight update
 	}
-	sub := &Subscription{Subject: k.subject, Queue: k.queue, peer: ri.peer}
-	if err := ri.cl.srv.sl.Insert(sub); err != nil {
+	sub := &Subscription{Subject: k.subject, Queue: k.queue, peer: ri.peer, acc: ri.cl.srv.accounts.get(k.account)}
+	if err := sub.acc.sl.Insert(sub); err != nil {
 		return nil
 	}
 	ri.mu.subs[k] = sub
@@ -239,14 +240,14 @@ func (ri *routeIn) Sub(subj, queue []byte, _ int64) error {
 }
 
 // Unsub drops the peer's interest.
-func (ri *routeIn) Unsub(subject, queue []byte) error {
-	k := interestKey{string(subject), string(queue)}
+func (ri *routeIn) Unsub(account, subject, queue []byte) error {
+	k := interestKey{string(account), string(subject), string(queue)}
 	ri.mu.Lock()
 	sub := ri.mu.subs[k]
 	delete(ri.mu.subs, k)
 	ri.mu.Unlock()
 	if sub != nil {
-		_ = ri.cl.srv.sl.Remove(sub)
+		_ = sub.acc.sl.Remove(sub)
 	}
 	return nil
 }
@@ -256,6 +257,7 @@ func (ri *routeIn) MsgStart(m *codec.RouteMsg) error {
 	if ri.peer == nil {
 		return errRouteNoInfo
 	}
+	ri.pc.acc.Store(ri.cl.srv.accounts.getBytes(m.Account))
 	ri.pc.pub.rqueues, ri.pc.pub.as = ri.takeDeliverAs(m.Queues)
 	err := ri.pc.PubStart(m.Subject, m.Reply, m.HdrLen, m.Size)
 	ri.pc.pub.rqueues = nil

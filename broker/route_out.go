@@ -122,14 +122,14 @@ func (ro *routeOut) Err(msg []byte) error {
 
 // Data never flows from the dialer to the acceptor: the rest is refused.
 
-func (ro *routeOut) Info([]byte) error               { return codec.ErrRouteOp }
-func (ro *routeOut) Sub([]byte, []byte, int64) error { return codec.ErrRouteOp }
-func (ro *routeOut) Unsub([]byte, []byte) error      { return codec.ErrRouteOp }
-func (ro *routeOut) MsgStart(*codec.RouteMsg) error  { return codec.ErrRouteOp }
-func (ro *routeOut) MsgHeaders([]byte) error         { return codec.ErrRouteOp }
-func (ro *routeOut) MsgPayload([]byte) error         { return codec.ErrRouteOp }
-func (ro *routeOut) MsgEnd() error                   { return codec.ErrRouteOp }
-func (ro *routeOut) MsgAbort() error                 { return codec.ErrRouteOp }
+func (ro *routeOut) Info([]byte) error                       { return codec.ErrRouteOp }
+func (ro *routeOut) Sub([]byte, []byte, []byte, int64) error { return codec.ErrRouteOp }
+func (ro *routeOut) Unsub([]byte, []byte, []byte) error      { return codec.ErrRouteOp }
+func (ro *routeOut) MsgStart(*codec.RouteMsg) error          { return codec.ErrRouteOp }
+func (ro *routeOut) MsgHeaders([]byte) error                 { return codec.ErrRouteOp }
+func (ro *routeOut) MsgPayload([]byte) error                 { return codec.ErrRouteOp }
+func (ro *routeOut) MsgEnd() error                           { return codec.ErrRouteOp }
+func (ro *routeOut) MsgAbort() error                         { return codec.ErrRouteOp }
 
 // armKeepalive schedules the next keepalive tick unless stopped.
 func (ro *routeOut) armKeepalive() {

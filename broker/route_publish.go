@@ -76,7 +76,7 @@ func (c *client) pickRemote(group []*Subscription) {
 // one of via's subjects, asking it to capture the message (Redirect).
 func (c *client) redirect(via [][]byte) {
 	for _, v := range via {
-		r := c.srv.sl.Match(v)
+		r := c.account().sl.Match(v)
 		for _, sub := range r.Psubs {
 			if sub.peer != nil && sub.peer.out.Load() != nil {
 				c.addRoute(sub.peer, captureToken)
@@ -111,7 +111,7 @@ func (c *client) wantsQueue(q string) bool {
 // routeLine encodes rt's routed-message control line into c.line.
 func (c *client) routeLine(rt *routeTarget, chunked bool) []byte {
 	p := &c.pub
-	c.line = codec.AppendRouteMsg(c.line[:0], p.subject, p.reply, rt.queues, p.hdrLen, p.size, chunked)
+	c.line = codec.AppendRouteMsg(c.line[:0], c.account().name, p.subject, p.reply, rt.queues, p.hdrLen, p.size, chunked)
 	return c.line
 }
 
@@ -130,8 +130,8 @@ func (c *client) routeHeadroom() int {
 	if len(p.routes) == 0 {
 		return 0
 	}
-	// "HLMSG " subject " + " reply ' ' queues hdrLen ' ' size CRLF.
-	return len(p.subject) + len(p.reply) + n + 64
+	// "HLMSG " account ' ' subject " + " reply ' ' queues hdrLen ' ' size CRLF.
+	return len(c.account().name) + len(p.subject) + len(p.reply) + n + 64
 }
 
 // openRouteStreams begins the chunked form of the message on every peer.

@@ -85,7 +85,7 @@ func (s *Server) sendRoutes(rs *routeSends, buf *bytebufferpool.ByteBuffer, d *D
 		if !bytes.Equal(d.Subject, d.To) {
 			queues = append(queues, deliverAsPrefix+string(d.Subject))
 		}
-		b := codec.AppendRouteMsg(buf.B[:0], d.To, d.Reply, queues, hdrLen, int(d.Size), false)
+		b := codec.AppendRouteMsg(buf.B[:0], d.Account.name, d.To, d.Reply, queues, hdrLen, int(d.Size), false)
 		b = append(b, d.Hdr...)
 		b = append(b, d.Body...)
 		var err error

@@ -22,7 +22,7 @@ func TestSendRoutesToPeers(t *testing.T) {
 	if n := ch.srv.Send(&Delivery{To: []byte("_INBOX.a.1"), Body: []byte("hi")}); n != 1 {
 		t.Fatalf("receivers: %d", n)
 	}
-	if got := ch.routeLines(); got != "RMSG _INBOX.a.1 2\r\nhi\r\n" {
+	if got := ch.routeLines(); got != "RMSG $G _INBOX.a.1 2\r\nhi\r\n" {
 		t.Fatalf("plain: %q", got)
 	}
 	n := ch.srv.Send(&Delivery{To: []byte("_INBOX.a.1"), Subject: []byte("orders.1"), Reply: []byte("$JS.ACK.S.C.1.1.1.0.0"),
@@ -30,13 +30,13 @@ func TestSendRoutesToPeers(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("receivers: %d", n)
 	}
-	if got, want := ch.routeLines(), "HRMSG _INBOX.a.1 + $JS.ACK.S.C.1.1.1.0.0 $BARGE.AS:orders.1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"; got != want {
+	if got, want := ch.routeLines(), "HRMSG $G _INBOX.a.1 + $JS.ACK.S.C.1.1.1.0.0 $BARGE.AS:orders.1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"; got != want {
 		t.Fatalf("deliver-as:\n got %q\nwant %q", got, want)
 	}
 
 	ch.remoteSub("jobs", "workers")
 	ch.srv.Deliver([]byte("jobs"), nil, nil, []byte("j1"))
-	if got := ch.routeLines(); got != "RMSG jobs | workers 2\r\nj1\r\n" {
+	if got := ch.routeLines(); got != "RMSG $G jobs | workers 2\r\nj1\r\n" {
 		t.Fatalf("remote queue member: %q", got)
 	}
 	local := ch.connect("{}")
@@ -82,7 +82,7 @@ func TestRouteRoutedInternal(t *testing.T) {
 	if l, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "CONNECT {") {
 		t.Fatalf("expected CONNECT, got %q %v", l, err)
 	}
-	fmt.Fprintf(theirs, "RMSG fwd.x r.1 2\r\nhi\r\nRMSG _INBOX.q.1 + ack.1 $BARGE.AS:orders.7 3\r\nabc\r\nPING\r\n")
+	fmt.Fprintf(theirs, "RMSG $G fwd.x r.1 2\r\nhi\r\nRMSG $G _INBOX.q.1 + ack.1 $BARGE.AS:orders.7 3\r\nabc\r\nPING\r\n")
 	if l, err := br.ReadString('\n'); err != nil || l != "PONG\r\n" {
 		t.Fatalf("expected PONG, got %q %v", l, err)
 	}
@@ -100,13 +100,13 @@ func TestRouteRoutedInternal(t *testing.T) {
 	if err := ro.Data([]byte(`CONNECT {"server_id":"P2","server_name":"p2","cluster":"t"}` + "\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	if lines := out.take(); !strings.Contains(lines, "RS+ fwd.>\r\n") {
+	if lines := out.take(); !strings.Contains(lines, "RS+ $G fwd.>\r\n") {
 		t.Fatalf("routed internal interest not advertised: %q", lines)
 	}
 	if err := h.srv.UnsubscribeInternal(sub); err != nil {
 		t.Fatal(err)
 	}
-	if lines := out.take(); !strings.Contains(lines, "RS- fwd.>\r\n") {
+	if lines := out.take(); !strings.Contains(lines, "RS- $G fwd.>\r\n") {
 		t.Fatalf("routed internal interest not withdrawn: %q", lines)
 	}
 	theirs.Close()

@@ -56,7 +56,7 @@ func (ch *clusterHarness) remoteSub(subject, queue string) {
 	ch.cl.mu.Lock()
 	pe := ch.cl.mu.peers["P1"]
 	ch.cl.mu.Unlock()
-	if err := ch.srv.sl.Insert(&Subscription{Subject: subject, Queue: queue, peer: pe}); err != nil {
+	if err := ch.srv.sl.Insert(&Subscription{Subject: subject, Queue: queue, peer: pe, acc: ch.srv.global}); err != nil {
 		ch.t.Fatal(err)
 	}
 }
@@ -67,16 +67,16 @@ func TestRouteInterestPropagation(t *testing.T) {
 		early = h.connect("{}")
 		early.send("SUB before.connect 1\r\n")
 	})
-	if got := ch.routeLines(); got != "RS+ before.connect\r\n" {
+	if got := ch.routeLines(); got != "RS+ $G before.connect\r\n" {
 		t.Fatalf("snapshot at CONNECT: %q", got)
 	}
 	c := ch.connect("{}")
 	c.send("SUB foo.* 1\r\nSUB foo.* 2\r\n")
-	if got := ch.routeLines(); got != "RS+ foo.*\r\n" {
+	if got := ch.routeLines(); got != "RS+ $G foo.*\r\n" {
 		t.Fatalf("plain subs: %q", got)
 	}
 	c.send("SUB work q 3\r\nSUB work q 4\r\nUNSUB 3\r\n")
-	if got := ch.routeLines(); got != "RS+ work q 1\r\nRS+ work q 2\r\nRS+ work q 1\r\n" {
+	if got := ch.routeLines(); got != "RS+ $G work q 1\r\nRS+ $G work q 2\r\nRS+ $G work q 1\r\n" {
 		t.Fatalf("queue subs: %q", got)
 	}
 	c.send("UNSUB 1\r\n")
@@ -85,7 +85,7 @@ func TestRouteInterestPropagation(t *testing.T) {
 	}
 	c.s.Closed(nil)
 	got := ch.routeLines()
-	if !strings.Contains(got, "RS- foo.*\r\n") || !strings.Contains(got, "RS- work q\r\n") || len(got) != len("RS- foo.*\r\nRS- work q\r\n") {
+	if !strings.Contains(got, "RS- $G foo.*\r\n") || !strings.Contains(got, "RS- $G work q\r\n") || len(got) != len("RS- $G foo.*\r\nRS- $G work q\r\n") {
 		t.Fatalf("client closed: %q", got)
 	}
 	// Internal subscriptions are not advertised.
@@ -108,7 +108,7 @@ func TestRouteForwardOncePerPeer(t *testing.T) {
 	ch.remoteSub("orders.new", "workers")
 	pub := ch.connect("{}")
 	pub.send("PUB orders.new _INBOX.1 5\r\nhello\r\n")
-	if got := ch.routeLines(); got != "RMSG orders.new + _INBOX.1 workers 5\r\nhello\r\n" {
+	if got := ch.routeLines(); got != "RMSG $G orders.new + _INBOX.1 workers 5\r\nhello\r\n" {
 		t.Fatalf("forwarded %q", got)
 	}
 	// A local member of the queue group is preferred.
@@ -116,7 +116,7 @@ func TestRouteForwardOncePerPeer(t *testing.T) {
 	local.send("SUB orders.new workers 1\r\n")
 	ch.routeLines()
 	pub.send("HPUB orders.new 12 14\r\nNATS/1.0\r\n\r\nhi\r\n")
-	if got := ch.routeLines(); got != "HRMSG orders.new 12 14\r\nNATS/1.0\r\n\r\nhi\r\n" {
+	if got := ch.routeLines(); got != "HRMSG $G orders.new 12 14\r\nNATS/1.0\r\n\r\nhi\r\n" {
 		t.Fatalf("forwarded %q", got)
 	}
 	local.expect("MSG orders.new 1 2\r\nhi\r\n")
@@ -129,12 +129,12 @@ func TestRouteForwardLargeChunkedAndAbort(t *testing.T) {
 	pub := ch.connect("{}")
 	pub.send("PUB big 20\r\n0123456789")
 	pub.send("abcdefghij\r\n")
-	if got := ch.routeLines(); got != "LMSG big 20\r\n10\r\n012345678910\r\nabcdefghij0\r\n" {
+	if got := ch.routeLines(); got != "LMSG $G big 20\r\n10\r\n012345678910\r\nabcdefghij0\r\n" {
 		t.Fatalf("forwarded %q", got)
 	}
 	pub.send("PUB big 20\r\n0123")
 	pub.s.Closed(nil)
-	if got := ch.routeLines(); got != "LMSG big 20\r\n4\r\n0123-\r\n" {
+	if got := ch.routeLines(); got != "LMSG $G big 20\r\n4\r\n0123-\r\n" {
 		t.Fatalf("aborted message forwarded as %q", got)
 	}
 	if closed, _ := ch.out.closed(); closed {
@@ -159,7 +159,7 @@ func TestRouteForwardSmallAllocatesNothing(t *testing.T) {
 	pe := cl.mu.peers["P1"]
 	cl.mu.Unlock()
 	for _, s := range []struct{ subj, q string }{{"bench.subject", ""}, {"bench.subject", "q1"}} {
-		if err := h.srv.sl.Insert(&Subscription{Subject: s.subj, Queue: s.q, peer: pe}); err != nil {
+		if err := h.srv.sl.Insert(&Subscription{Subject: s.subj, Queue: s.q, peer: pe, acc: h.srv.global}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,8 +209,8 @@ func TestRouteInboundDelivery(t *testing.T) {
 	if l, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "CONNECT {") {
 		t.Fatalf("expected CONNECT, got %q %v", l, err)
 	}
-	fmt.Fprintf(theirs, "RS+ a.b\r\nRMSG news.x 2\r\nhi\r\nRMSG news.x | workers 3\r\nall\r\n"+
-		"LMSG news.x | workers 10\r\n5\r\n012345\r\n567890\r\nLMSG news.x 10\r\n3\r\nabc-\r\nPING\r\n")
+	fmt.Fprintf(theirs, "RS+ $G a.b\r\nRMSG $G news.x 2\r\nhi\r\nRMSG $G news.x | workers 3\r\nall\r\n"+
+		"LMSG $G news.x | workers 10\r\n5\r\n012345\r\n567890\r\nLMSG $G news.x 10\r\n3\r\nabc-\r\nPING\r\n")
 	if l, err := br.ReadString('\n'); err != nil || l != "PONG\r\n" {
 		t.Fatalf("expected PONG, got %q %v", l, err)
 	}
@@ -252,7 +252,7 @@ func BenchmarkRouteForward(b *testing.B) {
 			cl.mu.Lock()
 			pe := cl.mu.peers["P1"]
 			cl.mu.Unlock()
-			if err := h.srv.sl.Insert(&Subscription{Subject: "bench.subject", peer: pe}); err != nil {
+			if err := h.srv.sl.Insert(&Subscription{Subject: "bench.subject", peer: pe, acc: h.srv.global}); err != nil {
 				b.Fatal(err)
 			}
 			pub := h.srv.Accept(&discardTransport{})
@@ -327,14 +327,14 @@ func TestRouteRedirectCapture(t *testing.T) {
 	ch.remoteSub("fwd.>", "")
 	pub := ch.connect(`{"headers":true,"no_responders":true}`)
 	pub.send("PUB orders.1 _INBOX.1 3\r\nabc\r\n")
-	if got := ch.routeLines(); got != "RMSG orders.1 + _INBOX.1 $BARGE.CAP 3\r\nabc\r\n" {
+	if got := ch.routeLines(); got != "RMSG $G orders.1 + _INBOX.1 $BARGE.CAP 3\r\nabc\r\n" {
 		t.Fatalf("redirected %q", got)
 	}
 	pub.send("PING\r\n")
 	pub.expect("PONG\r\n") // the peer took the request: no 503
 	ch.remoteSub("orders.*", "")
 	pub.send("PUB orders.2 12\r\n0123456789ab\r\n")
-	if got := ch.routeLines(); got != "LMSG orders.2 | $BARGE.CAP 12\r\n12\r\n0123456789ab0\r\n" {
+	if got := ch.routeLines(); got != "LMSG $G orders.2 | $BARGE.CAP 12\r\n12\r\n0123456789ab0\r\n" {
 		t.Fatalf("redirected %q", got)
 	}
 
@@ -348,7 +348,7 @@ func TestRouteRedirectCapture(t *testing.T) {
 	if l, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "CONNECT {") {
 		t.Fatalf("expected CONNECT, got %q %v", l, err)
 	}
-	fmt.Fprintf(theirs, "RMSG s.a 2\r\nno\r\nRMSG s.b | $BARGE.CAP 3\r\nyes\r\nRMSG orders.3 | $BARGE.CAP 5\r\nagain\r\nPING\r\n")
+	fmt.Fprintf(theirs, "RMSG $G s.a 2\r\nno\r\nRMSG $G s.b | $BARGE.CAP 3\r\nyes\r\nRMSG $G orders.3 | $BARGE.CAP 5\r\nagain\r\nPING\r\n")
 	if l, err := br.ReadString('\n'); err != nil || l != "PONG\r\n" {
 		t.Fatalf("expected PONG, got %q %v", l, err)
 	}

@@ -154,9 +154,14 @@ func (c *Cluster) Routez() Routez {
 }
 
 // RemoteInterest returns how many peers have told this server they want
-// messages published on the literal subject.
+// messages published on the literal subject in the global account.
 func (s *Server) RemoteInterest(subject string) int {
-	r := s.sl.Match([]byte(subject))
+	return s.RemoteInterestIn(GlobalAccountName, subject)
+}
+
+// RemoteInterestIn is RemoteInterest in the named account.
+func (s *Server) RemoteInterestIn(account, subject string) int {
+	r := s.Account(account).sl.Match([]byte(subject))
 	var seen []*peer
 	add := func(sub *Subscription) {
 		if sub.peer != nil && !slices.Contains(seen, sub.peer) {

@@ -35,7 +35,11 @@ type Server struct {
 	id    string
 	start time.Time
 	log   *slog.Logger
-	sl    *Sublist
+	// accounts are the subject spaces by name; global is "$G", and sl is
+	// its Sublist (the one internal subscriptions and Send use).
+	accounts *accountSet
+	global   *Account
+	sl       *Sublist
 	// info is the INFO template, guarded by mu; Accept copies it and fills
 	// the client fields.
 	info codec.Info
@@ -56,9 +60,6 @@ type Server struct {
 		rand rand.Source
 	}
 
-	// capturer takes published messages into streams; nil without
-	// JetStream. Set before clients are accepted.
-	capturer Capturer
 	// cluster joins the server to its cluster's other members; nil when
 	// not clustered. Set by NewCluster before clients are accepted.
 	cluster *Cluster
@@ -67,6 +68,16 @@ type Server struct {
 	limits atomic.Pointer[Limits]
 	// authn decides logins (auth.go); nil lets every client in.
 	authn atomic.Pointer[auth.Authenticator]
+
+	// imports holds the service imports' reply mappings by exporting
+	// account (imports.go); mu guards the map.
+	imports struct {
+		mu        sync.Mutex
+		responses map[*Account]*responses
+	}
+
+	// events is the connection event handler (events.go).
+	events connEvents
 
 	nextCID atomic.Uint64
 	stats   serverStats
@@ -93,8 +104,10 @@ func NewServer(o Options) *Server {
 	s := &Server{
 		opts: o,
 		log:  o.Logger,
-		sl:   NewSublist(o.SublistCacheSize),
 	}
+	s.accounts = newAccountSet(s, o.SublistCacheSize)
+	s.global = s.accounts.get(GlobalAccountName)
+	s.sl = s.global.sl
 	s.start = o.Clock.Now()
 	s.SetLimits(limitsOf(o))
 	s.authn.Store(o.Auth)
@@ -139,8 +152,8 @@ func newServerID(src rand.Source) string {
 // ID returns the server id advertised in INFO.
 func (s *Server) ID() string { return s.id }
 
-// Sublist returns the server's subscription index (shared, safe for
-// concurrent use).
+// Sublist returns the global account's subscription index (shared, safe
+// for concurrent use).
 func (s *Server) Sublist() *Sublist { return s.sl }
 
 // Accept registers a new client connection, sends it INFO and starts its

@@ -90,6 +90,8 @@ type ConnInfo struct {
 	TLSPeerCerts []*TLSPeerCert `json:"tls_peer_certs,omitempty"`
 	// TLSFirst: the handshake came before INFO (handshake_first).
 	TLSFirst bool `json:"tls_first,omitempty"`
+	// Account is the client's account.
+	Account string `json:"account,omitempty"`
 }
 
 // TLSPeerCert describes a peer's certificate in /connz, as nats-server's.
@@ -167,7 +169,7 @@ func (s *Server) Varz() Varz {
 		OutBytes:           s.stats.outBytes.Load(),
 		SlowConsumers:      s.stats.slowConsumers.Load(),
 		StaleConnections:   s.stats.staleConns.Load(),
-		Subscriptions:      uint32(s.sl.Count()),
+		Subscriptions:      uint32(s.subscriptionCount()),
 		AuthRequired:       authn.Required(),
 		AuthFailures:       s.stats.authFailures.Load(),
 	}
@@ -222,6 +224,7 @@ func (c *client) connInfo(now time.Time) *ConnInfo {
 	ci.AuthorizedUser = c.mu.user
 	c.mu.Unlock()
 	tlsInfo(ci, c.t)
+	ci.Account = c.account().name
 	return ci
 }
 

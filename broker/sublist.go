@@ -42,6 +42,9 @@ type Subscription struct {
 	// before insertion and never change.
 	client *client
 	sid    []byte
+	// acc is the account whose Sublist holds the subscription; set before
+	// insertion and never changed.
+	acc *Account
 	// handler is set instead of client for an internal subscription
 	// (SubscribeInternal).
 	handler InternalHandler

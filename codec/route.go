@@ -6,20 +6,23 @@ import "bytes"
 //
 // Servers of one cluster talk over routes with a protocol of barge's own,
 // modeled on nats-server's (INFO/CONNECT/PING/PONG, RS+/RS- for interest,
-// RMSG/HRMSG for messages) with no accounts and one addition: a chunked
-// message form for large payloads, so a message can be forwarded while it
-// arrives and abandoned half way without closing the route.
+// RMSG/HRMSG for messages, each naming the account its subject belongs to
+// first, as nats-server's do) with one addition: a chunked message form for
+// large payloads, so a message can be forwarded while it arrives and
+// abandoned half way without closing the route.
 //
 //	INFO <json>                          RouteInfo of the sender (first line of the
 //	                                     accepting side; again when membership changes)
 //	CONNECT <json>                       RouteInfo of the dialing side, once, after INFO
 //	PING, PONG, +OK, -ERR '<msg>'
-//	RS+ <subject> [<queue> <weight>]     the sender gained interest
-//	RS- <subject> [<queue>]              the sender lost interest
-//	RMSG <subject> <rq> <size>           payload, then CRLF
-//	HRMSG <subject> <rq> <hdr> <size>    header block and body (<size> bytes), then CRLF
-//	LMSG <subject> <rq> <size>           chunked: frames follow
-//	HLMSG <subject> <rq> <hdr> <size>    chunked with headers: frames follow
+//	RS+ <acc> <subject> [<queue> <weight>]   the sender gained interest
+//	RS- <acc> <subject> [<queue>]            the sender lost interest
+//	RMSG <acc> <subject> <rq> <size>         payload, then CRLF
+//	HRMSG <acc> <subject> <rq> <hdr> <size>  header block and body (<size> bytes), then CRLF
+//	LMSG <acc> <subject> <rq> <size>         chunked: frames follow
+//	HLMSG <acc> <subject> <rq> <hdr> <size>  chunked with headers: frames follow
+//
+// <acc> is the account name ("$G" for the global account).
 //
 // <rq> is the reply subject and the queue groups the message is meant for:
 // empty (no reply, plain subscribers only), "<reply>", "+ <reply> <q>..."
@@ -32,10 +35,10 @@ import "bytes"
 // had begun to deliver (see broker: receivers that got none of it never
 // see it).
 
-// maxRouteArgs bounds the arguments of one route control line: subject,
-// the reply marker, reply, header size, size, and the queue names. A
-// message is forwarded to at most MaxRouteQueues groups per RMSG.
-const maxRouteArgs = 5 + MaxRouteQueues
+// maxRouteArgs bounds the arguments of one route control line: account,
+// subject, the reply marker, reply, header size, size, and the queue
+// names. A message is forwarded to at most MaxRouteQueues groups per RMSG.
+const maxRouteArgs = 6 + MaxRouteQueues
 
 // MaxRouteQueues is the most queue group names one RMSG may carry; a sender
 // with more groups for one route leaves the rest out.
@@ -53,6 +56,7 @@ const maxFrameLine = 24
 // RouteMsg describes a routed message at MsgStart. Its slices alias the
 // parser's input or buffers and are valid only during the call.
 type RouteMsg struct {
+	Account []byte
 	Subject []byte
 	Reply   []byte   // nil when absent
 	Queues  [][]byte // queue groups the message is meant for; empty for plain subscribers only
@@ -79,9 +83,9 @@ type RouteHandler interface {
 	// Err gets the text of a -ERR line, quotes removed.
 	Err(msg []byte) error
 	// Sub is RS+; queue is nil and weight 0 for a plain subscription.
-	Sub(subject, queue []byte, weight int64) error
+	Sub(account, subject, queue []byte, weight int64) error
 	// Unsub is RS-; queue is nil for a plain subscription.
-	Unsub(subject, queue []byte) error
+	Unsub(account, subject, queue []byte) error
 	MsgStart(m *RouteMsg) error
 	MsgHeaders(hdr []byte) error
 	MsgPayload(piece []byte) error

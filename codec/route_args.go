@@ -34,10 +34,10 @@ func (p *RouteParser) dispatch(line []byte) error {
 		return p.sub(args)
 	case bytes.EqualFold(op, []byte("RS-")):
 		switch len(args) {
-		case 1:
-			return p.h.Unsub(args[0], nil)
 		case 2:
-			return p.h.Unsub(args[0], args[1])
+			return p.h.Unsub(args[0], args[1], nil)
+		case 3:
+			return p.h.Unsub(args[0], args[1], args[2])
 		}
 		return ErrRouteArgs
 	case bytes.EqualFold(op, []byte("RMSG")):
@@ -52,17 +52,17 @@ func (p *RouteParser) dispatch(line []byte) error {
 	return ErrRouteOp
 }
 
-// sub handles RS+ <subject> [<queue> <weight>].
+// sub handles RS+ <account> <subject> [<queue> <weight>].
 func (p *RouteParser) sub(args [][]byte) error {
 	switch len(args) {
-	case 1:
-		return p.h.Sub(args[0], nil, 0)
-	case 3:
-		w := parseSize(args[2])
+	case 2:
+		return p.h.Sub(args[0], args[1], nil, 0)
+	case 4:
+		w := parseSize(args[3])
 		if w < 0 {
 			return ErrRouteArgs
 		}
-		return p.h.Sub(args[0], args[1], w)
+		return p.h.Sub(args[0], args[1], args[2], w)
 	}
 	return ErrRouteArgs
 }
@@ -74,12 +74,12 @@ func (p *RouteParser) msgStart(args [][]byte, hasHdr, chunked bool) error {
 	if hasHdr {
 		nums = 2
 	}
-	if len(args) < 1+nums {
+	if len(args) < 2+nums {
 		return ErrRouteArgs
 	}
 	m := &p.msg
-	*m = RouteMsg{Subject: args[0], HdrLen: -1, Chunked: chunked}
-	mid := args[1 : len(args)-nums]
+	*m = RouteMsg{Account: args[0], Subject: args[1], HdrLen: -1, Chunked: chunked}
+	mid := args[2 : len(args)-nums]
 	switch {
 	case len(mid) == 0:
 	case len(mid[0]) == 1 && mid[0][0] == '+':

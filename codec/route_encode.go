@@ -64,10 +64,12 @@ func ParseRouteInfo(b []byte) (RouteInfo, error) {
 	return ri, err
 }
 
-// AppendRouteSub appends "RS+ <subject>\r\n", or with a queue group
-// "RS+ <subject> <queue> <weight>\r\n", to dst.
-func AppendRouteSub(dst []byte, subject, queue string, weight int) []byte {
+// AppendRouteSub appends "RS+ <account> <subject>\r\n", or with a queue
+// group "RS+ <account> <subject> <queue> <weight>\r\n", to dst.
+func AppendRouteSub(dst []byte, account, subject, queue string, weight int) []byte {
 	dst = append(dst, "RS+ "...)
+	dst = append(dst, account...)
+	dst = append(dst, ' ')
 	dst = append(dst, subject...)
 	if queue != "" {
 		dst = append(dst, ' ')
@@ -78,9 +80,11 @@ func AppendRouteSub(dst []byte, subject, queue string, weight int) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// AppendRouteUnsub appends "RS- <subject> [<queue>]\r\n" to dst.
-func AppendRouteUnsub(dst []byte, subject, queue string) []byte {
+// AppendRouteUnsub appends "RS- <account> <subject> [<queue>]\r\n" to dst.
+func AppendRouteUnsub(dst []byte, account, subject, queue string) []byte {
 	dst = append(dst, "RS- "...)
+	dst = append(dst, account...)
+	dst = append(dst, ' ')
 	dst = append(dst, subject...)
 	if queue != "" {
 		dst = append(dst, ' ')
@@ -95,7 +99,7 @@ func AppendRouteUnsub(dst []byte, subject, queue string) []byte {
 // AppendFrame per piece and FrameEnd or FrameAbort). hdrLen < 0 means no
 // headers. At most MaxRouteQueues queue names are written. It allocates
 // only to grow dst.
-func AppendRouteMsg(dst, subject, reply []byte, queues []string, hdrLen, size int, chunked bool) []byte {
+func AppendRouteMsg(dst []byte, account string, subject, reply []byte, queues []string, hdrLen, size int, chunked bool) []byte {
 	switch {
 	case hdrLen >= 0 && chunked:
 		dst = append(dst, "HLMSG "...)
@@ -106,6 +110,8 @@ func AppendRouteMsg(dst, subject, reply []byte, queues []string, hdrLen, size in
 	default:
 		dst = append(dst, "RMSG "...)
 	}
+	dst = append(dst, account...)
+	dst = append(dst, ' ')
 	dst = append(dst, subject...)
 	dst = append(dst, ' ')
 	if len(queues) > MaxRouteQueues {

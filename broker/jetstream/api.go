@@ -283,12 +283,18 @@ func (e *Engine) respondAccountInfo(r *apiReq, mem, store uint64, streams, consu
 		}
 		return v
 	}
+	limN := func(v int) int {
+		if v <= 0 {
+			return -1
+		}
+		return v
+	}
 	info := &jsapi.AccountInfo{
 		Tier: jsapi.Tier{
 			Memory: mem, Store: store, Streams: streams, Consumers: consumers,
 			Limits: jsapi.AccountLimits{
 				MaxMemory: lim(e.o.MaxMemory), MaxStore: lim(e.o.MaxStore),
-				MaxStreams: -1, MaxConsumers: -1, MaxAckPending: -1,
+				MaxStreams: limN(e.o.MaxStreams), MaxConsumers: limN(e.o.MaxConsumers), MaxAckPending: -1,
 				MemoryMaxStreamBytes: -1, StoreMaxStreamBytes: -1,
 			},
 		},

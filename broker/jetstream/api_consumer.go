@@ -41,6 +41,10 @@ func (e *Engine) consumerCreate(r *apiReq, s jsapi.APISubject) {
 		return
 	}
 	req.Config.Metadata = withRequiredLevel(req.Config.Metadata, consumerRequiredLevel(&req.Config))
+	if max := e.o.MaxConsumers; max > 0 && e.consumerCount() >= max && !e.consumerExists(st, cname, &req) {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeMaximumConsumersLimit))
+		return
+	}
 	info, apiErr := st.cons.Create(&req, cname, filter)
 	if apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)

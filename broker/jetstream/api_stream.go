@@ -117,6 +117,9 @@ func (e *Engine) reserve(cfg *jsapi.StreamConfig) (*stream, *jsapi.APIError) {
 	if e.overlapLocked(cfg.Name, cfg.Subjects) {
 		return nil, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap)
 	}
+	if max := e.o.MaxStreams; max > 0 && len(e.mu.streams)+len(e.mu.reserved) >= max {
+		return nil, jsapi.NewAPIError(jsapi.ErrCodeMaximumStreamsLimit)
+	}
 	limit := e.o.MaxStore
 	if cfg.Storage == jsapi.MemoryStorage {
 		limit = e.o.MaxMemory

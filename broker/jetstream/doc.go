@@ -37,6 +37,13 @@
 //
 // # Engine
 //
+// An engine serves one account (Options.Account, the global account by
+// default): its API subscription, capture and deliveries are made through
+// that broker.Account, so each account's engine sees only its own streams.
+// Options.MaxStreams and MaxConsumers are the account's limits (10027,
+// 10026 when reached); MaxMemory and MaxStore bound a stream's max_bytes
+// and the bytes the account stores (a publish past them gets 10002).
+//
 // New(srv, Options) loads every stream from <store_dir>/jetstream/<name>/
 // (meta.json: config and creation time, written to a temporary file,
 // fsynced, renamed and the directory fsynced; msgs/: the log; consumers/:

@@ -53,6 +53,12 @@ type Options struct {
 	// segments after startup, bytes per second (0: the log's default; < 0:
 	// off). See log.Options.VerifyRate.
 	VerifyRate int64
+	// Account is the account whose JetStream this engine is (nil: the
+	// global account).
+	Account *broker.Account
+	// MaxStreams and MaxConsumers are the account's limits on streams
+	// and on consumers (all streams together); <= 0 is unlimited.
+	MaxStreams, MaxConsumers int
 	// FS is the file system every file of the streams goes through (the
 	// log's seam; nil: the OS): the R1 streams' message logs, each
 	// stream's meta.json and its consumers' config and state.
@@ -62,7 +68,9 @@ type Options struct {
 // Engine is JetStream on one server: the streams, the $JS.API handlers and
 // the capture of published messages into streams.
 type Engine struct {
-	srv *broker.Server
+	// srv is the account the engine serves: its API, capture and
+	// deliveries live in that account's subject space.
+	srv *broker.Account
 	o   Options
 	dir string
 	log *slog.Logger
@@ -131,7 +139,11 @@ func New(srv *broker.Server, o Options) (*Engine, error) {
 	if o.ServerName == "" {
 		o.ServerName = srv.ID()
 	}
-	e := &Engine{srv: srv, o: o, dir: filepath.Join(o.StoreDir, "jetstream"), log: o.Logger,
+	acc := o.Account
+	if acc == nil {
+		acc = srv.GlobalAccount()
+	}
+	e := &Engine{srv: acc, o: o, dir: filepath.Join(o.StoreDir, "jetstream"), log: o.Logger,
 		subjects: broker.NewSublist(0), quit: make(chan struct{})}
 	e.maxPayload.Store(o.MaxPayload)
 	e.mu.streams = make(map[string]*stream)
@@ -146,14 +158,14 @@ func New(srv *broker.Server, o Options) (*Engine, error) {
 		return nil, err
 	}
 	e.api = newAPIQueue(e)
-	sub, err := srv.SubscribeInternalOversize(jsapi.APIWildcard, e.api.enqueue)
+	sub, err := acc.SubscribeInternalOversize(jsapi.APIWildcard, e.api.enqueue)
 	if err != nil {
 		e.closeStreams()
 		e.api.close()
 		return nil, fmt.Errorf("jetstream: subscribe api: %w", err)
 	}
 	e.apiSub = sub
-	srv.SetCapturer(e)
+	acc.SetCapturer(e)
 	for _, st := range e.sortedStreams() {
 		st.startFeeds() // once the registry is shared: feeds read it locked
 	}

@@ -144,8 +144,13 @@ func (p *pub) start() {
 			p.subject = to // stored under the transformed subject
 		}
 	}
+	storage := st.mu.cfg.Storage
 	st.mu.Unlock()
 	if p.err != nil {
+		return
+	}
+	if p.e.wouldExceedAccount(storage, p.size) {
+		p.err = jsapi.NewAPIError(jsapi.ErrCodeAccountResourcesExceeded)
 		return
 	}
 	p.msgID, p.rollup = len(h.msgID) > 0, len(h.rollup) > 0

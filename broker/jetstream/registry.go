@@ -167,3 +167,62 @@ func (e *Engine) usage() (mem, store uint64, streams, consumers int) {
 	}
 	return
 }
+
+// consumerCount is the number of consumers of every stream, for the
+// account's max_consumers.
+func (e *Engine) consumerCount() int {
+	n := 0
+	for _, st := range e.sortedStreams() {
+		n += st.cons.Count()
+	}
+	return n
+}
+
+// consumerExists reports whether a create names a consumer st already
+// has (an idempotent create or an update, which max_consumers allows).
+func (e *Engine) consumerExists(st *stream, cname string, req *jsapi.CreateConsumerRequest) bool {
+	for _, n := range []string{cname, req.Config.Name, req.Config.Durable} {
+		if n != "" && hasConsumer(st, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasConsumer(st *stream, name string) bool {
+	_, err := st.cons.Info(name)
+	return err == nil
+}
+
+// Usage reports the engine's bytes by storage kind and its numbers of
+// streams and consumers (the figures of $JS.API.INFO for the streams this
+// server holds).
+func (e *Engine) Usage() (mem, store uint64, streams, consumers int) { return e.usage() }
+
+// wouldExceedAccount reports whether storing size more bytes of the given
+// storage kind would take the account past its max_memory or max_file
+// (nats-server refuses such a publish with 10002). Only an engine with
+// such a limit pays for the sum; concurrent publishes may overshoot it by
+// what they store together.
+func (e *Engine) wouldExceedAccount(storage jsapi.StorageType, size int) bool {
+	limit := e.o.MaxStore
+	if storage == jsapi.MemoryStorage {
+		limit = e.o.MaxMemory
+	}
+	if limit <= 0 {
+		return false
+	}
+	used := int64(size)
+	e.mu.RLock()
+	streams := make([]*stream, 0, len(e.mu.streams))
+	for _, st := range e.mu.streams {
+		streams = append(streams, st)
+	}
+	e.mu.RUnlock()
+	for _, st := range streams {
+		if st.Config().Storage == storage {
+			used += int64(st.store.Reader().State().Bytes)
+		}
+	}
+	return used > limit
+}

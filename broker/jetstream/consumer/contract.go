@@ -29,7 +29,7 @@ type Stream interface {
 type Env struct {
 	// Server routes deliveries (Deliver, DeliverExtents) and takes the
 	// internal subscriptions of acks and flow-control replies.
-	Server *broker.Server
+	Server *broker.Account
 	// Clock drives ack_wait, backoff, expiry of pull requests, idle
 	// heartbeats and inactive_threshold; tests inject a fake one.
 	Clock broker.Clock

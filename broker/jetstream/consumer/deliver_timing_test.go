@@ -44,7 +44,7 @@ func benchConsumer(tb testing.TB, n, size int, ack jsapi.AckPolicy) (*consumer, 
 	}
 	st := &testStream{name: "S", l: l}
 	st.mu.cfg = streamCfg(func(c *jsapi.StreamConfig) { c.Storage = jsapi.MemoryStorage })
-	s := &Set{env: Env{Server: srv, Clock: broker.SystemClock{}}, st: st, name: "S"}
+	s := &Set{env: Env{Server: srv.GlobalAccount(), Clock: broker.SystemClock{}}, st: st, name: "S"}
 	s.mu.consumers = map[string]*consumer{}
 	cfg := jsapi.ConsumerConfig{Durable: "B", AckPolicy: ack, DeliverSubject: "push.bench", AckWait: time.Hour}
 	applyDefaults(&cfg, &st.mu.cfg)

@@ -115,7 +115,7 @@ func (e *tenv) open(scfg jsapi.StreamConfig) {
 	e.st = &testStream{name: scfg.Name, l: l}
 	e.st.mu.cfg = scfg
 	lg := slog.New(slog.NewTextHandler(e.logs, nil))
-	e.set, err = NewSet(Env{Server: e.srv, Clock: broker.SystemClock{}, FS: e.fs, Logger: lg}, e.st, e.dir)
+	e.set, err = NewSet(Env{Server: e.srv.GlobalAccount(), Clock: broker.SystemClock{}, FS: e.fs, Logger: lg}, e.st, e.dir)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -282,7 +282,7 @@ func TestMaxDeliverReplicatedTakeover(t *testing.T) {
 				}
 				e.set.Close()
 			}
-			set, err := NewSet(Env{Server: e.srv, Clock: broker.SystemClock{}, Store: store}, e.st, e.dir)
+			set, err := NewSet(Env{Server: e.srv.GlobalAccount(), Clock: broker.SystemClock{}, Store: store}, e.st, e.dir)
 			if err != nil {
 				t.Fatal(err)
 			}

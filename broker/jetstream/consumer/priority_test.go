@@ -299,7 +299,7 @@ func TestReplicatedPauseAndPin(t *testing.T) {
 		e.set.Close()
 		store := newMemStore()
 		newSet := func() *Set {
-			set, err := NewSet(Env{Server: e.srv, Clock: broker.SystemClock{}, Store: store}, e.st, e.dir)
+			set, err := NewSet(Env{Server: e.srv.GlobalAccount(), Clock: broker.SystemClock{}, Store: store}, e.st, e.dir)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -93,7 +93,7 @@ func TestReplicatedSetLeadership(t *testing.T) {
 		e := newEnv(t, streamCfg(nil))
 		e.set.Close()
 		store := newMemStore()
-		set, err := NewSet(Env{Server: e.srv, Clock: broker.SystemClock{}, Store: store}, e.st, e.dir)
+		set, err := NewSet(Env{Server: e.srv.GlobalAccount(), Clock: broker.SystemClock{}, Store: store}, e.st, e.dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestReplicatedSetLeadership(t *testing.T) {
 
 		// Another member's set takes over (the same stream log here).
 		set.Close()
-		set2, err := NewSet(Env{Server: e.srv, Clock: broker.SystemClock{}, Store: store}, e.st, e.dir)
+		set2, err := NewSet(Env{Server: e.srv.GlobalAccount(), Clock: broker.SystemClock{}, Store: store}, e.st, e.dir)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bargemq/barge/broker"
@@ -52,7 +53,13 @@ type App struct {
 	// routeDial dials routes over TLS (and counts its failed handshakes);
 	// nil without cluster TLS.
 	routeDial *tlsconf.Dialer
-	started   time.Time
+	// accts is the accounts' state: their engines, imports and
+	// configuration in force (jsaccounts.go).
+	accts accountsState
+	// sysReady is set once Start has finished: the system account's
+	// requests read fields Start sets (sysacct.go).
+	sysReady atomic.Bool
+	started  time.Time
 	// stagingDir is where staged outbound bytes go (newStaging).
 	stagingDir string
 
@@ -131,6 +138,14 @@ func Start(cfg Config) (*App, error) {
 		}
 		a.warnUnclustered()
 	}
+	// After the routes: a service import's reply subscription is routed.
+	// Validate checked the subjects, so this does not fail in practice.
+	if err := a.installImports(); err != nil {
+		a.log.Error("imports", "err", err)
+	}
+	if err := a.startSystemAccount(); err != nil {
+		a.log.Error("system account", "err", err)
+	}
 	ns, err := netpoll.Listen(netpoll.Options{
 		Addr:           net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		WriteWatermark: cfg.WriteWatermark,
@@ -174,6 +189,7 @@ func Start(cfg Config) (*App, error) {
 	a.log.Info("barge ready", "version", Version, "addr", ns.Addr().String(),
 		"max_payload", cfg.MaxPayload, "jetstream", cfg.JetStream, "store_dir", cfg.StoreDir,
 		"max_connections", cfg.MaxConnections, "max_staging", staging.Max())
+	a.sysReady.Store(true)
 	return a, nil
 }
 
@@ -227,6 +243,20 @@ func (a *App) Shutdown(ctx context.Context) error {
 // startJetStream loads the streams from store_dir and subscribes the
 // JetStream API, before any client can connect.
 func (a *App) startJetStream() error {
+	js, err := jetstream.New(a.broker, a.jsOptions())
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	a.js = js
+	if err := a.startAccountJetStream(); err != nil {
+		_ = a.closeJetStream()
+		return err
+	}
+	return nil
+}
+
+// jsOptions are the engine options every account's engine starts from.
+func (a *App) jsOptions() jetstream.Options {
 	o := jetstream.Options{
 		StoreDir:    a.cfg.StoreDir,
 		Logger:      a.log,
@@ -243,20 +273,16 @@ func (a *App) startJetStream() error {
 	if a.cfg.SyncInterval > 0 {
 		o.Sync, o.SyncInterval = log.SyncInterval, a.cfg.SyncInterval
 	}
-	js, err := jetstream.New(a.broker, o)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	a.js = js
-	return nil
+	return o
 }
 
 // closeJetStream closes the streams (their logs sync what is committed).
 func (a *App) closeJetStream() error {
+	errs := []error{a.closeAccountJetStream()}
 	if a.js == nil {
-		return nil
+		return errors.Join(errs...)
 	}
-	err := a.js.Close()
+	errs = append(errs, a.js.Close())
 	a.js = nil
-	return err
+	return errors.Join(errs...)
 }

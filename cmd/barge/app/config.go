@@ -94,6 +94,9 @@ type Config struct {
 	// CertWatchInterval is how often the certificate files are checked for
 	// changes (size, modification time) and reloaded; 0 is 1s. No flag.
 	CertWatchInterval time.Duration
+	// Accounts are the accounts block (config_accounts.go); their users
+	// are in Auth.Users.
+	Accounts []AccountConfig
 	// Clock is the time JetStream runs on (message timestamps, the
 	// duplicate window, max_age, consumer timers; a replicated message's
 	// timestamp is its proposer's); nil is the system clock. No flag:
@@ -178,6 +181,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.ClusterTLS.Validate(); err != nil {
 		return fmt.Errorf("cluster %w", err)
+	}
+	if err := c.validateAccounts(); err != nil {
+		return err
 	}
 	if c.Cluster != "" {
 		if _, _, err := net.SplitHostPort(hostPort(c.Cluster)); err != nil {

@@ -44,7 +44,11 @@ func (c *Config) applyAuthorization(n Node) error {
 		case "timeout":
 			a.Timeout, err = v.Seconds()
 		case "users":
-			a.Users, err = parseUsers(v)
+			var users []auth.User
+			if users, err = parseUsers(v); err == nil {
+				// The accounts block's users may have come first.
+				a.Users = append(users, a.Users...)
+			}
 		case "default_permission", "default_permissions", "permissions":
 			a.DefaultPermissions, err = parsePermissions(v)
 		default:

@@ -70,6 +70,8 @@ func fileBlock(key string) func(c *Config, n Node) error {
 		return func(c *Config, n Node) error { return c.applyTLSNode("", n) }
 	case "resolver_preload":
 		return (*Config).applyResolverPreload
+	case "accounts":
+		return (*Config).applyAccounts
 	}
 	return nil
 }
@@ -78,6 +80,8 @@ func fileBlock(key string) func(c *Config, n Node) error {
 // a block (or may be either) onto Config, nil for the keys Set handles.
 func fileKey(key string) func(c *Config, n Node) error {
 	switch key {
+	case "accounts":
+		return (*Config).applyAccounts
 	case "no_auth_user":
 		return func(c *Config, n Node) error {
 			s, err := n.String()

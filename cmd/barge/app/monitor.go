@@ -61,6 +61,15 @@ func (a *App) startMonitor() error {
 	mux.HandleFunc("/routez", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.routez())
 	})
+	mux.HandleFunc("/accountz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, a.accountz(r.URL.Query().Get("acc")))
+	})
+	mux.HandleFunc("/subsz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, a.subsz())
+	})
+	mux.HandleFunc("/jsz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, a.jsz())
+	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -161,6 +170,11 @@ func (a *App) Health() error {
 }
 
 func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, a.varz())
+}
+
+// varz is the /varz document: the broker's figures and the process's.
+func (a *App) varz() map[string]any {
 	rss, _ := procmem.RSS()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -197,7 +211,7 @@ func (a *App) serveVarz(w http.ResponseWriter, r *http.Request) {
 	doc := map[string]any{}
 	mergeJSON(doc, a.broker.Varz())
 	mergeJSON(doc, extra)
-	writeJSON(w, doc)
+	return doc
 }
 
 func mergeJSON(dst map[string]any, v any) {

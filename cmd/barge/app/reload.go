@@ -37,6 +37,7 @@ var reloadable = []reloadSetting{
 	{"max_pending", "MaxPending", (*App).applyOutbound},
 	{"write_watermark", "WriteWatermark", (*App).applyOutbound},
 	{"profile_rate", "ProfileRate", (*App).applyProfileRate},
+	{"accounts", "Accounts", (*App).applyAccounts},
 	{"authorization", "Auth", (*App).applyAuth},
 	// Loaded before the others apply (Reload, reloadCerts); nothing left
 	// to do here but log the change.
@@ -100,12 +101,17 @@ func (a *App) Reload(cfg Config) error {
 				return fmt.Errorf("%s: %w", s.key, err)
 			}
 		}
+		if s.key == "accounts" {
+			if err := checkAccountsReload(old.Accounts, cfg.Accounts); err != nil {
+				return err
+			}
+		}
 	}
 	for _, s := range changed {
 		if err := s.apply(a, &cfg); err != nil {
 			return fmt.Errorf("%s: %w", s.key, err)
 		}
-		if s.key == "authorization" {
+		if s.key == "authorization" || s.key == "accounts" {
 			// Passwords and tokens stay out of the log.
 			a.log.Info("reloaded", "key", s.key)
 			continue
@@ -185,6 +191,9 @@ func (a *App) applyClientLimits(c *Config) error {
 		MaxPingsOut:    c.MaxPingsOut,
 		MaxConnections: maxConnections(c.MaxConnections),
 	})
+	for _, js := range a.accountEngines() {
+		js.SetMaxPayload(c.MaxPayload)
+	}
 	if a.js != nil {
 		a.js.SetMaxPayload(c.MaxPayload)
 	}
@@ -218,6 +227,9 @@ func (a *App) applyProfileRate(c *Config) error {
 func (a *App) applyAuth(c *Config) error {
 	authn, err := newAuthenticator(&c.Auth, a.broker.Auth())
 	if err != nil {
+		return err
+	}
+	if err := a.startOperatorJetStream(c); err != nil {
 		return err
 	}
 	a.broker.SetAuth(authn)
