@@ -231,10 +231,12 @@ func TestTLSHandshakeFirst(t *testing.T) {
 	// handshake_first: auto serves both kinds.
 	b := startTLSServer(t, fx, func(c *app.Config) {
 		c.TLS.HandshakeFirst = true
-		c.TLS.HandshakeFirstFallback = 50 * time.Millisecond
+		// Long enough that a loaded machine's ClientHello arrives within
+		// it; the upgrading client waits it out before INFO comes.
+		c.TLS.HandshakeFirstFallback = time.Second
 	})
 	roundTrip(t, connect(t, b, nats.RootCAs(fx.ca.CertFile), nats.TLSHandshakeFirst(), nats.Name("first")), "auto.first")
-	roundTrip(t, connect(t, b, nats.RootCAs(fx.ca.CertFile), nats.Name("upgrade")), "auto.upgrade")
+	roundTrip(t, connect(t, b, nats.RootCAs(fx.ca.CertFile), nats.Name("upgrade"), nats.Timeout(10*time.Second)), "auto.upgrade")
 	// /connz says which connection started with TLS (tls_first).
 	var z struct {
 		Conns []struct {
