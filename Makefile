@@ -22,9 +22,11 @@ vet:
 test: vet
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 
-# Short fuzz runs: the wire parser, chunk assembly and log recovery (whose
-# first interesting inputs are large, hence the short minimisation budget).
+# Short fuzz runs: the wire parser, CONNECT and login, chunk assembly and log
+# recovery (whose first interesting inputs are large, hence the short
+# minimisation budget).
 fuzz:
+	$(GO) test ./broker -run '^$$' -fuzz '^FuzzConnect$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./codec -run '^$$' -fuzz '^FuzzParserPieces$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./chunking -run '^$$' -fuzz '^FuzzAssembler$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./log -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s
