@@ -79,6 +79,11 @@ type client struct {
 	// perms are the logged-in user's permissions with their caches; nil
 	// restricts nothing (perms.go).
 	perms atomic.Pointer[clientPerms]
+	// maxSubs is the connection's subscription limit (maxsubs.go): 0
+	// none, negative no subscription allowed.
+	maxSubs atomic.Int64
+	// maxSubsLogged is set once a refused SUB was logged.
+	maxSubsLogged atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -118,6 +123,7 @@ func newClient(s *Server, t Transport, lim *Limits) *client {
 		opts:  codec.ConnectOptions{Echo: true},
 	}
 	c.maxPayload = lim.MaxPayload
+	c.maxSubs.Store(int64(s.opts.MaxSubs))
 	c.host, c.port = splitHostPort(t.RemoteAddr())
 	c.dt, _ = t.(Deferrer)
 	c.mu.subs = make(map[string]*Subscription)
@@ -317,6 +323,11 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		}
 	}
 	c.mu.Lock()
+	if c.subsAtLimitLocked() {
+		c.mu.Unlock()
+		c.maxSubsExceeded()
+		return nil
+	}
 	if _, dup := c.mu.subs[string(sid)]; dup {
 		c.mu.Unlock()
 	} else {
