@@ -61,6 +61,9 @@ func (a *App) startMonitor() error {
 	mux.HandleFunc("/routez", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.routez())
 	})
+	mux.HandleFunc("/jsz", a.serveJsz)
+	mux.HandleFunc("/subsz", a.serveSubsz)
+	mux.HandleFunc("/subscriptionsz", a.serveSubsz)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
