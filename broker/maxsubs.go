@@ -11,8 +11,10 @@ import (
 // user's own limit (auth.Identity.MaxSubs: JWT limits, the account's). A
 // SUB past the limit gets -ERR 'maximum subscriptions exceeded' and is
 // dropped; the connection stays open. A login (or a reload's new rights)
-// that finds the connection already at its limit sends the same error and
-// closes it.
+// that finds the connection holding more than its limit sends the same
+// error and closes it. (nats-server closes one holding exactly its limit
+// too, so a reload would cut a client that did nothing wrong; barge
+// closes only one over it.)
 
 // errMaxSubsText is nats-server's ErrTooManySubs.
 const errMaxSubsText = "maximum subscriptions exceeded"
@@ -39,13 +41,14 @@ func (c *client) maxSubsExceeded() {
 
 // setMaxSubs installs the limit for a user's own limit userMax (see
 // auth.Identity.MaxSubs) and closes the connection if it already holds
-// as many subscriptions.
+// more subscriptions.
 func (c *client) setMaxSubs(userMax int64) {
-	c.maxSubs.Store(auth.MinSubs(int64(c.srv.opts.MaxSubs), userMax))
+	lim := auth.MinSubs(int64(c.srv.opts.MaxSubs), userMax)
+	c.maxSubs.Store(lim)
 	c.mu.Lock()
-	at := c.subsAtLimitLocked()
+	n := int64(len(c.mu.subs))
 	c.mu.Unlock()
-	if at && c.t != nil {
+	if lim != 0 && n > max(lim, 0) && c.t != nil {
 		c.srv.log.Warn(errMaxSubsText+" at login", "cid", c.cid, "addr", c.t.RemoteAddr(), "user", c.userName())
 		c.sendErr(errMaxSubsText)
 		c.t.Close(ErrMaxSubscriptions)
