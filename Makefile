@@ -4,7 +4,7 @@ BIN       := bin/barge
 PKGS      := ./...
 FUZZTIME  ?= 15s
 
-.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick bench-r3 bench-tls profile cluster faults clean
+.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick bench-r3 bench-tls bench-auth profile cluster faults clean
 
 all: build
 
@@ -22,9 +22,11 @@ vet:
 test: vet
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 
-# Short fuzz runs: the wire parser, chunk assembly and log recovery (whose
-# first interesting inputs are large, hence the short minimisation budget).
+# Short fuzz runs: the wire parser, CONNECT and login, chunk assembly and log
+# recovery (whose first interesting inputs are large, hence the short
+# minimisation budget).
 fuzz:
+	$(GO) test ./broker -run '^$$' -fuzz '^FuzzConnect$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./codec -run '^$$' -fuzz '^FuzzParserPieces$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./chunking -run '^$$' -fuzz '^FuzzAssembler$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./log -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s
@@ -60,6 +62,14 @@ bench-tls:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-tls: cmd/barge does not build: barge is skipped"; }
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -workloads js-pub,js-fetch,obj-put,obj-get -tls \
 		-sizes 1KiB,1MiB,8MiB -obj-sizes 256MiB -latest=false $(BENCHFLAGS)
+
+# Auth rows: core pub/sub at 16B and 1KiB and JetStream publish at 1MiB, each without and with
+# authentication (auth-*: both servers started from one config file with users and permissions),
+# side by side in one report (auth ÷ no auth per server, barge ÷ nats-server); latest.md stays.
+bench-auth:
+	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-auth: cmd/barge does not build: barge is skipped"; }
+	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -workloads core,auth-core,js-pub,auth-js-pub \
+		-sizes 16B,1KiB -js-sizes 1MiB -latest=false $(BENCHFLAGS)
 
 # pprof captures of barge under the 1 KiB and 256 MiB JetStream publish+fetch workloads, into profiles/.
 profile:

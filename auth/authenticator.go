@@ -36,6 +36,36 @@ type Identity struct {
 	Perms *Perms
 	// Expires is when a user JWT expires; zero when it does not.
 	Expires time.Time
+	// MaxSubs is the most subscriptions the user may hold, from its user
+	// and account JWTs (limits.subs): 0 sets no limit (the server's
+	// max_subscriptions still applies), negative allows none. The account
+	// layer lowers it to its account's max_subscriptions.
+	MaxSubs int64
+}
+
+// SubsLimit converts a JWT subscription limit (jwt.NoLimit, -1, for none)
+// to Identity.MaxSubs.
+func SubsLimit(jwtSubs int64) int64 {
+	switch {
+	case jwtSubs < 0:
+		return 0
+	case jwtSubs == 0:
+		return -1
+	}
+	return jwtSubs
+}
+
+// MinSubs is the tighter of two Identity.MaxSubs limits.
+func MinSubs(a, b int64) int64 {
+	switch {
+	case a < 0 || b < 0:
+		return -1
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
 }
 
 // Failure is why a login was refused, for the server's log; the client is

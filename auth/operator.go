@@ -131,7 +131,8 @@ func (m *operatorMode) authenticate(cr *Credentials, nonce []byte, host string, 
 			return nil, fail("account default permissions: " + err.Error())
 		}
 	}
-	id := &Identity{Name: uc.Subject, Account: ac.Subject, Perms: perms}
+	id := &Identity{Name: uc.Subject, Account: ac.Subject, Perms: perms,
+		MaxSubs: MinSubs(SubsLimit(limits.Subs), SubsLimit(ac.Limits.Subs))}
 	if uc.Expires > 0 {
 		id.Expires = time.Unix(uc.Expires, 0)
 	}

@@ -60,8 +60,6 @@ func (a *Account) NumConnections() int { return int(a.conns.Load()) }
 // Errors worded as nats-server sends them.
 var errMaxAccountConns = &codec.ProtoError{Msg: "maximum account active connections exceeded", Fatal: true}
 
-const maxSubsMsg = "maximum subscriptions exceeded"
-
 // bindAccount counts c in acc (and out of the account it was counted in),
 // refusing it when acc has its MaxConnections clients.
 func (c *client) bindAccount(acc *Account) error {
@@ -89,13 +87,6 @@ func (c *client) unbindAccount() {
 		c.mu.counted.conns.Add(-1)
 		c.mu.counted = nil
 	}
-}
-
-// subsLimited reports whether c may not subscribe once more under its
-// account's MaxSubscriptions.
-func (c *client) subsLimited() bool {
-	l := c.account().limits.Load()
-	return l != nil && l.MaxSubscriptions > 0 && c.numSubs() >= l.MaxSubscriptions
 }
 
 // capturerBox holds a Capturer behind an atomic pointer.

@@ -193,6 +193,7 @@ func (c *client) setIdentity(id *auth.Identity) {
 	c.mu.user, c.mu.account = id.Name, id.Account
 	c.mu.Unlock()
 	c.setPerms(id.Perms)
+	c.setMaxSubs(id.MaxSubs)
 }
 
 // authViolation logs and counts a refused login and returns the error that

@@ -86,6 +86,11 @@ type client struct {
 	// global account until it logs in to another (account.go); never nil.
 	// A route client switches it per routed message.
 	acc atomic.Pointer[Account]
+	// maxSubs is the connection's subscription limit (maxsubs.go): 0
+	// none, negative no subscription allowed.
+	maxSubs atomic.Int64
+	// maxSubsLogged is set once a refused SUB was logged.
+	maxSubsLogged atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -129,6 +134,7 @@ func newClient(s *Server, t Transport, lim *Limits) *client {
 	}
 	c.maxPayload = lim.MaxPayload
 	c.acc.Store(s.global)
+	c.maxSubs.Store(int64(s.opts.MaxSubs))
 	c.host, c.port = splitHostPort(t.RemoteAddr())
 	c.dt, _ = t.(Deferrer)
 	c.mu.subs = make(map[string]*Subscription)
@@ -327,15 +333,6 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		c.sendErr(codec.ErrInvalidSubject.Msg)
 		return nil
 	}
-	if c.subsLimited() {
-		c.mu.Lock()
-		_, dup := c.mu.subs[string(sid)]
-		c.mu.Unlock()
-		if !dup {
-			c.sendErr(maxSubsMsg)
-			return nil
-		}
-	}
 	filter := false
 	if c.perms.Load() != nil {
 		var allowed bool
@@ -345,6 +342,11 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		}
 	}
 	c.mu.Lock()
+	if c.subsAtLimitLocked() {
+		c.mu.Unlock()
+		c.maxSubsExceeded()
+		return nil
+	}
 	if _, dup := c.mu.subs[string(sid)]; dup {
 		c.mu.Unlock()
 	} else {

@@ -88,6 +88,10 @@ type Options struct {
 	// Auth decides client logins and permissions; nil lets every client
 	// in with no restriction. Server.SetAuth replaces it.
 	Auth *auth.Authenticator
+	// MaxSubs is max_subscriptions: the most subscriptions one connection
+	// may hold (0: no limit). A user's own limit (auth.Identity.MaxSubs)
+	// may lower it.
+	MaxSubs int
 	// SublistCacheSize bounds the subject match cache (default
 	// DefaultSublistCacheSize).
 	SublistCacheSize int

@@ -107,8 +107,10 @@ type Sublist struct {
 		// computed a result under the read lock caches it only if gen
 		// has not moved since.
 		gen uint64
-		// count is the number of subscriptions in the trie.
-		count int
+		// count is the number of subscriptions in the trie; inserts and
+		// removes count the Inserts and Removes since creation.
+		count            int
+		inserts, removes uint64
 	}
 	cacheMax int
 
@@ -190,6 +192,7 @@ func (s *Sublist) Insert(sub *Subscription) error {
 		g.members = append(g.members, sub)
 	}
 	s.mu.count++
+	s.mu.inserts++
 	s.invalidateLocked(sub.Subject, toks)
 	return nil
 }
@@ -241,6 +244,7 @@ func (s *Sublist) removeLocked(sub *Subscription) error {
 		return ErrNotFound
 	}
 	s.mu.count--
+	s.mu.removes++
 	// Prune from the leaf upwards while nodes are empty.
 	for i := len(path) - 1; i >= 0; i-- {
 		st := path[i]
@@ -504,18 +508,30 @@ func (s *Sublist) CacheLen() int {
 	return len(s.mu.cache)
 }
 
-// SublistStats are counters of a Sublist since creation.
+// SublistStats are counters of a Sublist since creation, and the fanout
+// of the match results cached now (subscriptions plus queue groups each
+// reaches), as nats-server computes them for /subsz.
 type SublistStats struct {
 	Subscriptions int    `json:"num_subscriptions"`
 	Cache         int    `json:"num_cache"`
+	Inserts       uint64 `json:"num_inserts"`
+	Removes       uint64 `json:"num_removes"`
 	Matches       uint64 `json:"num_matches"`
 	CacheHits     uint64 `json:"num_hits"`
+	MaxFanout     int    `json:"max_fanout"`
+	TotalFanout   int    `json:"total_fanout"`
 }
 
 // Stats returns the sublist's counters.
 func (s *Sublist) Stats() SublistStats {
 	s.mu.RLock()
-	st := SublistStats{Subscriptions: s.mu.count, Cache: len(s.mu.cache)}
+	st := SublistStats{Subscriptions: s.mu.count, Cache: len(s.mu.cache),
+		Inserts: s.mu.inserts, Removes: s.mu.removes}
+	for _, r := range s.mu.cache {
+		n := len(r.Psubs) + len(r.Qsubs)
+		st.TotalFanout += n
+		st.MaxFanout = max(st.MaxFanout, n)
+	}
 	s.mu.RUnlock()
 	st.Matches = s.matches.Load()
 	st.CacheHits = s.cacheHits.Load()

@@ -12,6 +12,7 @@
 //	api*.go, msgget_stream.go  the $JS.API handlers (api.go: lanes and replies)
 //	readperm.go                reads checked against the requester's subscribe
 //	                           permissions (consumer create, fetch, gets)
+//	monitor.go                 usage and stream reports for /jsz
 //	publish.go                 the publish path: Capture, early rules, commit,
 //	                           PubAcks
 //	batch_*.go, rules_batch.go batch publish (ADR-50): atomic batches (R1:

@@ -194,11 +194,6 @@ func hasConsumer(st *stream, name string) bool {
 	return err == nil
 }
 
-// Usage reports the engine's bytes by storage kind and its numbers of
-// streams and consumers (the figures of $JS.API.INFO for the streams this
-// server holds).
-func (e *Engine) Usage() (mem, store uint64, streams, consumers int) { return e.usage() }
-
 // wouldExceedAccount reports whether storing size more bytes of the given
 // storage kind would take the account past its max_memory or max_file
 // (nats-server refuses such a publish with 10002). Only an engine with

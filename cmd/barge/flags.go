@@ -53,6 +53,7 @@ var flagDoc = []struct {
 	{[]string{"max_control_line"}, "max_control_line", false, "longest protocol control line (default 4KB)"},
 	{[]string{"max_staging"}, "max_staging", false, "outbound bytes all connections together may stage on disk; staging also leaves 5% of its disk free; a subscriber that cannot stage is cut as a slow consumer (default 0: a quarter of the disk's free space at start)"},
 	{[]string{"max_connections", "max_conn"}, "max_connections", false, "most client connections; over it a client gets -ERR 'maximum connections exceeded' (default 64K; 0 refuses every client)"},
+	{[]string{"max_subscriptions", "max_subs"}, "max_subscriptions", false, "most subscriptions per connection; over it a SUB gets -ERR 'maximum subscriptions exceeded' and the connection stays (default 0: no limit)"},
 	{[]string{"ping_interval"}, "ping_interval", false, "interval of server PINGs, e.g. 2m or 120 (default 2m)"},
 	{[]string{"ping_max"}, "ping_max", false, "unanswered PINGs before the connection is closed as stale (default 2)"},
 	{[]string{"js", "jetstream"}, "jetstream", true, "enable JetStream (default true; -js=false disables)"},

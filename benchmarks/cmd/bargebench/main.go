@@ -33,7 +33,8 @@ func run() error {
 	quick := fs.Bool("quick", false, "small preset that runs in under two minutes (overrides sizes, reps, budgets unless given explicitly)")
 	servers := fs.String("servers", "nats,barge", "servers to run: nats, barge")
 	workloads := fs.String("workloads", strings.Join(workload.Names(), ","), "workloads: "+strings.Join(workload.Names(), ", ")+
-		"; tls-<name> runs a single-server one over TLS (e.g. "+strings.Join(workload.TLSNames(), ", ")+")")
+		"; tls-<name> runs a single-server one over TLS (e.g. "+strings.Join(workload.TLSNames(), ", ")+
+		"), auth-<name> with both servers started from one config file with users and permissions (e.g. "+strings.Join(workload.AuthNames(), ", ")+")")
 	withTLS := fs.Bool("tls", false, "also run each selected single-server workload over TLS (its tls- variant, right after it), both servers with the same generated certificate")
 	sizes := fs.String("sizes", "1KiB,64KiB,1MiB,8MiB,31MiB,256MiB,1GiB", "message sizes")
 	reps := fs.Int("reps", 3, "measured repetitions per point")
@@ -43,6 +44,11 @@ func run() error {
 	minMsgs := fs.Int("min-msgs", 3, "minimum messages per repetition")
 	maxMsgs := fs.Int("max-msgs", 200000, "maximum messages per repetition")
 	maxObjs := fs.Int("max-objects", 2000, "maximum objects per repetition (Object Store workloads)")
+	jsSizes := fs.String("js-sizes", "", "message sizes of js-pub and its tls-/auth- variants (empty: -sizes)")
+	authConfig := fs.String("auth-config", "", "auth-* workloads: the config file both servers start with (empty: generated, users with permissions)")
+	authUser := fs.String("auth-user", runner.DefaultAuthUser, "auth-* workloads: the user the client logs in as")
+	authPass := fs.String("auth-pass", runner.DefaultAuthPass, "auth-* workloads: its password")
+	authAccounts := fs.Bool("auth-accounts", false, "auth-* workloads: generate the two-account config (needs a barge with the accounts block)")
 	objSizes := fs.String("obj-sizes", "", "message (object) sizes of obj-put, obj-get and their tls- variants (empty: -sizes)")
 	r3Sizes := fs.String("r3-sizes", "1KiB,1MiB,8MiB", "message sizes of the r3-* workloads (they ignore -sizes)")
 	r3Bytes := fs.String("r3-bytes", "128MiB", "r3-* workloads: payload per repetition (messages = r3-bytes/size, clamped to -min-msgs..-r3-max-msgs)")
@@ -139,12 +145,19 @@ func run() error {
 			return err
 		}
 	}
+	var jsList []int64
+	if *jsSizes != "" {
+		if jsList, err = units.ParseSizes(*jsSizes); err != nil {
+			return err
+		}
+	}
 	wls := splitList(*workloads)
 	if *withTLS {
 		wls = addTLS(wls)
 	}
 	cfg := runner.Config{
-		Workloads: wls, Sizes: sizesList, R3Sizes: r3List, ObjSizes: objList,
+		Workloads: wls, Sizes: sizesList, R3Sizes: r3List, ObjSizes: objList, JSSizes: jsList,
+		AuthConfig: *authConfig, AuthUser: *authUser, AuthPass: *authPass, AuthAccounts: *authAccounts,
 		Reps: *reps, Warmup: *warmup, Msgs: *msgs, BytesPerRep: sz("bytes", *bytesPerRep),
 		MinMsgs: *minMsgs, MaxMsgs: *maxMsgs, MaxObjects: *maxObjs, Window: sz("window", *window),
 		R3Bytes: sz("r3-bytes", *r3Bytes), R3MaxMsgs: *r3MaxMsgs, Latest: *latest,
@@ -202,7 +215,7 @@ func addTLS(wls []string) []string {
 		if !slices.Contains(out, w) {
 			out = append(out, w)
 		}
-		if t := workload.TLSPrefix + w; !workload.IsTLS(w) && workload.Replicas(w) == 1 && !slices.Contains(wls, t) {
+		if t := workload.TLSPrefix + w; !workload.IsTLS(w) && !workload.IsAuth(w) && workload.Replicas(w) == 1 && !slices.Contains(wls, t) {
 			out = append(out, t)
 		}
 	}

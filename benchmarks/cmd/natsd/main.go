@@ -3,7 +3,9 @@
 // for barge, so both servers' CPU seconds and peak RSS are measured the same way
 // from /proc. With --cluster and --routes it runs as one member of a
 // JetStream cluster (the suite's R3 workloads start three); with -tlscert and
-// -tlskey its client port serves TLS only (the suite's tls-* workloads).
+// -tlskey its client port serves TLS only (the suite's tls-* workloads);
+// with -c it reads a configuration file first (the auth-* workloads'
+// users and permissions).
 package main
 
 import (
@@ -38,26 +40,26 @@ func main() {
 	clusterName := fs.String("cluster_name", "natsd-bench", "cluster name")
 	tlsCert := fs.String("tlscert", "", "client port: TLS certificate (PEM); with -tlskey the port is TLS only")
 	tlsKey := fs.String("tlskey", "", "client port: TLS private key (PEM)")
+	configFile := fs.String("c", "", "configuration file (nats-server syntax, e.g. an authorization block), read first; the flags override it")
 	_ = fs.Parse(os.Args[1:])
 
 	mp, err := units.ParseSize(*maxPayload)
 	if err != nil || mp <= 0 || mp > 1<<31-1 {
 		fail(fmt.Errorf("bad -max_payload %q", *maxPayload))
 	}
-	opts := &server.Options{
-		ServerName: *name,
-		Host:       *host,
-		Port:       *port,
-		HTTPHost:   *host,
-		HTTPPort:   *httpPort,
-		ProfPort:   *profPort,
-		JetStream:  *js,
-		StoreDir:   *storeDir,
-		MaxPayload: int32(mp),
-		MaxPending: max(mp, 64<<20),
-		NoSigs:     true,
-		NoLog:      !*verbose,
+	opts := &server.Options{}
+	if *configFile != "" {
+		if opts, err = server.ProcessConfigFile(*configFile); err != nil {
+			fail(fmt.Errorf("-c: %w", err))
+		}
 	}
+	opts.ServerName = *name
+	opts.Host, opts.Port = *host, *port
+	opts.HTTPHost, opts.HTTPPort = *host, *httpPort
+	opts.ProfPort = *profPort
+	opts.JetStream, opts.StoreDir = *js, *storeDir
+	opts.MaxPayload, opts.MaxPending = int32(mp), max(mp, 64<<20)
+	opts.NoSigs, opts.NoLog = true, !*verbose
 	if *cluster != "" {
 		h, p, err := splitHostPort(*cluster)
 		if err != nil {

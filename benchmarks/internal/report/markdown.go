@@ -20,13 +20,25 @@ const (
 // cluster (the replicated workloads') was started.
 const ClusterSettings = " cluster"
 
-// tlsPrefix names a workload's TLS variant (workload.TLSPrefix).
-const tlsPrefix = "tls-"
+// tlsPrefix and authPrefix name a workload's TLS and authenticated
+// variants (workload.TLSPrefix, workload.AuthPrefix).
+const (
+	tlsPrefix  = "tls-"
+	authPrefix = "auth-"
+)
+
+// baseOf is the workload a variant runs (w itself for the others).
+func baseOf(w string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(w, tlsPrefix), authPrefix)
+}
 
 // describe says in one line what each workload measures.
 func describe(w string) string {
 	if base, ok := strings.CutPrefix(w, tlsPrefix); ok {
 		return "Over TLS (both servers' client port TLS only, the same generated certificate, server-only TLS): " + describe(base)
+	}
+	if base, ok := strings.CutPrefix(w, authPrefix); ok {
+		return "With authentication (both servers started from the same config file: users with publish/subscribe permissions; the client logs in with a password): " + describe(base)
 	}
 	switch w {
 	case "core":
@@ -136,7 +148,8 @@ func (r *Run) WriteMarkdown(w io.Writer, plots map[string][]string) error {
 	}
 	sizes := r.Sizes()
 	r.summaryTables(pf, sizes)
-	r.tlsTables(pf, sizes)
+	r.variantTables(pf, sizes, tlsPrefix, "TLS ÷ plaintext")
+	r.variantTables(pf, sizes, authPrefix, "Auth ÷ no auth")
 	for _, wl := range r.Workloads() {
 		r.workloadTable(pf, wl, sizes, plots[wl])
 	}
@@ -191,7 +204,7 @@ func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 }
 
 func (r *Run) ratioCell(wl string, size int64) string {
-	if strings.TrimPrefix(wl, tlsPrefix) == "latency" {
+	if baseOf(wl) == "latency" {
 		// Both run at the same offered load: compare p99 (lower is better).
 		b, n := r.Find(Barge, wl, size), r.Find(NATS, wl, size)
 		if b != nil && n != nil && b.Status == StatusOK && n.Status == StatusOK && n.Latency.P99 > 0 {
@@ -227,7 +240,7 @@ func (r *Run) workloadTable(pf func(string, ...any), wl string, sizes []int64, p
 		pf("\n\n")
 	}
 	lim, label, hasLim := r.LimitFor(wl)
-	isLat := strings.TrimPrefix(wl, tlsPrefix) == "latency"
+	isLat := baseOf(wl) == "latency"
 	isLag := wl == "mirror-live"
 	pf("| size | server | msgs/rep | msgs/s | MiB/s median (min–max) |")
 	if hasLim {
@@ -374,13 +387,14 @@ func msgRate(v float64) string {
 	return fmt.Sprintf("%.3g", v)
 }
 
-// tlsTables compares each tls-* workload with its plaintext run on the
-// same server (median MiB/s ratio), and gives server CPU seconds per GiB
-// of payload for both, when the run has TLS workloads.
-func (r *Run) tlsTables(pf func(string, ...any), sizes []int64) {
+// variantTables compares each workload named with prefix (tls-*, auth-*)
+// with its plain run on the same server (median MiB/s ratio, under the
+// heading title), and gives server CPU seconds per GiB of payload for
+// both, when the run has such workloads.
+func (r *Run) variantTables(pf func(string, ...any), sizes []int64, prefix, title string) {
 	var tlsWls []string
 	for _, wl := range r.Workloads() {
-		if strings.HasPrefix(wl, tlsPrefix) {
+		if strings.HasPrefix(wl, prefix) {
 			tlsWls = append(tlsWls, wl)
 		}
 	}
@@ -399,10 +413,10 @@ func (r *Run) tlsTables(pf func(string, ...any), sizes []int64) {
 		pf("\n")
 	}
 	ok := func(p *Point) bool { return p != nil && p.Status == StatusOK }
-	pf("## TLS ÷ plaintext, same server (median MiB/s)\n\n")
+	pf("## %s, same server (median MiB/s)\n\n", title)
 	head("workload / server")
 	for _, wl := range tlsWls {
-		base := strings.TrimPrefix(wl, tlsPrefix)
+		base := strings.TrimPrefix(wl, prefix)
 		for _, sv := range r.Servers() {
 			pf("| %s ÷ %s / %s |", wl, base, sv)
 			for _, s := range sizes {
@@ -416,10 +430,10 @@ func (r *Run) tlsTables(pf func(string, ...any), sizes []int64) {
 			pf("\n")
 		}
 	}
-	pf("\n## Server CPU seconds per GiB of payload (median)\n\n")
+	pf("\n## Server CPU seconds per GiB of payload (median, %s)\n\n", title)
 	head("workload / server")
 	for _, wl := range tlsWls {
-		for _, w := range []string{strings.TrimPrefix(wl, tlsPrefix), wl} {
+		for _, w := range []string{strings.TrimPrefix(wl, prefix), wl} {
 			for _, sv := range r.Servers() {
 				pf("| %s / %s |", w, sv)
 				for _, s := range sizes {

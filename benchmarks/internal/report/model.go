@@ -4,7 +4,6 @@
 package report
 
 import (
-	"strings"
 	"time"
 
 	"github.com/bargemq/barge/benchmarks/internal/stats"
@@ -81,7 +80,7 @@ type Lag struct {
 // bytes per second and a label; ok is false for workloads with no such limit
 // (latency runs at a fixed offered load).
 func (r *Run) LimitFor(workload string) (bps float64, label string, ok bool) {
-	switch strings.TrimPrefix(workload, tlsPrefix) {
+	switch baseOf(workload) {
 	case "core", "js-fetch", "obj-get", "js-pubfetch", "r3-fetch":
 		return r.Limits.LoopbackBps, "loopback TCP", r.Limits.LoopbackBps > 0
 	case "js-pub", "obj-put", "r3-pub", "mirror", "mirror-live", "js-fastpub", "r3-fastpub":

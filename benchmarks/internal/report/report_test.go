@@ -76,3 +76,27 @@ func TestMarkdownTLSTables(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownAuthTables: a run with auth-* workloads compares each with
+// its run without authentication on the same server, and the barge ÷
+// nats-server table has the auth rows.
+func TestMarkdownAuthTables(t *testing.T) {
+	r := fakeRun()
+	pt := func(server, wl string, mibps float64) Point {
+		return Point{Server: server, Workload: wl, Size: 1024, Count: 1024, Status: StatusOK,
+			BytesPerSec: stats.Summary{Median: mibps * (1 << 20), N: 1}, CPUSeconds: stats.Summary{Median: 1, N: 1}}
+	}
+	r.Points = []Point{pt(NATS, "core", 400), pt(Barge, "core", 500),
+		pt(NATS, "auth-core", 300), pt(Barge, "auth-core", 480)}
+	var b bytes.Buffer
+	if err := r.WriteMarkdown(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"## Auth ÷ no auth, same server", "| auth-core ÷ core / barge | 0.96× |",
+		"| auth-core ÷ core / nats-server | 0.75× |", "| auth-core | 1.60× |", "With authentication"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -33,6 +33,14 @@ type Config struct {
 	Sizes     []int64  // payload bytes
 	R3Sizes   []int64  // payload bytes of the replicated (r3-*) workloads, which ignore Sizes
 	ObjSizes  []int64  // when set, the Object Store workloads' (tls- too) sizes instead of Sizes
+	JSSizes   []int64  // when set, js-pub's (tls-, auth- too) sizes instead of Sizes
+
+	// The auth-* workloads (auth.go): AuthConfig is the config file both
+	// servers start with (empty: generated, with AuthAccounts the
+	// two-account form); the client logs in as AuthUser/AuthPass.
+	AuthConfig         string
+	AuthUser, AuthPass string
+	AuthAccounts       bool
 
 	Reps, Warmup int           // measured and discarded repetitions per point
 	Msgs         int           // fixed messages per repetition; 0: derive from BytesPerRep
@@ -104,6 +112,11 @@ func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
 			return nil, "", err
 		}
 	}
+	if slices.ContainsFunc(cfg.Workloads, workload.IsAuth) {
+		if r.authConf, err = writeAuthConfig(&r.cfg); err != nil {
+			return nil, "", fmt.Errorf("auth config: %w", err)
+		}
+	}
 	run.Notes = r.notes()
 	sizes, total := cfg.plan()
 	r.logf("bargebench: %d points (%d sizes, %d workloads, %d servers), %d warm-up + %d measured repetitions; work dir %s",
@@ -144,13 +157,16 @@ func (c *Config) runsAt(wl string, size int64) bool {
 	if b := workload.Base(wl); len(c.ObjSizes) > 0 && (b == "obj-put" || b == "obj-get") {
 		return slices.Contains(c.ObjSizes, size)
 	}
+	if len(c.JSSizes) > 0 && workload.Base(wl) == "js-pub" {
+		return slices.Contains(c.JSSizes, size)
+	}
 	return slices.Contains(c.Sizes, size)
 }
 
 // plan returns every size some workload runs at, ascending, and the number
 // of points.
 func (c *Config) plan() (sizes []int64, points int) {
-	for _, s := range slices.Concat(c.Sizes, c.R3Sizes, c.ObjSizes) {
+	for _, s := range slices.Concat(c.Sizes, c.R3Sizes, c.ObjSizes, c.JSSizes) {
 		if slices.Contains(sizes, s) {
 			continue
 		}
@@ -178,6 +194,9 @@ type runner struct {
 	// them); tlsSeen the servers whose negotiated TLS is noted already.
 	tls     tlscert.Files
 	tlsSeen map[string]bool
+	// authConf is the config file of the auth-* workloads ("" without
+	// them).
+	authConf string
 }
 
 // copyFile copies an executable to dst (mode 0755), replacing dst.
@@ -222,6 +241,9 @@ func (r *runner) notes() []string {
 	}
 	if slices.ContainsFunc(c.Workloads, workload.IsTLS) {
 		extra = append(extra, fmt.Sprintf("tls-* workloads are the same workloads with both servers' client port serving TLS only (server-only TLS: nats-server's and barge's --tlscert/--tlskey, their default versions and suites), one %s certificate generated for the run and served by both; the client verifies it against the run's CA (nats.go, Go's crypto/tls). The monitoring port stays plain HTTP.", r.tls.KeyType))
+	}
+	if slices.ContainsFunc(c.Workloads, workload.IsAuth) {
+		extra = append(extra, fmt.Sprintf("auth-* workloads are the same workloads with both servers started from one config file (-c %s: nats-server's syntax; users with publish/subscribe allow and deny lists unless -auth-config names another file), every client logging in as %q with a password; compare each with its workload on the same server (auth ÷ no auth) and across servers (the barge ÷ nats-server rows).", r.authConf, c.AuthUser))
 	}
 	if len(clustered) > 0 {
 		extra = append(extra,
@@ -291,6 +313,10 @@ func (r *runner) spec(server, dir string, size int64, wl string) (proc.Spec, err
 	if workload.IsTLS(wl) {
 		// The same flags for both: the client port serves TLS only.
 		args = append(args, "--tlscert", r.tls.Cert, "--tlskey", r.tls.Key)
+	}
+	if workload.IsAuth(wl) {
+		// The same file for both: users and permissions.
+		args = append(args, "-c", r.authConf)
 	}
 	s := proc.Spec{Name: server, Host: "127.0.0.1", Port: port, HTTPPort: mport,
 		LogPath: filepath.Join(c.WorkDir, fmt.Sprintf("%s-%s-%s.log", server, wl, units.FormatSize(size)))}
@@ -374,6 +400,9 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 	}
 	if len(st.nodes) > 1 {
 		env.Nodes = st.nodes
+	}
+	if workload.IsAuth(wl) {
+		env.User, env.Pass = c.AuthUser, c.AuthPass
 	}
 	if workload.IsTLS(wl) {
 		env.CAFile = r.tls.CA

@@ -44,6 +44,10 @@ type Env struct {
 	// with, for the tls-* workloads (the server's client port is TLS
 	// only); empty: plain TCP.
 	CAFile string
+
+	// User and Pass are the credentials of the auth-* workloads (both
+	// servers started with the same authorization config); empty: none.
+	User, Pass string
 }
 
 // Sample is what one repetition measured.
@@ -92,21 +96,39 @@ func TLSNames() []string {
 	return []string{"tls-js-pub", "tls-js-fetch", "tls-obj-put", "tls-obj-get"}
 }
 
+// AuthPrefix names a workload's authenticated variant: "auth-core" is
+// core with both servers started from the same config file (users with
+// permissions; see runner's auth config) and the client logging in.
+const AuthPrefix = "auth-"
+
+// AuthNames lists the variants `make bench-auth` reports on.
+func AuthNames() []string { return []string{"auth-core", "auth-js-pub"} }
+
 // IsTLS reports whether workload name runs over TLS.
 func IsTLS(name string) bool { return strings.HasPrefix(name, TLSPrefix) }
 
-// Base is the workload a TLS variant runs (name itself for the others).
-func Base(name string) string { return strings.TrimPrefix(name, TLSPrefix) }
+// IsAuth reports whether workload name runs with authentication.
+func IsAuth(name string) bool { return strings.HasPrefix(name, AuthPrefix) }
+
+// Base is the workload a TLS or auth variant runs (name itself for the
+// others).
+func Base(name string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(name, TLSPrefix), AuthPrefix)
+}
 
 // New returns a fresh workload by name: one of Names, or "js-pubfetch"
 // (publish then fetch in each repetition, used by the profile target), or
-// TLSPrefix before a single-server one of those.
+// TLSPrefix or AuthPrefix before a single-server one of those.
 func New(name string) (Workload, error) {
-	if IsTLS(name) {
-		if base := Base(name); Replicas(base) == 1 && !IsTLS(base) {
-			return New(base)
+	if IsTLS(name) || IsAuth(name) {
+		prefix, rest, _ := strings.Cut(name, "-")
+		if IsTLS(rest) || IsAuth(rest) {
+			return nil, fmt.Errorf("workload: %q: one variant prefix at most", name)
 		}
-		return nil, fmt.Errorf("workload: no TLS variant of %q (replicated workloads run without TLS)", Base(name))
+		if Replicas(rest) > 1 {
+			return nil, fmt.Errorf("workload: no %s variant of %q (replicated workloads run without it)", prefix, rest)
+		}
+		return New(rest)
 	}
 	switch name {
 	case "core":
@@ -223,6 +245,9 @@ func connect(e *Env, name string, errs *errLog) (*nats.Conn, error) {
 	var sec []nats.Option
 	if e.CAFile != "" {
 		sec = append(sec, nats.RootCAs(e.CAFile))
+	}
+	if e.User != "" {
+		sec = append(sec, nats.UserInfo(e.User, e.Pass))
 	}
 	return nats.Connect(e.URL, append(sec,
 		nats.Name("bargebench-"+name),

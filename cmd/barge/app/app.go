@@ -108,6 +108,7 @@ func Start(cfg Config) (*App, error) {
 	a.broker = broker.NewServer(broker.Options{
 		Auth:           authn,
 		MaxConnections: maxConnections(cfg.MaxConnections),
+		MaxSubs:        max(cfg.MaxSubs, 0),
 		ServerName:     cfg.ServerName,
 		Host:           cfg.Host,
 		Port:           cfg.Port,

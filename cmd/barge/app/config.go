@@ -52,6 +52,9 @@ type Config struct {
 	// MaxConnections is the most client connections (nats-server's
 	// max_connections, default 64K); 0 refuses every client, as there.
 	MaxConnections int
+	// MaxSubs is max_subscriptions: the most subscriptions one connection
+	// may hold; 0 (default) or negative sets no limit, as in nats-server.
+	MaxSubs int
 
 	// Cluster settings; Cluster empty means a standalone server.
 	Cluster          string   // route listen address, host:port (nats://host:port accepted)
@@ -281,6 +284,8 @@ func (c *Config) Set(key, val string) error {
 		c.MaxStaging, err = ParseSize(val)
 	case "max_connections", "max_conn":
 		c.MaxConnections, err = strconv.Atoi(val)
+	case "max_subscriptions", "max_subs":
+		c.MaxSubs, err = strconv.Atoi(val)
 	case "ping_interval":
 		c.PingInterval, err = parseDuration(val)
 	case "ping_max":

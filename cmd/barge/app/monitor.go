@@ -64,12 +64,9 @@ func (a *App) startMonitor() error {
 	mux.HandleFunc("/accountz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.accountz(r.URL.Query().Get("acc")))
 	})
-	mux.HandleFunc("/subsz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, a.subsz())
-	})
-	mux.HandleFunc("/jsz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, a.jsz())
-	})
+	mux.HandleFunc("/jsz", a.serveJsz)
+	mux.HandleFunc("/subsz", a.serveSubsz)
+	mux.HandleFunc("/subscriptionsz", a.serveSubsz)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -56,7 +56,7 @@ var fixedKeys = map[string]string{
 	"RaftCompactionOverhead": "raft_compaction_overhead",
 	"SegmentSize":            "segment_size", "StoreFS": "store_fs", "Clock": "clock",
 	"ClusterTLS": "cluster tls", "HTTPSPort": "https_port",
-	"CertWatchInterval": "cert_watch_interval",
+	"CertWatchInterval": "cert_watch_interval", "MaxSubs": "max_subscriptions",
 }
 
 var errStopped = errors.New("server is shutting down")

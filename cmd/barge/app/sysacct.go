@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -48,8 +47,8 @@ func (a *App) sysHandlers() map[string]func() any {
 		"CONNZ":    func() any { return a.broker.Connz() },
 		"ROUTEZ":   func() any { return a.routez() },
 		"ACCOUNTZ": func() any { return a.accountz("") },
-		"JSZ":      func() any { return a.jsz() },
-		"SUBSZ":    func() any { return a.subsz() },
+		"JSZ":      func() any { return a.jszDoc(jszOptions{accounts: true}) },
+		"SUBSZ":    func() any { z, _ := a.broker.Subsz(broker.SubszOptions{}); return z },
 		"HEALTHZ": func() any {
 			if err := a.Health(); err != nil {
 				return map[string]string{"status": "unavailable", "error": err.Error()}
@@ -251,42 +250,4 @@ func kindOf(service bool) string {
 		return "service"
 	}
 	return "stream"
-}
-
-// subsz is /subsz: the number of subscriptions, in total (nats-server's
-// num_subscriptions) and by account.
-func (a *App) subsz() map[string]any {
-	total := 0
-	by := map[string]int{}
-	for _, acc := range a.broker.Accounts() {
-		n := acc.Sublist().Count()
-		total += n
-		by[acc.Name()] = n
-	}
-	return map[string]any{"server_id": a.broker.ID(), "now": time.Now().UTC(), "num_subscriptions": total, "accounts": by}
-}
-
-// jsz is /jsz: this server's JetStream usage, in total and by account.
-func (a *App) jsz() map[string]any {
-	doc := map[string]any{"server_id": a.broker.ID(), "now": time.Now().UTC(), "disabled": a.js == nil}
-	if a.js == nil {
-		return doc
-	}
-	var mem, store uint64
-	var streams, consumers int
-	var accounts []map[string]any
-	names := []string{broker.GlobalAccountName}
-	for name := range a.accountEngines() {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, strings.Compare)
-	for _, name := range names {
-		m, s, st, c := a.AccountJetStream(name).Usage()
-		mem, store, streams, consumers = mem+m, store+s, streams+st, consumers+c
-		accounts = append(accounts, map[string]any{"name": name, "memory": m, "storage": s, "streams": st, "consumers": c})
-	}
-	doc["memory"], doc["storage"], doc["streams"], doc["consumers"] = mem, store, streams, consumers
-	doc["accounts"] = len(names)
-	doc["account_details"] = accounts
-	return doc
 }
