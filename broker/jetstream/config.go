@@ -113,9 +113,6 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL != 0 || cfg.AllowMsgCounter || cfg.AllowMsgSchedules {
 		return cfg, invalidConfig("per-message TTL, counters and schedules are not supported")
 	}
-	if apiErr := atomicReplicasErr(&cfg); apiErr != nil {
-		return cfg, apiErr
-	}
 	if len(cfg.Subjects) == 0 && cfg.Mirror == nil && len(cfg.Sources) == 0 {
 		cfg.Subjects = []string{cfg.Name}
 	}
