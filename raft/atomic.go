@@ -58,7 +58,10 @@ func (s *StreamShard) SubmitBatch(msgs []*Message, done func(seq uint64, ts int6
 		}
 		it := &pubItem{parent: b, size: m.Size}
 		it.c = log.Commit{ID: id, Subject: m.Subject, Hdr: append([]byte(nil), m.Hdr...), Size: m.Size}
-		small := m.Data != nil && m.Size+int64(len(m.Hdr)) <= batchMax && m.Size <= int64(s.chunkSize) &&
+		if m.Size == 0 && m.Data == nil {
+			m.Data = []byte{}
+		}
+		small := m.Size == 0 || m.Data != nil && m.Size+int64(len(m.Hdr)) <= batchMax && m.Size <= int64(s.chunkSize) &&
 			inline+m.Size <= budget
 		switch {
 		case small:

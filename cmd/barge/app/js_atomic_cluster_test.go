@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,17 +70,17 @@ func everyNodeHas(t *testing.T, jss []jetstream.JetStream, stream string, first,
 		nc := js.Conn()
 		eventually(t, 30*time.Second, "node "+strconv.Itoa(i)+" holds "+stream+" "+strconv.FormatUint(first, 10)+".."+strconv.FormatUint(last, 10), func() bool {
 			out[i] = out[i][:0]
-			if _, ok := nodeGet(t, nc, stream, last+1); ok {
+			if _, found, answered := nodeGet(t, nc, stream, last+1); found || !answered {
 				return false
 			}
 			if first > 1 {
-				if _, ok := nodeGet(t, nc, stream, first-1); ok {
+				if _, found, _ := nodeGet(t, nc, stream, first-1); found {
 					return false
 				}
 			}
 			for seq := first; seq <= last && last > 0; seq++ {
-				d, ok := nodeGet(t, nc, stream, seq)
-				if !ok {
+				d, found, _ := nodeGet(t, nc, stream, seq)
+				if !found {
 					return false
 				}
 				out[i] = append(out[i], d)
@@ -90,20 +91,27 @@ func everyNodeHas(t *testing.T, jss []jetstream.JetStream, stream string, first,
 	return out
 }
 
-// nodeGet asks nc's node for message seq of stream.
-func nodeGet(t *testing.T, nc *nats.Conn, stream string, seq uint64) ([]byte, bool) {
+// nodeGet asks nc's node for message seq of stream: found, or not
+// (answered false when the node does not serve the stream yet).
+func nodeGet(t *testing.T, nc *nats.Conn, stream string, seq uint64) (data []byte, found, answered bool) {
 	t.Helper()
 	if seq == 0 {
-		return nil, false
+		return nil, false, true
 	}
 	r, err := nc.Request("$JS.API.DIRECT.GET."+stream, []byte(`{"seq":`+strconv.FormatUint(seq, 10)+`}`), 10*time.Second)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, false, false
+	}
 	if err != nil {
 		t.Fatalf("direct get %d: %v", seq, err)
 	}
-	if r.Header.Get("Status") != "" {
-		return nil, false
+	switch r.Header.Get("Status") {
+	case "":
+		return r.Data, true, true
+	case "404":
+		return nil, false, true
 	}
-	return r.Data, true
+	return nil, false, false
 }
 
 // atomicR3 creates an R3 stream allowing atomic publish and waits until
