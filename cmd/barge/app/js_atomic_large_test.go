@@ -21,7 +21,7 @@ import (
 )
 
 // TestJSClusterAtomicBatchLargeBounded: a batch of two 64 MiB messages
-// (16 MiB under -short; BARGE_LARGE_MB sets it) published over a raw
+// (16 MiB under -short or -race; BARGE_LARGE_MB sets it) published over a raw
 // connection to an R3 stream through a follower: the process (all three
 // servers) grows far less than the batch while it is staged, replicated
 // and committed (the bodies are spooled, then proposed a chunk at a time),
@@ -32,8 +32,8 @@ func TestJSClusterAtomicBatchLargeBounded(t *testing.T) {
 		n, _ := strconv.Atoi(s)
 		size = int64(n) << 20
 	}
-	if testing.Short() {
-		size = 16 << 20
+	if testing.Short() || raceEnabled {
+		size = 16 << 20 // the RSS bound is not checked under the race detector
 	}
 	tune, _, _ := raftMembers(t, 3, func(_ int, c *app.Config) { c.MaxPayload = 2 << 30 })
 	apps := startCluster(t, 3, tune)
