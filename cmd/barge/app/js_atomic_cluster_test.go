@@ -251,9 +251,9 @@ func TestJSClusterAtomicBatchStepDown(t *testing.T) {
 	everyNodeHas(t, jss, "ABS", 1, n+1)
 }
 
-// TestJSClusterAtomicBatchFollowerRestart: a follower is down while a
-// batch commits and comes back: it catches up with the whole batch, the
-// same sequences as the others.
+// TestJSClusterAtomicBatchFollowerRestart: a follower stops while a batch
+// commits (its chunks and commit entry on their way) and comes back: it
+// catches up with the whole batch, the same sequences as the others.
 func TestJSClusterAtomicBatchFollowerRestart(t *testing.T) {
 	tune, _, _ := raftMembers(t, 3, nil)
 	apps := startCluster(t, 3, tune)
@@ -276,16 +276,41 @@ func TestJSClusterAtomicBatchFollowerRestart(t *testing.T) {
 	if info.Cluster.Leader == "n3" {
 		down = 1
 	}
-	stopApp(t, apps[down])
 	const n = 40
-	msgs := make([]*nats.Msg, n)
-	for i := range msgs {
-		msgs[i] = &nats.Msg{Subject: "ABR.x", Header: nats.Header{}, Data: make([]byte, 100<<10)} // chunked, not inline
-		msgs[i].Data[0] = byte(i)
+	nc := js.Conn()
+	body := func(i int) []byte {
+		b := make([]byte, 100<<10) // chunked at the commit, not inline
+		b[0] = byte(i)
+		return b
 	}
-	ack, err := jetstreamext.PublishMsgBatch(ctx, js, msgs)
-	if err != nil || ack.Sequence != n {
-		t.Fatalf("ack %+v %v", ack, err)
+	for i := 1; i < n; i++ {
+		if r := atomicMsg(t, nc, "ABR.x", "rs", i, "", body(i-1)); !r.empty {
+			t.Fatalf("staged %d: %+v", i, r)
+		}
+	}
+	m := nats.NewMsg("ABR.x")
+	m.Header.Set("Nats-Batch-Id", "rs")
+	m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(n))
+	m.Header.Set("Nats-Batch-Commit", "1")
+	m.Data = body(n - 1)
+	m.Reply = nats.NewInbox()
+	sub, err := nc.SubscribeSync(m.Reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.PublishMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	// The follower goes down while the batch's chunks and commit are
+	// being replicated; the other two are a quorum.
+	stopApp(t, apps[down])
+	reply, err := sub.NextMsg(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r atomicReply
+	if err := json.Unmarshal(reply.Data, &r); err != nil || r.code() != 0 || r.Seq != n || r.Count != n {
+		t.Fatalf("commit reply %q %v", reply.Data, err)
 	}
 	apps[down] = startClusterNode(t, down, []*app.App{apps[0]}, tune)
 	jsd, err := jetstream.New(connect(t, apps[down]))
