@@ -49,7 +49,10 @@ func (s *StreamShard) SubmitBatch(msgs []*Message, done func(seq uint64, ts int6
 	}
 	b := &pubItem{done: done, atomic: true}
 	inline := int64(0)
-	budget := int64(s.chunkSize / 2) // the entry stays about one chunk
+	// The entry stays about one chunk: small bodies go inline while the
+	// entry's commits and inline bodies are within budget (the commits,
+	// subjects and headers, always travel in it).
+	budget := int64(s.chunkSize / 2)
 	for _, m := range msgs {
 		id, err := s.h.newID()
 		if err != nil {
@@ -58,6 +61,7 @@ func (s *StreamShard) SubmitBatch(msgs []*Message, done func(seq uint64, ts int6
 		}
 		it := &pubItem{parent: b, size: m.Size}
 		it.c = log.Commit{ID: id, Subject: m.Subject, Hdr: append([]byte(nil), m.Hdr...), Size: m.Size}
+		inline += int64(commitFixed + len(m.Subject) + len(m.Hdr)) // in the entry whatever the body
 		if m.Size == 0 && m.Data == nil {
 			m.Data = []byte{}
 		}

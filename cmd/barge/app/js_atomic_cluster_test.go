@@ -172,14 +172,29 @@ func TestJSClusterAtomicBatchR3(t *testing.T) {
 		bad[i] = &nats.Msg{Subject: "AB.x", Header: nats.Header{"Nats-Msg-Id": []string{"same"}}, Data: []byte("no")}
 	}
 	bad[0].Header = nats.Header{"Nats-Msg-Id": []string{"other"}}
-	if _, err := jetstreamext.PublishMsgBatch(ctx, jss[2], bad); err == nil {
-		t.Fatal("a batch with a duplicate message id was stored")
+	var ae *jetstream.APIError
+	if _, err := jetstreamext.PublishMsgBatch(ctx, jss[2], bad); !errors.As(err, &ae) || ae.ErrorCode != 10201 {
+		t.Fatalf("a batch with a duplicate message id: %v", err)
 	}
 	everyNodeHas(t, jss, "AB", 1, 2*n)
 	if r := atomicMsg(t, nc, "AB.y", "next", 1, "1", []byte("y")); r.code() != 0 || r.Seq != 2*n+1 || r.Count != 1 {
 		t.Fatalf("next batch %+v", r)
 	}
-	everyNodeHas(t, jss, "AB", 1, 2*n+1)
+	// Committed by "eob" (not stored): the last staged message carries
+	// the commit.
+	for i := 1; i <= 2; i++ {
+		if r := atomicMsg(t, nc, "AB.e", "eob", i, "", []byte("e")); !r.empty {
+			t.Fatalf("staged %d: %+v", i, r)
+		}
+	}
+	if r := atomicMsg(t, nc, "AB.e", "eob", 3, "eob", nil); r.code() != 0 || r.Seq != 2*n+3 || r.Count != 2 {
+		t.Fatalf("eob commit %+v", r)
+	}
+	everyNodeHas(t, jss, "AB", 1, 2*n+3)
+	last, err := jss[1].Conn().Request("$JS.API.DIRECT.GET.AB", []byte(`{"seq":`+strconv.Itoa(2*n+3)+`}`), 10*time.Second)
+	if err != nil || last.Header.Get("Nats-Batch-Commit") != "1" {
+		t.Fatalf("eob's last message: %v %v", last, err)
+	}
 }
 
 // TestJSClusterAtomicBatchStepDown: the stream leader steps down in the
