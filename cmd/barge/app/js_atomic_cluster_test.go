@@ -255,6 +255,9 @@ func TestJSClusterAtomicBatchStepDown(t *testing.T) {
 	if err := nc.PublishMsg(m); err != nil {
 		t.Fatal(err)
 	}
+	if err := nc.Flush(); err != nil { // the commit is taken (submitted) by now
+		t.Fatal(err)
+	}
 	info, err = s.Info(ctx)
 	if err != nil || info.Cluster == nil {
 		t.Fatalf("info %+v %v", info, err)
@@ -323,6 +326,9 @@ func TestJSClusterAtomicBatchFollowerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := nc.PublishMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil { // the commit is taken (submitted) by now
 		t.Fatal(err)
 	}
 	// The follower goes down while the batch's chunks and commit are
