@@ -18,6 +18,8 @@
 //	                                in log order, before its sequence (check.go)
 //	SaveRaft, ReadRaftEntries, ApplyChunkAt, ApplyInlineAt, MarkApplied
 //	                                a replica log: raft's entries and the apply path
+//	ApplyBatch                      a replica's atomic batch, all or nothing in one
+//	                                step (replica_batch.go)
 //
 // Sequences start at 1 (or Config.FirstSeq) and are contiguous; LastSeq never goes back, even
 // after a purge. Timestamps are unix nanoseconds from the injected clock,

@@ -140,6 +140,11 @@ func (l *Log) ApplyChunk(id uint64, index uint32, data []byte, crc uint32) error
 	if err := l.replicaLocked(); err != nil {
 		return err
 	}
+	return l.applyChunkLocked(id, index, data, crc)
+}
+
+// applyChunkLocked is ApplyChunk. rep.mu held.
+func (l *Log) applyChunkLocked(id uint64, index uint32, data []byte, crc uint32) error {
 	if index >= maxReplicaChunks || len(data) > maxChunkSize {
 		return fmt.Errorf("%w: chunk %d of %d bytes", ErrBadRequest, index, len(data))
 	}

@@ -114,6 +114,9 @@ func splitBatchResult(res sm.Result, items []*pubItem) error {
 // after the first 9 bytes), or codeBadEntry, or codeOther when the log
 // failed.
 func (s *streamSM) applyBatch(l *log.Log, index uint64, cmd []byte) sm.Result {
+	if cmd[0] == kindAtomic {
+		return s.applyAtomic(l, index, cmd)
+	}
 	bad := sm.Result{Data: resultData(codeBadEntry, 0, nil)}
 	body := 1
 	if cmd[0] == kindGroupSeq {

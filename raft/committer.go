@@ -123,6 +123,7 @@ type groupFlight struct {
 	cmd    []byte
 	rs     *dragonboat.RequestState // the attempt in flight; nil when none
 	err    error                    // the group failed to be proposed
+	atomic bool                     // items is one atomic batch (atomic.go)
 	ctx    context.Context          // ends groupTimeout after the group was formed
 	cancel context.CancelFunc
 }
@@ -178,6 +179,13 @@ func (s *StreamShard) takeGroup() *groupFlight {
 	n, bytes := 0, 0
 	for n < len(p.queue) && n < groupMaxItems && p.queue[n].ready {
 		it := p.queue[n]
+		if it.atomic {
+			// An atomic batch is a group entry of its own.
+			if n == 0 {
+				n = 1
+			}
+			break
+		}
 		sz := len(it.data) + len(it.c.Hdr) + len(it.c.Subject) + commitFixed
 		if n > 0 && bytes+sz > s.chunkSize {
 			break
@@ -205,6 +213,14 @@ func (s *StreamShard) takeGroup() *groupFlight {
 	clear(p.queue[m:])
 	p.queue = p.queue[:m]
 	p.mu.Unlock()
+	g.ctx, g.cancel = context.WithTimeout(s.ctx, groupTimeout)
+	if g.atomic = g.items[0].atomic; g.atomic {
+		g.err = g.items[0].subErr()
+		if g.err == nil {
+			g.group = append(g.group, g.items[0])
+		}
+		return g
+	}
 	// Messages whose chunking failed are not in the entry; every message
 	// is answered in queue order after it.
 	for _, it := range g.items {
@@ -212,7 +228,6 @@ func (s *StreamShard) takeGroup() *groupFlight {
 			g.group = append(g.group, it)
 		}
 	}
-	g.ctx, g.cancel = context.WithTimeout(s.ctx, groupTimeout)
 	return g
 }
 
@@ -222,7 +237,12 @@ func (s *StreamShard) proposeGroup(g *groupFlight, base uint64) {
 	if len(g.group) == 0 {
 		return
 	}
-	g.cmd = s.appendGroup(g.cmd[:0], s.pipe.id, g.seq, base, g.group)
+	if g.atomic {
+		g.cmd = s.appendGroup(g.cmd[:0], s.pipe.id, g.seq, base, g.group[0].subs)
+		g.cmd[0] = kindAtomic
+	} else {
+		g.cmd = s.appendGroup(g.cmd[:0], s.pipe.id, g.seq, base, g.group)
+	}
 	g.rs, g.err = s.start(g.ctx, g.cmd, s.h.pipelineAttempt())
 }
 
@@ -291,6 +311,13 @@ func (s *StreamShard) reproposeGroup(g *groupFlight) {
 // finishGroup answers every message of g in queue order: with err, or
 // with its part of res.
 func (s *StreamShard) finishGroup(g *groupFlight, err error, res sm.Result) {
+	if g.atomic {
+		s.finishAtomic(g.items[0], err, res)
+		g.cancel()
+		clear(g.items)
+		clear(g.group)
+		return
+	}
 	if err == nil && len(g.group) > 0 {
 		err = splitBatchResult(res, g.group)
 	}

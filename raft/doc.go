@@ -73,7 +73,10 @@
 // (it is proposed again in turn), so groups in flight side by side keep
 // the order. Many publishers share one entry, one fsync per replica and
 // one apply batch, and the next group is saved while the last one is
-// still on its way.
+// still on its way. An atomic batch (SubmitBatch, atomic.go) is one item
+// of the queue: its large messages are chunked as any, then it is
+// proposed alone as an atomic group entry (kind 12) that every replica
+// applies all or nothing (log.ApplyBatch).
 //
 // # Retries and duplicates
 //

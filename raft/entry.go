@@ -39,6 +39,8 @@ import (
 //	          chunked before (batch.go; written by earlier versions)
 //	11 group  what the publish pipeline writes: a group of kind 10 with
 //	          its pipeline's id and sequence first (committer.go)
+//	12 atomic a kind 11 group applied all or nothing: an atomic batch
+//	          (atomic.go)
 //
 // The publish rules are not in the entry: the state machine's log asks
 // its Checker (log.Options.Checker), which reads the message's header and

@@ -73,6 +73,14 @@ type pubItem struct {
 	ready   bool  // the committer may take it (pipeline.mu)
 
 	res sm.Result // this message's part of its group's result
+
+	// An atomic batch (atomic.go): subs are its messages (not in the
+	// queue; large ones go through the chunker), waiting how many of them
+	// are not ready yet (pipeline.mu); a sub's parent is its batch.
+	atomic  bool
+	subs    []*pubItem
+	waiting int
+	parent  *pubItem
 }
 
 // pipeline is a shard's publish queue (see above).
@@ -304,6 +312,10 @@ func (s *StreamShard) settled(it *pubItem) {
 	p := &s.pipe
 	p.mu.Lock()
 	it.ready = true
+	if b := it.parent; b != nil {
+		b.waiting--
+		b.ready = b.waiting == 0
+	}
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:

@@ -134,7 +134,7 @@ func (s *streamSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 			continue
 		}
 		s.lastData = e.Index
-		if len(e.Cmd) > 0 && (e.Cmd[0] == kindBatch || e.Cmd[0] == kindGroup || e.Cmd[0] == kindGroupSeq) {
+		if len(e.Cmd) > 0 && (e.Cmd[0] == kindBatch || e.Cmd[0] == kindGroup || e.Cmd[0] == kindGroupSeq || e.Cmd[0] == kindAtomic) {
 			e.Result = s.applyBatch(l, e.Index, e.Cmd)
 			if e.Result.Data[0] == codeOther {
 				return nil, fmt.Errorf("raft: apply entry %d: storage failure", e.Index)

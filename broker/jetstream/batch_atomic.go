@@ -12,7 +12,8 @@ import (
 	"github.com/bargemq/barge/log"
 )
 
-// Atomic batch publish (ADR-50, allow_atomic), R1 streams.
+// Atomic batch publish (ADR-50, allow_atomic), R1 streams (a replicated
+// stream stages the same way in batch_replicated.go).
 //
 // A message with a Nats-Batch-Id header on a stream that allows atomic
 // publish is staged, not stored: its body goes into the stream's log as
@@ -59,9 +60,23 @@ type atomicBatches struct {
 // order (nil: still arriving).
 type atomicBatch struct {
 	id    string
-	apps  []*log.Appender
+	apps  []stagedMsg
 	timer broker.Timer
 	dead  bool // abandoned or committed: late messages find it so
+	// repl is a replicated stream's staging (batch_replicated.go), nil on
+	// R1; leader the stream's leader when the batch began.
+	repl   *replBatch
+	leader uint64
+}
+
+// stagedMsg is a staged batch message: a *log.Appender (R1) or a
+// *replStaged (replicated).
+type stagedMsg interface {
+	Write(piece []byte) (int, error)
+	Stage() error
+	Abort()
+	Header() []byte
+	SetHeader(hdr []byte)
 }
 
 // batchPub is the batch state of a pub staging one batch message.
@@ -69,7 +84,7 @@ type batchPub struct {
 	b      *atomicBatch
 	slot   int // index in b.apps; -1: the eob message (not stored)
 	commit bool
-	app    *log.Appender
+	app    stagedMsg
 }
 
 // startBatch runs the batch checks of a message with a Nats-Batch-Id
@@ -77,8 +92,9 @@ type batchPub struct {
 // it. Refusals set p.err; the body is then dropped.
 func (p *pub) startBatch(hdr []byte, body int64) {
 	st := p.st
-	ls, ok := st.store.(*localStore)
-	if !ok {
+	ls, local := st.store.(*localStore)
+	rs, repl := st.store.(*replicatedStore)
+	if !local && !repl {
 		p.err = jsapi.NewAPIError(jsapi.ErrCodeAtomicPublishDisabled)
 		return
 	}
@@ -127,6 +143,10 @@ func (p *pub) startBatch(hdr []byte, body int64) {
 			return
 		}
 		b = &atomicBatch{id: id}
+		if repl {
+			b.repl = &replBatch{pool: rs.spools}
+			b.leader, _ = st.repl.Leader()
+		}
 		if bs.m == nil {
 			bs.m = make(map[string]*atomicBatch)
 		}
@@ -148,13 +168,18 @@ func (p *pub) startBatch(hdr []byte, body int64) {
 	case seq != uint64(len(b.apps))+1 || (seq == 1 && eob):
 		fail(jsapi.NewAPIError(jsapi.ErrCodeAtomicPublishIncompleteBatch))
 		return
+	case b.repl != nil && b.leaderChanged(st):
+		fail(jsapi.NewAPIError(jsapi.ErrCodeAtomicPublishIncompleteBatch))
+		return
 	case size > maxAtomicBatchSize:
 		fail(tooLargeBatch())
 		return
 	}
 	b.timer = p.e.o.Clock.AfterFunc(atomicBatchIdleTimeout, func() { st.abandonBatch(b) })
 	bp := &batchPub{b: b, slot: -1, commit: commit}
-	if !eob {
+	if !eob && b.repl != nil {
+		bp.app, bp.slot = b.repl.stage(p.subject, hdr, body), len(b.apps)
+	} else if !eob {
 		app, err := ls.l.AppendStaged(p.subject, hdr, body)
 		if err != nil {
 			fail(p.e.storeError(st.name, err))
@@ -224,7 +249,7 @@ func (p *pub) endBatch() {
 	}
 	apps := b.apps
 	b.apps = nil
-	incomplete := len(apps) == 0 || !b.timer.Stop()
+	incomplete := len(apps) == 0 || !b.timer.Stop() || (b.repl != nil && b.leaderChanged(st))
 	for _, a := range apps {
 		incomplete = incomplete || a == nil
 	}
@@ -242,11 +267,20 @@ func (p *pub) endBatch() {
 		last := apps[len(apps)-1]
 		last.SetHeader(withBatchCommit(last.Header()))
 	}
+	if b.repl != nil {
+		st.commitReplBatch(p, b, apps)
+		return
+	}
 	st.commitBatch(p, b.id, apps)
 }
 
-// commitBatch commits the staged apps as one step of the stream's log.
-func (st *stream) commitBatch(p *pub, id string, apps []*log.Appender) {
+// commitBatch commits the staged messages (*log.Appender) as one step of
+// the stream's log.
+func (st *stream) commitBatch(p *pub, id string, staged []stagedMsg) {
+	apps := make([]*log.Appender, len(staged))
+	for i, m := range staged {
+		apps[i] = m.(*log.Appender)
+	}
 	var reply []byte
 	st.mu.Lock()
 	if len(p.reply) > 0 && !st.mu.cfg.NoAck {
@@ -321,6 +355,9 @@ func (st *stream) dropBatchLocked(b *atomicBatch) {
 		abortApp(a)
 	}
 	b.apps = nil
+	if b.repl != nil {
+		b.repl.release()
+	}
 	st.forgetBatchLocked(b)
 }
 
@@ -346,7 +383,7 @@ func (st *stream) closeBatches() {
 	}
 }
 
-func abortApp(a *log.Appender) {
+func abortApp(a stagedMsg) {
 	if a != nil {
 		a.Abort()
 	}
@@ -372,14 +409,4 @@ func (p *pub) abortBatch() {
 	p.st.batches.mu.Lock()
 	p.st.dropBatchLocked(bp.b)
 	p.st.batches.mu.Unlock()
-}
-
-// atomicReplicasErr refuses allow_atomic on a replicated stream (10052):
-// atomic batches are built for R1 streams only, and a flag barge cannot
-// honour is refused, not accepted and dropped.
-func atomicReplicasErr(cfg *jsapi.StreamConfig) *jsapi.APIError {
-	if cfg.AllowAtomicPublish && cfg.Replicas > 1 {
-		return invalidConfig("atomic batch publish (allow_atomic) is not supported on replicated streams")
-	}
-	return nil
 }

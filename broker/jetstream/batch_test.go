@@ -8,11 +8,10 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// allow_atomic and allow_batched are refused with 10052 on a replicated
-// stream only (batch_atomic.go, batch_fast.go); here, standalone, the
-// refusal of an R1 stream is gone: create and update take both flags; a
-// batch publish on a stream without allow_atomic gets nats-server's
-// "atomic publish is disabled".
+// allow_atomic and allow_batched are taken by create and update (R1 here;
+// replicated streams in cmd/barge/app's cluster tests); a batch publish
+// on a stream without allow_atomic gets nats-server's "atomic publish is
+// disabled".
 func TestBatchPermissions(t *testing.T) {
 	a := startServer(t, "", nil)
 	nc := connect(t, a.ClientURL())

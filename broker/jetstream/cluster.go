@@ -53,6 +53,13 @@ type Replica interface {
 	// is handed over as it is; another is read, exactly m.Size bytes,
 	// before done. Any replica may submit (proposals go to the leader).
 	Submit(m *ReplicaMsg, done func(seq uint64, ts int64, err error))
+	// SubmitBatch is Submit for an atomic batch: msgs are stored as
+	// consecutive sequences on every replica in one step, all of them or
+	// none (the rules decide each in order; one refusal refuses the
+	// batch). done gets the last sequence, or the error (the refused
+	// message's *log.CheckError). A body is read, a chunk at a time, after
+	// SubmitBatch returns and before done.
+	SubmitBatch(msgs []*ReplicaMsg, done func(seq uint64, ts int64, err error))
 	// QueuedBytes is the payload of submitted messages held in memory.
 	QueuedBytes() int64
 	// UpdateConfig changes the limits and the publish rules' settings
@@ -346,10 +353,6 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		return
 	}
 	e.fillMirrorDirect(&cfg)
-	if apiErr := atomicReplicasErr(&cfg); apiErr != nil {
-		e.respondErr(r.reply, typ, apiErr)
-		return
-	}
 	if cfg.Storage == jsapi.MemoryStorage {
 		e.respondErr(r.reply, typ, invalidConfig("replicated streams need file storage"))
 		return

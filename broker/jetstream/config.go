@@ -143,9 +143,6 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 			cfg.AllowRollup, cfg.DenyPurge = true, false
 		}
 	}
-	if apiErr := atomicReplicasErr(&cfg); apiErr != nil {
-		return cfg, apiErr
-	}
 	if len(cfg.Subjects) == 0 && cfg.Mirror == nil && len(cfg.Sources) == 0 {
 		cfg.Subjects = []string{cfg.Name}
 	}

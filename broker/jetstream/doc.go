@@ -17,8 +17,10 @@
 //	                           PubAcks
 //	batch_*.go, rules_batch.go batch publish (ADR-50): atomic batches (R1:
 //	                           staged, committed with log.CommitBatch, a torn
-//	                           commit removed at open), fast batches (flow
-//	                           control over ordinary publishes)
+//	                           commit removed at open; replicated: staged on
+//	                           the publisher's node, one atomic raft entry),
+//	                           fast batches (flow control over ordinary
+//	                           publishes)
 //	rules.go                   the publish rules, decided once in log order
 //	ttl.go                     per-message TTL, max_age with TTLs, delete
 //	                           markers
@@ -128,13 +130,15 @@
 //   - Interest retention: a message stored while the stream has no
 //     consumer is removed at once (nobody will ever acknowledge it); with
 //     consumers, the consumer Set removes messages through Stream.Remove.
-//   - Atomic batches on a replicated stream and external (cross-domain)
-//     mirrors and sources are refused as invalid config (10052).
-//   - An atomic batch is R1 only: a replicated one would need its raft
-//     entries applied as one step on every replica (not built). The
-//     batch's messages keep their Nats-Batch-* headers, the last one
-//     Nats-Batch-Commit: 1, as nats-server stores them; that header is
-//     what the repair at open looks for.
+//   - External (cross-domain) mirrors and sources are refused as invalid
+//     config (10052).
+//   - An atomic batch's messages keep their Nats-Batch-* headers, the last
+//     one Nats-Batch-Commit: 1, as nats-server stores them; that header is
+//     what the R1 repair at open looks for. On a replicated stream the
+//     batch is staged on the publisher's node and committed as one raft
+//     entry applied all or nothing on every replica (batch_replicated.go);
+//     a change of the stream's leader during the batch abandons it (10176),
+//     as nats-server drops the batches a leader staged.
 //   - Message schedules (schedule.go): learned by the rules in log order,
 //     fired by the stream's leader through its store.
 //   - Counters (counter.go): the rules compute each total in log order and

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -14,8 +13,7 @@ import (
 // TestJSClusterFastBatchR3: orbit.go's FastPublisher fills an R3 stream
 // through a node of the cluster (each message a replicated publish, the
 // flow acks following the applies), the commit's PubAck names the batch,
-// and every replica ends with the whole batch. allow_atomic on a
-// replicated stream is refused (10052): atomic batches are R1 only.
+// and every replica ends with the whole batch.
 func TestJSClusterFastBatchR3(t *testing.T) {
 	_, jss := clusterJS(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -24,11 +22,6 @@ func TestJSClusterFastBatchR3(t *testing.T) {
 	_, err := createStream(ctx, t, js, jetstream.StreamConfig{Name: "FB3", Subjects: []string{"fb3.>"}, Replicas: 3, AllowBatchPublish: true})
 	if err != nil {
 		t.Fatal(err)
-	}
-	_, err = createStream(ctx, t, js, jetstream.StreamConfig{Name: "AB3", Subjects: []string{"ab3.>"}, Replicas: 3, AllowAtomicPublish: true})
-	var ae *jetstream.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode != 10052 {
-		t.Fatalf("allow_atomic on R3: %v", err)
 	}
 	fp, err := jetstreamext.NewFastPublisher(js, jetstreamext.FastPublishFlowControl{Flow: 50, MaxOutstandingAcks: 2, AckTimeout: 20 * time.Second})
 	if err != nil {

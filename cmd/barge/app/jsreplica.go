@@ -135,6 +135,16 @@ func (r *jsReplica) Submit(m *jetstream.ReplicaMsg, done func(seq uint64, ts int
 	r.sh.Submit(raftMsg(m), done)
 }
 
+// SubmitBatch queues msgs as one atomic batch (raft's
+// StreamShard.SubmitBatch).
+func (r *jsReplica) SubmitBatch(msgs []*jetstream.ReplicaMsg, done func(seq uint64, ts int64, err error)) {
+	rms := make([]*raft.Message, len(msgs))
+	for i, m := range msgs {
+		rms[i] = raftMsg(m)
+	}
+	r.sh.SubmitBatch(rms, done)
+}
+
 // QueuedBytes is the payload the shard's pipeline holds in memory.
 func (r *jsReplica) QueuedBytes() int64 { return r.sh.QueuedBytes() }
 
