@@ -151,8 +151,9 @@ func (f *feed) stop() {
 	<-f.done
 }
 
-// leads reports whether this node copies into the stream: always for R1,
-// on the raft leader for a replicated stream.
+// leads reports whether this node acts for the stream on its own: copies
+// into it (feeds), expires its messages and fires its schedules. Always
+// for R1, on the raft leader for a replicated stream.
 func (s *stream) leads() bool {
 	if s.repl == nil {
 		return true

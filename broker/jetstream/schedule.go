@@ -275,16 +275,9 @@ func (x *schedIndex) reset() {
 
 // scheduler fires a stream's schedules (see above). mu guards the timer.
 type scheduler struct {
-	st  *stream
-	idx *schedIndex
-	mu  struct {
-		sync.Mutex
-		timer   Timer
-		at      int64
-		running bool
-		again   bool
-		closed  bool
-	}
+	runTimer
+	st      *stream
+	idx     *schedIndex
 	sm, src log.StoredMsg // run's scratch (run is serialized)
 }
 
@@ -294,6 +287,7 @@ func (st *stream) startScheduler() {
 		return
 	}
 	sc := &scheduler{st: st, idx: st.scheds}
+	sc.init(st.e.o.Clock, sc.run)
 	now := st.e.o.Clock.Now().UnixNano()
 	st.scheds.mu.Lock()
 	st.scheds.mu.sc = sc
@@ -321,53 +315,7 @@ func (st *stream) stopScheduler() {
 		sc.idx.mu.sc = nil
 	}
 	sc.idx.mu.Unlock()
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	sc.mu.closed = true
-	if sc.mu.timer != nil {
-		sc.mu.timer.Stop()
-		sc.mu.timer = nil
-	}
-}
-
-// arm makes the timer fire no later than at (unix ns).
-func (sc *scheduler) arm(at int64) {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	switch {
-	case sc.mu.closed:
-		return
-	case sc.mu.running:
-		sc.mu.again = true
-		return
-	case sc.mu.timer != nil && sc.mu.at <= at:
-		return
-	case sc.mu.timer != nil:
-		sc.mu.timer.Stop()
-	}
-	clk := sc.st.e.o.Clock
-	sc.mu.at = at
-	sc.mu.timer = clk.AfterFunc(time.Duration(max(at-clk.Now().UnixNano(), 0)), sc.fire)
-}
-
-func (sc *scheduler) fire() {
-	sc.mu.Lock()
-	if sc.mu.closed {
-		sc.mu.Unlock()
-		return
-	}
-	sc.mu.timer, sc.mu.running, sc.mu.again = nil, true, false
-	sc.mu.Unlock()
-	next, ok := sc.run()
-	sc.mu.Lock()
-	sc.mu.running = false
-	if sc.mu.again {
-		next, ok = sc.st.e.o.Clock.Now().UnixNano(), true
-	}
-	sc.mu.Unlock()
-	if ok {
-		sc.arm(next)
-	}
+	sc.stop()
 }
 
 // run fires the due schedules, in subject order, and returns when the
@@ -375,7 +323,7 @@ func (sc *scheduler) fire() {
 func (sc *scheduler) run() (int64, bool) {
 	st := sc.st
 	now := st.e.o.Clock.Now().UnixNano()
-	lead := st.leadsTimers()
+	lead := st.leads()
 	sc.idx.mu.Lock()
 	var due []string
 	for subj, e := range sc.idx.mu.m {

@@ -191,28 +191,20 @@ func (x *ttlIndex) due(now int64) []ttlEntry {
 	return out
 }
 
-// expirer removes a stream's expired messages (see above). mu guards the
-// timer; run is serialized by running.
+// expirer removes a stream's expired messages (see above) when its timer
+// runs it.
 type expirer struct {
+	runTimer
 	st  *stream
 	idx *ttlIndex
 
-	mu struct {
-		sync.Mutex
-		timer   Timer
-		at      int64 // when timer fires (unix ns)
-		running bool  // run is in progress: it rearms when done
-		again   bool  // an arm came during run
-		closed  bool
-		// ageCursor is the next sequence the max_age walk looks at.
-		ageCursor uint64
-	}
-	sm      log.StoredMsg // run's scratch (run is serialized)
-	changed bool          // run removed something: consumers recount
+	// run's own (run is serialized): ageCursor is the next sequence the
+	// max_age walk looks at; sm its scratch; changed that run removed
+	// something (consumers recount).
+	ageCursor uint64
+	sm        log.StoredMsg
+	changed   bool
 }
-
-// Timer is the clock's timer.
-type Timer = log.Timer
 
 // startExpirer attaches an expirer to st's ttl index and arms it.
 func (st *stream) startExpirer() {
@@ -220,6 +212,7 @@ func (st *stream) startExpirer() {
 		return
 	}
 	ex := &expirer{st: st, idx: st.ttls}
+	ex.init(st.e.o.Clock, ex.run)
 	st.ttls.mu.Lock()
 	st.ttls.mu.ex = ex
 	st.ttls.mu.Unlock()
@@ -241,81 +234,14 @@ func (st *stream) stopExpirer() {
 	}
 }
 
-// stop stops the timer for good.
+// stop detaches the expirer from its index and stops its timer for good.
 func (ex *expirer) stop() {
 	ex.idx.mu.Lock()
 	if ex.idx.mu.ex == ex {
 		ex.idx.mu.ex = nil
 	}
 	ex.idx.mu.Unlock()
-	ex.mu.Lock()
-	defer ex.mu.Unlock()
-	ex.mu.closed = true
-	if ex.mu.timer != nil {
-		ex.mu.timer.Stop()
-		ex.mu.timer = nil
-	}
-}
-
-// arm makes the timer fire no later than at (unix ns).
-func (ex *expirer) arm(at int64) {
-	ex.mu.Lock()
-	defer ex.mu.Unlock()
-	if ex.mu.closed {
-		return
-	}
-	if ex.mu.running {
-		ex.mu.again = true
-		return
-	}
-	if ex.mu.timer != nil {
-		if ex.mu.at <= at {
-			return
-		}
-		ex.mu.timer.Stop()
-	}
-	clk := ex.st.e.o.Clock
-	ex.mu.at = at
-	d := time.Duration(max(at-clk.Now().UnixNano(), 0))
-	ex.mu.timer = clk.AfterFunc(d, ex.fire)
-}
-
-// fire is the timer's callback.
-func (ex *expirer) fire() {
-	ex.mu.Lock()
-	if ex.mu.closed {
-		ex.mu.Unlock()
-		return
-	}
-	ex.mu.timer, ex.mu.running, ex.mu.again = nil, true, false
-	ex.mu.Unlock()
-
-	next, ok := ex.run()
-
-	ex.mu.Lock()
-	ex.mu.running = false
-	again := ex.mu.again
-	ex.mu.Unlock()
-	if again {
-		next, ok = ex.st.e.o.Clock.Now().UnixNano(), true
-	}
-	if ok {
-		ex.arm(next)
-	}
-}
-
-// leadsTimers reports whether this node acts on the stream's timers
-// (expiry, schedules): an R1 stream's node, a replicated one's leader.
-func (st *stream) leadsTimers() bool {
-	if st.repl == nil {
-		return true
-	}
-	cs := st.e.cl.Load()
-	if cs == nil {
-		return false
-	}
-	id, ok := st.repl.Leader()
-	return ok && id == cs.c.NodeID()
+	ex.runTimer.stop()
 }
 
 // run removes what has expired and returns when to look next. A
@@ -325,7 +251,7 @@ func (st *stream) leadsTimers() bool {
 func (ex *expirer) run() (int64, bool) {
 	st := ex.st
 	now := st.e.o.Clock.Now().UnixNano()
-	lead := st.leadsTimers()
+	lead := st.leads()
 	cfg := st.Config()
 	retry := false
 	for _, e := range ex.idx.due(now) {
@@ -377,9 +303,7 @@ func (ex *expirer) run() (int64, bool) {
 func (ex *expirer) maxAge(cfg *jsapi.StreamConfig, now int64, lead bool) (int64, bool) {
 	r := ex.st.store.Reader()
 	cutoff := now - int64(cfg.MaxAge)
-	ex.mu.Lock()
-	seq := max(ex.mu.ageCursor, r.State().FirstSeq)
-	ex.mu.Unlock()
+	seq := max(ex.ageCursor, r.State().FirstSeq)
 	next := int64(noAge)
 	failed := false
 	for {
@@ -397,9 +321,7 @@ func (ex *expirer) maxAge(cfg *jsapi.StreamConfig, now int64, lead bool) (int64,
 		}
 		seq = got + 1
 	}
-	ex.mu.Lock()
-	ex.mu.ageCursor = seq
-	ex.mu.Unlock()
+	ex.ageCursor = seq
 	return next, failed
 }
 
