@@ -1,14 +1,12 @@
 package jetstream_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -277,24 +275,14 @@ func TestAtomicBatchLargeBounded(t *testing.T) {
 	nc := connect(t, a.ClientURL())
 	atomicStream(t, nc, "AL", jetstream.FileStorage)
 
-	c, err := net.Dial("tcp", strings.TrimPrefix(a.ClientURL(), "nats://"))
-	must(t, err)
-	defer c.Close()
-	br := bufio.NewReaderSize(c, 256<<10)
-	bw := bufio.NewWriterSize(c, 256<<10)
+	rc := dialRaw(t, a.ClientURL(), 2*time.Minute)
+	br, bw := rc.br, rc.bw
 	// next returns the next MSG's payload (PINGs answered).
 	next := func() string {
 		t.Helper()
-		c.SetReadDeadline(time.Now().Add(2 * time.Minute))
 		for {
-			l, err := br.ReadString('\n')
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			l = strings.TrimRight(l, "\r\n")
+			l := rc.line()
 			switch {
-			case l == "PING":
-				fmt.Fprintf(c, "PONG\r\n")
 			case strings.HasPrefix(l, "MSG "):
 				f := strings.Fields(l)
 				n, _ := strconv.Atoi(f[len(f)-1])
@@ -351,16 +339,14 @@ func TestAtomicBatchLargeBounded(t *testing.T) {
 		body := fmt.Sprintf(`{"seq":%d}`, seq)
 		fmt.Fprintf(bw, "PUB $JS.API.DIRECT.GET.AL get %d\r\n%s\r\n", len(body), body)
 		must(t, bw.Flush())
-		c.SetReadDeadline(time.Now().Add(2 * time.Minute))
-		var l string
+		l := rc.line()
 		for !strings.HasPrefix(l, "HMSG ") {
-			l, err = br.ReadString('\n')
-			must(t, err)
+			l = rc.line()
 		}
-		f := strings.Fields(strings.TrimSpace(l))
+		f := strings.Fields(l)
 		hlen, _ := strconv.Atoi(f[3])
 		total, _ := strconv.ParseInt(f[4], 10, 64)
-		_, err = io.CopyN(io.Discard, br, int64(hlen))
+		_, err := io.CopyN(io.Discard, br, int64(hlen))
 		must(t, err)
 		h := sha256.New()
 		if n, err := io.CopyN(h, br, total-int64(hlen)); err != nil || n != size || !bytes.Equal(h.Sum(nil), sums[seq-1]) {

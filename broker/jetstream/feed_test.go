@@ -1,14 +1,12 @@
 package jetstream_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -194,30 +192,8 @@ func TestMirrorLargeBoundedMemory(t *testing.T) {
 	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BIG", Subjects: []string{"big"}})
 	must(t, err)
 
-	c, err := net.Dial("tcp", strings.TrimPrefix(a.ClientURL(), "nats://"))
-	must(t, err)
-	defer c.Close()
-	br := bufio.NewReaderSize(c, 256<<10)
-	bw := bufio.NewWriterSize(c, 256<<10)
-	line := func() string {
-		t.Helper()
-		c.SetReadDeadline(time.Now().Add(5 * time.Minute))
-		for {
-			s, err := br.ReadString('\n')
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			s = strings.TrimRight(s, "\r\n")
-			if s == "PING" {
-				fmt.Fprintf(c, "PONG\r\n")
-				continue
-			}
-			if strings.HasPrefix(s, "INFO ") || s == "PONG" {
-				continue
-			}
-			return s
-		}
-	}
+	rc := dialRaw(t, a.ClientURL(), 5*time.Minute)
+	br, bw, line := rc.br, rc.bw, rc.line
 	fmt.Fprintf(bw, "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB ack.in 1\r\nSUB get.in 2\r\n")
 	want := sha256.New()
 	fmt.Fprintf(bw, "PUB big ack.in %d\r\n", size)

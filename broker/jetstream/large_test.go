@@ -4,12 +4,10 @@ import (
 	patternpkg "github.com/bargemq/barge/internal/pattern"
 	"github.com/bargemq/barge/internal/procmem"
 
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -42,30 +40,8 @@ func TestLargePublishBoundedMemory(t *testing.T) {
 	_, err := js.AddStream(&nats.StreamConfig{Name: "BIG", Subjects: []string{"big"}, AllowDirect: true})
 	must(t, err)
 
-	c, err := net.Dial("tcp", strings.TrimPrefix(a.ClientURL(), "nats://"))
-	must(t, err)
-	defer c.Close()
-	br := bufio.NewReaderSize(c, 256<<10)
-	bw := bufio.NewWriterSize(c, 256<<10)
-	line := func() string {
-		t.Helper()
-		c.SetReadDeadline(time.Now().Add(60 * time.Second))
-		for {
-			s, err := br.ReadString('\n')
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			s = strings.TrimRight(s, "\r\n")
-			if s == "PING" {
-				fmt.Fprintf(c, "PONG\r\n")
-				continue
-			}
-			if strings.HasPrefix(s, "INFO ") || s == "PONG" {
-				continue
-			}
-			return s
-		}
-	}
+	rc := dialRaw(t, a.ClientURL(), 60*time.Second)
+	c, br, bw, line := rc.Conn, rc.br, rc.bw, rc.line
 	fmt.Fprintf(bw, "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB ack.in 1\r\nSUB get.in 2\r\nPING\r\n")
 	must(t, bw.Flush())
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -1,14 +1,12 @@
 package jetstream_test
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -43,30 +41,8 @@ func getBounded(t *testing.T, size int64, comp nats.StoreCompression) {
 		AllowDirect: comp == nats.S2Compression})
 	must(t, err)
 
-	c, err := net.Dial("tcp", strings.TrimPrefix(a.ClientURL(), "nats://"))
-	must(t, err)
-	defer c.Close()
-	br := bufio.NewReaderSize(c, 256<<10)
-	bw := bufio.NewWriterSize(c, 256<<10)
-	line := func() string {
-		t.Helper()
-		c.SetReadDeadline(time.Now().Add(60 * time.Second))
-		for {
-			s, err := br.ReadString('\n')
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			s = strings.TrimRight(s, "\r\n")
-			if s == "PING" {
-				fmt.Fprintf(c, "PONG\r\n")
-				continue
-			}
-			if strings.HasPrefix(s, "INFO ") || s == "PONG" || s == "+OK" {
-				continue
-			}
-			return s
-		}
-	}
+	rc := dialRaw(t, a.ClientURL(), 60*time.Second)
+	c, br, bw, line := rc.Conn, rc.br, rc.bw, rc.line
 	fmt.Fprintf(bw, "CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB ack.in 1\r\nSUB get.in 2\r\nPING\r\n")
 	must(t, bw.Flush())
 	hdr := "NATS/1.0\r\nX-Big: yes\r\n\r\n"
