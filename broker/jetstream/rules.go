@@ -107,6 +107,10 @@ type ruleConfig struct {
 	maxPerSubj  int64 // max_msgs_per_subject under discard_new_per_subject; 0: off
 	sealed      bool
 	allowRollup bool
+	// restoring stores every message as it comes: a replicated stream's
+	// restore writes the archive's messages, decided when first stored
+	// (restore_repl.go).
+	restoring bool
 }
 
 // rulesOf is cfg's ruleConfig.
@@ -125,7 +129,8 @@ func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 }
 
 // Encoded ruleConfig, log.Config.Rules (format: stored in raft config
-// entries): version u8 (1) | flags u8 (bit 0 sealed, bit 1 allow rollup) |
+// entries): version u8 (1) | flags u8 (bit 0 sealed, bit 1 allow rollup,
+// bit 2 restoring) |
 // window i64 | max msg size i64 | max msgs per subject i64.
 const (
 	rulesVersion = 1
@@ -141,6 +146,9 @@ func (rc ruleConfig) encode() string {
 	if rc.allowRollup {
 		b[1] |= 2
 	}
+	if rc.restoring {
+		b[1] |= 4
+	}
 	binary.LittleEndian.PutUint64(b[2:], uint64(rc.window))
 	binary.LittleEndian.PutUint64(b[10:], uint64(rc.maxMsgSize))
 	binary.LittleEndian.PutUint64(b[18:], uint64(rc.maxPerSubj))
@@ -154,7 +162,7 @@ func decodeRules(s string) ruleConfig {
 		return ruleConfig{}
 	}
 	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) }
-	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
+	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, restoring: s[1]&4 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
 }
 
 // pubHeaders are the JetStream headers of a message: views into its
@@ -308,6 +316,9 @@ var _ log.Checker = (*publishRules)(nil)
 // Check decides m (see the table above).
 func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 	r.configure(v.Rules())
+	if r.cfg.restoring {
+		return log.ActNone, nil
+	}
 	var h pubHeaders
 	if ce := r.cfg.decideStatic(r.name, m.Hdr, m.Size+int64(len(m.Hdr)), &h); ce != nil {
 		return log.ActNone, ce

@@ -35,6 +35,10 @@ type stream struct {
 	repl Replica
 	// snapshotting is set while a snapshot is being sent (one at a time).
 	snapshotting atomic.Bool
+	// restoring is set while a replicated restore writes the archive's
+	// messages into the stream (restore_repl.go): its consumers do not
+	// start until it is cleared.
+	restoring atomic.Bool
 
 	mu struct {
 		sync.Mutex
