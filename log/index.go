@@ -43,6 +43,7 @@ type index struct {
 	subjs    []subjectIndex
 	free     []uint32 // recycled subject ids
 	lost     []uint64 // sequences found corrupt at recovery, ascending
+	dead     deadBlocks
 	// track makes remove note every removal in removed, for the eviction
 	// log (evict.go).
 	track   bool
@@ -121,6 +122,7 @@ func (x *index) pad(upTo uint64) {
 		return
 	}
 	for x.base+uint64(len(x.ents)) <= upTo {
+		x.dead.inc(x.base, x.base+uint64(len(x.ents)))
 		x.ents = append(x.ents, entry{})
 	}
 	x.last = max(x.last, upTo)
@@ -145,6 +147,7 @@ func (x *index) remove(seq uint64) (entry, bool) {
 		x.removed = append(x.removed, removal{seq: seq, subj: x.subjs[e.subj].name})
 	}
 	e.live = false
+	x.dead.inc(x.base, seq)
 	x.msgs--
 	x.bytes -= x.entryBytes(e)
 	s := &x.subjs[e.subj]
@@ -173,9 +176,11 @@ func (x *index) trimFront() {
 	}
 	clear(x.ents[:i]) // release segment pointers
 	x.ents = x.ents[i:]
+	x.dead.trimmed(x.base, x.base+uint64(i))
 	x.base += uint64(i)
 	if len(x.ents) == 0 {
 		x.ents = nil
+		x.dead = deadBlocks{}
 		x.base = x.last + 1
 	}
 }

@@ -30,6 +30,8 @@ type Reader interface {
 	Wait(ctx context.Context, seq uint64) error
 	// Changed returns a channel closed at the next change.
 	Changed() <-chan struct{}
+	// MsgsFrom counts the live messages at or after seq.
+	MsgsFrom(seq uint64) uint64
 	// SeqBefore is the newest live sequence below seq on the literal
 	// subject, or 0.
 	SeqBefore(subject string, seq uint64) uint64

@@ -129,6 +129,14 @@ type replDef struct {
 	Created time.Time          `json:"created"`
 	ShardID uint64             `json:"shard_id"`
 	Members map[uint64]string  `json:"members"`
+	// Restoring marks a stream a restore is writing (restore_repl.go):
+	// its replicas start with the limits off and the publish rules
+	// storing every message as it comes, and its consumers wait.
+	Restoring bool `json:"restoring,omitempty"`
+	// RestoringBy is the node whose process runs the restore: a restoring
+	// definition of this node that no restore here runs was left by a
+	// crash or restart, and the node removes it.
+	RestoringBy uint64 `json:"restoring_by,omitempty"`
 }
 
 // clusterState is the engine's clustered side, set once by SetCluster.
@@ -137,8 +145,12 @@ type clusterState struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	// mu serializes syncs of the meta shard's definitions into the local
-	// registry (the poll loop and API calls), and guards lastSeq.
+	// registry (the poll loop and API calls), and guards lastSeq and
+	// restores.
 	mu sync.Mutex
+	// restores names the replicated restores this process runs
+	// (restore_repl.go).
+	restores map[string]bool
 	// lastSeq is each replicated stream's last sequence at the previous
 	// poll: when raft applied more since, the consumers are told.
 	lastSeq map[string]uint64
@@ -160,7 +172,8 @@ type clusterState struct {
 // remove deleted ones. Call it once; Close stops the loop.
 func (e *Engine) SetCluster(c Cluster) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cs := &clusterState{c: c, cancel: cancel, done: make(chan struct{}), lastSeq: make(map[string]uint64)}
+	cs := &clusterState{c: c, cancel: cancel, done: make(chan struct{}), lastSeq: make(map[string]uint64),
+		restores: make(map[string]bool)}
 	cs.fw = e.startForwarding(ctx, cs)
 	cs.calls = e.startRemoteCalls(c.NodeID())
 	e.cl.Store(cs)
@@ -206,6 +219,7 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 	defined := make(map[string]bool, len(vals))
 	members := make(map[string]map[uint64]string, len(vals))
 	configs := make(map[string]jsapi.StreamConfig, len(vals))
+	restoring := make(map[string]bool)
 	defs := make([]replDef, 0, len(vals))
 	defer func() {
 		cs.fw.noteMembers(members)
@@ -216,10 +230,20 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 		if json.Unmarshal(v, &d) != nil {
 			continue
 		}
+		if d.Restoring && d.RestoringBy == self && !cs.restores[d.Config.Name] {
+			e.dropRestore(rctx, cs, d.Config.Name)
+			continue
+		}
 		defs = append(defs, d)
 		defined[d.Config.Name] = true
 		members[d.Config.Name] = d.Members
 		configs[d.Config.Name] = d.Config
+		restoring[d.Config.Name] = d.Restoring
+		if old := e.lookup(d.Config.Name); old != nil && old.repl != nil && !old.created.Equal(d.Created) {
+			// Deleted and defined again (a restore) between two polls:
+			// the local replica is the old stream's.
+			e.dropReplica(cs, old)
+		}
 		if _, ok := d.Members[self]; !ok || e.lookup(d.Config.Name) != nil {
 			continue
 		}
@@ -232,6 +256,9 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 			continue
 		}
 		if defined[st.name] {
+			if !restoring[st.name] && st.restoring.Load() {
+				st.restoring.Store(false) // the restore finished elsewhere
+			}
 			if cfg, old := configs[st.name], st.Config(); !sameConfig(&cfg, &old) {
 				// Updated through another node (updateReplicated).
 				if apiErr := e.applyReplicatedConfig(st, cfg); apiErr != nil {
@@ -248,13 +275,19 @@ func (e *Engine) syncReplicated(ctx context.Context, cs *clusterState) {
 			}
 			continue
 		}
-		delete(cs.lastSeq, st.name)
-		e.mu.Lock()
-		e.unregisterLocked(st)
-		e.mu.Unlock()
-		if err := st.destroy(); err != nil {
-			e.log.Error("jetstream: replica not removed", "stream", st.name, "err", err)
-		}
+		e.dropReplica(cs, st)
+	}
+}
+
+// dropReplica removes this node's replica of a stream the meta shard no
+// longer defines (with cs.mu held).
+func (e *Engine) dropReplica(cs *clusterState, st *stream) {
+	delete(cs.lastSeq, st.name)
+	e.mu.Lock()
+	e.unregisterLocked(st)
+	e.mu.Unlock()
+	if err := st.destroy(); err != nil {
+		e.log.Error("jetstream: replica not removed", "stream", st.name, "err", err)
 	}
 }
 
@@ -267,7 +300,11 @@ func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 		return err
 	}
 	ix := &msgIndexes{}
-	repl, err := cs.c.StartReplica(d.ShardID, d.Members, filepath.Join(dir, msgsDir), logConfig(&d.Config), newPublishRules(d.Config.Name, ix))
+	lc := logConfig(&d.Config)
+	if d.Restoring {
+		lc = restoringLogConfig(&d.Config)
+	}
+	repl, err := cs.c.StartReplica(d.ShardID, d.Members, filepath.Join(dir, msgsDir), lc, newPublishRules(d.Config.Name, ix))
 	if err != nil {
 		return err
 	}
@@ -276,6 +313,7 @@ func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 		repl.Close()
 		return err
 	}
+	st.restoring.Store(d.Restoring)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.registerLocked(st); err != nil {
@@ -298,6 +336,7 @@ func (e *Engine) reopenReplicated(st *stream) {
 		e.log.Error("jetstream: replica not reopened", "stream", st.name, "err", err)
 		return
 	}
+	nst.restoring.Store(st.restoring.Load())
 	st.stopFeeds()
 	e.mu.Lock()
 	defer e.mu.Unlock()

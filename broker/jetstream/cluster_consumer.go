@@ -208,7 +208,7 @@ func (e *Engine) leaderLoop(ctx context.Context, fw *forwarder) {
 	defer tick.Stop()
 	for {
 		for _, st := range e.sortedStreams() {
-			if st.repl == nil {
+			if st.repl == nil || st.restoring.Load() {
 				continue
 			}
 			leader, ok := st.repl.Leader()
@@ -230,6 +230,9 @@ func (e *Engine) leaderLoop(ctx context.Context, fw *forwarder) {
 // activateConsumers starts st's consumers on this node, which leads it,
 // before a consumer request is served (the loop may not have noticed yet).
 func (e *Engine) activateConsumers(st *stream) {
+	if st.restoring.Load() {
+		return
+	}
 	if err := st.cons.SetActive(true); err != nil {
 		e.log.Warn("jetstream: consumers not started on the leader", "stream", st.name, "err", err)
 	}

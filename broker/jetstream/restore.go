@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,9 +41,10 @@ import (
 // off while restoring and apply when the stream opens, as nats-server's.
 //
 // A chunk must fit an internal message (broker.MaxInternalMsg, 8 MiB; the
-// CLI sends 64 KiB). Memory streams, and replicated streams in a cluster, are refused
-// (10062); nats-server's older tar snapshots (before 2.15) are refused
-// with a clear error.
+// CLI sends 64 KiB). Memory streams are refused (10062); nats-server's
+// older tar snapshots (before 2.15) are refused with a clear error. In a
+// cluster the built stream then goes into the cluster as a replicated (or
+// placed R1) stream: restore_repl.go.
 
 // restoringSuffix marks a stream directory being restored.
 const restoringSuffix = ".restoring"
@@ -73,6 +75,10 @@ type restore struct {
 	staging string
 	chunks  chan restoreChunk
 	queued  atomic.Int64 // bytes in chunks
+	// repl: the stream goes into the cluster (restore_repl.go); its
+	// consumers are then kept in cons for the meta shard, not written.
+	repl bool
+	cons []restoredConsumer
 	// failed is set (once) by the subscription when the client broke the
 	// protocol; the loop reports it.
 	failOnce sync.Once
@@ -102,19 +108,41 @@ func (e *Engine) streamRestore(r *apiReq, name string) {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNameContainsPathSeparators))
 		return
 	}
+	repl := false
 	if cs := e.cl.Load(); cs != nil && (req.Config.Replicas > 1 || e.placedR1(&req.Config)) {
-		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamRestore,
-			"restoring a replicated stream is not supported: restore it with num_replicas 1 on a server without a cluster"))
-		return
+		repl = true
 	}
-	cfg, apiErr := checkConfig(&req.Config, e.maxPayload.Load())
+	// A replicated stream's config is checked as a create's
+	// (createReplicated).
+	chk := req.Config
+	if repl {
+		chk.Replicas = 1
+	}
+	cfg, apiErr := checkConfig(&chk, e.maxPayload.Load())
 	if apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
+	if repl {
+		cfg.Replicas = max(req.Config.Replicas, 1)
+		e.fillMirrorDirect(&cfg)
+		if apiErr := e.restorePlaceable(cfg.Replicas); apiErr != nil {
+			e.respondErr(r.reply, typ, apiErr) // before the upload, as nats-server
+			return
+		}
+	}
 	if cfg.Storage == jsapi.MemoryStorage {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamRestore, "memory streams can not be restored"))
 		return
+	}
+	if st := e.lookup(name); st != nil && st.repl != nil {
+		// A replicated stream deleted through another node goes at this
+		// node's next poll: look now.
+		if cs := e.cl.Load(); cs != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			e.syncReplicated(ctx, cs)
+			cancel()
+		}
 	}
 	if e.lookup(name) != nil {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNameExistRestoreFailed))
@@ -129,7 +157,7 @@ func (e *Engine) streamRestore(r *apiReq, name string) {
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
-	rs := &restore{e: e, cfg: cfg, staging: filepath.Join(e.dir, name+restoringSuffix),
+	rs := &restore{e: e, cfg: cfg, repl: repl, staging: filepath.Join(e.dir, name+restoringSuffix),
 		chunks: make(chan restoreChunk, 256), failed: make(chan error, 1)}
 	e.o.FS.RemoveAll(rs.staging) // a leftover of an earlier attempt
 	if err := e.o.FS.MkdirAll(rs.staging, 0o755); err != nil {
@@ -207,14 +235,21 @@ func (rs *restore) run() {
 			err = buildErr
 		}
 		var st *stream
-		if err == nil {
+		if err == nil && rs.repl {
+			st, err = rs.commitReplicated()
+		} else if err == nil {
 			st, err = rs.commit()
 		}
 		if err != nil {
 			e.o.FS.RemoveAll(rs.staging)
 			e.unreserve(&rs.cfg)
 			e.log.Error("jetstream: restore failed", "stream", rs.cfg.Name, "err", err)
-			e.respondErr(reply, jsapi.TypeStreamCreateResponse, jsapi.NewAPIError(jsapi.ErrCodeStreamRestore, e.publicText(err.Error())))
+			apiErr := jsapi.NewAPIError(jsapi.ErrCodeStreamRestore, e.publicText(err.Error()))
+			var refused restoreRefused
+			if errors.As(err, &refused) {
+				apiErr = refused.apiErr
+			}
+			e.respondErr(reply, jsapi.TypeStreamCreateResponse, apiErr)
 			return
 		}
 		e.respond(reply, &jsapi.StreamCreateResponse{APIResponse: jsapi.APIResponse{Type: jsapi.TypeStreamCreateResponse},
@@ -342,6 +377,16 @@ func (rs *restore) build(r io.Reader) error {
 		var sc jsapi.SnapshotConsumer
 		if err := readJSON(ar, &h, restoreMaxConsumer, &sc); err != nil {
 			return fmt.Errorf("archive: consumer %q: %w", name, err)
+		}
+		if rs.repl {
+			cfg, state, ok, err := consumer.Restored(&rs.cfg, name, &sc)
+			if err != nil {
+				return err
+			}
+			if ok {
+				rs.cons = append(rs.cons, restoredConsumer{name: name, cfg: cfg, state: state})
+			}
+			continue
 		}
 		if _, err := consumer.WriteRestored(rs.e.o.FS, filepath.Join(rs.staging, consumersDir), &rs.cfg, name, &sc, now); err != nil {
 			return err

@@ -126,6 +126,10 @@ type ruleConfig struct {
 	allowTTL       bool // allow_msg_ttl (or subject_delete_marker_ttl)
 	allowCounter   bool // allow_msg_counter (counter.go)
 	allowSchedules bool // allow_msg_schedules (schedule.go)
+	// restoring stores every message as it comes: a replicated stream's
+	// restore writes the archive's messages, decided when first stored
+	// (restore_repl.go).
+	restoring bool
 }
 
 // rulesOf is cfg's ruleConfig.
@@ -147,7 +151,7 @@ func rulesOf(cfg *jsapi.StreamConfig) ruleConfig {
 // Encoded ruleConfig, log.Config.Rules (format: stored in raft config
 // entries): version u8 (1) | flags u8 (bit 0 sealed, bit 1 allow rollup,
 // bit 2 allow msg TTL, bit 3 allow msg counter, bit 4 allow msg
-// schedules, bit 7 allow atomic) |
+// schedules, bit 5 restoring, bit 7 allow atomic) |
 // window i64 | max msg size i64 | max msgs per subject i64.
 const (
 	rulesVersion = 1
@@ -175,6 +179,9 @@ func (rc ruleConfig) encode() string {
 	if rc.allowAtomic {
 		b[1] |= 0x80
 	}
+	if rc.restoring {
+		b[1] |= 32
+	}
 	binary.LittleEndian.PutUint64(b[2:], uint64(rc.window))
 	binary.LittleEndian.PutUint64(b[10:], uint64(rc.maxMsgSize))
 	binary.LittleEndian.PutUint64(b[18:], uint64(rc.maxPerSubj))
@@ -188,7 +195,7 @@ func decodeRules(s string) ruleConfig {
 		return ruleConfig{}
 	}
 	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) }
-	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, allowAtomic: s[1]&0x80 != 0, allowTTL: s[1]&4 != 0, allowCounter: s[1]&8 != 0, allowSchedules: s[1]&16 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
+	return ruleConfig{sealed: s[1]&1 != 0, allowRollup: s[1]&2 != 0, allowAtomic: s[1]&0x80 != 0, allowTTL: s[1]&4 != 0, allowCounter: s[1]&8 != 0, allowSchedules: s[1]&16 != 0, restoring: s[1]&32 != 0, window: u(2), maxMsgSize: u(10), maxPerSubj: u(18)}
 }
 
 // pubHeaders are the JetStream headers of a message: views into its
@@ -384,6 +391,9 @@ var _ log.Checker = (*publishRules)(nil)
 // Check decides m (see the table above).
 func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 	r.configure(v.Rules())
+	if r.cfg.restoring {
+		return log.ActNone, nil
+	}
 	var h pubHeaders
 	if ce := r.cfg.decideStatic(r.name, m.Subject, m.Hdr, m.Size+int64(len(m.Hdr)), &h); ce != nil {
 		return log.ActNone, ce

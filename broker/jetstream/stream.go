@@ -45,6 +45,10 @@ type stream struct {
 	expiry *expirer
 	scheds *schedIndex
 	sched  *scheduler
+	// restoring is set while a replicated restore writes the archive's
+	// messages into the stream (restore_repl.go): its consumers do not
+	// start until it is cleared.
+	restoring atomic.Bool
 
 	mu struct {
 		sync.Mutex

@@ -370,14 +370,7 @@ func (c *consumer) numPendingLocked() uint64 {
 	if c.mu.filters != nil || len(c.mu.lss) > 0 {
 		return c.mu.npc + uint64(len(c.mu.lss))
 	}
-	st := l.State()
-	if st.Msgs == 0 || c.mu.sseq > st.LastSeq {
-		return 0
-	}
-	if c.mu.sseq <= st.FirstSeq {
-		return st.Msgs
-	}
-	return min(st.Msgs, st.LastSeq-c.mu.sseq+1)
+	return l.MsgsFrom(c.mu.sseq)
 }
 
 // recountLocked recomputes npc for a filtered consumer from scratch.

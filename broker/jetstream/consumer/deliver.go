@@ -299,16 +299,13 @@ func (c *consumer) candidateLocked(d *deliverer) (seq, dc uint64, src int, ok bo
 // pendingAfterLocked is the num_pending an ack reply carries: what is left
 // after this delivery.
 func (c *consumer) pendingAfterLocked(seq uint64, src int) uint64 {
+	if src != srcRedeliver && c.mu.filters == nil && len(c.mu.lss) == 0 {
+		// An unfiltered count from sseq would include the deleted
+		// sequences seq skipped past and seq itself: count after seq.
+		return c.set.st.Reader().MsgsFrom(seq + 1)
+	}
 	n := c.numPendingLocked()
 	if src != srcRedeliver && n > 0 {
-		if c.mu.filters == nil && len(c.mu.lss) == 0 {
-			// The unfiltered estimate counts from sseq, which seq may skip past.
-			st := c.set.st.Reader().State()
-			if seq >= st.LastSeq {
-				return 0
-			}
-			return min(n, st.LastSeq-seq)
-		}
 		n--
 	}
 	return n

@@ -90,7 +90,5 @@
 // replay_policy original is accepted but replays instantly; rate limits,
 // sampling, priority groups and pause are not implemented. A
 // last_per_subject consumer that restarts before finishing its initial list
-// continues from its position with every message. num_pending of an
-// unfiltered consumer is estimated from the log's counts (exact unless
-// messages were deleted inside the range).
+// continues from its position with every message.
 package consumer

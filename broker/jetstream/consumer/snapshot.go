@@ -101,24 +101,36 @@ func fromSnapshotState(st *jsapi.SnapshotConsumerState) *savedState {
 // state. name is the archive's; the config is checked against the
 // stream's as a create's is. An ephemeral consumer is skipped (false).
 func WriteRestored(fsys log.FS, setDir string, scfg *jsapi.StreamConfig, name string, sc *jsapi.SnapshotConsumer, created time.Time) (bool, error) {
-	if sc.Config == nil || sc.State == nil {
-		return false, fmt.Errorf("consumer %q: config or state missing", name)
-	}
-	cfg := *sc.Config
-	if cfg.Durable == "" {
-		return false, nil
-	}
-	if name == "" || name != cfg.Durable || strings.ContainsAny(name, "./\\*> \t") {
-		return false, fmt.Errorf("consumer %q: name does not match its durable name %q", name, cfg.Durable)
-	}
-	cfg.Name = name
-	applyDefaults(&cfg, scfg)
-	if apiErr := checkConfig(&cfg, scfg); apiErr != nil {
-		return false, fmt.Errorf("consumer %q: %s", name, apiErr.Description)
+	cfg, state, ok, err := Restored(scfg, name, sc)
+	if !ok || err != nil {
+		return false, err
 	}
 	dir := filepath.Join(setDir, name)
 	if err := writeMeta(fsys, dir, &consumerMeta{Created: created, Config: cfg}); err != nil {
 		return false, err
 	}
-	return true, log.WriteFileAtomic(fsys, dir, stateFile, appendState(nil, fromSnapshotState(sc.State)))
+	return true, log.WriteFileAtomic(fsys, dir, stateFile, state)
+}
+
+// Restored checks a consumer from a snapshot as WriteRestored does and
+// returns its config and its encoded state (what a Store's PutState
+// takes), for a replicated stream's restore; an ephemeral consumer is
+// skipped (false).
+func Restored(scfg *jsapi.StreamConfig, name string, sc *jsapi.SnapshotConsumer) (jsapi.ConsumerConfig, []byte, bool, error) {
+	if sc.Config == nil || sc.State == nil {
+		return jsapi.ConsumerConfig{}, nil, false, fmt.Errorf("consumer %q: config or state missing", name)
+	}
+	cfg := *sc.Config
+	if cfg.Durable == "" {
+		return jsapi.ConsumerConfig{}, nil, false, nil
+	}
+	if name == "" || name != cfg.Durable || strings.ContainsAny(name, "./\\*> \t") {
+		return jsapi.ConsumerConfig{}, nil, false, fmt.Errorf("consumer %q: name does not match its durable name %q", name, cfg.Durable)
+	}
+	cfg.Name = name
+	applyDefaults(&cfg, scfg)
+	if apiErr := checkConfig(&cfg, scfg); apiErr != nil {
+		return jsapi.ConsumerConfig{}, nil, false, fmt.Errorf("consumer %q: %s", name, apiErr.Description)
+	}
+	return cfg, appendState(nil, fromSnapshotState(sc.State)), true, nil
 }
