@@ -4,7 +4,7 @@ BIN       := bin/barge
 PKGS      := ./...
 FUZZTIME  ?= 15s
 
-.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick bench-r3 bench-tls bench-auth profile cluster faults clean
+.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick bench-r3 bench-tls bench-auth bench-batch bench-mirror profile cluster faults clean
 
 all: build
 
@@ -70,6 +70,22 @@ bench-auth:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-auth: cmd/barge does not build: barge is skipped"; }
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -workloads core,auth-core,js-pub,auth-js-pub \
 		-sizes 16B,1KiB -js-sizes 1MiB -latest=false $(BENCHFLAGS)
+
+# Fast-batch rows: JetStream publish one message at a time (js-pub, r3-pub) beside the ADR-50 fast
+# batch publisher (js-fastpub, r3-fastpub: what `nats bench js pub fast` runs) at 1KiB and 1MiB,
+# R1 and R3, side by side with nats-server; latest.md stays.
+bench-batch:
+	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-batch: cmd/barge does not build: barge is skipped"; }
+	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -workloads js-pub,js-fastpub,r3-pub,r3-fastpub \
+		-sizes 1KiB,1MiB -r3-sizes 1KiB,1MiB -latest=false $(BENCHFLAGS)
+
+# Mirror rows: a new mirror catching up with a filled stream (mirror) and a mirror copying while
+# the origin is published to at full speed (mirror-live: copy rate, lag, catch-up), 1MiB
+# messages, side by side with nats-server; latest.md stays.
+bench-mirror:
+	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-mirror: cmd/barge does not build: barge is skipped"; }
+	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -workloads mirror,mirror-live \
+		-sizes 1MiB -bytes 512MiB -latest=false $(BENCHFLAGS)
 
 # pprof captures of barge under the 1 KiB and 256 MiB JetStream publish+fetch workloads, into profiles/.
 profile:
