@@ -24,6 +24,7 @@
 //	counter.go                 counters (ADR-49)
 //	schedule.go, cron.go       message schedules (ADR-51)
 //	apilevel.go                API levels (ADR-44) and their metadata
+//	persist.go                 persist_mode async: ack before the fsync
 //	store*.go                  the Store seam: localStore (R1), replicatedStore
 //	republish.go               subject_transform (applied at capture) and republish
 //	feed*.go, rules_source.go  mirrors and sources: copying from an origin
@@ -116,6 +117,8 @@
 //   - The PubAck means "fsynced" under sync: always (the default); under
 //     sync: <interval> it means "written to the OS", as nats-server's
 //     default does.
+//     A stream with persist_mode async (persist.go; R1 file streams
+//     only) means "written to the OS" whatever the engine's sync is.
 //   - The duplicate window survives a restart without its own file: the
 //     rules rebuild it from the Nats-Msg-Id headers of the messages stored
 //     within the window (metadata reads only).
