@@ -51,14 +51,14 @@ const (
 	// reports in api.level (ADR-44: 0 is 2.10, 1 is 2.11, ...). A server
 	// that implements less of the API should report a lower level.
 	NATSServerAPILevel = 5
-	// BargeAPILevel is the level barge reports: 1, nats-server 2.11's API
-	// (per-message TTL and subject delete markers; consumer pause and
-	// priority groups). Level 2 is all of 2.12 (counters, atomic batches,
-	// schedules, async persist): clients gate those on it, so barge
-	// reports it only once it implements them all (counters and schedules
-	// work already, atomic batches and async persist do not; such a
-	// stream's _nats.req.level is 2, as nats-server sets it).
-	BargeAPILevel = 1
+	// BargeAPILevel is the level barge reports: 3. Level 2 is nats-server
+	// 2.12's API (counters, atomic batches, schedules, async persist),
+	// level 3 adds STREAM.SNAPSHOT's window_size (a nats-server 2.14
+	// development level; no release reported it). Level 4 (2.14: flow
+	// control ack policy, durable sourcing, CONSUMER.RESET) is not built;
+	// clients gate those, and fast batches, on it. A stream with
+	// allow_batched still gets _nats.req.level 4, as nats-server sets it.
+	BargeAPILevel = 3
 )
 
 // APIResponse is the common head of every API response. Type is one of
