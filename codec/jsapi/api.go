@@ -55,8 +55,8 @@ const (
 	// 2.12's API (counters, atomic batches, schedules, async persist),
 	// level 3 adds STREAM.SNAPSHOT's window_size (a nats-server 2.14
 	// development level; no release reported it). Level 4 (2.14: flow
-	// control ack policy, durable sourcing, CONSUMER.RESET) is not built;
-	// clients gate those, and fast batches, on it. A stream with
+	// control ack policy, durable sourcing, CONSUMER.RESET) is not all
+	// built (the reset is); clients gate those, and fast batches, on it. A stream with
 	// allow_batched still gets _nats.req.level 4, as nats-server sets it.
 	BargeAPILevel = 3
 )
@@ -258,6 +258,20 @@ type ConsumerPauseResponse struct {
 	Paused         bool          `json:"paused"`
 	PauseUntil     time.Time     `json:"pause_until"`
 	PauseRemaining time.Duration `json:"pause_remaining,omitempty"`
+}
+
+// ConsumerResetRequest is the body of $JS.API.CONSUMER.RESET.<stream>.<consumer>;
+// an empty body or a zero seq resets the consumer to its ack floor.
+type ConsumerResetRequest struct {
+	Seq uint64 `json:"seq,omitempty"`
+}
+
+// ConsumerResetResponse answers a reset: the consumer's info and the
+// stream sequence it now starts at.
+type ConsumerResetResponse struct {
+	APIResponse
+	*ConsumerInfo
+	ResetSeq uint64 `json:"reset_seq"`
 }
 
 // ConsumerUnpinRequest is the body of $JS.API.CONSUMER.UNPIN.<stream>.<consumer>.

@@ -51,8 +51,9 @@
 // retention, and one max-deliveries advisory is published on
 // $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>.
 //
-// A consumer whose pause_until lies ahead delivers nothing until then
-// (pause.go); a pull consumer's priority_policy picks which waiting
+// CONSUMER.RESET moves a consumer's position and drops its pending
+// messages (reset.go). A consumer whose pause_until lies ahead delivers
+// nothing until then (pause.go); a pull consumer's priority_policy picks which waiting
 // request the next message goes to (priority.go: overflow, pinned_client,
 // prioritized, ADR-42). Both publish their advisories from the loop once
 // it has let go of the mutex.
