@@ -46,8 +46,11 @@ func streamRequiredLevel(cfg *jsapi.StreamConfig) int {
 }
 
 // consumerRequiredLevel is the API level the features of cfg need: 1 for
-// pause and priority groups (2.11).
+// pause and priority groups (2.11), 4 for ack policy flow_control (2.14).
 func consumerRequiredLevel(cfg *jsapi.ConsumerConfig) int {
+	if cfg.AckPolicy == jsapi.AckFlowControl {
+		return 4
+	}
 	if (cfg.PauseUntil != nil && !cfg.PauseUntil.IsZero()) || cfg.PriorityPolicy != jsapi.PriorityNone ||
 		cfg.PinnedTTL != 0 || len(cfg.PriorityGroups) > 0 {
 		return 1

@@ -143,9 +143,9 @@
 //     store it as the message's body (log.View.SetPayload).
 //   - $JS.API.INFO (and INFO's api_lvl) report API level 3
 //     (jsapi.BargeAPILevel; apilevel.go sets the _nats.* metadata):
-//     clients gate features on it. Level 4's flow-control consumers and
-//     durable sourcing are not built (its CONSUMER.RESET is:
-//     consumer/reset.go).
+//     clients gate features on it. Level 4's durable sourcing is not
+//     built (its CONSUMER.RESET and ack policy flow_control are:
+//     consumer/reset.go, consumer/flowack.go).
 //   - Per-message TTL and subject delete markers (ttl.go): the rules learn
 //     each TTL in log order; the stream's leader removes what expired, by
 //     an ordinary (replicated) delete or a delete marker.

@@ -56,7 +56,8 @@ const (
 	// level 3 adds STREAM.SNAPSHOT's window_size (a nats-server 2.14
 	// development level; no release reported it). Level 4 (2.14: flow
 	// control ack policy, durable sourcing, CONSUMER.RESET) is not all
-	// built (the reset is); clients gate those, and fast batches, on it. A stream with
+	// built (durable sourcing is missing); clients gate those, and fast
+	// batches, on it. A stream with
 	// allow_batched still gets _nats.req.level 4, as nats-server sets it.
 	BargeAPILevel = 3
 )
