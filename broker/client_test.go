@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/codec/jsapi"
 )
 
 func TestInfoOnAccept(t *testing.T) {
@@ -25,7 +26,7 @@ func TestInfoOnAccept(t *testing.T) {
 	if info.ServerID != h.srv.ID() || len(info.ServerID) != 56 || info.ServerID[0] != 'N' {
 		t.Errorf("server_id = %q", info.ServerID)
 	}
-	if info.Version != NATSVersion || info.Proto != 1 || !info.Headers || !info.JetStream {
+	if info.Version != NATSVersion || info.Proto != 1 || !info.Headers || !info.JetStream || info.JSAPILevel != jsapi.BargeAPILevel {
 		t.Errorf("info = %+v", info)
 	}
 	if info.MaxPayload != 8<<20 || info.ClientID == 0 || info.ClientIP != "10.1.2.3" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bargemq/barge/auth"
 	"github.com/bargemq/barge/codec"
+	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/valyala/bytebufferpool"
 )
 
@@ -131,6 +132,7 @@ func NewServer(o Options) *Server {
 		Headers:    true,
 		MaxPayload: o.MaxPayload,
 		JetStream:  o.JetStream,
+		JSAPILevel: jsapi.BargeAPILevel,
 		// TLSRequired and TLSVerify below.
 	}
 	s.info.TLSRequired, s.info.TLSVerify = o.TLSRequired, o.TLSVerify

@@ -193,6 +193,8 @@ func (e *Engine) handle(r *apiReq) {
 		e.consumerPause(r, stream, string(s.Consumer))
 	case jsapi.OpConsumerUnpin:
 		e.consumerUnpin(r, stream, string(s.Consumer))
+	case jsapi.OpConsumerReset:
+		e.consumerReset(r, stream, string(s.Consumer))
 	case jsapi.OpStreamLeaderStepDown:
 		e.stepDown(r, stream)
 	case jsapi.OpStreamSnapshot:
@@ -200,8 +202,7 @@ func (e *Engine) handle(r *apiReq) {
 	case jsapi.OpStreamRestore:
 		e.streamRestore(r, stream)
 	default:
-		// Consumer leader step-downs, reset:
-		// not offered by this server.
+		// Consumer leader step-downs: not offered by this server.
 		e.respondErr(r.reply, s.Op.ResponseType(), jsapi.NewAPIError(jsapi.ErrCodeBadRequest))
 	}
 }

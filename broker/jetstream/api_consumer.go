@@ -180,6 +180,31 @@ func (e *Engine) consumerPause(r *apiReq, stream, name string) {
 		Paused: ps.Paused, PauseUntil: ps.PauseUntil, PauseRemaining: ps.Remaining})
 }
 
+// consumerReset answers CONSUMER.RESET.<stream>.<consumer> ({"seq":n}, or
+// an empty body for the ack floor; consumer/reset.go).
+func (e *Engine) consumerReset(r *apiReq, stream, name string) {
+	typ := jsapi.TypeConsumerResetResponse
+	var req jsapi.ConsumerResetRequest
+	if len(bytes.TrimSpace(r.data)) > 0 {
+		if apiErr := decode(r.data, &req, false); apiErr != nil {
+			e.respondErr(r.reply, typ, apiErr)
+			return
+		}
+	}
+	st := e.lookup(stream)
+	if st == nil {
+		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamNotFound))
+		return
+	}
+	seq, info, apiErr := st.cons.Reset(name, req.Seq)
+	if apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	e.respond(r.reply, &jsapi.ConsumerResetResponse{APIResponse: jsapi.APIResponse{Type: typ},
+		ConsumerInfo: withConsumerServerLevel(info), ResetSeq: seq})
+}
+
 // consumerUnpin answers CONSUMER.UNPIN.<stream>.<consumer> ({"group":…}):
 // the pinned client of a pinned_client consumer's group loses its pin.
 func (e *Engine) consumerUnpin(r *apiReq, stream, name string) {

@@ -30,13 +30,13 @@ const (
 
 // streamRequiredLevel is the API level the features of cfg need: 1 for
 // per-message TTL and subject delete markers (2.11), 2 for counters,
-// atomic batches and schedules (2.12), 4 for fast batches (2.14).
+// atomic batches, schedules and async persist (2.12), 4 for fast batches (2.14).
 func streamRequiredLevel(cfg *jsapi.StreamConfig) int {
 	level := 0
 	if cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL > 0 {
 		level = 1
 	}
-	if cfg.AllowMsgCounter || cfg.AllowAtomicPublish || cfg.AllowMsgSchedules {
+	if cfg.AllowMsgCounter || cfg.AllowAtomicPublish || cfg.AllowMsgSchedules || cfg.PersistMode == jsapi.PersistAsync {
 		level = 2
 	}
 	if cfg.AllowBatchPublish {
@@ -46,8 +46,11 @@ func streamRequiredLevel(cfg *jsapi.StreamConfig) int {
 }
 
 // consumerRequiredLevel is the API level the features of cfg need: 1 for
-// pause and priority groups (2.11).
+// pause and priority groups (2.11), 4 for ack policy flow_control (2.14).
 func consumerRequiredLevel(cfg *jsapi.ConsumerConfig) int {
+	if cfg.AckPolicy == jsapi.AckFlowControl {
+		return 4
+	}
 	if (cfg.PauseUntil != nil && !cfg.PauseUntil.IsZero()) || cfg.PriorityPolicy != jsapi.PriorityNone ||
 		cfg.PinnedTTL != 0 || len(cfg.PriorityGroups) > 0 {
 		return 1

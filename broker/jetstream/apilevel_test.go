@@ -24,6 +24,9 @@ func TestAPILevelMetadata(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
+	if on, lvl := nc.ConnectedServerJetStream(); !on || lvl != jsapi.BargeAPILevel || nc.ConnectedServerVersion() != broker.NATSVersion {
+		t.Fatalf("INFO: jetstream %v api_lvl %d version %s", on, lvl, nc.ConnectedServerVersion())
+	}
 	ai, err := js.AccountInfo(ctx)
 	must(t, err)
 	if ai.API.Level != jsapi.BargeAPILevel {

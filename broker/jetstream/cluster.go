@@ -38,7 +38,9 @@ type Cluster interface {
 	// StartReplica starts (or restarts) this node's replica of a stream
 	// shard with its log in dir; members are the shard's initial members.
 	// rules is the log's Checker (its publish rules, decided at apply).
-	StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config, rules log.Checker) (Replica, error)
+	// async (persist_mode async, one member only) acknowledges what is
+	// written before its fsync, as the log's SyncInterval policy does.
+	StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config, rules log.Checker, async bool) (Replica, error)
 }
 
 // Replica is this node's replica of one replicated stream.
@@ -304,7 +306,8 @@ func (e *Engine) startReplicated(cs *clusterState, d *replDef) error {
 	if d.Restoring {
 		lc = restoringLogConfig(&d.Config)
 	}
-	repl, err := cs.c.StartReplica(d.ShardID, d.Members, filepath.Join(dir, msgsDir), lc, newPublishRules(d.Config.Name, ix))
+	repl, err := cs.c.StartReplica(d.ShardID, d.Members, filepath.Join(dir, msgsDir), lc, newPublishRules(d.Config.Name, ix),
+		d.Config.PersistMode == jsapi.PersistAsync)
 	if err != nil {
 		return err
 	}
@@ -387,6 +390,10 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		return
 	}
 	cfg.Replicas = max(req.Replicas, 1)
+	if apiErr := persistModeErr(&cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
 	if apiErr := e.checkFeedStreams(&cfg); apiErr != nil {
 		e.respondErr(r.reply, typ, apiErr)
 		return

@@ -143,6 +143,9 @@ func checkConfig(in *jsapi.StreamConfig, maxPayload int64) (jsapi.StreamConfig, 
 			cfg.AllowRollup, cfg.DenyPurge = true, false
 		}
 	}
+	if apiErr := persistModeErr(&cfg); apiErr != nil {
+		return cfg, apiErr
+	}
 	if len(cfg.Subjects) == 0 && cfg.Mirror == nil && len(cfg.Sources) == 0 {
 		cfg.Subjects = []string{cfg.Name}
 	}
@@ -223,6 +226,8 @@ func checkUpdate(old, cfg jsapi.StreamConfig) (jsapi.StreamConfig, *jsapi.APIErr
 		return cfg, invalidConfig("stream configuration update can not change message counter setting")
 	case old.AllowMsgSchedules && !cfg.AllowMsgSchedules:
 		return cfg, invalidConfig("message schedules can not be disabled")
+	case old.PersistMode != cfg.PersistMode:
+		return cfg, invalidConfig("stream configuration update can not change persist mode")
 	}
 	if cfg.Sealed {
 		cfg.MaxAge = 0

@@ -27,6 +27,7 @@
 //	counter.go                 counters (ADR-49)
 //	schedule.go, cron.go       message schedules (ADR-51)
 //	apilevel.go                API levels (ADR-44) and their metadata
+//	persist.go                 persist_mode async: ack before the fsync
 //	store*.go                  the Store seam: localStore (R1), replicatedStore
 //	republish.go               subject_transform (applied at capture) and republish
 //	feed*.go, rules_source.go  mirrors and sources: copying from an origin
@@ -119,6 +120,8 @@
 //   - The PubAck means "fsynced" under sync: always (the default); under
 //     sync: <interval> it means "written to the OS", as nats-server's
 //     default does.
+//     A stream with persist_mode async (persist.go; R1 file streams
+//     only) means "written to the OS" whatever the engine's sync is.
 //   - The duplicate window survives a restart without its own file: the
 //     rules rebuild it from the Nats-Msg-Id headers of the messages stored
 //     within the window (metadata reads only).
@@ -143,8 +146,11 @@
 //     fired by the stream's leader through its store.
 //   - Counters (counter.go): the rules compute each total in log order and
 //     store it as the message's body (log.View.SetPayload).
-//   - $JS.API.INFO reports API level 1 (jsapi.BargeAPILevel; apilevel.go
-//     sets the _nats.* metadata): clients gate features on it.
+//   - $JS.API.INFO (and INFO's api_lvl) report API level 3
+//     (jsapi.BargeAPILevel; apilevel.go sets the _nats.* metadata):
+//     clients gate features on it. Level 4's durable sourcing is not
+//     built (its CONSUMER.RESET and ack policy flow_control are:
+//     consumer/reset.go, consumer/flowack.go).
 //   - Per-message TTL and subject delete markers (ttl.go): the rules learn
 //     each TTL in log order; the stream's leader removes what expired, by
 //     an ordinary (replicated) delete or a delete marker.

@@ -230,7 +230,7 @@ func forwardedOp(op jsapi.Op) bool {
 		jsapi.OpMsgGet, jsapi.OpMsgDelete, jsapi.OpDirectGet, jsapi.OpDirectGetLast,
 		jsapi.OpConsumerCreate, jsapi.OpDurableCreate, jsapi.OpConsumerInfo, jsapi.OpConsumerDelete,
 		jsapi.OpConsumerNames, jsapi.OpConsumerList, jsapi.OpConsumerNext, jsapi.OpStreamLeaderStepDown,
-		jsapi.OpConsumerPause, jsapi.OpConsumerUnpin, jsapi.OpStreamSnapshot:
+		jsapi.OpConsumerPause, jsapi.OpConsumerUnpin, jsapi.OpConsumerReset, jsapi.OpStreamSnapshot:
 		return true
 	}
 	return false
@@ -240,7 +240,8 @@ func forwardedOp(op jsapi.Op) bool {
 func consumerOp(op jsapi.Op) bool {
 	switch op {
 	case jsapi.OpConsumerCreate, jsapi.OpDurableCreate, jsapi.OpConsumerInfo, jsapi.OpConsumerDelete,
-		jsapi.OpConsumerNames, jsapi.OpConsumerList, jsapi.OpConsumerNext, jsapi.OpConsumerPause, jsapi.OpConsumerUnpin:
+		jsapi.OpConsumerNames, jsapi.OpConsumerList, jsapi.OpConsumerNext, jsapi.OpConsumerPause, jsapi.OpConsumerUnpin,
+		jsapi.OpConsumerReset:
 		return true
 	}
 	return false

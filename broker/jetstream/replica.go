@@ -97,6 +97,10 @@ func (e *Engine) updateReplicated(r *apiReq, cs *clusterState, st *stream, req *
 		return
 	}
 	cfg.Replicas = req.Replicas
+	if apiErr := persistModeErr(&cfg); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
 	if cfg.Name != st.name {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamMismatch))
 		return

@@ -27,7 +27,7 @@ func (e *Engine) openLocalStore(dir string, cfg *jsapi.StreamConfig, ix *msgInde
 	lopts := log.Options{
 		Clock:        e.o.Clock,
 		Logger:       e.log.With("stream", cfg.Name),
-		Sync:         e.o.Sync,
+		Sync:         e.logSync(cfg), // persist.go
 		SyncInterval: e.o.SyncInterval,
 		SegmentSize:  e.o.SegmentSize,
 		ChunkSize:    e.o.ChunkSize,

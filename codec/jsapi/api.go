@@ -51,14 +51,15 @@ const (
 	// reports in api.level (ADR-44: 0 is 2.10, 1 is 2.11, ...). A server
 	// that implements less of the API should report a lower level.
 	NATSServerAPILevel = 5
-	// BargeAPILevel is the level barge reports: 1, nats-server 2.11's API
-	// (per-message TTL and subject delete markers; consumer pause and
-	// priority groups). Level 2 is all of 2.12 (counters, atomic batches,
-	// schedules, async persist): clients gate those on it, so barge
-	// reports it only once it implements them all (counters and schedules
-	// work already, atomic batches and async persist do not; such a
-	// stream's _nats.req.level is 2, as nats-server sets it).
-	BargeAPILevel = 1
+	// BargeAPILevel is the level barge reports: 3. Level 2 is nats-server
+	// 2.12's API (counters, atomic batches, schedules, async persist),
+	// level 3 adds STREAM.SNAPSHOT's window_size (a nats-server 2.14
+	// development level; no release reported it). Level 4 (2.14: flow
+	// control ack policy, durable sourcing, CONSUMER.RESET) is not all
+	// built (durable sourcing is missing); clients gate those, and fast
+	// batches, on it. A stream with
+	// allow_batched still gets _nats.req.level 4, as nats-server sets it.
+	BargeAPILevel = 3
 )
 
 // APIResponse is the common head of every API response. Type is one of
@@ -258,6 +259,20 @@ type ConsumerPauseResponse struct {
 	Paused         bool          `json:"paused"`
 	PauseUntil     time.Time     `json:"pause_until"`
 	PauseRemaining time.Duration `json:"pause_remaining,omitempty"`
+}
+
+// ConsumerResetRequest is the body of $JS.API.CONSUMER.RESET.<stream>.<consumer>;
+// an empty body or a zero seq resets the consumer to its ack floor.
+type ConsumerResetRequest struct {
+	Seq uint64 `json:"seq,omitempty"`
+}
+
+// ConsumerResetResponse answers a reset: the consumer's info and the
+// stream sequence it now starts at.
+type ConsumerResetResponse struct {
+	APIResponse
+	*ConsumerInfo
+	ResetSeq uint64 `json:"reset_seq"`
 }
 
 // ConsumerUnpinRequest is the body of $JS.API.CONSUMER.UNPIN.<stream>.<consumer>.

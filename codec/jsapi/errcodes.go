@@ -247,4 +247,9 @@ const (
 	ErrCodeConsumerPriorityGroupWithPolicyNone  ErrCode = 10196 // 400 consumer can not have priority groups when policy is none
 	ErrCodeConsumerPinnedTTLWithoutPriority     ErrCode = 10197 // 400 PinnedTTL cannot be set when PriorityPolicy is none
 	ErrCodeConsumerInvalidReset                 ErrCode = 10204 // 400 invalid reset: {err}
+	ErrCodeConsumerAckFCRequiresPush            ErrCode = 10218 // 400 flow control ack policy requires a push based consumer
+	ErrCodeConsumerAckFCRequiresFC              ErrCode = 10219 // 400 flow control ack policy requires flow control
+	ErrCodeConsumerAckFCRequiresMaxAckPending   ErrCode = 10220 // 400 flow control ack policy requires max ack pending
+	ErrCodeConsumerAckFCRequiresNoAckWait       ErrCode = 10221 // 400 flow control ack policy requires unset ack wait
+	ErrCodeConsumerAckFCRequiresNoMaxDeliver    ErrCode = 10222 // 400 flow control ack policy requires unset max deliver
 )

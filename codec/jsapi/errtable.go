@@ -383,6 +383,16 @@ func (c ErrCode) consumerTemplate() (status int, desc string, ok bool) {
 		return 400, "PinnedTTL cannot be set when PriorityPolicy is none", true
 	case ErrCodeConsumerInvalidReset:
 		return 400, "invalid reset: {err}", true
+	case ErrCodeConsumerAckFCRequiresPush:
+		return 400, "flow control ack policy requires a push based consumer", true
+	case ErrCodeConsumerAckFCRequiresFC:
+		return 400, "flow control ack policy requires flow control", true
+	case ErrCodeConsumerAckFCRequiresMaxAckPending:
+		return 400, "flow control ack policy requires max ack pending", true
+	case ErrCodeConsumerAckFCRequiresNoAckWait:
+		return 400, "flow control ack policy requires unset ack wait", true
+	case ErrCodeConsumerAckFCRequiresNoMaxDeliver:
+		return 400, "flow control ack policy requires unset max deliver", true
 	}
 	return 500, "", false
 }

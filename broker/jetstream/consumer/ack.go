@@ -21,7 +21,8 @@ func (c *consumer) processAck(r *jsapi.AckReply, body, reply []byte) {
 	var rbuf [8]uint64
 	retain := rbuf[:0]
 	c.mu.Lock()
-	if c.mu.stopped {
+	if c.mu.stopped || c.mu.cfg.AckPolicy == jsapi.AckFlowControl {
+		// flow_control takes no acks but its flow-control replies.
 		c.mu.Unlock()
 		return
 	}
@@ -73,7 +74,7 @@ func (c *consumer) ackLocked(now time.Time, seq uint64, retain []uint64) []uint6
 		} else {
 			return retain
 		}
-	case jsapi.AckAll:
+	case jsapi.AckAll, jsapi.AckFlowControl:
 		n := len(retain)
 		retain = c.unmaxThroughLocked(seq, retain)
 		if seq <= c.mu.ackS && len(retain) == n {
@@ -207,6 +208,9 @@ func (c *consumer) scanLocked(now time.Time, d *deliverer) {
 			d.status = jsapi.AppendIdleHeartbeat(d.status[:0], c.mu.dseq, c.mu.sseq-1, c.mu.fcid)
 			c.set.env.Server.Deliver(c.deliverSubjectLocked(d), nil, d.status, nil)
 			c.mu.hbAt = now.Add(hb)
+			if c.flowAckDueLocked(true) {
+				c.sendFlowControlLocked(d)
+			}
 		}
 		consider(c.mu.hbAt)
 	}

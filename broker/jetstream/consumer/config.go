@@ -120,6 +120,7 @@ func applyDefaults(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) {
 	if cfg.PriorityPolicy == jsapi.PriorityPinnedClient && cfg.PinnedTTL == 0 {
 		cfg.PinnedTTL = pinnedTTLDefault
 	}
+	flowAckDefaults(cfg) // flowack.go
 	if cfg.PauseUntil != nil {
 		// Kept in UTC, as nats-server keeps it.
 		u := cfg.PauseUntil.UTC()
@@ -139,7 +140,7 @@ func checkConfig(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *jsapi.API
 	if scfg.Retention != jsapi.LimitsPolicy && cfg.Replicas != 0 && cfg.Replicas != max(scfg.Replicas, 1) {
 		return jsapi.NewAPIError(jsapi.ErrCodeConsumerReplicasShouldMatchStream)
 	}
-	if cfg.AckPolicy < jsapi.AckNone || cfg.AckPolicy > jsapi.AckExplicit {
+	if cfg.AckPolicy < jsapi.AckNone || cfg.AckPolicy > jsapi.AckFlowControl {
 		return jsapi.NewAPIError(jsapi.ErrCodeConsumerAckPolicyInvalid)
 	}
 	if cfg.ReplayPolicy != jsapi.ReplayInstant && cfg.ReplayPolicy != jsapi.ReplayOriginal {
@@ -152,6 +153,9 @@ func checkConfig(cfg *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *jsapi.API
 	}
 	if cfg.AckWait < 0 {
 		return jsapi.NewAPIError(jsapi.ErrCodeConsumerAckWaitNegative)
+	}
+	if err := checkFlowAck(cfg); err != nil {
+		return err
 	}
 	if n := len(cfg.BackOff); n > 0 && cfg.MaxDeliver != -1 && n > cfg.MaxDeliver {
 		return jsapi.NewAPIError(jsapi.ErrCodeConsumerMaxDeliverBackoff)

@@ -206,7 +206,7 @@ func (c *consumer) restoreLocked(st *savedState) {
 	for _, p := range st.pending {
 		// Redelivery is due ack_wait after the last delivery; the loop's
 		// first scan queues whatever is overdue.
-		dl := p.ts + int64(c.ackWaitLocked(uint64(p.dc)))
+		dl := c.redeliverAtLocked(time.Unix(0, p.ts), uint64(p.dc))
 		c.mu.pending[p.sseq] = &pendingMsg{cseq: p.cseq, ts: p.ts, dc: uint64(p.dc), deadline: max(dl, 1)}
 	}
 	c.mu.maxed = slices.Clone(st.maxed)
@@ -271,7 +271,7 @@ func (c *consumer) now() time.Time { return c.set.env.Clock.Now() }
 
 // armLocked makes sure the loop wakes by t.
 func (c *consumer) armLocked(now, t time.Time) {
-	if t.IsZero() || c.mu.stopped {
+	if t.IsZero() || c.mu.stopped || t.UnixNano() == noDeadline {
 		return
 	}
 	if c.mu.timer != nil && !c.mu.timerAt.After(t) {

@@ -366,7 +366,7 @@ func (c *consumer) commitLocked(now time.Time, seq, dc uint64, src int, d *deliv
 		c.mu.rdq = c.mu.rdq[1:]
 		p := c.mu.pending[seq]
 		p.dc, p.ts = dc, ns
-		p.deadline = now.Add(c.ackWaitLocked(dc)).UnixNano()
+		p.deadline = c.redeliverAtLocked(now, dc)
 		c.armLocked(now, time.Unix(0, p.deadline))
 		c.markDirtyLocked()
 		return
@@ -385,7 +385,7 @@ func (c *consumer) commitLocked(now time.Time, seq, dc uint64, src int, d *deliv
 		}
 	} else {
 		p := &pendingMsg{cseq: c.mu.dseq, ts: ns, dc: 1}
-		p.deadline = now.Add(c.ackWaitLocked(1)).UnixNano()
+		p.deadline = c.redeliverAtLocked(now, 1)
 		c.mu.pending[seq] = p
 		c.armLocked(now, time.Unix(0, p.deadline))
 	}
@@ -425,18 +425,17 @@ func (c *consumer) flowControlLocked(d *deliverer, sz int64) {
 	}
 	c.mu.pbytes += sz
 	switch {
-	case c.mu.fcid == "" && c.mu.pbytes > c.mu.maxpb/2:
-		c.mu.fcid = string(jsapi.AppendFlowControlReply(nil, c.set.st.Name(), c.name, c.set.randUint64()))
-		c.mu.fcsz = c.mu.pbytes
-		d.status = jsapi.AppendFlowControlRequest(d.status[:0])
-		c.set.env.Server.Deliver(c.deliverSubjectLocked(d), []byte(c.mu.fcid), d.status, nil)
+	case c.mu.fcid == "" && c.mu.pbytes > c.mu.maxpb/2, c.flowAckDueLocked(false):
+		c.sendFlowControlLocked(d)
 	case c.mu.fcid != "" && c.mu.pbytes-c.mu.fcsz >= c.mu.maxpb:
 		c.mu.fcsz += sz
 	}
 }
 
-// flowControlReply handles the client's answer to a flow-control request.
-func (c *consumer) flowControlReply(subject string) {
+// flowControlReply handles the client's answer (header block hdr) to a
+// flow-control request; for ack policy flow_control it is also the ack.
+func (c *consumer) flowControlReply(subject string, hdr []byte) {
+	var rbuf [8]uint64
 	c.mu.Lock()
 	if subject != c.mu.fcid {
 		c.mu.Unlock()
@@ -445,6 +444,10 @@ func (c *consumer) flowControlReply(subject string) {
 	c.mu.maxpb = min(c.mu.maxpb*2, FlowControlMaxPending)
 	c.mu.pbytes = max(c.mu.pbytes-c.mu.fcsz, 0)
 	c.mu.fcid, c.mu.fcsz = "", 0
+	retain := c.flowAckLocked(c.now(), hdr, rbuf[:0])
 	c.mu.Unlock()
+	if len(retain) > 0 {
+		c.set.retain(retain)
+	}
 	c.wake()
 }

@@ -51,8 +51,11 @@
 // retention, and one max-deliveries advisory is published on
 // $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>.
 //
-// A consumer whose pause_until lies ahead delivers nothing until then
-// (pause.go); a pull consumer's priority_policy picks which waiting
+// CONSUMER.RESET moves a consumer's position and drops its pending
+// messages (reset.go). Ack policy flow_control settles deliveries by the
+// flow-control replies of a push consumer, never redelivers
+// (flowack.go). A consumer whose pause_until lies ahead delivers
+// nothing until then (pause.go); a pull consumer's priority_policy picks which waiting
 // request the next message goes to (priority.go: overflow, pinned_client,
 // prioritized, ADR-42). Both publish their advisories from the loop once
 // it has let go of the mutex.

@@ -299,7 +299,7 @@ func (s *Set) checkWorkQueueLocked(cfg *jsapi.ConsumerConfig, scfg *jsapi.Stream
 	if scfg.Retention != jsapi.WorkQueuePolicy || cfg.Direct {
 		return nil
 	}
-	if cfg.AckPolicy != jsapi.AckExplicit {
+	if cfg.AckPolicy != jsapi.AckExplicit && cfg.AckPolicy != jsapi.AckFlowControl {
 		return jsapi.NewAPIError(jsapi.ErrCodeConsumerWQRequiresExplicitAck)
 	}
 	if cfg.DeliverPolicy != jsapi.DeliverAll {
@@ -592,7 +592,7 @@ func (s *Set) onFlowControl(m *broker.InternalMsg) {
 		return
 	}
 	if c := s.lookup(rest[:j]); c != nil {
-		c.flowControlReply(string(m.Subject))
+		c.flowControlReply(string(m.Subject), m.Hdr)
 	}
 }
 

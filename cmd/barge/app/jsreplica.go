@@ -86,12 +86,16 @@ func (j *jsRaft) MetaDelete(ctx context.Context, key string) error {
 // StartReplica starts this node's replica of a stream shard, its log
 // deciding the publish rules with rules, and waits (up to 10 s) until the
 // log is open.
-func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config, rules log.Checker) (jetstream.Replica, error) {
+func (j *jsRaft) StartReplica(shardID uint64, members map[uint64]string, dir string, cfg log.Config, rules log.Checker, async bool) (jetstream.Replica, error) {
 	lo := log.Options{Checker: rules}
 	if iv := j.a.cfg.SyncInterval; iv > 0 {
 		// --sync <interval>: a replica's raft saves are fsynced by the
 		// interval flusher too, not before each acknowledgement.
 		lo.Sync, lo.SyncInterval = log.SyncInterval, iv
+	} else if async {
+		// persist_mode async (a one-member shard): the same, every
+		// second.
+		lo.Sync = log.SyncInterval
 	}
 	sh, err := j.host.StartStreamShard(shardID, members, false, dir,
 		raft.StreamOptions{Config: cfg, Log: lo, ReportEvery: replicaReportEvery})
