@@ -400,13 +400,16 @@ func (st *stream) fastDurable(fp *fastPub, seq uint64) {
 	if b.pending > 0 {
 		b.pending--
 	}
-	b.sseq = seq
+	// Durability may be reported out of order (a store's callbacks are not
+	// one goroutine): the batch's last sequence is the highest seen, and
+	// the commit's PubAck waits until nothing is pending.
+	b.sseq = max(b.sseq, seq)
 	if b.pending == 0 {
 		b.pseq = b.lseq
 	} else {
-		b.pseq = fp.ref.seq
+		b.pseq = max(b.pseq, fp.ref.seq)
 	}
-	if b.commit && b.lseq == b.pseq {
+	if b.commit && b.pending == 0 && b.lseq == b.pseq {
 		out.add(b.reply, jsapi.AppendBatchPubAck(nil, st.name, b.sseq, b.id, b.lseq))
 		st.dropFastLocked(b)
 		return
