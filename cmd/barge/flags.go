@@ -160,7 +160,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-38s %s\n", names+arg, d.help)
 	}
 	fmt.Fprintf(w, "  %-38s %s\n", "-DV", "debug and trace logging")
-	fmt.Fprintf(w, "  %-38s %s\n", "-c, --config <file>", "configuration file in nats-server's syntax: keys are the long flag names, plus cluster { }, jetstream { } and authorization { } blocks (README); flags win. SIGHUP reads it again and applies what can change at run time")
+	fmt.Fprintf(w, "  %-38s %s\n", "-c, --config <file>", "configuration file in nats-server's syntax: keys are the long flag names, plus cluster { }, jetstream { }, tls { }, authorization { } and accounts { } blocks (README); flags win. SIGHUP reads it again and applies what can change at run time")
 	fmt.Fprintf(w, "  %-38s %s\n", "-sl, --signal <signal>[=<pid>]", "send a signal to a running barge and exit: reload (SIGHUP: read the -c file again), reopen (SIGUSR1: reopen the log file), quit (SIGINT), term (SIGTERM), stop (SIGKILL); <pid> is a pid or a pid file, default the -P file")
 	fmt.Fprintf(w, "  %-38s %s\n", "-v, --version", "print the version and exit")
 	fmt.Fprintf(w, "  %-38s %s\n", "-h, --help", "show this help")
