@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
 )
@@ -303,10 +304,17 @@ func (e *Engine) reopenReplicated(st *stream) {
 	e.log.Info("jetstream: replica reopened over a raft snapshot", "stream", st.name)
 }
 
-// shardIDFor derives a stream's shard id from its name (ids 0 and 1 are
-// not used: 1 is the meta shard).
-func shardIDFor(name string) uint64 {
+// shardIDFor derives a stream's shard id from its account and name (ids 0
+// and 1 are not used: 1 is the meta shard). The global account's streams
+// hash their name alone, as before accounts existed, so their shards keep
+// their ids; another account's hash its name too, so two accounts' streams
+// of one name are different shards.
+func shardIDFor(account, name string) uint64 {
 	f := fnv.New64a()
+	if account != "" && account != broker.GlobalAccountName {
+		f.Write([]byte(account))
+		f.Write([]byte{0})
+	}
 	f.Write([]byte(name))
 	return f.Sum64() | 1<<63
 }
@@ -373,7 +381,11 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap))
 		return
 	}
-	sid := shardIDFor(cfg.Name)
+	if apiErr := e.clusterStreamLimit(ctx, cs, cfg.Name); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	sid := shardIDFor(e.srv.Name(), cfg.Name)
 	place := placement(members, cfg.Replicas, sid)
 	if cfg.Replicas == 1 {
 		place = e.placeOne(ctx, cs, members, sid)
