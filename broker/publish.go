@@ -497,6 +497,9 @@ func (c *client) resetPublish() {
 func (c *client) deliverInternal(t *target, payload []byte) {
 	p := &c.pub
 	m := InternalMsg{Subject: p.subject, Reply: p.reply, Data: payload, Perms: c.readPerms()}
+	if !c.route {
+		m.from = c
+	}
 	if p.hdrLen >= 0 {
 		m.Hdr, m.Data = payload[:p.hdrLen], payload[p.hdrLen:]
 	}

@@ -47,6 +47,8 @@ type accountsState struct {
 	imports []*broker.Subscription
 	// clustered names the engines of js made clustered (SetCluster).
 	clustered map[string]bool
+	// userInfo names the accounts that answer USER.INFO (sysacct_user.go).
+	userInfo map[string]bool
 }
 
 // accountEngines returns a copy of the accounts' engines by name.
@@ -229,5 +231,6 @@ func (a *App) applyAccounts(c *Config) error {
 	a.accts.imports = nil
 	err := a.installImportsLocked(c.Accounts)
 	a.accts.cfg = c.Accounts
+	a.installUserInfoLocked()
 	return err
 }

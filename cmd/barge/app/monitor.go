@@ -56,7 +56,7 @@ func (a *App) startMonitor() error {
 	mux.HandleFunc("/healthz", a.serveHealthz)
 	mux.HandleFunc("/varz", a.serveVarz)
 	mux.HandleFunc("/connz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, a.broker.Connz())
+		writeJSON(w, a.broker.ConnzWith(connzQuery(r.URL.Query())))
 	})
 	mux.HandleFunc("/routez", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.routez())
@@ -68,7 +68,7 @@ func (a *App) startMonitor() error {
 		writeJSON(w, a.subsz())
 	})
 	mux.HandleFunc("/jsz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, a.jsz())
+		writeJSON(w, a.jsz(jszQuery(r.URL.Query())))
 	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -211,6 +211,7 @@ func (a *App) varz() map[string]any {
 	doc := map[string]any{}
 	mergeJSON(doc, a.broker.Varz())
 	mergeJSON(doc, extra)
+	doc["jetstream"] = a.jsVarz()
 	return doc
 }
 
