@@ -17,13 +17,13 @@ import (
 // TestJSClusterPerAccount: on a 3-node JetStream cluster two accounts each
 // create an R3 stream of the same name; each account's $JS.API, on every
 // node, sees its own stream and messages only; each replica lives in the
-// account's folder; max_streams counts the account's streams across the
-// cluster; a leader step-down and a restarted member keep the accounts
+// account's folder; max_streams and max_consumers count the account's
+// streams and consumers across the cluster; a leader step-down and a restarted member keep the accounts
 // apart.
 func TestJSClusterPerAccount(t *testing.T) {
 	tune, _, dirs := raftMembers(t, 3, func(_ int, c *app.Config) {
 		c.Accounts = []app.AccountConfig{
-			{Name: "A", JetStream: &app.AccountJetStream{MaxStreams: 2}},
+			{Name: "A", JetStream: &app.AccountJetStream{MaxStreams: 2, MaxConsumers: 1}},
 			{Name: "B", JetStream: &app.AccountJetStream{}},
 		}
 		c.Auth.Users = []auth.User{
@@ -118,6 +118,14 @@ func TestJSClusterPerAccount(t *testing.T) {
 		a, b := names(jsA3), names(jsB)
 		return len(a) == 2 && len(b) == 2 && fmt.Sprint(a) != fmt.Sprint(b)
 	})
+
+	// max_consumers 1 likewise: a durable on ORDERS made through n1, then
+	// one on X (led wherever it was placed) made through n3, is refused.
+	if _, err := jsA.CreateOrUpdateConsumer(ctx, "ORDERS", jetstream.ConsumerConfig{Durable: "D"}); err != nil {
+		t.Fatalf("A's consumer: %v", err)
+	}
+	_, err = jsA3.CreateOrUpdateConsumer(ctx, "X", jetstream.ConsumerConfig{Durable: "D2"})
+	wantAPIErr(t, "second consumer of A", err, 10026)
 
 	// A's leader steps down: A goes on, B is untouched.
 	s, err := jsA.Stream(ctx, "ORDERS")
