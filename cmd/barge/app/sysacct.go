@@ -22,7 +22,7 @@ import (
 //
 // with <NAME> one of IDZ, STATSZ, VARZ, CONNZ, ROUTEZ, SUBSZ, ACCOUNTZ,
 // JSZ and HEALTHZ (CONNZ and JSZ with nats-server's options in the body:
-// broker.ConnzOptions, jszOptions). The subscriptions are routed, so a PING reaches every member
+// broker.ConnzOptions, jszRequest). The subscriptions are routed, so a PING reaches every member
 // of a cluster and each answers. Answers are nats-server's shapes:
 // {"server": {...}, "statsz": {...}} for STATSZ, {"server": {...},
 // "data": {...}} for the others. A user reaches them by logging in to the

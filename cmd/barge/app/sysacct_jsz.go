@@ -19,23 +19,23 @@ import (
 // AccountDetail per account and its streams). `nats server info` and
 // `nats server report jetstream` decode them with nats-server's types.
 
-// jszOptions are nats-server's JSzOptions that barge honours: the
+// jszRequest are nats-server's JSzOptions that barge honours: the
 // request's JSON body, or /jsz's query (acc, accounts, streams).
-type jszOptions struct {
+type jszRequest struct {
 	Account  string `json:"account,omitempty"`
 	Accounts bool   `json:"accounts,omitempty"`
 	Streams  bool   `json:"streams,omitempty"`
 }
 
-// jszQuery reads jszOptions from /jsz's query string.
-func jszQuery(q url.Values) jszOptions {
+// jszQuery reads jszRequest from /jsz's query string.
+func jszQuery(q url.Values) jszRequest {
 	on := func(k string) bool { v := q.Get(k); return v == "true" || v == "1" }
-	return jszOptions{Account: q.Get("acc"), Accounts: on("accounts"), Streams: on("streams")}
+	return jszRequest{Account: q.Get("acc"), Accounts: on("accounts"), Streams: on("streams")}
 }
 
-// jszBody reads jszOptions from a system request's body (none: defaults).
-func jszBody(body []byte) jszOptions {
-	var o jszOptions
+// jszBody reads jszRequest from a system request's body (none: defaults).
+func jszBody(body []byte) jszRequest {
+	var o jszRequest
 	_ = json.Unmarshal(body, &o) // a bad body gets the defaults, as nats-server
 	return o
 }
@@ -158,7 +158,7 @@ func (a *App) jsVarz() map[string]any {
 
 // jsz is /jsz and the JSZ request: this server's JetStream usage, in total
 // and (accounts, or acc) by account.
-func (a *App) jsz(o jszOptions) map[string]any {
+func (a *App) jsz(o jszRequest) map[string]any {
 	doc := map[string]any{"server_id": a.broker.ID(), "now": time.Now().UTC(), "disabled": a.js == nil}
 	if a.js == nil {
 		return doc
