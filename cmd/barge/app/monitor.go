@@ -68,7 +68,7 @@ func (a *App) startMonitor() error {
 		writeJSON(w, a.subsz())
 	})
 	mux.HandleFunc("/jsz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, a.jsz(jszQuery(r.URL.Query())))
+		writeJSON(w, a.jsz())
 	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -168,11 +168,6 @@ func TestSystemAccountCLIShapes(t *testing.T) {
 	if len(hconnz.Conns) != 1 || len(hconnz.Conns[0].Subs) == 0 {
 		t.Fatalf("/connz?acc=A: %+v", hconnz)
 	}
-	var hjsz cliJSInfo
-	getJSON(t, a.MonitorURL()+"/jsz?acc=A&streams=true", &hjsz)
-	if len(hjsz.AccountDetails) != 1 || len(hjsz.AccountDetails[0].Streams) != 1 {
-		t.Fatalf("/jsz?acc=A: %+v", hjsz)
-	}
 
 	var ui cliUserInfo
 	cliAnswer(t, ncA, "$SYS.REQ.USER.INFO", nil, &ui)

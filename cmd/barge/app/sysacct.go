@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,8 +22,8 @@ import (
 //	$SYS.REQ.SERVER.<server id>.<NAME>   <NAME> of one server
 //
 // with <NAME> one of IDZ, STATSZ, VARZ, CONNZ, ROUTEZ, SUBSZ, ACCOUNTZ,
-// JSZ and HEALTHZ (CONNZ and JSZ with nats-server's options in the body:
-// broker.ConnzOptions, jszRequest). The subscriptions are routed, so a PING reaches every member
+// JSZ and HEALTHZ (CONNZ and JSZ with nats-server's options in the body,
+// sysBodyHandlers). The subscriptions are routed, so a PING reaches every member
 // of a cluster and each answers. Answers are nats-server's shapes:
 // {"server": {...}, "statsz": {...}} for STATSZ, {"server": {...},
 // "data": {...}} for the others. A user reaches them by logging in to the
@@ -40,18 +41,17 @@ func (a *App) systemAccountName() string {
 	return "$SYS"
 }
 
-// sysHandlers are the request names and what answers them, from the
-// request's body (nats-server's options for the request, JSON).
-func (a *App) sysHandlers() map[string]func(body []byte) any {
-	return map[string]func([]byte) any{
-		"IDZ":      func([]byte) any { return map[string]string{"server_id": a.broker.ID(), "server_name": a.serverName()} },
-		"VARZ":     func([]byte) any { return a.varz() },
-		"CONNZ":    func(b []byte) any { return a.broker.ConnzWith(connzBody(b)) },
-		"ROUTEZ":   func([]byte) any { return a.routez() },
-		"ACCOUNTZ": func([]byte) any { return a.accountz("") },
-		"SUBSZ":    func([]byte) any { return a.subsz() },
-		"JSZ":      func(b []byte) any { return a.jsz(jszBody(b)) },
-		"HEALTHZ": func([]byte) any {
+// sysHandlers are the request names and what answers them.
+func (a *App) sysHandlers() map[string]func() any {
+	return map[string]func() any{
+		"IDZ":      func() any { return map[string]string{"server_id": a.broker.ID(), "server_name": a.serverName()} },
+		"VARZ":     func() any { return a.varz() },
+		"CONNZ":    func() any { return a.broker.Connz() },
+		"ROUTEZ":   func() any { return a.routez() },
+		"ACCOUNTZ": func() any { return a.accountz("") },
+		"JSZ":      func() any { return a.jsz() },
+		"SUBSZ":    func() any { return a.subsz() },
+		"HEALTHZ": func() any {
 			if err := a.Health(); err != nil {
 				return map[string]string{"status": "unavailable", "error": err.Error()}
 			}
@@ -94,8 +94,13 @@ func (a *App) startSystemAccount() error {
 	a.installUserInfo()
 	handlers := a.sysHandlers()
 	handlers["STATSZ"] = nil
-	sub := func(subj, name string, f func([]byte) any) error {
-		_, err := sys.SubscribeInternalRouted(subj, func(m *broker.InternalMsg) { answer(m.Reply, m.Data, name, f) })
+	withBody := a.sysBodyHandlers()
+	sub := func(subj, name string, f func() any) error {
+		h := withBody[name]
+		if h == nil && f != nil {
+			h = func([]byte) any { return f() }
+		}
+		_, err := sys.SubscribeInternalRouted(subj, func(m *broker.InternalMsg) { answer(m.Reply, m.Data, name, h) })
 		return err
 	}
 	if err := sub("$SYS.REQ.SERVER.PING", "STATSZ", nil); err != nil {
@@ -267,4 +272,29 @@ func (a *App) subsz() map[string]any {
 		by[acc.Name()] = n
 	}
 	return map[string]any{"server_id": a.broker.ID(), "now": time.Now().UTC(), "num_subscriptions": total, "accounts": by}
+}
+
+// jsz is /jsz: this server's JetStream usage, in total and by account.
+func (a *App) jsz() map[string]any {
+	doc := map[string]any{"server_id": a.broker.ID(), "now": time.Now().UTC(), "disabled": a.js == nil}
+	if a.js == nil {
+		return doc
+	}
+	var mem, store uint64
+	var streams, consumers int
+	var accounts []map[string]any
+	names := []string{broker.GlobalAccountName}
+	for name := range a.accountEngines() {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, strings.Compare)
+	for _, name := range names {
+		m, s, st, c := a.AccountJetStream(name).Usage()
+		mem, store, streams, consumers = mem+m, store+s, streams+st, consumers+c
+		accounts = append(accounts, map[string]any{"name": name, "memory": m, "storage": s, "streams": st, "consumers": c})
+	}
+	doc["memory"], doc["storage"], doc["streams"], doc["consumers"] = mem, store, streams, consumers
+	doc["accounts"] = len(names)
+	doc["account_details"] = accounts
+	return doc
 }

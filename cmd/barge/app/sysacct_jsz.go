@@ -13,24 +13,19 @@ import (
 	"github.com/bargemq/barge/codec/jsapi"
 )
 
-// JetStream in the monitoring documents, in nats-server's shapes: /varz's
-// "jetstream" object (JetStreamVarz: config, stats, meta) and /jsz, also
-// served as the system account's JSZ request (JSInfo with, on request, one
-// AccountDetail per account and its streams). `nats server info` and
-// `nats server report jetstream` decode them with nats-server's types.
+// JetStream in the system account's answers, in nats-server's shapes:
+// /varz's "jetstream" object (JetStreamVarz: config, stats, meta) and the
+// JSZ request (JSInfo with, as its body asks, one AccountDetail per account
+// and its streams). `nats server info` and `nats server report jetstream`
+// decode them with nats-server's types. The CONNZ request's options and
+// /connz's query are here too.
 
-// jszRequest are nats-server's JSzOptions that barge honours: the
-// request's JSON body, or /jsz's query (acc, accounts, streams).
+// jszRequest are nats-server's JSzOptions that the JSZ request honours,
+// from its JSON body.
 type jszRequest struct {
 	Account  string `json:"account,omitempty"`
 	Accounts bool   `json:"accounts,omitempty"`
 	Streams  bool   `json:"streams,omitempty"`
-}
-
-// jszQuery reads jszRequest from /jsz's query string.
-func jszQuery(q url.Values) jszRequest {
-	on := func(k string) bool { v := q.Get(k); return v == "true" || v == "1" }
-	return jszRequest{Account: q.Get("acc"), Accounts: on("accounts"), Streams: on("streams")}
 }
 
 // jszBody reads jszRequest from a system request's body (none: defaults).
@@ -38,6 +33,15 @@ func jszBody(body []byte) jszRequest {
 	var o jszRequest
 	_ = json.Unmarshal(body, &o) // a bad body gets the defaults, as nats-server
 	return o
+}
+
+// sysBodyHandlers are the system requests answered from their body's
+// options; they take the place of sysHandlers' entries of the same name.
+func (a *App) sysBodyHandlers() map[string]func([]byte) any {
+	return map[string]func([]byte) any{
+		"CONNZ": func(b []byte) any { return a.broker.ConnzWith(connzBody(b)) },
+		"JSZ":   func(b []byte) any { return a.jszReport(jszBody(b)) },
+	}
 }
 
 // connzBody reads a CONNZ request's options (none: every connection).
@@ -156,9 +160,9 @@ func (a *App) jsVarz() map[string]any {
 	return doc
 }
 
-// jsz is /jsz and the JSZ request: this server's JetStream usage, in total
-// and (accounts, or acc) by account.
-func (a *App) jsz(o jszRequest) map[string]any {
+// jszReport is the JSZ request's answer: this server's JetStream usage,
+// in total and (accounts, or acc) by account.
+func (a *App) jszReport(o jszRequest) map[string]any {
 	doc := map[string]any{"server_id": a.broker.ID(), "now": time.Now().UTC(), "disabled": a.js == nil}
 	if a.js == nil {
 		return doc
