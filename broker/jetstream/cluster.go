@@ -304,19 +304,24 @@ func (e *Engine) reopenReplicated(st *stream) {
 	e.log.Info("jetstream: replica reopened over a raft snapshot", "stream", st.name)
 }
 
-// shardIDFor derives a stream's shard id from its account and name (ids 0
-// and 1 are not used: 1 is the meta shard). The global account's streams
-// hash their name alone, as before accounts existed, so their shards keep
-// their ids; another account's hash its name too, so two accounts' streams
-// of one name are different shards.
-func shardIDFor(account, name string) uint64 {
+// shardIDFor derives a shard id from a stream's name (ids 0 and 1 are not
+// used: 1 is the meta shard).
+func shardIDFor(name string) uint64 {
 	f := fnv.New64a()
-	if account != "" && account != broker.GlobalAccountName {
-		f.Write([]byte(account))
-		f.Write([]byte{0})
-	}
 	f.Write([]byte(name))
 	return f.Sum64() | 1<<63
+}
+
+// streamShardID is the shard id of the engine's new stream name: the
+// global account's streams hash their name alone, as before accounts
+// existed, so their shards keep their ids; another account's hash the
+// account with it, so two accounts' streams of one name are different
+// shards.
+func (e *Engine) streamShardID(name string) uint64 {
+	if acc := e.srv.Name(); acc != "" && acc != broker.GlobalAccountName {
+		return shardIDFor(acc + "\x00" + name)
+	}
+	return shardIDFor(name)
 }
 
 // placement picks n members for a new stream: the meta members by node id,
@@ -385,7 +390,7 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		e.respondErr(r.reply, typ, apiErr)
 		return
 	}
-	sid := shardIDFor(e.srv.Name(), cfg.Name)
+	sid := e.streamShardID(cfg.Name)
 	place := placement(members, cfg.Replicas, sid)
 	if cfg.Replicas == 1 {
 		place = e.placeOne(ctx, cs, members, sid)
