@@ -249,7 +249,7 @@ func TestSystemAccountWithNatsCLI(t *testing.T) {
 	b := startOperatorWithSys(t)
 	want(run(b.url, "--creds", b.sysCreds, "server", "list"), "Server Overview")
 	want(run(b.url, "--creds", b.sysCreds, "server", "info"), "Server information for")
-	want(run(b.url, "--creds", b.sysCreds, "account", "info"), "Account Information")
+	want(run(b.url, "--creds", b.sysCreds, "account", "info"), "Account Information", "User: ")
 }
 
 // operatorServer is a server in operator mode with a system account.

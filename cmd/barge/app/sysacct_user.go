@@ -11,9 +11,10 @@ import (
 // account info` shows its answer): who the requesting client is, its
 // account and its permissions, {"server": {...}, "data": {"user",
 // "account", "permissions"}}. barge subscribes it in each account it knows
-// at start and in each a reload adds; an operator-mode account, made at its
-// first login, has none (the CLI then prints the rest of account info
-// without the user lines).
+// at start (the accounts block's and operator mode's preloaded ones) and in
+// each a reload of the accounts block adds; an account a reload of
+// resolver_preload adds has none (the CLI then prints the rest of account
+// info without the user lines).
 
 const userInfoSubject = "$SYS.REQ.USER.INFO"
 
@@ -29,6 +30,9 @@ type userInfo struct {
 func (a *App) installUserInfoLocked() {
 	if a.accts.userInfo == nil {
 		a.accts.userInfo = make(map[string]bool)
+	}
+	for key := range a.cfg.Auth.Accounts {
+		a.broker.Account(key) // operator mode's preloaded accounts, before their first login
 	}
 	for _, acc := range a.broker.Accounts() {
 		if a.accts.userInfo[acc.Name()] {
