@@ -29,8 +29,11 @@ import (
 // holds the mapping. A singleton response ends the mapping; a stream or
 // chunked one keeps it until the response threshold (2 minutes) passes.
 //
-// Messages cross whole, so one over MaxInternalMsg (8 MiB) does not cross
-// an import.
+// Messages cross whole, except that a message over MaxInternalMsg (8 MiB)
+// published by a client is streamed through a stream import to the
+// importer's receivers, here and on the peers, piece by piece as it
+// arrives (imports_large.go); such a message crosses one stream import
+// only, and not a service import.
 
 // ResponseType is a service export's response_type.
 type ResponseType uint8
@@ -143,12 +146,12 @@ func (s *Server) AddStreamImport(to, from *Account, subj, toSubj string) (*Subsc
 	if err != nil {
 		return nil, err
 	}
-	return s.subscribeInternalIn(from, subj, "", false, func(im *InternalMsg) {
+	return s.subscribeInternalSub(from, &Subscription{Subject: subj, imp: &streamImport{to: to, m: m}, handler: func(im *InternalMsg) {
 		if im.hops >= maxImportHops {
 			return
 		}
 		s.Send(&Delivery{Account: to, To: m.apply(im.Subject), Reply: im.Reply, Hdr: im.Hdr, Body: im.Data, hops: im.hops + 1})
-	})
+	}})
 }
 
 // AddServiceImport makes requests published in account to on local (""

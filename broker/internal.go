@@ -33,6 +33,22 @@ type InternalMsg struct {
 	Perms *auth.Perms
 	// hops counts the imports the message crossed (imports.go).
 	hops uint8
+	// from is the client that published it; nil when the server or a
+	// route did.
+	from *client
+}
+
+// Sender is who published m: the user and account its client logged in
+// as; ok is false for a message from the server, a route or an import.
+func (m *InternalMsg) Sender() (user, account string, ok bool) {
+	c := m.from
+	if c == nil {
+		return "", "", false
+	}
+	c.mu.Lock()
+	user = c.mu.user
+	c.mu.Unlock()
+	return user, c.account().Name(), true
 }
 
 // InternalHandler receives messages for an internal subscription. It runs on

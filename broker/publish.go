@@ -59,6 +59,9 @@ type target struct {
 	// stream is the receiver's open Stream while streaming; nil once it
 	// failed or ended.
 	stream Stream
+	// as, when not nil, is the subject the receiver's MSG line carries: a
+	// stream import's mapped subject (imports_large.go).
+	as []byte
 }
 
 // crlf ends every delivered payload.
@@ -148,6 +151,10 @@ func (c *client) resolveTargets() {
 
 func (c *client) addTarget(sub *Subscription) {
 	p := &c.pub
+	if sub.imp != nil && p.size > MaxInternalMsg && !c.route {
+		c.addImported(sub.imp)
+		return
+	}
 	if sub.handler != nil {
 		p.internal = true
 		p.targets = append(p.targets, target{sub: sub, headers: true})
@@ -159,7 +166,11 @@ func (c *client) addTarget(sub *Subscription) {
 	}
 }
 
-func (c *client) eligible(sub *Subscription) bool {
+func (c *client) eligible(sub *Subscription) bool { return c.eligibleFor(sub, c.pub.subject) }
+
+// eligibleFor is eligible for a delivery under subj (the message's
+// subject, or an import's mapping of it).
+func (c *client) eligibleFor(sub *Subscription, subj []byte) bool {
 	if sub.peer != nil {
 		return false
 	}
@@ -167,7 +178,7 @@ func (c *client) eligible(sub *Subscription) bool {
 		return !c.route || sub.routed
 	}
 	return sub.client != nil && !sub.client.closed.Load() && (c.opts.Echo || sub.client != c) &&
-		(!sub.permFilter.Load() || sub.client.deliverable(sub, c.pub.subject))
+		(!sub.permFilter.Load() || sub.client.deliverable(sub, subj))
 }
 
 // pickMember chooses one eligible member of a queue group uniformly at
@@ -175,9 +186,14 @@ func (c *client) eligible(sub *Subscription) bool {
 // be past its auto-unsubscribe limit, the next eligible members in order are
 // tried.
 func (c *client) pickMember(group []*Subscription) *Subscription {
+	return c.pickMemberFor(group, c.pub.subject)
+}
+
+// pickMemberFor is pickMember for a delivery under subj.
+func (c *client) pickMemberFor(group []*Subscription, subj []byte) *Subscription {
 	n := 0
 	for _, sub := range group {
-		if c.eligible(sub) {
+		if c.eligibleFor(sub, subj) {
 			n++
 		}
 	}
@@ -187,7 +203,7 @@ func (c *client) pickMember(group []*Subscription) *Subscription {
 	k := c.rng.IntN(n)
 	start := 0
 	for i, sub := range group {
-		if c.eligible(sub) {
+		if c.eligibleFor(sub, subj) {
 			if k == 0 {
 				start = i
 				break
@@ -197,7 +213,7 @@ func (c *client) pickMember(group []*Subscription) *Subscription {
 	}
 	for i := range group {
 		sub := group[(start+i)%len(group)]
-		if c.eligible(sub) && admit(sub) {
+		if c.eligibleFor(sub, subj) && admit(sub) {
 			return sub
 		}
 	}
@@ -225,6 +241,9 @@ func (c *client) lineFor(t *target) []byte {
 	subject := p.subject
 	if p.as != nil {
 		subject = p.as
+	}
+	if t.as != nil {
+		subject = t.as
 	}
 	if p.hdrLen < 0 {
 		c.line = codec.AppendMsg(c.line[:0], subject, t.sub.sid, p.reply, p.size)
@@ -497,6 +516,9 @@ func (c *client) resetPublish() {
 func (c *client) deliverInternal(t *target, payload []byte) {
 	p := &c.pub
 	m := InternalMsg{Subject: p.subject, Reply: p.reply, Data: payload, Perms: c.readPerms()}
+	if !c.route {
+		m.from = c
+	}
 	if p.hdrLen >= 0 {
 		m.Hdr, m.Data = payload[:p.hdrLen], payload[p.hdrLen:]
 	}

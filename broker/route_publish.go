@@ -15,12 +15,21 @@ type routeTarget struct {
 	// stream is the open chunked message while streaming; nil once it
 	// failed or ended.
 	stream Stream
+	// acc and subject, when acc is not nil, are the account and subject
+	// the message is routed in instead of the publisher's: a stream
+	// import's (imports_large.go).
+	acc     *Account
+	subject []byte
 }
 
 // addRoute forwards the current message to pe, for its plain subscribers
 // (queue "") or for one member of queue. A peer that has not dialed us yet
 // has no outbound connection and is skipped.
-func (c *client) addRoute(pe *peer, queue string) {
+func (c *client) addRoute(pe *peer, queue string) { c.addRouteIn(pe, queue, nil, nil) }
+
+// addRouteIn is addRoute in account acc under subj (nil acc: the
+// publisher's account and subject).
+func (c *client) addRouteIn(pe *peer, queue string, acc *Account, subj []byte) {
 	out := pe.out.Load()
 	if out == nil {
 		return
@@ -28,7 +37,7 @@ func (c *client) addRoute(pe *peer, queue string) {
 	p := &c.pub
 	var rt *routeTarget
 	for i := range p.routes {
-		if p.routes[i].peer == pe {
+		if p.routes[i].peer == pe && p.routes[i].acc == acc {
 			rt = &p.routes[i]
 			break
 		}
@@ -41,6 +50,7 @@ func (c *client) addRoute(pe *peer, queue string) {
 		}
 		rt = &p.routes[len(p.routes)-1]
 		rt.peer, rt.out, rt.queues = pe, out, rt.queues[:0]
+		rt.acc, rt.subject = acc, subj
 	}
 	if queue != "" && len(rt.queues) < codec.MaxRouteQueues {
 		rt.queues = append(rt.queues, queue)
@@ -50,7 +60,10 @@ func (c *client) addRoute(pe *peer, queue string) {
 // pickRemote forwards the current message to one peer with members of a
 // queue group that has no eligible local member, chosen uniformly among
 // the peers that can be reached.
-func (c *client) pickRemote(group []*Subscription) {
+func (c *client) pickRemote(group []*Subscription) { c.pickRemoteIn(group, nil, nil) }
+
+// pickRemoteIn is pickRemote in account acc under subj (see addRouteIn).
+func (c *client) pickRemoteIn(group []*Subscription, acc *Account, subj []byte) {
 	n := 0
 	for _, sub := range group {
 		if sub.peer != nil && sub.peer.out.Load() != nil {
@@ -64,7 +77,7 @@ func (c *client) pickRemote(group []*Subscription) {
 	for _, sub := range group {
 		if sub.peer != nil && sub.peer.out.Load() != nil {
 			if k == 0 {
-				c.addRoute(sub.peer, sub.Queue)
+				c.addRouteIn(sub.peer, sub.Queue, acc, subj)
 				return
 			}
 			k--
@@ -111,7 +124,11 @@ func (c *client) wantsQueue(q string) bool {
 // routeLine encodes rt's routed-message control line into c.line.
 func (c *client) routeLine(rt *routeTarget, chunked bool) []byte {
 	p := &c.pub
-	c.line = codec.AppendRouteMsg(c.line[:0], c.account().name, p.subject, p.reply, rt.queues, p.hdrLen, p.size, chunked)
+	acc, subj := c.account().name, p.subject
+	if rt.acc != nil {
+		acc, subj = rt.acc.name, rt.subject
+	}
+	c.line = codec.AppendRouteMsg(c.line[:0], acc, subj, p.reply, rt.queues, p.hdrLen, p.size, chunked)
 	return c.line
 }
 

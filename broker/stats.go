@@ -1,13 +1,11 @@
 package broker
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"runtime"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -92,6 +90,9 @@ type ConnInfo struct {
 	TLSFirst bool `json:"tls_first,omitempty"`
 	// Account is the client's account.
 	Account string `json:"account,omitempty"`
+	// Subs are its subscriptions' subjects, when asked for
+	// (ConnzOptions.Subscriptions).
+	Subs []string `json:"subscriptions_list,omitempty"`
 }
 
 // TLSPeerCert describes a peer's certificate in /connz, as nats-server's.
@@ -180,28 +181,7 @@ func (s *Server) Varz() Varz {
 }
 
 // Connz returns every open client connection, ordered by client id.
-func (s *Server) Connz() Connz {
-	now := s.opts.Clock.Now()
-	s.mu.Lock()
-	clients := make([]*client, 0, len(s.mu.clients))
-	for _, c := range s.mu.clients {
-		clients = append(clients, c)
-	}
-	s.mu.Unlock()
-	slices.SortFunc(clients, func(a, b *client) int { return cmp.Compare(a.cid, b.cid) })
-	z := Connz{
-		ID:       s.id,
-		Now:      now,
-		NumConns: len(clients),
-		Total:    len(clients),
-		Limit:    len(clients),
-		Conns:    make([]*ConnInfo, 0, len(clients)),
-	}
-	for _, c := range clients {
-		z.Conns = append(z.Conns, c.connInfo(now))
-	}
-	return z
-}
+func (s *Server) Connz() Connz { return s.ConnzWith(ConnzOptions{}) }
 
 func (c *client) connInfo(now time.Time) *ConnInfo {
 	ci := &ConnInfo{

@@ -72,6 +72,11 @@ type Subscription struct {
 	// idx is the subscription's position in its node's slice; it is
 	// guarded by the owning Sublist's mu.
 	idx int
+	// imp, on a stream import's internal subscription, is where the
+	// import sends messages: one too large for the handler is streamed to
+	// the importer's receivers instead (imports_large.go). Set before
+	// insertion and never changed.
+	imp *streamImport
 }
 
 // SublistResult is the set of subscriptions a literal subject matches. A

@@ -41,7 +41,7 @@ func (e *Engine) consumerCreate(r *apiReq, s jsapi.APISubject) {
 		return
 	}
 	req.Config.Metadata = withRequiredLevel(req.Config.Metadata, consumerRequiredLevel(&req.Config))
-	if max := e.o.MaxConsumers; max > 0 && e.consumerCount() >= max && !e.consumerExists(st, cname, &req) {
+	if max := e.o.MaxConsumers; max > 0 && e.accountConsumerCount() >= max && !e.consumerExists(st, cname, &req) {
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeMaximumConsumersLimit))
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bargemq/barge/broker"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
 )
@@ -352,12 +353,24 @@ func (e *Engine) reopenReplicated(st *stream) {
 	e.log.Info("jetstream: replica reopened over a raft snapshot", "stream", st.name)
 }
 
-// shardIDFor derives a stream's shard id from its name (ids 0 and 1 are
-// not used: 1 is the meta shard).
+// shardIDFor derives a shard id from a stream's name (ids 0 and 1 are not
+// used: 1 is the meta shard).
 func shardIDFor(name string) uint64 {
 	f := fnv.New64a()
 	f.Write([]byte(name))
 	return f.Sum64() | 1<<63
+}
+
+// streamShardID is the shard id of the engine's new stream name: the
+// global account's streams hash their name alone, as before accounts
+// existed, so their shards keep their ids; another account's hash the
+// account with it, so two accounts' streams of one name are different
+// shards.
+func (e *Engine) streamShardID(name string) uint64 {
+	if acc := e.srv.Name(); acc != "" && acc != broker.GlobalAccountName {
+		return shardIDFor(acc + "\x00" + name)
+	}
+	return shardIDFor(name)
 }
 
 // placement picks n members for a new stream: the meta members by node id,
@@ -422,7 +435,11 @@ func (e *Engine) createReplicated(r *apiReq, cs *clusterState, req *jsapi.Stream
 		e.respondErr(r.reply, typ, jsapi.NewAPIError(jsapi.ErrCodeStreamSubjectOverlap))
 		return
 	}
-	sid := shardIDFor(cfg.Name)
+	if apiErr := e.clusterStreamLimit(ctx, cs, cfg.Name); apiErr != nil {
+		e.respondErr(r.reply, typ, apiErr)
+		return
+	}
+	sid := e.streamShardID(cfg.Name)
 	place := placement(members, cfg.Replicas, sid)
 	if cfg.Replicas == 1 {
 		place = e.placeOne(ctx, cs, members, sid)

@@ -47,6 +47,9 @@
 // Options.MaxStreams and MaxConsumers are the account's limits (10027,
 // 10026 when reached); MaxMemory and MaxStore bound a stream's max_bytes
 // and the bytes the account stores (a publish past them gets 10002).
+// Clustered, the stream and consumer limits are counted in the meta shard
+// (cluster_limits.go), whose keys the app scopes to the account, and a
+// stream's shard id hashes the account with its name (streamShardID).
 //
 // New(srv, Options) loads every stream from <store_dir>/jetstream/<name>/
 // (meta.json: config and creation time, written to a temporary file,

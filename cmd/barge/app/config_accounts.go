@@ -382,8 +382,6 @@ func (c *Config) validateAccounts() error {
 			switch {
 			case !c.JetStream:
 				return fmt.Errorf("account %q: jetstream needs JetStream enabled on the server", a.Name)
-			case c.ClusterSize > 0:
-				return fmt.Errorf("account %q: jetstream for accounts other than the global account is not supported in a JetStream cluster (cluster_size)", a.Name)
 			case !safeDirName(a.Name):
 				return fmt.Errorf("account %q: a JetStream account's name must be usable as a folder name", a.Name)
 			}

@@ -21,8 +21,8 @@ import (
 // deliveries) with its data under <store_dir>/accounts/<name>/jetstream
 // and the account's limits. A configured account without it answers its
 // $JS.API requests with 10039 'jetstream not enabled for account'.
-// A JetStream cluster (cluster_size) keeps JetStream to the global account
-// (Validate refuses account jetstream there). In operator mode, each
+// In a JetStream cluster (cluster_size) every account's engine is
+// clustered (jsaccounts_cluster.go). In operator mode, each
 // preloaded account JWT that enables JetStream gets an engine with its
 // limits (operatorAccounts).
 //
@@ -45,6 +45,10 @@ type accountsState struct {
 	noJS map[string]*broker.Subscription
 	// imports are the subscriptions of the imports in force.
 	imports []*broker.Subscription
+	// clustered names the engines of js made clustered (SetCluster).
+	clustered map[string]bool
+	// userInfo names the accounts that answer USER.INFO (sysacct_user.go).
+	userInfo map[string]bool
 }
 
 // accountEngines returns a copy of the accounts' engines by name.
@@ -76,7 +80,6 @@ func (a *App) startAccountJetStream() error {
 // operatorAccounts are the accounts of operator mode's preloaded JWTs,
 // named by public key, with JetStream where the account's claims enable
 // it (memory or disk storage not 0), with its limits (-1: unlimited).
-// In a JetStream cluster they have none, as configured accounts.
 func operatorAccounts(c *Config) []AccountConfig {
 	var out []AccountConfig
 	for key, s := range c.Auth.Accounts {
@@ -85,7 +88,7 @@ func operatorAccounts(c *Config) []AccountConfig {
 			continue // Validate and the authenticator refuse it
 		}
 		x := AccountConfig{Name: key}
-		if ac.Limits.IsJSEnabled() && c.ClusterSize == 0 {
+		if ac.Limits.IsJSEnabled() {
 			l := ac.Limits.JetStreamLimits
 			if t, ok := ac.Limits.JetStreamTieredLimits["R1"]; ok {
 				l = t // the engine keeps one set of limits: R1's
@@ -144,7 +147,6 @@ func (a *App) startAccountJetStreamLocked(accounts []AccountConfig) error {
 		o := a.jsOptions()
 		o.StoreDir = filepath.Join(a.cfg.StoreDir, "accounts", ac.Name)
 		o.Account = acc
-		o.Clustered = false
 		o.MaxMemory, o.MaxStore = ac.JetStream.MaxMemory, ac.JetStream.MaxFile
 		o.MaxStreams, o.MaxConsumers = ac.JetStream.MaxStreams, ac.JetStream.MaxConsumers
 		js, err := jetstream.New(a.broker, o)
@@ -153,6 +155,7 @@ func (a *App) startAccountJetStreamLocked(accounts []AccountConfig) error {
 		}
 		a.accts.js[ac.Name] = js
 	}
+	a.clusterAccountEnginesLocked(a.metaRaft())
 	return nil
 }
 
@@ -177,6 +180,7 @@ func (a *App) closeAccountJetStream() error {
 		}
 	}
 	a.accts.js = nil
+	a.accts.clustered = nil
 	return errors.Join(errs...)
 }
 
@@ -227,5 +231,6 @@ func (a *App) applyAccounts(c *Config) error {
 	a.accts.imports = nil
 	err := a.installImportsLocked(c.Accounts)
 	a.accts.cfg = c.Accounts
+	a.installUserInfoLocked()
 	return err
 }

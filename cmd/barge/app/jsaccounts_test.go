@@ -155,7 +155,7 @@ func TestJetStreamPerAccount(t *testing.T) {
 }
 
 // TestJetStreamAccountConfigErrors: account JetStream needs server
-// JetStream and is refused in a JetStream cluster.
+// JetStream.
 func TestJetStreamAccountConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		conf string
@@ -163,9 +163,6 @@ func TestJetStreamAccountConfigErrors(t *testing.T) {
 		want string
 	}{
 		{`accounts { A: { jetstream: enabled } }`, func(c *app.Config) { c.JetStream = false }, "needs JetStream enabled"},
-		{`accounts { A: { jetstream: enabled } }`, func(c *app.Config) {
-			c.ClusterSize, c.Cluster, c.ClusterName, c.RaftAddr, c.NodeID = 3, "127.0.0.1:6222", "x", "127.0.0.1:7222", 1
-		}, "not supported in a JetStream cluster"},
 		{`accounts { A: { jetstream: sometimes } }`, nil, "Expected 'enabled' or 'disabled'"},
 		{`accounts { A: { jetstream: { max_streams: x } } }`, nil, `Expected a parseable size for "max_streams"`},
 	} {

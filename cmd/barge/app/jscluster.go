@@ -157,6 +157,7 @@ func (jc *jsCluster) bootstrap(ctx context.Context, a *App, dir string) {
 	jc.log.Info("meta shard started", "members", members)
 	if a.js != nil {
 		a.js.SetCluster(&jsRaft{a: a, host: jc.host, meta: meta})
+		a.clusterAccountEngines(&jsRaft{a: a, host: jc.host, meta: meta})
 	}
 }
 

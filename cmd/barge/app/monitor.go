@@ -56,7 +56,7 @@ func (a *App) startMonitor() error {
 	mux.HandleFunc("/healthz", a.serveHealthz)
 	mux.HandleFunc("/varz", a.serveVarz)
 	mux.HandleFunc("/connz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, a.broker.Connz())
+		writeJSON(w, a.broker.ConnzWith(connzQuery(r.URL.Query())))
 	})
 	mux.HandleFunc("/routez", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.routez())
@@ -208,6 +208,7 @@ func (a *App) varz() map[string]any {
 	doc := map[string]any{}
 	mergeJSON(doc, a.broker.Varz())
 	mergeJSON(doc, extra)
+	doc["jetstream"] = a.jsVarz()
 	return doc
 }
 

@@ -21,7 +21,8 @@ import (
 //	$SYS.REQ.SERVER.<server id>.<NAME>   <NAME> of one server
 //
 // with <NAME> one of IDZ, STATSZ, VARZ, CONNZ, ROUTEZ, SUBSZ, ACCOUNTZ,
-// JSZ and HEALTHZ. The subscriptions are routed, so a PING reaches every member
+// JSZ and HEALTHZ (CONNZ and JSZ with nats-server's options in the body,
+// sysBodyHandlers). The subscriptions are routed, so a PING reaches every member
 // of a cluster and each answers. Answers are nats-server's shapes:
 // {"server": {...}, "statsz": {...}} for STATSZ, {"server": {...},
 // "data": {...}} for the others. A user reaches them by logging in to the
@@ -63,11 +64,12 @@ func (a *App) sysHandlers() map[string]func() any {
 func (a *App) startSystemAccount() error {
 	sys := a.broker.Account(a.systemAccountName())
 	var seq atomic.Uint64
-	answer := func(reply []byte, name string, f func() any) {
+	answer := func(reply, body []byte, name string, f func([]byte) any) {
 		if len(reply) == 0 || !a.sysReady.Load() {
 			return
 		}
 		reply = append([]byte(nil), reply...)
+		body = append([]byte(nil), body...)
 		// Off the publisher's event loop: the figures take locks and
 		// read memory statistics.
 		go func() {
@@ -76,7 +78,7 @@ func (a *App) startSystemAccount() error {
 			if name == "STATSZ" {
 				v = map[string]any{"server": info, "statsz": a.statsz()}
 			} else {
-				v = map[string]any{"server": info, "data": f()}
+				v = map[string]any{"server": info, "data": f(body)}
 			}
 			b, err := json.Marshal(v)
 			if err != nil {
@@ -88,10 +90,16 @@ func (a *App) startSystemAccount() error {
 	a.broker.SetConnEventHandler(func(ev *broker.ConnEvent) {
 		a.connEvent(sys, ev, seq.Add(1))
 	})
+	a.installUserInfo()
 	handlers := a.sysHandlers()
 	handlers["STATSZ"] = nil
+	withBody := a.sysBodyHandlers()
 	sub := func(subj, name string, f func() any) error {
-		_, err := sys.SubscribeInternalRouted(subj, func(m *broker.InternalMsg) { answer(m.Reply, name, f) })
+		h := withBody[name]
+		if h == nil && f != nil {
+			h = func([]byte) any { return f() }
+		}
+		_, err := sys.SubscribeInternalRouted(subj, func(m *broker.InternalMsg) { answer(m.Reply, m.Data, name, h) })
 		return err
 	}
 	if err := sub("$SYS.REQ.SERVER.PING", "STATSZ", nil); err != nil {
