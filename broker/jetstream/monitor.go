@@ -19,8 +19,8 @@ type Usage struct {
 	Streams, Consumers int
 	Messages, Bytes    uint64
 	// Replicated counts the replicated streams (nats-server's ha_assets
-	// counts their raft groups).
-	Replicated int
+	// counts their raft groups), StreamsLeader those this node leads.
+	Replicated, StreamsLeader int
 	// APITotal and APIErrors count $JS.API requests and error replies.
 	APITotal, APIErrors uint64
 	// MaxMemory and MaxStore are the configured limits (<= 0: none).
@@ -44,6 +44,10 @@ func (e *Engine) Usage() Usage {
 		MaxMemory: e.o.MaxMemory, MaxStore: e.o.MaxStore,
 		StoreDir: e.o.StoreDir, SyncAlways: e.o.Sync != log.SyncInterval,
 	}
+	self, clustered := uint64(0), false
+	if cs := e.cl.Load(); cs != nil {
+		self, clustered = cs.c.NodeID(), true
+	}
 	for _, st := range e.sortedStreams() {
 		state := st.store.Reader().State()
 		if st.Config().Storage == jsapi.MemoryStorage {
@@ -57,6 +61,9 @@ func (e *Engine) Usage() Usage {
 		u.Bytes += state.Bytes
 		if st.repl != nil {
 			u.Replicated++
+			if id, ok := st.repl.Leader(); clustered && ok && id == self {
+				u.StreamsLeader++
+			}
 		}
 	}
 	return u

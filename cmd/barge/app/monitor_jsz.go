@@ -29,6 +29,10 @@ type JSInfo struct {
 	Bytes          uint64           `json:"bytes"`
 	AccountDetails []*AccountDetail `json:"account_details,omitempty"`
 	Total          int              `json:"total"`
+	// StreamsLeader counts the replicated streams this node leads;
+	// MetaCluster is the meta shard (nats-server's MetaClusterInfo).
+	StreamsLeader int            `json:"streams_leader,omitempty"`
+	MetaCluster   map[string]any `json:"meta_cluster,omitempty"`
 }
 
 // JSStats are nats-server's JetStreamStats: usage and API counters.
@@ -93,14 +97,6 @@ func (a *App) jszAccounts() []jsAccount {
 	return out
 }
 
-// limitOrNone reports a configured limit, -1 when there is none.
-func limitOrNone(v int64) int64 {
-	if v <= 0 {
-		return -1
-	}
-	return v
-}
-
 // jszOptions are /jsz's query options (the system account's JSZ request
 // takes the defaults).
 type jszOptions struct {
@@ -145,8 +141,9 @@ func (a *App) jszDoc(opt jszOptions) JSInfo {
 		return info
 	}
 	u0 := accounts[0].js.Usage()
+	info.MetaCluster = a.metaClusterInfo()
 	info.Config = JSConfig{
-		MaxMemory: limitOrNone(u0.MaxMemory), MaxStore: limitOrNone(u0.MaxStore),
+		MaxMemory: max(u0.MaxMemory, 0), MaxStore: max(u0.MaxStore, 0),
 		StoreDir: a.cfg.StoreDir, SyncInterval: a.cfg.SyncInterval, SyncAlways: u0.SyncAlways,
 	}
 	info.Total = len(accounts)
@@ -166,6 +163,7 @@ func (a *App) jszDoc(opt jszOptions) JSInfo {
 		info.Consumers += u.Consumers
 		info.Messages += u.Messages
 		info.Bytes += u.Bytes
+		info.StreamsLeader += u.StreamsLeader
 		if acc != "" && acc != ja.name || acc == "" && !opt.accounts {
 			continue
 		}

@@ -106,7 +106,8 @@ func TestJsz(t *testing.T) {
 	if z.API.Total < 4 || z.API.Errors < 1 {
 		t.Fatalf("/jsz api %+v", z.API)
 	}
-	if z.Config.StoreDir == "" || z.Config.MaxMemory == 0 || z.Config.MaxStore == 0 {
+	// No server-wide limits: 0, as the nats CLI reads -1 as 16 EiB.
+	if z.Config.StoreDir == "" || z.Config.MaxMemory != 0 || z.Config.MaxStore != 0 {
 		t.Fatalf("/jsz config %+v", z.Config)
 	}
 	if len(z.AccountDetails) != 0 {
@@ -207,9 +208,10 @@ func TestSubsz(t *testing.T) {
 
 	var z subsz
 	// The global account's index: the system account's own requests are
-	// counted in the total, as in nats-server.
+	// counted in the total, as in nats-server; the account has one of its
+	// own, $SYS.REQ.USER.INFO's answerer.
 	getJSON(t, a.MonitorURL()+"/subsz?acc=%24G", &z)
-	if z.NumSubs != 5 || z.NumInserts != 6 || z.NumRemoves != 1 || z.NumMatches < 3 || z.NumCache < 1 ||
+	if z.NumSubs != 6 || z.NumInserts != 7 || z.NumRemoves != 1 || z.NumMatches < 3 || z.NumCache < 1 ||
 		z.MaxFanout != 3 || z.CacheHitRate <= 0 || z.AvgFanout <= 0 || z.Limit != 1024 || len(z.Subs) != 0 {
 		t.Fatalf("/subsz %+v", z)
 	}
