@@ -19,7 +19,7 @@
 //
 // Decisions, where nats-server left a choice or barge departs from it:
 //
-//   - INFO advertises version NATSVersion ("2.12.0") and api_lvl
+//   - INFO advertises version NATSVersion ("2.14.0") and api_lvl
 //     (jsapi.BargeAPILevel) so nats.go and the nats
 //     CLI use their modern API forms; barge's own release is Version, also
 //     reported as barge_version in Varz.

@@ -14,9 +14,9 @@ import (
 // NATSVersion is the server version advertised in INFO and /varz. Clients
 // (nats.go, the nats CLI) compare it with the versions that introduced the
 // features they use, so it names the nats-server release whose protocol and
-// JetStream API barge follows, not barge's own release: 2.12, whose API
-// (level 2) barge implements, as it does level 3 (jsapi.BargeAPILevel).
-const NATSVersion = "2.12.0"
+// JetStream API barge follows, not barge's own release: 2.14, whose API
+// (level 4, jsapi.BargeAPILevel) barge implements.
+const NATSVersion = "2.14.0"
 
 // Version is barge's own release.
 const Version = "0.1.0"

@@ -17,8 +17,8 @@ import (
 // `nats pub --atomic` and `nats bench js pub atomic` and `async
 // --persistasync` (with --create: its streams set allow_batched, which the
 // CLI marks level 3) run, `nats consumer pause` pauses, and `nats bench js
-// pub fast` is refused by the CLI itself: it needs level 4 (nats-server
-// 2.14), which barge does not report.
+// pub fast --create`, which the CLI allows from level 4 (nats-server 2.14)
+// on, publishes its fast batches.
 func TestAPILevelWithNatsCLI(t *testing.T) {
 	cli := os.Getenv("BARGE_NATS_CLI")
 	if cli == "" {
@@ -88,9 +88,11 @@ func TestAPILevelWithNatsCLI(t *testing.T) {
 		t.Fatalf("consumer info:\n%s", out)
 	}
 
-	cmd := exec.Command(cli, "--server", a.ClientURL(), "bench", "js", "pub", "fast", "bench.f", "--create", "--stream", "BF", "--msgs", "100", "--no-progress")
-	cmd.Env = append(os.Environ(), "NATS_CONTEXT=", "HOME="+home)
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "requires NATS Server 2.14") {
-		t.Fatalf("bench fast: %v\n%s", err, out)
+	out = run("", "bench", "js", "pub", "fast", "bench.f", "--create", "--stream", "BF", "--msgs", "500", "--no-progress")
+	if !strings.Contains(out, "publisher stats") {
+		t.Fatalf("bench fast:\n%s", out)
+	}
+	if out := run("", "stream", "info", "BF", "--json"); !strings.Contains(out, `"messages": 500`) || !strings.Contains(out, `"allow_batched": true`) {
+		t.Fatalf("BF:\n%s", out)
 	}
 }

@@ -149,11 +149,11 @@
 //     fired by the stream's leader through its store.
 //   - Counters (counter.go): the rules compute each total in log order and
 //     store it as the message's body (log.View.SetPayload).
-//   - $JS.API.INFO (and INFO's api_lvl) report API level 3
+//   - $JS.API.INFO (and INFO's api_lvl) report API level 4
 //     (jsapi.BargeAPILevel; apilevel.go sets the _nats.* metadata):
-//     clients gate features on it. Level 4's durable sourcing is not
-//     built (its CONSUMER.RESET and ack policy flow_control are:
-//     consumer/reset.go, consumer/flowack.go).
+//     clients gate features on it. Level 4 is CONSUMER.RESET
+//     (consumer/reset.go), ack policy flow_control (consumer/flowack.go)
+//     and durable sourcing (feed_durable.go, consumer/sourcing.go).
 //   - Per-message TTL and subject delete markers (ttl.go): the rules learn
 //     each TTL in log order; the stream's leader removes what expired, by
 //     an ordinary (replicated) delete or a delete marker.

@@ -83,6 +83,12 @@ type feed struct {
 	posKnown bool
 	savedPos uint64
 	savedAt  time.Time
+	// Durable sourcing (feed_durable.go): the consumer's filters (nil:
+	// the feed's own), the position last reported to it, and the copies
+	// since. run's goroutine only.
+	cfilters    []string
+	reported    uint64
+	sinceReport int
 
 	mu struct {
 		sync.Mutex
@@ -190,14 +196,17 @@ func (f *feed) run(ctx context.Context) {
 		err := f.copyFrom(ctx, origin)
 		f.drain()
 		if err != nil && ctx.Err() == nil {
-			if !errors.Is(err, log.ErrClosed) {
-				f.e.log.Warn("jetstream: feed stopped, retrying", "stream", f.st.name, "origin", f.src.Name, "err", err)
+			if !errors.Is(err, errFeedNotReady) {
+				if !errors.Is(err, log.ErrClosed) {
+					f.e.log.Warn("jetstream: feed stopped, retrying", "stream", f.st.name, "origin", f.src.Name, "err", err)
+				}
+				f.setErr(jsapi.NewAPIError(jsapi.ErrCodeStreamGeneral, "origin read failed"))
 			}
-			f.setErr(jsapi.NewAPIError(jsapi.ErrCodeStreamGeneral, "origin read failed"))
 			f.wait(ctx, nil)
 		}
 	}
 	f.savePos() // drains
+	f.reportDurable()
 }
 
 // wait returns when ctx ends, ch closes, or feedRetry passes.
@@ -234,7 +243,14 @@ func (f *feed) setErr(err *jsapi.APIError) {
 func (f *feed) copyFrom(ctx context.Context, origin *stream) error {
 	r := origin.store.Reader()
 	f.oid = origin.identity()
-	next, err := f.position(r)
+	var floor uint64
+	if f.src.Consumer != nil {
+		var err error
+		if floor, err = f.durableStart(ctx, origin); err != nil {
+			return err
+		}
+	}
+	next, err := f.position(r, floor)
 	if err != nil {
 		return err
 	}
@@ -253,9 +269,10 @@ func (f *feed) copyFrom(ctx context.Context, origin *stream) error {
 			return nil // run drains, and the next copyFrom re-reads the position
 		}
 		changed := r.Changed()
-		seq, err := r.LoadNext(next, f.filter, &sm)
+		seq, err := f.loadNext(r, next, &sm)
 		if errors.Is(err, log.ErrNotFound) {
 			f.caughtUp(r, next)
+			f.reportDurable()
 			f.maybeSavePos()
 			f.wait(ctx, changed)
 			continue
@@ -267,6 +284,9 @@ func (f *feed) copyFrom(ctx context.Context, origin *stream) error {
 			return err
 		}
 		next = seq + 1
+		if f.sinceReport++; f.sinceReport >= feedReportEvery {
+			f.reportDurable()
+		}
 	}
 	return nil
 }
@@ -282,8 +302,9 @@ func (f *feed) caughtUp(r log.Reader, next uint64) {
 }
 
 // position is the first origin sequence the feed reads: after the last
-// one the stream holds from it, else the configured start.
-func (f *feed) position(r log.Reader) (uint64, error) {
+// one the stream holds from it or, when later, after floor (a durable
+// feed's consumer's ack floor), else the configured start.
+func (f *feed) position(r log.Reader, floor uint64) (uint64, error) {
 	own := f.st.store.Reader()
 	var after uint64
 	if f.mirror {
@@ -301,6 +322,7 @@ func (f *feed) position(r log.Reader) (uint64, error) {
 			after = 0
 		}
 	}
+	after = max(after, floor)
 	f.mu.Lock()
 	f.mu.pos = after
 	f.mu.Unlock()
@@ -561,8 +583,14 @@ func (s *stream) identity() string {
 // streamIdentity hashes a creation time as nats-server does (sha-256 of
 // its RFC 3339 text, 8 base-62 digits).
 func streamIdentity(created time.Time) string {
+	return shortHash(created.UTC().Format(time.RFC3339Nano))
+}
+
+// shortHash is nats-server's 8-digit hash of a name (getHash): sha-256,
+// each of the first 8 bytes as a base-62 digit.
+func shortHash(text string) string {
 	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	sum := sha256.Sum256([]byte(created.UTC().Format(time.RFC3339Nano)))
+	sum := sha256.Sum256([]byte(text))
 	var b [8]byte
 	for i := range b {
 		b[i] = digits[int(sum[i])%len(digits)]

@@ -11,8 +11,8 @@ import (
 // checkStreamCfg does, with the codes it answers. subjects are the
 // subjects the request listed (a mirror may have none). Mirrors and
 // sources read their origin inside this barge server or cluster: an
-// `external` origin (another domain's API prefix) and a durable
-// `consumer` source are refused as invalid config (10052).
+// `external` origin (another domain's API prefix) is refused as invalid
+// config (10052).
 func checkFeeds(cfg *jsapi.StreamConfig, subjects []string) *jsapi.APIError {
 	if m := cfg.Mirror; m != nil {
 		switch {
@@ -26,6 +26,8 @@ func checkFeeds(cfg *jsapi.StreamConfig, subjects []string) *jsapi.APIError {
 			return jsapi.NewAPIError(jsapi.ErrCodeMirrorWithStartSeqAndTime)
 		case m.FilterSubject != "" && len(m.SubjectTransforms) > 0:
 			return jsapi.NewAPIError(jsapi.ErrCodeMirrorMultipleFiltersNotAllowed)
+		case m.Consumer != nil && !durableSourceValid(m):
+			return jsapi.NewAPIError(jsapi.ErrCodeMirrorDurableConsumerCfgInvalid)
 		}
 		if apiErr := checkFeedScope(m); apiErr != nil {
 			return apiErr
@@ -51,6 +53,7 @@ func checkFeeds(cfg *jsapi.StreamConfig, subjects []string) *jsapi.APIError {
 		}
 	}
 	seen := make(map[string]bool, len(cfg.Sources))
+	durables := map[string]bool{}
 	for _, src := range cfg.Sources {
 		if src == nil || !validName(src.Name) || src.Name == cfg.Name {
 			return jsapi.NewAPIError(jsapi.ErrCodeSourceInvalidStreamName)
@@ -62,6 +65,16 @@ func checkFeeds(cfg *jsapi.StreamConfig, subjects []string) *jsapi.APIError {
 		}
 		if src.FilterSubject != "" && len(src.SubjectTransforms) > 0 {
 			return jsapi.NewAPIError(jsapi.ErrCodeSourceMultipleFiltersNotAllowed)
+		}
+		if c := src.Consumer; c != nil {
+			if !durableSourceValid(src) {
+				return jsapi.NewAPIError(jsapi.ErrCodeSourceDurableConsumerCfgInvalid)
+			}
+			if id := src.Name + " " + c.Name; durables[id] {
+				return jsapi.NewAPIError(jsapi.ErrCodeSourceDurableConsumerDuplicate)
+			} else {
+				durables[id] = true
+			}
 		}
 		if src.FilterSubject != "" && !subject.ValidSubscribe([]byte(src.FilterSubject)) {
 			return jsapi.NewAPIError(jsapi.ErrCodeSourceInvalidSubjectFilter, subject.ErrBadSubject.Error()+" "+src.FilterSubject)
@@ -93,10 +106,17 @@ func checkFeedScope(src *jsapi.StreamSource) *jsapi.APIError {
 	if src.External != nil {
 		return invalidConfig("external mirrors and sources (another domain's api prefix) are not supported")
 	}
-	if src.Consumer != nil {
-		return invalidConfig("sourcing through a durable consumer is not supported")
-	}
 	return nil
+}
+
+// durableSourceValid checks a mirror's or source's durable consumer as
+// nats-server does (10213 for a mirror, 10215 for a source): a valid
+// consumer name, a literal deliver subject, and no start position or
+// filter of its own (the consumer's decide what is copied).
+func durableSourceValid(src *jsapi.StreamSource) bool {
+	c := src.Consumer
+	return validName(c.Name) && c.DeliverSubject != "" && subject.ValidPublish([]byte(c.DeliverSubject)) &&
+		src.OptStartSeq == 0 && src.OptStartTime == nil && src.FilterSubject == ""
 }
 
 func orAll(filter string) string {
@@ -120,7 +140,11 @@ func feedIndexName(src *jsapi.StreamSource) string {
 		}
 		from, to = strings.Join(froms, "\f"), strings.Join(tos, "\f")
 	}
-	return src.Name + " " + from + " " + to
+	name := src.Name
+	if src.Consumer != nil {
+		name += ":C=" + shortHash(src.Consumer.Name)
+	}
+	return name + " " + from + " " + to
 }
 
 // streamConfigOf is the config of stream name as this node knows it: a

@@ -86,6 +86,21 @@ func (rc *remoteCalls) onReply(m *broker.InternalMsg) {
 // first of nodes (sorted) that a route leads to; nil when no answer came
 // before ctx ended or the answer was an error.
 func (e *Engine) remoteStreamInfo(ctx context.Context, cs *clusterState, name string, nodes []uint64) *jsapi.StreamInfo {
+	b := e.remoteAPI(ctx, cs, "STREAM.INFO."+name, nodes)
+	if b == nil {
+		return nil
+	}
+	var resp jsapi.StreamInfoResponse
+	if json.Unmarshal(b, &resp) != nil || resp.Error != nil || resp.StreamInfo == nil {
+		return nil
+	}
+	return resp.StreamInfo
+}
+
+// remoteAPI sends the API request $JS.API.<api> (no body) through the
+// first of nodes that a route leads to and returns the answer; nil when
+// none came before ctx ended.
+func (e *Engine) remoteAPI(ctx context.Context, cs *clusterState, api string, nodes []uint64) []byte {
 	rc := cs.calls
 	if rc == nil || rc.sub == nil || len(nodes) == 0 {
 		return nil
@@ -101,7 +116,7 @@ func (e *Engine) remoteStreamInfo(ctx context.Context, cs *clusterState, name st
 		rc.mu.Unlock()
 	}()
 	reply := strconv.AppendUint(bytes.Clone(rc.prefix), id, 10)
-	subject := []byte(jsapi.APIPrefix + "STREAM.INFO." + name)
+	subject := []byte(jsapi.APIPrefix + api)
 	sent := false
 	for _, m := range nodes {
 		if e.forward(m, 1, subject, reply, nil, nil) {
@@ -114,11 +129,7 @@ func (e *Engine) remoteStreamInfo(ctx context.Context, cs *clusterState, name st
 	}
 	select {
 	case b := <-ch:
-		var resp jsapi.StreamInfoResponse
-		if json.Unmarshal(b, &resp) != nil || resp.Error != nil || resp.StreamInfo == nil {
-			return nil
-		}
-		return resp.StreamInfo
+		return b
 	case <-ctx.Done():
 		return nil
 	}

@@ -51,15 +51,14 @@ const (
 	// reports in api.level (ADR-44: 0 is 2.10, 1 is 2.11, ...). A server
 	// that implements less of the API should report a lower level.
 	NATSServerAPILevel = 5
-	// BargeAPILevel is the level barge reports: 3. Level 2 is nats-server
-	// 2.12's API (counters, atomic batches, schedules, async persist),
-	// level 3 adds STREAM.SNAPSHOT's window_size (a nats-server 2.14
-	// development level; no release reported it). Level 4 (2.14: flow
-	// control ack policy, durable sourcing, CONSUMER.RESET) is not all
-	// built (durable sourcing is missing); clients gate those, and fast
-	// batches, on it. A stream with
-	// allow_batched still gets _nats.req.level 4, as nats-server sets it.
-	BargeAPILevel = 3
+	// BargeAPILevel is the level barge reports: 4, nats-server 2.14's.
+	// Level 2 is nats-server 2.12's API (counters, atomic batches,
+	// schedules, async persist), level 3 adds STREAM.SNAPSHOT's
+	// window_size, level 4 the flow_control ack policy, durable sourcing
+	// and CONSUMER.RESET (clients gate those, and fast batches, on it).
+	// Level 5 (2.15: a source told of its origin's recreation through the
+	// consumer create request) is not reported.
+	BargeAPILevel = 4
 )
 
 // APIResponse is the common head of every API response. Type is one of

@@ -252,4 +252,11 @@ const (
 	ErrCodeConsumerAckFCRequiresMaxAckPending   ErrCode = 10220 // 400 flow control ack policy requires max ack pending
 	ErrCodeConsumerAckFCRequiresNoAckWait       ErrCode = 10221 // 400 flow control ack policy requires unset ack wait
 	ErrCodeConsumerAckFCRequiresNoMaxDeliver    ErrCode = 10222 // 400 flow control ack policy requires unset max deliver
+	// Durable sourcing (nats-server 2.14): a mirror or source through a
+	// named durable consumer of its origin.
+	ErrCodeMirrorDurableConsumerCfgInvalid ErrCode = 10213 // 400 stream mirror consumer config is invalid
+	ErrCodeMirrorConsumerRequiresAckFC     ErrCode = 10214 // 400 stream mirror consumer requires flow control ack policy
+	ErrCodeSourceDurableConsumerCfgInvalid ErrCode = 10215 // 400 stream source consumer config is invalid
+	ErrCodeSourceDurableConsumerDuplicate  ErrCode = 10216 // 400 duplicate stream source consumer detected
+	ErrCodeSourceConsumerRequiresAckFC     ErrCode = 10217 // 400 stream source consumer requires flow control ack policy
 )

@@ -393,6 +393,16 @@ func (c ErrCode) consumerTemplate() (status int, desc string, ok bool) {
 		return 400, "flow control ack policy requires unset ack wait", true
 	case ErrCodeConsumerAckFCRequiresNoMaxDeliver:
 		return 400, "flow control ack policy requires unset max deliver", true
+	case ErrCodeMirrorDurableConsumerCfgInvalid:
+		return 400, "stream mirror consumer config is invalid", true
+	case ErrCodeMirrorConsumerRequiresAckFC:
+		return 400, "stream mirror consumer requires flow control ack policy", true
+	case ErrCodeSourceDurableConsumerCfgInvalid:
+		return 400, "stream source consumer config is invalid", true
+	case ErrCodeSourceDurableConsumerDuplicate:
+		return 400, "duplicate stream source consumer detected", true
+	case ErrCodeSourceConsumerRequiresAckFC:
+		return 400, "stream source consumer requires flow control ack policy", true
 	}
 	return 500, "", false
 }

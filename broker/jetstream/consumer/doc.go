@@ -54,7 +54,9 @@
 // CONSUMER.RESET moves a consumer's position and drops its pending
 // messages (reset.go). Ack policy flow_control settles deliveries by the
 // flow-control replies of a push consumer, never redelivers
-// (flowack.go). A consumer whose pause_until lies ahead delivers
+// (flowack.go); a stream sourcing through such a consumer reports its
+// durable copies on the consumer's flow-control subject, which settles
+// them as delivered and acked (sourcing.go). A consumer whose pause_until lies ahead delivers
 // nothing until then (pause.go); a pull consumer's priority_policy picks which waiting
 // request the next message goes to (priority.go: overflow, pinned_client,
 // prioritized, ADR-42). Both publish their advisories from the loop once

@@ -591,7 +591,12 @@ func (s *Set) onFlowControl(m *broker.InternalMsg) {
 	if j < 0 {
 		return
 	}
-	if c := s.lookup(rest[:j]); c != nil {
+	c := s.lookup(rest[:j])
+	switch {
+	case c == nil:
+	case string(rest[j+1:]) == SourcedID:
+		c.sourced(m.Data)
+	default:
 		c.flowControlReply(string(m.Subject), m.Hdr)
 	}
 }
