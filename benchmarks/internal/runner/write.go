@@ -3,7 +3,9 @@ package runner
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -19,6 +21,14 @@ func write(run *report.Run, dir string, latest bool) (string, error) {
 		return "", err
 	}
 	base := fmt.Sprintf("%s-%s", run.Date.Format("2006-01-02-1504"), run.Rev)
+	// Two short runs in one minute of one revision would share the name:
+	// the later one gets a suffix rather than overwriting the first.
+	for n := 2; ; n++ {
+		if _, err := os.Stat(filepath.Join(dir, base+".json")); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		base = fmt.Sprintf("%s-%s-%d", run.Date.Format("2006-01-02-1504"), run.Rev, n)
+	}
 	plots := map[string][]string{}
 	for _, wl := range run.Workloads() {
 		tp, rss := run.Plots(wl)
