@@ -251,7 +251,11 @@ func (a *Appender) msgRecord() (rec, tail []byte) {
 // Checker's View.SetPayload) and returns its record rebuilt.
 func (a *Appender) replacePayload(body []byte) (rec, tail []byte) {
 	pre := recHeaderSize + msgMetaSize + len(a.subject) + len(a.hdr)
-	*a.buf = append((*a.buf)[:pre], body...)
+	b := *a.buf
+	if cap(b) < pre { // a header replaced by a longer one (View.SetHeader)
+		b = make([]byte, pre, pre+len(body))
+	}
+	*a.buf = append(b[:pre], body...)
 	a.size, a.n = int64(len(body)), int64(len(body))
 	return a.msgRecord()
 }

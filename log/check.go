@@ -23,7 +23,9 @@ import (
 //     the message's own group commit (a rollup's purge);
 //   - a payload the Checker sets (View.SetPayload) is stored instead of
 //     the message's own (a counter's total), in the same record forms the
-//     message would have had, so recovery reads it like any other;
+//     message would have had, so recovery reads it like any other; with
+//     it, a header block it sets (View.SetHeader) replaces the message's
+//     (a sourced counter's Nats-Counter-Sources);
 //   - Truncate tells the Checker that messages it accepted were rolled back
 //     after a write failure, Reset that the log was (re)opened.
 //
@@ -104,13 +106,15 @@ var ErrUnsettled = errors.New("log: check needs the written messages applied")
 type View struct {
 	l      *Log
 	settle bool
-	out    *checkOut // what SetPayload and SetPurgeFilter set
+	out    *checkOut // what SetPayload, SetHeader and SetPurgeFilter set
 }
 
 // checkOut is what a Checker set through its View besides its answer.
 type checkOut struct {
 	body      []byte // non-nil: the payload to store instead
 	buf       []byte // body's reused storage
+	hdr       []byte // non-nil (with body only): the header block to store instead
+	hbuf      []byte // hdr's reused storage
 	filter    string // with hasFilter: what ActPurgeSubject purges
 	hasFilter bool
 }
@@ -135,6 +139,21 @@ func (v View) SetPayload(p []byte) {
 		v.out.buf = v.out.body[:0]
 		if v.out.body == nil {
 			v.out.body = []byte{}
+		}
+	}
+}
+
+// SetHeader replaces the header block of the message being checked with h
+// (a JetStream counter's Nats-Counter-Sources, computed in log order),
+// when the Checker accepts it. It goes with SetPayload only: a header set
+// without a payload refuses the message with ErrBadRequest. h is not
+// retained past the call that stores it.
+func (v View) SetHeader(h []byte) {
+	if v.out != nil {
+		v.out.hdr = append(v.out.hbuf[:0], h...)
+		v.out.hbuf = v.out.hdr[:0]
+		if v.out.hdr == nil {
+			v.out.hdr = []byte{}
 		}
 	}
 }
@@ -223,7 +242,7 @@ func (v View) LoadNext(seq uint64, sm *StoredMsg) (uint64, error) { return v.l.L
 // come back). l.w held.
 func (l *Log) checkLocked(subject string, hdr []byte, size int64, seq uint64, ts int64, settle bool) (Action, *checkOut, error) {
 	out := &l.w.ck
-	out.body, out.filter, out.hasFilter = nil, "", false
+	out.body, out.hdr, out.filter, out.hasFilter = nil, nil, "", false
 	ck := l.opts.Checker
 	if ck == nil {
 		return ActNone, out, nil
@@ -234,6 +253,10 @@ func (l *Log) checkLocked(subject string, hdr []byte, size int64, seq uint64, ts
 	act, err := ck.Check(View{l: l, settle: settle, out: out}, CheckMsg{Subject: subject, Hdr: hdr, Size: size, Seq: seq, Time: ts})
 	if errors.Is(err, ErrUnsettled) && !settle {
 		return ActNone, out, fmt.Errorf("%w: checker asked to settle where the log cannot wait", ErrBadRequest)
+	}
+	if err == nil && out.hdr != nil && out.body == nil {
+		l.truncateCheckerLocked(seq - 1)
+		return ActNone, out, fmt.Errorf("%w: a header is replaced only with the payload", ErrBadRequest)
 	}
 	return act, out, err
 }

@@ -19,6 +19,8 @@ import (
 //	"roll"     accept, purging the subject below (ActPurgeSubject)
 //	"rollall"  accept, purging everything below (ActPurgeAll)
 //	"body=X"   accept, with X as its payload (View.SetPayload)
+//	"hdr=X"    accept, with X as its header block and "new" as its payload
+//	"hdronly=X" set X as its header block only (refused: ErrBadRequest)
 //	"purge=F"  accept, purging filter F below it (View.SetPurgeFilter)
 //
 // It records what it is told.
@@ -54,6 +56,11 @@ func (c *testChecker) Check(v View, m CheckMsg) (Action, error) {
 		return ActPurgeAll, nil
 	case strings.HasPrefix(h, "body="):
 		v.SetPayload([]byte(h[5:]))
+	case strings.HasPrefix(h, "hdr="):
+		v.SetHeader([]byte(h[4:]))
+		v.SetPayload([]byte("new"))
+	case strings.HasPrefix(h, "hdronly="):
+		v.SetHeader([]byte(h[8:]))
 	case strings.HasPrefix(h, "purge="):
 		v.SetPurgeFilter(h[6:])
 		c.checks = append(c.checks, m)

@@ -143,6 +143,10 @@ func (a *Appender) begin(async func(uint64, int64, error)) (o *op, seq uint64, t
 			l.truncateCheckerLocked(seq - 1)
 			err = fmt.Errorf("%w: a chunked message's payload cannot be replaced", ErrBadRequest)
 		} else {
+			if out.hdr != nil {
+				a.hdr = append(a.hdr[:0], out.hdr...)
+				mlen = recHeaderSize + msgMetaSize + len(a.subject) + len(a.hdr)
+			}
 			rec, tail = a.replacePayload(out.body)
 		}
 	}

@@ -358,6 +358,9 @@ func (l *Log) commitLocked(c *Commit, p *pendingMsg, chunk []byte) (seq uint64, 
 		p.n, p.bytes, p.inline = 1, int64(len(body)), false
 		cc := *c
 		cc.Size, cc.Chunks, cc.Digest = int64(len(body)), 1, ChunkDigest(0, crc)
+		if out.hdr != nil {
+			cc.Hdr = out.hdr
+		}
 		c = &cc
 	}
 	var seg *segment

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"strconv"
 
+	"github.com/bargemq/barge/codec"
 	"github.com/bargemq/barge/codec/jsapi"
 	"github.com/bargemq/barge/log"
 )
@@ -29,8 +30,8 @@ import (
 //	a counter stream's message without Nats-Incr                           10169
 //	the subject's stored total does not parse                              10172
 //
-// Sourcing counters from other streams (Nats-Counter-Sources) is not
-// built: barge has no sources.
+// A counter stream sourcing other counter streams adds them up
+// (counter_source.go).
 
 // counterValue is a counter message's body.
 type counterValue struct {
@@ -50,6 +51,8 @@ func (rc *ruleConfig) decideCounter(h *pubHeaders, payload int64) *log.CheckErro
 	switch {
 	case h.hasIncr && h.incr == nil:
 		return refusal(jsapi.ErrCodeMessageIncrInvalid, "")
+	case h.hasIncr && h.sourced:
+		return nil // a source's copy: stored as it came, or added up (counter_source.go)
 	case h.hasIncr && !rc.allowCounter:
 		return refusal(jsapi.ErrCodeMessageIncrDisabled, "")
 	case h.hasIncr && payload > 0:
@@ -63,36 +66,52 @@ func (rc *ruleConfig) decideCounter(h *pubHeaders, payload int64) *log.CheckErro
 	return nil
 }
 
-// counterTotal decides a counter increment on m: the new total, or a
-// refusal (or log.ErrUnsettled).
-func (r *publishRules) counterTotal(v log.View, m log.CheckMsg, incr *big.Int) (string, error) {
+// counterTotal decides a counter increment on m: the new total and the
+// subject's Nats-Counter-Sources ("" for none), or a refusal (or
+// log.ErrUnsettled). A source's copy (sourced) adds the difference from
+// the last total seen of its origin, which it returns as delta
+// (counter_source.go).
+func (r *publishRules) counterTotal(v log.View, m log.CheckMsg, incr *big.Int, sourced bool) (total, delta, sources string, err error) {
 	if v.CanSettle() && v.Applied() < v.LastSeq() {
-		return "", log.ErrUnsettled
+		return "", "", "", log.ErrUnsettled
 	}
 	r.prune(v)
-	var total big.Int
+	var sum big.Int
 	if ps, ok := r.bySubj[m.Subject]; ok {
 		// The subject's newest message is accepted and not yet applied
 		// (R1 only: a replica settles first).
 		if cv, ok := r.counters[m.Subject]; ok && cv.seq == ps.last {
-			total.SetString(cv.val, 10)
+			sum.SetString(cv.val, 10)
+			sources = cv.sources
 		}
 	} else if seq := v.LastSeqForSubject(m.Subject); seq > 0 {
 		if v.LoadMsg(seq, &r.sm) != nil {
-			return "", refusal(jsapi.ErrCodeMessageCounterBroken, "")
+			return "", "", "", refusal(jsapi.ErrCodeMessageCounterBroken, "")
 		}
 		body, err := r.sm.ReadPayload(r.body[:0])
 		r.body = body
 		var cv counterValue
 		if err != nil || json.Unmarshal(body, &cv) != nil {
-			return "", refusal(jsapi.ErrCodeMessageCounterBroken, "")
+			return "", "", "", refusal(jsapi.ErrCodeMessageCounterBroken, "")
 		}
-		if _, ok := total.SetString(cv.Value, 10); !ok && cv.Value != "" {
-			return "", refusal(jsapi.ErrCodeMessageCounterBroken, "")
+		if _, ok := sum.SetString(cv.Value, 10); !ok && cv.Value != "" {
+			return "", "", "", refusal(jsapi.ErrCodeMessageCounterBroken, "")
+		}
+		if cs, ok := codec.HeaderValue(r.sm.Hdr, hdrCounterSources); ok && len(cs) > 0 {
+			if json.Unmarshal(cs, &counterSources{}) != nil {
+				return "", "", "", refusal(jsapi.ErrCodeMessageCounterBroken, "")
+			}
+			sources = string(cs)
 		}
 	}
-	total.Add(&total, incr)
-	return total.String(), nil
+	if sourced {
+		if incr, sources, err = sourcedCounter(m, incr, sources); err != nil {
+			return "", "", "", err
+		}
+		delta = incr.String()
+	}
+	sum.Add(&sum, incr)
+	return sum.String(), delta, sources, nil
 }
 
 // counterBody is the stored body of a counter at total.
@@ -104,8 +123,9 @@ func counterBody(dst []byte, total string) []byte {
 
 // pendingCounter is the total of a subject's newest accepted message.
 type pendingCounter struct {
-	seq uint64
-	val string
+	seq     uint64
+	val     string
+	sources string // its Nats-Counter-Sources ("" for none)
 }
 
 // counterAckValue reads the total stored in message seq of st ("" when

@@ -25,6 +25,7 @@
 //	ttl.go                     per-message TTL, max_age with TTLs, delete
 //	                           markers
 //	counter.go                 counters (ADR-49)
+//	counter_source.go          counters added up from sourced counter streams
 //	schedule.go, cron.go       message schedules (ADR-51)
 //	apilevel.go                API levels (ADR-44) and their metadata
 //	persist.go                 persist_mode async: ack before the fsync
@@ -148,7 +149,9 @@
 //   - Message schedules (schedule.go): learned by the rules in log order,
 //     fired by the stream's leader through its store.
 //   - Counters (counter.go): the rules compute each total in log order and
-//     store it as the message's body (log.View.SetPayload).
+//     store it as the message's body (log.View.SetPayload); a sourced
+//     counter's copy adds the difference from its origin's last total,
+//     kept in Nats-Counter-Sources (counter_source.go, log.View.SetHeader).
 //   - $JS.API.INFO (and INFO's api_lvl) report API level 4
 //     (jsapi.BargeAPILevel; apilevel.go sets the _nats.* metadata):
 //     clients gate features on it. Level 4 is CONSUMER.RESET

@@ -397,17 +397,31 @@ func (f *feed) copyMsg(ctx context.Context, seq uint64, sm *log.StoredMsg) error
 	if !f.mirror {
 		hdr = jsapi.AppendHeaderField(nil, hdr, jsapi.HdrStreamSource, f.sourceHeader(seq, sm.Subject))
 	}
+	size := sm.Size
+	if !f.mirror && size <= maxCounterBody && f.st.Config().AllowMsgCounter {
+		if _, incr := codec.HeaderValue(hdr, jsapi.HdrIncr); incr {
+			// A counter stream adds up the origin's totals (counter_source.go).
+			body, err := sm.ReadPayload(nil)
+			if err != nil {
+				return err
+			}
+			var ok bool
+			if hdr, ok = counterCopy(hdr, body); ok {
+				size = 0
+			}
+		}
+	}
 	var app Appending
 	var err error
 	if f.mirror {
 		app, err = f.st.store.BeginMirror(subj, hdr, sm.Size, seq, sm.Time)
 	} else {
-		app, err = f.st.store.Begin(subj, hdr, sm.Size)
+		app, err = f.st.store.Begin(subj, hdr, size)
 	}
 	if err != nil {
 		return err
 	}
-	if err := f.copyBody(app, sm); err != nil {
+	if err := f.copyBody(app, sm, size); err != nil {
 		app.Abort()
 		return err
 	}
@@ -509,8 +523,12 @@ func (f *feed) sourceHeader(seq uint64, subj string) string {
 	return name + " " + strconv.FormatUint(seq, 10) + " " + rest + " " + subj + " " + f.oid
 }
 
-// copyBody writes sm's payload into app a buffer at a time.
-func (f *feed) copyBody(app Appending, sm *log.StoredMsg) error {
+// copyBody writes sm's payload into app a buffer at a time (nothing when
+// size is 0: a counter's copy).
+func (f *feed) copyBody(app Appending, sm *log.StoredMsg, size int64) error {
+	if size == 0 {
+		return nil
+	}
 	if f.buf == nil {
 		f.buf = make([]byte, feedBuf)
 	}

@@ -457,15 +457,24 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 			return log.ActNone, refusal(jsapi.ErrCodeStreamStoreFailed, jsapi.StoreMaxMsgsPerSubject)
 		}
 	}
-	var total string
-	if h.incr != nil {
+	var total, sources string
+	counter := h.incr != nil && r.cfg.allowCounter // a copy into another stream is stored as it came
+	if counter {
+		var delta string
 		var err error
-		if total, err = r.counterTotal(v, m, h.incr); err != nil {
+		if total, delta, sources, err = r.counterTotal(v, m, h.incr, sourced); err != nil {
 			return log.ActNone, err
 		}
+		hdr := m.Hdr
+		if sources != "" {
+			hdr = counterHeader(m.Hdr, delta, sources)
+		}
 		r.body = counterBody(r.body[:0], total)
-		if r.cfg.maxMsgSize > 0 && int64(len(m.Hdr)+len(r.body)) > r.cfg.maxMsgSize {
+		if r.cfg.maxMsgSize > 0 && int64(len(hdr)+len(r.body)) > r.cfg.maxMsgSize {
 			return log.ActNone, refusal(jsapi.ErrCodeStreamMessageExceedsMaximum, "")
+		}
+		if sources != "" {
+			v.SetHeader(hdr)
 		}
 		v.SetPayload(r.body)
 	}
@@ -495,8 +504,8 @@ func (r *publishRules) Check(v log.View, m log.CheckMsg) (log.Action, error) {
 	if h.batch {
 		r.batch.accept(m, &h)
 	}
-	if h.incr != nil {
-		r.counters[m.Subject] = pendingCounter{seq: m.Seq, val: total}
+	if counter {
+		r.counters[m.Subject] = pendingCounter{seq: m.Seq, val: total, sources: sources}
 	}
 	if schedule && r.scheds != nil {
 		r.scheds.add(m.Subject, m.Seq, m.Time, &h.sched)
