@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -89,26 +88,13 @@ func TestLargePublishBoundedMemory(t *testing.T) {
 	// Read it back with a direct get, hashing as it arrives.
 	fmt.Fprintf(bw, "PUB $JS.API.DIRECT.GET.BIG.big get.in 0\r\n\r\n")
 	must(t, bw.Flush())
-	hl := line()
-	f := strings.Fields(hl)
-	if len(f) != 5 || f[0] != "HMSG" {
-		t.Fatalf("direct get line %q", hl)
-	}
-	hlen, _ := strconv.Atoi(f[3])
-	total, _ := strconv.ParseInt(f[4], 10, 64)
-	hdr := make([]byte, hlen)
-	c.SetReadDeadline(time.Now().Add(120 * time.Second))
-	_, err = io.ReadFull(br, hdr)
-	must(t, err)
+	rc.wait = 120 * time.Second
+	hdr, sum, n := rc.hmsg(line())
 	if !bytes.Contains(hdr, []byte("Nats-Sequence: 1\r\n")) || !bytes.Contains(hdr, []byte("Nats-Stream: BIG\r\n")) {
 		t.Fatalf("direct get header %q", hdr)
 	}
-	got := sha256.New()
-	if n, err := io.CopyN(got, br, total-int64(hlen)); err != nil || n != size {
-		t.Fatalf("read back %d of %d: %v", n, size, err)
-	}
-	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
-		t.Fatal("payload read back differs")
+	if n != size || !bytes.Equal(sum, want.Sum(nil)) {
+		t.Fatalf("payload read back differs (%d of %d bytes)", n, size)
 	}
 }
 

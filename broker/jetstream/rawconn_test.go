@@ -2,8 +2,11 @@ package jetstream_test
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,4 +51,31 @@ func (c *rawConn) line() string {
 			return s
 		}
 	}
+}
+
+// hmsg reads what follows the HMSG line hl: its header, and its payload
+// hashed as it streams in (SHA-256 and length); the trailing CRLF is
+// consumed.
+func (c *rawConn) hmsg(hl string) (hdr, sum []byte, n int64) {
+	c.t.Helper()
+	f := strings.Fields(hl)
+	if len(f) != 5 || f[0] != "HMSG" {
+		c.t.Fatalf("expected an HMSG line, got %q", hl)
+	}
+	hlen, _ := strconv.Atoi(f[3])
+	total, _ := strconv.ParseInt(f[4], 10, 64)
+	c.SetReadDeadline(time.Now().Add(c.wait))
+	hdr = make([]byte, hlen)
+	if _, err := io.ReadFull(c.br, hdr); err != nil {
+		c.t.Fatalf("read header: %v", err)
+	}
+	h := sha256.New()
+	n, err := io.CopyN(h, c.br, total-int64(hlen))
+	if err == nil {
+		_, err = c.br.Discard(2)
+	}
+	if err != nil {
+		c.t.Fatalf("read payload (%d of %d bytes): %v", n, total-int64(hlen), err)
+	}
+	return hdr, h.Sum(nil), n
 }
