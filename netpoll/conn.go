@@ -269,7 +269,7 @@ func (c *conn) needScheduleLocked() bool {
 // tail chunk first.
 func (c *conn) appendMemLocked(q *deque, b []byte, unitEnd bool) {
 	c.mu.mem += int64(len(b))
-	if t := q.back(); t != nil && t.kind == itemMem && len(t.ch.b) < chunkSize {
+	if t := q.back(); t != nil && t.kind == itemMem && !t.staged && len(t.ch.b) < chunkSize {
 		n := min(len(b), chunkSize-len(t.ch.b))
 		t.ch.b = append(t.ch.b, b[:n]...)
 		b = b[n:]
@@ -296,29 +296,88 @@ func (c *conn) appendMemLocked(q *deque, b []byte, unitEnd bool) {
 // boundary the slow-consumer cut can stop at (see trimToUnitLocked).
 const spillSegment = 1 << 20
 
-// appendSpillLocked appends b to the spill file, creating it on first use,
-// and queues (or extends) the matching extent at the tail of q. The bytes
-// are first reserved in the Server's Staging budget. An error (budget, free
-// space, the file system) leaves the queue as it was.
+// appendSpillLocked stages b behind everything queued: bytes reserved in
+// the Server's Staging budget, then gathered in a staged in-memory chunk at
+// the tail of q, which goes to the spill file with one pwrite once full (a
+// slow subscriber of small messages costs one pwrite per chunk, not one per
+// message), and a write of a chunk or more goes to the file directly.
+// Extents are created on first use of the file, and queued or extended at
+// the tail of q. An error (budget, free space, the file system) leaves the
+// queue as it was: every queued byte is still readable.
 func (c *conn) appendSpillLocked(q *deque, b []byte, unitEnd bool) error {
 	n := int64(len(b))
 	st := c.s.staging
 	if err := st.acquire(n); err != nil {
 		return err
 	}
-	if c.mu.spill == nil {
-		f, err := st.fs.Create(st.dir)
-		if err != nil {
+	t := q.back()
+	if t != nil && t.kind == itemMem && t.staged && (len(t.ch.b)+len(b) > chunkSize || len(b) >= chunkSize) {
+		if err := c.writeStagedLocked(q); err != nil {
 			st.release(n)
+			return err
+		}
+		t = q.back()
+	}
+	if len(b) < chunkSize {
+		if t == nil || t.kind != itemMem || !t.staged {
+			q.push(item{kind: itemMem, staged: true, ch: c.s.chunks.get()})
+			t = q.back()
+		}
+		t.ch.b = append(t.ch.b, b...)
+		t.unitEnd = unitEnd
+		if unitEnd {
+			t.end = len(t.ch.b)
+		}
+		c.mu.spilled += n
+		st.buffered.Add(n)
+		return nil
+	}
+	if err := c.spillWriteLocked(b); err != nil {
+		st.release(n)
+		return err
+	}
+	c.pushExtentLocked(q, n, unitEnd)
+	c.mu.spilled += n
+	return nil
+}
+
+// writeStagedLocked writes the staged chunk at the tail of q to the spill
+// file and turns it into an extent there (joined to the extent before it
+// when they are adjacent). On an error the chunk stays queued as it was.
+func (c *conn) writeStagedLocked(q *deque) error {
+	t := q.back()
+	b := t.ch.b[t.off:]
+	if err := c.spillWriteLocked(b); err != nil {
+		return err
+	}
+	n, unitEnd, ch := int64(len(b)), t.unitEnd, t.ch
+	q.truncate(len(q.items) - 1)
+	c.s.staging.buffered.Add(-n)
+	c.s.chunks.put(ch)
+	c.pushExtentLocked(q, n, unitEnd)
+	return nil
+}
+
+// spillWriteLocked writes b at the spill file's end, creating the file on
+// first use; the caller advances spillEnd with pushExtentLocked.
+func (c *conn) spillWriteLocked(b []byte) error {
+	if c.mu.spill == nil {
+		f, err := c.s.staging.fs.Create(c.s.staging.dir)
+		if err != nil {
 			return fmt.Errorf("staging: creating spill file: %w", err)
 		}
 		c.mu.spill = f
 		c.mu.spillEnd = 0
 	}
 	if _, err := c.mu.spill.WriteAt(b, c.mu.spillEnd); err != nil {
-		st.release(n)
 		return fmt.Errorf("staging: writing spill file: %w", err)
 	}
+	return nil
+}
+
+// pushExtentLocked queues the n bytes just written at spillEnd as an
+// extent at the tail of q, extending the tail extent when it ends there.
+func (c *conn) pushExtentLocked(q *deque, n int64, unitEnd bool) {
 	if t := q.back(); t != nil && t.kind == itemSpill && t.foff+t.n == c.mu.spillEnd &&
 		(t.n < spillSegment || !t.unitEnd) {
 		t.n += n
@@ -327,8 +386,18 @@ func (c *conn) appendSpillLocked(q *deque, b []byte, unitEnd bool) error {
 		q.push(item{kind: itemSpill, unitEnd: unitEnd, f: c.mu.spill, foff: c.mu.spillEnd, n: n})
 	}
 	c.mu.spillEnd += n
-	c.mu.spilled += n
-	return nil
+}
+
+// uncountMemLocked uncounts n bytes of in-memory item it that were taken
+// for the socket or dropped: mem bytes, or staged ones returned to the
+// Staging budget.
+func (c *conn) uncountMemLocked(it *item, n int64) {
+	if it.staged {
+		c.unspillLocked(n)
+		c.s.staging.buffered.Add(-n)
+		return
+	}
+	c.mu.mem -= n
 }
 
 // unspillLocked uncounts n staged bytes that were taken for the socket or
@@ -368,7 +437,7 @@ func (c *conn) dropFromLocked(i int) {
 func (c *conn) freeItemLocked(it *item) {
 	switch it.kind {
 	case itemMem:
-		c.mu.mem -= it.size()
+		c.uncountMemLocked(it, it.size())
 		c.s.chunks.put(it.ch)
 	case itemSpill:
 		c.unspillLocked(it.n)

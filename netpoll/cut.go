@@ -56,7 +56,7 @@ func (c *conn) trimToUnitLocked() bool {
 			return true
 		case itemMem:
 			if it.end > it.off {
-				c.mu.mem -= int64(len(it.ch.b) - it.end)
+				c.uncountMemLocked(it, int64(len(it.ch.b)-it.end))
 				it.ch.b = it.ch.b[:it.end]
 				it.unitEnd = true
 				c.dropFromLocked(i + 1)

@@ -120,7 +120,7 @@ func (c *conn) takeLocked(budget int64) int64 {
 			n := it.size()
 			c.batch = append(c.batch, take{ch: it.ch, data: it.ch.b[it.off:]})
 			c.mu.midUnit = !it.unitEnd
-			c.mu.mem -= n
+			c.uncountMemLocked(it, n)
 			taken += n
 			iovs++
 			q.popFront()

@@ -77,7 +77,7 @@ func (c *conn) flushLocked() bool {
 	q := &c.mu.q
 	for i := q.head; i < len(q.items) && len(iov) < maxIov; i++ {
 		it := &q.items[i]
-		if it.kind != itemMem {
+		if it.kind != itemMem || it.staged {
 			break
 		}
 		b := it.ch.b[it.off:]

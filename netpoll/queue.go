@@ -46,7 +46,11 @@ type item struct {
 	// Write call (or of WriteFile's extent): handing the whole item to gnet
 	// leaves the peer on a message boundary.
 	unitEnd bool
-	ch      *chunk      // itemMem
+	ch      *chunk // itemMem
+	// staged: an itemMem chunk gathering bytes bound for the spill file
+	// (counted as spilled, not mem); once full it is written there and
+	// becomes an itemSpill extent.
+	staged  bool
 	off     int         // itemMem: first unsent byte in ch.b
 	end     int         // itemMem: ch.b's length at its last unit end (0: none)
 	f       io.ReaderAt // itemSpill (the SpillFile), itemFile

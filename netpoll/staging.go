@@ -114,6 +114,9 @@ type Staging struct {
 	now     func() time.Time
 
 	used atomic.Int64 // bytes reserved: staged and not yet read back
+	// buffered: bytes of used still in connections' spill buffers, not
+	// written to their files yet, so not in a statfs reading either.
+	buffered atomic.Int64
 
 	mu struct {
 		sync.Mutex
@@ -197,7 +200,7 @@ func (st *Staging) room(used, n int64) error {
 	now := st.now()
 	fresh := false
 	if st.mu.at.IsZero() || now.Sub(st.mu.at) >= freshness {
-		st.readLocked(now, used-n)
+		st.readLocked(now, used-n-st.buffered.Load())
 		fresh = true
 	}
 	for {
@@ -212,7 +215,7 @@ func (st *Staging) room(used, n int64) error {
 		if fresh {
 			return fmt.Errorf("%w (%d bytes free, reserve %d)", errStagingDisk, max(free, 0), st.reserve)
 		}
-		st.readLocked(now, used-n)
+		st.readLocked(now, used-n-st.buffered.Load())
 		fresh = true
 	}
 }

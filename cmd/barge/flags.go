@@ -49,7 +49,7 @@ var flagDoc = []struct {
 	{[]string{"n", "name", "server_name"}, "server_name", false, "server name advertised in INFO (default: the server id)"},
 	{[]string{"max_payload"}, "max_payload", false, "largest message a client may publish, e.g. 64MB, 2GiB (default 1GB)"},
 	{[]string{"max_pending"}, "max_pending", false, "per-connection outbound budget, memory plus staged on disk, before a subscriber is cut as a slow consumer (default 4GB)"},
-	{[]string{"write_watermark"}, "write_watermark", false, "per-connection outbound held in memory before the rest is staged on disk (default 8MB)"},
+	{[]string{"write_watermark"}, "write_watermark", false, "per-connection outbound held in memory before the rest is staged on disk (default 64MB)"},
 	{[]string{"max_control_line"}, "max_control_line", false, "longest protocol control line (default 4KB)"},
 	{[]string{"max_staging"}, "max_staging", false, "outbound bytes all connections together may stage on disk; staging also leaves 5% of its disk free; a subscriber that cannot stage is cut as a slow consumer (default 0: a quarter of the disk's free space at start)"},
 	{[]string{"max_connections", "max_conn"}, "max_connections", false, "most client connections; over it a client gets -ERR 'maximum connections exceeded' (default 64K; 0 refuses every client)"},

@@ -124,7 +124,7 @@ func Defaults() Config {
 		HTTPHost:       "127.0.0.1",
 		MaxPayload:     1 << 30,
 		MaxPending:     4 << 30,
-		WriteWatermark: 8 << 20,
+		WriteWatermark: 64 << 20,
 		MaxConnections: 64 * 1024,
 		MaxControlLine: 4096,
 		PingInterval:   2 * time.Minute,
