@@ -4,7 +4,7 @@ BIN       := bin/barge
 PKGS      := ./...
 FUZZTIME  ?= 15s
 
-.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick bench-r3 bench-tls bench-auth bench-batch bench-mirror profile cluster faults clean
+.PHONY: all build run test vet fuzz bench bench-micro bench-suite bench-quick bench-pinned bench-r3 bench-tls bench-auth bench-batch bench-mirror profile cluster faults clean
 
 all: build
 
@@ -48,6 +48,12 @@ bench-suite:
 bench-quick:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-quick: cmd/barge does not build: barge is skipped"; }
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -quick $(BENCHFLAGS)
+
+# The quick suite pinned (taskset): every server process on CPU 0, bargebench on CPU 1
+# (needs 2 CPUs); report <date>-<rev>-pinned.md and latest-pinned.md in benchmarks/results/quick/.
+bench-pinned:
+	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-pinned: cmd/barge does not build: barge is skipped"; }
+	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -quick -pin $(BENCHFLAGS)
 
 # R3 publish and fetch at 1KiB, 1MiB, 8MiB: three nats-server processes vs three barge
 # processes, side by side (a few minutes); the report does not replace results/latest.md.

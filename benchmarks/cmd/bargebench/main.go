@@ -67,9 +67,11 @@ func run() error {
 	bargeArgs := fs.String("barge-args", "", "extra barge flags, space-separated")
 	workDir := fs.String("work", "work", "store dirs and server logs (emptied per point)")
 	outDir := fs.String("out", "results", "report directory")
-	limitDur := fs.Duration("limit-dur", 2*time.Second, "loopback probe duration (0 skips the machine-limit probes)")
-	fsyncTotal := fs.String("fsync-total", "1GiB", "bytes the fsync probe writes")
-	fsyncEvery := fs.String("fsync-every", "4MiB", "fsync interval of the probe")
+	limitDur := fs.Duration("limit-dur", 2*time.Second, "loopback probe duration, and the most each disk probe (one per durable workload shape and size) starts messages for (0 skips the machine-limit probes)")
+	fsyncTotal := fs.String("fsync-total", "1GiB", "the most payload each disk probe writes")
+	pin := fs.Bool("pin", false, "pinned mode: every server process on CPU -pin-server only, bargebench (all its threads) on CPU -pin-client only, through taskset; the report is <date>-<rev>-pinned.md (latest-pinned.md)")
+	pinServer := fs.Int("pin-server", 0, "-pin: the CPU the servers run on")
+	pinClient := fs.Int("pin-client", 1, "-pin: the CPU bargebench runs on")
 	progress := fs.Duration("progress", 5*time.Second, "progress line interval within a repetition")
 	// Profile mode.
 	profile := fs.Bool("profile", false, "capture pprof profiles instead of running the suite")
@@ -87,6 +89,24 @@ func run() error {
 			fmt.Fprintln(os.Stderr, "report:", path)
 		}
 		return err
+	}
+	var pinned *runner.Pin
+	if *pin {
+		if *profile {
+			return fmt.Errorf("-pin applies to the suite, not to -profile")
+		}
+		allowed, err := runner.AllowedCPUs("self")
+		if err != nil {
+			return fmt.Errorf("-pin: %w", err)
+		}
+		if pinned, err = runner.NewPin(*pinServer, *pinClient, allowed); err != nil {
+			return err
+		}
+		// Re-executes bargebench under taskset (it does not return then);
+		// in the re-executed one, checks the pinning.
+		if err := pinned.PinSelf(); err != nil {
+			return err
+		}
 	}
 
 	set := map[string]bool{}
@@ -164,8 +184,8 @@ func run() error {
 		LatencyBps: float64(sz("latency-load", *latBps)), LatencyRate: *latRate, LatencyDur: *latDur, Seed: *seed,
 		NatsBin: *natsBin, BargeBin: *bargeBin, NatsSync: *natsSync, NatsMaxPayload: *natsMax, BargeMaxPayload: *bargeMax,
 		BargeArgs: strings.Fields(*bargeArgs), WorkDir: *workDir, OutDir: *outDir, RepoDir: repo,
-		LimitDur: *limitDur, FsyncTotal: sz("fsync-total", *fsyncTotal), FsyncEvery: sz("fsync-every", *fsyncEvery),
-		Command: "bargebench " + strings.Join(os.Args[1:], " "), ProgressEvery: *progress, Log: os.Stderr,
+		LimitDur: *limitDur, FsyncTotal: sz("fsync-total", *fsyncTotal),
+		Command: "bargebench " + strings.Join(os.Args[1:], " "), ProgressEvery: *progress, Log: os.Stderr, Pin: pinned,
 	}
 	for _, s := range splitList(*servers) {
 		switch s {

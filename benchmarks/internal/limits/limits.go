@@ -1,15 +1,13 @@
 // Package limits measures the machine ceilings the suite compares brokers
-// with: loopback TCP bandwidth over one connection, and sequential file write
-// bandwidth with an fsync every few MiB on the store's disk.
+// with: loopback TCP bandwidth over one connection (Loopback), and the
+// durable publish rate barge's log write pattern reaches on the store's
+// disk for a workload's message shape (DiskLog, disk.go).
 package limits
 
 import (
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -69,48 +67,6 @@ func Loopback(d time.Duration, writeSize int) (float64, error) {
 		return 0, r.err
 	}
 	return float64(r.n) / el.Seconds(), nil
-}
-
-// DiskFsync writes total bytes sequentially to a new file in dir in writeSize
-// pieces, calling fsync after every syncEvery bytes and at the end, and returns
-// bytes per second including the fsyncs. The file is removed afterwards.
-func DiskFsync(dir string, total, writeSize, syncEvery int64) (float64, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, err
-	}
-	path := filepath.Join(dir, "fsync-probe.tmp")
-	f, err := os.Create(path)
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(path)
-	defer f.Close()
-	buf := make([]byte, writeSize)
-	fill(buf, 2)
-	start := time.Now()
-	var written, sinceSync int64
-	for written < total {
-		n, err := f.Write(buf)
-		if err != nil {
-			return 0, err
-		}
-		written += int64(n)
-		sinceSync += int64(n)
-		if sinceSync >= syncEvery {
-			if err := f.Sync(); err != nil {
-				return 0, err
-			}
-			sinceSync = 0
-		}
-	}
-	if err := f.Sync(); err != nil {
-		return 0, err
-	}
-	el := time.Since(start)
-	if el <= 0 {
-		return 0, fmt.Errorf("limits: no time elapsed")
-	}
-	return float64(written) / el.Seconds(), nil
 }
 
 // fill puts incompressible bytes from a fixed seed into b.

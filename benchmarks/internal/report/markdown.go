@@ -120,7 +120,11 @@ func (r *Run) Ratio(workload string, size int64) (float64, bool) {
 func (r *Run) WriteMarkdown(w io.Writer, plots map[string][]string) error {
 	var b strings.Builder
 	pf := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	pf("# barge vs nats-server — %s (rev %s)\n\n", r.Date.Format("2006-01-02 15:04 MST"), r.Rev)
+	pinned := ""
+	if r.Pinned != "" {
+		pinned = ", pinned"
+	}
+	pf("# barge vs nats-server%s — %s (rev %s)\n\n", pinned, r.Date.Format("2006-01-02 15:04 MST"), r.Rev)
 	pf("Command: `%s`  \nRun took %s.\n\n", r.Command, r.Elapsed.Round(time.Second))
 
 	pf("## Machine\n\n| CPU | cores | memory | kernel | Go | store filesystem |\n|---|---|---|---|---|---|\n")
@@ -138,7 +142,11 @@ func (r *Run) WriteMarkdown(w io.Writer, plots map[string][]string) error {
 	}
 	pf("\n## Machine limits (measured in this run)\n\n| limit | bandwidth |\n|---|---|\n")
 	pf("| loopback TCP, one connection, 1 MiB writes | %s |\n", rate(r.Limits.LoopbackBps))
-	pf("| sequential write + fsync every %s (store dir's disk) | %s |\n\n", units.FormatSize(r.Limits.FsyncEvery), rate(r.Limits.DiskFsyncBps))
+	if r.Limits.DiskFsyncBps > 0 || len(r.Limits.Disk) == 0 {
+		pf("| sequential write + fsync every %s (store dir's disk) | %s |\n", units.FormatSize(r.Limits.FsyncEvery), rate(r.Limits.DiskFsyncBps))
+	}
+	r.diskRows(pf)
+	pf("\n")
 	if len(r.Notes) > 0 {
 		pf("## Method\n\n")
 		for _, n := range r.Notes {
@@ -181,13 +189,13 @@ func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 		}
 		pf("\n")
 	}
-	if r.Limits.LoopbackBps <= 0 && r.Limits.DiskFsyncBps <= 0 {
+	if r.Limits.LoopbackBps <= 0 && r.Limits.DiskFsyncBps <= 0 && len(r.Limits.Disk) == 0 {
 		return
 	}
 	pf("## Fraction of the machine limit (median MiB/s ÷ limit)\n\n")
 	head("workload / server")
 	for _, wl := range r.Workloads() {
-		lim, label, ok := r.LimitFor(wl)
+		_, label, ok := r.LimitFor(wl)
 		if !ok {
 			continue
 		}
@@ -195,7 +203,7 @@ func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 			pf("| %s / %s (÷ %s) |", wl, sv, label)
 			for _, s := range sizes {
 				p := r.Find(sv, wl, s)
-				pf(" %s |", fracCell(p, lim))
+				pf(" %s |", fracCell(p, r.LimitAt(wl, s)))
 			}
 			pf("\n")
 		}
@@ -228,6 +236,9 @@ func fracCell(p *Point, lim float64) string {
 	if p.Status != StatusOK {
 		return p.Status
 	}
+	if lim <= 0 {
+		return "—"
+	}
 	return fmt.Sprintf("%.0f%%", 100*p.BytesPerSec.Median/lim)
 }
 
@@ -239,7 +250,7 @@ func (r *Run) workloadTable(pf func(string, ...any), wl string, sizes []int64, p
 	if len(plots) > 0 {
 		pf("\n\n")
 	}
-	lim, label, hasLim := r.LimitFor(wl)
+	_, label, hasLim := r.LimitFor(wl)
 	isLat := baseOf(wl) == "latency"
 	isLag := wl == "mirror-live"
 	pf("| size | server | msgs/rep | msgs/s | MiB/s median (min–max) |")
@@ -288,7 +299,7 @@ func (r *Run) workloadTable(pf func(string, ...any), wl string, sizes []int64, p
 			}
 			pf(" %s | %.1f (%.1f–%.1f) |", msgRate(p.MsgsPerSec.Median), mib(p.BytesPerSec.Median), mib(p.BytesPerSec.Min), mib(p.BytesPerSec.Max))
 			if hasLim {
-				pf(" %s |", fracCell(p, lim))
+				pf(" %s |", fracCell(p, r.LimitAt(wl, s)))
 			}
 			if isLat {
 				l := p.Latency

@@ -22,6 +22,7 @@ type Run struct {
 	Date     time.Time         `json:"date"`
 	Rev      string            `json:"rev"`
 	Command  string            `json:"command"`
+	Pinned   string            `json:"pinned,omitempty"` // the pinned mode's layout; "" when not pinned
 	Machine  Machine           `json:"machine"`
 	Versions map[string]string `json:"versions"` // server name → version (from /varz)
 	Settings map[string]string `json:"settings"` // server name → how it was started
@@ -43,9 +44,14 @@ type Machine struct {
 
 // Limits are this machine's ceilings, measured in the same run.
 type Limits struct {
-	LoopbackBps  float64 `json:"loopback_bps"`   // one TCP connection over 127.0.0.1
-	DiskFsyncBps float64 `json:"disk_fsync_bps"` // sequential write, fsync every FsyncEvery bytes
-	FsyncEvery   int64   `json:"fsync_every"`
+	LoopbackBps float64 `json:"loopback_bps"` // one TCP connection over 127.0.0.1
+	// DiskFsyncBps and FsyncEvery: the older probe, a sequential write
+	// with an fsync every FsyncEvery bytes (runs stored before Disk).
+	DiskFsyncBps float64 `json:"disk_fsync_bps,omitempty"`
+	FsyncEvery   int64   `json:"fsync_every,omitempty"`
+	// Disk: barge's log write pattern on the store's disk, per durable
+	// workload shape and message size (disk.go).
+	Disk []DiskLimit `json:"disk,omitempty"`
 }
 
 // Point is one server × workload × message size.
@@ -84,6 +90,9 @@ func (r *Run) LimitFor(workload string) (bps float64, label string, ok bool) {
 	case "core", "js-fetch", "obj-get", "js-pubfetch", "r3-fetch":
 		return r.Limits.LoopbackBps, "loopback TCP", r.Limits.LoopbackBps > 0
 	case "js-pub", "obj-put", "r3-pub", "mirror", "mirror-live", "js-fastpub", "r3-fastpub":
+		if len(r.Limits.Disk) > 0 {
+			return 0, diskLabel, true // per size: LimitAt
+		}
 		return r.Limits.DiskFsyncBps, "disk write+fsync", r.Limits.DiskFsyncBps > 0
 	}
 	return 0, "", false

@@ -179,8 +179,10 @@ func (r *Run) Plots(workload string) (throughput, rss *Chart) {
 	}
 	throughput = &Chart{Title: workload + ": throughput by message size", YLabel: "MiB/s (median)", XLabels: labels}
 	rss = &Chart{Title: workload + ": server peak RSS by message size", YLabel: "peak RSS, MiB (log)", XLabels: labels, LogY: true}
-	if lim, label, ok := r.LimitFor(workload); ok {
+	if lim, label, ok := r.LimitFor(workload); ok && lim > 0 {
 		throughput.LimitValue, throughput.LimitLabel = lim/units.MiB, label
+	} else if ok {
+		throughput.Series = append(throughput.Series, r.diskSeries(workload, sizes))
 	}
 	for _, sv := range r.Servers() {
 		t := Series{Name: sv, Color: SeriesColor(sv), Values: make([]float64, len(sizes)), Marks: make([]string, len(sizes))}

@@ -17,12 +17,19 @@ import (
 func describeMachine(dir string) report.Machine {
 	m := report.Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		// The machine's cores, not the ones this process may use (one
+		// when pinned).
+		n := 0
 		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			k, v, ok := strings.Cut(l, ":")
+			switch {
+			case ok && strings.TrimSpace(k) == "processor":
+				n++
+			case ok && strings.TrimSpace(k) == "model name" && m.CPU == "":
 				m.CPU = strings.TrimSpace(v)
-				break
 			}
 		}
+		m.Cores = max(m.Cores, n)
 	}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {

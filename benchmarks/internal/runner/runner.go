@@ -64,9 +64,10 @@ type Config struct {
 	WorkDir, OutDir string // store dirs and server logs; report output
 	RepoDir         string // for the git revision
 
-	LimitDur   time.Duration // loopback probe duration; 0 skips both probes
-	FsyncTotal int64         // bytes written by the fsync probe
-	FsyncEvery int64         // fsync interval of the probe
+	LimitDur   time.Duration // loopback probe duration, and the disk probe's per size; 0 skips both probes
+	FsyncTotal int64         // at most this much payload per disk probe (it also stops after LimitDur)
+
+	Pin *Pin // pinned mode (pin.go); nil: off
 
 	Command       string        // the command line, for the report
 	Latest        bool          // also copy the report to OutDir/latest.md
@@ -87,9 +88,11 @@ func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
 		Command:  cfg.Command,
 		Versions: map[string]string{},
 		Settings: map[string]string{},
-		Limits:   report.Limits{FsyncEvery: cfg.FsyncEvery},
 	}
 	r.run = run
+	if cfg.Pin != nil {
+		run.Pinned = fmt.Sprintf("server processes on CPU %d, bargebench (the client) on CPU %d", cfg.Pin.Server, cfg.Pin.Client)
+	}
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, "", err
 	}
@@ -122,7 +125,7 @@ func Run(ctx context.Context, cfg Config) (*report.Run, string, error) {
 	r.logf("bargebench: %d points (%d sizes, %d workloads, %d servers), %d warm-up + %d measured repetitions; work dir %s",
 		total, len(sizes), len(cfg.Workloads), len(cfg.Servers), cfg.Warmup, cfg.Reps, cfg.WorkDir)
 	if cfg.LimitDur > 0 {
-		r.measureLimits()
+		r.measureLimits(sizes)
 	}
 	idx := 0
 	for _, size := range sizes {
@@ -254,13 +257,14 @@ func (r *runner) notes() []string {
 	return append(append([]string{
 		fmt.Sprintf("Every point (server × workload × size) runs on a freshly started server with an empty store directory; %d warm-up repetition(s) are discarded, then %d measured; tables show the median and the min–max range.", c.Warmup, c.Reps),
 		fmt.Sprintf("Publishers keep at most %s in flight (at least 2 messages). Payloads are random bytes from seed %d (incompressible).", units.FormatSize(c.Window), c.Seed),
-		"Client: nats.go v1.55.0 in one process on the same machine (and cores) as the server. Server CPU seconds are utime+stime from /proc/<pid>/stat over each measured repetition; peak RSS is VmHWM, reset through clear_refs before the measured repetitions.",
-		"Fractions compare a workload's payload MiB/s with the limit it is bound by: core, fetch and object get with loopback TCP; JetStream publish and object put with disk write+fsync. Core pub/sub crosses loopback twice (in and out) on the same cores.",
+		r.clientNote() + " Server CPU seconds are utime+stime from /proc/<pid>/stat over each measured repetition; peak RSS is VmHWM, reset through clear_refs before the measured repetitions.",
+		"Fractions compare a workload's payload MiB/s with the limit it is bound by: core, fetch and object get with loopback TCP; JetStream publish and object put (and the other writing workloads) with the disk probe at the same message size, which writes and fsyncs as barge's log does (segment files, record sizes, small-record buffering, 64 MiB rolls, one group-commit fsync whenever a message waits, the workload's messages in flight; obj-put: 128 KiB chunks, one object at a time) with no CPU spent on anything else. Core pub/sub crosses loopback twice (in and out) on the same cores.",
+		"nats-server with its default sync acknowledges before fsync, so its rows of the disk-bound workloads can read above 100%: they are not durable figures. The r3-* and mirror workloads are compared with the js-pub probe of one log, though a cluster writes three.",
 	}, extra...),
 		"A size a server will not take is recorded as refused with the reason (nats-server caps max_payload at 64 MiB, and its file store refuses JetStream messages of 32 MiB and more).")
 }
 
-func (r *runner) measureLimits() {
+func (r *runner) measureLimits(sizes []int64) {
 	c := r.cfg
 	r.logf("measuring loopback TCP bandwidth (%v, 1 MiB writes)", c.LimitDur)
 	if bw, err := limits.Loopback(c.LimitDur, units.MiB); err != nil {
@@ -269,13 +273,7 @@ func (r *runner) measureLimits() {
 		r.run.Limits.LoopbackBps = bw
 		r.logf("loopback TCP: %.0f MiB/s", bw/units.MiB)
 	}
-	r.logf("measuring write+fsync bandwidth (%s, fsync every %s) in %s", units.FormatSize(c.FsyncTotal), units.FormatSize(c.FsyncEvery), c.WorkDir)
-	if bw, err := limits.DiskFsync(c.WorkDir, c.FsyncTotal, units.MiB, c.FsyncEvery); err != nil {
-		r.logf("fsync probe failed: %v", err)
-	} else {
-		r.run.Limits.DiskFsyncBps = bw
-		r.logf("write+fsync: %.0f MiB/s", bw/units.MiB)
-	}
+	r.measureDisk(sizes)
 }
 
 // count decides how many messages one repetition of wl sends at size.
@@ -332,6 +330,7 @@ func (r *runner) spec(server, dir string, size int64, wl string) (proc.Spec, err
 	default:
 		return proc.Spec{}, fmt.Errorf("unknown server %q", server)
 	}
+	r.notePin(server)
 	return s, nil
 }
 

@@ -71,8 +71,12 @@ func (r *runner) startOne(ctx context.Context, server, wl string, size int64, di
 	if err != nil {
 		return nil, err
 	}
-	srv, err := proc.Start(ctx, spec, 30*time.Second)
+	srv, err := proc.Start(ctx, r.pinned(spec), 30*time.Second)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.checkPinned(spec.Name, srv.Pid()); err != nil {
+		_ = srv.Stop(10 * time.Second)
 		return nil, err
 	}
 	url := fmt.Sprintf("nats://127.0.0.1:%d", spec.Port)
@@ -93,12 +97,16 @@ func (r *runner) startCluster(ctx context.Context, server, wl string, size int64
 		if err := os.MkdirAll(filepath.Join(dir, "n"+strconv.Itoa(i+1)), 0o755); err != nil {
 			return nil, err
 		}
-		srv, err := proc.Start(ctx, spec.Spec, 30*time.Second)
+		srv, err := proc.Start(ctx, r.pinned(spec.Spec), 30*time.Second)
 		if err != nil {
 			_ = g.Stop(10 * time.Second)
 			return nil, err
 		}
 		g = append(g, srv)
+		if err := r.checkPinned(spec.Name, srv.Pid()); err != nil {
+			_ = g.Stop(10 * time.Second)
+			return nil, err
+		}
 		st.nodes = append(st.nodes, workload.Node{Name: clusterNodeName(i), URL: fmt.Sprintf("nats://127.0.0.1:%d", spec.Port)})
 		st.pprof = append(st.pprof, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/", spec.pprofPort))
 	}
@@ -166,6 +174,7 @@ func (r *runner) clusterSpecs(server, dir string, size int64, wl string) ([]memb
 	case report.Barge:
 		r.run.Settings[server+clusterSettings] = fmt.Sprintf("%d barge processes (-n n1..n%d, --cluster_size %d: Dragonboat meta shard and one shard per R3 stream, routes and raft over loopback), file store, R3 streams, consumers as barge makes them for an R3 stream by default (node-local, not replicated, up to at least 93aec80), max_payload %s, default sync; extra flags: %v; binary built %s", clusterSize, clusterSize, clusterSize, c.BargeMaxPayload, c.BargeArgs, r.bargeBuilt)
 	}
+	r.notePin(server + clusterSettings)
 	return specs, nil
 }
 

@@ -14,20 +14,25 @@ import (
 
 // write stores the run under dir as <date>-<rev>.md with its .json and SVG
 // plots beside it, and, when latest is set, copies the Markdown to latest.md
-// (same directory, so its relative plot links still work). It returns the
-// report's path.
+// (same directory, so its relative plot links still work). A pinned run is
+// <date>-<rev>-pinned.md and latest-pinned.md. It returns the report's path.
 func write(run *report.Run, dir string, latest bool) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	base := fmt.Sprintf("%s-%s", run.Date.Format("2006-01-02-1504"), run.Rev)
+	suffix, latestName := "", "latest.md"
+	if run.Pinned != "" {
+		// A pinned run sits beside the unpinned ones, under its own name.
+		suffix, latestName = "-pinned", "latest-pinned.md"
+	}
+	base := fmt.Sprintf("%s-%s%s", run.Date.Format("2006-01-02-1504"), run.Rev, suffix)
 	// Two short runs in one minute of one revision would share the name:
 	// the later one gets a suffix rather than overwriting the first.
 	for n := 2; ; n++ {
 		if _, err := os.Stat(filepath.Join(dir, base+".json")); errors.Is(err, fs.ErrNotExist) {
 			break
 		}
-		base = fmt.Sprintf("%s-%s-%d", run.Date.Format("2006-01-02-1504"), run.Rev, n)
+		base = fmt.Sprintf("%s-%s%s-%d", run.Date.Format("2006-01-02-1504"), run.Rev, suffix, n)
 	}
 	plots := map[string][]string{}
 	for _, wl := range run.Workloads() {
@@ -66,7 +71,7 @@ func write(run *report.Run, dir string, latest bool) (string, error) {
 		return path, nil
 	}
 	cp := append([]byte(fmt.Sprintf("<!-- copy of %s.md -->\n", base)), md.Bytes()...)
-	return path, os.WriteFile(filepath.Join(dir, "latest.md"), cp, 0o644)
+	return path, os.WriteFile(filepath.Join(dir, latestName), cp, 0o644)
 }
 
 // Render rewrites the Markdown report and plots of a stored run (its .json)
