@@ -65,6 +65,7 @@ func run() error {
 	natsMax := fs.String("nats-max-payload", "64MiB", "nats-server max_payload (64MiB is its ceiling)")
 	bargeMax := fs.String("barge-max-payload", "2GB", "barge max_payload")
 	bargeArgs := fs.String("barge-args", "", "extra barge flags, space-separated")
+	natsCLI := fs.String("nats-cli", "bin/nats", "natscli executable of the nb-* workloads (built from ./natscli; missing: those points are skipped)")
 	workDir := fs.String("work", "work", "store dirs and server logs (emptied per point)")
 	outDir := fs.String("out", "results", "report directory")
 	limitDur := fs.Duration("limit-dur", 2*time.Second, "loopback probe duration (0 skips the machine-limit probes)")
@@ -163,7 +164,7 @@ func run() error {
 		R3Bytes: sz("r3-bytes", *r3Bytes), R3MaxMsgs: *r3MaxMsgs, Latest: *latest,
 		LatencyBps: float64(sz("latency-load", *latBps)), LatencyRate: *latRate, LatencyDur: *latDur, Seed: *seed,
 		NatsBin: *natsBin, BargeBin: *bargeBin, NatsSync: *natsSync, NatsMaxPayload: *natsMax, BargeMaxPayload: *bargeMax,
-		BargeArgs: strings.Fields(*bargeArgs), WorkDir: *workDir, OutDir: *outDir, RepoDir: repo,
+		BargeArgs: strings.Fields(*bargeArgs), NatsCLI: *natsCLI, WorkDir: *workDir, OutDir: *outDir, RepoDir: repo,
 		LimitDur: *limitDur, FsyncTotal: sz("fsync-total", *fsyncTotal), FsyncEvery: sz("fsync-every", *fsyncEvery),
 		Command: "bargebench " + strings.Join(os.Args[1:], " "), ProgressEvery: *progress, Log: os.Stderr,
 	}
