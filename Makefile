@@ -93,7 +93,10 @@ bench-mirror:
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -workloads mirror,mirror-live \
 		-sizes 1MiB -bytes 512MiB -latest=false $(BENCHFLAGS)
 
-# pprof captures of barge under the 1 KiB and 256 MiB JetStream publish+fetch workloads, into profiles/.
+# pprof captures (CPU, allocs, heap, block, mutex) of nats-server and barge, each started with
+# --profile_rate 100, under each standard single-server workload (core, js-pub, js-fetch, latency,
+# obj-put, obj-get) at 1 KiB and 1 MiB, 15 s windows, into profiles/ (about 8 minutes). PROFILEFLAGS
+# narrows it, e.g. PROFILEFLAGS='-profile-server barge -profile-workload core -profile-sizes 1KiB'.
 profile:
 	$(GO) build -o $(BIN) ./cmd/barge
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -profile $(PROFILEFLAGS)
