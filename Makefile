@@ -38,15 +38,21 @@ bench: bench-micro bench-suite
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# natscli v0.5.0 (`nats bench`, the nb-* workloads) from its own module dir benchmarks/natscli, at
+# natscli's own dependency versions; if it does not build, the nb-* points are skipped.
+NATSCLI = (cd benchmarks/natscli && $(GO) build -o ../bin/nats github.com/nats-io/natscli/nats) || echo "bench: natscli does not build: the nb-* workloads are skipped"
+
 # Side-by-side suite, barge vs nats-server 2.15.2 (benchmarks/README.md); the full run is long.
 # Extra runner flags go in BENCHFLAGS, e.g. BENCHFLAGS='-workloads core -sizes 16B,16KiB,1MiB'.
 bench-suite:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench: cmd/barge does not build: barge is skipped"; }
+	@$(NATSCLI)
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench $(BENCHFLAGS)
 
 # The same suite, small: under two minutes; report in benchmarks/results/quick/.
 bench-quick:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-quick: cmd/barge does not build: barge is skipped"; }
+	@$(NATSCLI)
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -quick $(BENCHFLAGS)
 
 # The quick suite pinned (taskset): every server process on CPU 0, bargebench on CPU 1
@@ -93,7 +99,10 @@ bench-mirror:
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -workloads mirror,mirror-live \
 		-sizes 1MiB -bytes 512MiB -latest=false $(BENCHFLAGS)
 
-# pprof captures of barge under the 1 KiB and 256 MiB JetStream publish+fetch workloads, into profiles/.
+# pprof captures (CPU, allocs, heap, block, mutex) of nats-server and barge, each started with
+# --profile_rate 100, under each standard single-server workload (core, js-pub, js-fetch, latency,
+# obj-put, obj-get) at 1 KiB and 1 MiB, 15 s windows, into profiles/ (about 8 minutes). PROFILEFLAGS
+# narrows it, e.g. PROFILEFLAGS='-profile-server barge -profile-workload core -profile-sizes 1KiB'.
 profile:
 	$(GO) build -o $(BIN) ./cmd/barge
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -profile $(PROFILEFLAGS)

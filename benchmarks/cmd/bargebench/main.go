@@ -1,6 +1,6 @@
 // Command bargebench runs the side-by-side suite (barge vs nats-server) or,
-// with -profile, captures barge's pprof profiles under the standard
-// JetStream workloads. See benchmarks/README.md.
+// with -profile, captures both servers' pprof profiles under the standard
+// single-server workloads. See benchmarks/README.md.
 package main
 
 import (
@@ -65,6 +65,7 @@ func run() error {
 	natsMax := fs.String("nats-max-payload", "64MiB", "nats-server max_payload (64MiB is its ceiling)")
 	bargeMax := fs.String("barge-max-payload", "2GB", "barge max_payload")
 	bargeArgs := fs.String("barge-args", "", "extra barge flags, space-separated")
+	natsCLI := fs.String("nats-cli", "bin/nats", "natscli executable of the nb-* workloads (built from ./natscli; missing: those points are skipped)")
 	workDir := fs.String("work", "work", "store dirs and server logs (emptied per point)")
 	outDir := fs.String("out", "results", "report directory")
 	limitDur := fs.Duration("limit-dur", 2*time.Second, "loopback probe duration, and the most each disk probe (one per durable workload shape and size) starts messages for (0 skips the machine-limit probes)")
@@ -74,12 +75,13 @@ func run() error {
 	pinClient := fs.Int("pin-client", 1, "-pin: the CPU bargebench runs on")
 	progress := fs.Duration("progress", 5*time.Second, "progress line interval within a repetition")
 	// Profile mode.
-	profile := fs.Bool("profile", false, "capture pprof profiles instead of running the suite")
-	profServer := fs.String("profile-server", "barge", "server to profile: barge or nats")
-	profSizes := fs.String("profile-sizes", "1KiB,256MiB", "message sizes to profile")
-	profWorkload := fs.String("profile-workload", "js-pubfetch", "workload looped while profiling (js-pubfetch, core, ...)")
-	profSecs := fs.Int("profile-seconds", 20, "CPU profile window per size")
-	profBytes := fs.String("profile-bytes", "512MiB", "payload per publish+fetch round")
+	profile := fs.Bool("profile", false, "capture pprof profiles (CPU, allocs, heap, block, mutex) instead of running the suite")
+	profServer := fs.String("profile-server", "nats,barge", "servers to profile: nats, barge")
+	profSizes := fs.String("profile-sizes", "1KiB,1MiB", "message sizes to profile")
+	profWorkload := fs.String("profile-workload", strings.Join(runner.DefaultProfileWorkloads(), ","), "workloads looped while profiling (any of -workloads but nb-*, tls-*, auth-*; or js-pubfetch)")
+	profSecs := fs.Int("profile-seconds", 15, "profile window per capture: the CPU profile and the allocs/block/mutex deltas")
+	profBytes := fs.String("profile-bytes", "32MiB", "payload per round of the looped workload (at most -max-msgs messages, 256 objects)")
+	profRate := fs.Int("profile-rate", 100, "both servers' --profile_rate while profiling (mutex and block profiles; 0: not taken)")
 	profOut := fs.String("profile-out", "../profiles", "profile directory")
 	render := fs.String("render", "", "rewrite the report and plots of a stored run (<date>-<rev>.json) into -out, then exit")
 	_ = fs.Parse(os.Args[1:])
@@ -138,11 +140,24 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		pc := runner.ProfileConfig{Server: report.Barge, Workload: *profWorkload, Bin: *bargeBin, MaxPayload: *bargeMax, Sizes: sizesList,
-			CPUSeconds: *profSecs, BytesPerRep: sz("profile-bytes", *profBytes), Window: sz("window", *window), Seed: *seed,
-			WorkDir: *workDir, OutDir: *profOut, RepoDir: repo, Log: os.Stderr, Timeout: 2 * time.Minute}
-		if *profServer == "nats" {
-			pc.Server, pc.Bin, pc.MaxPayload = report.NATS, *natsBin, *natsMax
+		pc := runner.ProfileConfig{Workloads: splitList(*profWorkload), Sizes: sizesList, CPUSeconds: *profSecs, ProfileRate: *profRate,
+			BytesPerRep: sz("profile-bytes", *profBytes), MaxMsgs: *maxMsgs, MaxObjects: 256,
+			LatencyBps: float64(sz("latency-load", *latBps)), LatencyRate: *latRate,
+			Window: sz("window", *window), Seed: *seed, WorkDir: *workDir, OutDir: *profOut, RepoDir: repo, Log: os.Stderr, Timeout: 2 * time.Minute}
+		for _, s := range splitList(*profServer) {
+			switch s {
+			case "nats", "nats-server":
+				pc.Servers = append(pc.Servers, runner.ProfileServer{Name: report.NATS, Bin: *natsBin, MaxPayload: *natsMax})
+			case "barge":
+				pc.Servers = append(pc.Servers, runner.ProfileServer{Name: report.Barge, Bin: *bargeBin, MaxPayload: *bargeMax, Args: strings.Fields(*bargeArgs)})
+			default:
+				return fmt.Errorf("unknown server %q", s)
+			}
+		}
+		for _, w := range pc.Workloads {
+			if _, err := workload.New(w); err != nil || workload.IsNatsBench(w) || workload.IsTLS(w) || workload.IsAuth(w) {
+				return fmt.Errorf("-profile-workload: %q cannot be profiled (%v)", w, err)
+			}
 		}
 		files, err := runner.Profile(ctx, pc)
 		for _, f := range files {
@@ -183,7 +198,7 @@ func run() error {
 		R3Bytes: sz("r3-bytes", *r3Bytes), R3MaxMsgs: *r3MaxMsgs, Latest: *latest,
 		LatencyBps: float64(sz("latency-load", *latBps)), LatencyRate: *latRate, LatencyDur: *latDur, Seed: *seed,
 		NatsBin: *natsBin, BargeBin: *bargeBin, NatsSync: *natsSync, NatsMaxPayload: *natsMax, BargeMaxPayload: *bargeMax,
-		BargeArgs: strings.Fields(*bargeArgs), WorkDir: *workDir, OutDir: *outDir, RepoDir: repo,
+		BargeArgs: strings.Fields(*bargeArgs), NatsCLI: *natsCLI, WorkDir: *workDir, OutDir: *outDir, RepoDir: repo,
 		LimitDur: *limitDur, FsyncTotal: sz("fsync-total", *fsyncTotal),
 		Command: "bargebench " + strings.Join(os.Args[1:], " "), ProgressEvery: *progress, Log: os.Stderr, Pin: pinned,
 	}

@@ -5,7 +5,8 @@
 // JetStream cluster (the suite's R3 workloads start three); with -tlscert and
 // -tlskey its client port serves TLS only (the suite's tls-* workloads);
 // with -c it reads a configuration file first (the auth-* workloads'
-// users and permissions).
+// users and permissions); with -profport and -profile_rate it serves pprof
+// with the mutex and block profiles filled (`make profile`).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +31,7 @@ func main() {
 	port := fs.Int("p", 4222, "client port")
 	httpPort := fs.Int("m", 0, "monitoring port (/varz); 0 = off")
 	profPort := fs.Int("profport", 0, "pprof port (/debug/pprof); 0 = off")
+	profRate := fs.Int("profile_rate", 0, "fill /debug/pprof's mutex and block profiles as barge's --profile_rate does: sample 1 in N contended locks and one block event per N ns blocked (0: off)")
 	js := fs.Bool("js", false, "enable JetStream")
 	storeDir := fs.String("sd", "", "JetStream store directory")
 	maxPayload := fs.String("max_payload", "64MiB", "max_payload (nats-server caps it at 64MiB = max_pending)")
@@ -57,6 +60,12 @@ func main() {
 	opts.Host, opts.Port = *host, *port
 	opts.HTTPHost, opts.HTTPPort = *host, *httpPort
 	opts.ProfPort = *profPort
+	if *profRate > 0 {
+		// nats-server sets the block rate itself (from ProfBlockRate) when
+		// it starts; the mutex fraction is ours to set.
+		opts.ProfBlockRate = *profRate
+		runtime.SetMutexProfileFraction(*profRate)
+	}
 	opts.JetStream, opts.StoreDir = *js, *storeDir
 	opts.MaxPayload, opts.MaxPending = int32(mp), max(mp, 64<<20)
 	opts.NoSigs, opts.NoLog = true, !*verbose

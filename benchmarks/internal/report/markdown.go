@@ -68,7 +68,7 @@ func describe(w string) string {
 	case "mirror-live":
 		return "A mirror of an R1 file stream while the origin is published to at full speed (async, the window of outstanding acks); MiB/s is the copy throughput, from the first publish until the mirror holds the last message (stream info polled every 5 ms). Behind: the messages (and payload) the mirror lacked when the last publish was acknowledged; catch-up: the time from then until it held them."
 	}
-	return ""
+	return describeNatsBench(w)
 }
 
 // Sizes returns the message sizes present in the run, ascending.

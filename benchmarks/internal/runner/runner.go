@@ -60,6 +60,7 @@ type Config struct {
 	NatsSync                        string   // natsd -sync value
 	NatsMaxPayload, BargeMaxPayload string   // --max_payload values
 	BargeArgs                       []string // extra barge flags
+	NatsCLI                         string   // natscli executable of the nb-* workloads (benchmarks/bin/nats)
 
 	WorkDir, OutDir string // store dirs and server logs; report output
 	RepoDir         string // for the git revision
@@ -245,6 +246,9 @@ func (r *runner) notes() []string {
 	if slices.ContainsFunc(c.Workloads, workload.IsTLS) {
 		extra = append(extra, fmt.Sprintf("tls-* workloads are the same workloads with both servers' client port serving TLS only (server-only TLS: nats-server's and barge's --tlscert/--tlskey, their default versions and suites), one %s certificate generated for the run and served by both; the client verifies it against the run's CA (nats.go, Go's crypto/tls). The monitoring port stays plain HTTP.", r.tls.KeyType))
 	}
+	if slices.ContainsFunc(c.Workloads, workload.IsNatsBench) {
+		extra = append(extra, r.natsBenchNote())
+	}
 	if slices.ContainsFunc(c.Workloads, workload.IsAuth) {
 		extra = append(extra, fmt.Sprintf("auth-* workloads are the same workloads with both servers started from one config file (-c %s: nats-server's syntax; users with publish/subscribe allow and deny lists unless -auth-config names another file), every client logging in as %q with a password; compare each with its workload on the same server (auth ÷ no auth) and across servers (the barge ÷ nats-server rows).", r.authConf, c.AuthUser))
 	}
@@ -369,6 +373,11 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 		r.logf("%s: skipped: %s", label, p.Err)
 		return p
 	}
+	if msg := r.natsBenchMissing(wl); msg != "" {
+		p.Status, p.Err = report.StatusSkipped, msg
+		r.logf("%s: skipped: %s", label, p.Err)
+		return p
+	}
 	dir := filepath.Join(c.WorkDir, fmt.Sprintf("%s-%s-%s", server, wl, units.FormatSize(size)))
 	defer os.RemoveAll(dir)
 	st, err := r.startServer(ctx, server, wl, size, dir, label)
@@ -402,6 +411,9 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 	}
 	if workload.IsAuth(wl) {
 		env.User, env.Pass = c.AuthUser, c.AuthPass
+	}
+	if workload.IsNatsBench(wl) {
+		env.Bench = r.natsBenchEnv(server, wl, size, st)
 	}
 	if workload.IsTLS(wl) {
 		env.CAFile = r.tls.CA

@@ -4,7 +4,8 @@
 // three-node cluster, and a mirror's copy (of a filled stream, and while its
 // origin is published to). Each one talks to the server with the
 // official nats.go client only, so the same code measures barge and
-// nats-server.
+// nats-server; the nb-* workloads (natsbench.go) run the real `nats bench`
+// (natscli) instead, as a second yardstick.
 package workload
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +50,8 @@ type Env struct {
 	// User and Pass are the credentials of the auth-* workloads (both
 	// servers started with the same authorization config); empty: none.
 	User, Pass string
+
+	Bench NatsBench // the nb-* workloads: natscli and where its output goes
 }
 
 // Sample is what one repetition measured.
@@ -82,7 +86,8 @@ type Workload interface {
 
 // Names lists every workload the suite knows, in report order.
 func Names() []string {
-	return []string{"core", "js-pub", "js-fastpub", "js-fetch", "latency", "obj-put", "obj-get", "r3-pub", "r3-fastpub", "r3-fetch", "mirror", "mirror-live"}
+	return append([]string{"core", "js-pub", "js-fastpub", "js-fetch", "latency", "obj-put", "obj-get", "r3-pub", "r3-fastpub", "r3-fetch", "mirror", "mirror-live"},
+		NatsBenchNames()...)
 }
 
 // TLSPrefix names a workload's TLS variant: "tls-js-pub" is js-pub with
@@ -129,6 +134,9 @@ func New(name string) (Workload, error) {
 			return nil, fmt.Errorf("workload: no %s variant of %q (replicated workloads run without it)", prefix, rest)
 		}
 		return New(rest)
+	}
+	if slices.Contains(NatsBenchNames(), name) {
+		return &natsBench{kind: strings.TrimPrefix(name, NatsBenchPrefix)}, nil
 	}
 	switch name {
 	case "core":

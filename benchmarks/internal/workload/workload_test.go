@@ -33,6 +33,9 @@ func TestEveryWorkloadAgainstNATS(t *testing.T) {
 		if Replicas(name) > 1 {
 			continue // TestReplicatedWorkloadsAgainstNATSCluster
 		}
+		if IsNatsBench(name) {
+			continue // TestNatsBench*
+		}
 		t.Run(name, func(t *testing.T) {
 			url := startNATS(t, 1<<20) // fresh server per workload, as in the runner
 			w, err := New(name)
