@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -108,6 +109,11 @@ type Sublist struct {
 		root level
 		// cache maps a literal subject to its current match result.
 		cache map[string]*SublistResult
+		// prefixes counts the cached subjects by their first two tokens
+		// (cachePrefix), so a wildcard Insert or Remove whose first two
+		// tokens are literal, such as a client's new `_INBOX.<id>.*`,
+		// skips the cache scan when no cached subject can match it.
+		prefixes map[string]int32
 		// gen is incremented by every Insert and Remove; a Match that
 		// computed a result under the read lock caches it only if gen
 		// has not moved since.
@@ -158,6 +164,7 @@ func NewSublist(cacheSize int) *Sublist {
 	s := &Sublist{cacheMax: cacheSize}
 	if cacheSize > 0 {
 		s.mu.cache = make(map[string]*SublistResult, cacheSize)
+		s.mu.prefixes = make(map[string]int32)
 	}
 	return s
 }
@@ -411,7 +418,11 @@ func (s *Sublist) match(subject []byte, store bool) *SublistResult {
 		if len(s.mu.cache) >= s.cacheMax {
 			s.shrinkCacheLocked()
 		}
-		s.mu.cache[string(subject)] = r
+		k := string(subject)
+		if _, dup := s.mu.cache[k]; !dup {
+			s.mu.prefixes[cachePrefix(k)]++
+		}
+		s.mu.cache[k] = r
 	}
 	s.mu.Unlock()
 	return r
@@ -425,7 +436,7 @@ func (s *Sublist) shrinkCacheLocked() {
 		if drop <= 0 {
 			break
 		}
-		delete(s.mu.cache, k)
+		s.uncacheLocked(k)
 		drop--
 	}
 }
@@ -445,14 +456,46 @@ func (s *Sublist) invalidateLocked(subject string, toks []string) {
 		}
 	}
 	if literal {
-		delete(s.mu.cache, subject)
+		if _, ok := s.mu.cache[subject]; ok {
+			s.uncacheLocked(subject)
+		}
 		return
+	}
+	if len(toks) > 2 && toks[0] != pwcToken && toks[0] != fwcToken && toks[1] != pwcToken && toks[1] != fwcToken {
+		// Only subjects with the same first two tokens can match.
+		if s.mu.prefixes[subject[:len(toks[0])+1+len(toks[1])]] == 0 {
+			return
+		}
 	}
 	for k := range s.mu.cache {
 		if patternMatches(toks, k) {
-			delete(s.mu.cache, k)
+			s.uncacheLocked(k)
 		}
 	}
+}
+
+// uncacheLocked drops the cached subject k, which is in the cache.
+func (s *Sublist) uncacheLocked(k string) {
+	delete(s.mu.cache, k)
+	p := cachePrefix(k)
+	if n := s.mu.prefixes[p] - 1; n > 0 {
+		s.mu.prefixes[p] = n
+	} else {
+		delete(s.mu.prefixes, p)
+	}
+}
+
+// cachePrefix is subject up to its second token's end: the key
+// Sublist.prefixes counts it under.
+func cachePrefix(subject string) string {
+	i := strings.IndexByte(subject, tokenSep)
+	if i < 0 {
+		return subject
+	}
+	if j := strings.IndexByte(subject[i+1:], tokenSep); j >= 0 {
+		return subject[:i+1+j]
+	}
+	return subject
 }
 
 // collect adds to r every subscription in l and below that matches toks.

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -187,6 +188,56 @@ func TestSublistCacheInvalidation(t *testing.T) {
 	if st.CacheHits == 0 || st.Matches < 4 || st.Subscriptions != 1 {
 		t.Fatalf("stats = %+v", st)
 	}
+}
+
+// A wildcard whose first two tokens are literal drops the cached subjects
+// it matches and leaves the rest; the per-prefix counts that let it skip the
+// scan stay in step with the cache through evictions and removals.
+func TestSublistCachePrefixSkip(t *testing.T) {
+	sl := NewSublist(64)
+	mustInsert(t, sl, newSub(">", ""))
+	for i := range 200 { // evicts: the counts must follow
+		sl.Match(fmt.Appendf(nil, "a.b.%d", i))
+		sl.Match(fmt.Appendf(nil, "x.%d.z", i))
+	}
+	sl.Match([]byte("a.c.1"))
+	sl.Match([]byte("one"))
+	check := func() {
+		t.Helper()
+		want := map[string]int32{}
+		sl.mu.RLock()
+		for k := range sl.mu.cache {
+			want[cachePrefix(k)]++
+		}
+		got := maps.Clone(sl.mu.prefixes)
+		sl.mu.RUnlock()
+		if !maps.Equal(got, want) {
+			t.Fatalf("prefix counts %v, cache has %v", got, want)
+		}
+	}
+	check()
+	before := sl.CacheLen()
+	w := newSub("q.r.*", "") // nothing cached under q.r
+	mustInsert(t, sl, w)
+	if sl.CacheLen() != before {
+		t.Fatalf("unrelated wildcard dropped %d cached subjects", before-sl.CacheLen())
+	}
+	sl.Match([]byte("a.c.1"))
+	ab := newSub("a.c.*", "")
+	mustInsert(t, sl, ab)
+	if got := len(sl.Match([]byte("a.c.1")).Psubs); got != 2 {
+		t.Fatalf("a.c.1 matches %d subscriptions after a.c.* was added, want 2", got)
+	}
+	check()
+	for _, s := range []*Subscription{w, ab} {
+		if err := sl.Remove(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(sl.Match([]byte("a.c.1")).Psubs); got != 1 {
+		t.Fatalf("a.c.1 matches %d subscriptions after removal, want 1", got)
+	}
+	check()
 }
 
 func TestSublistCacheBounded(t *testing.T) {
