@@ -42,7 +42,8 @@ bench-micro:
 # natscli's own dependency versions; if it does not build, the nb-* points are skipped.
 NATSCLI = (cd benchmarks/natscli && $(GO) build -o ../bin/nats github.com/nats-io/natscli/nats) || echo "bench: natscli does not build: the nb-* workloads are skipped"
 
-# Side-by-side suite, barge vs nats-server 2.15.2 (benchmarks/README.md); the full run is long.
+# Side-by-side suite, barge vs nats-server 2.15.2 and the ceiling, an in-memory yardstick
+# (benchmarks/README.md); the full run is long.
 # Extra runner flags go in BENCHFLAGS, e.g. BENCHFLAGS='-workloads core -sizes 16B,16KiB,1MiB'.
 bench-suite:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench: cmd/barge does not build: barge is skipped"; }

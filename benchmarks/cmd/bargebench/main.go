@@ -31,7 +31,7 @@ func main() {
 func run() error {
 	fs := flag.NewFlagSet("bargebench", flag.ExitOnError)
 	quick := fs.Bool("quick", false, "small preset that runs in under two minutes (overrides sizes, reps, budgets unless given explicitly)")
-	servers := fs.String("servers", "nats,barge", "servers to run: nats, barge")
+	servers := fs.String("servers", "nats,barge,ceiling", "servers to run: nats, barge, ceiling (the yardstick, cmd/ceiling)")
 	workloads := fs.String("workloads", strings.Join(workload.Names(), ","), "workloads: "+strings.Join(workload.Names(), ", ")+
 		"; tls-<name> runs a single-server one over TLS (e.g. "+strings.Join(workload.TLSNames(), ", ")+
 		"), auth-<name> with both servers started from one config file with users and permissions (e.g. "+strings.Join(workload.AuthNames(), ", ")+")")
@@ -61,6 +61,7 @@ func run() error {
 	seed := fs.Uint64("seed", 1, "payload seed")
 	natsBin := fs.String("nats", "bin/natsd", "natsd executable (built from ./cmd/natsd)")
 	bargeBin := fs.String("barge", "../bin/barge", "barge executable (go build -o bin/barge ./cmd/barge at the repo root)")
+	ceilingBin := fs.String("ceiling", "bin/ceiling", "ceiling executable (built from ./cmd/ceiling; takes -barge-max-payload)")
 	natsSync := fs.String("nats-sync", "default", "nats-server JetStream sync: default (2m), always, or a duration")
 	natsMax := fs.String("nats-max-payload", "64MiB", "nats-server max_payload (64MiB is its ceiling)")
 	bargeMax := fs.String("barge-max-payload", "2GB", "barge max_payload")
@@ -197,7 +198,7 @@ func run() error {
 		MinMsgs: *minMsgs, MaxMsgs: *maxMsgs, MaxObjects: *maxObjs, Window: sz("window", *window),
 		R3Bytes: sz("r3-bytes", *r3Bytes), R3MaxMsgs: *r3MaxMsgs, Latest: *latest,
 		LatencyBps: float64(sz("latency-load", *latBps)), LatencyRate: *latRate, LatencyDur: *latDur, Seed: *seed,
-		NatsBin: *natsBin, BargeBin: *bargeBin, NatsSync: *natsSync, NatsMaxPayload: *natsMax, BargeMaxPayload: *bargeMax,
+		NatsBin: *natsBin, BargeBin: *bargeBin, CeilingBin: *ceilingBin, NatsSync: *natsSync, NatsMaxPayload: *natsMax, BargeMaxPayload: *bargeMax,
 		BargeArgs: strings.Fields(*bargeArgs), NatsCLI: *natsCLI, WorkDir: *workDir, OutDir: *outDir, RepoDir: repo,
 		LimitDur: *limitDur, FsyncTotal: sz("fsync-total", *fsyncTotal),
 		Command: "bargebench " + strings.Join(os.Args[1:], " "), ProgressEvery: *progress, Log: os.Stderr, Pin: pinned,
@@ -212,6 +213,8 @@ func run() error {
 				continue
 			}
 			cfg.Servers = append(cfg.Servers, report.Barge)
+		case "ceiling":
+			cfg.Servers = append(cfg.Servers, report.Ceiling)
 		default:
 			return fmt.Errorf("unknown server %q", s)
 		}
@@ -224,10 +227,11 @@ func run() error {
 	if len(cfg.Servers) == 0 {
 		return fmt.Errorf("no server to run")
 	}
-	_, path, err := runner.Run(ctx, cfg)
+	run, path, err := runner.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	_ = run.WriteSummary(os.Stderr)
 	fmt.Fprintln(os.Stderr, "report:", path)
 	return nil
 }

@@ -10,10 +10,13 @@ import (
 	"github.com/bargemq/barge/benchmarks/internal/units"
 )
 
-// Server names as they appear in points and reports.
+// Server names as they appear in points and reports. Ceiling is the
+// suite's yardstick (cmd/ceiling): the least a server can do for the same
+// client, from memory.
 const (
-	NATS  = "nats-server"
-	Barge = "barge"
+	NATS    = "nats-server"
+	Barge   = "barge"
+	Ceiling = "ceiling"
 )
 
 // ClusterSettings suffixes a server's name in Run.Settings for how its
@@ -94,10 +97,11 @@ func (r *Run) Workloads() []string {
 	return w
 }
 
-// Servers returns the servers present in the run, nats-server first.
+// Servers returns the servers present in the run: nats-server, barge,
+// then the ceiling.
 func (r *Run) Servers() []string {
 	var s []string
-	for _, name := range []string{NATS, Barge} {
+	for _, name := range []string{NATS, Barge, Ceiling} {
 		if slices.ContainsFunc(r.Points, func(p Point) bool { return p.Server == name }) {
 			s = append(s, name)
 		}
@@ -108,12 +112,21 @@ func (r *Run) Servers() []string {
 // Ratio returns barge's median throughput over nats-server's for a workload
 // and size, and whether both were measured.
 func (r *Run) Ratio(workload string, size int64) (float64, bool) {
-	b, n := r.Find(Barge, workload, size), r.Find(NATS, workload, size)
+	return r.RatioTo(NATS, workload, size)
+}
+
+// RatioTo returns barge's median throughput over another server's (NATS
+// or Ceiling) for a workload and size, and whether both were measured.
+func (r *Run) RatioTo(other, workload string, size int64) (float64, bool) {
+	b, n := r.Find(Barge, workload, size), r.Find(other, workload, size)
 	if b == nil || n == nil || b.Status != StatusOK || n.Status != StatusOK || n.BytesPerSec.Median == 0 {
 		return 0, false
 	}
 	return b.BytesPerSec.Median / n.BytesPerSec.Median, true
 }
+
+// has reports whether the run has points of server.
+func (r *Run) has(server string) bool { return slices.Contains(r.Servers(), server) }
 
 // WriteMarkdown renders the report. plots maps a workload to the file names
 // of its SVG plots (relative to the report), which are linked under its table.
@@ -165,6 +178,35 @@ func (r *Run) WriteMarkdown(w io.Writer, plots map[string][]string) error {
 	return err
 }
 
+// WriteSummary prints the short form of the report for the terminal: barge
+// ÷ nats-server and barge ÷ ceiling per workload and size.
+func (r *Run) WriteSummary(w io.Writer) error {
+	var b strings.Builder
+	sizes := r.Sizes()
+	for _, other := range []string{NATS, Ceiling} {
+		if !r.has(Barge) || !r.has(other) {
+			continue
+		}
+		fmt.Fprintf(&b, "barge ÷ %s (median MiB/s; latency: p99, lower is better)\n%-16s", other, "")
+		for _, s := range sizes {
+			fmt.Fprintf(&b, " %12s", units.FormatSize(s))
+		}
+		b.WriteString("\n")
+		for _, wl := range r.Workloads() {
+			if !r.measured(other, wl) {
+				continue
+			}
+			fmt.Fprintf(&b, "%-16s", wl)
+			for _, s := range sizes {
+				fmt.Fprintf(&b, " %12s", r.ratioCellTo(other, wl, s))
+			}
+			b.WriteString("\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 	head := func(first string) {
 		pf("| %s |", first)
@@ -177,13 +219,22 @@ func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 		}
 		pf("\n")
 	}
-	if len(r.Servers()) == 2 {
-		pf("## barge ÷ nats-server (median MiB/s; latency: p99 ratio, lower is better)\n\n")
+	for _, other := range []string{NATS, Ceiling} {
+		if !r.has(Barge) || !r.has(other) {
+			continue
+		}
+		pf("## barge ÷ %s (median MiB/s; latency: p99 ratio, lower is better)\n\n", other)
+		if other == Ceiling {
+			pf("How close barge comes to the least a server can do for the same client on this machine (cmd/ceiling: in memory, no disk, no checksums; see Method). 1.00× is the ceiling.\n\n")
+		}
 		head("workload")
 		for _, wl := range r.Workloads() {
+			if !r.measured(other, wl) {
+				continue // the ceiling does not do replicas, TLS, auth or mirrors
+			}
 			pf("| %s |", wl)
 			for _, s := range sizes {
-				pf(" %s |", r.ratioCell(wl, s))
+				pf(" %s |", r.ratioCellTo(other, wl, s))
 			}
 			pf("\n")
 		}
@@ -200,6 +251,9 @@ func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 			continue
 		}
 		for _, sv := range r.Servers() {
+			if !r.measured(sv, wl) {
+				continue
+			}
 			pf("| %s / %s (÷ %s) |", wl, sv, label)
 			for _, s := range sizes {
 				p := r.Find(sv, wl, s)
@@ -211,18 +265,31 @@ func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 	pf("\n")
 }
 
-func (r *Run) ratioCell(wl string, size int64) string {
+func (r *Run) ratioCell(wl string, size int64) string { return r.ratioCellTo(NATS, wl, size) }
+
+// measured reports whether server has a point of wl that is not n/a.
+func (r *Run) measured(server, wl string) bool {
+	for _, p := range r.Points {
+		if p.Server == server && p.Workload == wl && p.Status != StatusNA {
+			return true
+		}
+	}
+	return false
+}
+
+// ratioCellTo is barge ÷ other for one workload and size, as a table cell.
+func (r *Run) ratioCellTo(other, wl string, size int64) string {
 	if baseOf(wl) == "latency" {
 		// Both run at the same offered load: compare p99 (lower is better).
-		b, n := r.Find(Barge, wl, size), r.Find(NATS, wl, size)
+		b, n := r.Find(Barge, wl, size), r.Find(other, wl, size)
 		if b != nil && n != nil && b.Status == StatusOK && n.Status == StatusOK && n.Latency.P99 > 0 {
 			return fmt.Sprintf("p99 %.2f×", float64(b.Latency.P99)/float64(n.Latency.P99))
 		}
 	}
-	if v, ok := r.Ratio(wl, size); ok {
+	if v, ok := r.RatioTo(other, wl, size); ok {
 		return fmt.Sprintf("%.2f×", v)
 	}
-	b, n := r.Find(Barge, wl, size), r.Find(NATS, wl, size)
+	b, n := r.Find(Barge, wl, size), r.Find(other, wl, size)
 	if b != nil && b.Status == StatusOK && n != nil && n.Status == StatusRefused {
 		return "barge only"
 	}
@@ -429,6 +496,9 @@ func (r *Run) variantTables(pf func(string, ...any), sizes []int64, prefix, titl
 	for _, wl := range tlsWls {
 		base := strings.TrimPrefix(wl, prefix)
 		for _, sv := range r.Servers() {
+			if !r.measured(sv, wl) {
+				continue
+			}
 			pf("| %s ÷ %s / %s |", wl, base, sv)
 			for _, s := range sizes {
 				t, p := r.Find(sv, wl, s), r.Find(sv, base, s)
@@ -446,6 +516,9 @@ func (r *Run) variantTables(pf func(string, ...any), sizes []int64, prefix, titl
 	for _, wl := range tlsWls {
 		for _, w := range []string{strings.TrimPrefix(wl, prefix), wl} {
 			for _, sv := range r.Servers() {
+				if !r.measured(sv, w) {
+					continue
+				}
 				pf("| %s / %s |", w, sv)
 				for _, s := range sizes {
 					pf(" %s |", cpuPerGiB(r.Find(sv, w, s)))

@@ -15,6 +15,7 @@ const (
 	StatusRefused = "refused" // the server or client refused the message size
 	StatusError   = "error"   // could not run: setup failed, server died, stalled
 	StatusSkipped = "skipped" // not run (server binary missing, ...)
+	StatusNA      = "n/a"     // the server does not do this workload (the ceiling: replicas, TLS, auth, mirrors)
 )
 
 // Run is everything one invocation measured.

@@ -100,3 +100,49 @@ func TestMarkdownAuthTables(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownCeilingTable: with the ceiling in the run, the report has a
+// barge ÷ ceiling table beside barge ÷ nats-server, the ceiling's rows in
+// the fraction and per-point tables, its n/a points explained and kept out
+// of the ratio tables; the terminal summary has both ratios.
+func TestMarkdownCeilingTable(t *testing.T) {
+	r := fakeRun()
+	pt := func(server, wl string, mibps float64) Point {
+		return Point{Server: server, Workload: wl, Size: 1 << 20, Count: 64, Status: StatusOK,
+			BytesPerSec: stats.Summary{Median: mibps * (1 << 20), N: 1}, CPUSeconds: stats.Summary{Median: 0.5, N: 1}}
+	}
+	lat := func(server string, p99 time.Duration) Point {
+		p := pt(server, "latency", 10)
+		p.Latency = stats.Percentiles{P50: p99 / 2, P99: p99, P999: p99}
+		return p
+	}
+	r.Points = []Point{pt(NATS, "js-pub", 200), pt(Barge, "js-pub", 300), pt(Ceiling, "js-pub", 1200),
+		lat(NATS, 4*time.Millisecond), lat(Barge, 2*time.Millisecond), lat(Ceiling, time.Millisecond),
+		pt(NATS, "r3-pub", 100), pt(Barge, "r3-pub", 50),
+		{Server: Ceiling, Workload: "r3-pub", Size: 1 << 20, Status: StatusNA, Err: "the ceiling is a single process: no replicated workloads"}}
+	var b bytes.Buffer
+	if err := r.WriteMarkdown(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"## barge ÷ nats-server", "## barge ÷ ceiling", "| js-pub | 0.25× |", "| latency | p99 2.00× |",
+		"| js-pub / ceiling (÷ disk write+fsync) | 171% |", "| 1MiB | ceiling | 64 |", "**n/a**", "no replicated workloads"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	ceil := md[strings.Index(md, "## barge ÷ ceiling"):]
+	ceil = ceil[:strings.Index(ceil[3:], "## ")+3]
+	if strings.Contains(ceil, "r3-pub") {
+		t.Errorf("barge ÷ ceiling has a row for a workload the ceiling does not run:\n%s", ceil)
+	}
+	var sum bytes.Buffer
+	if err := r.WriteSummary(&sum); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"barge ÷ nats-server", "barge ÷ ceiling", "1.50×", "0.25×", "p99 0.50×"} {
+		if !strings.Contains(sum.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum.String())
+		}
+	}
+}

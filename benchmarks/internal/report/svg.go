@@ -35,12 +35,16 @@ const (
 	padL, padR, padT, padB           = 80, 150, 40, 60
 	plotW, plotH                     = svgW - padL - padR, svgH - padT - padB
 	colorNATS, colorBarge, colorLine = "#2f6db5", "#d9622b", "#555"
+	colorCeiling                     = "#8a8a8a"
 )
 
 // SeriesColor returns the color used for a server in every plot.
 func SeriesColor(server string) string {
-	if server == Barge {
+	switch server {
+	case Barge:
 		return colorBarge
+	case Ceiling:
+		return colorCeiling
 	}
 	return colorNATS
 }

@@ -28,7 +28,7 @@ import (
 // Config is one suite run. The zero value is not usable; cmd/bargebench
 // fills it from flags.
 type Config struct {
-	Servers   []string // report.NATS and/or report.Barge
+	Servers   []string // report.NATS, report.Barge and/or report.Ceiling
 	Workloads []string // workload.Names()
 	Sizes     []int64  // payload bytes
 	R3Sizes   []int64  // payload bytes of the replicated (r3-*) workloads, which ignore Sizes
@@ -56,7 +56,7 @@ type Config struct {
 	LatencyDur   time.Duration // latency workload: offered-load duration per repetition
 	Seed         uint64        // payload seed
 
-	NatsBin, BargeBin               string   // server executables
+	NatsBin, BargeBin, CeilingBin   string   // server executables (the ceiling takes BargeMaxPayload)
 	NatsSync                        string   // natsd -sync value
 	NatsMaxPayload, BargeMaxPayload string   // --max_payload values
 	BargeArgs                       []string // extra barge flags
@@ -258,7 +258,7 @@ func (r *runner) notes() []string {
 				clustered, clusterSize, clusterSize, clusterSize, units.FormatSize(c.R3Bytes), c.MinMsgs, c.R3MaxMsgs),
 			"Replicated workloads: the client connects to one node, then moves to the node that leads the R3 stream (for both servers alike). Server CPU seconds are the three processes' added up; peak RSS is the sum of the three processes' VmHWM (each at its own moment, so an upper bound of the combined peak).")
 	}
-	return append(append([]string{
+	notes := append(append([]string{
 		fmt.Sprintf("Every point (server × workload × size) runs on a freshly started server with an empty store directory; %d warm-up repetition(s) are discarded, then %d measured; tables show the median and the min–max range.", c.Warmup, c.Reps),
 		fmt.Sprintf("Publishers keep at most %s in flight (at least 2 messages). Payloads are random bytes from seed %d (incompressible).", units.FormatSize(c.Window), c.Seed),
 		r.clientNote() + " Server CPU seconds are utime+stime from /proc/<pid>/stat over each measured repetition; peak RSS is VmHWM, reset through clear_refs before the measured repetitions.",
@@ -266,6 +266,10 @@ func (r *runner) notes() []string {
 		"nats-server with its default sync acknowledges before fsync, so its rows of the disk-bound workloads can read above 100%: they are not durable figures. The r3-* and mirror workloads are compared with the js-pub probe of one log, though a cluster writes three.",
 	}, extra...),
 		"A size a server will not take is recorded as refused with the reason (nats-server caps max_payload at 64 MiB, and its file store refuses JetStream messages of 32 MiB and more).")
+	if slices.Contains(c.Servers, report.Ceiling) {
+		notes = append(notes, ceilingNote)
+	}
+	return notes
 }
 
 func (r *runner) measureLimits(sizes []int64) {
@@ -331,6 +335,10 @@ func (r *runner) spec(server, dir string, size int64, wl string) (proc.Spec, err
 		s.Bin = c.BargeBin
 		s.Args = append(append(args, "--max_payload", c.BargeMaxPayload), c.BargeArgs...)
 		r.run.Settings[server] = fmt.Sprintf("JetStream file store, R1, max_payload %s, sync: barge's default (PubAck after a group-commit fsync) unless overridden; extra flags: %v; binary built %s, copied at the start of the run", c.BargeMaxPayload, c.BargeArgs, r.bargeBuilt)
+	case report.Ceiling:
+		s.Bin = c.CeilingBin
+		s.Args = append(args, "--max_payload", c.BargeMaxPayload)
+		r.run.Settings[server] = fmt.Sprintf("in memory only (-sd ignored), max_payload %s (barge's), PubAck as soon as the message is in memory; see Method", c.BargeMaxPayload)
 	default:
 		return proc.Spec{}, fmt.Errorf("unknown server %q", server)
 	}
@@ -363,13 +371,21 @@ func (r *runner) point(ctx context.Context, server, wl string, size int64, paylo
 		r.logf("%s: %s: %v", label, p.Status, err)
 		return p
 	}
+	if why := ceilingNA(server, wl); why != "" {
+		p.Status, p.Err = report.StatusNA, why
+		r.logf("%s: n/a: %s", label, why)
+		return p
+	}
 	bin := c.NatsBin
-	if server == report.Barge {
+	switch server {
+	case report.Barge:
 		bin = c.BargeBin
+	case report.Ceiling:
+		bin = c.CeilingBin
 	}
 	var err error
 	if _, err = os.Stat(bin); err != nil {
-		p.Status, p.Err = report.StatusSkipped, fmt.Sprintf("%s binary %s not found (cmd/barge not built yet?)", server, bin)
+		p.Status, p.Err = report.StatusSkipped, fmt.Sprintf("%s binary %s not found (not built yet?)", server, bin)
 		r.logf("%s: skipped: %s", label, p.Err)
 		return p
 	}

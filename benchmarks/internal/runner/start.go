@@ -181,3 +181,29 @@ func (r *runner) clusterSpecs(server, dir string, size int64, wl string) ([]memb
 // clusterSettings suffixes a server's name in Run.Settings for how its
 // cluster was started (report.ClusterSettings reads it).
 const clusterSettings = report.ClusterSettings
+
+// ceilingNA says why the ceiling does not run workload wl ("" when it
+// does): it is one in-memory process with no TLS, no users and no mirrors.
+func ceilingNA(server, wl string) string {
+	if server != report.Ceiling {
+		return ""
+	}
+	switch {
+	case workload.Replicas(wl) > 1:
+		return "the ceiling is a single process: no replicated workloads"
+	case workload.IsTLS(wl):
+		return "the ceiling serves no TLS"
+	case workload.IsAuth(wl):
+		return "the ceiling has no users or permissions"
+	case strings.HasPrefix(workload.Base(wl), "mirror"):
+		return "the ceiling does not mirror streams"
+	}
+	return ""
+}
+
+// ceilingNote is the report's Method line on the ceiling.
+const ceilingNote = "ceiling (cmd/ceiling) is the yardstick: a minimal server that speaks nats-server's wire protocol and just the JetStream API calls these workloads make, and does the least that protocol allows: " +
+	"one goroutine per connection reading 1 MiB at a time, output coalesced per read and large payloads written with writev straight from the read buffer or the stored slice; core messages larger than the read buffer are cut through to subscribers as they arrive. " +
+	"Streams live in memory only (no disk, no checksums, no limits, no dedupe); a PubAck is sent as soon as the message is in memory; pull requests are served from memory with the $JS.ACK reply subjects nats.go parses; acks are accepted and ignored (no redelivery); " +
+	"the Object Store's ordered push consumer gets flow control every 16 MiB and idle heartbeats; fast batches get a flow ack every flow messages. " +
+	"The same client runs against it in the same run; barge ÷ ceiling says how much of what this machine and client allow barge reaches. It does not run the replicated, TLS, auth or mirror workloads (n/a)."
