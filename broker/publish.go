@@ -125,7 +125,7 @@ func (c *client) PubStart(subj, reply []byte, hdrLen, size int) error {
 // groups the message names.
 func (c *client) resolveTargets() {
 	p := &c.pub
-	r := c.account().sl.Match(p.subject)
+	r := c.account().sl.MatchSubject(p.subject)
 	for _, sub := range r.Psubs {
 		if sub.peer != nil {
 			if !c.route {

@@ -390,6 +390,21 @@ func (s *Sublist) Match(subject []byte) *SublistResult { return s.match(subject,
 // modified.
 func (s *Sublist) MatchOnce(subject []byte) *SublistResult { return s.match(subject, false) }
 
+// MatchSubject is Match, or MatchOnce for a subject that OneOffSubject
+// says will not recur.
+func (s *Sublist) MatchSubject(subject []byte) *SublistResult {
+	return s.match(subject, !OneOffSubject(subject))
+}
+
+// OneOffSubject reports whether a published subject is one that is, by its
+// protocol, used once: a JetStream ack subject (each names its delivery)
+// or a reply inbox (each request has its own). Caching their matches would
+// only evict the subjects that recur: a fetch at 1 KiB acks tens of
+// thousands of messages a second.
+func OneOffSubject(subject []byte) bool {
+	return hasPrefix(subject, "$JS.ACK.") || hasPrefix(subject, "_INBOX.")
+}
+
 // match looks subject up, adding a miss to the cache when store is set.
 func (s *Sublist) match(subject []byte, store bool) *SublistResult {
 	s.matches.Add(1)

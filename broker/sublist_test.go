@@ -456,3 +456,22 @@ func BenchmarkSublistInsertRemove(b *testing.B) {
 		_ = sl.Remove(s)
 	}
 }
+
+// Ack subjects and reply inboxes are matched without filling the cache;
+// other subjects are cached as before.
+func TestSublistMatchSubjectOneOff(t *testing.T) {
+	sl := NewSublist(0)
+	mustInsert(t, sl, newSub(">", ""))
+	for _, subj := range []string{"$JS.ACK.S.C.1.7.7.1765000000.0", "_INBOX.abc.def"} {
+		if got := len(sl.MatchSubject([]byte(subj)).Psubs); got != 1 {
+			t.Fatalf("%s matches %d subscriptions, want 1", subj, got)
+		}
+	}
+	if n := sl.CacheLen(); n != 0 {
+		t.Fatalf("one-off subjects filled %d cache entries", n)
+	}
+	sl.MatchSubject([]byte("orders.new"))
+	if n := sl.CacheLen(); n != 1 {
+		t.Fatalf("cache holds %d subjects after a recurring one, want 1", n)
+	}
+}

@@ -94,7 +94,7 @@ func (e *Engine) unregisterLocked(st *stream) {
 
 // streamFor returns the stream that captures subject, or nil.
 func (e *Engine) streamFor(subject []byte) *stream {
-	r := e.subjects.Match(subject)
+	r := e.subjects.MatchSubject(subject)
 	if len(r.Psubs) == 0 {
 		return nil
 	}
