@@ -182,8 +182,11 @@ func TestLimits(t *testing.T) {
 		for range 3 {
 			l.AppendMsg("same", nil, []byte("v"))
 		}
-		if ss := l.SubjectsState("same"); ss["same"].Msgs != 2 {
+		if ss := l.SubjectsState("same"); ss["same"].Msgs != 2 || len(ss) != 1 {
 			t.Fatalf("per subject: %+v", ss)
+		}
+		if ss := l.SubjectsState("never.stored"); len(ss) != 0 {
+			t.Fatalf("a literal filter nothing was stored under: %+v", ss)
 		}
 		if err := update(l, Config{MaxMsgs: 2, Discard: DiscardNew}); err != nil {
 			t.Fatal(err)

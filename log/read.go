@@ -266,11 +266,20 @@ type SubjectState struct {
 }
 
 // SubjectsState returns the live subjects matching filter ("" = all) with
-// their counts. The map is the caller's.
+// their counts (literal filter: an index lookup; otherwise a scan of the
+// subjects). The map is the caller's.
 func (l *Log) SubjectsState(filter string) map[string]SubjectState {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	out := make(map[string]SubjectState)
+	if filter != "" && !subject.HasWildcard(filter) {
+		if id, ok := l.mu.idx.subjects[filter]; ok {
+			if s := &l.mu.idx.subjs[id]; len(s.seqs) > 0 {
+				out[s.name] = SubjectState{Msgs: uint64(len(s.seqs)), First: s.seqs[0], Last: s.seqs[len(s.seqs)-1]}
+			}
+		}
+		return out
+	}
 	for _, s := range l.mu.idx.subjs {
 		if len(s.seqs) > 0 && subject.Matches(filter, s.name) {
 			out[s.name] = SubjectState{Msgs: uint64(len(s.seqs)), First: s.seqs[0], Last: s.seqs[len(s.seqs)-1]}
