@@ -36,16 +36,37 @@ type apiReq struct {
 // stream, while a stream's create, update, consumer create and pull
 // requests keep their order. Queues are unbounded: the handler cannot push
 // back on an event loop, and a request is at most broker.MaxInternalMsg.
+//
+// The goroutines are reused: one that is done parks (up to maxParkedAPI of
+// them) and takes the next lane or request, so a steady request load does
+// not pay for a new goroutine and its stack growth every time (15% of
+// barge's CPU in an Object Store put of 1 KiB objects, one lane per put).
 type apiQueue struct {
 	e  *Engine
-	wg sync.WaitGroup // one per running lane or stream-less request
+	wg sync.WaitGroup // one per worker goroutine, running or parked
+
+	// idle hands work to a parked worker; unbuffered, so a send succeeds
+	// only when one is waiting. Closed by close.
+	idle chan apiWork
 
 	mu struct {
 		sync.Mutex
 		// lanes are the streams with requests queued or being served.
 		lanes  map[string]*apiLane
 		closed bool
+		parked int // workers waiting on idle
 	}
+}
+
+// maxParkedAPI bounds the idle API workers kept for reuse.
+const maxParkedAPI = 8
+
+// apiWork is what a worker serves next: lane l named lane, or the one
+// stream-less request req.
+type apiWork struct {
+	lane string
+	l    *apiLane
+	req  *apiReq
 }
 
 // apiLane is one stream's queue; apiQueue.mu guards q.
@@ -54,7 +75,7 @@ type apiLane struct {
 }
 
 func newAPIQueue(e *Engine) *apiQueue {
-	q := &apiQueue{e: e}
+	q := &apiQueue{e: e, idle: make(chan apiWork)}
 	q.mu.lanes = make(map[string]*apiLane)
 	return q
 }
@@ -83,11 +104,7 @@ func (q *apiQueue) enqueueHops(m *broker.InternalMsg, hops int) {
 		return
 	}
 	if lane == "" {
-		q.wg.Add(1)
-		go func() {
-			defer q.wg.Done()
-			q.e.handle(&r)
-		}()
+		q.dispatchLocked(apiWork{req: &r})
 		return
 	}
 	if l := q.mu.lanes[lane]; l != nil {
@@ -96,13 +113,50 @@ func (q *apiQueue) enqueueHops(m *broker.InternalMsg, hops int) {
 	}
 	l := &apiLane{q: []apiReq{r}}
 	q.mu.lanes[lane] = l
-	q.wg.Add(1)
-	go q.run(lane, l)
+	q.dispatchLocked(apiWork{lane: lane, l: l})
+}
+
+// dispatchLocked hands w to a parked worker, or starts one. q.mu is held
+// (so close cannot close idle meanwhile); the send never blocks.
+func (q *apiQueue) dispatchLocked(w apiWork) {
+	select {
+	case q.idle <- w:
+	default:
+		q.wg.Add(1)
+		go q.worker(w)
+	}
+}
+
+// worker serves w, then parks for more work while fewer than maxParkedAPI
+// workers are parked and the queue is open.
+func (q *apiQueue) worker(w apiWork) {
+	defer q.wg.Done()
+	for {
+		if w.req != nil {
+			q.e.handle(w.req)
+		} else {
+			q.run(w.lane, w.l)
+		}
+		q.mu.Lock()
+		if q.mu.closed || q.mu.parked >= maxParkedAPI {
+			q.mu.Unlock()
+			return
+		}
+		q.mu.parked++
+		q.mu.Unlock()
+		next, ok := <-q.idle
+		q.mu.Lock()
+		q.mu.parked--
+		q.mu.Unlock()
+		if !ok {
+			return
+		}
+		w = next
+	}
 }
 
 // run serves lane l until it is empty.
 func (q *apiQueue) run(name string, l *apiLane) {
-	defer q.wg.Done()
 	for {
 		q.mu.Lock()
 		if len(l.q) == 0 {
@@ -122,8 +176,12 @@ func (q *apiQueue) run(name string, l *apiLane) {
 // and waits for them.
 func (q *apiQueue) close() {
 	q.mu.Lock()
+	already := q.mu.closed
 	q.mu.closed = true
 	q.mu.Unlock()
+	if !already {
+		close(q.idle)
+	}
 	q.wg.Wait()
 }
 
