@@ -48,7 +48,7 @@ NATSCLI = (cd benchmarks/natscli && $(GO) build -o ../bin/nats github.com/nats-i
 bench-suite:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench: cmd/barge does not build: barge is skipped"; }
 	@$(NATSCLI)
-	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench $(BENCHFLAGS)
+	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -readme ../README.md $(BENCHFLAGS)
 
 # The same suite, small: under two minutes; report in benchmarks/results/quick/.
 bench-quick:

@@ -66,6 +66,7 @@ func run() error {
 	natsMax := fs.String("nats-max-payload", "64MiB", "nats-server max_payload (64MiB is its ceiling)")
 	bargeMax := fs.String("barge-max-payload", "2GB", "barge max_payload")
 	bargeArgs := fs.String("barge-args", "", "extra barge flags, space-separated")
+	readme := fs.String("readme", "", "also rewrite the benchmark summary block of this README (between its bench-summary markers) from the run")
 	natsCLI := fs.String("nats-cli", "bin/nats", "natscli executable of the nb-* workloads (built from ./natscli; missing: those points are skipped)")
 	workDir := fs.String("work", "work", "store dirs and server logs (emptied per point)")
 	outDir := fs.String("out", "results", "report directory")
@@ -233,6 +234,12 @@ func run() error {
 	}
 	_ = run.WriteSummary(os.Stderr)
 	fmt.Fprintln(os.Stderr, "report:", path)
+	if *readme != "" {
+		if err := writeReadme(*readme, run, path); err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "summary written to", *readme)
+	}
 	return nil
 }
 
@@ -259,4 +266,20 @@ func addTLS(wls []string) []string {
 		}
 	}
 	return out
+}
+
+// writeReadme rewrites readme's benchmark summary block from run, linking
+// the report at path (relative to this directory, which is benchmarks/ in
+// the repository).
+func writeReadme(readme string, run *report.Run, path string) error {
+	doc, err := os.ReadFile(readme)
+	if err != nil {
+		return err
+	}
+	link := filepath.ToSlash(filepath.Join("benchmarks", path))
+	out, err := report.ReplaceReadmeBlock(string(doc), run.ReadmeSummary(link))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(readme, []byte(out), 0o644)
 }

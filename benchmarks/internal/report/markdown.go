@@ -240,6 +240,21 @@ func (r *Run) summaryTables(pf func(string, ...any), sizes []int64) {
 		}
 		pf("\n")
 	}
+	if r.has(Barge) && r.has(NATS) {
+		pf("## Server CPU per message, barge ÷ nats-server (median server CPU seconds per repetition; both move the same messages; lower is better)\n\n")
+		head("workload")
+		for _, wl := range r.Workloads() {
+			if !r.measured(NATS, wl) {
+				continue
+			}
+			pf("| %s |", wl)
+			for _, s := range sizes {
+				pf(" %s |", r.cpuRatioCell(wl, s))
+			}
+			pf("\n")
+		}
+		pf("\n")
+	}
 	if r.Limits.LoopbackBps <= 0 && r.Limits.DiskFsyncBps <= 0 && len(r.Limits.Disk) == 0 {
 		return
 	}
@@ -294,6 +309,16 @@ func (r *Run) ratioCellTo(other, wl string, size int64) string {
 		return "barge only"
 	}
 	return "—"
+}
+
+// cpuRatioCell is barge's median server CPU per repetition over
+// nats-server's for one point, or "—".
+func (r *Run) cpuRatioCell(wl string, size int64) string {
+	b, n := r.Find(Barge, wl, size), r.Find(NATS, wl, size)
+	if b == nil || n == nil || b.Status != StatusOK || n.Status != StatusOK || n.CPUSeconds.Median <= 0 || b.Count != n.Count {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", b.CPUSeconds.Median/n.CPUSeconds.Median)
 }
 
 func fracCell(p *Point, lim float64) string {
