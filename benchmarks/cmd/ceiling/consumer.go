@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -61,9 +62,26 @@ func (cons *consumer) matches(subj []byte) bool {
 	return false
 }
 
+// literal is the consumer's one filter when it is a literal subject (the
+// subject index then serves it), else "".
+func (cons *consumer) literal() string {
+	if len(cons.filters) != 1 || strings.ContainsAny(cons.filters[0], "*>") {
+		return ""
+	}
+	return cons.filters[0]
+}
+
 // recount sets pending from the stream's messages after the cursor.
 func (cons *consumer) recount(st *stream) {
 	cons.pending = 0
+	if f := cons.literal(); f != "" {
+		for _, seq := range st.bySubj[f] {
+			if seq > cons.cursor && st.at(seq) != nil {
+				cons.pending++
+			}
+		}
+		return
+	}
 	for seq := max(cons.cursor+1, st.first); seq <= st.last; seq++ {
 		if m := st.at(seq); m != nil && cons.matches(m.subj) {
 			cons.pending++
@@ -75,6 +93,17 @@ func (cons *consumer) recount(st *stream) {
 // (the cursor then moves to the end: nothing before it matches).
 func (cons *consumer) nextLocked() *smsg {
 	st := cons.st
+	if f := cons.literal(); f != "" {
+		seqs := st.bySubj[f]
+		i, _ := slices.BinarySearch(seqs, cons.cursor+1)
+		for ; i < len(seqs); i++ {
+			if m := st.at(seqs[i]); m != nil {
+				return m
+			}
+		}
+		cons.cursor = st.last
+		return nil
+	}
 	for seq := max(cons.cursor+1, st.first); seq <= st.last; seq++ {
 		if m := st.at(seq); m != nil && cons.matches(m.subj) {
 			return m

@@ -36,8 +36,13 @@ type stream struct {
 	msgs         []*smsg // msgs[i] has sequence first+i; nil: removed
 	first, last  uint64  // first: the sequence of msgs[0]; last: the latest stored
 	count, bytes uint64
-	consumers    map[string]*consumer
-	batches      map[string]*fastBatch // fast-batch publishes in flight, by batch id
+	// bySubj lists each subject's stored sequences, ascending (removed
+	// ones are dropped by removeLocked), so a lookup by subject (the last
+	// message of an object's meta subject, an ordered consumer on one
+	// object's chunks) does not scan the whole stream.
+	bySubj    map[string][]uint64
+	consumers map[string]*consumer
+	batches   map[string]*fastBatch // fast-batch publishes in flight, by batch id
 	// changed, when not nil, is closed (and cleared) by the next store:
 	// idle push consumers wait on it.
 	changed chan struct{}
@@ -142,12 +147,16 @@ func (js *jetStream) storeLocked(st *stream, m *smsg) uint64 {
 		st.first = m.seq
 	}
 	st.msgs = append(st.msgs, m)
+	if st.bySubj == nil {
+		st.bySubj = map[string][]uint64{}
+	}
+	st.bySubj[string(m.subj)] = append(st.bySubj[string(m.subj)], m.seq)
 	st.count++
 	st.bytes += uint64(len(m.hdr) + len(m.data))
 	if m.hdr != nil {
 		switch headerValue(m.hdr, "Nats-Rollup") {
 		case "sub":
-			st.removeLocked(func(o *smsg) bool { return o.seq < m.seq && bytes.Equal(o.subj, m.subj) })
+			st.rollupSubjectLocked(m)
 		case "all":
 			st.removeLocked(func(o *smsg) bool { return o.seq < m.seq })
 		}
@@ -164,6 +173,29 @@ func (js *jetStream) storeLocked(st *stream, m *smsg) uint64 {
 	return m.seq
 }
 
+// rollupSubjectLocked drops the messages on m's subject stored before m
+// (a `Nats-Rollup: sub`), through the subject index.
+func (st *stream) rollupSubjectLocked(m *smsg) {
+	seqs := st.bySubj[string(m.subj)]
+	if len(seqs) < 2 {
+		return
+	}
+	for _, seq := range seqs[:len(seqs)-1] {
+		if o := st.at(seq); o != nil {
+			st.msgs[seq-st.first] = nil
+			st.count--
+			st.bytes -= uint64(len(o.hdr) + len(o.data))
+		}
+	}
+	st.bySubj[string(m.subj)] = append(seqs[:0], m.seq)
+	st.compactLocked()
+	for _, cons := range st.consumers {
+		if cons.matches(m.subj) {
+			cons.recount(st)
+		}
+	}
+}
+
 // removeLocked drops the messages for which drop says so and returns how
 // many it dropped; consumers' pending counts are recomputed.
 func (st *stream) removeLocked(drop func(*smsg) bool) uint64 {
@@ -173,9 +205,37 @@ func (st *stream) removeLocked(drop func(*smsg) bool) uint64 {
 			st.msgs[i] = nil
 			st.count--
 			st.bytes -= uint64(len(m.hdr) + len(m.data))
+			st.unindexLocked(m)
 			n++
 		}
 	}
+	st.compactLocked()
+	if n > 0 {
+		for _, cons := range st.consumers {
+			cons.recount(st)
+		}
+	}
+	return n
+}
+
+// unindexLocked drops m's sequence from the subject index.
+func (st *stream) unindexLocked(m *smsg) {
+	seqs := st.bySubj[string(m.subj)]
+	for i, seq := range seqs {
+		if seq == m.seq {
+			seqs = append(seqs[:i], seqs[i+1:]...)
+			break
+		}
+	}
+	if len(seqs) == 0 {
+		delete(st.bySubj, string(m.subj))
+	} else {
+		st.bySubj[string(m.subj)] = seqs
+	}
+}
+
+// compactLocked drops the removed messages at the front.
+func (st *stream) compactLocked() {
 	for len(st.msgs) > 0 && st.msgs[0] == nil {
 		st.msgs[0] = nil
 		st.msgs = st.msgs[1:]
@@ -184,12 +244,6 @@ func (st *stream) removeLocked(drop func(*smsg) bool) uint64 {
 	if len(st.msgs) == 0 {
 		st.msgs, st.first = nil, st.last+1
 	}
-	if n > 0 {
-		for _, cons := range st.consumers {
-			cons.recount(st)
-		}
-	}
-	return n
 }
 
 // at returns the message with sequence seq, or nil.
@@ -202,8 +256,9 @@ func (st *stream) at(seq uint64) *smsg {
 
 // lastFor returns the latest message on subject subj, or nil.
 func (st *stream) lastFor(subj string) *smsg {
-	for i := len(st.msgs) - 1; i >= 0; i-- {
-		if m := st.msgs[i]; m != nil && string(m.subj) == subj {
+	seqs := st.bySubj[subj]
+	for i := len(seqs) - 1; i >= 0; i-- {
+		if m := st.at(seqs[i]); m != nil {
 			return m
 		}
 	}
