@@ -46,6 +46,11 @@ type conn struct {
 	wbuf   []byte     // output not yet written
 	werr   error      // the first write error; later writes are dropped
 	closed atomic.Bool
+
+	// For /connz (nb-core waits there for its subscriber): the CONNECT
+	// name and the number of subscriptions, written by the reader.
+	name  atomic.Pointer[string]
+	nsubs atomic.Int32
 }
 
 func newConn(s *server, nc net.Conn, id uint64) *conn {
@@ -282,6 +287,9 @@ func (c *conn) parse(buf []byte, r, w int) (int, int, error) {
 				x.queue = string(a[1])
 			}
 			x.lit = isLiteral(x.subject)
+			if _, dup := c.subs[x.sid]; !dup {
+				c.nsubs.Add(1)
+			}
 			c.subs[x.sid] = x
 			c.s.addSub(x)
 		case eqFold(op, "UNSUB"):
@@ -299,17 +307,20 @@ func (c *conn) parse(buf []byte, r, w int) (int, int, error) {
 				}
 			}
 			delete(c.subs, x.sid)
+			c.nsubs.Add(-1)
 			c.s.removeSubs(func(y *sub) bool { return y == x })
 		case eqFold(op, "CONNECT"):
 			var o struct {
-				Verbose      bool  `json:"verbose"`
-				Echo         *bool `json:"echo"`
-				NoResponders bool  `json:"no_responders"`
+				Verbose      bool   `json:"verbose"`
+				Echo         *bool  `json:"echo"`
+				NoResponders bool   `json:"no_responders"`
+				Name         string `json:"name"`
 			}
 			if len(line) > 8 {
 				_ = json.Unmarshal(line[8:], &o)
 			}
 			c.verbose, c.noResponders = o.Verbose, o.NoResponders
+			c.name.Store(&o.Name)
 			if o.Echo != nil {
 				c.echo = *o.Echo
 			}

@@ -205,12 +205,12 @@ func (st *stream) removeLocked(drop func(*smsg) bool) uint64 {
 			st.msgs[i] = nil
 			st.count--
 			st.bytes -= uint64(len(m.hdr) + len(m.data))
-			st.unindexLocked(m)
 			n++
 		}
 	}
 	st.compactLocked()
 	if n > 0 {
+		st.reindexLocked()
 		for _, cons := range st.consumers {
 			cons.recount(st)
 		}
@@ -218,19 +218,17 @@ func (st *stream) removeLocked(drop func(*smsg) bool) uint64 {
 	return n
 }
 
-// unindexLocked drops m's sequence from the subject index.
-func (st *stream) unindexLocked(m *smsg) {
-	seqs := st.bySubj[string(m.subj)]
-	for i, seq := range seqs {
-		if seq == m.seq {
-			seqs = append(seqs[:i], seqs[i+1:]...)
-			break
+// reindexLocked rebuilds the subject index from the stored messages, after
+// a removal by predicate (a purge: one pass, whatever it removed).
+func (st *stream) reindexLocked() {
+	clear(st.bySubj)
+	for _, m := range st.msgs {
+		if m != nil {
+			if st.bySubj == nil {
+				st.bySubj = map[string][]uint64{}
+			}
+			st.bySubj[string(m.subj)] = append(st.bySubj[string(m.subj)], m.seq)
 		}
-	}
-	if len(seqs) == 0 {
-		delete(st.bySubj, string(m.subj))
-	} else {
-		st.bySubj[string(m.subj)] = seqs
 	}
 }
 

@@ -71,7 +71,8 @@ func main() {
 	s.shutdown()
 }
 
-// monitor serves /varz (what the runner reads: version) and pprof.
+// monitor serves /varz (what the runner reads: version), /connz (each
+// connection's cid, name and subscription count) and pprof.
 func (s *server) monitor() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/varz", func(w http.ResponseWriter, _ *http.Request) {
@@ -83,6 +84,10 @@ func (s *server) monitor() http.Handler {
 			"max_payload": s.opts.MaxPayload, "connections": s.numConns(),
 			"start": s.start, "now": time.Now(), "jetstream": map[string]any{"config": map[string]any{"store_dir": ""}},
 		})
+	})
+	mux.HandleFunc("/connz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"connections": s.connz()})
 	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

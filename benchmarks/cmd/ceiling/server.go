@@ -218,3 +218,19 @@ func isLiteral(subj string) bool {
 	}
 	return true
 }
+
+// connz lists the connections for /connz: cid, CONNECT name and number of
+// subscriptions, as nats-server's fields name them.
+func (s *server) connz() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]map[string]any, 0, len(s.conns))
+	for c := range s.conns {
+		name := ""
+		if p := c.name.Load(); p != nil {
+			name = *p
+		}
+		out = append(out, map[string]any{"cid": c.id, "name": name, "subscriptions": c.nsubs.Load()})
+	}
+	return out
+}
