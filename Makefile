@@ -50,7 +50,7 @@ bench-suite:
 	@$(NATSCLI)
 	cd benchmarks && $(GO) build -o bin/ ./cmd/... && ./bin/bargebench -readme ../README.md $(BENCHFLAGS)
 
-# The same suite, small: under two minutes; report in benchmarks/results/quick/.
+# The same suite, small: a few minutes; report in benchmarks/results/quick/
 bench-quick:
 	@$(GO) build -o $(BIN) ./cmd/barge || { rm -f $(BIN); echo "bench-quick: cmd/barge does not build: barge is skipped"; }
 	@$(NATSCLI)

@@ -88,11 +88,15 @@ func run() error {
 	render := fs.String("render", "", "rewrite the report and plots of a stored run (<date>-<rev>.json) into -out, then exit")
 	_ = fs.Parse(os.Args[1:])
 	if *render != "" {
-		path, err := runner.Render(*render, *outDir, *latest)
-		if err == nil {
-			fmt.Fprintln(os.Stderr, "report:", path)
+		run, path, err := runner.Render(*render, *outDir, *latest)
+		if err != nil {
+			return err
 		}
-		return err
+		fmt.Fprintln(os.Stderr, "report:", path)
+		if *readme != "" {
+			return writeReadme(*readme, run, path)
+		}
+		return nil
 	}
 	var pinned *runner.Pin
 	if *pin {

@@ -36,7 +36,7 @@ func DiskShapeFor(workload string) string {
 	switch baseOf(workload) {
 	case "obj-put":
 		return DiskShapeObj
-	case "js-pub", "r3-pub", "mirror", "mirror-live", "js-fastpub", "r3-fastpub":
+	case "js-pub", "r3-pub", "mirror", "mirror-live", "js-fastpub", "r3-fastpub", "nb-js-pubasync":
 		return DiskShapeJS
 	}
 	return ""

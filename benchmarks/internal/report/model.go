@@ -90,7 +90,7 @@ func (r *Run) LimitFor(workload string) (bps float64, label string, ok bool) {
 	switch baseOf(workload) {
 	case "core", "js-fetch", "obj-get", "js-pubfetch", "r3-fetch", "nb-core", "nb-js-fetch":
 		return r.Limits.LoopbackBps, "loopback TCP", r.Limits.LoopbackBps > 0
-	case "js-pub", "obj-put", "r3-pub", "mirror", "mirror-live", "js-fastpub", "r3-fastpub", "nb-js-pub", "nb-js-pubasync":
+	case "js-pub", "obj-put", "r3-pub", "mirror", "mirror-live", "js-fastpub", "r3-fastpub", "nb-js-pubasync":
 		if len(r.Limits.Disk) > 0 {
 			return 0, diskLabel, true // per size: LimitAt
 		}

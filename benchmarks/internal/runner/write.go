@@ -76,15 +76,16 @@ func write(run *report.Run, dir string, latest bool) (string, error) {
 
 // Render rewrites the Markdown report and plots of a stored run (its .json)
 // into dir, e.g. after the report's layout changed, and copies it to
-// latest.md when latest is set. It returns the report's path.
-func Render(jsonPath, dir string, latest bool) (string, error) {
+// latest.md when latest is set. It returns the run and the report's path.
+func Render(jsonPath, dir string, latest bool) (*report.Run, string, error) {
 	b, err := os.ReadFile(jsonPath)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	var run report.Run
 	if err := json.Unmarshal(b, &run); err != nil {
-		return "", err
+		return nil, "", err
 	}
-	return write(&run, dir, latest)
+	path, err := write(&run, dir, latest)
+	return &run, path, err
 }
