@@ -405,17 +405,26 @@ func (js *jetStream) createConsumer(stream, name string, body []byte) any {
 	return js.consumerInfo(stream, name)
 }
 
+// consumerLocked finds consumer name of stream, or the API error saying
+// which of the two is missing.
+func (js *jetStream) consumerLocked(stream, name string) (*consumer, *apiError) {
+	st := js.streams[stream]
+	if st == nil {
+		return nil, errStreamNotFound
+	}
+	if cons := st.consumers[name]; cons != nil {
+		return cons, nil
+	}
+	return nil, errConsumerNotFound
+}
+
 func (js *jetStream) consumerInfo(stream, name string) any {
 	const typ = "consumer_info_response"
 	js.mu.Lock()
 	defer js.mu.Unlock()
-	st := js.streams[stream]
-	if st == nil {
-		return failed(typ, errStreamNotFound)
-	}
-	cons := st.consumers[name]
-	if cons == nil {
-		return failed(typ, errConsumerNotFound)
+	cons, aerr := js.consumerLocked(stream, name)
+	if aerr != nil {
+		return failed(typ, aerr)
 	}
 	return map[string]any{"type": "io.nats.jetstream.api.v1." + typ, "stream_name": stream, "name": name,
 		"created": cons.created, "config": cons.cfg,
@@ -429,13 +438,9 @@ func (js *jetStream) deleteConsumerAPI(stream, name string) any {
 	const typ = "consumer_delete_response"
 	js.mu.Lock()
 	defer js.mu.Unlock()
-	st := js.streams[stream]
-	if st == nil {
-		return failed(typ, errStreamNotFound)
-	}
-	cons := st.consumers[name]
-	if cons == nil {
-		return failed(typ, errConsumerNotFound)
+	cons, aerr := js.consumerLocked(stream, name)
+	if aerr != nil {
+		return failed(typ, aerr)
 	}
 	js.deleteConsumerLocked(cons)
 	return map[string]any{"type": "io.nats.jetstream.api.v1." + typ, "success": true}

@@ -146,16 +146,7 @@ func runNatsBench(t *testing.T, cli string, start func(t *testing.T) (url, monit
 func TestNatsBenchAgainstNATS(t *testing.T) {
 	cli := natsCLI(t)
 	runNatsBench(t, cli, func(t *testing.T) (string, string) {
-		s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, HTTPHost: "127.0.0.1", HTTPPort: -1,
-			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Start()
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatal("nats-server not ready")
-		}
-		t.Cleanup(s.Shutdown)
+		s := startNATSWith(t, &server.Options{HTTPHost: "127.0.0.1", HTTPPort: -1})
 		return s.ClientURL(), "http://" + s.MonitorAddr().String()
 	})
 }

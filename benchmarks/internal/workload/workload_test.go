@@ -15,8 +15,15 @@ import (
 // startNATS runs nats-server in process with JetStream on a temp dir.
 func startNATS(t *testing.T, maxPayload int32) string {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), MaxPayload: maxPayload, NoLog: true, NoSigs: true})
+	return startNATSWith(t, &server.Options{MaxPayload: maxPayload}).ClientURL()
+}
+
+// startNATSWith runs nats-server in process with o on 127.0.0.1 (random
+// port), JetStream on a temp dir, until the test ends.
+func startNATSWith(t *testing.T, o *server.Options) *server.Server {
+	t.Helper()
+	o.Host, o.Port, o.JetStream, o.StoreDir, o.NoLog, o.NoSigs = "127.0.0.1", -1, true, t.TempDir(), true, true
+	s, err := server.NewServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +32,7 @@ func startNATS(t *testing.T, maxPayload int32) string {
 		t.Fatal("nats-server not ready")
 	}
 	t.Cleanup(s.Shutdown)
-	return s.ClientURL()
+	return s
 }
 
 func TestEveryWorkloadAgainstNATS(t *testing.T) {
