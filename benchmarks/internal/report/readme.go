@@ -22,9 +22,9 @@ func (r *Run) ReadmeSummary(reportLink string) string {
 	if r.Pinned != "" {
 		mode = "pinned: " + r.Pinned
 	}
-	pf("From [%s](%s), %s (rev %s), `%s`: %s, %d cores, %s; %s.\n\n",
+	pf("From [%s](%s), %s, `%s`: %s, %d cores, %s; %s.\n\n",
 		strings.TrimPrefix(reportLink, "benchmarks/"), reportLink, r.Date.UTC().Format("2006-01-02 15:04 UTC"),
-		r.Rev, r.Command, r.Machine.CPU, r.Machine.Cores, r.Machine.StoreFS, mode)
+		r.Command, r.Machine.CPU, r.Machine.Cores, r.Machine.StoreFS, mode)
 	var t strings.Builder
 	r.summaryTables(func(format string, a ...any) { fmt.Fprintf(&t, format, a...) }, r.Sizes())
 	for line := range strings.SplitAfterSeq(t.String(), "\n") {
